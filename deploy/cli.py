@@ -1,0 +1,319 @@
+"""The `switchboard` command: run the local stack, mint credentials, check and test the project."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from deploy.broker import MissingTool
+from deploy.config import StackSettings
+from deploy.processes import ProcessError
+from deploy.stack import Stack
+from shared.auth import ROLES, generate_api_key, insert_api_key, issue_token, revoke_api_key
+from shared.clock import utcnow
+from shared.config import ServiceSettings
+from shared.db import SHARED_MIGRATIONS, connect, migrate
+from shared.events import CHANNELS, SERVICES, json_schemas_text
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _stack() -> Stack:
+    return Stack(StackSettings(), say=lambda msg: console.print(f"  [green]✓[/] {msg}"))
+
+
+# --- up / down / status ---------------------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    stack = _stack()
+    console.print(f"[bold]Starting the Switchboard stack[/] (state in {stack.settings.state})")
+    times = asyncio.run(stack.up(services=not args.no_services))
+    table = Table(title=f"up took {times.total:.1f}s")
+    for column in ("step", "seconds", "note"):
+        table.add_column(column)
+    for step, seconds, note in times.steps:
+        table.add_row(step, f"{seconds:.1f}", note)
+    console.print(table)
+    return 0
+
+
+def cmd_down(_args: argparse.Namespace) -> int:
+    stack = _stack()
+    stopped = stack.down()
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_status(_args: argparse.Namespace) -> int:
+    stack = Stack(StackSettings())
+    rows = asyncio.run(stack.status())
+    table = Table(title=f"Switchboard stack — {stack.settings.state}")
+    for column in ("component", "port", "pid", "health"):
+        table.add_column(column)
+    for row in rows:
+        colour = "green" if row.health == "ok" else ("dim" if row.health == "stopped" else "red")
+        table.add_row(row.component, str(row.port or ""), str(row.pid or "—"), f"[{colour}]{row.health}[/]")
+    console.print(table)
+    return 0 if all(r.health == "ok" for r in rows) else 1
+
+
+# --- credentials ------------------------------------------------------------------------------------------
+
+
+async def _each_service_db(stack: Stack) -> list[str]:
+    return [stack.settings.database_url(name) for name in SERVICES]
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    channels = sorted({c.strip() for c in args.channels.split(",") if c.strip()})
+    unknown = [c for c in channels if c not in CHANNELS]
+    if not channels or unknown:
+        err.print(f"--channels takes a comma-separated list of {', '.join(CHANNELS)} (got {args.channels!r})")
+        return 2
+    stack = Stack(StackSettings())
+    key = generate_api_key()
+
+    async def store() -> None:
+        # Every service verifies adapters against its own database, so the key goes to each of them.
+        for dsn in await _each_service_db(stack):
+            conn = await connect(dsn)
+            try:
+                await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+                async with conn.transaction():
+                    await insert_api_key(conn, key=key, name=args.name, channels=channels, now=utcnow())
+            finally:
+                await conn.close()
+
+    asyncio.run(store())
+    err.print(f"API key {key.key_id} for {args.name!r}, channels {', '.join(channels)} (shown once):")
+    print(key.key)
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    stack = Stack(StackSettings())
+
+    async def revoke() -> int:
+        total = 0
+        for dsn in await _each_service_db(stack):
+            conn = await connect(dsn)
+            try:
+                total += await revoke_api_key(conn, key_id_or_name=args.key, now=utcnow())
+            finally:
+                await conn.close()
+        return total
+
+    revoked = asyncio.run(revoke())
+    console.print(f"revoked {revoked // len(SERVICES) if revoked else 0} key(s)")
+    return 0 if revoked else 1
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    stack = Stack(StackSettings())
+    ttl = _parse_ttl(args.ttl)
+    token = issue_token(stack.token_secret(), role=args.role, subject=args.sub, ttl=ttl, now=utcnow())
+    print(token)
+    return 0
+
+
+def _parse_ttl(text: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    raise argparse.ArgumentTypeError(f"--ttl takes e.g. 30m, 8h or 7d (got {text!r})")
+
+
+# --- smoke, demo ------------------------------------------------------------------------------------------
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from deploy.probe import round_trip
+
+    stack = Stack(StackSettings())
+    settings = ServiceSettings(
+        service="ops",
+        database_url=stack.settings.database_url("ops"),
+        kafka_bootstrap=stack.settings.kafka_bootstrap,
+    )
+    console.print(
+        f"[bold]Smoke round trip[/]: {args.events} probe events → outbox (PostgreSQL `ops`) → relay → "
+        "Kafka `ops.probe` → consumer → inbox + effect row"
+    )
+    with console.status("delivering…") as status:
+        report = asyncio.run(
+            round_trip(
+                settings,
+                events=args.events,
+                progress=lambda done, total: status.update(f"delivered {done}/{total}"),
+            )
+        )
+    table = Table(title="What happened")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("events written through the outbox", str(report.events))
+    table.add_row("distinct events handled (inbox + effect)", str(report.delivered))
+    table.add_row("duplicate effects", str(report.duplicates))
+    table.add_row("time to enqueue (s)", f"{report.enqueue_s:.2f}")
+    table.add_row("time until all handled (s)", f"{report.drain_s:.2f}")
+    table.add_row("rate (events/s)", f"{report.rate_per_s:,.0f}")
+    table.add_row(
+        "latency p50 / p99 / max (ms)",
+        f"{report.latency_p50_ms:.1f} / {report.latency_p99_ms:.1f} / {report.latency_max_ms:.1f}",
+    )
+    console.print(table)
+    ok = report.delivered == report.events and report.duplicates == 0
+    console.print("[green]smoke OK[/]" if ok else "[red]smoke FAILED: not every event arrived exactly once[/]")
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # Until the demo workload lands (issue: the main job), the main job is `up` plus the smoke round trip.
+    code = cmd_up(argparse.Namespace(no_services=False))
+    if code:
+        return code
+    code = cmd_status(argparse.Namespace())
+    return code or cmd_smoke(argparse.Namespace(events=args.events))
+
+
+# --- events -----------------------------------------------------------------------------------------------
+
+
+def cmd_events_schema(args: argparse.Namespace) -> int:
+    text = json_schemas_text()
+    if args.write:
+        Path(args.write).write_text(text, encoding="utf-8")
+        console.print(f"wrote {args.write}")
+    else:
+        print(text, end="")
+    return 0
+
+
+# --- test -------------------------------------------------------------------------------------------------
+
+
+CHECKS: list[tuple[str, list[str]]] = [
+    ("ruff check", ["ruff", "check", "."]),
+    ("ruff format --check", ["ruff", "format", "--check", "."]),
+    ("mypy --strict", ["mypy"]),
+    ("import-linter contracts", ["lint-imports"]),
+]
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Static checks, then the whole test suite against a real broker and database the tests start."""
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    started = time.monotonic()
+    results: list[tuple[str, bool, float]] = []
+    steps = [] if args.skip_checks else list(CHECKS)
+    steps.append(("pytest", ["pytest", *args.pytest_args]))
+    for name, command in steps:
+        console.rule(f"[bold]{name}")
+        t = time.monotonic()
+        code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        results.append((name, code == 0, time.monotonic() - t))
+        if code != 0 and not args.keep_going:
+            break
+    table = Table(title=f"switchboard test — {time.monotonic() - started:.0f}s")
+    for column in ("step", "result", "seconds"):
+        table.add_column(column)
+    for name, ok, seconds in results:
+        table.add_row(name, "[green]pass[/]" if ok else "[red]FAIL[/]", f"{seconds:.1f}")
+    console.print(table)
+    return 0 if all(ok for _, ok, _ in results) and len(results) == len(steps) else 1
+
+
+# --- wiring -----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard",
+        description="Switchboard: omnichannel contact handling. Settings come from SWITCHBOARD_* variables "
+        "(state dir, ports: SWITCHBOARD_STATE_DIR, SWITCHBOARD_KAFKA_PORT, SWITCHBOARD_POSTGRES_PORT, "
+        "SWITCHBOARD_INTAKE_PORT, …).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start Kafka, PostgreSQL, topics and the five services (idempotent)")
+    up.add_argument("--no-services", action="store_true", help="only the broker, the database and the topics")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop everything cleanly (data is kept)").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="a table of components, ports, pids and health").set_defaults(func=cmd_status)
+
+    keys = sub.add_parser("keys", help="adapter API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="print a new adapter API key")
+    create.add_argument("--name", required=True, help="who uses it, e.g. mail-gateway")
+    create.add_argument("--channels", required=True, help=f"comma-separated: {','.join(CHANNELS)}")
+    create.set_defaults(func=cmd_keys_create)
+    revoke = keys.add_parser("revoke", help="revoke a key by id or name")
+    revoke.add_argument("key")
+    revoke.set_defaults(func=cmd_keys_revoke)
+
+    token = sub.add_parser("token", help="print a signed bearer token")
+    token.add_argument("--role", required=True, choices=[r for r in ROLES if r != "adapter"])
+    token.add_argument("--sub", required=True, help="subject: the agent or user id")
+    token.add_argument("--ttl", default="8h", help="lifetime, e.g. 30m, 8h, 7d (default 8h)")
+    token.set_defaults(func=cmd_token)
+
+    smoke = sub.add_parser("smoke", help="round trip through outbox → Kafka → consumer → inbox, with figures")
+    smoke.add_argument("--events", type=int, default=200)
+    smoke.set_defaults(func=cmd_smoke)
+
+    demo = sub.add_parser("demo", help="the main job: start the stack and drive work through it")
+    demo.add_argument("--events", type=int, default=1000, help="probe events for the round trip")
+    demo.set_defaults(func=cmd_demo)
+
+    events = sub.add_parser("events", help="the event contract").add_subparsers(
+        dest="events_command", required=True
+    )
+    schema = events.add_parser("schema", help="JSON Schema of every event type")
+    schema.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
+    schema.set_defaults(func=cmd_events_schema)
+
+    test = sub.add_parser("test", help="ruff, mypy, import contracts, then pytest on a real broker and database")
+    test.add_argument("--skip-checks", action="store_true", help="only pytest")
+    test.add_argument("--keep-going", action="store_true", help="run every step even after a failure")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (after --)")
+    test.set_defaults(func=cmd_test)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # aiokafka logs every refused connection while the broker boots; `up` reports readiness itself.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
+        args.pytest_args = args.pytest_args[1:]
+    try:
+        code: int = args.func(args)
+        return code
+    except MissingTool as exc:
+        err.print(f"[red]switchboard:[/] {exc}")
+        return 3
+    except ProcessError as exc:
+        err.print(f"[red]switchboard:[/] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Settings of the local stack (`SWITCHBOARD_*` environment variables); every port is configurable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.events import SERVICES
+
+DEFAULT_SERVICE_PORTS = {"intake": 8101, "routing": 8102, "sla": 8103, "feedback": 8104, "knowledge": 8105}
+
+
+class StackSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    state_dir: Path = Path(".switchboard")
+    """Where Kafka's log, PostgreSQL's data, pid files, logs and the token secret live (ignored by git)."""
+    kafka_port: int = 9192
+    """Kafka client listener (127.0.0.1)."""
+    kafka_controller_port: int = 9193
+    """KRaft controller listener (127.0.0.1)."""
+    kafka_heap_opts: str = "-Xms256m -Xmx512m"
+    """JVM heap for the broker."""
+    kafka_lib_dir: Path | None = None
+    """Where Maven copies the broker's jars; defaults to `<state_dir>/kafka/lib`."""
+    postgres_port: int = 5532
+    """PostgreSQL TCP port (127.0.0.1)."""
+    postgres_durable: bool = True
+    """fsync and synchronous commit; the test stack turns them off for speed."""
+    intake_port: int = DEFAULT_SERVICE_PORTS["intake"]
+    routing_port: int = DEFAULT_SERVICE_PORTS["routing"]
+    sla_port: int = DEFAULT_SERVICE_PORTS["sla"]
+    feedback_port: int = DEFAULT_SERVICE_PORTS["feedback"]
+    knowledge_port: int = DEFAULT_SERVICE_PORTS["knowledge"]
+    start_timeout_s: float = 120.0
+    """How long `up` waits for each component to become ready."""
+
+    @property
+    def state(self) -> Path:
+        return self.state_dir.expanduser().resolve()
+
+    @property
+    def jars(self) -> Path:
+        return (self.kafka_lib_dir or self.state / "kafka" / "lib").expanduser().resolve()
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def service_port(self, service: str) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+    def database_url(self, database: str) -> str:
+        return f"postgresql://switchboard@127.0.0.1:{self.postgres_port}/{database}"
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return SERVICES

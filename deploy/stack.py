@@ -1,0 +1,253 @@
+"""`switchboard up | down | status`: the whole local stack, idempotent, with progress and a status table."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from deploy.broker import KafkaBroker
+from deploy.config import StackSettings
+from deploy.postgres import Postgres
+from deploy.processes import Managed, ProcessError, spawn, tail
+from shared.events import SERVICES, TOPICS
+from shared.kafka import ensure_topics, wait_for_broker
+
+DATABASES: tuple[str, ...] = (*SERVICES, "ops")
+"""One database per service, plus `ops` for the CLI's smoke checks and benchmarks."""
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class StepTimes:
+    steps: list[tuple[str, float, str]] = field(default_factory=list)
+
+    def add(self, step: str, seconds: float, note: str = "") -> None:
+        self.steps.append((step, seconds, note))
+
+    @property
+    def total(self) -> float:
+        return sum(s for _, s, _ in self.steps)
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    component: str
+    port: int | None
+    pid: int | None
+    health: str
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Stack:
+    def __init__(self, settings: StackSettings, *, say: Say = lambda _msg: None) -> None:
+        self.settings = settings
+        self.say = say
+        self.kafka = KafkaBroker(settings)
+        self.postgres = Postgres(settings)
+        self.services = {
+            name: Managed(name, settings.state / "run" / f"{name}.pid", marker=f"services.{name}")
+            for name in SERVICES
+        }
+
+    # --- secrets and environment --------------------------------------------------------------------------
+
+    @property
+    def secret_file(self) -> Path:
+        return self.settings.state / "token-secret"
+
+    def token_secret(self) -> str:
+        """The HMAC secret for bearer tokens: generated once per state directory, readable by its owner only."""
+        if not self.secret_file.exists():
+            self.secret_file.parent.mkdir(parents=True, exist_ok=True)
+            self.secret_file.touch(mode=0o600)
+            self.secret_file.write_text(secrets.token_urlsafe(48))
+        return self.secret_file.read_text().strip()
+
+    def service_env(self, name: str) -> dict[str, str]:
+        s = self.settings
+        return {
+            "SWITCHBOARD_SERVICE": name,
+            "SWITCHBOARD_HOST": "127.0.0.1",
+            "SWITCHBOARD_PORT": str(s.service_port(name)),
+            "SWITCHBOARD_DATABASE_URL": s.database_url(name),
+            "SWITCHBOARD_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "SWITCHBOARD_TOKEN_SECRET": self.token_secret(),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    # --- up -----------------------------------------------------------------------------------------------
+
+    async def up(self, *, services: bool = True) -> StepTimes:
+        times = StepTimes()
+        s = self.settings
+        s.state.mkdir(parents=True, exist_ok=True)
+
+        t = time.monotonic()
+        fetched = self.kafka.ensure_jars(echo=False)
+        times.add("kafka jars", time.monotonic() - t, "fetched with Maven" if fetched else "cached")
+        self.say(f"kafka jars: {'fetched' if fetched else 'present'} in {s.jars}")
+
+        t = time.monotonic()
+        if self.postgres.pid() is None:
+            self._check_port_free(s.postgres_port, "PostgreSQL")
+        pid = self.postgres.start()
+        created = await self.postgres.ensure_databases(list(DATABASES))
+        times.add("postgresql", time.monotonic() - t, f"pid {pid}")
+        self.say(
+            f"postgresql: ready on 127.0.0.1:{s.postgres_port} (pid {pid})"
+            + (f", created databases {', '.join(created)}" if created else "")
+        )
+
+        t = time.monotonic()
+        if self.kafka.process.pid() is None:
+            self._check_port_free(s.kafka_port, "Kafka")
+            self._check_port_free(s.kafka_controller_port, "the Kafka controller")
+        pid = self.kafka.start()
+        try:
+            await wait_for_broker(s.kafka_bootstrap, timeout_s=s.start_timeout_s)
+        except TimeoutError as exc:
+            raise ProcessError(f"{exc}\n--- {self.kafka.log} ---\n{tail(self.kafka.log)}") from exc
+        times.add("kafka broker", time.monotonic() - t, f"pid {pid}")
+        self.say(f"kafka: ready on {s.kafka_bootstrap} (pid {pid}, answered a metadata request)")
+
+        t = time.monotonic()
+        new_topics = await ensure_topics(s.kafka_bootstrap, TOPICS)
+        times.add("topics", time.monotonic() - t, f"{len(new_topics)} created")
+        self.say(f"topics: {len(TOPICS)} declared, {len(new_topics)} created now")
+
+        if services:
+            t = time.monotonic()
+            await self.start_services()
+            times.add("services", time.monotonic() - t, f"{len(SERVICES)} ready")
+        return times
+
+    def _check_port_free(self, port: int, what: str) -> None:
+        if port_in_use(port):
+            raise ProcessError(
+                f"port {port} for {what} is taken by another program; choose another with the "
+                "SWITCHBOARD_*_PORT settings (see `switchboard up --help`)"
+            )
+
+    async def start_services(self) -> None:
+        s = self.settings
+        started: list[str] = []
+        for name, managed in self.services.items():
+            if managed.pid() is None:
+                self._check_port_free(s.service_port(name), name)
+                spawn(
+                    managed,
+                    [sys.executable, "-m", f"services.{name}", "serve"],
+                    log=s.state / "logs" / f"{name}.log",
+                    env=self.service_env(name),
+                )
+                started.append(name)
+        await asyncio.gather(*(self._await_ready(name) for name in SERVICES))
+        for name in SERVICES:
+            self.say(
+                f"{name}: ready on http://127.0.0.1:{s.service_port(name)} (pid {self.services[name].pid()})"
+                + ("" if name in started else ", already running")
+            )
+
+    async def _await_ready(self, name: str) -> None:
+        url = f"http://127.0.0.1:{self.settings.service_port(name)}/health/ready"
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        last = "no answer"
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.services[name].pid() is None:
+                    raise ProcessError(f"{name} exited during start-up:\n{tail(self._log(name))}")
+                try:
+                    response = await client.get(url)
+                    if response.status_code == 200:
+                        return
+                    last = response.json().get("detail", response.text)
+                except httpx.HTTPError as exc:
+                    last = type(exc).__name__
+                await asyncio.sleep(0.25)
+        raise ProcessError(
+            f"{name} not ready after {self.settings.start_timeout_s:.0f}s ({last}):\n{tail(self._log(name))}"
+        )
+
+    def _log(self, name: str) -> Path:
+        return self.settings.state / "logs" / f"{name}.log"
+
+    # --- down ---------------------------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        """Stop services first (they drain and commit), then the broker, then the database."""
+        stopped = [name for name, managed in self.services.items() if managed.stop(timeout_s=20)]
+        for name in stopped:
+            self.say(f"{name}: stopped")
+        if self.kafka.stop():
+            stopped.append("kafka")
+            self.say("kafka: stopped")
+        if self.postgres.stop():
+            stopped.append("postgresql")
+            self.say("postgresql: stopped")
+        return stopped
+
+    # --- status -------------------------------------------------------------------------------------------
+
+    async def status(self) -> list[ComponentStatus]:
+        s = self.settings
+        rows = [
+            ComponentStatus("postgresql", s.postgres_port, self.postgres.pid(), await self._pg_health()),
+            ComponentStatus("kafka", s.kafka_port, self.kafka.process.pid(), await self._kafka_health()),
+        ]
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for name, managed in self.services.items():
+                rows.append(
+                    ComponentStatus(
+                        name, s.service_port(name), managed.pid(), await self._http_health(client, name)
+                    )
+                )
+        return rows
+
+    async def _pg_health(self) -> str:
+        if self.postgres.pid() is None:
+            return "stopped"
+        try:
+            conn = await asyncpg.connect(self.settings.database_url("postgres"), timeout=3)
+            try:
+                await conn.fetchval("SELECT 1")
+            finally:
+                await conn.close()
+            return "ok"
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            return f"unreachable ({type(exc).__name__})"
+
+    async def _kafka_health(self) -> str:
+        if self.kafka.process.pid() is None:
+            return "stopped"
+        try:
+            await wait_for_broker(self.settings.kafka_bootstrap, timeout_s=5)
+            return "ok"
+        except TimeoutError:
+            return "not answering metadata requests"
+
+    async def _http_health(self, client: httpx.AsyncClient, name: str) -> str:
+        if self.services[name].pid() is None:
+            return "stopped"
+        try:
+            response = await client.get(f"http://127.0.0.1:{self.settings.service_port(name)}/health/ready")
+        except httpx.HTTPError as exc:
+            return f"no answer ({type(exc).__name__})"
+        if response.status_code == 200:
+            return "ok"
+        detail: str = response.json().get("detail", str(response.status_code))
+        return f"not ready: {detail}"

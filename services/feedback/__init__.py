@@ -1,0 +1,1 @@
+"""Feedback: survey policies, invitations, the survey page, responses, follow-ups and satisfaction figures."""

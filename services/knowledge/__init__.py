@@ -1,0 +1,1 @@
+"""Knowledge: articles, versions, review, the search index, lookups and suggestions."""

@@ -1,0 +1,1 @@
+"""Routing: agents, presence, queues, matching, offers, the agent desktop stream and the work lifecycle."""

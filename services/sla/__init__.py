@@ -1,0 +1,1 @@
+"""SLA: policies, business calendars, durable clocks, warnings, breaches and escalations."""

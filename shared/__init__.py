@@ -1,0 +1,1 @@
+"""What every service uses: settings, events, Kafka, PostgreSQL, outbox, inbox, telemetry, auth, errors."""

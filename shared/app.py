@@ -1,0 +1,265 @@
+"""The one app factory every service uses.
+
+`create_app(spec, settings)` gives a FastAPI app whose lifespan opens the pool, applies migrations, starts the
+producer, the outbox relay and the service's consumers as background tasks that fail loudly, and stops them
+gracefully. Every app has `/health/live`, `/health/ready`, problem+json errors, tracing and auth state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.auth import KeyCache
+from shared.clock import Clock, SystemClock
+from shared.config import ServiceSettings
+from shared.db import create_pool, migrate, service_migrations
+from shared.errors import install_problem_handlers, problem_response
+from shared.events import dlq_topic
+from shared.inbox import TransactionalHandler, idempotent
+from shared.kafka import ConsumerLoop, Producer, start_with_retry
+from shared.lifecycle import BackgroundTasks
+from shared.outbox import OutboxRelay
+from shared.telemetry import TracingMiddleware, setup_telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A consumer group of this service: `<service>` or `<service>.<name>`; handled idempotently."""
+
+    name: str
+    topics: Sequence[str]
+    handle: TransactionalHandler
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: built in the lifespan, reachable as `app.state.runtime`."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    producer: Producer
+    clock: Clock
+    tasks: BackgroundTasks
+    producer_ready: asyncio.Event
+    relay: OutboxRelay
+    consumers: list[ConsumerLoop] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _runtime: ()
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    on_stop: Callable[[Runtime], Awaitable[None]] | None = None
+    title: str = ""
+
+
+class BodySizeLimit:
+    """Refuse bodies over the limit up front (Content-Length) with 413 problem+json."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers", ())).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                response = problem_response(
+                    Request(scope),
+                    413,
+                    "Payload too large",
+                    f"the body is {int(length)} bytes; the limit is {self.max_bytes}",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_telemetry(settings.service)
+        pool = await create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        async with pool.acquire() as conn:
+            applied = await migrate(conn, service_migrations(spec.name, spec.migrations))
+        if applied:
+            log.info("%s: applied migrations %s", spec.name, ", ".join(applied))
+        producer = Producer(settings)
+        tasks = BackgroundTasks()
+        runtime = Runtime(
+            settings=settings,
+            pool=pool,
+            producer=producer,
+            clock=clock,
+            tasks=tasks,
+            producer_ready=asyncio.Event(),
+            relay=OutboxRelay(
+                pool,
+                producer,
+                dsn=settings.database_url,
+                batch_size=settings.outbox_batch_size,
+                idle_wait_s=settings.outbox_idle_wait_s,
+            ),
+        )
+        app.state.runtime = runtime
+        app.state.pool = pool
+        app.state.settings = settings
+        app.state.key_cache = KeyCache()
+        stopping = asyncio.Event()
+
+        async def run_relay() -> None:
+            if not await start_with_retry(producer.start, f"{spec.name} producer", stop=stopping):
+                return
+            runtime.producer_ready.set()
+            await runtime.relay.run()
+
+        def stop_relay() -> None:
+            stopping.set()
+            runtime.relay.stop()
+
+        tasks.start("outbox-relay", run_relay(), stop=stop_relay)
+        for consumer in spec.consumers(runtime):
+            group = spec.name if consumer.name == spec.name else f"{spec.name}.{consumer.name}"
+            loop = ConsumerLoop(
+                settings=settings,
+                group=group,
+                topics=consumer.topics,
+                handler=idempotent(pool, group, consumer.handle, clock.now),
+                producer=producer,
+                dlq_topic=dlq_topic(spec.name).name,
+                name=f"consumer:{group}",
+            )
+            runtime.consumers.append(loop)
+
+            async def run_consumer(loop: ConsumerLoop = loop) -> None:
+                await runtime.producer_ready.wait()  # dead letters need a started producer
+                await loop.run()
+
+            tasks.start(loop.name, run_consumer(), stop=loop.stop)
+        if spec.on_start is not None:
+            await spec.on_start(runtime)
+        try:
+            yield
+        finally:
+            stopping.set()
+            runtime.producer_ready.set()  # release consumers still waiting, so they can see the stop
+            if spec.on_stop is not None:
+                await spec.on_stop(runtime)
+            await tasks.stop_all()
+            await producer.stop()
+            await pool.close()
+
+    app = FastAPI(title=spec.title or f"Switchboard {spec.name}", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(TracingMiddleware)
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "ok", "service": spec.name}
+
+    @app.get("/health/ready", tags=["health"], response_model=None)
+    async def ready(request: Request) -> JSONResponse | dict[str, Any]:
+        runtime: Runtime = request.app.state.runtime
+        checks = await readiness(runtime)
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "service": spec.name, "checks": checks}
+        return problem_response(
+            request,
+            503,
+            "Not ready",
+            "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
+            kind="not-ready",
+            checks=checks,
+        )
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+async def readiness(runtime: Runtime) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            await runtime.pool.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    if not runtime.producer.started:
+        checks["kafka"] = "not connected yet"
+    else:
+        try:
+            async with asyncio.timeout(2):
+                await runtime.producer.ping()
+            checks["kafka"] = "ok"
+        except Exception as exc:  # noqa: BLE001 — any client error means the same to a load balancer: not ready
+            checks["kafka"] = f"unreachable ({type(exc).__name__})"
+    failures = runtime.tasks.failures()
+    checks["background"] = "ok" if not failures else "; ".join(f"{k} {v}" for k, v in failures.items())
+    return checks
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run an app's lifespan (tests, tools) without a server."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def main(spec: ServiceSpec, settings: ServiceSettings, argv: Sequence[str]) -> int:
+    """`python -m services.<name> serve|migrate`: the one entry point every service's `__main__` calls."""
+    import uvicorn
+
+    from shared.telemetry import setup_logging
+
+    command = argv[0] if argv else "serve"
+    setup_logging(settings.service, level=settings.log_level, as_json=settings.log_json)
+    if command == "serve":
+        uvicorn.run(
+            create_app(spec, settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=15,
+        )
+        return 0
+    if command == "migrate":
+
+        async def apply() -> list[str]:
+            from shared.db import connect
+
+            conn = await connect(settings.database_url)
+            try:
+                return await migrate(conn, service_migrations(spec.name, spec.migrations))
+            finally:
+                await conn.close()
+
+        applied = asyncio.run(apply())
+        log.info("%s: %s", spec.name, f"applied {', '.join(applied)}" if applied else "nothing to apply")
+        return 0
+    log.error("unknown command %r; use serve or migrate", command)
+    return 2

@@ -1,0 +1,58 @@
+"""Settings every service shares (pydantic-settings, `SWITCHBOARD_` environment variables).
+
+Nothing is read at import time: `__main__` builds the settings once and passes them down.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What a service process needs to reach its database, the broker and its callers."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    service: str = "switchboard"
+    """Service name: consumer group, event `source`, telemetry `service.name`."""
+    host: str = "127.0.0.1"
+    """Address the HTTP server binds to."""
+    port: int = 8100
+    """HTTP port."""
+    database_url: str = "postgresql://switchboard@127.0.0.1:5532/switchboard"
+    """This service's own database; no service reads another's."""
+    db_pool_min: int = 1
+    """Connections opened at start-up."""
+    db_pool_max: int = 10
+    """Upper bound on pooled connections."""
+    kafka_bootstrap: str = "127.0.0.1:9192"
+    """Kafka bootstrap servers, comma-separated."""
+    kafka_request_timeout_ms: int = 15_000
+    """How long a produce may wait for the broker before the outbox relay retries the batch."""
+    kafka_linger_ms: int = 5
+    """Producer batching delay: a few ms of latency buys far fewer, larger requests."""
+    kafka_max_batch_bytes: int = 256 * 1024
+    """Largest producer batch per partition."""
+    consumer_max_attempts: int = 5
+    """Handler attempts per message before it goes to the dead-letter topic."""
+    consumer_backoff_initial_s: float = 0.2
+    """First retry delay; doubles per attempt."""
+    consumer_backoff_max_s: float = 5.0
+    """Longest retry delay."""
+    consumer_max_records: int = 500
+    """Records fetched per poll."""
+    outbox_batch_size: int = 500
+    """Outbox rows published per relay step."""
+    outbox_idle_wait_s: float = 0.5
+    """Longest wait for a NOTIFY before the relay looks at the outbox again."""
+    token_secret: SecretStr = Field(default=SecretStr(""))
+    """HMAC secret that signs and verifies bearer tokens; the local stack generates one per state dir."""
+    token_issuer: str = "switchboard"  # noqa: S105 — an issuer name, not a secret
+    """`iss` claim of bearer tokens."""
+    max_request_bytes: int = 25 * 1024 * 1024
+    """Largest request body accepted (raw MIME with attachments is the big one)."""
+    log_level: str = "INFO"
+    """Root log level."""
+    log_json: bool = True
+    """Structured JSON logs (with trace ids) instead of plain lines."""

@@ -1,0 +1,129 @@
+"""PostgreSQL: the asyncpg pool and the migration runner.
+
+Migrations are numbered plain-SQL files (`0001_slug.sql`), forward-only, applied in order under an advisory
+lock so concurrent starters apply each file exactly once. Each service applies `shared/migrations/` (outbox,
+inbox, API keys) and then its own. A landed file is never edited: a changed checksum stops the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+log = logging.getLogger(__name__)
+
+Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+"""A connection, pooled or not: what repositories take."""
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_ID = 0x5B_0A_2D_01
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=10)
+    await _init_connection(conn)
+    return conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    namespace: str
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}:{self.version}"
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def load_migrations(namespace: str, directory: Path) -> list[Migration]:
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path}: migration files are named NNNN_slug.sql")
+        found.append(Migration(namespace, match.group(1), path.stem, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{directory}: two migrations share a number")
+    return found
+
+
+CREATE_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migration (
+    migration_key text PRIMARY KEY,
+    name          text NOT NULL,
+    checksum      text NOT NULL,
+    applied_at    timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+async def migrate(conn: Conn, sources: Sequence[tuple[str, Path]]) -> list[str]:
+    """Apply what is missing from each (namespace, directory); return the keys applied now."""
+    migrations = [m for namespace, directory in sources for m in load_migrations(namespace, directory)]
+    applied_now: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+    try:
+        await conn.execute(CREATE_LEDGER)
+        done: dict[str, Any] = {
+            r["migration_key"]: r["checksum"]
+            for r in await conn.fetch("SELECT migration_key, checksum FROM schema_migration")
+        }
+        for migration in migrations:
+            if migration.key in done:
+                if done[migration.key] != migration.checksum:
+                    raise MigrationError(
+                        f"{migration.key} ({migration.name}) changed after it was applied; "
+                        "landed migrations are never edited — add a new one"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migration (migration_key, name, checksum) VALUES ($1, $2, $3)",
+                    migration.key,
+                    migration.name,
+                    migration.checksum,
+                )
+            log.info("applied migration %s", migration.key)
+            applied_now.append(migration.key)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+    return applied_now
+
+
+def service_migrations(service: str, directory: Path) -> list[tuple[str, Path]]:
+    return [("shared", SHARED_MIGRATIONS), (service, directory)]

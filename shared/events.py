@@ -1,0 +1,577 @@
+"""The wire contract: topics, the CloudEvents 1.0 envelope and every versioned event type.
+
+An incompatible change is a new class and type (`...V2`), never an edit of a landed one. Consumers ignore
+unknown fields and skip unknown types. Golden files in `tests/unit/golden/` pin one example per type.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+SCHEMA_BASE = "https://switchboard.dev/schemas/events"
+
+Channel = Literal["phone", "email", "chat", "web", "sms", "social", "onsite"]
+Grade = Literal["strategic", "key", "basic"]
+PriorityClass = Literal["urgent", "complex", "routine"]
+Category = Literal[
+    "enquiry",
+    "complaint",
+    "suggestion",
+    "system_fault",
+    "data_anomaly",
+    "service_interruption",
+    "security_event",
+    "data_leak",
+]
+Presence = Literal["offline", "available", "away", "wrap_up", "busy"]
+
+CHANNELS: tuple[str, ...] = ("phone", "email", "chat", "web", "sms", "social", "onsite")
+SERVICES: tuple[str, ...] = ("intake", "routing", "sla", "feedback", "knowledge")
+
+
+# --- topics -------------------------------------------------------------------------------------------------
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    retention_ms: int
+    writer: str
+    """The one service (or `ops` tooling) that writes it."""
+
+
+INTAKE_CONTACTS = Topic("intake.contacts", 6, 7 * DAY_MS, "intake")
+ROUTING_WORK = Topic("routing.work", 6, 7 * DAY_MS, "routing")
+ROUTING_AGENTS = Topic("routing.agents", 3, 1 * DAY_MS, "routing")
+SLA_EVENTS = Topic("sla.events", 6, 7 * DAY_MS, "sla")
+FEEDBACK_EVENTS = Topic("feedback.events", 3, 7 * DAY_MS, "feedback")
+KNOWLEDGE_EVENTS = Topic("knowledge.events", 3, 7 * DAY_MS, "knowledge")
+OUTBOUND_MESSAGES = Topic("outbound.messages", 6, 7 * DAY_MS, "any service that needs a message delivered")
+OPS_PROBE = Topic("ops.probe", 3, 1 * DAY_MS, "ops")
+
+
+def dlq_topic(group: str) -> Topic:
+    """Dead letters are per consuming service (`<service>.dlq`), so each topic keeps one writer."""
+    return Topic(f"{group}.dlq", 1, 30 * DAY_MS, group)
+
+
+TOPICS: tuple[Topic, ...] = (
+    INTAKE_CONTACTS,
+    ROUTING_WORK,
+    ROUTING_AGENTS,
+    SLA_EVENTS,
+    FEEDBACK_EVENTS,
+    KNOWLEDGE_EVENTS,
+    OUTBOUND_MESSAGES,
+    OPS_PROBE,
+    *(dlq_topic(group) for group in (*SERVICES, "ops")),
+)
+"""Every topic of the system; `switchboard up` and the test stack create exactly these."""
+
+
+# --- the envelope -------------------------------------------------------------------------------------------
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 structured-mode message."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: uuid.UUID
+    source: str
+    type: str
+    specversion: Literal["1.0"] = "1.0"
+    time: datetime
+    subject: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = None
+    data: dict[str, Any]
+
+
+class Event(BaseModel):
+    """Base of every event payload; subclasses are registered with `@event_type`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[Topic]
+
+
+E = TypeVar("E", bound=type[Event])
+REGISTRY: dict[str, type[Event]] = {}
+
+
+def event_type(type_: str, topic: Topic) -> Callable[[E], E]:
+    def register(cls: E) -> E:
+        if type_ in REGISTRY:
+            raise ValueError(f"event type {type_} registered twice")
+        cls.TYPE = type_
+        cls.TOPIC = topic
+        REGISTRY[type_] = cls
+        return cls
+
+    return register
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    event_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Decoded:
+    envelope: Envelope
+    event: Event | None
+    """None when the type is unknown to this build (skip it, do not fail)."""
+
+
+class UndecodableMessage(ValueError):
+    """Not a CloudEvents envelope, or a known type whose data does not validate: a poison message."""
+
+
+def encode(
+    event: Event,
+    *,
+    source: str,
+    subject: str,
+    time: datetime,
+    key: str | None = None,
+    event_id: uuid.UUID | None = None,
+) -> OutgoingMessage:
+    """The key defaults to the subject (the contact id), which keeps one contact's events in order."""
+    envelope = Envelope(
+        id=event_id or uuid.uuid4(),
+        source=source,
+        type=event.TYPE,
+        time=time,
+        subject=subject,
+        dataschema=f"{SCHEMA_BASE}/{event.TYPE}.json",
+        data=event.model_dump(mode="json"),
+    )
+    value = envelope.model_dump_json().encode()
+    headers = (("ce_type", event.TYPE.encode()), ("content-type", CONTENT_TYPE.encode()))
+    return OutgoingMessage(
+        topic=event.TOPIC.name,
+        key=(key if key is not None else subject).encode(),
+        value=value,
+        headers=headers,
+        event_id=envelope.id,
+    )
+
+
+def decode(value: bytes | None) -> Decoded:
+    if value is None:
+        raise UndecodableMessage("empty message (tombstone)")
+    try:
+        envelope = Envelope.model_validate_json(value)
+    except ValidationError as exc:
+        raise UndecodableMessage(f"not a CloudEvents envelope: {_first_error(exc)}") from exc
+    model = REGISTRY.get(envelope.type)
+    if model is None:
+        return Decoded(envelope, None)
+    try:
+        return Decoded(envelope, model.model_validate(envelope.data))
+    except ValidationError as exc:
+        raise UndecodableMessage(f"{envelope.type}: {_first_error(exc)}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    return f"{where}: {err.get('msg', 'invalid')}"
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schema of every event's `data`, keyed by type, for adapter authors (`docs/events.schema.json`)."""
+    return {
+        "$comment": "Generated by `switchboard events schema`; edit shared/events.py instead.",
+        "envelope": Envelope.model_json_schema(),
+        "events": {
+            type_: {"topic": model.TOPIC.name, "data": model.model_json_schema()}
+            for type_, model in sorted(REGISTRY.items())
+        },
+    }
+
+
+def json_schemas_text() -> str:
+    return json.dumps(json_schemas(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+# --- intake.contacts ----------------------------------------------------------------------------------------
+
+
+class CustomerRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    customer_id: uuid.UUID
+    grade: Grade
+    attributes: dict[str, str] = Field(default_factory=dict)
+    """Value tier, risk, lifecycle stage, PII level — the rules' inputs, never PII itself."""
+
+
+@event_type("switchboard.contact.received.v1", INTAKE_CONTACTS)
+class ContactReceivedV1(Event):
+    contact_id: uuid.UUID
+    message_id: uuid.UUID
+    channel: Channel
+    customer: CustomerRef
+    subject: str | None = None
+    text: str
+    language: str | None = None
+    category: Category
+    priority_class: PriorityClass
+    emergency: bool = False
+    required_skills: list[str] = Field(default_factory=list)
+    received_at: datetime
+    thread_keys: list[str] = Field(default_factory=list)
+
+
+@event_type("switchboard.contact.message_added.v1", INTAKE_CONTACTS)
+class ContactMessageAddedV1(Event):
+    contact_id: uuid.UUID
+    message_id: uuid.UUID
+    channel: Channel
+    from_customer: bool = True
+    text: str
+    language: str | None = None
+    received_at: datetime
+    reopened: bool = False
+
+
+@event_type("switchboard.contact.reclassified.v1", INTAKE_CONTACTS)
+class ContactReclassifiedV1(Event):
+    contact_id: uuid.UUID
+    category: Category
+    priority_class: PriorityClass
+    emergency: bool = False
+    by: str
+    """`rule:<id>` or `agent:<id>`."""
+
+
+@event_type("switchboard.customer.merged.v1", INTAKE_CONTACTS)
+class CustomerMergedV1(Event):
+    surviving_customer_id: uuid.UUID
+    merged_customer_id: uuid.UUID
+    by: str
+    reason: str
+
+
+@event_type("switchboard.customer.unmerged.v1", INTAKE_CONTACTS)
+class CustomerUnmergedV1(Event):
+    surviving_customer_id: uuid.UUID
+    merged_customer_id: uuid.UUID
+    by: str
+    reason: str
+
+
+# --- routing.work -------------------------------------------------------------------------------------------
+
+
+@event_type("switchboard.work.queued.v1", ROUTING_WORK)
+class WorkQueuedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    pool: str
+    priority: int
+    reasons: list[str] = Field(default_factory=list)
+
+
+@event_type("switchboard.work.offered.v1", ROUTING_WORK)
+class WorkOfferedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    agent_id: str
+    offer_id: uuid.UUID
+    expires_at: datetime
+
+
+@event_type("switchboard.work.offer_declined.v1", ROUTING_WORK)
+class WorkOfferDeclinedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    agent_id: str
+    offer_id: uuid.UUID
+    reason: str | None = None
+
+
+@event_type("switchboard.work.offer_expired.v1", ROUTING_WORK)
+class WorkOfferExpiredV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    agent_id: str
+    offer_id: uuid.UUID
+
+
+@event_type("switchboard.work.assigned.v1", ROUTING_WORK)
+class WorkAssignedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    agent_id: str
+    first_owner_id: str
+    accepted_at: datetime
+
+
+@event_type("switchboard.work.transferred.v1", ROUTING_WORK)
+class WorkTransferredV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    from_agent_id: str | None = None
+    to_agent_id: str | None = None
+    to_queue: str | None = None
+    to_department: str | None = None
+    deadline: datetime | None = None
+    first_owner_id: str | None = None
+
+
+@event_type("switchboard.work.pending.v1", ROUTING_WORK)
+class WorkPendingV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    pending_on: Literal["customer", "department"]
+    department: str | None = None
+    until: datetime | None = None
+    at: datetime
+
+
+@event_type("switchboard.work.resumed.v1", ROUTING_WORK)
+class WorkResumedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    at: datetime
+
+
+@event_type("switchboard.work.solution_recorded.v1", ROUTING_WORK)
+class WorkSolutionRecordedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    agent_id: str
+    at: datetime
+
+
+@event_type("switchboard.work.resolved.v1", ROUTING_WORK)
+class WorkResolvedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    agent_id: str
+    resolution_code: str
+    fcr: bool
+    customer_notified: bool
+    resolved_at: datetime
+
+
+@event_type("switchboard.work.reopened.v1", ROUTING_WORK)
+class WorkReopenedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    reason: str
+    at: datetime
+
+
+@event_type("switchboard.work.closed.v1", ROUTING_WORK)
+class WorkClosedV1(Event):
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    reason: str
+    at: datetime
+
+
+# --- routing.agents -----------------------------------------------------------------------------------------
+
+
+@event_type("switchboard.agent.presence_changed.v1", ROUTING_AGENTS)
+class AgentPresenceChangedV1(Event):
+    agent_id: str
+    presence: Presence
+    load: dict[str, int] = Field(default_factory=dict)
+    at: datetime
+
+
+# --- sla.events ---------------------------------------------------------------------------------------------
+
+
+class _ClockChange(Event):
+    contact_id: uuid.UUID
+    clock: str
+    policy_version: int
+    due_at: datetime | None = None
+    elapsed_s: float
+    paused_s: float
+    at: datetime
+
+
+@event_type("switchboard.sla.clock_started.v1", SLA_EVENTS)
+class SlaClockStartedV1(_ClockChange):
+    pass
+
+
+@event_type("switchboard.sla.clock_paused.v1", SLA_EVENTS)
+class SlaClockPausedV1(_ClockChange):
+    pass
+
+
+@event_type("switchboard.sla.clock_resumed.v1", SLA_EVENTS)
+class SlaClockResumedV1(_ClockChange):
+    pass
+
+
+@event_type("switchboard.sla.clock_retargeted.v1", SLA_EVENTS)
+class SlaClockRetargetedV1(_ClockChange):
+    pass
+
+
+@event_type("switchboard.sla.warning.v1", SLA_EVENTS)
+class SlaWarningV1(Event):
+    contact_id: uuid.UUID
+    clock: str
+    due_at: datetime
+    at: datetime
+
+
+@event_type("switchboard.sla.breached.v1", SLA_EVENTS)
+class SlaBreachedV1(Event):
+    contact_id: uuid.UUID
+    clock: str
+    due_at: datetime
+    at: datetime
+
+
+@event_type("switchboard.sla.escalated.v1", SLA_EVENTS)
+class SlaEscalatedV1(Event):
+    contact_id: uuid.UUID
+    clock: str
+    level: int
+    target_role: str
+    at: datetime
+
+
+@event_type("switchboard.sla.met.v1", SLA_EVENTS)
+class SlaMetV1(Event):
+    contact_id: uuid.UUID
+    clock: str
+    elapsed_s: float
+
+
+@event_type("switchboard.sla.missed.v1", SLA_EVENTS)
+class SlaMissedV1(Event):
+    contact_id: uuid.UUID
+    clock: str
+    elapsed_s: float
+
+
+# --- feedback.events ----------------------------------------------------------------------------------------
+
+
+class _SurveyChange(Event):
+    invitation_id: uuid.UUID
+    contact_id: uuid.UUID
+    channel: Channel
+    scores: dict[str, int | bool | None] = Field(default_factory=dict)
+
+
+@event_type("switchboard.survey.scheduled.v1", FEEDBACK_EVENTS)
+class SurveyScheduledV1(_SurveyChange):
+    pass
+
+
+@event_type("switchboard.survey.sent.v1", FEEDBACK_EVENTS)
+class SurveySentV1(_SurveyChange):
+    pass
+
+
+@event_type("switchboard.survey.answered.v1", FEEDBACK_EVENTS)
+class SurveyAnsweredV1(_SurveyChange):
+    pass
+
+
+@event_type("switchboard.survey.expired.v1", FEEDBACK_EVENTS)
+class SurveyExpiredV1(_SurveyChange):
+    pass
+
+
+@event_type("switchboard.feedback.followup_required.v1", FEEDBACK_EVENTS)
+class FeedbackFollowupRequiredV1(Event):
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    reason: Literal["csat", "nps", "not_solved"]
+    scores: dict[str, int | bool | None] = Field(default_factory=dict)
+    comment: str | None = None
+    """Masked: no phone numbers, addresses or names."""
+
+
+@event_type("switchboard.feedback.not_solved.v1", FEEDBACK_EVENTS)
+class FeedbackNotSolvedV1(Event):
+    contact_id: uuid.UUID
+
+
+# --- knowledge.events ---------------------------------------------------------------------------------------
+
+
+class SuggestedArticle(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    article_id: uuid.UUID
+    title: str
+    score: float
+
+
+@event_type("switchboard.knowledge.suggested.v1", KNOWLEDGE_EVENTS)
+class KnowledgeSuggestedV1(Event):
+    contact_id: uuid.UUID
+    articles: list[SuggestedArticle]
+
+
+@event_type("switchboard.article.published.v1", KNOWLEDGE_EVENTS)
+class ArticlePublishedV1(Event):
+    article_id: uuid.UUID
+    version: int
+
+
+@event_type("switchboard.article.archived.v1", KNOWLEDGE_EVENTS)
+class ArticleArchivedV1(Event):
+    article_id: uuid.UUID
+    version: int
+
+
+# --- outbound.messages --------------------------------------------------------------------------------------
+
+
+@event_type("switchboard.outbound.message.requested.v1", OUTBOUND_MESSAGES)
+class OutboundMessageRequestedV1(Event):
+    """The contract for channel adapters: deliver `template` with `variables` to `recipient` on `channel`."""
+
+    message_id: uuid.UUID
+    """Idempotency key: an adapter delivers each message id at most once."""
+    contact_id: uuid.UUID | None = None
+    channel: Channel
+    recipient: str
+    template: str
+    variables: dict[str, str] = Field(default_factory=dict)
+    language: str = "zh-Hans"
+
+
+# --- ops.probe ----------------------------------------------------------------------------------------------
+
+
+@event_type("switchboard.probe.pinged.v1", OPS_PROBE)
+class ProbePingedV1(Event):
+    """A synthetic event for smoke checks, reliability tests and benchmarks of the delivery path."""
+
+    probe_id: uuid.UUID
+    sequence: int = 0
+    note: str = ""

@@ -1,0 +1,51 @@
+"""The inbox: each handled event id is recorded in the same transaction as the handler's effect.
+
+A redelivered event finds its row and is skipped, so at-least-once delivery has exactly-once effect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import asyncpg
+
+from shared.db import Conn
+from shared.kafka import Delivery, Handler
+
+CLAIM = """
+INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3)
+ON CONFLICT (consumer, event_id) DO NOTHING
+"""
+
+
+async def claim(conn: Conn, *, consumer: str, event_id: uuid.UUID, now: datetime) -> bool:
+    """True if this event is new for `consumer`; must run inside the handler's transaction."""
+    status = await conn.execute(CLAIM, consumer, event_id, now)
+    return bool(status == "INSERT 0 1")
+
+
+TransactionalHandler = Callable[[Conn, Delivery], Awaitable[None]]
+
+
+def idempotent(
+    pool: asyncpg.Pool, consumer: str, handle: TransactionalHandler, now: Callable[[], datetime]
+) -> Handler:
+    """Wrap `handle(conn, delivery)` in a transaction that first claims the event id in the inbox."""
+
+    async def handler(delivery: Delivery) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            if await claim(conn, consumer=consumer, event_id=delivery.event_id, now=now()):
+                await handle(conn, delivery)
+
+    return handler
+
+
+PURGE = "DELETE FROM inbox WHERE handled_at < $1"
+
+
+async def purge_before(conn: Conn, cutoff: datetime) -> int:
+    """Inbox rows only need to outlive the longest redelivery window (topic retention)."""
+    status = await conn.execute(PURGE, cutoff)
+    return int(status.rsplit(" ", 1)[-1])

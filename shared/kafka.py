@@ -1,0 +1,344 @@
+"""Kafka, wrapped once (aiokafka is untyped): producer, topic creation and the consumer loop.
+
+The consumer loop commits offsets by hand after each record is handled, retries a failing handler with
+backoff, then puts the record on the service's dead-letter topic with the error and origin in headers and
+moves on. Handlers are idempotent through the inbox, so a redelivery after a crash has no second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from shared.config import ServiceSettings
+from shared.events import Decoded, Topic, UndecodableMessage, decode
+from shared.telemetry import context_from_headers, tracer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed Kafka record, typed."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A decoded record handed to a handler."""
+
+    record: Record
+    decoded: Decoded
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return self.decoded.envelope.id
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+# --- producer -----------------------------------------------------------------------------------------------
+
+
+class Producer:
+    """An idempotent producer (acks=all) with deliberate batching: linger a few ms, batches up to 256 KiB."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id=f"{settings.service}-producer",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=settings.kafka_linger_ms,
+            max_batch_size=settings.kafka_max_batch_bytes,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        )
+        self.started = False
+
+    async def start(self) -> None:
+        await self._producer.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        if self.started:
+            self.started = False
+            await self._producer.stop()
+
+    async def send(
+        self, topic: str, *, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+    ) -> asyncio.Future[Any]:
+        """Queue one message; returns a future that resolves once the broker acknowledged it."""
+        future: asyncio.Future[Any] = await self._producer.send(topic, value=value, key=key, headers=list(headers))
+        return future
+
+    async def send_raw(
+        self, topic: str, *, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        await self._producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+
+    async def ping(self) -> None:
+        """A real metadata round-trip to the cluster."""
+        await self._producer.client.fetch_all_metadata()
+
+
+async def start_with_retry(
+    start: Callable[[], Awaitable[None]], what: str, *, stop: asyncio.Event, max_delay: float = 5.0
+) -> bool:
+    """Keep trying to start a Kafka client until it works or `stop` is set; a broker may come up later."""
+    delay = 0.25
+    while not stop.is_set():
+        try:
+            await start()
+            return True
+        except (KafkaError, OSError) as exc:
+            log.warning("%s: cannot reach Kafka yet (%s); retrying in %.1fs", what, exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, max_delay)
+    return False
+
+
+# --- topics -------------------------------------------------------------------------------------------------
+
+
+async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, timeout_s: float = 30.0) -> list[str]:
+    """Create what is missing from the declared list; return the names created now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            t.name,
+                            num_partitions=t.partitions,
+                            replication_factor=1,
+                            topic_configs={"retention.ms": str(t.retention_ms)},
+                        )
+                        for t in missing
+                    ]
+                )
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def wait_for_broker(bootstrap: str, *, timeout_s: float) -> None:
+    """Ready means a metadata request succeeds, not merely an open port."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.describe_cluster()
+            return
+        except (KafkaError, OSError) as exc:
+            last = exc
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+        await asyncio.sleep(0.3)
+    raise TimeoutError(f"Kafka at {bootstrap} did not answer a metadata request in {timeout_s:.0f}s: {last}")
+
+
+# --- consumer loop ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    lag: dict[str, int] = field(default_factory=dict)
+
+
+class ConsumerLoop:
+    """Consume `topics` as consumer group `group`, calling `handler` for each known event."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        group: str,
+        topics: Sequence[str],
+        handler: Handler,
+        producer: Producer,
+        dlq_topic: str,
+        name: str | None = None,
+        auto_offset_reset: str = "earliest",
+    ) -> None:
+        self.settings = settings
+        self.group = group
+        self.topics = list(topics)
+        self.handler = handler
+        self.producer = producer
+        self.dlq_topic = dlq_topic
+        self.name = name or f"consumer:{group}"
+        self.auto_offset_reset = auto_offset_reset
+        self.stats = ConsumerStats()
+        self.assigned = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tracer = tracer("switchboard.kafka")
+        self._consumer: Any = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group,
+            client_id=f"{self.settings.service}-{self.group}",
+            enable_auto_commit=False,
+            auto_offset_reset=self.auto_offset_reset,
+            max_poll_records=self.settings.consumer_max_records,
+            isolation_level="read_committed",
+        )
+        if not await start_with_retry(self._consumer.start, self.name, stop=self._stop):
+            return
+        try:
+            while not self._stop.is_set():
+                batch = await self._consumer.getmany(timeout_ms=200)
+                if self._consumer.assignment():
+                    self.assigned.set()
+                for tp, messages in batch.items():
+                    next_offset = None
+                    for message in messages:
+                        if self._stop.is_set():
+                            break
+                        await self._process(self._record(message))
+                        next_offset = message.offset + 1
+                    # One commit per partition and poll: a crash in between re-delivers at most this batch,
+                    # which the inbox absorbs.
+                    if next_offset is not None:
+                        await self._commit(tp, next_offset)
+                    if self._stop.is_set():
+                        break
+        finally:
+            await self._consumer.stop()
+
+    @staticmethod
+    def _record(message: Any) -> Record:
+        return Record(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=tuple(message.headers or ()),
+            timestamp_ms=message.timestamp,
+        )
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            await self._consumer.commit({tp: offset})
+        except KafkaError as exc:
+            # A rebalance took the partition away: the next owner re-reads from the last commit and the inbox
+            # makes the repeat harmless.
+            log.warning("%s: commit of %s@%d failed: %s", self.name, tp, offset, exc)
+
+    async def _process(self, record: Record) -> None:
+        ctx = context_from_headers(record.headers)
+        with self._tracer.start_as_current_span(
+            f"process {record.topic}",
+            context=ctx,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": self.group,
+            },
+        ) as span:
+            try:
+                decoded = decode(record.value)
+            except UndecodableMessage as exc:
+                span.set_status(Status(StatusCode.ERROR, "undecodable"))
+                await self._dead_letter(record, exc, attempts=0)
+                return
+            span.set_attribute("messaging.message.id", str(decoded.envelope.id))
+            span.set_attribute("cloudevents.event_type", decoded.envelope.type)
+            span.set_attribute("cloudevents.event_subject", decoded.envelope.subject)
+            if decoded.event is None:
+                self.stats.skipped += 1
+                return
+            delivery = Delivery(record, decoded)
+            delay = self.settings.consumer_backoff_initial_s
+            for attempt in range(1, self.settings.consumer_max_attempts + 1):
+                try:
+                    await self.handler(delivery)
+                    self.stats.handled += 1
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 — the loop retries any handler failure, then dead-letters it
+                    span.record_exception(exc)
+                    if attempt == self.settings.consumer_max_attempts or self._stop.is_set():
+                        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                        await self._dead_letter(record, exc, attempts=attempt)
+                        return
+                    self.stats.retries += 1
+                    log.warning(
+                        "%s: %s at %s[%d]@%d failed (attempt %d/%d): %s",
+                        self.name,
+                        decoded.envelope.type,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        attempt,
+                        self.settings.consumer_max_attempts,
+                        exc,
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), delay)
+                    delay = min(delay * 2, self.settings.consumer_backoff_max_s)
+
+    async def _dead_letter(self, record: Record, error: BaseException, *, attempts: int) -> None:
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        headers = [
+            *record.headers,
+            ("dlq.error", reason.encode()),
+            ("dlq.origin.topic", record.topic.encode()),
+            ("dlq.origin.partition", str(record.partition).encode()),
+            ("dlq.origin.offset", str(record.offset).encode()),
+            ("dlq.consumer.group", self.group.encode()),
+            ("dlq.attempts", str(attempts).encode()),
+        ]
+        await self.producer.send_raw(self.dlq_topic, key=record.key, value=record.value, headers=headers)
+        self.stats.dead_lettered += 1
+        log.error(
+            "%s: dead-lettered %s[%d]@%d to %s after %d attempt(s): %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            self.dlq_topic,
+            attempts,
+            reason,
+        )

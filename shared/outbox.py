@@ -1,0 +1,192 @@
+"""The transactional outbox and its relay.
+
+`enqueue` writes an event in the caller's transaction, with the caller's trace context beside it. The relay
+locks a batch (`FOR UPDATE SKIP LOCKED`), publishes it (idempotent producer, acks=all), and deletes the rows
+in the same transaction once every message is acknowledged. If the broker is away the transaction rolls back
+and the rows wait: nothing accepted is lost. A crash after the ack but before the commit publishes the batch
+again; consumers' inboxes drop the repeats (event ids are stable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from opentelemetry.trace import SpanKind
+
+from shared.db import Conn
+from shared.events import Event, OutgoingMessage, encode
+from shared.kafka import Producer
+from shared.telemetry import context_from_carrier, current_trace_carrier, trace_headers, tracer
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "switchboard_outbox"
+
+INSERT = """
+INSERT INTO outbox (event_id, topic, key, value, headers, trace, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+
+async def enqueue(
+    conn: Conn,
+    event: Event,
+    *,
+    source: str,
+    subject: str,
+    now: datetime,
+    key: str | None = None,
+) -> OutgoingMessage:
+    """Stage `event` for publishing; it leaves only if the caller's transaction commits."""
+    message = encode(event, source=source, subject=subject, time=now, key=key)
+    await enqueue_message(conn, message, now=now)
+    return message
+
+
+async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime) -> None:
+    await conn.execute(
+        INSERT,
+        message.event_id,
+        message.topic,
+        message.key,
+        message.value,
+        [[k, v.decode("latin-1")] for k, v in message.headers],
+        current_trace_carrier(),
+        now,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+@dataclass(frozen=True)
+class _Row:
+    outbox_id: int
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[list[str]]
+    trace: dict[str, str]
+
+
+LOCK_BATCH = """
+SELECT outbox_id, topic, key, value, headers, trace
+FROM outbox
+ORDER BY outbox_id
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+DELETE_BATCH = "DELETE FROM outbox WHERE outbox_id = ANY($1::bigint[])"
+NOTE_FAILURE = """
+UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE outbox_id = ANY($1::bigint[])
+"""
+
+
+async def relay_once(pool: asyncpg.Pool, producer: Producer, *, batch_size: int = 500) -> int:
+    """Publish one batch; return how many rows left the outbox. Raises if the broker did not take them."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            rows = [_Row(**dict(r)) for r in await conn.fetch(LOCK_BATCH, batch_size)]
+            if not rows:
+                return 0
+            try:
+                await _publish(producer, rows)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                failure = exc
+            else:
+                await conn.execute(DELETE_BATCH, [r.outbox_id for r in rows])
+                return len(rows)
+        # Outside the rolled-back transaction, so the failure is visible to operators.
+        await conn.execute(NOTE_FAILURE, [r.outbox_id for r in rows], f"{type(failure).__name__}: {failure}")
+        raise failure
+
+
+async def _publish(producer: Producer, rows: Sequence[_Row]) -> None:
+    send_tracer = tracer("switchboard.outbox")
+    acks = []
+    for row in rows:
+        parent = context_from_carrier(row.trace)
+        with send_tracer.start_as_current_span(
+            f"send {row.topic}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": row.topic,
+            },
+        ):
+            headers = [(k, v.encode("latin-1")) for k, v in row.headers]
+            acks.append(
+                await producer.send(row.topic, key=row.key, value=row.value, headers=headers + trace_headers())
+            )
+    # Every message must be acknowledged before the rows may go; one failure fails (and retries) the batch.
+    await asyncio.gather(*acks)
+
+
+class OutboxRelay:
+    """Runs `relay_once` in a loop: immediately while there is backlog, else on NOTIFY or after a short wait."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: Producer,
+        *,
+        dsn: str,
+        batch_size: int = 500,
+        idle_wait_s: float = 0.5,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.dsn = dsn
+        self.batch_size = batch_size
+        self.idle_wait_s = idle_wait_s
+        self.published = 0
+        self.failures = 0
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener: asyncpg.Connection | None = None
+        try:
+            listener = await asyncpg.connect(self.dsn)
+            await listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("outbox relay: no LISTEN connection (%s); polling every %.1fs", exc, self.idle_wait_s)
+        delay = 0.25
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                try:
+                    moved = await relay_once(self.pool, self.producer, batch_size=self.batch_size)
+                    delay = 0.25
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    self.failures += 1
+                    log.warning("outbox relay: broker did not take the batch (%s); retry in %.1fs", exc, delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                self.published += moved
+                if moved < self.batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.idle_wait_s)
+        finally:
+            if listener is not None:
+                await listener.close()
+
+
+BACKLOG = "SELECT count(*) FROM outbox"
+
+
+async def backlog(conn: Conn) -> int:
+    return int(await conn.fetchval(BACKLOG))

@@ -1,0 +1,205 @@
+"""Traces, logs and PII masking.
+
+One tracer provider per process (OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` or the traces-specific
+variable is set); W3C trace context travels in Kafka headers so a consumer's span is a child of the producer's;
+HTTP server spans carry method, route and status, never the query string; JSON logs carry trace ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_provider: TracerProvider | None = None
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+def setup_telemetry(service: str, *, extra_processors: Iterable[SpanProcessor] = ()) -> TracerProvider:
+    """Install the process's tracer provider once; later calls return it (and add processors)."""
+    global _provider
+    if _provider is None:
+        resource = Resource.create(
+            {"service.name": os.environ.get("OTEL_SERVICE_NAME", service), "service.namespace": "switchboard"}
+        )
+        _provider = TracerProvider(resource=resource)
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(_provider)
+    for processor in extra_processors:
+        _provider.add_span_processor(processor)
+    return _provider
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+# --- context across Kafka -----------------------------------------------------------------------------------
+
+
+class _HeaderSetter(Setter[MutableMapping[str, str]]):
+    def set(self, carrier: MutableMapping[str, str], key: str, value: str) -> None:
+        carrier[key] = value
+
+
+class _HeaderGetter(Getter[Mapping[str, str]]):
+    def get(self, carrier: Mapping[str, str], key: str) -> list[str] | None:
+        value = carrier.get(key)
+        return None if value is None else [value]
+
+    def keys(self, carrier: Mapping[str, str]) -> list[str]:
+        return list(carrier)
+
+
+def current_trace_carrier(ctx: Context | None = None) -> dict[str, str]:
+    """`traceparent`/`tracestate` of the current (or given) context, for storing beside an outbox row."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=ctx, setter=_HeaderSetter())
+    return carrier
+
+
+def context_from_carrier(carrier: Mapping[str, str]) -> Context:
+    return _PROPAGATOR.extract(carrier, getter=_HeaderGetter())
+
+
+def context_from_headers(headers: Headers | None) -> Context:
+    carrier = {k: v.decode("latin-1") for k, v in headers or () if k in ("traceparent", "tracestate")}
+    return context_from_carrier(carrier)
+
+
+def trace_headers(ctx: Context | None = None) -> list[tuple[str, bytes]]:
+    return [(k, v.encode("latin-1")) for k, v in current_trace_carrier(ctx).items()]
+
+
+# --- PII ----------------------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_PHONE = re.compile(r"(?<![\w])(\+?\d[\d\s-]{5,}\d)(?![\w])")
+
+
+def mask_pii(text: str) -> str:
+    """Mask e-mail addresses and phone-like numbers in free text before it reaches a log or a span."""
+    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    return _PHONE.sub(lambda m: _mask_digits(m.group(1)), text)
+
+
+def _mask_digits(number: str) -> str:
+    digits = [c for c in number if c.isdigit()]
+    if len(digits) < 7:
+        return number
+    return number[:3] + "****" + "".join(digits[-2:])
+
+
+# --- HTTP server spans --------------------------------------------------------------------------------------
+
+
+class TracingMiddleware:
+    """One SERVER span per request, named `METHOD /route/{template}`; the query string is never recorded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._tracer = tracer("switchboard.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/health"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        parent = context_from_carrier(headers)
+        method = scope["method"]
+        with self._tracer.start_as_current_span(
+            method,
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope["path"], "url.scheme": "http"},
+        ) as span:
+            status_holder: dict[str, int] = {}
+
+            async def send_wrapper(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status_holder["status"] = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", None)
+                if template:
+                    span.update_name(f"{method} {template}")
+                    span.set_attribute("http.route", template)
+                status = status_holder.get("status", 500)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+
+
+# --- logs ---------------------------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(service: str, *, level: str = "INFO", as_json: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if as_json:
+        handler.setFormatter(JsonFormatter(service))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+
+
+def attach(ctx: Context) -> object:
+    return otel_context.attach(ctx)
+
+
+def detach(token: object) -> None:
+    otel_context.detach(token)  # type: ignore[arg-type]
+
+
+def monotonic_ms() -> float:
+    return time.monotonic() * 1000
