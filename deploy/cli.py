@@ -191,6 +191,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code or cmd_smoke(argparse.Namespace(events=args.events))
 
 
+# --- provision --------------------------------------------------------------------------------------------
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Databases and topics on servers someone else runs (docker compose, a cluster)."""
+    from deploy.postgres import ensure_databases
+    from deploy.stack import DATABASES
+    from shared.events import TOPICS
+    from shared.kafka import ensure_topics, wait_for_broker
+
+    async def provision() -> tuple[list[str], list[str]]:
+        await wait_for_broker(args.kafka, timeout_s=args.wait)
+        topics = await ensure_topics(args.kafka, TOPICS)
+        databases = await ensure_databases(args.postgres, list(DATABASES))
+        return topics, databases
+
+    topics, databases = asyncio.run(provision())
+    console.print(f"topics created: {', '.join(topics) or 'none (all present)'}")
+    console.print(f"databases created: {', '.join(databases) or 'none (all present)'}")
+    return 0
+
+
 # --- events -----------------------------------------------------------------------------------------------
 
 
@@ -279,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: start the stack and drive work through it")
     demo.add_argument("--events", type=int, default=1000, help="probe events for the round trip")
     demo.set_defaults(func=cmd_demo)
+
+    provision = sub.add_parser("provision", help="create the databases and every topic on existing servers")
+    provision.add_argument("--kafka", required=True, help="bootstrap servers, e.g. kafka:9092")
+    provision.add_argument(
+        "--postgres", required=True, help="admin URL, e.g. postgresql://switchboard@db/postgres"
+    )
+    provision.add_argument("--wait", type=float, default=120, help="seconds to wait for the broker")
+    provision.set_defaults(func=cmd_provision)
 
     events = sub.add_parser("events", help="the event contract").add_subparsers(
         dest="events_command", required=True

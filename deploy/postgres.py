@@ -163,16 +163,20 @@ class Postgres:
         return True
 
     async def ensure_databases(self, names: list[str]) -> list[str]:
-        """Create the databases that are missing; return those created now."""
-        conn = await asyncpg.connect(self.settings.database_url("postgres"), timeout=10)
-        try:
-            existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
-            created = []
-            for name in names:
-                if name not in existing:
-                    # Database names come from our own declared list; identifiers cannot be parameters.
-                    await conn.execute(f'CREATE DATABASE "{name}"')
-                    created.append(name)
-            return created
-        finally:
-            await conn.close()
+        return await ensure_databases(self.settings.database_url("postgres"), names)
+
+
+async def ensure_databases(admin_url: str, names: list[str]) -> list[str]:
+    """Create the databases that are missing on the server behind `admin_url`; return those created now."""
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+        created = []
+        for name in names:
+            if name not in existing:
+                # Database names come from our own declared list; identifiers cannot be parameters.
+                await conn.execute(f'CREATE DATABASE "{name}"')
+                created.append(name)
+        return created
+    finally:
+        await conn.close()

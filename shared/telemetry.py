@@ -96,7 +96,8 @@ def trace_headers(ctx: Context | None = None) -> list[tuple[str, bytes]]:
 # --- PII ----------------------------------------------------------------------------------------------------
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-_PHONE = re.compile(r"(?<![\w])(\+?\d[\d\s-]{5,}\d)(?![\w])")
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(\+?\d[\d -]{5,}\d)(?![0-9A-Za-z])")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def mask_pii(text: str) -> str:
@@ -107,7 +108,7 @@ def mask_pii(text: str) -> str:
 
 def _mask_digits(number: str) -> str:
     digits = [c for c in number if c.isdigit()]
-    if len(digits) < 7:
+    if len(digits) < 7 or _DATE.fullmatch(number):
         return number
     return number[:3] + "****" + "".join(digits[-2:])
 

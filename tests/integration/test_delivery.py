@@ -1,0 +1,244 @@
+"""The delivery guarantees every service relies on, against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from shared.clock import SystemClock
+from shared.config import ServiceSettings
+from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
+from shared.events import ProbePingedV1, encode
+from shared.inbox import idempotent
+from shared.kafka import ConsumerLoop, Delivery, Producer, wait_for_broker
+from shared.outbox import OutboxRelay, enqueue, enqueue_message, relay_once
+from shared.telemetry import tracer
+from tests.support import TestStack, new_topic, read_topic, service_settings, wait_until
+
+pytestmark = pytest.mark.integration
+
+EFFECT_TABLE = """
+CREATE TABLE effect (effect_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id uuid NOT NULL, note text)
+"""
+
+
+@pytest.fixture
+async def settings(test_stack: TestStack, empty_database: str) -> ServiceSettings:
+    conn = await connect(empty_database)
+    try:
+        await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+        await conn.execute(EFFECT_TABLE)
+    finally:
+        await conn.close()
+    return service_settings(test_stack, empty_database.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+async def pool(settings: ServiceSettings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings.database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def producer(settings: ServiceSettings) -> AsyncIterator[Producer]:
+    producer = Producer(settings)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def probe(note: str = "") -> ProbePingedV1:
+    return ProbePingedV1(probe_id=uuid.uuid4(), note=note)
+
+
+async def stage(pool: asyncpg.Pool, topic: str, event: ProbePingedV1) -> uuid.UUID:
+    """Write `event` through the outbox, addressed to a test topic."""
+    message = encode(event, source="switchboard/tests", subject=str(event.probe_id), time=SystemClock().now())
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_message(conn, dataclasses.replace(message, topic=topic), now=SystemClock().now())
+    return message.event_id
+
+
+def copies_of(records: list[tuple[dict[str, bytes], bytes]], event_id: uuid.UUID) -> int:
+    return sum(1 for _, value in records if str(event_id).encode() in value)
+
+
+async def record_effect(conn: Conn, delivery: Delivery) -> None:
+    event = delivery.decoded.event
+    assert isinstance(event, ProbePingedV1)
+    await conn.execute("INSERT INTO effect (event_id, note) VALUES ($1, $2)", delivery.event_id, event.note)
+
+
+async def test_outbox_event_written_while_the_broker_is_down_arrives_exactly_once_when_it_is_back(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    assert test_stack.stack is not None, "this test stops and starts the broker it owns"
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    broker = test_stack.stack.kafka
+    relay = OutboxRelay(pool, producer, dsn=settings.database_url, idle_wait_s=0.1)
+    running = asyncio.create_task(relay.run())
+    broker.stop()
+    try:
+        event_id = await stage(pool, topic, probe("written while the broker was down"))
+        await asyncio.sleep(3.0)
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 1, "the row waits for the broker"
+        assert relay.published == 0
+    finally:
+        broker.start()
+        await wait_for_broker(test_stack.kafka_bootstrap, timeout_s=120)
+    try:
+        await wait_until(lambda: relay.published == 1, timeout_s=60)
+        assert await relay_once(pool, producer) == 0, "a published row must not be published again"
+    finally:
+        relay.stop()
+        await running
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert copies_of(await read_topic(test_stack.kafka_bootstrap, topic), event_id) == 1
+
+
+async def test_redelivered_event_has_no_second_effect(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    message = encode(probe("once"), source="switchboard/tests", subject="s", time=SystemClock().now())
+    # The same event delivered twice, as after a crash between handling and committing the offset.
+    for _ in range(2):
+        await producer.send_raw(topic, key=message.key, value=message.value, headers=message.headers)
+    handler = idempotent(pool, "test", record_effect, SystemClock().now)
+    loop = ConsumerLoop(
+        settings=settings, group=f"g-{uuid.uuid4().hex[:8]}", topics=[topic], handler=handler,
+        producer=producer, dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.handled == 2)
+    finally:
+        loop.stop()
+        await task
+    assert await pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", message.event_id) == 1
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", message.event_id) == 1
+
+
+async def test_handler_that_keeps_failing_goes_to_the_dead_letter_topic_and_the_partition_moves_on(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    dlq = await new_topic(test_stack.kafka_bootstrap, prefix="dlq")
+    poison = encode(probe("poison"), source="switchboard/tests", subject="s", time=SystemClock().now())
+    good = encode(probe("good"), source="switchboard/tests", subject="s", time=SystemClock().now())
+    for message in (poison, good):
+        await producer.send_raw(topic, key=message.key, value=message.value, headers=message.headers)
+    attempts = 0
+
+    async def handle(conn: Conn, delivery: Delivery) -> None:
+        nonlocal attempts
+        event = delivery.decoded.event
+        assert isinstance(event, ProbePingedV1)
+        if event.note == "poison":
+            attempts += 1
+            raise RuntimeError("cannot handle this one")
+        await record_effect(conn, delivery)
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    loop = ConsumerLoop(
+        settings=settings, group=group, topics=[topic], handler=idempotent(pool, group, handle, SystemClock().now),
+        producer=producer, dlq_topic=dlq,
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.handled == 1 and loop.stats.dead_lettered == 1)
+    finally:
+        loop.stop()
+        await task
+    assert attempts == settings.consumer_max_attempts
+    assert await pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", good.event_id) == 1
+    # The failed attempts rolled back their inbox rows, so a replay from the DLQ would be handled.
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", poison.event_id) == 0
+    [(headers, value)] = await read_topic(test_stack.kafka_bootstrap, dlq)
+    assert value == poison.value
+    assert headers["dlq.error"] == b"RuntimeError: cannot handle this one"
+    assert headers["dlq.origin.topic"] == topic.encode()
+    assert headers["dlq.origin.offset"] == b"0"
+    assert headers["dlq.attempts"] == str(settings.consumer_max_attempts).encode()
+    assert headers["ce_type"] == ProbePingedV1.TYPE.encode()
+
+
+async def test_undecodable_message_is_dead_lettered_at_once(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    dlq = await new_topic(test_stack.kafka_bootstrap, prefix="dlq")
+    await producer.send_raw(topic, key=b"k", value=b"{not json", headers=[])
+    loop = ConsumerLoop(
+        settings=settings, group=f"g-{uuid.uuid4().hex[:8]}", topics=[topic],
+        handler=idempotent(pool, "test", record_effect, SystemClock().now), producer=producer, dlq_topic=dlq,
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.dead_lettered == 1)
+    finally:
+        loop.stop()
+        await task
+    [(headers, value)] = await read_topic(test_stack.kafka_bootstrap, dlq)
+    assert value == b"{not json"
+    assert headers["dlq.error"].startswith(b"UndecodableMessage: not a CloudEvents envelope")
+    assert headers["dlq.attempts"] == b"0"
+
+
+async def test_consumer_span_is_a_child_of_the_producer_span_across_kafka(
+    test_stack: TestStack,
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    producer: Producer,
+    spans: InMemorySpanExporter,
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    spans.clear()
+    with tracer("tests").start_as_current_span("POST /v1/channels/email", kind=SpanKind.SERVER) as request_span:
+        event_id = await stage(pool, topic, probe("traced"))
+    assert await relay_once(pool, producer) == 1
+    loop = ConsumerLoop(
+        settings=settings, group=f"g-{uuid.uuid4().hex[:8]}", topics=[topic],
+        handler=idempotent(pool, "test", record_effect, SystemClock().now), producer=producer,
+        dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.handled == 1)
+    finally:
+        loop.stop()
+        await task
+    finished = spans.get_finished_spans()
+    [send] = [s for s in finished if s.name == f"send {topic}"]
+    [process] = [s for s in finished if s.name == f"process {topic}"]
+    trace_id = request_span.get_span_context().trace_id
+    assert send.kind == SpanKind.PRODUCER
+    assert send.parent is not None and send.parent.span_id == request_span.get_span_context().span_id
+    assert process.kind == SpanKind.CONSUMER
+    assert process.parent is not None and process.parent.span_id == send.context.span_id
+    assert process.context.trace_id == send.context.trace_id == trace_id
+    assert process.attributes is not None and process.attributes["messaging.message.id"] == str(event_id)
+
+
+async def test_outbox_rows_leave_only_if_the_writing_transaction_commits(
+    test_stack: TestStack, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    with contextlib.suppress(RuntimeError):
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(
+                conn, probe("rolled back"), source="switchboard/tests", subject="s", now=SystemClock().now()
+            )
+            raise RuntimeError("the state change failed")
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await relay_once(pool, producer) == 0
+    assert await read_topic(test_stack.kafka_bootstrap, topic) == []

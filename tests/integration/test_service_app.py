@@ -1,0 +1,116 @@
+"""The app factory every service uses, against the real database and broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+
+from shared.app import ServiceSpec, create_app, running
+from shared.auth import Principal, generate_api_key, insert_api_key, issue_token, require_adapter, require_roles
+from shared.clock import utcnow
+from shared.config import ServiceSettings
+from shared.errors import PROBLEM_JSON
+from tests.support import TOKEN_SECRET, TestStack, service_settings, wait_until
+
+pytestmark = pytest.mark.integration
+
+router = APIRouter()
+
+
+@router.post("/v1/channels/email")
+async def post_email(principal: Annotated[Principal, Depends(require_adapter(["email"]))]) -> dict[str, str]:
+    return {"adapter": principal.subject}
+
+
+@router.get("/v1/admin/thing")
+async def admin_thing(principal: Annotated[Principal, Depends(require_roles("admin"))]) -> dict[str, str]:
+    return {"admin": principal.subject}
+
+
+@pytest.fixture
+async def settings(test_stack: TestStack, empty_database: str) -> ServiceSettings:
+    return service_settings(test_stack, empty_database.rsplit("/", 1)[1], service="apptest")
+
+
+@pytest.fixture
+async def app(settings: ServiceSettings, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    spec = ServiceSpec(name="apptest", migrations=tmp_path, routers=[router])
+    async with running(create_app(spec, settings)) as app:
+        await wait_until(lambda: app.state.runtime.producer_ready.is_set(), timeout_s=30)
+        yield app
+
+
+async def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_ready_when_database_and_broker_answer_and_unready_when_a_background_task_dies(app: FastAPI) -> None:
+    async with await client_for(app) as client:
+        assert (await client.get("/health/live")).json()["status"] == "ok"
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "background": "ok"}
+
+        async def crash() -> None:
+            raise RuntimeError("consumer lost its mind")
+
+        app.state.runtime.tasks.start("consumer:crashy", crash())
+        await asyncio.sleep(0.05)
+        unready = await client.get("/health/ready")
+    assert unready.status_code == 503
+    assert unready.headers["content-type"] == PROBLEM_JSON
+    assert "consumer:crashy RuntimeError: consumer lost its mind" in unready.json()["detail"]
+
+
+async def test_adapter_keys_are_checked_against_the_database_and_scoped_to_channels(app: FastAPI) -> None:
+    mail = generate_api_key()
+    phone = generate_api_key()
+    async with app.state.pool.acquire() as conn:
+        await insert_api_key(conn, key=mail, name="mail-gateway", channels=["email"], now=utcnow())
+        await insert_api_key(conn, key=phone, name="cti", channels=["phone"], now=utcnow())
+    async with await client_for(app) as client:
+        ok = await client.post("/v1/channels/email", headers={"Authorization": f"Bearer {mail.key}"})
+        wrong_scope = await client.post("/v1/channels/email", headers={"Authorization": f"Bearer {phone.key}"})
+        forged = await client.post("/v1/channels/email", headers={"Authorization": f"Bearer {mail.key}x"})
+        missing = await client.post("/v1/channels/email")
+    assert ok.status_code == 200 and ok.json() == {"adapter": "mail-gateway"}
+    assert wrong_scope.status_code == 403 and "email" in wrong_scope.json()["detail"]
+    assert forged.status_code == 401 and forged.headers["content-type"] == PROBLEM_JSON
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+
+
+async def test_bearer_tokens_carry_roles_that_endpoints_check(app: FastAPI) -> None:
+    def token(role: str) -> str:
+        return issue_token(TOKEN_SECRET, role=role, subject=f"{role}-1", ttl=timedelta(minutes=5), now=utcnow())  # type: ignore[arg-type]
+
+    async with await client_for(app) as client:
+        admin = await client.get("/v1/admin/thing", headers={"Authorization": f"Bearer {token('admin')}"})
+        agent = await client.get("/v1/admin/thing", headers={"Authorization": f"Bearer {token('agent')}"})
+        adapter_token_on_adapter_route = await client.post(
+            "/v1/channels/email", headers={"Authorization": f"Bearer {token('agent')}"}
+        )
+    assert admin.status_code == 200 and admin.json() == {"admin": "admin-1"}
+    assert agent.status_code == 403
+    assert adapter_token_on_adapter_route.status_code == 403
+
+
+async def test_oversized_bodies_are_refused_before_they_are_read(
+    test_stack: TestStack, empty_database: str, tmp_path: Path
+) -> None:
+    settings = service_settings(
+        test_stack, empty_database.rsplit("/", 1)[1], service="apptest", max_request_bytes=1000
+    )
+    async with (
+        running(create_app(ServiceSpec(name="apptest", migrations=tmp_path, routers=[router]), settings)) as app,
+        await client_for(app) as client,
+    ):
+        response = await client.post("/v1/channels/email", content=b"x" * 5000)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_JSON

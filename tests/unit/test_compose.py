@@ -1,0 +1,40 @@
+"""docker-compose.yml runs the same stack: it parses and names every service and the topic-creating step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deploy.cli import build_parser
+from shared.events import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_compose_has_broker_database_viewer_and_every_service_with_health_checks() -> None:
+    services = compose()["services"]
+    assert {"kafka", "postgres", "provision", "jaeger", *SERVICES} <= set(services)
+    for name in SERVICES:
+        service = services[name]
+        assert service["command"] == ["python", "-m", f"services.{name}", "serve"]
+        assert service["environment"]["SWITCHBOARD_DATABASE_URL"].endswith(f"/{name}")
+        assert service["environment"]["SWITCHBOARD_SERVICE"] == name
+        assert "healthcheck" in service
+        assert service["depends_on"]["provision"]["condition"] == "service_completed_successfully"
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (ROOT / "deploy" / "Dockerfile").exists()
+
+
+def test_the_provision_step_creates_topics_and_databases_with_a_real_cli_command() -> None:
+    command = compose()["services"]["provision"]["command"]
+    assert command[:2] == ["switchboard", "provision"]
+    args = build_parser().parse_args(command[1:])
+    assert args.kafka == "kafka:9092"
+    assert args.postgres.endswith("/postgres")
