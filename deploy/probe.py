@@ -78,6 +78,7 @@ async def round_trip(
     events: int,
     batch: int = 500,
     timeout_s: float = 120.0,
+    pace_s: float = 0.0,
     progress: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> ProbeReport:
     clock = SystemClock()
@@ -101,6 +102,8 @@ async def round_trip(
         await producer.start()
         tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
         started = time.monotonic()
+        if pace_s:
+            batch = 1  # one event per transaction, spaced out: latency without a backlog
         for first in range(0, events, batch):
             async with pool.acquire() as conn, conn.transaction():
                 for sequence in range(first, min(first + batch, events)):
@@ -112,6 +115,8 @@ async def round_trip(
                         key=f"{probe_id}:{sequence % 12}",
                         now=clock.now(),
                     )
+            if pace_s:
+                await asyncio.sleep(pace_s)
         enqueued = time.monotonic()
         delivered = 0
         while delivered < events:

@@ -78,9 +78,9 @@ class Producer:
         self.started = True
 
     async def stop(self) -> None:
-        if self.started:
-            self.started = False
-            await self._producer.stop()
+        """Flush and close; safe when start never finished (the client may hold half-open connections)."""
+        self.started = False
+        await self._producer.stop()
 
     async def send(
         self, topic: str, *, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
@@ -225,21 +225,23 @@ class ConsumerLoop:
                 batch = await self._consumer.getmany(timeout_ms=200)
                 if self._consumer.assignment():
                     self.assigned.set()
-                for tp, messages in batch.items():
-                    next_offset = None
-                    for message in messages:
-                        if self._stop.is_set():
-                            break
-                        await self._process(self._record(message))
-                        next_offset = message.offset + 1
-                    # One commit per partition and poll: a crash in between re-delivers at most this batch,
-                    # which the inbox absorbs.
-                    if next_offset is not None:
-                        await self._commit(tp, next_offset)
-                    if self._stop.is_set():
-                        break
+                # Partitions are independent: handle them concurrently (each in order), so their database
+                # commits overlap instead of queueing behind one another.
+                await asyncio.gather(*(self._drain(tp, messages) for tp, messages in batch.items()))
         finally:
             await self._consumer.stop()
+
+    async def _drain(self, tp: TopicPartition, messages: list[Any]) -> None:
+        next_offset = None
+        for message in messages:
+            if self._stop.is_set():
+                break
+            await self._process(self._record(message))
+            next_offset = message.offset + 1
+        # One commit per partition and poll: a crash in between re-delivers at most this batch, which the
+        # inbox absorbs.
+        if next_offset is not None:
+            await self._commit(tp, next_offset)
 
     @staticmethod
     def _record(message: Any) -> Record:

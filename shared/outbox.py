@@ -29,9 +29,13 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "switchboard_outbox"
 
+# One round trip: the row, and a NOTIFY that wakes the relay (PostgreSQL folds repeats within a transaction).
 INSERT = """
-INSERT INTO outbox (event_id, topic, key, value, headers, trace, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+WITH staged AS (
+    INSERT INTO outbox (event_id, topic, key, value, headers, trace, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+)
+SELECT pg_notify('switchboard_outbox', '')
 """
 
 
@@ -61,7 +65,6 @@ async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime
         current_trace_carrier(),
         now,
     )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
 @dataclass(frozen=True)
