@@ -47,14 +47,26 @@ def main() -> None:
                     )
                 )
             )
-    paced = asyncio.run(round_trip(settings, events=args.paced, pace_s=0.02, timeout_s=120)) if args.paced else None
+    paced = (
+        asyncio.run(round_trip(settings, events=args.paced, pace_s=0.02, timeout_s=120)) if args.paced else None
+    )
     cpu = platform.processor() or platform.machine()
     table = Table(
         title=f"outbox → Kafka → consumer → inbox, {args.events:,} events × {args.runs} runs — "
         f"{datetime.now(UTC):%Y-%m-%d}, {psutil.cpu_count()} cores {cpu}, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
     )
-    for column in ("run", "delivered", "dupes", "enqueue s", "all handled s", "events/s", "p50 ms", "p99 ms", "max ms"):
+    for column in (
+        "run",
+        "delivered",
+        "dupes",
+        "enqueue s",
+        "all handled s",
+        "events/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+    ):
         table.add_column(column, justify="right")
     for i, r in enumerate(reports, 1):
         table.add_row(

@@ -16,7 +16,8 @@ from aiokafka.structs import OffsetAndMetadata
 
 from deploy.config import StackSettings
 from deploy.stack import Stack
-from shared.events import TOPICS, Topic
+from shared.auth import AuthError, verify_api_key, verify_token
+from shared.events import SERVICES, TOPICS, Topic
 from shared.kafka import ensure_topics
 from tests.support import ROOT, free_port_stack_settings, read_topic
 
@@ -101,6 +102,37 @@ async def test_a_restart_keeps_topics_offsets_and_rows(lifecycle_stack: StackSet
     await conn.close()
     names = set(await _topic_names(settings.kafka_bootstrap))
     assert {t.name for t in TOPICS} <= names
+
+
+async def test_cli_credentials_are_accepted_by_every_service(lifecycle_stack: StackSettings) -> None:
+    settings = lifecycle_stack
+    assert cli(settings, "up", "--no-services").returncode == 0
+    created = cli(settings, "keys", "create", "--name", "mail-gateway", "--channels", "email,web")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    for service in SERVICES:
+        conn = await asyncpg.connect(settings.database_url(service))
+        try:
+            principal = await verify_api_key(conn, key)
+        finally:
+            await conn.close()
+        assert principal.channels == {"email", "web"} and principal.subject == "mail-gateway"
+    bad = cli(settings, "keys", "create", "--name", "x", "--channels", "fax")
+    assert bad.returncode == 2 and "fax" in bad.stderr
+
+    token = cli(settings, "token", "--role", "supervisor", "--sub", "S-1", "--ttl", "5m")
+    assert token.returncode == 0, token.stderr
+    principal = verify_token(Stack(settings).token_secret(), token.stdout.strip())
+    assert (principal.role, principal.subject) == ("supervisor", "S-1")
+
+    revoked = cli(settings, "keys", "revoke", "mail-gateway")
+    assert revoked.returncode == 0, revoked.stdout
+    conn = await asyncpg.connect(settings.database_url("intake"))
+    try:
+        with pytest.raises(AuthError):
+            await verify_api_key(conn, key)
+    finally:
+        await conn.close()
 
 
 async def _topic_names(bootstrap: str) -> list[str]:
