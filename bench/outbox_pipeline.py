@@ -43,7 +43,7 @@ def main() -> None:
                         settings,
                         events=args.events,
                         timeout_s=600,
-                        progress=lambda done, _total: progress.update(task, completed=done),
+                        progress=lambda done, _total, task=task: progress.update(task, completed=done),
                     )
                 )
             )
