@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import psutil
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from deploy.config import StackSettings
@@ -37,13 +37,17 @@ def main() -> None:
     for run in range(1, args.runs + 1):
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"run {run}/{args.runs}", total=args.events)
+
+            def show(done: int, _total: int, task: TaskID = task) -> None:
+                progress.update(task, completed=done)
+
             reports.append(
                 asyncio.run(
                     round_trip(
                         settings,
                         events=args.events,
                         timeout_s=600,
-                        progress=lambda done, _total, task=task: progress.update(task, completed=done),
+                        progress=show,
                     )
                 )
             )
