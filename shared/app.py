@@ -18,7 +18,8 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import KeyCache
@@ -30,7 +31,9 @@ from shared.events import dlq_topic
 from shared.inbox import TransactionalHandler, idempotent
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
-from shared.outbox import OutboxRelay
+from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from shared.metrics import DeliveryCollector, HttpMetrics
+from shared.outbox import OutboxRelay, backlog
 from shared.telemetry import TracingMiddleware, setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,8 @@ class Runtime:
     producer_ready: asyncio.Event
     relay: OutboxRelay
     consumers: list[ConsumerLoop] = field(default_factory=list)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    """Prometheus metrics of this app; services register their own here."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,6 +100,14 @@ class BodySizeLimit:
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
+    registry = CollectorRegistry()
+    holder: dict[str, Runtime] = {}
+    delivery = DeliveryCollector(
+        consumers=lambda: holder["runtime"].consumers if holder else [],
+        relay=lambda: holder["runtime"].relay if holder else None,
+        tasks=lambda: holder["runtime"].tasks if holder else None,
+    )
+    registry.register(delivery)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,7 +135,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
                 batch_size=settings.outbox_batch_size,
                 idle_wait_s=settings.outbox_idle_wait_s,
             ),
+            registry=registry,
         )
+        holder["runtime"] = runtime
         app.state.runtime = runtime
         app.state.pool = pool
         app.state.settings = settings
@@ -174,7 +189,18 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
     app = FastAPI(title=spec.title or f"Switchboard {spec.name}", lifespan=lifespan)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(HttpMetrics, registry=registry)
     app.add_middleware(TracingMiddleware)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            async with asyncio.timeout(2), runtime.pool.acquire() as conn:
+                delivery.outbox_backlog = await backlog(conn)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            delivery.outbox_backlog = -1
+        return Response(generate_latest(registry), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:

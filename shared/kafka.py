@@ -242,6 +242,9 @@ class ConsumerLoop:
         # inbox absorbs.
         if next_offset is not None:
             await self._commit(tp, next_offset)
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                self.stats.lag[f"{tp.topic}:{tp.partition}"] = max(0, highwater - next_offset)
 
     @staticmethod
     def _record(message: Any) -> Record:

@@ -47,6 +47,9 @@ class BackgroundTasks:
         else:
             entry.error = entry.error or "stopped"
 
+    def names(self) -> list[str]:
+        return list(self.entries)
+
     def failures(self) -> dict[str, str]:
         """Tasks that are no longer running, with why. Empty while everything runs."""
         return {name: e.error or "stopped" for name, e in self.entries.items() if e.task.done()}

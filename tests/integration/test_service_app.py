@@ -114,3 +114,14 @@ async def test_oversized_bodies_are_refused_before_they_are_read(
         response = await client.post("/v1/channels/email", content=b"x" * 5000)
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_metrics_expose_requests_outbox_backlog_and_background_tasks(app: FastAPI) -> None:
+    async with await client_for(app) as client:
+        await client.get("/v1/admin/thing")
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    text = response.text
+    assert 'switchboard_http_requests_total{method="GET",route="/v1/admin/thing",status="401"} 1.0' in text
+    assert "switchboard_outbox_backlog 0.0" in text
+    assert 'switchboard_background_task_up{task="outbox-relay"} 1.0' in text
