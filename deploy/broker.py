@@ -36,6 +36,29 @@ def require_tools() -> None:
         )
 
 
+def fetch_with_maven(pom: Path, lib: Path, expect: str, *, what: str, echo: bool = False) -> bool:
+    """Copy the pom's dependencies into `lib` unless they are there for this exact pom; True if Maven ran."""
+    require_tools()
+    stamp = lib / ".pom-sha256"
+    want = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text().strip() == want and any(lib.glob(expect)):
+        return False
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir(parents=True)
+    command = ["mvn", "-B", "--no-transfer-progress", "-f", str(pom), "dependency:copy-dependencies"]
+    command.append(f"-DoutputDirectory={lib}")
+    if not echo:
+        command.insert(2, "-q")
+    result = subprocess.run(command, capture_output=not echo, text=True, check=False)
+    if result.returncode != 0:
+        raise ProcessError(
+            f"Maven could not fetch {what} (is Maven Central reachable?)\n{(result.stdout or '')[-3000:]}"
+        )
+    stamp.write_text(want)
+    return True
+
+
 class KafkaBroker:
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
@@ -49,32 +72,7 @@ class KafkaBroker:
 
     def ensure_jars(self, *, echo: bool = True) -> bool:
         """Fetch the broker's jars when missing or when the pom changed; True if Maven ran."""
-        require_tools()
-        lib = self.settings.jars
-        stamp = lib / ".pom-sha256"
-        want = hashlib.sha256(POM.read_bytes()).hexdigest()
-        if stamp.exists() and stamp.read_text().strip() == want and any(lib.glob("kafka_2.13-*.jar")):
-            return False
-        if lib.exists():
-            shutil.rmtree(lib)
-        lib.mkdir(parents=True)
-        command = [
-            "mvn",
-            "-B",
-            "-q" if not echo else "--no-transfer-progress",
-            "-f",
-            str(POM),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={lib}",
-        ]
-        result = subprocess.run(command, capture_output=not echo, text=True, check=False)
-        if result.returncode != 0:
-            raise ProcessError(
-                "Maven could not fetch Kafka's jars (is Maven Central reachable?)\n"
-                + (result.stdout or "")[-3000:]
-            )
-        stamp.write_text(want)
-        return True
+        return fetch_with_maven(POM, self.settings.jars, "kafka_2.13-*.jar", what="Kafka's jars", echo=echo)
 
     # --- config and storage -------------------------------------------------------------------------------
 

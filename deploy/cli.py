@@ -41,7 +41,7 @@ def _stack() -> Stack:
 def cmd_up(args: argparse.Namespace) -> int:
     stack = _stack()
     console.print(f"[bold]Starting the Switchboard stack[/] (state in {stack.settings.state})")
-    times = asyncio.run(stack.up(services=not args.no_services))
+    times = asyncio.run(stack.up(services=not args.no_services, traces=args.traces))
     table = Table(title=f"up took {times.total:.1f}s")
     for column in ("step", "seconds", "note"):
         table.add_column(column)
@@ -69,6 +69,44 @@ def cmd_status(_args: argparse.Namespace) -> int:
         table.add_row(row.component, str(row.port or ""), str(row.pid or "—"), f"[{colour}]{row.health}[/]")
     console.print(table)
     return 0 if all(r.health == "ok" for r in rows) else 1
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from rich.tree import Tree
+
+    from deploy.traces import SpanNode, fetch_contact_spans, journey
+
+    stack = Stack(StackSettings())
+    if stack.zipkin.process.pid() is None:
+        err.print("the trace viewer is not running: start the stack with `switchboard up --traces`")
+        return 1
+    spans = asyncio.run(fetch_contact_spans(stack.zipkin.url, args.contact_id))
+    if not spans:
+        err.print(
+            f"no spans carry contact.id={args.contact_id} (yet: exporters send in batches every few seconds)"
+        )
+        return 1
+    roots = journey(spans)
+    origin = roots[0].start_us
+
+    def label(node: SpanNode) -> str:
+        span = node.span
+        service = span.get("localEndpoint", {}).get("serviceName", "?")
+        offset = (node.start_us - origin) / 1000
+        took = int(span.get("duration", 0)) / 1000
+        return f"[cyan]{service}[/] {span.get('name', '?')}  [dim]+{offset:,.1f} ms[/]  {took:,.1f} ms"
+
+    def grow(tree: Tree, node: SpanNode) -> None:
+        branch = tree.add(label(node))
+        for child in node.children:
+            grow(branch, child)
+
+    tree = Tree(f"contact {args.contact_id}: {len(spans)} spans in {len({s['traceId'] for s in spans})} trace(s)")
+    for root in roots:
+        grow(tree, root)
+    console.print(tree)
+    console.print(f"[dim]{stack.zipkin.url}/zipkin/?annotationQuery=contact.id%3D{args.contact_id}[/]")
+    return 0
 
 
 # --- credentials ------------------------------------------------------------------------------------------
@@ -184,7 +222,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     # Until the demo workload lands (issue: the main job), the main job is `up` plus the smoke round trip.
-    code = cmd_up(argparse.Namespace(no_services=False))
+    code = cmd_up(argparse.Namespace(no_services=False, traces=False))
     if code:
         return code
     code = cmd_status(argparse.Namespace())
@@ -275,7 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start Kafka, PostgreSQL, topics and the five services (idempotent)")
     up.add_argument("--no-services", action="store_true", help="only the broker, the database and the topics")
+    up.add_argument("--traces", action="store_true", help="also start the Zipkin trace viewer and export to it")
     up.set_defaults(func=cmd_up)
+    trace = sub.add_parser("trace", help="a contact's journey as a tree with timings, from the trace viewer")
+    trace.add_argument("contact_id")
+    trace.set_defaults(func=cmd_trace)
     sub.add_parser("down", help="stop everything cleanly (data is kept)").set_defaults(func=cmd_down)
     sub.add_parser("status", help="a table of components, ports, pids and health").set_defaults(func=cmd_status)
 

@@ -33,6 +33,8 @@ class StackSettings(BaseSettings):
     sla_port: int = DEFAULT_SERVICE_PORTS["sla"]
     feedback_port: int = DEFAULT_SERVICE_PORTS["feedback"]
     knowledge_port: int = DEFAULT_SERVICE_PORTS["knowledge"]
+    zipkin_port: int = 9511
+    """The trace viewer (Zipkin UI and API) started by `up --traces`."""
     start_timeout_s: float = 120.0
     """How long `up` waits for each component to become ready."""
 

@@ -18,6 +18,7 @@ from deploy.broker import KafkaBroker
 from deploy.config import StackSettings
 from deploy.postgres import Postgres
 from deploy.processes import Managed, ProcessError, spawn, tail
+from deploy.traces import Zipkin
 from shared.events import SERVICES, TOPICS
 from shared.kafka import ensure_topics, wait_for_broker
 
@@ -59,6 +60,7 @@ class Stack:
         self.say = say
         self.kafka = KafkaBroker(settings)
         self.postgres = Postgres(settings)
+        self.zipkin = Zipkin(settings)
         self.services = {
             name: Managed(name, settings.state / "run" / f"{name}.pid", marker=f"services.{name}")
             for name in SERVICES
@@ -80,7 +82,7 @@ class Stack:
 
     def service_env(self, name: str) -> dict[str, str]:
         s = self.settings
-        return {
+        env = {
             "SWITCHBOARD_SERVICE": name,
             "SWITCHBOARD_HOST": "127.0.0.1",
             "SWITCHBOARD_PORT": str(s.service_port(name)),
@@ -89,13 +91,22 @@ class Stack:
             "SWITCHBOARD_TOKEN_SECRET": self.token_secret(),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.zipkin.process.pid() is not None:
+            env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin.spans_endpoint
+        return env
 
     # --- up -----------------------------------------------------------------------------------------------
 
-    async def up(self, *, services: bool = True) -> StepTimes:
+    async def up(self, *, services: bool = True, traces: bool = False) -> StepTimes:
         times = StepTimes()
         s = self.settings
         s.state.mkdir(parents=True, exist_ok=True)
+        if traces:
+            t = time.monotonic()
+            if self.zipkin.process.pid() is None:
+                self._check_port_free(s.zipkin_port, "the Zipkin trace viewer")
+            self.zipkin.start()  # it boots while the rest comes up; services wait for it below
+            times.add("trace viewer jar", time.monotonic() - t, "zipkin-server")
 
         t = time.monotonic()
         fetched = self.kafka.ensure_jars(echo=False)
@@ -129,6 +140,12 @@ class Stack:
         new_topics = await ensure_topics(s.kafka_bootstrap, TOPICS)
         times.add("topics", time.monotonic() - t, f"{len(new_topics)} created")
         self.say(f"topics: {len(TOPICS)} declared, {len(new_topics)} created now")
+
+        if traces:
+            t = time.monotonic()
+            await self._await_http(self.zipkin.url + "/health", "zipkin", self.zipkin.process, self.zipkin.log)
+            times.add("trace viewer", time.monotonic() - t, self.zipkin.url)
+            self.say(f"zipkin: ready on {self.zipkin.url} (traces of every service go there)")
 
         if services:
             t = time.monotonic()
@@ -165,23 +182,24 @@ class Stack:
 
     async def _await_ready(self, name: str) -> None:
         url = f"http://127.0.0.1:{self.settings.service_port(name)}/health/ready"
+        await self._await_http(url, name, self.services[name], self._log(name))
+
+    async def _await_http(self, url: str, name: str, process: Managed, log: Path) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
         last = "no answer"
         async with httpx.AsyncClient(timeout=2.0) as client:
             while time.monotonic() < deadline:
-                if self.services[name].pid() is None:
-                    raise ProcessError(f"{name} exited during start-up:\n{tail(self._log(name))}")
+                if process.pid() is None:
+                    raise ProcessError(f"{name} exited during start-up:\n{tail(log)}")
                 try:
                     response = await client.get(url)
                     if response.status_code == 200:
                         return
                     last = response.json().get("detail", response.text)
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, ValueError) as exc:
                     last = type(exc).__name__
                 await asyncio.sleep(0.25)
-        raise ProcessError(
-            f"{name} not ready after {self.settings.start_timeout_s:.0f}s ({last}):\n{tail(self._log(name))}"
-        )
+        raise ProcessError(f"{name} not ready after {self.settings.start_timeout_s:.0f}s ({last}):\n{tail(log)}")
 
     def _log(self, name: str) -> Path:
         return self.settings.state / "logs" / f"{name}.log"
@@ -199,6 +217,9 @@ class Stack:
         if self.postgres.stop():
             stopped.append("postgresql")
             self.say("postgresql: stopped")
+        if self.zipkin.stop():
+            stopped.append("zipkin")
+            self.say("zipkin: stopped")
         return stopped
 
     # --- status -------------------------------------------------------------------------------------------
@@ -215,6 +236,15 @@ class Stack:
                     ComponentStatus(
                         name, s.service_port(name), managed.pid(), await self._http_health(client, name)
                     )
+                )
+            zipkin_pid = self.zipkin.process.pid()
+            if zipkin_pid is not None:
+                try:
+                    ok = (await client.get(self.zipkin.url + "/health")).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                rows.append(
+                    ComponentStatus("zipkin (traces)", s.zipkin_port, zipkin_pid, "ok" if ok else "starting")
                 )
         return rows
 

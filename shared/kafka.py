@@ -290,6 +290,9 @@ class ConsumerLoop:
             span.set_attribute("messaging.message.id", str(decoded.envelope.id))
             span.set_attribute("cloudevents.event_type", decoded.envelope.type)
             span.set_attribute("cloudevents.event_subject", decoded.envelope.subject)
+            contact_id = getattr(decoded.event, "contact_id", None)
+            if contact_id is not None:
+                span.set_attribute("contact.id", str(contact_id))
             if decoded.event is None:
                 self.stats.skipped += 1
                 return

@@ -20,7 +20,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_has_broker_database_viewer_and_every_service_with_health_checks() -> None:
     services = compose()["services"]
-    assert {"kafka", "postgres", "provision", "jaeger", *SERVICES} <= set(services)
+    assert {"kafka", "postgres", "provision", "zipkin", *SERVICES} <= set(services)
     for name in SERVICES:
         service = services[name]
         assert service["command"] == ["python", "-m", f"services.{name}", "serve"]
@@ -29,6 +29,7 @@ def test_compose_has_broker_database_viewer_and_every_service_with_health_checks
         assert "healthcheck" in service
         assert service["depends_on"]["provision"]["condition"] == "service_completed_successfully"
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert service["environment"]["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == "http://zipkin:9411/api/v2/spans"
     assert (ROOT / "deploy" / "Dockerfile").exists()
 
 

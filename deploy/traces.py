@@ -1,0 +1,97 @@
+"""The local trace viewer: a Zipkin server from Maven Central (one exec jar), and reading journeys back from it.
+
+`switchboard up --traces` starts it and points every service's span exporter at it; `switchboard trace
+<contact-id>` asks its API for the traces that carry the contact id and prints them as one tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy.broker import fetch_with_maven
+from deploy.config import StackSettings
+from deploy.processes import Managed, spawn
+
+POM = Path(__file__).parent / "zipkin" / "pom.xml"
+
+
+class Zipkin:
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.lib = settings.state / "zipkin" / "lib"
+        self.process = Managed("zipkin", settings.state / "run" / "zipkin.pid", marker="zipkin-server")
+        self.log = settings.state / "logs" / "zipkin.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.zipkin_port}"
+
+    @property
+    def spans_endpoint(self) -> str:
+        return f"{self.url}/api/v2/spans"
+
+    def ensure_jar(self) -> bool:
+        return fetch_with_maven(POM, self.lib, "zipkin-server-*-exec.jar", what="the Zipkin server")
+
+    def start(self) -> int:
+        running = self.process.pid()
+        if running is not None:
+            return running
+        self.ensure_jar()
+        [jar] = sorted(self.lib.glob("zipkin-server-*-exec.jar"))
+        command = [
+            "java",
+            "-Xms64m",
+            "-Xmx384m",
+            "-XX:+UseSerialGC",
+            "-jar",
+            str(jar),
+            f"--armeria.ports[0].port={self.settings.zipkin_port}",
+            "--armeria.ports[0].ip=127.0.0.1",
+            "--armeria.ports[0].protocols[0]=http",
+        ]
+        return spawn(self.process, command, log=self.log, env={"MEM_MAX_SPANS": "1000000"})
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=20)
+
+
+@dataclass
+class SpanNode:
+    span: dict[str, Any]
+    children: list[SpanNode] = field(default_factory=list)
+
+    @property
+    def start_us(self) -> int:
+        return int(self.span.get("timestamp", 0))
+
+
+def journey(spans: list[dict[str, Any]]) -> list[SpanNode]:
+    """Arrange Zipkin spans (possibly from several traces) as trees ordered by start time."""
+    nodes = {s["id"]: SpanNode(s) for s in spans}
+    roots: list[SpanNode] = []
+    for node in nodes.values():
+        parent = nodes.get(node.span.get("parentId", ""))
+        (parent.children if parent is not None else roots).append(node)
+    for node in nodes.values():
+        node.children.sort(key=lambda n: n.start_us)
+    return sorted(roots, key=lambda n: n.start_us)
+
+
+async def fetch_contact_spans(
+    zipkin_url: str, contact_id: str, *, lookback_ms: int = 7 * 86_400_000
+) -> list[dict[str, Any]]:
+    params = {"annotationQuery": f"contact.id={contact_id}", "lookback": str(lookback_ms), "limit": "100"}
+    async with httpx.AsyncClient(base_url=zipkin_url, timeout=10) as client:
+        response = await client.get("/api/v2/traces", params=params)
+        response.raise_for_status()
+        traces: list[list[dict[str, Any]]] = response.json()
+    seen: dict[str, dict[str, Any]] = {}
+    for trace_spans in traces:
+        for span in trace_spans:
+            seen[span["id"] + span.get("traceId", "")] = span
+    return list(seen.values())
