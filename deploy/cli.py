@@ -109,6 +109,26 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from deploy.dlq import read_letters, replay
+
+    settings = StackSettings()
+    if args.dlq_command == "replay":
+        letters = asyncio.run(replay(settings.kafka_bootstrap, args.service))
+        console.print(f"replayed {len(letters)} dead letter(s) of {args.service} to their origin topics")
+        return 0
+    letters = asyncio.run(read_letters(settings.kafka_bootstrap, args.service))
+    table = Table(title=f"{args.service}.dlq — {len(letters)} dead letter(s)")
+    for column in ("offset", "origin", "event type", "subject", "attempts", "error"):
+        table.add_column(column, overflow="fold")
+    for letter in letters[-args.last :]:
+        table.add_row(
+            str(letter.offset), letter.origin, letter.event_type, letter.subject, letter.attempts, letter.error
+        )
+    console.print(table)
+    return 0
+
+
 # --- credentials ------------------------------------------------------------------------------------------
 
 
@@ -318,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     trace = sub.add_parser("trace", help="a contact's journey as a tree with timings, from the trace viewer")
     trace.add_argument("contact_id")
     trace.set_defaults(func=cmd_trace)
+    dlq = sub.add_parser("dlq", help="dead letters of a service").add_subparsers(dest="dlq_command", required=True)
+    for verb, text in (("list", "a table of what the service could not handle"), ("replay", "send them back")):
+        command = dlq.add_parser(verb, help=text)
+        command.add_argument("service", choices=[*SERVICES, "ops"])
+        if verb == "list":
+            command.add_argument("--last", type=int, default=50, help="show the newest N")
+        command.set_defaults(func=cmd_dlq)
     sub.add_parser("down", help="stop everything cleanly (data is kept)").set_defaults(func=cmd_down)
     sub.add_parser("status", help="a table of components, ports, pids and health").set_defaults(func=cmd_status)
 

@@ -16,9 +16,9 @@ from opentelemetry.trace import SpanKind
 from shared.clock import SystemClock
 from shared.config import ServiceSettings
 from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
-from shared.events import ProbePingedV1, encode
+from shared.events import ProbePingedV1, dlq_topic, encode
 from shared.inbox import idempotent
-from shared.kafka import ConsumerLoop, Delivery, Producer, wait_for_broker
+from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
 from shared.outbox import OutboxRelay, enqueue, enqueue_message, relay_once
 from shared.telemetry import tracer
 from tests.support import TestStack, new_topic, read_topic, service_settings, wait_until
@@ -242,3 +242,43 @@ async def test_outbox_rows_leave_only_if_the_writing_transaction_commits(
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
     assert await relay_once(pool, producer) == 0
     assert await read_topic(test_stack.kafka_bootstrap, topic) == []
+
+
+async def test_operators_can_list_and_replay_dead_letters_once(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    from deploy.dlq import read_letters, replay
+
+    service = f"svc{uuid.uuid4().hex[:6]}"
+    dlq = dlq_topic(service).name
+    origin = await new_topic(test_stack.kafka_bootstrap)
+    await ensure_topics(test_stack.kafka_bootstrap, [dlq_topic(service)])
+    message = encode(probe("flaky"), source="switchboard/tests", subject="contact-9", time=SystemClock().now())
+    await producer.send_raw(origin, key=message.key, value=message.value, headers=message.headers)
+    broken = True
+
+    async def handle(conn: Conn, delivery: Delivery) -> None:
+        if broken:
+            raise RuntimeError("downstream bug")
+        await record_effect(conn, delivery)
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    handler = idempotent(pool, group, handle, SystemClock().now)
+    loop = ConsumerLoop(
+        settings=settings, group=group, topics=[origin], handler=handler, producer=producer, dlq_topic=dlq
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.dead_lettered == 1)
+        [letter] = await read_letters(test_stack.kafka_bootstrap, service)
+        assert letter.subject == "contact-9"
+        assert letter.error == "RuntimeError: downstream bug"
+        assert letter.origin == f"{origin}[0]@0"
+        broken = False  # the bug is fixed
+        assert len(await replay(test_stack.kafka_bootstrap, service)) == 1
+        await wait_until(lambda: loop.stats.handled == 1)
+        assert await replay(test_stack.kafka_bootstrap, service) == [], "each letter is replayed once"
+    finally:
+        loop.stop()
+        await task
+    assert await pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", message.event_id) == 1
