@@ -8,13 +8,14 @@ never the query string; JSON logs carry trace ids.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +93,26 @@ def context_from_carrier(carrier: Mapping[str, str]) -> Context:
 def context_from_headers(headers: Headers | None) -> Context:
     carrier = {k: v.decode("latin-1") for k, v in headers or () if k in ("traceparent", "tracestate")}
     return context_from_carrier(carrier)
+
+
+@contextlib.contextmanager
+def journey_span(
+    carrier: Mapping[str, str] | None,
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, str | int | float | bool] | None = None,
+) -> Iterator[trace.Span]:
+    """A span that continues a contact's journey from a stored carrier (see `current_trace_carrier`).
+
+    Work that happens later and on its own — an SLA timer firing, a scheduled survey going out, an agent's
+    click on the desktop — starts no new trace: it hangs under the trace the contact's first request began.
+    """
+    parent = context_from_carrier(carrier) if carrier else None
+    with tracer("switchboard.journey").start_as_current_span(
+        name, context=parent, kind=kind, attributes=dict(attributes or {})
+    ) as span:
+        yield span
 
 
 def trace_headers(ctx: Context | None = None) -> list[tuple[str, bytes]]:
