@@ -1,6 +1,7 @@
 """Text analysis shared by indexing and querying: one function turns text into search terms.
 
-Chinese: Traditional folded to Simplified (OpenCC t2s) so either script finds the other, then jieba's search
+Chinese: Traditional folded to Simplified with mainland wording (OpenCC tw2sp: 帳戶 → 账户, 軟體 → 软件) so either
+script finds the other, then jieba's search
 mode (words plus the dictionary words inside long words) with a custom dictionary of product terms. English
 and other Latin text: Unicode NFKC, case folding, stop words, Snowball stemming. Punctuation is dropped.
 """
@@ -20,7 +21,7 @@ import jieba
 import opencc
 import Stemmer
 
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"
 """Bump when analysis changes in a way that needs stored terms re-analysed."""
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
@@ -51,17 +52,15 @@ CHINESE_STOP_WORDS = _words(
 """Function words and question words: they carry no topic, and questions are full of them."""
 
 
-@dataclass(frozen=True)
-class Term:
-    text: str
-    cjk: bool
+SIMPLIFIED_VARIANTS = str.maketrans({"帐": "账"})
+"""Simplified characters OpenCC leaves apart that searchers treat as one (帳戶 → 帐户, but people write 账户)."""
 
 
 class Analyzer:
     """Thread-safe once built; building loads jieba's dictionary (about a second)."""
 
     def __init__(self, product_terms: Iterable[str] = ()) -> None:
-        self._converter = opencc.OpenCC("t2s")
+        self._converter = opencc.OpenCC("tw2sp")
         self._stemmer = Stemmer.Stemmer("english")
         self._lock = threading.Lock()
         jieba.setLogLevel(logging.WARNING)
@@ -78,8 +77,12 @@ class Analyzer:
         """Changes when analysis or the dictionary changes: stored terms with another one are stale."""
 
     def fold(self, text: str) -> str:
-        """NFKC (full-width to half-width), Traditional to Simplified, lower case."""
-        return str(self._converter.convert(unicodedata.normalize("NFKC", text))).lower()
+        """NFKC (full-width to half-width), Traditional to Simplified with mainland wording, lower case."""
+        return self.fold_for_highlight(unicodedata.normalize("NFKC", text))
+
+    def fold_for_highlight(self, text: str) -> str:
+        """The fold without NFKC, which keeps the length of nearly every text (NFKC does not)."""
+        return str(self._converter.convert(text)).translate(SIMPLIFIED_VARIANTS).lower()
 
     def terms(self, text: str) -> list[str]:
         """The search terms of `text`, in order, repeats kept (term frequency matters)."""

@@ -7,6 +7,7 @@ Output is HTML-escaped text with `<mark>` around matches.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Callable, Sequence
@@ -52,20 +53,17 @@ def mark_all(text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], s
 def snippet(
     text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], str], *, size: int = SNIPPET_CHARS
 ) -> str:
-    """The window of about `size` characters holding the most distinct matches, with ellipses where cut."""
+    """The window of about `size` characters holding the most matches, with ellipses where cut."""
     text = " ".join(text.split())
-    if matcher is None:
-        return html.escape(text[:size]) + ("…" if len(text) > size else "")
-    spans = _spans(text, matcher, fold)
+    spans = _spans(text, matcher, fold) if matcher is not None else []
     if not spans:
         return html.escape(text[:size]) + ("…" if len(text) > size else "")
-    folded = fold(text) if len(fold(text)) == len(text) else text
-    best_start, best_score = 0, -1
-    for i, (s, _) in enumerate(spans):
-        window_end = s + size
-        distinct = {folded[a:b] for a, b in spans[i:] if b <= window_end}
-        if len(distinct) > best_score:
-            best_start, best_score = s, len(distinct)
+    starts = [s for s, _ in spans]
+    best_start, best_count = starts[0], 0
+    for i, s in enumerate(starts):
+        count = bisect.bisect_right(starts, s + size - 1) - i
+        if count > best_count:
+            best_start, best_count = s, count
     start = max(0, best_start - size // 4)
     end = min(len(text), start + size)
     start = max(0, min(start, end - size))

@@ -60,10 +60,10 @@ class IndexedArticle:
 @dataclass(frozen=True)
 class Ranking:
     boosts: dict[str, float] = field(
-        default_factory=lambda: {"title": 3.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
+        default_factory=lambda: {"title": 5.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
     )
     b: dict[str, float] = field(default_factory=lambda: {"title": 0.5, "tags": 0.3, "summary": 0.6, "body": 0.75})
-    k1: float = 1.2
+    k1: float = 1.5
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ class Tuning:
     suggestion_min_score: float = 1.0
     synonym_weight: float = 0.6
     boosts: dict[str, float] = field(
-        default_factory=lambda: {"title": 3.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
+        default_factory=lambda: {"title": 5.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
     )
 
     @classmethod
@@ -195,7 +195,7 @@ class SearchEngine:
         )
         terms = list(dict.fromkeys(q.term for q in query))
         matcher = compile_matcher(terms) if highlight else None
-        fold = self.analyzer.fold
+        fold = self.analyzer.fold_for_highlight
         results = [
             Result(
                 article=hit.article,

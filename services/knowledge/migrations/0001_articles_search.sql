@@ -113,7 +113,7 @@ INSERT INTO knowledge_setting (name, value, description, updated_by, updated_at)
      'migration', now()),
     ('suggestion_count', '3', 'Articles suggested to the agent per contact message.', 'migration', now()),
     ('suggestion_min_score', '1.0', 'Lowest score an article needs to be suggested.', 'migration', now()),
-    ('boost_title', '3.0', 'Weight of a title match (BM25F field boost).', 'migration', now()),
+    ('boost_title', '5.0', 'Weight of a title match (BM25F field boost).', 'migration', now()),
     ('boost_tags', '2.0', 'Weight of a tag match.', 'migration', now()),
     ('boost_summary', '1.5', 'Weight of a summary match.', 'migration', now()),
     ('boost_body', '1.0', 'Weight of a body match.', 'migration', now()),
