@@ -528,12 +528,19 @@ class SuggestedArticle(BaseModel):
     article_id: uuid.UUID
     title: str
     score: float
+    summary: str | None = None
+    language: str | None = None
+    """zh-Hans, zh-Hant or en."""
 
 
 @event_type("switchboard.knowledge.suggested.v1", KNOWLEDGE_EVENTS)
 class KnowledgeSuggestedV1(Event):
     contact_id: uuid.UUID
     articles: list[SuggestedArticle]
+    message_id: uuid.UUID | None = None
+    """The contact message the suggestion answers (a follow-up message gets its own)."""
+    search_id: uuid.UUID | None = None
+    """Report clicks and votes against it: `POST /v1/search/{search_id}/click|vote` on knowledge."""
 
 
 @event_type("switchboard.article.published.v1", KNOWLEDGE_EVENTS)

@@ -1,21 +1,80 @@
-"""Wires the knowledge service: its routes, consumers and background work, on the shared app factory."""
+"""Wires the knowledge service: its routes, the contact consumer, the search engine and its refresh loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.knowledge import api, api_import, api_search
 from services.knowledge.config import KnowledgeSettings
-from shared.app import ServiceSpec
+from services.knowledge.handlers import Deps, on_contact_event
+from services.knowledge.search import EngineHolder, SearchEngine
+from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
+from shared.clock import Clock
+from shared.events import INTAKE_CONTACTS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+
+
+def holder_of(runtime: Runtime) -> EngineHolder:
+    holder: EngineHolder = runtime.extras.setdefault("engine", EngineHolder())
+    return holder
+
+
+def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    deps = Deps(engine=holder_of(runtime).wait, now=runtime.clock.now)
+    return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], functools.partial(on_contact_event, deps=deps))]
+
+
+async def on_start(runtime: Runtime) -> None:
+    holder = holder_of(runtime)
+    async with runtime.pool.acquire() as conn:
+        engine = await SearchEngine.load(conn, now=runtime.clock.now())
+    holder.set(engine)
+    log.info("search index loaded: %d published articles", len(engine.index))
+    stop = asyncio.Event()
+    interval = getattr(runtime.settings, "index_poll_s", 1.0)
+
+    async def follow() -> None:
+        """Apply what other instances stored; the instance that writes refreshes right after its commit."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            engine = holder.get()
+            if engine is not None and not stop.is_set():
+                async with runtime.pool.acquire() as conn:
+                    await engine.refresh(conn)
+                if engine.index.dead_share() > 0.3 and len(engine.index) > 1000 and not holder.rebuilding.locked():
+                    async with holder.rebuilding, runtime.pool.acquire() as conn:
+                        holder.set(await SearchEngine.load(conn, now=runtime.clock.now()))
+
+    runtime.tasks.start("index-follow", follow(), stop=stop.set)
+
+
+async def on_stop(runtime: Runtime) -> None:
+    for task in list(runtime.extras.get("rebuilds", ())):
+        task.cancel()
 
 
 def spec() -> ServiceSpec:
-    return ServiceSpec(name="knowledge", migrations=MIGRATIONS)
+    return ServiceSpec(
+        name="knowledge",
+        migrations=MIGRATIONS,
+        routers=[api_import.router, api_search.router, api.router],
+        consumers=consumers,
+        on_start=on_start,
+        on_stop=on_stop,
+        title="Switchboard knowledge",
+    )
 
 
-def create_app(settings: KnowledgeSettings) -> FastAPI:
-    return create_service_app(spec(), settings)
+def create_app(settings: KnowledgeSettings, *, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(spec(), settings, clock=clock)

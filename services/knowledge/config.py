@@ -1,4 +1,4 @@
-"""KnowledgeSettings: the knowledge service's knobs."""
+"""KnowledgeSettings: the knowledge service's knobs (business figures live in the knowledge_setting table)."""
 
 from __future__ import annotations
 
@@ -9,3 +9,9 @@ class KnowledgeSettings(ServiceSettings):
     service: str = "knowledge"
     port: int = 8105
     database_url: str = "postgresql://switchboard@127.0.0.1:5532/knowledge"
+    index_poll_s: float = 1.0
+    """How often the search index looks for changes other instances stored."""
+    max_search_limit: int = 50
+    """Largest page of search results."""
+    max_import_items: int = 20_000
+    """Most articles one import call may carry."""

@@ -1,0 +1,516 @@
+"""HTTP: articles, their versions and diffs, the review workflow, the overdue list and bulk import."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.knowledge.domain import (
+    Action,
+    Article,
+    ArticleNotFound,
+    Content,
+    InvalidArticle,
+    InvalidTransition,
+    KnowledgeError,
+    NotAllowed,
+    StaleVersion,
+    Version,
+    change_owner,
+    clean_content,
+    diff_versions,
+    edit,
+    new_article,
+    set_review_by,
+    transition,
+)
+from services.knowledge.handlers import SOURCE
+from services.knowledge.repository import (
+    audit,
+    get_article,
+    get_version,
+    insert_article,
+    insert_version,
+    list_articles,
+    list_audit,
+    list_versions,
+    overdue_articles,
+    retire_document,
+    update_article,
+)
+from services.knowledge.search import EngineHolder, SearchEngine
+from shared.app import Runtime
+from shared.auth import Principal, require_roles
+from shared.db import Conn
+from shared.errors import Problem
+from shared.events import CHANNELS, ArticleArchivedV1, ArticlePublishedV1, Channel
+from shared.outbox import enqueue
+
+router = APIRouter(tags=["articles"])
+
+Authors = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
+Staff = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))]
+Reviewers = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+Language = Literal["zh-Hans", "zh-Hant", "en"]
+Visibility = Literal["internal", "public"]
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def engine_of(request: Request) -> SearchEngine:
+    holder: EngineHolder = runtime_of(request).extras["engine"]
+    engine = holder.get()
+    if engine is None:
+        raise Problem(503, "Index loading", "the search index is still loading; retry in a few seconds")
+    return engine
+
+
+def actor(principal: Principal) -> str:
+    return f"{principal.role}:{principal.subject}"
+
+
+def problem_from(exc: KnowledgeError) -> Problem:
+    if isinstance(exc, NotAllowed):
+        return Problem(403, "Forbidden", str(exc))
+    if isinstance(exc, ArticleNotFound):
+        return Problem(404, "Not found", str(exc))
+    if isinstance(exc, InvalidTransition | StaleVersion):
+        return Problem(
+            409, "Conflict", str(exc), kind="workflow" if isinstance(exc, InvalidTransition) else "stale"
+        )
+    if isinstance(exc, InvalidArticle):
+        return Problem(422, "Invalid article", str(exc), kind="invalid-article")
+    return Problem(400, "Bad request", str(exc))
+
+
+class ArticleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, description="Markdown")
+    language: Language
+    summary: str = ""
+    category: str = ""
+    tags: list[str] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list, description="empty: every channel")
+    products: list[str] = Field(default_factory=list, description="empty: every product")
+    visibility: Visibility = "internal"
+    owner: str | None = Field(default=None, description="defaults to the author")
+    external_id: str | None = Field(default=None, description="your id, for re-imports")
+
+    def content(self) -> Content:
+        return Content(
+            title=self.title,
+            body=self.body,
+            language=self.language,
+            summary=self.summary,
+            category=self.category,
+            tags=tuple(self.tags),
+            channels=tuple(self.channels),
+            products=tuple(self.products),
+            visibility=self.visibility,
+        )
+
+
+class ArticlePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_version: int | None = Field(default=None, description="the version you edited; 409 if it moved on")
+    note: str = ""
+    title: str | None = Field(default=None, max_length=300)
+    body: str | None = None
+    language: Language | None = None
+    summary: str | None = None
+    category: str | None = None
+    tags: list[str] | None = None
+    channels: list[Channel] | None = None
+    products: list[str] | None = None
+    visibility: Visibility | None = None
+
+
+class ArticleOut(BaseModel):
+    article_id: uuid.UUID
+    status: str
+    version: int
+    published_version: int | None
+    owner: str
+    created_by: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    archived_at: datetime | None
+    review_by: datetime | None
+    overdue: bool
+    title: str
+    summary: str
+    body: str
+    category: str
+    tags: list[str]
+    language: str
+    channels: list[str]
+    products: list[str]
+    visibility: str
+    edited_by: str
+    edited_at: datetime
+
+    @classmethod
+    def of(cls, article: Article, version: Version, now: datetime) -> ArticleOut:
+        c = version.content
+        return cls(
+            article_id=article.article_id,
+            status=article.status,
+            version=article.current_version,
+            published_version=article.published_version,
+            owner=article.owner,
+            created_by=article.created_by,
+            external_id=article.external_id,
+            created_at=article.created_at,
+            updated_at=article.updated_at,
+            published_at=article.published_at,
+            archived_at=article.archived_at,
+            review_by=article.review_by,
+            overdue=article.overdue(now),
+            title=c.title,
+            summary=c.summary,
+            body=c.body,
+            category=c.category,
+            tags=list(c.tags),
+            language=c.language,
+            channels=list(c.channels),
+            products=list(c.products),
+            visibility=c.visibility,
+            edited_by=version.edited_by,
+            edited_at=version.edited_at,
+        )
+
+
+async def _load(conn: Conn, article_id: uuid.UUID, *, for_update: bool = False) -> Article:
+    article = await get_article(conn, article_id, for_update=for_update)
+    if article is None:
+        raise Problem(404, "Not found", f"no article {article_id}")
+    return article
+
+
+async def _out(conn: Conn, article: Article, now: datetime) -> ArticleOut:
+    version = await get_version(conn, article.article_id, article.current_version)
+    assert version is not None
+    return ArticleOut.of(article, version, now)
+
+
+@router.post("/v1/articles", status_code=201)
+async def create_article(body: ArticleIn, principal: Authors, request: Request) -> ArticleOut:
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    try:
+        content = clean_content(body.content(), channels_known=CHANNELS)
+        article = new_article(
+            article_id=uuid.uuid4(),
+            author=actor(principal),
+            role=principal.role,
+            owner=body.owner,
+            now=now,
+            external_id=body.external_id,
+        )
+    except KnowledgeError as exc:
+        raise problem_from(exc) from exc
+    version = Version(article.article_id, 1, content, actor(principal), now, "created")
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if body.external_id is not None and await conn.fetchval(
+            "SELECT 1 FROM article WHERE external_id = $1", body.external_id
+        ):
+            raise Problem(409, "Conflict", f"an article with external_id {body.external_id!r} exists")
+        await insert_article(conn, article)
+        await insert_version(conn, version)
+        await audit(conn, actor=actor(principal), action="article.create", target=str(article.article_id),
+                    detail={"version": 1}, now=now)  # fmt: skip
+    return ArticleOut.of(article, version, now)
+
+
+@router.get("/v1/articles")
+async def get_articles(
+    principal: Staff,
+    request: Request,
+    status: Literal["draft", "review", "published", "archived"] | None = None,
+    owner: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn:
+        articles = await list_articles(conn, status=status, owner=owner, limit=limit, offset=offset)
+        items = [await _out(conn, a, now) for a in articles]
+    return {"items": items, "limit": limit, "offset": offset}
+
+
+@router.get("/v1/articles/overdue")
+async def get_overdue(
+    principal: Staff,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Published articles past their review-by date, the most overdue first."""
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn:
+        articles = await overdue_articles(conn, now=now, limit=limit, offset=offset)
+        items = [await _out(conn, a, now) for a in articles]
+    return {"items": items, "as_of": now, "limit": limit, "offset": offset}
+
+
+@router.get("/v1/articles/{article_id}")
+async def get_one(article_id: uuid.UUID, principal: Staff, request: Request) -> ArticleOut:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        return await _out(conn, await _load(conn, article_id), runtime.clock.now())
+
+
+@router.patch("/v1/articles/{article_id}")
+async def patch_article(
+    article_id: uuid.UUID, body: ArticlePatch, principal: Authors, request: Request
+) -> ArticleOut:
+    """Every edit is a new version; a published article stays live with its published version meanwhile."""
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        article = await _load(conn, article_id, for_update=True)
+        current = await get_version(conn, article_id, article.current_version)
+        assert current is not None
+        changes = body.model_dump(exclude_unset=True, exclude={"base_version", "note"})
+        merged = {**current.content.__dict__, **{k: v for k, v in changes.items() if v is not None}}
+        for name in ("tags", "channels", "products"):
+            merged[name] = tuple(merged[name])
+        try:
+            content = clean_content(Content(**merged), channels_known=CHANNELS)
+            if content == current.content:
+                raise InvalidArticle("nothing changed: the edit equals the current version")
+            edited = edit(article, role=principal.role, base_version=body.base_version, now=now)
+        except KnowledgeError as exc:
+            raise problem_from(exc) from exc
+        version = Version(article_id, edited.current_version, content, actor(principal), now, body.note)
+        await insert_version(conn, version)
+        await update_article(conn, edited)
+        await audit(conn, actor=actor(principal), action="article.edit", target=str(article_id),
+                    detail={"version": edited.current_version, "fields": sorted(changes)}, now=now)  # fmt: skip
+    return ArticleOut.of(edited, version, now)
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = ""
+
+
+async def _step(
+    article_id: uuid.UUID, action: Action, principal: Principal, request: Request, note: str
+) -> ArticleOut:
+    runtime = runtime_of(request)
+    engine = engine_of(request) if action in ("publish", "archive") else None
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn:
+        async with conn.transaction():
+            article = await _load(conn, article_id, for_update=True)
+            review_days = engine.tuning.review_days if engine is not None else 180
+            try:
+                changed = transition(article, action, role=principal.role, now=now, review_days=review_days)
+            except KnowledgeError as exc:
+                raise problem_from(exc) from exc
+            await update_article(conn, changed)
+            version = await get_version(conn, article_id, changed.current_version)
+            assert version is not None
+            if action == "publish" and engine is not None:
+                await engine.save_live(conn, [version], now=now)
+                await enqueue(conn, ArticlePublishedV1(article_id=article_id, version=changed.current_version),
+                              source=SOURCE, subject=str(article_id), now=now)  # fmt: skip
+            if action == "archive":
+                await retire_document(conn, article_id, now=now)
+                archived_version = article.published_version or article.current_version
+                await enqueue(conn, ArticleArchivedV1(article_id=article_id, version=archived_version),
+                              source=SOURCE, subject=str(article_id), now=now)  # fmt: skip
+            await audit(conn, actor=actor(principal), action=f"article.{action}", target=str(article_id),
+                        detail={"version": changed.current_version, "from": article.status, "note": note},
+                        now=now)  # fmt: skip
+        if engine is not None:
+            await engine.refresh(conn)
+    return ArticleOut.of(changed, version, now)
+
+
+@router.post("/v1/articles/{article_id}/submit")
+async def submit(
+    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+) -> ArticleOut:
+    """draft → review (any author)."""
+    return await _step(article_id, "submit", principal, request, body.note if body else "")
+
+
+@router.post("/v1/articles/{article_id}/publish")
+async def publish(
+    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+) -> ArticleOut:
+    """review → published (supervisor or admin): the current version goes live in search."""
+    return await _step(article_id, "publish", principal, request, body.note if body else "")
+
+
+@router.post("/v1/articles/{article_id}/reject")
+async def reject(
+    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+) -> ArticleOut:
+    """review → draft (supervisor or admin), with a note for the author."""
+    return await _step(article_id, "reject", principal, request, body.note if body else "")
+
+
+@router.post("/v1/articles/{article_id}/archive")
+async def archive(
+    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+) -> ArticleOut:
+    """→ archived (supervisor or admin): off search at once."""
+    return await _step(article_id, "archive", principal, request, body.note if body else "")
+
+
+@router.post("/v1/articles/{article_id}/restore")
+async def restore(
+    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+) -> ArticleOut:
+    """archived → draft (supervisor or admin)."""
+    return await _step(article_id, "restore", principal, request, body.note if body else "")
+
+
+class OwnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str = Field(min_length=1)
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    review_by: datetime
+
+
+async def _update(
+    article_id: uuid.UUID, principal: Principal, request: Request, what: str, value: Any
+) -> ArticleOut:
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        article = await _load(conn, article_id, for_update=True)
+        try:
+            if what == "owner":
+                changed = change_owner(article, role=principal.role, owner=value, now=now)
+            else:
+                changed = set_review_by(article, role=principal.role, review_by=value, now=now)
+        except KnowledgeError as exc:
+            raise problem_from(exc) from exc
+        await update_article(conn, changed)
+        await audit(conn, actor=actor(principal), action=f"article.{what}", target=str(article_id),
+                    detail={what: str(value)}, now=now)  # fmt: skip
+        return await _out(conn, changed, now)
+
+
+@router.put("/v1/articles/{article_id}/owner")
+async def put_owner(article_id: uuid.UUID, body: OwnerIn, principal: Reviewers, request: Request) -> ArticleOut:
+    return await _update(article_id, principal, request, "owner", body.owner)
+
+
+@router.put("/v1/articles/{article_id}/review")
+async def put_review(article_id: uuid.UUID, body: ReviewIn, principal: Reviewers, request: Request) -> ArticleOut:
+    """Mark the article reviewed: its content still holds until `review_by`."""
+    if body.review_by.tzinfo is None:
+        raise Problem(422, "Invalid article", "review_by: needs a time zone", kind="invalid-article")
+    return await _update(article_id, principal, request, "review", body.review_by)
+
+
+class VersionOut(BaseModel):
+    version: int
+    title: str
+    summary: str
+    body: str
+    category: str
+    tags: list[str]
+    language: str
+    channels: list[str]
+    products: list[str]
+    visibility: str
+    edited_by: str
+    edited_at: datetime
+    note: str
+
+    @classmethod
+    def of(cls, v: Version) -> VersionOut:
+        c = v.content
+        return cls(
+            version=v.version,
+            title=c.title,
+            summary=c.summary,
+            body=c.body,
+            category=c.category,
+            tags=list(c.tags),
+            language=c.language,
+            channels=list(c.channels),
+            products=list(c.products),
+            visibility=c.visibility,
+            edited_by=v.edited_by,
+            edited_at=v.edited_at,
+            note=v.note,
+        )
+
+
+@router.get("/v1/articles/{article_id}/versions")
+async def get_versions(article_id: uuid.UUID, principal: Staff, request: Request) -> dict[str, Any]:
+    """Every version, newest first, with who changed it and when; `published_version` marks the live one."""
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        article = await _load(conn, article_id)
+        versions = await list_versions(conn, article_id)
+        history = await list_audit(conn, target=str(article_id), limit=200)
+    return {
+        "article_id": article_id,
+        "published_version": article.published_version,
+        "versions": [VersionOut.of(v) for v in versions],
+        "history": history,
+    }
+
+
+@router.get("/v1/articles/{article_id}/versions/{version}")
+async def get_one_version(article_id: uuid.UUID, version: int, principal: Staff, request: Request) -> VersionOut:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        found = await get_version(conn, article_id, version)
+    if found is None:
+        raise Problem(404, "Not found", f"article {article_id} has no version {version}")
+    return VersionOut.of(found)
+
+
+@router.get("/v1/articles/{article_id}/diff")
+async def get_diff(
+    article_id: uuid.UUID,
+    principal: Staff,
+    request: Request,
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+) -> dict[str, Any]:
+    """What changed between two versions (`to` defaults to the current one): unified diffs per text field."""
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        article = await _load(conn, article_id)
+        target = to_version or article.current_version
+        old = await get_version(conn, article_id, from_version)
+        new = await get_version(conn, article_id, target)
+    if old is None or new is None:
+        missing = from_version if old is None else target
+        raise Problem(404, "Not found", f"article {article_id} has no version {missing}")
+    return {
+        "article_id": article_id,
+        "from": from_version,
+        "to": target,
+        "changes": [c.__dict__ for c in diff_versions(old, new)],
+    }

@@ -1,0 +1,378 @@
+"""HTTP: lookups (`/v1/search`), clicks and votes on them, the gaps report, and the admin lists behind search."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.knowledge.analysis import query_key
+from services.knowledge.api import actor, engine_of, runtime_of
+from services.knowledge.domain import language_family
+from services.knowledge.ranking import SearchFilter
+from services.knowledge.repository import (
+    Synonym,
+    audit,
+    delete_product_term,
+    delete_synonym,
+    insert_product_term,
+    insert_synonym,
+    list_product_terms,
+    list_settings,
+    list_synonyms,
+    update_setting,
+)
+from services.knowledge.search import EngineHolder, SearchEngine, load_tuning
+from services.knowledge.searchlog import SearchRecord, gaps, record_feedback, record_search, search_results
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+from shared.events import Channel
+
+router = APIRouter(tags=["search"])
+log = logging.getLogger(__name__)
+
+Searchers = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops", "adapter"))]
+Staff = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))]
+Supervisors = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+Admins = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+class Highlights(BaseModel):
+    title: str
+    snippet: str
+
+
+class SearchHit(BaseModel):
+    article_id: uuid.UUID
+    version: int
+    title: str
+    summary: str
+    category: str
+    tags: list[str]
+    language: str
+    channels: list[str]
+    products: list[str]
+    visibility: str
+    published_at: datetime | None
+    score: float
+    highlights: Highlights
+
+
+class SearchOut(BaseModel):
+    search_id: uuid.UUID
+    query: str
+    total: int
+    limit: int
+    offset: int
+    results: list[SearchHit]
+
+
+@router.get("/v1/search")
+async def search(
+    principal: Searchers,
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=1000)],
+    lang: Annotated[Literal["zh-Hans", "zh-Hant", "zh", "en"] | None, Query()] = None,
+    category: str | None = None,
+    channel: Channel | None = None,
+    product: str | None = None,
+    limit: Annotated[int, Query(ge=1)] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> SearchOut:
+    """Published articles the caller may see, best first. Staff see internal and public articles, adapter keys
+    public ones only. `lang` picks a language family: zh-Hans, zh-Hant and zh all mean Chinese in either script.
+    """
+    runtime = runtime_of(request)
+    engine = engine_of(request)
+    cap = getattr(runtime.settings, "max_search_limit", 50)
+    if limit > cap:
+        raise Problem(422, "Validation failed", f"limit: at most {cap}", kind="validation")
+    visibilities = frozenset({"public"}) if principal.role == "adapter" else frozenset({"internal", "public"})
+    search_filter = SearchFilter(
+        visibilities=visibilities,
+        languages=language_family(lang),
+        category=category or None,
+        channel=channel,
+        product=product or None,
+    )
+    found = engine.search(q, search_filter, limit=limit, offset=offset)
+    search_id = uuid.uuid4()
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        # A lost log row on a database crash is acceptable; a commit wait on every lookup is not.
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        await record_search(
+            conn,
+            SearchRecord(
+                search_id=search_id,
+                source="lookup",
+                actor=actor(principal),
+                query=q,
+                query_key=query_key(engine.analyzer, q),
+                language=lang,
+                filters={
+                    k: v
+                    for k, v in (("category", category), ("channel", channel), ("product", product))
+                    if v is not None
+                }
+                | {"offset": offset},
+                result_ids=[r.article.article_id for r in found.results],
+                result_count=found.total,
+                searched_at=now,
+            ),
+        )
+    return SearchOut(
+        search_id=search_id,
+        query=q,
+        total=found.total,
+        limit=limit,
+        offset=offset,
+        results=[
+            SearchHit(
+                article_id=r.article.article_id,
+                version=r.article.version,
+                title=r.article.title,
+                summary=r.article.summary,
+                category=r.article.category,
+                tags=list(r.article.tags),
+                language=r.article.language,
+                channels=list(r.article.channels),
+                products=list(r.article.products),
+                visibility=r.article.visibility,
+                published_at=r.article.published_at,
+                score=round(r.score, 4),
+                highlights=Highlights(title=r.title_html, snippet=r.snippet_html),
+            )
+            for r in found.results
+        ],
+    )
+
+
+class ClickIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    article_id: uuid.UUID
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    helpful: bool
+    article_id: uuid.UUID | None = Field(default=None, description="the article voted on; none: the result list")
+
+
+async def _feedback(
+    request: Request,
+    principal: Principal,
+    search_id: uuid.UUID,
+    article_id: uuid.UUID | None,
+    helpful: bool | None,
+) -> None:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        results = await search_results(conn, search_id)
+        if results is None:
+            raise Problem(404, "Not found", f"no search {search_id}")
+        if article_id is not None and helpful is None and article_id not in results:
+            raise Problem(
+                422, "Validation failed", "article_id: not among this search's results", kind="validation"
+            )
+        await record_feedback(
+            conn,
+            search_id=search_id,
+            article_id=article_id,
+            kind="click" if helpful is None else "vote",
+            helpful=helpful,
+            actor=actor(principal),
+            now=runtime.clock.now(),
+        )
+
+
+@router.post("/v1/search/{search_id}/click", status_code=204)
+async def click(search_id: uuid.UUID, body: ClickIn, principal: Searchers, request: Request) -> None:
+    """The searcher opened one of the results."""
+    await _feedback(request, principal, search_id, body.article_id, None)
+
+
+@router.post("/v1/search/{search_id}/vote", status_code=204)
+async def vote(search_id: uuid.UUID, body: VoteIn, principal: Searchers, request: Request) -> None:
+    """Helpful or not: unhelpful votes make the query a content gap."""
+    await _feedback(request, principal, search_id, body.article_id, body.helpful)
+
+
+@router.get("/v1/knowledge/gaps")
+async def get_gaps(
+    principal: Staff,
+    request: Request,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    source: Literal["lookup", "suggestion"] | None = None,
+) -> dict[str, Any]:
+    """Queries that found nothing, or whose results searchers voted unhelpful more often than helpful."""
+    runtime = runtime_of(request)
+    since = runtime.clock.now() - timedelta(days=days)
+    async with runtime.pool.acquire() as conn:
+        found = await gaps(conn, since=since, limit=limit, source=source)
+    return {"since": since, "gaps": [g.__dict__ for g in found]}
+
+
+# --- admin: synonyms, product terms, settings, rebuild -------------------------------------------------------
+
+
+class SynonymIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    terms: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=2, max_length=50)
+
+
+@router.get("/v1/knowledge/synonyms")
+async def get_synonyms(principal: Staff, request: Request) -> dict[str, Any]:
+    async with runtime_of(request).pool.acquire() as conn:
+        return {"items": [s.__dict__ for s in await list_synonyms(conn)]}
+
+
+@router.post("/v1/knowledge/synonyms", status_code=201)
+async def post_synonym(body: SynonymIn, principal: Admins, request: Request) -> dict[str, Any]:
+    """Words that mean the same to searchers (`["重置密码", "找回密码", "reset password"]`); applied to queries."""
+    runtime = runtime_of(request)
+    engine = engine_of(request)
+    now = runtime.clock.now()
+    terms = tuple(dict.fromkeys(t.strip() for t in body.terms if t.strip()))
+    if len(terms) < 2 or sum(1 for t in terms if engine.analyzer.terms(t)) < 2:
+        raise Problem(422, "Validation failed", "terms: at least two that are not stop words", kind="validation")
+    synonym = Synonym(uuid.uuid4(), terms, actor(principal), now)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await insert_synonym(conn, synonym)
+        await audit(conn, actor=actor(principal), action="synonym.create", target=str(synonym.synonym_id),
+                    detail={"terms": list(terms)}, now=now)  # fmt: skip
+        await engine.load_synonyms(conn)
+    return synonym.__dict__
+
+
+@router.delete("/v1/knowledge/synonyms/{synonym_id}", status_code=204)
+async def remove_synonym(synonym_id: uuid.UUID, principal: Admins, request: Request) -> None:
+    runtime = runtime_of(request)
+    engine = engine_of(request)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await delete_synonym(conn, synonym_id):
+            raise Problem(404, "Not found", f"no synonym group {synonym_id}")
+        await audit(conn, actor=actor(principal), action="synonym.delete", target=str(synonym_id), detail={},
+                    now=runtime.clock.now())  # fmt: skip
+        await engine.load_synonyms(conn)
+
+
+class TermIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    term: str = Field(min_length=1, max_length=60)
+
+
+@router.get("/v1/knowledge/terms")
+async def get_terms(principal: Staff, request: Request) -> dict[str, Any]:
+    async with runtime_of(request).pool.acquire() as conn:
+        return {"items": await list_product_terms(conn)}
+
+
+@router.post("/v1/knowledge/terms", status_code=201)
+async def post_term(body: TermIn, principal: Admins, request: Request) -> dict[str, Any]:
+    """A product term for the Chinese dictionary (kept whole by jieba); re-analyses the index in the background."""
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    term = " ".join(body.term.split())
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        added = await insert_product_term(conn, term=term, by=actor(principal), now=now)
+        if added:
+            await audit(conn, actor=actor(principal), action="term.create", target=term, detail={}, now=now)
+    if added:
+        schedule_rebuild(runtime_of(request).extras["engine"], request)
+    return {"term": term, "added": added, "rebuilding": added}
+
+
+@router.delete("/v1/knowledge/terms/{term}", status_code=204)
+async def remove_term(term: str, principal: Admins, request: Request) -> None:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await delete_product_term(conn, term):
+            raise Problem(404, "Not found", f"no product term {term!r}")
+        await audit(conn, actor=actor(principal), action="term.delete", target=term, detail={},
+                    now=runtime.clock.now())  # fmt: skip
+    schedule_rebuild(runtime.extras["engine"], request)
+
+
+@router.get("/v1/knowledge/settings")
+async def get_settings(principal: Staff, request: Request) -> dict[str, Any]:
+    async with runtime_of(request).pool.acquire() as conn:
+        return {"items": [s.__dict__ for s in await list_settings(conn)]}
+
+
+class SettingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: float = Field(ge=0)
+
+
+POSITIVE_INTEGERS = {"review_days", "suggestion_count"}
+
+
+@router.put("/v1/knowledge/settings/{name}")
+async def put_setting(name: str, body: SettingIn, principal: Admins, request: Request) -> dict[str, Any]:
+    """Change a figure (review_days, suggestion_count, boosts…); search uses it at once."""
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    value: float | int = body.value
+    if name in POSITIVE_INTEGERS:
+        if value != int(value) or value < 1:
+            raise Problem(422, "Validation failed", f"{name}: a whole number of at least 1", kind="validation")
+        value = int(value)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        setting = await update_setting(conn, name=name, value=value, by=actor(principal), now=now)
+        if setting is None:
+            raise Problem(404, "Not found", f"no setting {name!r}")
+        await audit(conn, actor=actor(principal), action="setting.update", target=name, detail={"value": value},
+                    now=now)  # fmt: skip
+    if name.startswith("boost_"):
+        schedule_rebuild(runtime.extras["engine"], request)
+    else:
+        engine = engine_of(request)
+        async with runtime.pool.acquire() as conn:
+            engine.tuning = await load_tuning(conn)
+    return setting.__dict__
+
+
+@router.post("/v1/search/rebuild", status_code=202)
+async def rebuild(principal: Admins, request: Request) -> dict[str, Any]:
+    """Rebuild the in-memory index from PostgreSQL (re-analysing what is stale) and swap it in when done."""
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        await audit(conn, actor=actor(principal), action="index.rebuild", target="search", detail={},
+                    now=runtime.clock.now())  # fmt: skip
+    task = schedule_rebuild(runtime.extras["engine"], request)
+    return {"rebuilding": True, "task": task}
+
+
+def schedule_rebuild(holder: EngineHolder, request: Request) -> str:
+    runtime = runtime_of(request)
+    name = f"index-rebuild-{uuid.uuid4().hex[:8]}"
+
+    async def run() -> None:
+        async with holder.rebuilding:
+            async with runtime.pool.acquire() as conn:
+                fresh = await SearchEngine.load(conn, now=runtime.clock.now())
+            holder.set(fresh)
+
+    pending: set[asyncio.Task[None]] = runtime.extras.setdefault("rebuilds", set())
+    task = asyncio.create_task(run(), name=name)
+    pending.add(task)
+
+    def done(finished: asyncio.Task[None]) -> None:
+        pending.discard(finished)
+        if not finished.cancelled() and finished.exception() is not None:
+            log.error("%s failed: %s", name, finished.exception(), exc_info=finished.exception())
+
+    task.add_done_callback(done)
+    return name
