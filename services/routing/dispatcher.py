@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg
 
 from services.routing.config import RoutingSettings
-from services.routing.domain.engine import Choice, Engine
-from services.routing.domain.model import directed_to, evaluate, next_relaxation
-from services.routing.domain.policy import Policy, queue_key
+from services.routing.domain.engine import Engine, plan
+from services.routing.domain.model import directed_to, next_relaxation
+from services.routing.domain.policy import Policy
 from services.routing.domain.records import AgentRecord, WorkRecord, to_agent, to_work
 from services.routing.domain.timers import TimerKind, Timers
 from services.routing.handlers.commands import wrap_up_expired
@@ -273,47 +273,13 @@ class Dispatcher:
     # --- decisions --------------------------------------------------------------------------------------------
 
     async def match(self, works: set[uuid.UUID], agents: set[str], now: datetime) -> int:
-        """Offer dirty work to the best free agents (highest priority first), then fill freed slots."""
-        engine = self._engine()
-        proposals: list[tuple[uuid.UUID, str, dict[str, Any]]] = []
-        waiting = [w for w in works if w in engine.waiting]
-
-        def key(work_id: uuid.UUID) -> tuple[float, float]:
-            work = engine.waiting[work_id]
-            return (
-                queue_key(engine.policy, engine.static_priority(work), work.enqueued_at),
-                work.enqueued_at.timestamp(),
-            )
-
-        for work_id in sorted(waiting, key=key):
-            started = time.perf_counter_ns()
-            choice = engine.best_agent(work_id, now)
-            if choice is not None:
-                engine.reserve(work_id, choice.agent_id, now)
-            self.stats.timing((time.perf_counter_ns() - started) / 1000)
-            if choice is not None:
-                proposals.append((work_id, choice.agent_id, decision_record(choice, "work arrived or changed")))
-        for agent_id in sorted(agents):
-            while True:
-                started = time.perf_counter_ns()
-                found = engine.best_work(agent_id, now)
-                detail: dict[str, Any] = {}
-                if found is not None:
-                    work = engine.waiting[found]
-                    verdict = evaluate(engine.policy, engine.agents[agent_id], work, now)
-                    detail = {
-                        "rule": "a slot freed: the highest-priority waiting work this agent may serve",
-                        "proficiency": verdict.proficiency,
-                        "bonus": verdict.bonus,
-                        "engine": "indexed",
-                    }
-                    engine.reserve(found, agent_id, now)
-                self.stats.timing((time.perf_counter_ns() - started) / 1000)
-                if found is None:
-                    break
-                proposals.append((found, agent_id, detail))
-        for start in range(0, len(proposals), BATCH):
-            await self._persist(proposals[start : start + BATCH], now)
+        """Offer changed work to the best free agents, then fill freed slots (see `engine.plan`)."""
+        proposals = plan(self._engine(), works, agents, now, clock_ns=time.perf_counter_ns)
+        for p in proposals:
+            self.stats.timing(p.micros)
+        batch = [(p.work_id, p.agent_id, dict(p.detail)) for p in proposals]
+        for start in range(0, len(batch), BATCH):
+            await self._persist(batch[start : start + BATCH], now)
         return len(proposals)
 
     async def _persist(self, proposals: list[tuple[uuid.UUID, str, dict[str, Any]]], now: datetime) -> None:
@@ -423,31 +389,6 @@ class Dispatcher:
             "decision_us_p50": pct(0.5),
             "decision_us_p99": pct(0.99),
         }
-
-
-def decision_record(choice: Choice, trigger: str) -> dict[str, Any]:
-    return {
-        "trigger": trigger,
-        "engine": "indexed",
-        "rule": choice.rule,
-        "score": choice.score,
-        "proficiency": choice.proficiency,
-        "bonus": choice.bonus,
-        "idle_since": choice.idle_since.isoformat() if choice.idle_since else None,
-        "requirements": [{"skill": r.skill, "level": r.level} for r in choice.requirements],
-        "runners_up": [
-            {
-                "agent_id": v.agent_id,
-                "score": v.score,
-                "proficiency": v.proficiency,
-                "bonus": v.bonus,
-                "idle_since": v.idle_since.isoformat() if v.idle_since else None,
-            }
-            for v in choice.runners_up
-        ],
-        "scanned": choice.scanned,
-        "capped": choice.capped,
-    }
 
 
 class _TimerBook:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import uuid
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -415,3 +415,78 @@ def naive_best_work(policy: Policy, agent: Agent, waiting: list[Work], now: date
         if best is None or key < best[0]:
             best = (key, work)
     return best[1] if best is not None else None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    work_id: uuid.UUID
+    agent_id: str
+    detail: dict[str, object]
+    micros: float = 0.0
+
+
+def plan(
+    engine: Engine, works: set[uuid.UUID], agents: set[str], now: datetime, *, clock_ns: Callable[[], int]
+) -> list[Proposal]:
+    """The offers to make after a change: changed work first, highest priority first, each to its best free
+    agent; then every changed agent fills its free slots with the highest-priority work it may serve. Each
+    proposal is reserved in the engine at once, so later ones see the slot taken."""
+    proposals: list[Proposal] = []
+
+    def order(work_id: uuid.UUID) -> tuple[float, float]:
+        work = engine.waiting[work_id]
+        return (
+            queue_key(engine.policy, engine.static_priority(work), work.enqueued_at),
+            work.enqueued_at.timestamp(),
+        )
+
+    for work_id in sorted((w for w in works if w in engine.waiting), key=order):
+        started = clock_ns()
+        choice = engine.best_agent(work_id, now)
+        if choice is not None:
+            engine.reserve(work_id, choice.agent_id, now)
+            proposals.append(
+                Proposal(work_id, choice.agent_id, choice_record(choice), (clock_ns() - started) / 1000)
+            )
+    for agent_id in sorted(agents):
+        while True:
+            started = clock_ns()
+            found = engine.best_work(agent_id, now)
+            if found is None:
+                break
+            verdict = evaluate(engine.policy, engine.agents[agent_id], engine.waiting[found], now)
+            engine.reserve(found, agent_id, now)
+            detail: dict[str, object] = {
+                "trigger": "a slot freed",
+                "rule": "the highest-priority waiting work this agent may serve (oldest first among equals)",
+                "proficiency": verdict.proficiency,
+                "bonus": verdict.bonus,
+                "engine": "indexed",
+            }
+            proposals.append(Proposal(found, agent_id, detail, (clock_ns() - started) / 1000))
+    return proposals
+
+
+def choice_record(choice: Choice) -> dict[str, object]:
+    return {
+        "trigger": "work arrived or changed",
+        "engine": "indexed",
+        "rule": choice.rule,
+        "score": choice.score,
+        "proficiency": choice.proficiency,
+        "bonus": choice.bonus,
+        "idle_since": choice.idle_since.isoformat() if choice.idle_since else None,
+        "requirements": [{"skill": r.skill, "level": r.level} for r in choice.requirements],
+        "runners_up": [
+            {
+                "agent_id": v.agent_id,
+                "score": v.score,
+                "proficiency": v.proficiency,
+                "bonus": v.bonus,
+                "idle_since": v.idle_since.isoformat() if v.idle_since else None,
+            }
+            for v in choice.runners_up
+        ],
+        "scanned": choice.scanned,
+        "capped": choice.capped,
+    }

@@ -3,6 +3,7 @@ holds an agent's slot, and the three clears (三清) that closing needs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 STATES: tuple[str, ...] = (
@@ -88,7 +89,7 @@ class EndNotice:
     recipient: str
 
 
-def end_notice_route(contact_channel: str, reply_to: dict[str, str | None]) -> EndNotice | None:
+def end_notice_route(contact_channel: str, reply_to: Mapping[str, str | None]) -> EndNotice | None:
     """Reply where the customer came from when possible; else SMS to a phone, else email."""
     phone, email, chat = reply_to.get("phone"), reply_to.get("email"), reply_to.get("chat_session")
     if contact_channel == "chat" and chat:

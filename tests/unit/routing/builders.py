@@ -24,7 +24,7 @@ POLICY_DOCUMENT: dict[str, Any] = {
         "emergency": {"classes": ["urgent"], "grades": ["basic", "key", "strategic"]},
         "supervisor": {"classes": ["followup"], "grades": ["basic", "key", "strategic"]},
     },
-    "default_capacity": {"phone": 1, "chat": 3, "email": 5, "web": 5, "sms": 5, "social": 3, "onsite": 1},
+    "default_capacity": {"phone": 1, "chat": 3, "email": 5, "web": 5, "sms": 0, "social": 0, "onsite": 0},
     "wrap_up_s": {"phone": 60, "chat": 30, "email": 0, "web": 0, "sms": 0, "social": 30, "onsite": 60},
     "offer_timeout_s": 20,
     "max_offers": 3,
