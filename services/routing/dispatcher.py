@@ -75,6 +75,7 @@ class Dispatcher:
         self._listener: asyncpg.Connection | None = None
         self._next_lease = datetime.min.replace(tzinfo=clock.now().tzinfo)
         self._last_sync: dict[str, datetime] = {}
+        self._tried: dict[str, datetime] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------------------
 
@@ -152,25 +153,31 @@ class Dispatcher:
         self._next_lease = now + timedelta(seconds=s.lease_renew_s)
         async with self.db.acquire() as conn:
             for pool, epoch in list(self.epochs.items()):
-                if not await feed.renew_lease(
-                    conn, pool=pool, holder=self.instance, epoch=epoch, until=until, now=now
-                ):
+                if not await feed.renew_lease(conn, pool=pool, holder=self.instance, epoch=epoch, until=until):
                     log.warning("dispatcher: lost the lease on pool %s (epoch %d)", pool, epoch)
                     self.drop_pool(pool)
             for pool in await feed.known_pools(conn):
-                if pool in self.epochs:
-                    continue
-                acquired = await feed.acquire_lease(conn, pool=pool, holder=self.instance, until=until, now=now)
-                if acquired is not None:
-                    log.info("dispatcher: owns pool %s at epoch %d", pool, acquired)
-                    self.epochs[pool] = acquired
-                    self._last_sync[pool] = now
-                    await self.load_pool(conn, pool, now)
+                if pool not in self.epochs:
+                    await self._try_acquire(conn, pool, now, force=True)
             for pool in list(self.epochs):
                 last = self._last_sync.get(pool, now)
                 if (now - last).total_seconds() >= s.resync_s:
                     await self._resync(conn, pool, since=last - timedelta(seconds=5), now=now)
                     self._last_sync[pool] = now
+
+    async def _try_acquire(self, conn: Any, pool: str, now: datetime, *, force: bool = False) -> None:
+        """Take a pool nobody holds (a new pool is taken as soon as a change in it is noticed)."""
+        last = self._tried.get(pool)
+        if not force and last is not None and (now - last).total_seconds() < self.settings.lease_renew_s:
+            return
+        self._tried[pool] = now
+        until = now + timedelta(seconds=self.settings.lease_ttl_s)
+        acquired = await feed.acquire_lease(conn, pool=pool, holder=self.instance, until=until, now=now)
+        if acquired is not None:
+            log.info("dispatcher: owns pool %s at epoch %d", pool, acquired)
+            self.epochs[pool] = acquired
+            self._last_sync[pool] = now
+            await self.load_pool(conn, pool, now)
 
     async def load_pool(self, conn: Any, pool: str, now: datetime) -> None:
         """Everything of a pool newly owned: agents, waiting work, live offers, wrap-ups, disconnected desktops."""
@@ -252,6 +259,8 @@ class Dispatcher:
         works = {uuid.UUID(k) for p, kind, k in pending if kind in ("work", "offer")}
         agents = {k for p, kind, k in pending if kind == "agent"}
         async with self.db.acquire() as conn:
+            for pool in {p for p, _, _ in pending} - set(self.epochs) - {"*"}:
+                await self._try_acquire(conn, pool, now)
             if any(kind == "policy" for _, kind, _ in pending):
                 self._engine().set_policy(await current_policy(conn), now)
                 works |= set(self._engine().waiting)

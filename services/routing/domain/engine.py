@@ -117,7 +117,9 @@ def describe_rule(best: Verdict, runners_up: list[Verdict], *, directed: bool) -
     if directed:
         return "directed: the work waits for this agent (transfer or first-owner hold)"
     if not runners_up:
-        return f"only eligible candidate found (proficiency {best.proficiency}, bonus {best.bonus})"
+        return f"highest proficiency available ({best.proficiency}), longest idle at that level" + (
+            f", bonus +{best.bonus}" if best.bonus else ""
+        )
     second = runners_up[0]
     if best.score > second.score:
         if best.bonus and best.proficiency <= second.score:

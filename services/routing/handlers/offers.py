@@ -305,7 +305,9 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
         work,
         state=next_state,
         slot_agent_id=None,
-        excluded=(*work.excluded, offer.agent_id) if offer.agent_id not in work.excluded else work.excluded,
+        excluded=(*work.excluded, offer.agent_id)
+        if counted and offer.agent_id not in work.excluded
+        else work.excluded,
         offers_failed=failed,
         target_agent_id=None if directed else work.target_agent_id,
         hold_until=None if directed else work.hold_until,

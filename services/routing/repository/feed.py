@@ -96,12 +96,13 @@ async def acquire_lease(conn: Conn, *, pool: str, holder: str, until: datetime, 
 
 
 RENEW_LEASE = """
-UPDATE pool_lease SET expires_at = $4 WHERE pool = $1 AND holder = $2 AND epoch = $3 AND expires_at > $5
+UPDATE pool_lease SET expires_at = $4 WHERE pool = $1 AND holder = $2 AND epoch = $3
 """
 
 
-async def renew_lease(conn: Conn, *, pool: str, holder: str, epoch: int, until: datetime, now: datetime) -> bool:
-    return bool(await conn.execute(RENEW_LEASE, pool, holder, epoch, until, now) == "UPDATE 1")
+async def renew_lease(conn: Conn, *, pool: str, holder: str, epoch: int, until: datetime) -> bool:
+    """Still ours while the epoch is ours: a lapse nobody used costs nothing (no one decided meanwhile)."""
+    return bool(await conn.execute(RENEW_LEASE, pool, holder, epoch, until) == "UPDATE 1")
 
 
 RELEASE_LEASE = "UPDATE pool_lease SET expires_at = $3 WHERE pool = $1 AND holder = $2"

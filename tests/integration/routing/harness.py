@@ -140,6 +140,29 @@ class Routing:
         result: dict[str, Any] = response.json()
         return result
 
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: tuple[Role, str] = ("supervisor", "S-1"),
+        expect: int = 200,
+        **kwargs: Any,
+    ) -> Any:
+        response = await self.http.request(method, path, headers=bearer(*as_), **kwargs)
+        assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    async def manual_work(self, pool: str, **fields: Any) -> dict[str, Any]:
+        body = {"channel": "chat", "pool": pool, "language": "zh", **fields}
+        created: dict[str, Any] = await self.call("POST", "/v1/work", json=body, expect=201)
+        work: dict[str, Any] = created["work"]
+        return work
+
+    async def work(self, work_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", f"/v1/work/{work_id}")
+        return found
+
     async def desktop(self, agent_id: str, *, after: int | None = None, available: bool = True) -> Desktop:
         url = (
             self.base_url.replace("http", "ws")

@@ -66,10 +66,16 @@ async def test_a_received_contact_is_offered_on_the_agents_socket_accepted_resol
 
     resolved = await routing.http.post(
         f"/v1/work/{work_id}/resolve",
-        json={"resolution_code": "billing_refund", "final_note": "多扣费用已退回", "fcr": True,
-              "customer_notified": True, "send_end_notice": False, "close": True},
+        json={
+            "resolution_code": "billing_refund",
+            "final_note": "多扣费用已退回",
+            "fcr": True,
+            "customer_notified": True,
+            "send_end_notice": False,
+            "close": True,
+        },
         headers=bearer("agent", "A-thin"),
-    )  # fmt: skip
+    )
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["work"]["state"] == "closed"
 

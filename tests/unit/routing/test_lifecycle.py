@@ -33,18 +33,33 @@ def test_closing_needs_the_three_clears() -> None:
 
 @pytest.mark.parametrize(
     ("action", "state"),
-    [("accept", "queued"), ("resolve", "queued"), ("close", "in_progress"), ("reopen", "in_progress"),
-     ("wrap_up", "pending_customer"), ("resume", "in_progress"), ("offer", "assigned")],
-)  # fmt: skip
+    [
+        ("accept", "queued"),
+        ("resolve", "queued"),
+        ("close", "in_progress"),
+        ("reopen", "in_progress"),
+        ("wrap_up", "pending_customer"),
+        ("resume", "in_progress"),
+        ("offer", "assigned"),
+    ],
+)
 def test_moves_out_of_order_are_refused_with_what_is_allowed(action: str, state: str) -> None:
     with pytest.raises(InvalidTransition, match="allowed from"):
         check(action, state)
 
 
 def test_the_happy_path_is_allowed_step_by_step() -> None:
-    path = [("offer", "queued"), ("accept", "offered"), ("start", "assigned"), ("pending", "in_progress"),
-            ("resume", "pending_customer"), ("wrap_up", "in_progress"), ("resolve", "wrap_up"),
-            ("close", "resolved"), ("reopen", "closed")]  # fmt: skip
+    path = [
+        ("offer", "queued"),
+        ("accept", "offered"),
+        ("start", "assigned"),
+        ("pending", "in_progress"),
+        ("resume", "pending_customer"),
+        ("wrap_up", "in_progress"),
+        ("resolve", "wrap_up"),
+        ("close", "resolved"),
+        ("reopen", "closed"),
+    ]
     for action, state in path:
         check(action, state)
     assert "transfer" in allowed_actions("pending_department")

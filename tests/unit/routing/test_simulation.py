@@ -206,8 +206,20 @@ def test_random_contact_centre_keeps_capacity_and_assigns_everything_or_hands_it
     world = World(seed)
     for agent_id in list(world.agents)[::2]:
         world.presence(agent_id, "available")
-    actions = [world.arrive] * 6 + [world.accept] * 5 + [world.decline, world.complete, world.complete,
-               world.complete, world.presence, world.presence, world.disconnect, world.reconnect]  # fmt: skip
+    actions = (
+        [world.arrive] * 6
+        + [world.accept] * 5
+        + [
+            world.decline,
+            world.complete,
+            world.complete,
+            world.complete,
+            world.presence,
+            world.presence,
+            world.disconnect,
+            world.reconnect,
+        ]
+    )
     for step in range(3000):
         world.rng.choice(actions)()
         if step % 7 == 0:
