@@ -74,6 +74,13 @@ class OrderedHeap(Generic[M]):
     def _valid(self, entry: tuple[tuple[float, ...], M]) -> bool:
         return self._keys.get(entry[1]) == entry[0]
 
+    def first(self) -> tuple[tuple[float, ...], M] | None:
+        """The smallest (key, member), dropping stale entries on the way."""
+        heap = self._heap
+        while heap and not self._valid(heap[0]):
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
     def walk(self) -> Iterator[M]:
         """Members in key order. Do not change the heap while walking."""
         heap = self._heap
@@ -145,12 +152,13 @@ class Engine:
     stats: _Stats = field(default_factory=_Stats)
     _agent_index: dict[tuple[str, str, str, str, str], list[OrderedHeap[str]]] = field(default_factory=dict)
     _agent_memberships: dict[str, list[OrderedHeap[str]]] = field(default_factory=dict)
-    _buckets: dict[tuple[str, str, str], dict[tuple[str, str, int, str, str], OrderedHeap[uuid.UUID]]] = field(
-        default_factory=dict
-    )
+    _buckets: dict[
+        tuple[str, str, str], dict[str, dict[str, dict[int, dict[tuple[str, str], OrderedHeap[uuid.UUID]]]]]
+    ] = field(default_factory=dict)
+    """(pool, team, channel) → language → primary skill → level → (class, grade) → waiting work by priority."""
     _targeted: dict[str, OrderedHeap[uuid.UUID]] = field(default_factory=dict)
-    _filed: dict[uuid.UUID, tuple[str] | tuple[tuple[str, str, str], tuple[str, str, int, str, str]]] = field(
-        default_factory=dict
+    _filed: dict[uuid.UUID, tuple[str] | tuple[tuple[str, str, str], tuple[str, str, int, tuple[str, str]]]] = (
+        field(default_factory=dict)
     )
     _statics: dict[uuid.UUID, int] = field(default_factory=dict)
 
@@ -212,9 +220,14 @@ class Engine:
         reqs = effective_requirements(work, self.policy.relaxation, now)
         primary = reqs[0] if reqs else Requirement(ANY, 0)
         group_key = (work.pool, work.target_team or ANY, work.channel)
-        bucket_key = (work.language or ANY, primary.skill, primary.level, work.work_class, work.grade)
-        self._buckets.setdefault(group_key, {}).setdefault(bucket_key, OrderedHeap()).put(work.work_id, key)
-        self._filed[work.work_id] = (group_key, bucket_key)
+        path = (work.language or ANY, primary.skill, primary.level, (work.work_class, work.grade))
+        language, skill, level, cg = path
+        tree = self._buckets.setdefault(group_key, {})
+        heap = (
+            tree.setdefault(language, {}).setdefault(skill, {}).setdefault(level, {}).setdefault(cg, OrderedHeap())
+        )
+        heap.put(work.work_id, key)
+        self._filed[work.work_id] = (group_key, path)
 
     def _unfile(self, work_id: uuid.UUID) -> None:
         # Empty buckets go, so an agent never peeks at more buckets than hold work.
@@ -228,14 +241,23 @@ class Engine:
             if not heap:
                 del self._targeted[target]
             return
-        group_key, bucket_key = filed
-        group = self._buckets[group_key]
-        bucket = group[bucket_key]
+        group_key, (language, skill, level, cg) = filed
+        tree = self._buckets[group_key]
+        by_skill = tree[language]
+        by_level = by_skill[skill]
+        by_cg = by_level[level]
+        bucket = by_cg[cg]
         bucket.discard(work_id)
         if not bucket:
-            del group[bucket_key]
-            if not group:
-                del self._buckets[group_key]
+            del by_cg[cg]
+            if not by_cg:
+                del by_level[level]
+                if not by_level:
+                    del by_skill[skill]
+                    if not by_skill:
+                        del tree[language]
+                        if not tree:
+                            del self._buckets[group_key]
 
     def drop_work(self, work_id: uuid.UUID) -> None:
         self._unfile(work_id)
@@ -296,13 +318,10 @@ class Engine:
                 if verdict.eligible:
                     candidates.append(verdict)
         language = work.language or ANY
-        primary = reqs[0] if reqs else None
         for tier in sorted(policy.tiers_for(work.work_class, work.grade)):
             if capped:
                 break
-            levels = self._agent_index.get(
-                (work.pool, work.channel, language, primary.skill if primary else ANY, tier)
-            )
+            primary, levels = self._narrowest(work, reqs, language, tier)
             if levels is None:
                 continue
             best_here: Verdict | None = None
@@ -347,6 +366,24 @@ class Engine:
             capped=capped,
         )
 
+    def _narrowest(
+        self, work: Work, reqs: tuple[Requirement, ...], language: str, tier: str
+    ) -> tuple[Requirement | None, list[OrderedHeap[str]] | None]:
+        """Of the required skills, the one with the fewest free agents at the level needed: every eligible
+        agent holds it, and its level bounds their proficiency, so walking it from the top stays exact."""
+        if not reqs:
+            return None, self._agent_index.get((work.pool, work.channel, language, ANY, tier))
+        best: tuple[int, Requirement, list[OrderedHeap[str]]] | None = None
+        for r in reqs:
+            levels = self._agent_index.get((work.pool, work.channel, language, r.skill, tier))
+            if levels is None:
+                return r, None  # nobody free holds this skill: nobody is eligible
+            size = sum(len(levels[lvl]) for lvl in range(r.level, MAX_LEVEL + 1))
+            if best is None or size < best[0]:
+                best = (size, r, levels)
+        assert best is not None
+        return best[1], best[2]
+
     def best_work(self, agent_id: str, now: datetime) -> uuid.UUID | None:
         """The highest-priority waiting work this agent may take now (one slot), or None."""
         agent = self.agents.get(agent_id)
@@ -354,15 +391,22 @@ class Engine:
             return None
         policy = self.policy
         self.stats.decisions += 1
-        budget = [policy.max_scan]
+        budget = policy.max_scan
+        spent = 0
         best: tuple[tuple[float, ...], uuid.UUID] | None = None
+        rule = policy.tiers.get(agent.tier)
+        if rule is None:
+            return None
 
         def consider(heap: OrderedHeap[uuid.UUID]) -> None:
-            nonlocal best
+            nonlocal best, spent
+            top = heap.first()
+            if top is None or (best is not None and top >= best):
+                return  # nothing here comes before what we have
             for work_id in heap.walk():
-                if budget[0] <= 0:
+                if spent >= budget:
                     return
-                budget[0] -= 1
+                spent += 1
                 work = self.waiting[work_id]
                 key = (queue_key(policy, self._statics[work_id], work.enqueued_at), work.enqueued_at.timestamp())
                 if best is not None and (key, work_id) >= best:
@@ -374,22 +418,29 @@ class Engine:
         targeted = self._targeted.get(agent_id)
         if targeted is not None:
             consider(targeted)
-        languages = {*agent.languages, ANY}
+        languages = (*agent.languages, ANY)
+        skills = (*agent.skills.items(), (ANY, MAX_LEVEL))
         for channel in open_channels(agent):
             for team in {ANY, agent.team or ANY}:
-                group = self._buckets.get((agent.pool, team, channel))
-                if not group:
+                tree = self._buckets.get((agent.pool, team, channel))
+                if not tree:
                     continue
-                for (language, skill, level, work_class, grade), heap in list(group.items()):
-                    if language not in languages:
+                for language in languages:
+                    by_skill = tree.get(language)
+                    if not by_skill:
                         continue
-                    if skill != ANY and agent.skills.get(skill, 0) < level:
-                        continue
-                    if not policy.tier_allows(agent.tier, work_class, grade):
-                        continue
-                    consider(heap)
-        self.stats.scanned += policy.max_scan - budget[0]
-        if budget[0] <= 0:
+                    for skill, have in skills:
+                        by_level = by_skill.get(skill)
+                        if not by_level:
+                            continue
+                        for level, by_cg in by_level.items():
+                            if level > have:
+                                continue
+                            for (work_class, grade), heap in by_cg.items():
+                                if work_class in rule.classes and grade in rule.grades:
+                                    consider(heap)
+        self.stats.scanned += spent
+        if spent >= budget:
             self.stats.capped += 1
         return best[1] if best is not None else None
 
