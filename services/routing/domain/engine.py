@@ -101,6 +101,36 @@ class OrderedHeap(Generic[M]):
                     heapq.heappush(frontier, (heap[left + 1], left + 1))
 
 
+class IdleOrder:
+    """Free agents in longest-idle-first order. Idle-since only ever moves to `now`, so an update is an append
+    (O(1)); the rare update into the past (a reload, an edited profile) re-sorts the bucket once."""
+
+    __slots__ = ("_idle", "_last")
+
+    def __init__(self) -> None:
+        self._idle: dict[str, tuple[float, str]] = {}
+        self._last: tuple[float, str] = (float("-inf"), "")
+
+    def __len__(self) -> int:
+        return len(self._idle)
+
+    def put(self, agent_id: str, idle: float) -> None:
+        key = (idle, agent_id)
+        self._idle.pop(agent_id, None)
+        self._idle[agent_id] = key
+        if key >= self._last:
+            self._last = key
+        else:
+            self._idle = dict(sorted(self._idle.items(), key=lambda kv: kv[1]))
+
+    def discard(self, agent_id: str) -> None:
+        self._idle.pop(agent_id, None)
+
+    def walk(self) -> Iterator[str]:
+        """Longest idle first. Do not change the order while walking."""
+        return iter(self._idle)
+
+
 @dataclass(frozen=True)
 class Choice:
     """The outcome of one decision, with what explains it."""
@@ -150,8 +180,8 @@ class Engine:
     agents: dict[str, Agent] = field(default_factory=dict)
     waiting: dict[uuid.UUID, Work] = field(default_factory=dict)
     stats: _Stats = field(default_factory=_Stats)
-    _agent_index: dict[tuple[str, str, str, str, str], list[OrderedHeap[str]]] = field(default_factory=dict)
-    _agent_memberships: dict[str, list[OrderedHeap[str]]] = field(default_factory=dict)
+    _agent_index: dict[tuple[str, str, str, str, str], list[IdleOrder]] = field(default_factory=dict)
+    _agent_memberships: dict[str, list[IdleOrder]] = field(default_factory=dict)
     _buckets: dict[
         tuple[str, str, str], dict[str, dict[str, dict[int, dict[tuple[str, str], OrderedHeap[uuid.UUID]]]]]
     ] = field(default_factory=dict)
@@ -170,8 +200,8 @@ class Engine:
         self.agents[agent.agent_id] = agent
         if not can_receive_offers(agent):
             return
-        key_idle = (agent.idle_since.timestamp(),)
-        memberships: list[OrderedHeap[str]] = []
+        idle = agent.idle_since.timestamp()
+        memberships: list[IdleOrder] = []
         languages = (*agent.languages, ANY)
         skills = (*agent.skills.items(), (ANY, 0))
         for channel in open_channels(agent):
@@ -180,10 +210,10 @@ class Engine:
                     index = (agent.pool, channel, language, skill, agent.tier)
                     levels = self._agent_index.get(index)
                     if levels is None:
-                        levels = self._agent_index[index] = [OrderedHeap() for _ in range(MAX_LEVEL + 1)]
-                    heap = levels[min(MAX_LEVEL, max(0, level))]
-                    heap.put(agent.agent_id, key_idle)
-                    memberships.append(heap)
+                        levels = self._agent_index[index] = [IdleOrder() for _ in range(MAX_LEVEL + 1)]
+                    order = levels[min(MAX_LEVEL, max(0, level))]
+                    order.put(agent.agent_id, idle)
+                    memberships.append(order)
         self._agent_memberships[agent.agent_id] = memberships
 
     def drop_agent(self, agent_id: str) -> None:
@@ -368,12 +398,12 @@ class Engine:
 
     def _narrowest(
         self, work: Work, reqs: tuple[Requirement, ...], language: str, tier: str
-    ) -> tuple[Requirement | None, list[OrderedHeap[str]] | None]:
+    ) -> tuple[Requirement | None, list[IdleOrder] | None]:
         """Of the required skills, the one with the fewest free agents at the level needed: every eligible
         agent holds it, and its level bounds their proficiency, so walking it from the top stays exact."""
         if not reqs:
             return None, self._agent_index.get((work.pool, work.channel, language, ANY, tier))
-        best: tuple[int, Requirement, list[OrderedHeap[str]]] | None = None
+        best: tuple[int, Requirement, list[IdleOrder]] | None = None
         for r in reqs:
             levels = self._agent_index.get((work.pool, work.channel, language, r.skill, tier))
             if levels is None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.routing.domain.engine import Engine, OrderedHeap, naive_best_agent, naive_best_work
+from services.routing.domain.engine import Engine, IdleOrder, OrderedHeap, naive_best_agent, naive_best_work
 from tests.unit.routing.builders import NOW, make_agent, make_policy, make_work, needs
 
 SKILLS = ["billing", "network", "account", "refund", "tv"]
@@ -100,3 +100,13 @@ def test_ordered_heap_walks_in_key_order_without_stale_entries() -> None:
             del keys[gone]
     assert list(heap.walk()) == sorted(keys, key=lambda m: (keys[m], m))
     assert len(heap) == len(keys)
+
+
+def test_idle_order_appends_fresh_idlers_and_resorts_when_one_goes_back_in_time() -> None:
+    order = IdleOrder()
+    for agent_id, idle in (("b", 2.0), ("a", 1.0), ("c", 3.0), ("d", 4.0)):
+        order.put(agent_id, idle)
+    assert list(order.walk()) == ["a", "b", "c", "d"]
+    order.put("a", 5.0)  # took work and freed again: now the most recently busy
+    order.discard("c")
+    assert list(order.walk()) == ["b", "d", "a"]
