@@ -250,11 +250,12 @@ async def on_sla(tx: Tx, event: SlaWarningV1 | SlaBreachedV1 | SlaEscalatedV1) -
 async def on_followup_required(tx: Tx, event: FeedbackFollowupRequiredV1, *, pool: str) -> None:
     """A low score becomes follow-up (回访) work for a supervisor, by phone."""
     contact = await work_repo.get_contact(tx.conn, event.contact_id)
+    original = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
     await create_work(
         tx,
         contact_id=event.contact_id,
         kind="followup",
-        pool=pool,
+        pool=original.pool if original is not None else pool,
         channel="phone",
         customer_id=event.customer_id,
         grade=contact.grade if contact else "basic",

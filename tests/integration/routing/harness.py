@@ -88,11 +88,11 @@ class Desktop:
         await wait_until(answered, timeout_s=10)
         return reply[0]
 
-    async def next_of(self, kind: str, *, timeout_s: float = 15.0, **match: Any) -> dict[str, Any]:
+    async def next_of(self, type_: str, /, *, timeout_s: float = 15.0, **match: Any) -> dict[str, Any]:
         found: list[dict[str, Any]] = []
 
         def seen() -> bool:
-            found.extend(m for m in self.received if m.get("type") == kind and _matches(m, match))
+            found.extend(m for m in self.received if m.get("type") == type_ and _matches(m, match))
             return bool(found)
 
         await wait_until(seen, timeout_s=timeout_s)
