@@ -38,6 +38,8 @@ from shared.clock import Clock
 
 log = logging.getLogger(__name__)
 
+SET_IDLE_TIMEOUT = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)"
+SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 BATCH = 64
 """Most offers written in one transaction."""
 
@@ -111,10 +113,21 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 now = self.clock.now()
-                if now >= self._next_lease:
-                    await self.maintain_leases(now)
-                await self.process_changes(now)
-                await self.fire_due(now)
+                try:
+                    if now >= self._next_lease:
+                        await self.maintain_leases(now)
+                    await self.process_changes(now)
+                    await self.fire_due(now)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    # The database went away or ended our session: nothing half-done was committed. Start the
+                    # owned pools afresh from the database once it answers again.
+                    log.warning("dispatcher: database error (%s); reloading owned pools", exc)
+                    for pool in list(self.epochs):
+                        self.drop_pool(pool)
+                    self._next_lease = now
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), 0.5)
+                    continue
                 self._wake.clear()
                 if self._pending:
                     continue
@@ -172,7 +185,12 @@ class Dispatcher:
             return
         self._tried[pool] = now
         until = now + timedelta(seconds=self.settings.lease_ttl_s)
-        acquired = await feed.acquire_lease(conn, pool=pool, holder=self.instance, until=until, now=now)
+        try:
+            async with conn.transaction():
+                await conn.execute(SET_LOCK_TIMEOUT, "200ms")  # a holder mid-decision: try again later
+                acquired = await feed.acquire_lease(conn, pool=pool, holder=self.instance, until=until, now=now)
+        except asyncpg.LockNotAvailableError:
+            return
         if acquired is not None:
             log.info("dispatcher: owns pool %s at epoch %d", pool, acquired)
             self.epochs[pool] = acquired
@@ -307,6 +325,9 @@ class Dispatcher:
             rejected: list[tuple[uuid.UUID, str, str]] = []
             try:
                 async with self.db.acquire() as conn, conn.transaction():
+                    # A process frozen inside this transaction would hold the lease row and block a takeover;
+                    # PostgreSQL ends such a session after the lease's lifetime, which aborts the decision.
+                    await conn.execute(SET_IDLE_TIMEOUT, f"{int(self.settings.lease_ttl_s * 1000)}ms")
                     tx = Tx(conn=conn, now=now, policy=engine.policy, origin=self.origin)
                     for work_id, agent_id, decision in batch:
                         result = await make_offer(

@@ -84,13 +84,14 @@ async def audit_entries(conn: Conn, *, target: str | None, limit: int) -> list[d
 ACQUIRE_LEASE = """
 INSERT INTO pool_lease AS l (pool, holder, epoch, expires_at) VALUES ($1, $2, 1, $3)
 ON CONFLICT (pool) DO UPDATE SET holder = EXCLUDED.holder, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
-WHERE l.expires_at <= $4
+WHERE l.expires_at <= $4 OR l.holder = EXCLUDED.holder
 RETURNING epoch
 """
 
 
 async def acquire_lease(conn: Conn, *, pool: str, holder: str, until: datetime, now: datetime) -> int | None:
-    """Take a free or expired pool; the new epoch fences whoever held it before."""
+    """Take a free or expired pool (or take ours again after losing track); the new epoch fences whoever
+    held it before, including an earlier incarnation of ourselves."""
     epoch = await conn.fetchval(ACQUIRE_LEASE, pool, holder, until, now)
     return int(epoch) if epoch is not None else None
 
