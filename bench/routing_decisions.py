@@ -114,8 +114,9 @@ def run(n_agents: int, n_waiting: int, decisions: int, naive_sample: int, progre
     for i in range(n_waiting):
         engine.put_work(make_work(rng, at=NOW - timedelta(seconds=n_waiting - i)), NOW)
         progress.advance(task)
-    progress.update(task, description=f"{n_agents:,} agents, {n_waiting:,} waiting: deciding", completed=0,
-                    total=2 * decisions)  # fmt: skip
+    progress.update(
+        task, description=f"{n_agents:,} agents, {n_waiting:,} waiting: deciding", completed=0, total=2 * decisions
+    )
     now = NOW
     arrival = Result(n_agents, n_waiting, "arrival → best free agent", [], [], 0, 0)
     freed = Result(n_agents, n_waiting, "slot freed → best waiting work", [], [], 0, 0)
@@ -158,9 +159,10 @@ def run(n_agents: int, n_waiting: int, decisions: int, naive_sample: int, progre
         if d < naive_sample:
             arrival.compared += 1
             same = (choice is None and best is None) or (
-                choice is not None and best is not None and (choice.score, choice.idle_since) == (best.score,
-                                                                                                  best.idle_since)
-            )  # fmt: skip
+                choice is not None
+                and best is not None
+                and (choice.score, choice.idle_since) == (best.score, best.idle_since)
+            )
             arrival.agreed += same
         progress.advance(task)
     assert all(free_capacity(a, "chat") >= 0 for a in engine.agents.values())
@@ -184,17 +186,30 @@ def main() -> None:
         title=f"routing decisions — {datetime.now(UTC):%Y-%m-%d}, {psutil.cpu_count()} cores {cpu}, "
         f"Python {platform.python_version()}, {args.decisions:,} decisions per row ({args.naive} naive)"
     )
-    for column in ("agents", "waiting", "decision", "indexed p50 µs", "indexed p99 µs", "naive p50 µs",
-                   "naive p99 µs", "speed-up (p50)", "same choice"):  # fmt: skip
+    for column in (
+        "agents",
+        "waiting",
+        "decision",
+        "indexed p50 µs",
+        "indexed p99 µs",
+        "naive p50 µs",
+        "naive p99 µs",
+        "speed-up (p50)",
+        "same choice",
+    ):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(
-            f"{r.agents:,}", f"{r.waiting:,}", r.kind,
-            f"{statistics.median(r.indexed_us):.1f}", f"{pct(r.indexed_us, 0.99):.1f}",
-            f"{statistics.median(r.naive_us):,.0f}", f"{pct(r.naive_us, 0.99):,.0f}",
+            f"{r.agents:,}",
+            f"{r.waiting:,}",
+            r.kind,
+            f"{statistics.median(r.indexed_us):.1f}",
+            f"{pct(r.indexed_us, 0.99):.1f}",
+            f"{statistics.median(r.naive_us):,.0f}",
+            f"{pct(r.naive_us, 0.99):,.0f}",
             f"{statistics.median(r.naive_us) / statistics.median(r.indexed_us):,.0f}×",
             f"{r.agreed}/{r.compared}",
-        )  # fmt: skip
+        )
     console.print(table)
 
 
