@@ -17,7 +17,7 @@ from services.routing.desktop import router as desktop_router
 from services.routing.dispatcher import Dispatcher
 from services.routing.handlers.common import Tx
 from services.routing.handlers.events import dispatch_table
-from services.routing.repository.policy import current_policy
+from services.routing.repository.policy import PolicyCache
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
@@ -34,9 +34,23 @@ def _settings(runtime: Runtime) -> RoutingSettings:
     return settings
 
 
+def _identify(runtime: Runtime) -> str:
+    """This instance's name in leases and change notices, and the shared policy cache; made once."""
+    settings = _settings(runtime)
+    if "instance" not in runtime.extras:
+        runtime.extras["instance"] = (
+            settings.instance_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+        )
+        runtime.extras["policies"] = PolicyCache()
+    instance: str = runtime.extras["instance"]
+    return instance
+
+
 def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     settings = _settings(runtime)
+    _identify(runtime)
     table = dispatch_table(pool=settings.default_pool)
+    policies: PolicyCache = runtime.extras["policies"]
 
     async def handle(conn: Conn, delivery: Delivery) -> None:
         event = delivery.decoded.event
@@ -46,7 +60,7 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         tx = Tx(
             conn=conn,
             now=runtime.clock.now(),
-            policy=await current_policy(conn),
+            policy=await policies.get(conn),
             origin=runtime.extras["instance"],
         )
         await handler(tx, event, delivery.decoded.envelope.data)
@@ -57,8 +71,7 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 
 async def on_start(runtime: Runtime) -> None:
     settings = _settings(runtime)
-    instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-    runtime.extras["instance"] = instance
+    instance = _identify(runtime)
     hub = DesktopHub(db=runtime.pool, dsn=settings.database_url, clock=runtime.clock, origin=instance)
     await hub.start()
     runtime.extras["hub"] = hub

@@ -28,7 +28,6 @@ from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
-from services.routing.repository.policy import current_policy
 from shared.auth import authenticate_websocket
 from shared.clock import Clock
 
@@ -128,7 +127,7 @@ async def _tx_run(websocket: WebSocket, action: Any) -> Any:
         tx = Tx(
             conn=conn,
             now=runtime.clock.now(),
-            policy=await current_policy(conn),
+            policy=await runtime.extras["policies"].get(conn),
             origin=runtime.extras["instance"],
         )
         return await action(tx)

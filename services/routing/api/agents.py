@@ -19,6 +19,7 @@ from services.routing.handlers.offers import set_presence
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import policy as policy_repo
+from services.routing.repository.policy import PolicyCache
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
@@ -212,7 +213,9 @@ async def get_policy(request: Request, _p: Staff) -> PolicyOut:
         return PolicyOut(**await policy_repo.current_document(tx.conn))
 
 
-async def _save_policy(tx: Tx, document: dict[str, Any], principal: Principal, note: str | None) -> PolicyOut:
+async def _save_policy(
+    tx: Tx, document: dict[str, Any], principal: Principal, note: str | None, policies: PolicyCache
+) -> PolicyOut:
     parse_policy(document)  # refuses a document that cannot be applied, with the reason
     version = await policy_repo.insert_policy(
         tx.conn, document=document, now=tx.now, created_by=actor_of(principal).label, note=note
@@ -226,13 +229,16 @@ async def _save_policy(tx: Tx, document: dict[str, Any], principal: Principal, n
         now=tx.now,
     )
     await feed.notify_change(tx.conn, origin=tx.origin, pool="*", kind="policy", key=str(version))
+    policies.invalidate()
     return PolicyOut(**await policy_repo.current_document(tx.conn))
 
 
 @router.put("/v1/routing/policy", response_model=PolicyOut)
 async def put_policy(body: PolicyIn, request: Request, principal: Admin) -> PolicyOut:
     async with transaction(request) as tx:
-        return await _save_policy(tx, body.document, principal, body.note)
+        return await _save_policy(
+            tx, body.document, principal, body.note, request.app.state.runtime.extras["policies"]
+        )
 
 
 class TierIn(BaseModel):
@@ -259,7 +265,9 @@ async def put_tier(tier: AgentId, body: TierIn, request: Request, principal: Adm
     async with transaction(request) as tx:
         document = dict((await policy_repo.current_document(tx.conn))["document"])
         document["tiers"] = {**document["tiers"], tier: {"classes": body.classes, "grades": body.grades}}
-        saved = await _save_policy(tx, document, principal, f"tier {tier} set")
+        saved = await _save_policy(
+            tx, document, principal, f"tier {tier} set", request.app.state.runtime.extras["policies"]
+        )
         return dict(saved.document["tiers"])
 
 

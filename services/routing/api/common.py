@@ -11,7 +11,6 @@ from fastapi import Request
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.policy import PolicyError
 from services.routing.handlers.common import Actor, Tx
-from services.routing.repository.policy import current_policy
 from shared.auth import Principal
 from shared.errors import Problem
 
@@ -26,7 +25,7 @@ async def transaction(request: Request) -> AsyncIterator[Tx]:
     runtime = request.app.state.runtime
     try:
         async with runtime.pool.acquire() as conn, conn.transaction():
-            policy = await current_policy(conn)
+            policy = await runtime.extras["policies"].get(conn)
             yield Tx(conn=conn, now=runtime.clock.now(), policy=policy, origin=runtime.extras["instance"])
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc

@@ -18,7 +18,7 @@ from services.routing.domain.lifecycle import (
 )
 from services.routing.domain.model import free_capacity
 from services.routing.domain.records import WorkRecord, to_agent
-from services.routing.handlers.common import SYSTEM, Actor, Tx, history, publish_presence, publish_work
+from services.routing.handlers.common import SYSTEM, Actor, Tx, change_notice, publish_presence, publish_work
 from services.routing.handlers.offers import (
     assign,
     fail_offer,
@@ -56,7 +56,15 @@ async def lock(tx: Tx, work_id: uuid.UUID, actor: Actor, action: str, *, owner_o
 
 async def _save(tx: Tx, work: WorkRecord, action: str, actor: Actor, **detail: object) -> WorkRecord:
     await work_repo.save_work(tx.conn, work)
-    await history(tx, work, action, actor, **detail)
+    await work_repo.add_history_and_notify(
+        tx.conn,
+        work_id=work.work_id,
+        action=action,
+        actor=actor.label,
+        detail=dict(detail),
+        now=tx.now,
+        notice=change_notice(tx, work.pool, "work", str(work.work_id)),
+    )
     for agent_id in {work.owner_id, work.slot_agent_id} - {None}:
         await feed.to_desktop(
             tx.conn,
@@ -65,7 +73,6 @@ async def _save(tx: Tx, work: WorkRecord, action: str, actor: Actor, **detail: o
             body={"work": work_view(tx, work), "action": action},
             now=tx.now,
         )
-    await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
     return work
 
 

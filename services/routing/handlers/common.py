@@ -49,6 +49,10 @@ async def publish_work(tx: Tx, work: WorkRecord, event: Event) -> None:
     await enqueue(tx.conn, event, source=SOURCE, subject=str(work.contact_id), now=tx.now, key=work.pool)
 
 
+def change_notice(tx: Tx, pool: str, kind: str, key: str) -> str:
+    return feed.change_payload(origin=tx.origin, pool=pool, kind=kind, key=key)
+
+
 async def work_changed(tx: Tx, work: WorkRecord) -> None:
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
 

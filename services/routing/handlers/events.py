@@ -12,7 +12,7 @@ from services.routing.domain.lifecycle import OPEN, OWNED
 from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord, WorkRecord
 from services.routing.handlers.commands import reopen, resume
-from services.routing.handlers.common import SYSTEM, Tx, history, publish_work
+from services.routing.handlers.common import SYSTEM, Tx, change_notice, history, publish_work
 from services.routing.handlers.offers import jsonable, priority_now, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
@@ -62,7 +62,7 @@ async def create_work(
 ) -> WorkRecord | None:
     """Queue new work; None when the contact already has open work of this kind (a repeat)."""
     work_id = uuid.uuid4()
-    created = await work_repo.insert_work(
+    work = await work_repo.insert_work(
         tx.conn,
         work_id=work_id,
         contact_id=contact_id,
@@ -81,12 +81,16 @@ async def create_work(
         reason=reason,
         now=tx.now,
     )
-    if not created:
+    if work is None:
         return None
-    work = await work_repo.get_work(tx.conn, work_id)
-    assert work is not None
-    await work_repo.add_history(
-        tx.conn, work_id=work_id, action="queued", actor=actor_label, detail={"reason": reason}, now=tx.now
+    await work_repo.add_history_and_notify(
+        tx.conn,
+        work_id=work_id,
+        action="queued",
+        actor=actor_label,
+        detail={"reason": reason},
+        now=tx.now,
+        notice=change_notice(tx, pool, "work", str(work_id)),
     )
     policy = tx.policy
     reasons = [
@@ -101,14 +105,13 @@ async def create_work(
             work_id=work_id, contact_id=contact_id, pool=pool, priority=priority_now(tx, work), reasons=reasons
         ),
     )
-    await feed.notify_change(tx.conn, origin=tx.origin, pool=pool, kind="work", key=str(work_id))
     return work
 
 
 async def on_contact_received(tx: Tx, event: ContactReceivedV1, data: dict[str, Any], *, pool: str) -> None:
     language = primary_language(event.language)
     reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), dict) else {}
-    await work_repo.upsert_contact(
+    await work_repo.upsert_contact_with_message(
         tx.conn,
         ContactRecord(
             contact_id=event.contact_id,
@@ -125,14 +128,7 @@ async def on_contact_received(tx: Tx, event: ContactReceivedV1, data: dict[str, 
             reply_to={str(k): (str(v) if v is not None else None) for k, v in (reply_to or {}).items()},
             received_at=event.received_at,
         ),
-    )
-    await work_repo.add_message(
-        tx.conn,
         message_id=event.message_id,
-        contact_id=event.contact_id,
-        from_customer=True,
-        text=event.text,
-        at=event.received_at,
     )
     work_class = work_class_of(event.priority_class, event.emergency)
     work = await create_work(

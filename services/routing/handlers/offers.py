@@ -22,6 +22,7 @@ from services.routing.handlers.common import (
     Actor,
     Tx,
     agent_changed,
+    change_notice,
     history,
     publish_presence,
     publish_work,
@@ -190,7 +191,15 @@ async def make_offer(
     await work_repo.save_work(tx.conn, work)
     await agent_repo.touch_idle(tx.conn, agent_id=agent_id, now=tx.now)
     rule = str(decision.get("rule", "forced by a supervisor" if forced_by else ""))
-    await history(tx, work, "offered", forced_by or SYSTEM, agent_id=agent_id, offer_id=str(offer_id), rule=rule)
+    await work_repo.add_history_and_notify(
+        tx.conn,
+        work_id=work.work_id,
+        action="offered",
+        actor=(forced_by or SYSTEM).label,
+        detail={"agent_id": agent_id, "offer_id": str(offer_id), "rule": rule},
+        now=tx.now,
+        notice=change_notice(tx, work.pool, "offer", str(work.work_id)),
+    )
     contact = await work_repo.get_contact(tx.conn, work.contact_id)
     await feed.to_desktop(
         tx.conn,
@@ -220,7 +229,6 @@ async def make_offer(
             reasons=[rule] if rule else [],
         ),
     )
-    await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="offer", key=str(work.work_id))
     return offer_id
 
 

@@ -53,14 +53,41 @@ async def _with_load(conn: Conn, rows: Sequence[asyncpg.Record]) -> list[AgentRe
     ]
 
 
-SELECT_AGENT = "SELECT" + COLUMNS + "FROM agent WHERE agent_id = $1"
-SELECT_AGENT_FOR_UPDATE = SELECT_AGENT + " FOR UPDATE"
+SELECT_AGENT = """
+SELECT agent_id, display_name, pool, tier, team, languages, skills, capacity, presence, presence_reason,
+       presence_at, disconnected_at, idle_since, active,
+       coalesce((SELECT jsonb_object_agg(channel, n) FROM (
+           SELECT channel, count(*) AS n FROM work_item WHERE slot_agent_id = $1 GROUP BY channel) held),
+           '{}') AS load,
+       (SELECT count(*) FROM work_item WHERE slot_agent_id = $1 AND state = 'wrap_up') AS wrap_ups
+FROM agent WHERE agent_id = $1
+"""
+SELECT_AGENT_FOR_UPDATE = SELECT_AGENT + " FOR UPDATE OF agent"
 
 
 async def get_agent(conn: Conn, agent_id: str, *, for_update: bool = False) -> AgentRecord | None:
+    """One agent with its load, in one round trip; `for_update` locks the row (capacity checks)."""
     row = await conn.fetchrow(SELECT_AGENT_FOR_UPDATE if for_update else SELECT_AGENT, agent_id)
-    found = await _with_load(conn, [row] if row else [])
-    return found[0] if found else None
+    if row is None:
+        return None
+    return AgentRecord(
+        agent_id=row["agent_id"],
+        display_name=row["display_name"],
+        pool=row["pool"],
+        tier=row["tier"],
+        team=row["team"],
+        languages=tuple(row["languages"]),
+        skills={str(k): int(v) for k, v in row["skills"].items()},
+        capacity={str(k): int(v) for k, v in row["capacity"].items()},
+        presence=row["presence"],
+        presence_reason=row["presence_reason"],
+        presence_at=row["presence_at"],
+        disconnected_at=row["disconnected_at"],
+        idle_since=row["idle_since"],
+        active=row["active"],
+        load={str(k): int(v) for k, v in row["load"].items()},
+        wrap_ups=int(row["wrap_ups"]),
+    )
 
 
 SELECT_AGENTS = "SELECT" + COLUMNS + "FROM agent WHERE agent_id = ANY($1::text[])"

@@ -55,9 +55,13 @@ async def purge_desktop(conn: Conn, *, before: datetime) -> int:
 NOTIFY_CHANGE = "SELECT pg_notify('routing_change', $1)"
 
 
+def change_payload(*, origin: str, pool: str, kind: str, key: str) -> str:
+    return f"{origin}|{pool}|{kind}|{key}"
+
+
 async def notify_change(conn: Conn, *, origin: str, pool: str, kind: str, key: str) -> None:
     """Tell the pool's owner (after commit) that an agent, a work item or the policy changed."""
-    await conn.execute(NOTIFY_CHANGE, f"{origin}|{pool}|{kind}|{key}")
+    await conn.execute(NOTIFY_CHANGE, change_payload(origin=origin, pool=pool, kind=kind, key=key))
 
 
 INSERT_AUDIT = "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)"

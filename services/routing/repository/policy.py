@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -45,3 +46,22 @@ async def insert_policy(
     await conn.execute("LOCK TABLE routing_policy IN SHARE ROW EXCLUSIVE MODE")
     version: int = await conn.fetchval(INSERT_POLICY, dict(document), now, created_by, note)
     return version
+
+
+class PolicyCache:
+    """The current policy for request and event handlers, re-read at most every `ttl_s` (an edit made on
+    another instance applies there within that time; the dispatchers reload at once on its notice)."""
+
+    def __init__(self, ttl_s: float = 2.0) -> None:
+        self.ttl_s = ttl_s
+        self._policy: Policy | None = None
+        self._at = 0.0
+
+    async def get(self, conn: Conn) -> Policy:
+        if self._policy is None or time.monotonic() - self._at > self.ttl_s:
+            self._policy = await current_policy(conn)
+            self._at = time.monotonic()
+        return self._policy
+
+    def invalidate(self) -> None:
+        self._policy = None

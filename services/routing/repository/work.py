@@ -36,8 +36,8 @@ INSERT INTO work_item (work_id, contact_id, kind, pool, channel, customer_id, gr
                        created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
 ON CONFLICT (contact_id, kind) WHERE state <> 'closed' DO NOTHING
-RETURNING work_id
-"""
+RETURNING
+""" + WORK_COLUMNS.replace("w.", "").replace("l.agent_id AS last_agent_id", "NULL::text AS last_agent_id")
 
 
 async def insert_work(
@@ -59,10 +59,10 @@ async def insert_work(
     first_owner_id: str | None,
     reason: str,
     now: datetime,
-) -> bool:
-    """False when the contact already has open work of this kind (a repeat)."""
+) -> WorkRecord | None:
+    """None when the contact already has open work of this kind (a repeat)."""
     reqs = [{"skill": r.skill, "level": r.level} for r in requirements]
-    created = await conn.fetchval(
+    row = await conn.fetchrow(
         INSERT_WORK,
         work_id,
         contact_id,
@@ -82,7 +82,7 @@ async def insert_work(
         reason,
         now,
     )
-    return created is not None
+    return _work(row) if row else None
 
 
 SELECT_WORK = "SELECT" + WORK_COLUMNS + FROM_WORK + "WHERE w.work_id = $1"
@@ -265,6 +265,42 @@ async def reclassify_contact(
     await conn.execute(UPDATE_CLASSIFICATION, contact_id, category, priority_class, emergency)
 
 
+UPSERT_CONTACT_WITH_MESSAGE = """
+WITH c AS (
+    INSERT INTO contact (contact_id, customer_id, grade, channel, subject, text, language, category,
+                         priority_class, emergency, attributes, reply_to, received_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (contact_id) DO UPDATE SET
+        category = EXCLUDED.category, priority_class = EXCLUDED.priority_class, emergency = EXCLUDED.emergency
+)
+INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at)
+VALUES ($14, $1, true, $6, $13)
+ON CONFLICT (message_id) DO NOTHING
+"""
+
+
+async def upsert_contact_with_message(conn: Conn, contact: ContactRecord, *, message_id: uuid.UUID) -> None:
+    """A received contact and its first message, in one round trip."""
+    c = contact
+    await conn.execute(
+        UPSERT_CONTACT_WITH_MESSAGE,
+        c.contact_id,
+        c.customer_id,
+        c.grade,
+        c.channel,
+        c.subject,
+        c.text,
+        c.language,
+        c.category,
+        c.priority_class,
+        c.emergency,
+        dict(c.attributes),
+        dict(c.reply_to),
+        c.received_at,
+        message_id,
+    )
+
+
 INSERT_MESSAGE = """
 INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (message_id) DO NOTHING
@@ -316,6 +352,19 @@ async def add_history(
     conn: Conn, *, work_id: uuid.UUID, action: str, actor: str, detail: dict[str, Any], now: datetime
 ) -> None:
     await conn.execute(INSERT_HISTORY, work_id, now, action, actor, detail)
+
+
+INSERT_HISTORY_AND_NOTIFY = """
+WITH staged AS (INSERT INTO work_history (work_id, at, action, actor, detail) VALUES ($1, $2, $3, $4, $5))
+SELECT pg_notify('routing_change', $6)
+"""
+
+
+async def add_history_and_notify(
+    conn: Conn, *, work_id: uuid.UUID, action: str, actor: str, detail: dict[str, Any], now: datetime, notice: str
+) -> None:
+    """The history row and the change notice to the pool's owner, in one round trip."""
+    await conn.execute(INSERT_HISTORY_AND_NOTIFY, work_id, now, action, actor, detail, notice)
 
 
 SELECT_HISTORY = "SELECT at, action, actor, detail FROM work_history WHERE work_id = $1 ORDER BY work_history_id"
