@@ -78,6 +78,7 @@ class Dispatcher:
         self._next_lease = datetime.min.replace(tzinfo=clock.now().tzinfo)
         self._last_sync: dict[str, datetime] = {}
         self._tried: dict[str, datetime] = {}
+        self._next_purge = self._next_lease
 
     # --- lifecycle --------------------------------------------------------------------------------------------
 
@@ -172,6 +173,12 @@ class Dispatcher:
             for pool in await feed.known_pools(conn):
                 if pool not in self.epochs:
                     await self._try_acquire(conn, pool, now, force=True)
+            if now >= self._next_purge:
+                self._next_purge = now + timedelta(hours=1)
+                before = now - timedelta(hours=s.desktop_retention_h)
+                purged = await feed.purge_desktop(conn, before=before)
+                if purged:
+                    log.info("dispatcher: purged %d desktop messages older than %s", purged, before)
             for pool in list(self.epochs):
                 last = self._last_sync.get(pool, now)
                 if (now - last).total_seconds() >= s.resync_s:
