@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import jwt
-from fastapi import Request
+from fastapi import Request, WebSocket
 
 from shared.db import Conn
 from shared.errors import Problem
@@ -227,3 +227,24 @@ def require_adapter(channels: Iterable[str] = ()) -> Callable[[Request], Awaitab
 def check_channel(principal: Principal, channel: str) -> None:
     if principal.role == "adapter" and channel not in principal.channels:
         raise Problem(403, "Forbidden", f"this key is not scoped to channel {channel!r}")
+
+
+async def authenticate_websocket(websocket: WebSocket, *roles: Role) -> Principal | None:
+    """A bearer token on a WebSocket handshake: the `Authorization` header, or the `access_token` query
+    parameter (browsers cannot set headers on a WebSocket). Refused sockets are closed (4401 unauthenticated,
+    4403 wrong role) and None is returned."""
+    header = websocket.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    token = credentials.strip() if scheme.lower() == "bearer" else websocket.query_params.get("access_token", "")
+    settings = websocket.app.state.settings
+    try:
+        if not token:
+            raise AuthError("send `Authorization: Bearer <token>` or `?access_token=<token>`")
+        principal = verify_token(settings.token_secret.get_secret_value(), token, issuer=settings.token_issuer)
+    except AuthError as exc:
+        await websocket.close(code=4401, reason=str(exc)[:120])
+        return None
+    if roles and principal.role not in roles:
+        await websocket.close(code=4403, reason=f"role {principal.role} may not connect here")
+        return None
+    return principal

@@ -290,6 +290,8 @@ class WorkQueuedV1(Event):
     pool: str
     priority: int
     reasons: list[str] = Field(default_factory=list)
+    queue: str | None = None
+    """`supervisor` when the work waits for a person (offers failed); else matched automatically."""
 
 
 @event_type("switchboard.work.offered.v1", ROUTING_WORK)
@@ -299,6 +301,8 @@ class WorkOfferedV1(Event):
     agent_id: str
     offer_id: uuid.UUID
     expires_at: datetime
+    reasons: list[str] = Field(default_factory=list)
+    """The rule that chose this agent (see `GET /v1/work/{id}/explain` on routing)."""
 
 
 @event_type("switchboard.work.offer_declined.v1", ROUTING_WORK)
@@ -316,6 +320,7 @@ class WorkOfferExpiredV1(Event):
     contact_id: uuid.UUID
     agent_id: str
     offer_id: uuid.UUID
+    reason: str | None = None
 
 
 @event_type("switchboard.work.assigned.v1", ROUTING_WORK)
@@ -325,6 +330,10 @@ class WorkAssignedV1(Event):
     agent_id: str
     first_owner_id: str
     accepted_at: datetime
+    team: str | None = None
+    """The agent's team, for per-team figures."""
+    via: str | None = None
+    """`offer` (accepted), `supervisor` (assigned by a supervisor) or `resume` (returned to its owner)."""
 
 
 @event_type("switchboard.work.transferred.v1", ROUTING_WORK)
@@ -337,6 +346,7 @@ class WorkTransferredV1(Event):
     to_department: str | None = None
     deadline: datetime | None = None
     first_owner_id: str | None = None
+    reason: str | None = None
 
 
 @event_type("switchboard.work.pending.v1", ROUTING_WORK)
@@ -347,6 +357,7 @@ class WorkPendingV1(Event):
     department: str | None = None
     until: datetime | None = None
     at: datetime
+    reason: str | None = None
 
 
 @event_type("switchboard.work.resumed.v1", ROUTING_WORK)
@@ -354,6 +365,7 @@ class WorkResumedV1(Event):
     work_id: uuid.UUID
     contact_id: uuid.UUID
     at: datetime
+    reason: str | None = None
 
 
 @event_type("switchboard.work.solution_recorded.v1", ROUTING_WORK)
@@ -373,6 +385,9 @@ class WorkResolvedV1(Event):
     fcr: bool
     customer_notified: bool
     resolved_at: datetime
+    team: str | None = None
+    """The resolving agent's team, for per-team figures."""
+    first_owner_id: str | None = None
 
 
 @event_type("switchboard.work.reopened.v1", ROUTING_WORK)

@@ -1,0 +1,173 @@
+"""Contact → offer on the agent's desktop socket: latency at a steady arrival rate, through the running stack.
+
+Publishes `contact.received` to `intake.contacts` (what intake emits for a posted contact) at `--rate` per
+second, with real agents connected to routing's `/v1/desktop/ws`, and times each contact from its publish to
+its offer arriving on a socket: routing's consumer, the work insert, the dispatcher's decision and offer
+transaction, the desktop feed and the socket. Needs `switchboard up` (same SWITCHBOARD_* settings).
+
+    .venv/bin/python -m bench.routing_latency --rate 200 --seconds 10 --agents 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from websockets.asyncio.client import ClientConnection, connect
+
+from deploy.config import StackSettings
+from deploy.stack import Stack
+from shared.auth import issue_token
+from shared.config import ServiceSettings
+from shared.events import ContactReceivedV1, CustomerRef, encode
+from shared.kafka import Producer
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
+
+
+async def desk_reader(socket: ClientConnection, arrived: dict[str, float]) -> None:
+    async for raw in socket:
+        message = json.loads(raw)
+        if message.get("type") == "offer":
+            arrived.setdefault(message["work"]["contact_id"], time.perf_counter())
+
+
+async def run(args: argparse.Namespace, console: Console) -> None:
+    stack = StackSettings()
+    secret = Stack(stack).token_secret()
+    now = datetime.now(UTC)
+
+    def token(role: str, subject: str) -> str:
+        return issue_token(secret, role=role, subject=subject, ttl=timedelta(hours=1), now=now)  # type: ignore[arg-type]
+
+    base = f"http://127.0.0.1:{stack.routing_port}"
+    pool = f"bench-{uuid.uuid4().hex[:6]}"
+    agents = [f"{pool}-{i:03d}" for i in range(args.agents)]
+    admin = {"Authorization": f"Bearer {token('admin', 'bench')}"}
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for agent_id in agents:
+            response = await http.put(
+                f"/v1/agents/{agent_id}",
+                headers=admin,
+                json={
+                    "display_name": agent_id,
+                    "tier": "front_line",
+                    "pool": pool,
+                    "languages": ["zh"],
+                    "capacity": {"chat": args.capacity},
+                },
+            )
+            response.raise_for_status()
+        sockets: list[ClientConnection] = []
+        arrived: dict[str, float] = {}
+        readers = []
+        for agent_id in agents:
+            socket = await connect(
+                base.replace("http", "ws") + "/v1/desktop/ws",
+                additional_headers={"Authorization": f"Bearer {token('agent', agent_id)}"},
+            )
+            json.loads(await socket.recv())  # hello
+            await socket.send(json.dumps({"type": "presence", "presence": "available"}))
+            json.loads(await socket.recv())
+            sockets.append(socket)
+            readers.append(asyncio.create_task(desk_reader(socket, arrived)))
+        producer = Producer(ServiceSettings(service="bench", kafka_bootstrap=stack.kafka_bootstrap))
+        await producer.start()
+        sent: dict[str, float] = {}
+        total = args.rate * args.seconds
+        interval = 1.0 / args.rate
+        try:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(
+                    f"{args.rate}/s for {args.seconds}s to {args.agents} desktops", total=total
+                )
+                start = time.perf_counter()
+                for i in range(total):
+                    due = start + i * interval
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    contact = ContactReceivedV1(
+                        contact_id=uuid.uuid4(),
+                        message_id=uuid.uuid4(),
+                        channel="chat",
+                        customer=CustomerRef(
+                            customer_id=uuid.uuid4(), grade="basic", attributes={"routing_pool": pool}
+                        ),
+                        subject="bench",
+                        text="bench contact",
+                        language="zh",
+                        category="enquiry",
+                        priority_class="routine",
+                        received_at=datetime.now(UTC),
+                    )
+                    message = encode(
+                        contact,
+                        source="switchboard/bench",
+                        subject=str(contact.contact_id),
+                        time=datetime.now(UTC),
+                    )
+                    sent[str(contact.contact_id)] = time.perf_counter()
+                    await producer.send(
+                        message.topic, key=message.key, value=message.value, headers=message.headers
+                    )
+                    progress.update(task, completed=i + 1)
+                offered_by = time.perf_counter() + args.drain
+                while time.perf_counter() < offered_by and len(arrived) < total:  # noqa: ASYNC110 — polling a dict the readers fill
+                    await asyncio.sleep(0.1)
+        finally:
+            await producer.stop()
+            for reader in readers:
+                reader.cancel()
+            for socket in sockets:
+                await socket.close()
+            for agent_id in agents:
+                await http.put(f"/v1/agents/{agent_id}/presence", headers=admin, json={"presence": "offline"})
+    latencies = [(arrived[c] - t) * 1000 for c, t in sent.items() if c in arrived]
+    table = Table(
+        title=f"contact.received → offer on the desktop socket — {datetime.now(UTC):%Y-%m-%d}, "
+        f"{psutil.cpu_count()} cores {platform.processor() or platform.machine()}, "
+        f"load average {psutil.getloadavg()[0]:.1f}"
+    )
+    for column in ("rate/s", "seconds", "desktops", "sent", "offered", "p50 ms", "p95 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(args.rate),
+        str(args.seconds),
+        str(args.agents),
+        f"{len(sent):,}",
+        f"{len(latencies):,}",
+        f"{pct(latencies, 0.5):.1f}",
+        f"{pct(latencies, 0.95):.1f}",
+        f"{pct(latencies, 0.99):.1f}",
+        f"{max(latencies, default=float('nan')):.1f}",
+    )
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=int, default=200, help="contacts per second")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--agents", type=int, default=100, help="connected desktops")
+    parser.add_argument("--capacity", type=int, default=20, help="chat slots per agent")
+    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for the last offers")
+    args = parser.parse_args()
+    asyncio.run(run(args, Console(width=160)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Work: offers (accept, decline), the lifecycle actions, the supervisor's actions and queue view."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from services.routing.api.common import actor_of, transaction
+from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, allowed_actions
+from services.routing.domain.model import parse_requirements, primary_language
+from services.routing.domain.records import ContactRecord
+from services.routing.handlers import commands
+from services.routing.handlers.events import create_work
+from services.routing.handlers.offers import accept_offer, fail_offer, work_view
+from services.routing.repository import feed
+from services.routing.repository import offers as offer_repo
+from services.routing.repository import work as work_repo
+from shared.auth import Principal, require_roles
+from shared.events import Channel
+
+router = APIRouter(tags=["work"])
+Person = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
+Supervisor = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+Note = Annotated[str, Field(max_length=4000)]
+
+
+class WorkOut(BaseModel):
+    work: dict[str, Any]
+    allowed_actions: list[str]
+
+
+def out(tx: Any, work: Any) -> WorkOut:
+    return WorkOut(work=work_view(tx, work), allowed_actions=allowed_actions(work.state))
+
+
+class DeclineIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/v1/offers/{offer_id}/accept", response_model=WorkOut)
+async def accept(offer_id: uuid.UUID, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(tx, await accept_offer(tx, offer_id=offer_id, actor=actor_of(principal)))
+
+
+@router.post("/v1/offers/{offer_id}/decline", response_model=WorkOut)
+async def decline(offer_id: uuid.UUID, body: DeclineIn, request: Request, principal: Person) -> WorkOut:
+    actor = actor_of(principal)
+    async with transaction(request) as tx:
+        offer = await offer_repo.get_offer(tx.conn, offer_id, for_update=True)
+        if offer is None:
+            raise NotFound(f"no offer {offer_id}")
+        if offer.agent_id != actor.subject and not actor.is_supervisor:
+            raise NotAllowed("this offer was made to another agent")
+        return out(tx, await fail_offer(tx, offer, status="declined", reason=body.reason, actor=actor))
+
+
+@router.get("/v1/work/{work_id}")
+async def get_work(
+    work_id: uuid.UUID,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))],
+) -> dict[str, Any]:
+    async with transaction(request) as tx:
+        work = await work_repo.get_work(tx.conn, work_id)
+        if work is None:
+            raise NotFound(f"no work {work_id}")
+        if principal.role == "agent" and principal.subject not in (
+            work.owner_id,
+            work.first_owner_id,
+            work.slot_agent_id,
+        ):
+            raise NotAllowed("agents see work they own, owned first or are offered")
+        return {
+            **out(tx, work).model_dump(),
+            "history": await work_repo.history_of(tx.conn, work_id),
+            "offers": [
+                {
+                    "offer_id": o.offer_id,
+                    "agent_id": o.agent_id,
+                    "status": o.status,
+                    "created_at": o.created_at,
+                    "expires_at": o.expires_at,
+                    "reason": o.reason,
+                    "forced_by": o.forced_by,
+                }
+                for o in await offer_repo.offers_for_work(tx.conn, work_id)
+            ],
+            "assignments": await offer_repo.assignments_of(tx.conn, work_id),
+        }
+
+
+@router.get("/v1/me/work")
+async def my_work(request: Request, principal: Person) -> list[dict[str, Any]]:
+    async with transaction(request) as tx:
+        return [work_view(tx, w) for w in await work_repo.works_of_agent(tx.conn, principal.subject)]
+
+
+@router.get("/v1/desktop/feed")
+async def desktop_feed(
+    request: Request, principal: Person, after: int = 0, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The desktop stream over plain HTTP (for clients without a WebSocket): messages after `after`."""
+    async with transaction(request) as tx:
+        rows = await feed.desktop_after(
+            tx.conn, agent_id=principal.subject, after=after, limit=min(max(limit, 1), 500)
+        )
+        return [
+            {"id": r["desktop_message_id"], "type": r["kind"], "at": r["created_at"], **r["body"]} for r in rows
+        ]
+
+
+# --- lifecycle ------------------------------------------------------------------------------------------------
+
+
+class PendingIn(BaseModel):
+    on: Literal["customer", "department"]
+    department: str | None = Field(default=None, max_length=200)
+    until: datetime | None = None
+    """Deadline; required when pending on a department (CH-21)."""
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ReasonIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SolutionIn(BaseModel):
+    note: Note | None = None
+
+
+class TransferIn(BaseModel):
+    to_agent: str | None = None
+    to_team: str | None = None
+    to_department: str | None = None
+    deadline: datetime | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ResolveIn(BaseModel):
+    resolution_code: str = Field(min_length=1, max_length=100)
+    final_note: Note = Field(min_length=1)
+    fcr: bool
+    """Resolved at first contact, without a transfer or a reopen."""
+    customer_notified: bool = False
+    """The customer was told the result another way (on the call, in the chat)."""
+    send_end_notice: bool = True
+    """Send the end notice (LC-04) through `outbound.messages`."""
+    close: bool = False
+    """Close at once when the three clears are met."""
+
+
+class NotifyIn(BaseModel):
+    sent_elsewhere: bool = False
+
+
+@router.post("/v1/work/{work_id}/start", response_model=WorkOut)
+async def start(work_id: uuid.UUID, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(tx, await commands.start(tx, work_id, actor_of(principal)))
+
+
+@router.post("/v1/work/{work_id}/pending", response_model=WorkOut)
+async def pending(work_id: uuid.UUID, body: PendingIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(
+            tx,
+            await commands.pending(
+                tx,
+                work_id,
+                actor_of(principal),
+                on=body.on,
+                department=body.department,
+                until=body.until,
+                reason=body.reason,
+            ),
+        )
+
+
+@router.post("/v1/work/{work_id}/resume", response_model=WorkOut)
+async def resume(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(tx, await commands.resume_command(tx, work_id, actor_of(principal), reason=body.reason))
+
+
+@router.post("/v1/work/{work_id}/solution", response_model=WorkOut)
+async def solution(work_id: uuid.UUID, body: SolutionIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(tx, await commands.record_solution(tx, work_id, actor_of(principal), note=body.note))
+
+
+@router.post("/v1/work/{work_id}/transfer", response_model=WorkOut)
+async def transfer(work_id: uuid.UUID, body: TransferIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(
+            tx,
+            await commands.transfer(
+                tx,
+                work_id,
+                actor_of(principal),
+                to_agent=body.to_agent,
+                to_team=body.to_team,
+                to_department=body.to_department,
+                deadline=body.deadline,
+                reason=body.reason,
+            ),
+        )
+
+
+@router.post("/v1/work/{work_id}/wrap-up", response_model=WorkOut)
+async def wrap_up(work_id: uuid.UUID, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(tx, await commands.wrap_up(tx, work_id, actor_of(principal)))
+
+
+@router.post("/v1/work/{work_id}/resolve", response_model=WorkOut)
+async def resolve(work_id: uuid.UUID, body: ResolveIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(
+            tx,
+            await commands.resolve(
+                tx,
+                work_id,
+                actor_of(principal),
+                resolution_code=body.resolution_code,
+                final_note=body.final_note,
+                fcr=body.fcr,
+                customer_notified=body.customer_notified,
+                send_end_notice=body.send_end_notice,
+                close=body.close,
+            ),
+        )
+
+
+@router.post("/v1/work/{work_id}/notify", response_model=WorkOut)
+async def notify(work_id: uuid.UUID, body: NotifyIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(
+            tx,
+            await commands.notify_customer(tx, work_id, actor_of(principal), sent_elsewhere=body.sent_elsewhere),
+        )
+
+
+@router.post("/v1/work/{work_id}/close", response_model=WorkOut)
+async def close(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(tx, await commands.close(tx, work_id, actor_of(principal), reason=body.reason))
+
+
+@router.post("/v1/work/{work_id}/reopen", response_model=WorkOut)
+async def reopen(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Person) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(
+            tx,
+            await commands.reopen_command(
+                tx, work_id, actor_of(principal), reason=body.reason or f"reopened by {principal.subject}"
+            ),
+        )
+
+
+# --- supervisors ----------------------------------------------------------------------------------------------
+
+
+class AssignIn(BaseModel):
+    agent_id: str
+    override_capacity: bool = False
+    """Exceed the agent's capacity on purpose (audited)."""
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ForceOfferIn(BaseModel):
+    agent_id: str
+    override_capacity: bool = False
+
+
+class CreateWorkIn(BaseModel):
+    contact_id: uuid.UUID | None = None
+    channel: Channel
+    grade: Literal["strategic", "key", "basic"] = "basic"
+    work_class: Literal["urgent", "complex", "routine", "followup"] = "routine"
+    language: str | None = None
+    required_skills: list[str] = Field(default_factory=list)
+    target_team: str | None = None
+    subject: str | None = Field(default=None, max_length=500)
+    text: str = Field(default="", max_length=20000)
+    pool: str = "default"
+    reason: str = Field(default="created by a supervisor", max_length=500)
+
+
+@router.post("/v1/work/{work_id}/assign", response_model=WorkOut)
+async def assign(work_id: uuid.UUID, body: AssignIn, request: Request, principal: Supervisor) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(
+            tx,
+            await commands.supervisor_assign(
+                tx,
+                work_id,
+                actor_of(principal),
+                agent_id=body.agent_id,
+                override_capacity=body.override_capacity,
+                reason=body.reason,
+            ),
+        )
+
+
+@router.post("/v1/work/{work_id}/offer")
+async def force_offer(
+    work_id: uuid.UUID, body: ForceOfferIn, request: Request, principal: Supervisor
+) -> dict[str, str]:
+    async with transaction(request) as tx:
+        offer_id = await commands.force_offer(
+            tx, work_id, actor_of(principal), agent_id=body.agent_id, override_capacity=body.override_capacity
+        )
+        return {"offer_id": str(offer_id)}
+
+
+@router.post("/v1/work/{work_id}/requeue", response_model=WorkOut)
+async def requeue(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Supervisor) -> WorkOut:
+    async with transaction(request) as tx:
+        return out(tx, await commands.requeue(tx, work_id, actor_of(principal), reason=body.reason))
+
+
+@router.post("/v1/work", response_model=WorkOut, status_code=201)
+async def create(body: CreateWorkIn, request: Request, principal: Supervisor) -> WorkOut:
+    """Work a supervisor opens by hand (a walk-in, a call-back, a case found in review)."""
+    actor = actor_of(principal)
+    async with transaction(request) as tx:
+        contact_id = body.contact_id or uuid.uuid4()
+        contact = await work_repo.get_contact(tx.conn, contact_id)
+        if contact is None:
+            contact = ContactRecord(
+                contact_id=contact_id,
+                customer_id=uuid.uuid4(),
+                grade=body.grade,
+                channel=body.channel,
+                subject=body.subject,
+                text=body.text,
+                language=primary_language(body.language),
+                category="enquiry",
+                priority_class="routine" if body.work_class == "followup" else body.work_class,
+                emergency=body.work_class == "urgent",
+                attributes={},
+                reply_to={},
+                received_at=tx.now,
+            )
+            await work_repo.upsert_contact(tx.conn, contact)
+        work = await create_work(
+            tx,
+            contact_id=contact_id,
+            kind="manual",
+            pool=body.pool,
+            channel=body.channel,
+            customer_id=contact.customer_id,
+            grade=body.grade,
+            work_class=body.work_class,
+            category=contact.category,
+            language=primary_language(body.language),
+            requirements=parse_requirements(body.required_skills, default_level=1),
+            target_team=body.target_team,
+            reason=body.reason,
+            actor_label=actor.label,
+        )
+        if work is None:
+            raise Conflict(f"contact {contact_id} already has open manual work")
+        await feed.audit(
+            tx.conn,
+            actor=actor.label,
+            action="work_created",
+            target=f"work:{work.work_id}",
+            detail=body.model_dump(mode="json", exclude={"text", "subject"}),
+            now=tx.now,
+        )
+        return out(tx, work)

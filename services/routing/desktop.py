@@ -1,0 +1,250 @@
+"""The agent desktop stream: one WebSocket per agent (`/v1/desktop/ws`).
+
+Everything for a desktop is first written to the agent's feed (`desktop_message`, in the transaction that
+caused it); the hub of whichever instance holds the agent's socket is woken by NOTIFY and sends what the
+socket has not seen, in order, each message with its feed id. A desktop that reconnects with `?after=<last
+id>` gets exactly what it missed: nothing lost, nothing twice. Without `after` it gets a `hello` snapshot
+(live offers, its work) and then new messages. The desktop may send `accept`, `decline`, `presence` and
+`ping`; everything else it does goes over REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
+from services.routing.domain.model import SET_PRESENCES
+from services.routing.handlers.common import Actor, Tx, agent_changed
+from services.routing.handlers.offers import accept_offer, fail_offer, jsonable, set_presence, work_view
+from services.routing.repository import agents as agent_repo
+from services.routing.repository import feed
+from services.routing.repository import offers as offer_repo
+from services.routing.repository import work as work_repo
+from shared.auth import authenticate_websocket
+from shared.clock import Clock
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["desktop"])
+
+REPLACED = 4000
+UNKNOWN_AGENT = 4404
+
+
+@dataclass(eq=False)
+class Session:
+    websocket: WebSocket
+    agent_id: str
+    last_sent: int
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
+
+
+class DesktopHub:
+    """The sockets of this instance, and the pusher that drains each agent's feed into its socket."""
+
+    def __init__(self, *, db: asyncpg.Pool, dsn: str, clock: Clock, origin: str) -> None:
+        self.db = db
+        self.dsn = dsn
+        self.clock = clock
+        self.origin = origin
+        self.sessions: dict[str, Session] = {}
+        self.sent = 0
+        self._listener: asyncpg.Connection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        try:
+            self._listener = await asyncpg.connect(self.dsn)
+            await self._listener.add_listener(feed.DESKTOP_CHANNEL, self._on_notify)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("desktop hub: no LISTEN connection (%s); desktops get messages on reconnect only", exc)
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            with contextlib.suppress(Exception):
+                await session.websocket.close(code=1001)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, agent_id: object) -> None:
+        assert isinstance(agent_id, str)
+        if agent_id in self.sessions:
+            task = asyncio.create_task(self.push(agent_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def push(self, agent_id: str) -> None:
+        session = self.sessions.get(agent_id)
+        if session is None:
+            return
+        async with session.lock:
+            if session.closed:
+                return
+            async with self.db.acquire() as conn:
+                messages = await feed.desktop_after(conn, agent_id=agent_id, after=session.last_sent)
+            for m in messages:
+                try:
+                    await session.websocket.send_json(
+                        jsonable(
+                            {"id": m["desktop_message_id"], "type": m["kind"], "at": m["created_at"], **m["body"]}
+                        )
+                    )
+                except (WebSocketDisconnect, RuntimeError, OSError):
+                    session.closed = True
+                    return
+                session.last_sent = m["desktop_message_id"]
+                self.sent += 1
+
+    async def attach(self, session: Session) -> None:
+        old = self.sessions.get(session.agent_id)
+        self.sessions[session.agent_id] = session
+        if old is not None and not old.closed:
+            old.closed = True
+            with contextlib.suppress(Exception):
+                await old.websocket.close(code=REPLACED, reason="another desktop connected for this agent")
+
+    def detach(self, session: Session) -> bool:
+        """True when this was the agent's current socket (so the agent is now disconnected)."""
+        session.closed = True
+        if self.sessions.get(session.agent_id) is session:
+            del self.sessions[session.agent_id]
+            return True
+        return False
+
+
+async def _tx_run(websocket: WebSocket, action: Any) -> Any:
+    runtime = websocket.app.state.runtime
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        tx = Tx(
+            conn=conn,
+            now=runtime.clock.now(),
+            policy=await runtime.extras["policies"].get(conn),
+            origin=runtime.extras["instance"],
+        )
+        return await action(tx)
+
+
+@router.websocket("/v1/desktop/ws")
+async def desktop_socket(websocket: WebSocket) -> None:
+    principal = await authenticate_websocket(websocket, "agent", "supervisor")
+    if principal is None:
+        return
+    hub: DesktopHub = websocket.app.state.runtime.extras["hub"]
+    agent_id = principal.subject
+    actor = Actor(principal.role, agent_id)
+    after_param = websocket.query_params.get("after")
+
+    async def connect(tx: Tx) -> dict[str, Any] | None:
+        agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
+        if agent is None:
+            return None
+        await agent_repo.set_disconnected(tx.conn, agent_id=agent_id, at=None, now=tx.now)
+        await agent_changed(tx, agent)
+        offers = await offer_repo.live_offers_for_agent(tx.conn, agent_id)
+        works = await work_repo.works_of_agent(tx.conn, agent_id)
+        return {
+            "last": await feed.last_desktop_id(tx.conn, agent_id),
+            "hello": jsonable(
+                {
+                    "type": "hello",
+                    "agent_id": agent_id,
+                    "presence": agent.presence,
+                    "offers": [
+                        {"offer_id": o.offer_id, "work_id": o.work_id, "expires_at": o.expires_at} for o in offers
+                    ],
+                    "work": [work_view(tx, w) for w in works],
+                }
+            ),
+        }
+
+    await websocket.accept()
+    state = await _tx_run(websocket, connect)
+    if state is None:
+        await websocket.close(code=UNKNOWN_AGENT, reason=f"no agent {agent_id}; an admin creates agents first")
+        return
+    resume = int(after_param) if after_param and after_param.isdigit() else None
+    session = Session(websocket, agent_id, last_sent=resume if resume is not None else state["last"])
+    async with session.lock:
+        await hub.attach(session)
+        if resume is None:
+            await websocket.send_json({**state["hello"], "last_id": state["last"]})
+    await hub.push(agent_id)
+    try:
+        while True:
+            message = await websocket.receive_json()
+            reply = await _handle(websocket, actor, message)
+            async with session.lock:
+                await websocket.send_json(reply)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        if hub.detach(session):
+
+            async def disconnect(tx: Tx) -> None:
+                agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
+                if agent is not None:
+                    await agent_repo.set_disconnected(tx.conn, agent_id=agent_id, at=tx.now, now=tx.now)
+                    await agent_changed(tx, agent)
+
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await _tx_run(websocket, disconnect)
+
+
+async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str, Any]:
+    kind = message.get("type") if isinstance(message, dict) else None
+    ref = message.get("ref") if isinstance(message, dict) else None
+
+    def error(detail: str) -> dict[str, Any]:
+        return {"type": "error", "ref": ref, "detail": detail}
+
+    try:
+        if kind == "ping":
+            return {"type": "pong", "ref": ref}
+        if kind in ("accept", "decline"):
+            offer_id = uuid.UUID(str(message.get("offer_id")))
+
+            async def act(tx: Tx) -> dict[str, Any]:
+                if kind == "accept":
+                    work = await accept_offer(tx, offer_id=offer_id, actor=actor)
+                    return {
+                        "type": "accepted",
+                        "ref": ref,
+                        "offer_id": str(offer_id),
+                        "work_id": str(work.work_id),
+                    }
+                offer = await offer_repo.get_offer(tx.conn, offer_id, for_update=True)
+                if offer is None:
+                    raise NotFound(f"no offer {offer_id}")
+                if offer.agent_id != actor.subject:
+                    raise NotAllowed("this offer was made to another agent")
+                await fail_offer(tx, offer, status="declined", reason=message.get("reason"), actor=actor)
+                return {"type": "declined", "ref": ref, "offer_id": str(offer_id)}
+
+            result: dict[str, Any] = await _tx_run(websocket, act)
+            return result
+        if kind == "presence":
+            presence = message.get("presence")
+            if presence not in SET_PRESENCES:
+                return error(f"presence must be one of {list(SET_PRESENCES)}")
+
+            async def change(tx: Tx) -> dict[str, Any]:
+                agent = await agent_repo.get_agent(tx.conn, actor.subject, for_update=True)
+                if agent is None:
+                    raise NotFound(f"no agent {actor.subject}")
+                await set_presence(tx, agent, presence=presence, reason=message.get("reason"), actor=actor)
+                return {"type": "presence_set", "ref": ref, "presence": presence}
+
+            changed: dict[str, Any] = await _tx_run(websocket, change)
+            return changed
+    except (NotFound, NotAllowed, Conflict, InvalidTransition, ValueError) as exc:
+        return error(str(exc))
+    return error(f"unknown message type {kind!r}; use accept, decline, presence or ping")

@@ -1,0 +1,1 @@
+"""Routing rules: pure values and functions (no I/O, no clock)."""

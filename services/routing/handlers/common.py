@@ -1,0 +1,78 @@
+"""What every routing transaction shares: who acts, how work and presence changes are announced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.routing.domain.model import displayed_presence
+from services.routing.domain.policy import Policy
+from services.routing.domain.records import AgentRecord, WorkRecord, to_agent
+from services.routing.repository import feed
+from services.routing.repository import work as work_repo
+from shared.db import Conn
+from shared.events import AgentPresenceChangedV1, Event
+from shared.outbox import enqueue
+
+SOURCE = "switchboard/routing"
+
+
+@dataclass(frozen=True)
+class Actor:
+    role: str
+    subject: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.subject}"
+
+
+SYSTEM = Actor("system", "routing")
+
+
+@dataclass(frozen=True)
+class Tx:
+    """One transaction's context: the connection, the instant, the policy and which instance writes."""
+
+    conn: Conn
+    now: datetime
+    policy: Policy
+    origin: str
+
+
+async def publish_work(tx: Tx, work: WorkRecord, event: Event) -> None:
+    """routing.work is keyed by pool (one owner per pool); the subject stays the contact."""
+    await enqueue(tx.conn, event, source=SOURCE, subject=str(work.contact_id), now=tx.now, key=work.pool)
+
+
+def change_notice(tx: Tx, pool: str, kind: str, key: str) -> str:
+    return feed.change_payload(origin=tx.origin, pool=pool, kind=kind, key=key)
+
+
+async def work_changed(tx: Tx, work: WorkRecord) -> None:
+    await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
+
+
+async def agent_changed(tx: Tx, agent: AgentRecord) -> None:
+    await feed.notify_change(tx.conn, origin=tx.origin, pool=agent.pool, kind="agent", key=agent.agent_id)
+
+
+async def publish_presence(tx: Tx, agent: AgentRecord) -> None:
+    view = to_agent(tx.policy, agent)
+    event = AgentPresenceChangedV1(
+        agent_id=agent.agent_id,
+        presence=displayed_presence(view),
+        load=dict(agent.load),
+        at=tx.now,
+    )
+    await enqueue(tx.conn, event, source=SOURCE, subject=agent.agent_id, now=tx.now, key=agent.agent_id)
+
+
+async def history(tx: Tx, work: WorkRecord, action: str, actor: Actor, **detail: object) -> None:
+    await work_repo.add_history(
+        tx.conn, work_id=work.work_id, action=action, actor=actor.label, detail=dict(detail), now=tx.now
+    )

@@ -1,0 +1,317 @@
+"""Consumed events: contacts from intake, SLA warnings and escalations, feedback follow-ups, knowledge
+suggestions. Each runs in the inbox transaction that claimed the event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from services.routing.domain.lifecycle import OPEN, OWNED
+from services.routing.domain.model import parse_requirements, primary_language
+from services.routing.domain.records import ContactRecord, WorkRecord
+from services.routing.handlers.commands import reopen, resume
+from services.routing.handlers.common import SYSTEM, Tx, change_notice, history, publish_work
+from services.routing.handlers.offers import jsonable, priority_now, work_view
+from services.routing.repository import agents as agent_repo
+from services.routing.repository import feed
+from services.routing.repository import work as work_repo
+from shared.events import (
+    ContactMessageAddedV1,
+    ContactReceivedV1,
+    ContactReclassifiedV1,
+    Event,
+    FeedbackFollowupRequiredV1,
+    FeedbackNotSolvedV1,
+    KnowledgeSuggestedV1,
+    SlaBreachedV1,
+    SlaEscalatedV1,
+    SlaWarningV1,
+    WorkQueuedV1,
+)
+
+EMERGENCY_TIER = "emergency"
+
+
+def work_class_of(priority_class: str, emergency: bool) -> str:
+    return "urgent" if emergency else priority_class
+
+
+async def _to_people(tx: Tx, work: WorkRecord, kind: str, body: dict[str, Any]) -> None:
+    for agent_id in {work.owner_id, work.slot_agent_id} - {None}:
+        await feed.to_desktop(tx.conn, agent_id=str(agent_id), kind=kind, body=jsonable(body), now=tx.now)
+
+
+async def create_work(
+    tx: Tx,
+    *,
+    contact_id: uuid.UUID,
+    kind: str,
+    pool: str,
+    channel: str,
+    customer_id: uuid.UUID | None,
+    grade: str,
+    work_class: str,
+    category: str | None,
+    language: str | None,
+    requirements: Any,
+    target_team: str | None,
+    reason: str,
+    actor_label: str = "system:routing",
+) -> WorkRecord | None:
+    """Queue new work; None when the contact already has open work of this kind (a repeat)."""
+    work_id = uuid.uuid4()
+    work = await work_repo.insert_work(
+        tx.conn,
+        work_id=work_id,
+        contact_id=contact_id,
+        kind=kind,
+        pool=pool,
+        channel=channel,
+        customer_id=customer_id,
+        grade=grade,
+        work_class=work_class,
+        category=category,
+        language=language,
+        requirements=requirements,
+        state="queued",
+        target_team=target_team,
+        first_owner_id=None,
+        reason=reason,
+        now=tx.now,
+    )
+    if work is None:
+        return None
+    await work_repo.add_history_and_notify(
+        tx.conn,
+        work_id=work_id,
+        action="queued",
+        actor=actor_label,
+        detail={"reason": reason},
+        now=tx.now,
+        notice=change_notice(tx, pool, "work", str(work_id)),
+    )
+    policy = tx.policy
+    reasons = [
+        reason,
+        f"class {work_class} +{policy.class_base.get(work_class, 0)}",
+        f"grade {grade} +{policy.grade_bonus.get(grade, 0)}",
+    ]
+    await publish_work(
+        tx,
+        work,
+        WorkQueuedV1(
+            work_id=work_id, contact_id=contact_id, pool=pool, priority=priority_now(tx, work), reasons=reasons
+        ),
+    )
+    return work
+
+
+async def on_contact_received(tx: Tx, event: ContactReceivedV1, data: dict[str, Any], *, pool: str) -> None:
+    language = primary_language(event.language)
+    reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), dict) else {}
+    await work_repo.upsert_contact_with_message(
+        tx.conn,
+        ContactRecord(
+            contact_id=event.contact_id,
+            customer_id=event.customer.customer_id,
+            grade=event.customer.grade,
+            channel=event.channel,
+            subject=event.subject,
+            text=event.text,
+            language=language,
+            category=event.category,
+            priority_class=event.priority_class,
+            emergency=event.emergency,
+            attributes=dict(event.customer.attributes),
+            reply_to={str(k): (str(v) if v is not None else None) for k, v in (reply_to or {}).items()},
+            received_at=event.received_at,
+        ),
+        message_id=event.message_id,
+    )
+    work_class = work_class_of(event.priority_class, event.emergency)
+    work = await create_work(
+        tx,
+        contact_id=event.contact_id,
+        kind="contact",
+        pool=event.customer.attributes.get("routing_pool", pool),
+        channel=event.channel,
+        customer_id=event.customer.customer_id,
+        grade=event.customer.grade,
+        work_class=work_class,
+        category=event.category,
+        language=language,
+        requirements=parse_requirements(event.required_skills, default_level=1),
+        target_team=None,
+        reason="emergency contact" if event.emergency else "new contact",
+    )
+    if work is not None and event.emergency:
+        # CH-16: the emergency team is paged at once, whoever the offer goes to.
+        for agent_id in await agent_repo.online_agents_of_tier(tx.conn, EMERGENCY_TIER):
+            await feed.to_desktop(
+                tx.conn,
+                agent_id=agent_id,
+                kind="alert",
+                body={"work": work_view(tx, work), "reason": "emergency contact"},
+                now=tx.now,
+            )
+
+
+async def on_message_added(tx: Tx, event: ContactMessageAddedV1) -> None:
+    await work_repo.add_message(
+        tx.conn,
+        message_id=event.message_id,
+        contact_id=event.contact_id,
+        from_customer=event.from_customer,
+        text=event.text,
+        at=event.received_at,
+    )
+    work = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
+    if work is None:
+        return
+    if event.from_customer and event.reopened and work.state in ("resolved", "closed"):
+        work = await reopen(tx, work, SYSTEM, reason="the customer wrote again")
+    elif event.from_customer and work.state == "pending_customer":
+        work = await resume(tx, work, SYSTEM, reason="the customer replied")
+    if work.state in OWNED or work.state == "offered":
+        await _to_people(
+            tx,
+            work,
+            "message",
+            {
+                "work_id": work.work_id,
+                "contact_id": work.contact_id,
+                "message": {
+                    "message_id": event.message_id,
+                    "from_customer": event.from_customer,
+                    "text": event.text,
+                    "received_at": event.received_at,
+                },
+            },
+        )
+
+
+async def on_reclassified(tx: Tx, event: ContactReclassifiedV1, data: dict[str, Any]) -> None:
+    await work_repo.reclassify_contact(
+        tx.conn,
+        contact_id=event.contact_id,
+        category=event.category,
+        priority_class=event.priority_class,
+        emergency=event.emergency,
+    )
+    work = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
+    if work is None or work.state not in OPEN:
+        return
+    work_class = work_class_of(event.priority_class, event.emergency)
+    changed = replace(work, work_class=work_class, category=event.category, updated_at=tx.now)
+    skills = data.get("required_skills")
+    if isinstance(skills, list) and skills:
+        changed = replace(changed, requirements=parse_requirements(skills, default_level=1))
+    await work_repo.save_work(tx.conn, changed)
+    await history(tx, changed, "reclassified", SYSTEM, work_class=work_class, by=event.by)
+    await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
+
+
+async def on_sla(tx: Tx, event: SlaWarningV1 | SlaBreachedV1 | SlaEscalatedV1) -> None:
+    """Warnings and escalations raise the priority of the contact's work live; the owner's desktop is told."""
+    work = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
+    if work is None or work.state == "closed":
+        return
+    level = event.level if isinstance(event, SlaEscalatedV1) else 0
+    kind = {SlaWarningV1: "warning", SlaBreachedV1: "breached", SlaEscalatedV1: "escalated"}[type(event)]
+    changed = replace(work, sla_warned=True, escalation_level=max(work.escalation_level, level), updated_at=tx.now)
+    if changed != work:
+        await work_repo.save_work(tx.conn, changed)
+        await history(
+            tx, changed, f"sla_{kind}", SYSTEM, clock=event.clock, level=level, priority=priority_now(tx, changed)
+        )
+        await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
+    await _to_people(
+        tx,
+        changed,
+        "sla",
+        {
+            "work_id": work.work_id,
+            "contact_id": work.contact_id,
+            "kind": kind,
+            "clock": event.clock,
+            "level": level,
+            "due_at": getattr(event, "due_at", None),
+            "at": event.at,
+        },
+    )
+
+
+async def on_followup_required(tx: Tx, event: FeedbackFollowupRequiredV1, *, pool: str) -> None:
+    """A low score becomes follow-up (回访) work for a supervisor, by phone."""
+    contact = await work_repo.get_contact(tx.conn, event.contact_id)
+    original = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
+    await create_work(
+        tx,
+        contact_id=event.contact_id,
+        kind="followup",
+        pool=original.pool if original is not None else pool,
+        channel="phone",
+        customer_id=event.customer_id,
+        grade=contact.grade if contact else "basic",
+        work_class="followup",
+        category=contact.category if contact else None,
+        language=contact.language if contact else None,
+        requirements=(),
+        target_team=None,
+        reason=f"follow-up after a low survey ({event.reason})",
+    )
+
+
+async def on_not_solved(tx: Tx, event: FeedbackNotSolvedV1) -> None:
+    work = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
+    if work is not None and work.state in ("resolved", "closed"):
+        await reopen(tx, work, SYSTEM, reason="the customer answered: not solved")
+
+
+async def on_suggested(tx: Tx, event: KnowledgeSuggestedV1) -> None:
+    articles = [a.model_dump(mode="json") for a in event.articles]
+    await work_repo.save_suggestion(tx.conn, contact_id=event.contact_id, articles=articles, at=tx.now)
+    work = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
+    if work is not None and work.state in OWNED:
+        await _to_people(
+            tx, work, "suggestion", {"work_id": work.work_id, "contact_id": work.contact_id, "articles": articles}
+        )
+
+
+Dispatch = Callable[[Tx, Event, dict[str, Any]], Awaitable[None]]
+
+
+def dispatch_table(*, pool: str) -> dict[type[Event], Dispatch]:
+    """Which function handles which consumed event type; everything else is skipped."""
+
+    async def received(tx: Tx, e: Event, data: dict[str, Any]) -> None:
+        assert isinstance(e, ContactReceivedV1)
+        await on_contact_received(tx, e, data, pool=pool)
+
+    async def followup(tx: Tx, e: Event, _data: dict[str, Any]) -> None:
+        assert isinstance(e, FeedbackFollowupRequiredV1)
+        await on_followup_required(tx, e, pool=pool)
+
+    async def reclassified(tx: Tx, e: Event, data: dict[str, Any]) -> None:
+        assert isinstance(e, ContactReclassifiedV1)
+        await on_reclassified(tx, e, data)
+
+    def plain(fn: Callable[[Tx, Any], Awaitable[None]]) -> Dispatch:
+        async def run(tx: Tx, e: Event, _data: dict[str, Any]) -> None:
+            await fn(tx, e)
+
+        return run
+
+    return {
+        ContactReceivedV1: received,
+        ContactMessageAddedV1: plain(on_message_added),
+        ContactReclassifiedV1: reclassified,
+        SlaWarningV1: plain(on_sla),
+        SlaBreachedV1: plain(on_sla),
+        SlaEscalatedV1: plain(on_sla),
+        FeedbackFollowupRequiredV1: followup,
+        FeedbackNotSolvedV1: plain(on_not_solved),
+        KnowledgeSuggestedV1: plain(on_suggested),
+    }

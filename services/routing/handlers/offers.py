@@ -1,0 +1,397 @@
+"""Offers: made (by the pool's owner, fenced), accepted, declined, missed or withdrawn.
+
+Capacity is checked against the database with the agent's row locked, so no path — another instance, a
+supervisor, a stale engine — can put an agent over capacity.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, after_failed_offer, check
+from services.routing.domain.model import can_receive_offers, free_capacity
+from services.routing.domain.policy import priority_at, static_priority
+from services.routing.domain.records import AgentRecord, ContactRecord, OfferRecord, WorkRecord, to_agent
+from services.routing.handlers.common import (
+    SYSTEM,
+    Actor,
+    Tx,
+    agent_changed,
+    change_notice,
+    history,
+    publish_presence,
+    publish_work,
+)
+from services.routing.repository import agents as agent_repo
+from services.routing.repository import feed
+from services.routing.repository import offers as offer_repo
+from services.routing.repository import work as work_repo
+from shared.events import (
+    WorkAssignedV1,
+    WorkOfferDeclinedV1,
+    WorkOfferedV1,
+    WorkOfferExpiredV1,
+    WorkQueuedV1,
+)
+
+
+class Fenced(Exception):
+    """This instance no longer holds the pool's lease: it must not decide."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    pool: str
+    holder: str
+    epoch: int
+
+
+def jsonable(value: Any) -> Any:
+    return to_jsonable_python(value)
+
+
+def jsonable_dict(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = to_jsonable_python(value)
+    return out
+
+
+def priority_now(tx: Tx, work: WorkRecord) -> int:
+    static = static_priority(
+        tx.policy,
+        work_class=work.work_class,
+        grade=work.grade,
+        sla_warned=work.sla_warned,
+        escalation_level=work.escalation_level,
+    )
+    return round(priority_at(tx.policy, static, work.enqueued_at, tx.now))
+
+
+def work_view(tx: Tx, work: WorkRecord) -> dict[str, Any]:
+    return jsonable_dict(
+        {
+            "work_id": work.work_id,
+            "contact_id": work.contact_id,
+            "kind": work.kind,
+            "state": work.state,
+            "pool": work.pool,
+            "channel": work.channel,
+            "work_class": work.work_class,
+            "grade": work.grade,
+            "category": work.category,
+            "language": work.language,
+            "requirements": [{"skill": r.skill, "level": r.level} for r in work.requirements],
+            "priority": priority_now(tx, work),
+            "enqueued_at": work.enqueued_at,
+            "waited_s": round(max(0.0, (tx.now - work.enqueued_at).total_seconds()), 1),
+            "sla_warned": work.sla_warned,
+            "escalation_level": work.escalation_level,
+            "target_agent_id": work.target_agent_id,
+            "target_team": work.target_team,
+            "first_owner_id": work.first_owner_id,
+            "owner_id": work.owner_id,
+            "offers_failed": work.offers_failed,
+            "pending_department": work.pending_department,
+            "pending_until": work.pending_until,
+            "wrap_up_until": work.wrap_up_until,
+            "solution_at": work.solution_at,
+            "resolution_code": work.resolution_code,
+            "fcr": work.fcr,
+            "customer_notified": work.customer_notified,
+            "resolved_at": work.resolved_at,
+            "closed_at": work.closed_at,
+            "reopened": work.reopened,
+            "reason": work.reason,
+        }
+    )
+
+
+def contact_summary(contact: ContactRecord | None) -> dict[str, Any]:
+    """What an offer shows before acceptance: no message text (important PII goes to the owner only)."""
+    if contact is None:
+        return {}
+    return jsonable_dict(
+        {
+            "contact_id": contact.contact_id,
+            "channel": contact.channel,
+            "grade": contact.grade,
+            "category": contact.category,
+            "priority_class": contact.priority_class,
+            "emergency": contact.emergency,
+            "language": contact.language,
+            "subject": contact.subject,
+            "received_at": contact.received_at,
+        }
+    )
+
+
+async def contact_details(tx: Tx, work: WorkRecord) -> dict[str, Any]:
+    """Everything the owning agent needs: the contact, its messages and the knowledge suggestions."""
+    contact = await work_repo.get_contact(tx.conn, work.contact_id)
+    details = contact_summary(contact)
+    if contact is not None:
+        details["text"] = contact.text
+        details["customer_id"] = str(contact.customer_id)
+        details["attributes"] = dict(contact.attributes)
+    details["messages"] = jsonable(await work_repo.messages_of(tx.conn, work.contact_id))
+    details["suggestions"] = jsonable(await work_repo.suggestion_for(tx.conn, work.contact_id))
+    return details
+
+
+async def make_offer(
+    tx: Tx,
+    *,
+    work_id: uuid.UUID,
+    agent_id: str,
+    decision: dict[str, Any],
+    fence: Fence | None,
+    forced_by: Actor | None = None,
+    override_capacity: bool = False,
+) -> uuid.UUID | str:
+    """Offer the work to the agent: the offer id, or why not (the engine was stale). Raises `Fenced`."""
+    if fence is not None and not await feed.holds_fence(
+        tx.conn, pool=fence.pool, holder=fence.holder, epoch=fence.epoch, now=tx.now
+    ):
+        raise Fenced(fence.pool)
+    work = await work_repo.get_work(tx.conn, work_id, for_update=True)
+    if work is None:
+        return "work not found"
+    allowed = ("queued", "supervisor") if forced_by is not None else ("queued",)
+    if work.state not in allowed:
+        return f"work is {work.state}"
+    if fence is not None and work.pool != fence.pool:
+        return f"work moved to pool {work.pool}"
+    agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
+    if agent is None or not agent.active:
+        return "agent not found or inactive"
+    view = to_agent(tx.policy, agent)
+    if forced_by is None and not can_receive_offers(view):
+        return f"agent is {agent.presence}" + (" (desktop disconnected)" if agent.disconnected_at else "")
+    if free_capacity(view, work.channel) <= 0 and not override_capacity:
+        return f"agent has no free {work.channel} slot"
+    offer_id = uuid.uuid4()
+    expires_at = tx.now + timedelta(seconds=tx.policy.offer_timeout_s)
+    await offer_repo.insert_offer(
+        tx.conn,
+        offer_id=offer_id,
+        work_id=work.work_id,
+        agent_id=agent_id,
+        pool=work.pool,
+        epoch=fence.epoch if fence else 0,
+        now=tx.now,
+        expires_at=expires_at,
+        forced_by=forced_by.label if forced_by else None,
+        decision=jsonable(decision),
+    )
+    work = replace(work, state="offered", slot_agent_id=agent_id, updated_at=tx.now)
+    await work_repo.save_work(tx.conn, work)
+    await agent_repo.touch_idle(tx.conn, agent_id=agent_id, now=tx.now)
+    rule = str(decision.get("rule", "forced by a supervisor" if forced_by else ""))
+    await work_repo.add_history_and_notify(
+        tx.conn,
+        work_id=work.work_id,
+        action="offered",
+        actor=(forced_by or SYSTEM).label,
+        detail={"agent_id": agent_id, "offer_id": str(offer_id), "rule": rule},
+        now=tx.now,
+        notice=change_notice(tx, work.pool, "offer", str(work.work_id)),
+    )
+    contact = await work_repo.get_contact(tx.conn, work.contact_id)
+    await feed.to_desktop(
+        tx.conn,
+        agent_id=agent_id,
+        kind="offer",
+        body=jsonable(
+            {
+                "offer_id": offer_id,
+                "work": work_view(tx, work),
+                "contact": contact_summary(contact),
+                "expires_at": expires_at,
+                "timeout_s": tx.policy.offer_timeout_s,
+                "forced_by": forced_by.label if forced_by else None,
+            }
+        ),
+        now=tx.now,
+    )
+    await publish_work(
+        tx,
+        work,
+        WorkOfferedV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            agent_id=agent_id,
+            offer_id=offer_id,
+            expires_at=expires_at,
+            reasons=[rule] if rule else [],
+        ),
+    )
+    return offer_id
+
+
+async def accept_offer(tx: Tx, *, offer_id: uuid.UUID, actor: Actor) -> WorkRecord:
+    offer = await offer_repo.get_offer(tx.conn, offer_id, for_update=True)
+    if offer is None:
+        raise NotFound(f"no offer {offer_id}")
+    if offer.agent_id != actor.subject and not actor.is_supervisor:
+        raise NotAllowed("this offer was made to another agent")
+    if offer.status != "live":
+        raise Conflict(f"the offer is {offer.status}" + (f" ({offer.reason})" if offer.reason else ""))
+    if offer.expires_at <= tx.now:
+        raise Conflict("the offer has expired")
+    work = await work_repo.get_work(tx.conn, offer.work_id, for_update=True)
+    assert work is not None
+    check("accept", work.state)
+    await offer_repo.close_offer(tx.conn, offer_id=offer_id, status="accepted", reason=None, now=tx.now)
+    return await assign(tx, work, agent_id=offer.agent_id, actor=actor, via="offer")
+
+
+async def assign(
+    tx: Tx, work: WorkRecord, *, agent_id: str, actor: Actor, via: str, override_by: str | None = None
+) -> WorkRecord:
+    """Make `agent_id` the owner; the slot must already be held by them (offer) or checked by the caller."""
+    agent = await agent_repo.get_agent(tx.conn, agent_id)
+    assert agent is not None
+    work = replace(
+        work,
+        state="assigned",
+        owner_id=agent_id,
+        slot_agent_id=agent_id,
+        first_owner_id=work.first_owner_id or agent_id,
+        target_agent_id=None,
+        hold_until=None,
+        updated_at=tx.now,
+    )
+    await work_repo.save_work(tx.conn, work)
+    await offer_repo.start_assignment(
+        tx.conn, work_id=work.work_id, agent_id=agent_id, via=via, now=tx.now, override_by=override_by
+    )
+    if work.customer_id is not None:
+        await agent_repo.remember_last_agent(tx.conn, customer_id=work.customer_id, agent_id=agent_id, now=tx.now)
+    await history(tx, work, "assigned", actor, agent_id=agent_id, via=via, override_by=override_by)
+    await publish_work(
+        tx,
+        work,
+        WorkAssignedV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            agent_id=agent_id,
+            first_owner_id=work.first_owner_id or agent_id,
+            accepted_at=tx.now,
+            team=agent.team,
+            via=via,
+        ),
+    )
+    await feed.to_desktop(
+        tx.conn,
+        agent_id=agent_id,
+        kind="assigned",
+        body={"work": work_view(tx, work), "contact": await contact_details(tx, work)},
+        now=tx.now,
+    )
+    await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="agent", key=agent_id)
+    return work
+
+
+async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | None, actor: Actor) -> WorkRecord:
+    """A declined, missed (expired) or withdrawn offer: the work moves on to the next agent, or to the
+    supervisor queue after `max_offers` failures. A withdrawn offer (the agent left) does not count."""
+    if not await offer_repo.close_offer(
+        tx.conn, offer_id=offer.offer_id, status=status, reason=reason, now=tx.now
+    ):
+        raise Conflict("the offer is no longer live")
+    work = await work_repo.get_work(tx.conn, offer.work_id, for_update=True)
+    assert work is not None
+    counted = status != "withdrawn"
+    failed = work.offers_failed + (1 if counted else 0)
+    next_state = after_failed_offer(failed, tx.policy.max_offers) if counted else "queued"
+    directed = work.target_agent_id == offer.agent_id
+    work = replace(
+        work,
+        state=next_state,
+        slot_agent_id=None,
+        excluded=(*work.excluded, offer.agent_id)
+        if counted and offer.agent_id not in work.excluded
+        else work.excluded,
+        offers_failed=failed,
+        target_agent_id=None if directed else work.target_agent_id,
+        hold_until=None if directed else work.hold_until,
+        updated_at=tx.now,
+    )
+    await work_repo.save_work(tx.conn, work)
+    await agent_repo.touch_idle(tx.conn, agent_id=offer.agent_id, now=tx.now)
+    await history(
+        tx, work, f"offer_{status}", actor, agent_id=offer.agent_id, reason=reason, next_state=next_state
+    )
+    if status == "expired":
+        event: WorkOfferExpiredV1 | WorkOfferDeclinedV1 = WorkOfferExpiredV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            agent_id=offer.agent_id,
+            offer_id=offer.offer_id,
+            reason=reason,
+        )
+    else:
+        event = WorkOfferDeclinedV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            agent_id=offer.agent_id,
+            offer_id=offer.offer_id,
+            reason=reason if status == "declined" else f"withdrawn: {reason}",
+        )
+    await publish_work(tx, work, event)
+    reasons = [f"offer {status}" + (f": {reason}" if reason else "")]
+    if next_state == "supervisor":
+        reasons.append(f"{failed} offers failed (limit {tx.policy.max_offers})")
+    await publish_work(
+        tx,
+        work,
+        WorkQueuedV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            pool=work.pool,
+            priority=priority_now(tx, work),
+            reasons=reasons,
+            queue=next_state if next_state == "supervisor" else None,
+        ),
+    )
+    await feed.to_desktop(
+        tx.conn,
+        agent_id=offer.agent_id,
+        kind="offer_closed",
+        body=jsonable({"offer_id": offer.offer_id, "work_id": work.work_id, "status": status, "reason": reason}),
+        now=tx.now,
+    )
+    agent = await agent_repo.get_agent(tx.conn, offer.agent_id, for_update=True)
+    if agent is not None:
+        if status == "expired" and tx.policy.missed_offer_sets_away and agent.presence == "available":
+            await set_presence(tx, agent, presence="away", reason="missed an offer", actor=SYSTEM)
+        else:
+            await agent_changed(tx, agent)
+    await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
+    return work
+
+
+async def set_presence(
+    tx: Tx, agent: AgentRecord, *, presence: str, reason: str | None, actor: Actor
+) -> AgentRecord:
+    """Offline or away withdraws the agent's live offers (they move on at once, not counted as failures)."""
+    await agent_repo.set_presence(tx.conn, agent_id=agent.agent_id, presence=presence, reason=reason, now=tx.now)
+    if presence != "available":
+        for offer in await offer_repo.live_offers_for_agent(tx.conn, agent.agent_id):
+            await fail_offer(tx, offer, status="withdrawn", reason=f"agent {presence}", actor=actor)
+    updated = await agent_repo.get_agent(tx.conn, agent.agent_id)
+    assert updated is not None
+    await publish_presence(tx, updated)
+    await feed.to_desktop(
+        tx.conn,
+        agent_id=agent.agent_id,
+        kind="presence",
+        body={"presence": presence, "reason": reason, "by": actor.label},
+        now=tx.now,
+    )
+    await agent_changed(tx, updated)
+    return updated

@@ -1,0 +1,145 @@
+"""What leaves a transaction besides events: desktop messages, change notices to pool owners, the audit log,
+and the pool leases that fence a deposed instance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.db import Conn
+
+CHANGE_CHANNEL = "routing_change"
+DESKTOP_CHANNEL = "routing_desktop"
+
+INSERT_DESKTOP = """
+WITH staged AS (
+    INSERT INTO desktop_message (agent_id, kind, body, created_at) VALUES ($1, $2, $3, $4)
+    RETURNING desktop_message_id
+)
+SELECT desktop_message_id, pg_notify('routing_desktop', $1) FROM staged
+"""
+
+
+async def to_desktop(conn: Conn, *, agent_id: str, kind: str, body: dict[str, Any], now: datetime) -> int:
+    """Queue a message for the agent's desktop; sockets are told after the commit (NOTIFY)."""
+    row = await conn.fetchrow(INSERT_DESKTOP, agent_id, kind, body, now)
+    assert row is not None
+    message_id: int = row["desktop_message_id"]
+    return message_id
+
+
+SELECT_DESKTOP = """
+SELECT desktop_message_id, kind, body, created_at FROM desktop_message
+WHERE agent_id = $1 AND desktop_message_id > $2 ORDER BY desktop_message_id LIMIT $3
+"""
+
+
+async def desktop_after(conn: Conn, *, agent_id: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(SELECT_DESKTOP, agent_id, after, limit)]
+
+
+SELECT_LAST_DESKTOP = "SELECT coalesce(max(desktop_message_id), 0) FROM desktop_message WHERE agent_id = $1"
+
+
+async def last_desktop_id(conn: Conn, agent_id: str) -> int:
+    return int(await conn.fetchval(SELECT_LAST_DESKTOP, agent_id))
+
+
+PURGE_DESKTOP = "DELETE FROM desktop_message WHERE created_at < $1"
+
+
+async def purge_desktop(conn: Conn, *, before: datetime) -> int:
+    return int((await conn.execute(PURGE_DESKTOP, before)).rsplit(" ", 1)[-1])
+
+
+NOTIFY_CHANGE = "SELECT pg_notify('routing_change', $1)"
+
+
+def change_payload(*, origin: str, pool: str, kind: str, key: str) -> str:
+    return f"{origin}|{pool}|{kind}|{key}"
+
+
+async def notify_change(conn: Conn, *, origin: str, pool: str, kind: str, key: str) -> None:
+    """Tell the pool's owner (after commit) that an agent, a work item or the policy changed."""
+    await conn.execute(NOTIFY_CHANGE, change_payload(origin=origin, pool=pool, kind=kind, key=key))
+
+
+INSERT_AUDIT = "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)"
+
+
+async def audit(
+    conn: Conn, *, actor: str, action: str, target: str, detail: dict[str, Any], now: datetime
+) -> None:
+    await conn.execute(INSERT_AUDIT, now, actor, action, target, detail)
+
+
+SELECT_AUDIT = """
+SELECT at, actor, action, target, detail FROM audit WHERE ($1::text IS NULL OR target = $1)
+ORDER BY audit_id DESC LIMIT $2
+"""
+
+
+async def audit_entries(conn: Conn, *, target: str | None, limit: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(SELECT_AUDIT, target, limit)]
+
+
+# --- pool leases ----------------------------------------------------------------------------------------------
+
+ACQUIRE_LEASE = """
+INSERT INTO pool_lease AS l (pool, holder, epoch, expires_at) VALUES ($1, $2, 1, $3)
+ON CONFLICT (pool) DO UPDATE SET holder = EXCLUDED.holder, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
+WHERE l.expires_at <= $4 OR l.holder = EXCLUDED.holder
+RETURNING epoch
+"""
+
+
+async def acquire_lease(conn: Conn, *, pool: str, holder: str, until: datetime, now: datetime) -> int | None:
+    """Take a free or expired pool (or take ours again after losing track); the new epoch fences whoever
+    held it before, including an earlier incarnation of ourselves."""
+    epoch = await conn.fetchval(ACQUIRE_LEASE, pool, holder, until, now)
+    return int(epoch) if epoch is not None else None
+
+
+RENEW_LEASE = """
+UPDATE pool_lease SET expires_at = $4 WHERE pool = $1 AND holder = $2 AND epoch = $3
+"""
+
+
+async def renew_lease(conn: Conn, *, pool: str, holder: str, epoch: int, until: datetime) -> bool:
+    """Still ours while the epoch is ours: a lapse nobody used costs nothing (no one decided meanwhile)."""
+    return bool(await conn.execute(RENEW_LEASE, pool, holder, epoch, until) == "UPDATE 1")
+
+
+RELEASE_LEASE = "UPDATE pool_lease SET expires_at = $3 WHERE pool = $1 AND holder = $2"
+
+
+async def release_lease(conn: Conn, *, pool: str, holder: str, now: datetime) -> None:
+    await conn.execute(RELEASE_LEASE, pool, holder, now)
+
+
+CHECK_FENCE = """
+SELECT 1 FROM pool_lease WHERE pool = $1 AND holder = $2 AND epoch = $3 AND expires_at > $4 FOR SHARE
+"""
+
+
+async def holds_fence(conn: Conn, *, pool: str, holder: str, epoch: int, now: datetime) -> bool:
+    """Inside the deciding transaction: the lease row is share-locked, so no takeover commits meanwhile."""
+    return await conn.fetchval(CHECK_FENCE, pool, holder, epoch, now) is not None
+
+
+SELECT_POOLS = """
+SELECT pool FROM agent WHERE active
+UNION SELECT pool FROM work_item WHERE state IN ('queued', 'offered')
+UNION SELECT pool FROM pool_lease
+"""
+
+
+async def known_pools(conn: Conn) -> list[str]:
+    return sorted(r["pool"] for r in await conn.fetch(SELECT_POOLS))
+
+
+SELECT_LEASES = "SELECT pool, holder, epoch, expires_at FROM pool_lease ORDER BY pool"
+
+
+async def leases(conn: Conn) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(SELECT_LEASES)]

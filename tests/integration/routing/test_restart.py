@@ -1,0 +1,57 @@
+"""A routing restart loses no waiting work and no assignment; an offer in flight can still be accepted after
+the restart, or expires on time and moves on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.clock import ManualClock
+from tests.integration.routing.harness import routing_settings, running_routing
+from tests.support import TestStack, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_waiting_work_assignments_and_live_offers_survive_a_restart(
+    test_stack: TestStack, empty_database: str
+) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    settings = routing_settings(test_stack, empty_database)
+    pool = f"p-{uuid.uuid4().hex[:8]}"
+    async with running_routing(settings, clock=clock) as routing:
+        for agent in ("keeper", "holder", "late"):
+            await routing.put_agent(agent, pool=pool, capacity={"chat": 1})
+        keeper = await routing.desktop("keeper")
+        assigned = await routing.manual_work(pool)
+        offer = await keeper.next_of("offer", work__work_id=assigned["work_id"])
+        await keeper.send({"type": "accept", "offer_id": offer["offer_id"]})
+        holder = await routing.desktop("holder")
+        in_flight = await routing.manual_work(pool)
+        live = await holder.next_of("offer", work__work_id=in_flight["work_id"])
+        waiting = await routing.manual_work(pool)  # nobody free: it waits
+        await keeper.close()
+        await holder.close()
+    clock.advance(timedelta(seconds=5))
+    async with running_routing(settings, clock=clock) as routing:
+        assert (await routing.work(assigned["work_id"]))["work"]["state"] == "assigned"
+        accepted = await routing.call(
+            "POST", f"/v1/offers/{live['offer_id']}/accept", json={}, as_=("agent", "holder")
+        )
+        assert accepted["work"]["state"] == "assigned"
+        assert (await routing.work(waiting["work_id"]))["work"]["state"] == "queued"
+        late = await routing.desktop("late")
+        offered = await late.next_of("offer", work__work_id=waiting["work_id"], timeout_s=20)
+        # Not answered: it expires on time after the restart too, and waits again.
+        clock.advance(timedelta(seconds=21))
+        await routing.dispatcher.fire_due(clock.now())
+        closed = await late.next_of("offer_closed", offer_id=offered["offer_id"])
+        assert closed["status"] == "expired"
+
+        async def queued() -> bool:
+            return bool((await routing.work(waiting["work_id"]))["work"]["state"] == "queued")
+
+        await wait_until(queued, timeout_s=15)
+        await late.close()
