@@ -26,6 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--batch", action="store_true", help="consumer handles each polled batch in one transaction"
+    )
     parser.add_argument("--paced", type=int, default=200, help="events sent one by one, 20 ms apart (latency)")
     args = parser.parse_args()
     stack = StackSettings()
@@ -47,6 +50,7 @@ def main() -> None:
                         settings,
                         events=args.events,
                         timeout_s=600,
+                        batch_transactions=args.batch,
                         progress=show,
                     )
                 )
@@ -56,7 +60,8 @@ def main() -> None:
     )
     cpu = platform.processor() or platform.machine()
     table = Table(
-        title=f"outbox → Kafka → consumer → inbox, {args.events:,} events × {args.runs} runs — "
+        title=f"outbox → Kafka → consumer → inbox{' (batch transactions)' if args.batch else ''}, "
+        f"{args.events:,} events × {args.runs} runs — "
         f"{datetime.now(UTC):%Y-%m-%d}, {psutil.cpu_count()} cores {cpu}, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
     )

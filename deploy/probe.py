@@ -18,7 +18,7 @@ from shared.clock import SystemClock
 from shared.config import ServiceSettings
 from shared.db import SHARED_MIGRATIONS, Conn, create_pool, migrate
 from shared.events import ProbePingedV1, dlq_topic
-from shared.inbox import TransactionalHandler, idempotent
+from shared.inbox import TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer
 from shared.outbox import OutboxRelay, enqueue
 
@@ -79,6 +79,7 @@ async def round_trip(
     batch: int = 500,
     timeout_s: float = 120.0,
     pace_s: float = 0.0,
+    batch_transactions: bool = False,
     progress: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> ProbeReport:
     clock = SystemClock()
@@ -94,6 +95,7 @@ async def round_trip(
         handler=idempotent(pool, GROUP, handle, clock.now),
         producer=producer,
         dlq_topic=dlq_topic("ops").name,
+        batch_handler=idempotent_batch(pool, GROUP, handle, clock.now) if batch_transactions else None,
     )
     tasks: list[asyncio.Task[None]] = []
     try:

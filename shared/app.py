@@ -28,7 +28,7 @@ from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
 from shared.errors import install_problem_handlers, problem_response
 from shared.events import dlq_topic
-from shared.inbox import TransactionalHandler, idempotent
+from shared.inbox import TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -46,6 +46,9 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handle: TransactionalHandler
+    batch: bool = False
+    """Handle each polled batch of a partition in one transaction (falls back to one by one on any error).
+    Only for handlers whose effects are all in the database: nothing may act on an event before it commits."""
 
 
 @dataclass
@@ -165,6 +168,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
                 producer=producer,
                 dlq_topic=dlq_topic(spec.name).name,
                 name=f"consumer:{group}",
+                batch_handler=idempotent_batch(pool, group, consumer.handle, clock.now)
+                if consumer.batch
+                else None,
             )
             runtime.consumers.append(loop)
 

@@ -6,13 +6,13 @@ A redelivered event finds its row and is skipped, so at-least-once delivery has 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from shared.db import Conn
-from shared.kafka import Delivery, Handler
+from shared.kafka import BatchHandler, Delivery, Handler, SpanFor
 
 CLAIM = """
 INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3)
@@ -38,6 +38,33 @@ def idempotent(
         async with pool.acquire() as conn, conn.transaction():
             if await claim(conn, consumer=consumer, event_id=delivery.event_id, now=now()):
                 await handle(conn, delivery)
+
+    return handler
+
+
+CLAIM_MANY = """
+INSERT INTO inbox (consumer, event_id, handled_at)
+SELECT $1, event_id, $3 FROM unnest($2::uuid[]) AS event_id
+ON CONFLICT (consumer, event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
+def idempotent_batch(
+    pool: asyncpg.Pool, consumer: str, handle: TransactionalHandler, now: Callable[[], datetime]
+) -> BatchHandler:
+    """Handle a partition's batch in one transaction: claim every id in one statement, then handle the new ones
+    in order. Any failure rolls the whole batch back (the consumer loop then retries it one by one)."""
+
+    async def handler(deliveries: Sequence[Delivery], span_for: SpanFor) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            ids = [d.event_id for d in deliveries]
+            new = {r["event_id"] for r in await conn.fetch(CLAIM_MANY, consumer, ids, now())}
+            for delivery in deliveries:
+                with span_for(delivery):
+                    if delivery.event_id in new:
+                        new.discard(delivery.event_id)  # an id twice in one batch is handled once
+                        await handle(conn, delivery)
 
     return handler
 

@@ -11,14 +11,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from shared.config import ServiceSettings
 from shared.events import Decoded, Topic, UndecodableMessage, decode
@@ -53,6 +54,9 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+SpanFor = Callable[[Delivery], AbstractContextManager[Span]]
+BatchHandler = Callable[[Sequence[Delivery], SpanFor], Awaitable[None]]
+"""Handles a partition's polled records together (one transaction); `SpanFor` gives each its consumer span."""
 
 
 # --- producer -----------------------------------------------------------------------------------------------
@@ -172,11 +176,18 @@ class ConsumerStats:
     skipped: int = 0
     dead_lettered: int = 0
     retries: int = 0
+    batches: int = 0
+    batch_fallbacks: int = 0
     lag: dict[str, int] = field(default_factory=dict)
 
 
 class ConsumerLoop:
-    """Consume `topics` as consumer group `group`, calling `handler` for each known event."""
+    """Consume `topics` as consumer group `group`, calling `handler` for each known event.
+
+    With a `batch_handler`, each partition's polled records are first handled together in one go (one
+    transaction, one commit); if anything in the batch fails, the whole batch is rolled back by the handler and
+    the records go through `handler` one by one, with retries and dead-lettering, in their order.
+    """
 
     def __init__(
         self,
@@ -189,8 +200,10 @@ class ConsumerLoop:
         dlq_topic: str,
         name: str | None = None,
         auto_offset_reset: str = "earliest",
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.settings = settings
+        self.batch_handler = batch_handler
         self.group = group
         self.topics = list(topics)
         self.handler = handler
@@ -232,12 +245,16 @@ class ConsumerLoop:
             await self._consumer.stop()
 
     async def _drain(self, tp: TopicPartition, messages: list[Any]) -> None:
+        records = [self._record(m) for m in messages]
         next_offset = None
-        for message in messages:
-            if self._stop.is_set():
-                break
-            await self._process(self._record(message))
-            next_offset = message.offset + 1
+        if self.batch_handler is not None and len(records) > 1 and await self._handle_batch(records):
+            next_offset = records[-1].offset + 1
+        else:
+            for record in records:
+                if self._stop.is_set():
+                    break
+                await self._process(record)
+                next_offset = record.offset + 1
         # One commit per partition and poll: a crash in between re-delivers at most this batch, which the
         # inbox absorbs.
         if next_offset is not None:
@@ -266,11 +283,35 @@ class ConsumerLoop:
             # makes the repeat harmless.
             log.warning("%s: commit of %s@%d failed: %s", self.name, tp, offset, exc)
 
-    async def _process(self, record: Record) -> None:
-        ctx = context_from_headers(record.headers)
+    async def _handle_batch(self, records: list[Record]) -> bool:
+        """True if the batch handler took every record; False sends them down the one-by-one path."""
+        assert self.batch_handler is not None
+        deliveries: list[Delivery] = []
+        for record in records:
+            try:
+                decoded = decode(record.value)
+            except UndecodableMessage:
+                return False  # dead-lettered in order by the one-by-one path
+            if decoded.event is not None:
+                deliveries.append(Delivery(record, decoded))
+        try:
+            await self.batch_handler(deliveries, self._delivery_span)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — any failure means: retry these records one by one
+            self.stats.batch_fallbacks += 1
+            log.info("%s: a batch of %d failed (%s); handling them one by one", self.name, len(records), exc)
+            return False
+        self.stats.batches += 1
+        self.stats.handled += len(deliveries)
+        self.stats.skipped += len(records) - len(deliveries)
+        return True
+
+    @contextlib.contextmanager
+    def _record_span(self, record: Record) -> Iterator[Span]:
         with self._tracer.start_as_current_span(
             f"process {record.topic}",
-            context=ctx,
+            context=context_from_headers(record.headers),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
@@ -281,18 +322,32 @@ class ConsumerLoop:
                 "messaging.consumer.group.name": self.group,
             },
         ) as span:
+            yield span
+
+    @staticmethod
+    def _describe(span: Span, decoded: Decoded) -> None:
+        span.set_attribute("messaging.message.id", str(decoded.envelope.id))
+        span.set_attribute("cloudevents.event_type", decoded.envelope.type)
+        span.set_attribute("cloudevents.event_subject", decoded.envelope.subject)
+        contact_id = getattr(decoded.event, "contact_id", None)
+        if contact_id is not None:
+            span.set_attribute("contact.id", str(contact_id))
+
+    @contextlib.contextmanager
+    def _delivery_span(self, delivery: Delivery) -> Iterator[Span]:
+        with self._record_span(delivery.record) as span:
+            self._describe(span, delivery.decoded)
+            yield span
+
+    async def _process(self, record: Record) -> None:
+        with self._record_span(record) as span:
             try:
                 decoded = decode(record.value)
             except UndecodableMessage as exc:
                 span.set_status(Status(StatusCode.ERROR, "undecodable"))
                 await self._dead_letter(record, exc, attempts=0)
                 return
-            span.set_attribute("messaging.message.id", str(decoded.envelope.id))
-            span.set_attribute("cloudevents.event_type", decoded.envelope.type)
-            span.set_attribute("cloudevents.event_subject", decoded.envelope.subject)
-            contact_id = getattr(decoded.event, "contact_id", None)
-            if contact_id is not None:
-                span.set_attribute("contact.id", str(contact_id))
+            self._describe(span, decoded)
             if decoded.event is None:
                 self.stats.skipped += 1
                 return

@@ -17,7 +17,7 @@ from shared.clock import SystemClock
 from shared.config import ServiceSettings
 from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
 from shared.events import ProbePingedV1, dlq_topic, encode
-from shared.inbox import idempotent
+from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
 from shared.outbox import OutboxRelay, enqueue, enqueue_message, relay_once
 from shared.telemetry import tracer
@@ -282,3 +282,62 @@ async def test_operators_can_list_and_replay_dead_letters_once(
         loop.stop()
         await task
     assert await pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", message.event_id) == 1
+
+
+async def test_batch_transactions_fall_back_to_one_by_one_and_still_have_exactly_one_effect_each(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    dlq = await new_topic(test_stack.kafka_bootstrap, prefix="dlq")
+    notes = ["a", "b", "poison", "c", "a-again"]
+    messages = [encode(probe(n), source="switchboard/tests", subject="s", time=SystemClock().now()) for n in notes]
+    messages[-1] = messages[0]  # a redelivery inside the same batch
+    for message in messages:
+        await producer.send_raw(topic, key=message.key, value=message.value, headers=message.headers)
+
+    async def handle(conn: Conn, delivery: Delivery) -> None:
+        event = delivery.decoded.event
+        assert isinstance(event, ProbePingedV1)
+        if event.note == "poison":
+            raise RuntimeError("cannot handle this one")
+        await record_effect(conn, delivery)
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    loop = ConsumerLoop(
+        settings=settings, group=group, topics=[topic], handler=idempotent(pool, group, handle, SystemClock().now),
+        batch_handler=idempotent_batch(pool, group, handle, SystemClock().now), producer=producer, dlq_topic=dlq,
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.dead_lettered == 1 and loop.stats.handled == 4)
+    finally:
+        loop.stop()
+        await task
+    assert loop.stats.batch_fallbacks >= 1
+    counts = {r["note"]: r["count"] for r in await pool.fetch("SELECT note, count(*) FROM effect GROUP BY note")}
+    assert counts == {"a": 1, "b": 1, "c": 1}
+
+
+async def test_batch_transactions_handle_a_clean_batch_in_one_go(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    for i in range(20):
+        message = encode(probe(f"n{i}"), source="switchboard/tests", subject="s", time=SystemClock().now())
+        await producer.send_raw(topic, key=message.key, value=message.value, headers=message.headers)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    loop = ConsumerLoop(
+        settings=settings, group=group, topics=[topic], producer=producer,
+        handler=idempotent(pool, group, record_effect, SystemClock().now),
+        batch_handler=idempotent_batch(pool, group, record_effect, SystemClock().now),
+        dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.handled == 20)
+    finally:
+        loop.stop()
+        await task
+    assert loop.stats.batches >= 1 and loop.stats.batch_fallbacks == 0
+    assert await pool.fetchval("SELECT count(DISTINCT event_id) FROM effect") == 20
+    assert await pool.fetchval("SELECT count(*) FROM effect") == 20
