@@ -31,7 +31,8 @@ def holder_of(runtime: Runtime) -> EngineHolder:
 
 def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     deps = Deps(engine=holder_of(runtime).wait, now=runtime.clock.now)
-    return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], functools.partial(on_contact_event, deps=deps))]
+    handle = functools.partial(on_contact_event, deps=deps)
+    return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], handle, batch=True)]  # effects only in the database
 
 
 async def on_start(runtime: Runtime) -> None:

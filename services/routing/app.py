@@ -66,7 +66,8 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         await handler(tx, event, delivery.decoded.envelope.data)
 
     topics = [INTAKE_CONTACTS.name, SLA_EVENTS.name, FEEDBACK_EVENTS.name, KNOWLEDGE_EVENTS.name]
-    return [ConsumerSpec("routing", topics, handle)]
+    # Effects are all in the database (NOTIFY wakes the dispatcher at commit), so batches are safe.
+    return [ConsumerSpec("routing", topics, handle, batch=True)]
 
 
 async def on_start(runtime: Runtime) -> None:
