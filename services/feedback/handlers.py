@@ -315,17 +315,18 @@ async def _answerable(
 ) -> tuple[Invitation, SurveyPolicy]:
     if invitation is None:
         raise UnknownInvitation()
+    language = invitation.language
     if invitation.status == "answered":
-        raise AlreadyAnswered()
+        raise AlreadyAnswered(language)
     if invitation.status == "expired" or (
         invitation.status == "sent" and invitation.expires_at is not None and now >= invitation.expires_at
     ):
-        raise SurveyExpired()
+        raise SurveyExpired(language)
     if invitation.status != "sent":
-        raise SurveyWithdrawn()
+        raise SurveyWithdrawn(language)
     policy = await repo.get_policy(conn, channel=invitation.channel or "")
     if policy is None:
-        raise SurveyWithdrawn()
+        raise SurveyWithdrawn(language)
     return invitation, policy
 
 
@@ -366,7 +367,7 @@ async def submit_answers(
         now=now,
     )
     if not stored:
-        raise AlreadyAnswered()
+        raise AlreadyAnswered(invitation.language)
     await repo.close_invitation(conn, invitation_id=invitation_id, status="answered", reason=None, now=now)
     scores = answers.scores()
     contact_id = invitation.contact_id

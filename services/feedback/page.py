@@ -155,6 +155,10 @@ def accepted_language(header: str) -> str:
     return LANGUAGES[0]
 
 
+def _known(language: str | None) -> str | None:
+    return language if language in TEXT else None
+
+
 def message_page(kind: str, lang: str) -> HTMLResponse:
     heading, text, status = _PAGES[kind]
     t = TEXT[lang]
@@ -253,7 +257,7 @@ async def survey_page(request: Request, token: str, lang: str | None = None) -> 
             try:
                 invitation, policy = await open_survey(conn, invitation_id=found, now=runtime.clock.now())
             except SurveyUnavailable as exc:
-                return message_page(exc.kind, fallback)
+                return message_page(exc.kind, _known(lang) or _known(exc.language) or fallback)
         chosen = _language(request, lang, invitation.language, policy)
         return _form(policy, chosen, ref=contact_ref(invitation.contact_id))
     except Exception:
@@ -281,7 +285,7 @@ async def submit_survey(request: Request, token: str) -> HTMLResponse:
                 async with conn.transaction():
                     recorded = await submit_answers(conn, invitation_id=found, raw=form, source="page", now=now)
             except SurveyUnavailable as exc:
-                return message_page(exc.kind, fallback)
+                return message_page(exc.kind, _known(asked_lang) or _known(exc.language) or fallback)
             except InvalidAnswers as exc:
                 invitation, policy = await open_survey(conn, invitation_id=found, now=now)
                 chosen = _language(request, asked_lang, invitation.language, policy)

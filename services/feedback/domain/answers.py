@@ -180,6 +180,11 @@ class SurveyUnavailable(Exception):
 
     kind = "unavailable"
 
+    def __init__(self, language: str | None = None) -> None:
+        super().__init__(self.kind)
+        self.language = language
+        """The invitation's language, when there is one, so the customer is told in it."""
+
 
 class UnknownInvitation(SurveyUnavailable):
     kind = "unknown"

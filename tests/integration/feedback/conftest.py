@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -16,14 +17,15 @@ from fastapi import FastAPI
 
 from services.feedback.app import create_app
 from services.feedback.config import FeedbackSettings
-from services.feedback.handlers import Links
+from services.feedback.handlers import Links, on_contact_received, on_work_resolved
+from services.feedback.scheduler import fire_due
 from shared.app import running
 from shared.auth import generate_api_key, insert_api_key, issue_token
 from shared.clock import ManualClock, utcnow
-from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, Event, encode
+from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ContactReceivedV1, Event, WorkResolvedV1, encode
 from shared.kafka import Producer
 from tests.support import TOKEN_SECRET, TestStack, read_topic, service_settings, wait_until
-from tests.unit.feedback.builders import T0
+from tests.unit.feedback.builders import T0, make_contact_received, make_work_resolved
 
 BASE_URL = "http://feedback.test"
 
@@ -133,3 +135,23 @@ async def feedback(test_stack: TestStack, empty_database: str) -> AsyncIterator[
             yield Feedback(app, clock, producer, test_stack.kafka_bootstrap, key.key)
     finally:
         await producer.stop()
+
+
+async def resolve(feedback: Feedback, contact: ContactReceivedV1, resolved: WorkResolvedV1) -> None:
+    """Run the consumer's handlers for a contact and its resolution directly (no broker round trip)."""
+    async with feedback.pool.acquire() as conn, conn.transaction():
+        await on_contact_received(conn, contact, now=feedback.clock.now())
+        await on_work_resolved(conn, resolved, now=feedback.clock.now())
+
+
+async def sent_invitation(feedback: Feedback, **contact_overrides: Any) -> tuple[ContactReceivedV1, str]:
+    """A contact resolved and its invitation sent; returns the contact and the survey page's path."""
+    contact = make_contact_received(**contact_overrides)
+    await resolve(feedback, contact, make_work_resolved(contact, resolved_at=feedback.clock.now()))
+    outcome = await fire_due(feedback.pool, now=feedback.clock.now() + timedelta(hours=1), links=feedback.links)
+    assert outcome["sent"] == 1, outcome
+    row = await feedback.pool.fetchrow(
+        "SELECT invitation_id, expires_at FROM invitation WHERE contact_id = $1", contact.contact_id
+    )
+    assert row is not None
+    return contact, urlsplit(feedback.links.url(row["invitation_id"], row["expires_at"])).path
