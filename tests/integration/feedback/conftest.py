@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -119,22 +120,31 @@ def feedback_settings(test_stack: TestStack, database_url: str, **overrides: Any
     return FeedbackSettings.model_validate(base)
 
 
+@contextlib.asynccontextmanager
+async def started(settings: FeedbackSettings, clock: ManualClock, producer: Producer) -> AsyncIterator[Feedback]:
+    """One lifetime of the service process (tests stop and start it again on the same database)."""
+    async with running(create_app(settings, clock=clock)) as app:
+        await wait_until(lambda: app.state.runtime.producer_ready.is_set(), timeout_s=30)
+        key = generate_api_key()
+        async with app.state.pool.acquire() as conn:
+            await insert_api_key(conn, key=key, name="sms-gateway", channels=["sms", "chat"], now=T0)
+        yield Feedback(app, clock, producer, settings.kafka_bootstrap, key.key)
+
+
 @pytest.fixture
-async def feedback(test_stack: TestStack, empty_database: str) -> AsyncIterator[Feedback]:
-    """The service on a fresh database; its scheduler sleeps, so tests fire it with `fire_due(now=…)`."""
-    clock = ManualClock(T0)
-    settings = feedback_settings(test_stack, empty_database)
-    producer = Producer(settings)
+async def producer(test_stack: TestStack, empty_database: str) -> AsyncIterator[Producer]:
+    """Stands in for intake and routing: puts their events on the real topics."""
+    producer = Producer(feedback_settings(test_stack, empty_database))
     await producer.start()
-    try:
-        async with running(create_app(settings, clock=clock)) as app:
-            await wait_until(lambda: app.state.runtime.producer_ready.is_set(), timeout_s=30)
-            key = generate_api_key()
-            async with app.state.pool.acquire() as conn:
-                await insert_api_key(conn, key=key, name="sms-gateway", channels=["sms", "chat"], now=T0)
-            yield Feedback(app, clock, producer, test_stack.kafka_bootstrap, key.key)
-    finally:
-        await producer.stop()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def feedback(test_stack: TestStack, empty_database: str, producer: Producer) -> AsyncIterator[Feedback]:
+    """The service on a fresh database; its scheduler sleeps, so tests fire it with `fire_due(now=…)`."""
+    async with started(feedback_settings(test_stack, empty_database), ManualClock(T0), producer) as service:
+        yield service
 
 
 async def resolve(feedback: Feedback, contact: ContactReceivedV1, resolved: WorkResolvedV1) -> None:
