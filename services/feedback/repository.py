@@ -368,8 +368,9 @@ async def invitations_for_contact(conn: Conn, *, contact_id: uuid.UUID) -> list[
 
 
 MARK_SENT = """
+-- delivery_at stays empty until the first receipt, so an adapter's clock running behind ours loses nothing.
 UPDATE invitation SET status = 'sent', sent_at = $2, expires_at = $3, message_id = $4, delivery = 'requested',
-    delivery_at = $2
+    delivery_at = NULL
 WHERE invitation_id = $1 AND status = 'scheduled'
 """
 
