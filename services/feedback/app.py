@@ -33,6 +33,9 @@ def links(settings: FeedbackSettings) -> Links:
 
 
 def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    if not _settings(runtime).consume_events:
+        return []
+
     async def on_event(conn: Conn, delivery: Delivery) -> None:
         await handle(conn, delivery, now=runtime.clock.now())
 

@@ -24,6 +24,8 @@ class FeedbackSettings(ServiceSettings):
     """Invitations handled per scheduler step and transaction."""
     figures_time_zone: str = "Asia/Shanghai"
     """Default time zone of the `day` grouping in figures."""
+    consume_events: bool = True
+    """Consume intake's and routing's events; an instance that only serves the page and the API may not."""
     comment_retention_days: int = 365
     """Survey comments are erased after this many days (RULES.md, Security); scores stay."""
 

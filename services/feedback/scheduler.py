@@ -40,8 +40,21 @@ async def fire_due(pool: asyncpg.Pool, *, now: datetime, links: Links, batch: in
 
 
 async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timedelta) -> int:
-    async with pool.acquire() as conn:
-        return await repo.purge_comments_before(conn, cutoff=now - retention)
+    """Erase comments past retention, and record the destruction itself (RULES.md, Security)."""
+    cutoff = now - retention
+    async with pool.acquire() as conn, conn.transaction():
+        erased = await repo.purge_comments_before(conn, cutoff=cutoff)
+        if erased:
+            await repo.insert_audit(
+                conn,
+                actor="feedback-scheduler",
+                role="system",
+                action="survey_comment.purge",
+                subject="survey_comments",
+                detail={"erased": erased, "answered_before": cutoff.isoformat()},
+                now=now,
+            )
+        return erased
 
 
 class Scheduler:

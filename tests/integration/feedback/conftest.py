@@ -89,7 +89,10 @@ class Feedback:
             found = [e for e in await self.events_on(topic, contact_id) if e["type"] == type_]
             return len(found) >= count
 
-        await wait_until(arrived, timeout_s=30, interval_s=0.3)
+        try:
+            await wait_until(arrived, timeout_s=60, interval_s=0.3)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{type_} for {contact_id} never reached {topic}") from exc
         return found
 
     async def outbound(self, contact_id: uuid.UUID, *, count: int = 1) -> list[dict[str, Any]]:
@@ -110,7 +113,11 @@ class Feedback:
             )
             return predicate(status)
 
-        await wait_until(stored, timeout_s=30, interval_s=0.1)
+        try:
+            await wait_until(stored, timeout_s=60, interval_s=0.1)
+        except TimeoutError as exc:
+            stats = [(c.name, c.stats) for c in self.app.state.runtime.consumers]
+            raise TimeoutError(f"invitation of {contact_id} stuck at {status!r}; consumers {stats}") from exc
         return status
 
 
@@ -125,6 +132,9 @@ async def started(settings: FeedbackSettings, clock: ManualClock, producer: Prod
     """One lifetime of the service process (tests stop and start it again on the same database)."""
     async with running(create_app(settings, clock=clock)) as app:
         await wait_until(lambda: app.state.runtime.producer_ready.is_set(), timeout_s=30)
+        # The first consumer group of a fresh broker waits for __consumer_offsets to be created: slow on a
+        # busy machine, so wait for the assignment once here rather than in every event wait.
+        await wait_until(lambda: all(c.assigned.is_set() for c in app.state.runtime.consumers), timeout_s=180)
         key = generate_api_key()
         async with app.state.pool.acquire() as conn:
             await insert_api_key(conn, key=key, name="sms-gateway", channels=["sms", "chat"], now=T0)
@@ -142,7 +152,16 @@ async def producer(test_stack: TestStack, empty_database: str) -> AsyncIterator[
 
 @pytest.fixture
 async def feedback(test_stack: TestStack, empty_database: str, producer: Producer) -> AsyncIterator[Feedback]:
-    """The service on a fresh database; its scheduler sleeps, so tests fire it with `fire_due(now=…)`."""
+    """The service on a fresh database, not consuming (tests call its handlers directly); its scheduler
+    sleeps, so tests fire it with `fire_due(now=…)`."""
+    settings = feedback_settings(test_stack, empty_database, consume_events=False)
+    async with started(settings, ManualClock(T0), producer) as service:
+        yield service
+
+
+@pytest.fixture
+async def live_feedback(test_stack: TestStack, empty_database: str, producer: Producer) -> AsyncIterator[Feedback]:
+    """The service consuming intake.contacts and routing.work from the real broker, as it runs in the stack."""
     async with started(feedback_settings(test_stack, empty_database), ManualClock(T0), producer) as service:
         yield service
 

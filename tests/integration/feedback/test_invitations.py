@@ -43,7 +43,8 @@ async def test_a_restart_neither_loses_nor_repeats_an_invitation(
     assert [r["status"] for r in rows] == ["sent"]
 
 
-async def test_reopening_before_sending_cancels_the_invitation(feedback: Feedback) -> None:
+async def test_reopening_before_sending_cancels_the_invitation(live_feedback: Feedback) -> None:
+    feedback = live_feedback
     contact = make_contact_received()
     await feedback.publish(contact, source="switchboard/intake")
     await feedback.publish(make_work_resolved(contact), source="switchboard/routing")

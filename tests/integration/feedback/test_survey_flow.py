@@ -17,8 +17,9 @@ pytestmark = pytest.mark.integration
 
 
 async def test_resolved_contact_gets_an_sms_link_whose_page_takes_a_low_score_and_raises_a_followup(
-    feedback: Feedback,
+    live_feedback: Feedback,
 ) -> None:
+    feedback = live_feedback
     contact = make_contact_received(channel="phone", language="zh-CN")
     await feedback.publish(contact, source="switchboard/intake")
     await feedback.publish(make_work_resolved(contact, fcr=False), source="switchboard/routing")
