@@ -29,7 +29,7 @@ def _settings(runtime: Runtime) -> FeedbackSettings:
 
 
 def links(settings: FeedbackSettings) -> Links:
-    return Links(base_url=settings.public_base_url, secret=settings.link_secret())
+    return Links(base_url=settings.page_base_url(), secret=settings.link_secret())
 
 
 def consumers(runtime: Runtime) -> list[ConsumerSpec]:

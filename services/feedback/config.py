@@ -14,8 +14,9 @@ class FeedbackSettings(ServiceSettings):
     service: str = "feedback"
     port: int = 8104
     database_url: str = "postgresql://switchboard@127.0.0.1:5532/feedback"
-    public_base_url: str = "http://127.0.0.1:8104"
-    """Where customers reach the survey page; links in invitations start with it."""
+    public_base_url: str = ""
+    """Where customers reach the survey page; links in invitations start with it. Empty: this server's own
+    `http://host:port`, right for a local stack and wrong behind a proxy."""
     survey_link_secret: SecretStr = Field(default=SecretStr(""))
     """Key that signs survey links; empty derives one from the token secret."""
     scheduler_interval_s: float = 1.0
@@ -28,6 +29,9 @@ class FeedbackSettings(ServiceSettings):
     """Consume intake's and routing's events; an instance that only serves the page and the API may not."""
     comment_retention_days: int = 365
     """Survey comments are erased after this many days (RULES.md, Security); scores stay."""
+
+    def page_base_url(self) -> str:
+        return self.public_base_url or f"http://{self.host}:{self.port}"
 
     def link_secret(self) -> bytes:
         own = self.survey_link_secret.get_secret_value()

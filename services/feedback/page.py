@@ -53,7 +53,7 @@ TEXT: dict[str, dict[str, str]] = {
         "invalid_link": "这个评价链接无法识别，请检查短信或邮件中的链接是否完整。",
         "error_heading": "暂时无法打开",
         "error": "系统暂时繁忙，请稍后再试。您的评价不会丢失。",
-        "footer": "此页面不需要登录，也不会收集您的个人信息。",
+        "footer": "此页面无需登录，您的回答仅用于改进服务。",
     },
     "zh-Hant": {
         "title": "服務評價",
@@ -81,7 +81,7 @@ TEXT: dict[str, dict[str, str]] = {
         "invalid_link": "這個評價連結無法識別，請檢查簡訊或郵件中的連結是否完整。",
         "error_heading": "暫時無法開啟",
         "error": "系統暫時繁忙，請稍後再試。您的評價不會遺失。",
-        "footer": "此頁面不需要登入，也不會收集您的個人資料。",
+        "footer": "此頁面無需登入，您的回答僅用於改進服務。",
     },
     "en": {
         "title": "Rate our service",
@@ -112,7 +112,7 @@ TEXT: dict[str, dict[str, str]] = {
         "was opened.",
         "error_heading": "Temporarily unavailable",
         "error": "Something went wrong on our side. Please try again in a few minutes.",
-        "footer": "No login needed. This page collects no personal information.",
+        "footer": "No login needed. Your answers are used only to improve our service.",
     },
 }
 
