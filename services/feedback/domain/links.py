@@ -55,6 +55,9 @@ def read_link(token: str, secret: bytes, *, now: datetime) -> uuid.UUID:
         payload, signature = _unb64(payload_text), _unb64(signature_text)
     except (binascii.Error, ValueError) as exc:
         raise ForgedLink("not a survey link") from exc
+    if _b64(payload) != payload_text or _b64(signature) != signature_text:
+        # base64 ignores the spare bits of the last character: only the one canonical spelling is ours.
+        raise ForgedLink("not a survey link")
     expected = hmac.new(secret, payload, hashlib.sha256).digest()[:_SIG_BYTES]
     if len(payload) != 21 or not hmac.compare_digest(signature, expected):
         raise ForgedLink("the link's signature does not match")

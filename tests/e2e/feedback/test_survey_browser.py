@@ -123,9 +123,19 @@ async def test_a_customer_answers_on_a_phone_and_the_low_score_closes_the_loop(
     contact = make_contact_received(channel="phone", language="zh-CN", received_at=datetime.now(UTC))
     resolved = make_work_resolved(contact, resolved_at=datetime.now(UTC), agent_id="agent-e2e", team="e2e")
     await publish(settings, (contact, "switchboard/intake"), (resolved, "switchboard/routing"))
-    invitation = await first_event(
-        settings, "outbound.messages", contact.contact_id, "switchboard.outbound.message.requested.v1"
-    )
+    try:
+        invitation = await first_event(
+            settings, "outbound.messages", contact.contact_id, "switchboard.outbound.message.requested.v1"
+        )
+    except TimeoutError as exc:
+        async with httpx.AsyncClient(base_url=api, timeout=10) as client:
+            history = await client.get(
+                "/v1/surveys/invitations",
+                params={"contact_id": str(contact.contact_id)},
+                headers=bearer(settings, "ops"),
+            )
+        log = (settings.state / "logs" / "feedback.log").read_text(encoding="utf-8")[-3000:]
+        raise AssertionError(f"no invitation went out; history {history.text}; log tail {log}") from exc
     link = invitation["data"]["variables"]["link"]
     assert link.startswith(api + "/s/")
 

@@ -32,7 +32,8 @@ def test_a_link_is_short_enough_for_an_sms_and_safe_in_a_url() -> None:
 @pytest.mark.parametrize(
     "tamper",
     [
-        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # signature changed
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # last character changed (even its spare bits)
+        lambda t: t[:-3] + ("A" if t[-3] != "A" else "B") + t[-2:],  # signature changed
         lambda t: ("A" if t[0] != "A" else "B") + t[1:],  # payload changed (another invitation)
         lambda t: t[: len(t) // 2],  # truncated in an SMS
         lambda t: t.replace(".", ""),  # no separator
