@@ -38,7 +38,7 @@ CATEGORIES = ("enquiry", "complaint", "suggestion", "system_fault", "data_anomal
 INVITATION_COLUMNS = (
     "invitation_id", "contact_id", "work_id", "resolved_at", "status", "channel", "customer_id", "grade",
     "category", "agent_id", "team", "fcr", "customer_notified", "invite_channel", "language", "sent_at",
-    "expires_at", "created_at", "delivery",
+    "expires_at", "created_at", "delivery", "csat", "csat_points", "nps", "solved",
 )  # fmt: skip
 RESPONSE_COLUMNS = (
     "survey_response_id", "invitation_id", "source", "csat", "csat_points", "nps", "solved", "comment",
@@ -70,6 +70,9 @@ def rows(n: int, start: datetime, rng: random.Random) -> tuple[list[tuple[object
         sent = start + timedelta(seconds=rng.randrange(90 * 86400))
         agent = rng.randrange(200)
         answered = rng.random() < 0.35
+        csat = rng.choices((5, 4, 3, 2, 1), (45, 30, 12, 8, 5))[0] if answered else None
+        nps = rng.randrange(11) if answered and rng.random() < 0.6 else None
+        solved = rng.random() < 0.85 if answered else None
         invitations.append(
             (
                 invitation_id, uuid.uuid4(), uuid.uuid4(), sent - timedelta(minutes=10),
@@ -77,16 +80,14 @@ def rows(n: int, start: datetime, rng: random.Random) -> tuple[list[tuple[object
                 rng.choices(("basic", "key", "strategic"), (80, 15, 5))[0], rng.choice(CATEGORIES),
                 f"agent-{agent}", f"team-{agent % 20}", rng.random() < 0.7, True, "sms", "zh-Hans", sent,
                 sent + timedelta(hours=72), sent, rng.choice(("delivered", "delivered", "delivered", "failed")),
+                csat, None if csat is None else 20.0 * csat, nps, solved,
             )
         )  # fmt: skip
-        if answered:
-            csat = rng.choices((5, 4, 3, 2, 1), (45, 30, 12, 8, 5))[0]
-            nps = rng.randrange(11) if rng.random() < 0.6 else None
-            solved = rng.random() < 0.85
+        if csat is not None:
             low = [
-                r
-                for r, hit in (
-                    ("not_solved", not solved),
+                reason
+                for reason, hit in (
+                    ("not_solved", solved is False),
                     ("csat", csat <= 2),
                     ("nps", nps is not None and nps <= 6),
                 )

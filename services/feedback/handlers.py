@@ -355,6 +355,7 @@ async def submit_answers(
     if answers is None:
         answers = validate_answers(raw or {}, policy)
     reasons = followup_reasons(answers, policy)
+    points = csat_points(answers, policy)
     response_id = uuid.uuid4()
     stored = await repo.insert_response(
         conn,
@@ -362,13 +363,13 @@ async def submit_answers(
         invitation_id=invitation_id,
         source=source,
         answers=answers,
-        csat_points=csat_points(answers, policy),
+        csat_points=points,
         followup_reasons=reasons,
         now=now,
     )
     if not stored:
         raise AlreadyAnswered(invitation.language)
-    await repo.close_invitation(conn, invitation_id=invitation_id, status="answered", reason=None, now=now)
+    await repo.mark_answered(conn, invitation_id=invitation_id, answers=answers, csat_points=points, now=now)
     scores = answers.scores()
     contact_id = invitation.contact_id
     await _publish(

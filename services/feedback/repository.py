@@ -391,6 +391,18 @@ async def defer(conn: Conn, *, invitation_id: uuid.UUID, until: datetime) -> Non
 CLOSE = "UPDATE invitation SET status = $2, reason = $3, closed_at = $4 WHERE invitation_id = $1"
 
 
+ANSWERED = """
+UPDATE invitation SET status = 'answered', closed_at = $2, csat = $3, csat_points = $4, nps = $5, solved = $6
+WHERE invitation_id = $1
+"""
+
+
+async def mark_answered(
+    conn: Conn, *, invitation_id: uuid.UUID, answers: Answers, csat_points: float | None, now: datetime
+) -> None:
+    await conn.execute(ANSWERED, invitation_id, now, answers.csat, csat_points, answers.nps, answers.solved)
+
+
 async def close_invitation(
     conn: Conn, *, invitation_id: uuid.UUID, status: str, reason: str | None, now: datetime
 ) -> None:
@@ -480,30 +492,29 @@ async def record_receipt(
 TALLIES = """
 SELECT
     CASE $1::text
-        WHEN 'agent' THEN i.agent_id
-        WHEN 'team' THEN COALESCE(i.team, '(none)')
-        WHEN 'channel' THEN i.channel
-        WHEN 'grade' THEN i.grade
-        WHEN 'category' THEN COALESCE(i.category, '(none)')
-        WHEN 'day' THEN to_char(i.sent_at AT TIME ZONE $4::text, 'YYYY-MM-DD')
+        WHEN 'agent' THEN agent_id
+        WHEN 'team' THEN COALESCE(team, '(none)')
+        WHEN 'channel' THEN channel
+        WHEN 'grade' THEN grade
+        WHEN 'category' THEN COALESCE(category, '(none)')
+        WHEN 'day' THEN to_char(sent_at AT TIME ZONE $4::text, 'YYYY-MM-DD')
         ELSE 'all'
     END AS key,
-    count(*) FILTER (WHERE COALESCE(i.delivery, '') NOT IN ('failed', 'bounced')) AS sent,
-    count(r.invitation_id) AS answered,
-    count(r.csat) AS csat_answers,
-    count(*) FILTER (WHERE r.csat >= 4) AS csat_satisfied,
-    COALESCE(sum(r.csat_points), 0)::float8 AS csat_points,
-    count(r.nps) AS nps_answers,
-    count(*) FILTER (WHERE r.nps >= 9) AS promoters,
-    count(*) FILTER (WHERE r.nps <= 6) AS detractors,
-    count(r.solved) AS solved_answers,
-    count(*) FILTER (WHERE r.solved AND i.fcr) AS first_contact_resolved
-FROM invitation i
-LEFT JOIN survey_response r ON r.invitation_id = i.invitation_id
-WHERE i.sent_at >= $2 AND i.sent_at < $3
-  AND ($5::text IS NULL OR i.agent_id = $5)
-  AND ($6::text IS NULL OR i.team = $6)
-  AND ($7::text IS NULL OR i.channel = $7)
+    count(*) FILTER (WHERE COALESCE(delivery, '') NOT IN ('failed', 'bounced')) AS sent,
+    count(*) FILTER (WHERE status = 'answered') AS answered,
+    count(csat) AS csat_answers,
+    count(*) FILTER (WHERE csat >= 4) AS csat_satisfied,
+    COALESCE(sum(csat_points), 0)::float8 AS csat_points,
+    count(nps) AS nps_answers,
+    count(*) FILTER (WHERE nps >= 9) AS promoters,
+    count(*) FILTER (WHERE nps <= 6) AS detractors,
+    count(solved) AS solved_answers,
+    count(*) FILTER (WHERE solved AND fcr) AS first_contact_resolved
+FROM invitation
+WHERE sent_at >= $2 AND sent_at < $3
+  AND ($5::text IS NULL OR agent_id = $5)
+  AND ($6::text IS NULL OR team = $6)
+  AND ($7::text IS NULL OR channel = $7)
 GROUP BY 1
 ORDER BY 1
 """

@@ -141,6 +141,12 @@ CREATE TABLE invitation (
     message_id         uuid        UNIQUE,
     delivery           text,
     delivery_at        timestamptz,
+    -- The answer's scores, copied here when it comes, so figures read one table (survey_response keeps the
+    -- answer itself: source, comment, follow-up reasons).
+    csat               smallint,
+    csat_points        real,
+    nps                smallint,
+    solved             boolean,
     created_at         timestamptz NOT NULL,
     UNIQUE (contact_id, resolved_at)
 );
