@@ -47,6 +47,8 @@ from shared.db import Conn
 from shared.events import (
     ContactReceivedV1,
     ContactReclassifiedV1,
+    CustomerMergedV1,
+    CustomerUnmergedV1,
     Event,
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
@@ -112,6 +114,10 @@ async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
         await on_work_resolved(conn, event, now=now)
     elif isinstance(event, WorkReopenedV1):
         await on_work_reopened(conn, event, now=now)
+    elif isinstance(event, CustomerMergedV1):
+        await repo.merge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+    elif isinstance(event, CustomerUnmergedV1):
+        await repo.unmerge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
 
 
 async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: datetime) -> None:

@@ -138,11 +138,12 @@ async def list_audit(conn: Conn, *, subject: str | None, limit: int) -> list[dic
 
 UPSERT_CONTACT = """
 INSERT INTO contact_fact (
-    contact_id, channel, customer_id, grade, category, language, phone, email, chat_session, time_zone,
-    updated_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    contact_id, channel, customer_id, original_customer_id, grade, category, language, phone, email,
+    chat_session, time_zone, updated_at
+) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (contact_id) DO UPDATE SET
-    channel = EXCLUDED.channel, customer_id = EXCLUDED.customer_id, grade = EXCLUDED.grade,
+    channel = EXCLUDED.channel, customer_id = EXCLUDED.customer_id,
+    original_customer_id = EXCLUDED.original_customer_id, grade = EXCLUDED.grade,
     category = EXCLUDED.category, language = COALESCE(EXCLUDED.language, contact_fact.language),
     phone = COALESCE(EXCLUDED.phone, contact_fact.phone), email = COALESCE(EXCLUDED.email, contact_fact.email),
     chat_session = COALESCE(EXCLUDED.chat_session, contact_fact.chat_session),
@@ -198,6 +199,31 @@ async def get_contact(conn: Conn, *, contact_id: uuid.UUID) -> ContactFacts | No
     return None if row is None else ContactFacts(**dict(row))
 
 
+MERGE_CUSTOMER = """
+WITH contacts AS (UPDATE contact_fact SET customer_id = $2 WHERE customer_id = $1)
+UPDATE invitation SET customer_id = $2 WHERE customer_id = $1
+"""
+
+
+async def merge_customer(conn: Conn, *, merged: uuid.UUID, surviving: uuid.UUID) -> None:
+    """The merged customer's surveys count as the surviving one's (one survey per person per period)."""
+    await conn.execute(MERGE_CUSTOMER, merged, surviving)
+
+
+UNMERGE_CUSTOMER = """
+WITH contacts AS (
+    UPDATE contact_fact SET customer_id = original_customer_id
+    WHERE original_customer_id = $1 AND customer_id = $2
+)
+UPDATE invitation SET customer_id = original_customer_id WHERE original_customer_id = $1 AND customer_id = $2
+"""
+
+
+async def unmerge_customer(conn: Conn, *, merged: uuid.UUID, surviving: uuid.UUID) -> None:
+    """Undo `merge_customer`: what was the merged customer's is theirs again."""
+    await conn.execute(UNMERGE_CUSTOMER, merged, surviving)
+
+
 # --- invitations --------------------------------------------------------------------------------------------
 
 _INVITATION_COLUMNS = """
@@ -214,9 +240,11 @@ def _invitation(row: asyncpg.Record) -> Invitation:
 INSERT_INVITATION = """
 INSERT INTO invitation (
     invitation_id, contact_id, work_id, resolved_at, status, agent_id, fcr, customer_notified, created_at,
-    reason, channel, customer_id, grade, category, team, invite_channel, recipient, language, time_zone,
-    policy_version, due_at, closed_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+    reason, channel, customer_id, original_customer_id, grade, category, team, invite_channel, recipient,
+    language, time_zone, policy_version, due_at, closed_at
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
+)
 ON CONFLICT (contact_id, resolved_at) DO NOTHING
 """
 
@@ -235,7 +263,8 @@ async def insert_invitation(conn: Conn, *, invitation: Invitation) -> bool:
 
 UPDATE_PLANNED = """
 UPDATE invitation SET
-    status = $2, reason = $3, channel = $4, customer_id = $5, grade = $6, category = $7, team = $8,
+    status = $2, reason = $3, channel = $4, customer_id = $5, original_customer_id = $5, grade = $6,
+    category = $7, team = $8,
     invite_channel = $9, recipient = $10, language = $11, time_zone = $12, policy_version = $13, due_at = $14,
     closed_at = $15
 WHERE invitation_id = $1

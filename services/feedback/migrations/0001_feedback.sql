@@ -100,6 +100,7 @@ CREATE TABLE contact_fact (
     contact_id    uuid        PRIMARY KEY,
     channel       text        NOT NULL,
     customer_id   uuid        NOT NULL,
+    original_customer_id uuid NOT NULL,  -- as intake first said; customer_id follows merges
     grade         text        NOT NULL,
     category      text,
     language      text,
@@ -123,6 +124,7 @@ CREATE TABLE invitation (
     reason             text,
     channel            text,
     customer_id        uuid,
+    original_customer_id uuid,           -- as first planned; customer_id follows merges (the cap)
     grade              text,
     category           text,
     agent_id           text        NOT NULL,

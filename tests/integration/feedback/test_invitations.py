@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from services.feedback.handlers import on_work_reopened, on_work_resolved
+from services.feedback.handlers import handle, on_work_reopened, on_work_resolved
 from services.feedback.scheduler import fire_due
 from shared.clock import ManualClock
-from shared.kafka import Producer
+from shared.events import CustomerMergedV1, CustomerRef, CustomerUnmergedV1, Event, decode, encode
+from shared.kafka import Delivery, Producer, Record
 from tests.integration.feedback.conftest import Feedback, feedback_settings, resolve, started
 from tests.support import TestStack
 from tests.unit.feedback.builders import T0, make_contact_received, make_work_reopened, make_work_resolved
@@ -144,3 +146,39 @@ async def test_a_resolution_seen_before_its_contact_is_planned_when_the_contact_
     assert [(r["status"], r["invite_channel"], r["delay"]) for r in rows] == [
         ("scheduled", "email", timedelta(hours=1))
     ]
+
+
+async def test_surveys_of_a_merged_customer_count_against_the_cap_until_they_are_unmerged(
+    feedback: Feedback,
+) -> None:
+    before = make_contact_received()
+    now = feedback.clock.now()
+    await resolve(feedback, before, make_work_resolved(before, resolved_at=now))
+    assert (await fire_due(feedback.pool, now=now + timedelta(minutes=10), links=feedback.links))["sent"] == 1
+    surviving = CustomerRef(customer_id=uuid.uuid4(), grade="key")
+    merge = CustomerMergedV1(
+        surviving_customer_id=surviving.customer_id, merged_customer_id=before.customer.customer_id, by="admin-1",
+        reason="same person: phone and e-mail identities",
+    )  # fmt: skip
+    async with feedback.pool.acquire() as conn, conn.transaction():
+        await handle(conn, delivery_of(merge), now=now)
+    same_person = make_contact_received(customer=surviving)
+    await resolve(feedback, same_person, make_work_resolved(same_person, resolved_at=now + timedelta(days=2)))
+    capped = await feedback.pool.fetchval(
+        "SELECT reason FROM invitation WHERE contact_id = $1", same_person.contact_id
+    )
+    assert capped == "frequency_cap"
+
+    unmerge = CustomerUnmergedV1(**merge.model_dump())
+    async with feedback.pool.acquire() as conn, conn.transaction():
+        await handle(conn, delivery_of(unmerge), now=now)
+    later = make_contact_received(customer=surviving)
+    await resolve(feedback, later, make_work_resolved(later, resolved_at=now + timedelta(days=3)))
+    status = await feedback.pool.fetchval("SELECT status FROM invitation WHERE contact_id = $1", later.contact_id)
+    assert status == "scheduled"
+
+
+def delivery_of(event: Event) -> Delivery:
+    message = encode(event, source="switchboard/intake", subject="customers", time=T0)
+    record = Record("intake.contacts", 0, 0, message.key, message.value, message.headers, 0)
+    return Delivery(record, decode(message.value))
