@@ -12,7 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.feedback import repository as repo
 from services.feedback.api.dependencies import Adapter, runtime_of
-from services.feedback.domain.answers import InvalidAnswers, SurveyUnavailable, parse_reply, validate_answers
+from services.feedback.domain.answers import (
+    ChannelNotAllowed,
+    InvalidAnswers,
+    SurveyUnavailable,
+    check_scope,
+    parse_reply,
+    validate_answers,
+)
 from services.feedback.handlers import (
     find_invitation_for_reply,
     record_receipt,
@@ -84,6 +91,7 @@ async def post_response(request: Request, body: ResponseBody, who: Adapter) -> R
                 sender=body.sender,
                 now=now,
             )
+            check_scope(who.channels, (invitation.invite_channel, invitation.channel))
             policy = await repo.get_policy(conn, channel=invitation.channel or "")
             if policy is None:
                 raise Problem(
@@ -98,6 +106,8 @@ async def post_response(request: Request, body: ResponseBody, who: Adapter) -> R
             recorded = await submit_answers(
                 conn, invitation_id=invitation.invitation_id, answers=answers, source=body.source, now=now
             )
+    except ChannelNotAllowed as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="channel-not-allowed") from exc
     except SurveyUnavailable as exc:
         raise _unavailable(exc) from exc
     except InvalidAnswers as exc:
@@ -142,8 +152,11 @@ async def post_receipt(request: Request, body: ReceiptBody, who: Adapter) -> dic
                 detail=body.detail,
                 reported_at=body.at or now,
                 by=who.subject,
+                scopes=who.channels,
                 now=now,
             )
+    except ChannelNotAllowed as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="channel-not-allowed") from exc
     except SurveyUnavailable as exc:
         raise Problem(
             404, "Not found", f"no message {body.message_id} was requested by feedback", kind="unknown-message"

@@ -202,3 +202,18 @@ class SurveyWithdrawn(SurveyUnavailable):
     """Never sent, or withdrawn because the contact was reopened."""
 
     kind = "withdrawn"
+
+
+class ChannelNotAllowed(Exception):
+    """An adapter acting on an invitation of a channel its key is not scoped to."""
+
+    def __init__(self, channels: tuple[str, ...]) -> None:
+        super().__init__(f"this key is not scoped to {' or '.join(channels)}")
+        self.channels = channels
+
+
+def check_scope(scopes: frozenset[str], invitation_channels: tuple[str | None, ...]) -> None:
+    """An adapter may act on an invitation sent on, or about a contact on, a channel its key covers."""
+    named = tuple(c for c in invitation_channels if c)
+    if not scopes.intersection(named):
+        raise ChannelNotAllowed(named)

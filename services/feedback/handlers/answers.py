@@ -14,6 +14,7 @@ from services.feedback.domain.answers import (
     SurveyExpired,
     SurveyWithdrawn,
     UnknownInvitation,
+    check_scope,
     csat_points,
     followup_reasons,
     validate_answers,
@@ -157,11 +158,14 @@ async def record_receipt(
     detail: str | None,
     reported_at: datetime,
     by: str,
+    scopes: frozenset[str],
     now: datetime,
 ) -> Invitation:
+    """Keep an adapter's receipt; `ChannelNotAllowed` unless its key covers the channel the message went on."""
     invitation = await repo.get_invitation_by_message(conn, message_id=message_id)
     if invitation is None:
         raise UnknownInvitation()
+    check_scope(scopes, (invitation.invite_channel,))
     await repo.record_receipt(
         conn, message_id=message_id, status=status, detail=detail, reported_at=reported_at, by=by, now=now
     )

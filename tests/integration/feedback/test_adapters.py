@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared.auth import generate_api_key, insert_api_key
 from shared.errors import PROBLEM_JSON
 from tests.integration.feedback.conftest import Feedback, sent_invitation
 
@@ -149,3 +150,28 @@ async def test_delivery_receipts_are_recorded_and_failed_deliveries_leave_the_re
     assert (await invitation_of(feedback, contact.contact_id))["delivery"] == "failed", "the latest report wins"
     assert await feedback.pool.fetchval("SELECT count(*) FROM delivery_receipt") == 3
     assert report.json()["total"]["sent"] == 0
+
+
+async def test_an_adapter_acts_only_on_invitations_of_the_channels_its_key_covers(feedback: Feedback) -> None:
+    contact, _ = await sent_invitation(feedback)  # a phone contact, invited by SMS
+    invitation = await invitation_of(feedback, contact.contact_id)
+    mail, cti = generate_api_key(), generate_api_key()
+    async with feedback.pool.acquire() as conn:
+        await insert_api_key(conn, key=mail, name="mail-gateway", channels=["email"], now=feedback.clock.now())
+        await insert_api_key(conn, key=cti, name="cti", channels=["phone"], now=feedback.clock.now())
+    answer = {"invitation_id": str(invitation["invitation_id"]), "reply": "1"}
+    receipt = {"message_id": str(invitation["message_id"]), "status": "failed"}
+    async with feedback.client() as client:
+        mail_answer = await client.post("/v1/surveys/responses", json=answer, headers=bearer(mail.key))
+        mail_receipt = await client.post("/v1/outbound/receipts", json=receipt, headers=bearer(mail.key))
+        ivr_answer = await client.post(
+            "/v1/surveys/responses", json={**answer, "source": "ivr"}, headers=bearer(cti.key)
+        )
+    assert (mail_answer.status_code, mail_receipt.status_code) == (403, 403)
+    assert mail_answer.json()["type"].endswith("/channel-not-allowed")
+    assert ivr_answer.status_code == 201, "the phone adapter may answer for its own phone contact"
+    assert (await invitation_of(feedback, contact.contact_id))["delivery"] == "requested"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -6,7 +6,9 @@ import pytest
 
 from services.feedback.domain.answers import (
     Answers,
+    ChannelNotAllowed,
     InvalidAnswers,
+    check_scope,
     csat_points,
     followup_reasons,
     parse_reply,
@@ -92,3 +94,12 @@ def test_the_low_score_limits_are_the_policys() -> None:
 def test_csat_maps_to_the_100_point_scale_by_the_policys_points() -> None:
     assert [csat_points(Answers(csat=v), POLICY) for v in (5, 4, 3, 2, 1)] == [100, 80, 60, 40, 20]
     assert csat_points(Answers(nps=9), POLICY) is None
+
+
+def test_an_adapter_key_must_cover_the_invitation_channel_or_the_contacts() -> None:
+    check_scope(frozenset({"sms"}), ("sms", "phone"))
+    check_scope(frozenset({"phone"}), ("sms", "phone"))
+    with pytest.raises(ChannelNotAllowed, match="sms or phone"):
+        check_scope(frozenset({"email"}), ("sms", "phone"))
+    with pytest.raises(ChannelNotAllowed):
+        check_scope(frozenset(), ("sms", None))
