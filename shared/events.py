@@ -225,6 +225,20 @@ class CustomerRef(BaseModel):
     """Value tier, risk, lifecycle stage, PII level — the rules' inputs, never PII itself."""
 
 
+class ReplyTo(BaseModel):
+    """Where and when the customer can be reached after the contact (PII: never logged unmasked)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    phone: str | None = None
+    """E.164, e.g. `+8613800138000`."""
+    email: str | None = None
+    chat_session: str | None = None
+    """The chat adapter's session id, for inline messages."""
+    time_zone: str | None = None
+    """IANA name (`Asia/Shanghai`), for quiet hours; unknown means the policy's default."""
+
+
 @event_type("switchboard.contact.received.v1", INTAKE_CONTACTS)
 class ContactReceivedV1(Event):
     contact_id: uuid.UUID
@@ -240,6 +254,8 @@ class ContactReceivedV1(Event):
     required_skills: list[str] = Field(default_factory=list)
     received_at: datetime
     thread_keys: list[str] = Field(default_factory=list)
+    reply_to: ReplyTo | None = None
+    """How to reach the customer afterwards (survey invitations, end notices); optional."""
 
 
 @event_type("switchboard.contact.message_added.v1", INTAKE_CONTACTS)
@@ -501,12 +517,14 @@ class _SurveyChange(Event):
 
 @event_type("switchboard.survey.scheduled.v1", FEEDBACK_EVENTS)
 class SurveyScheduledV1(_SurveyChange):
-    pass
+    due_at: datetime | None = None
 
 
 @event_type("switchboard.survey.sent.v1", FEEDBACK_EVENTS)
 class SurveySentV1(_SurveyChange):
-    pass
+    message_id: uuid.UUID | None = None
+    """The `outbound.message.requested` that carries the invitation."""
+    expires_at: datetime | None = None
 
 
 @event_type("switchboard.survey.answered.v1", FEEDBACK_EVENTS)
@@ -519,6 +537,20 @@ class SurveyExpiredV1(_SurveyChange):
     pass
 
 
+@event_type("switchboard.survey.skipped.v1", FEEDBACK_EVENTS)
+class SurveySkippedV1(_SurveyChange):
+    """A resolution that gets no survey: policy off, sampled out, surveyed recently, no address to reach."""
+
+    reason: str
+
+
+@event_type("switchboard.survey.cancelled.v1", FEEDBACK_EVENTS)
+class SurveyCancelledV1(_SurveyChange):
+    """A scheduled invitation withdrawn before it was sent (the contact was reopened)."""
+
+    reason: str
+
+
 @event_type("switchboard.feedback.followup_required.v1", FEEDBACK_EVENTS)
 class FeedbackFollowupRequiredV1(Event):
     contact_id: uuid.UUID
@@ -527,11 +559,20 @@ class FeedbackFollowupRequiredV1(Event):
     scores: dict[str, int | bool | None] = Field(default_factory=dict)
     comment: str | None = None
     """Masked: no phone numbers, addresses or names."""
+    reasons: list[Literal["csat", "nps", "not_solved"]] = Field(default_factory=list)
+    """Every rule the answer tripped; `reason` is the first of them."""
+    invitation_id: uuid.UUID | None = None
+    agent_id: str | None = None
+    """The agent who resolved the contact."""
+    team: str | None = None
+    answered_at: datetime | None = None
+    """When the customer answered: the 24 h follow-up clock starts here."""
 
 
 @event_type("switchboard.feedback.not_solved.v1", FEEDBACK_EVENTS)
 class FeedbackNotSolvedV1(Event):
     contact_id: uuid.UUID
+    invitation_id: uuid.UUID | None = None
 
 
 # --- knowledge.events ---------------------------------------------------------------------------------------

@@ -1,21 +1,72 @@
-"""Wires the feedback service: its routes, consumers and background work, on the shared app factory."""
+"""Wires the feedback service: its routes, the consumer of intake's and routing's events, and the scheduler."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.feedback import api, page
 from services.feedback.config import FeedbackSettings
-from shared.app import ServiceSpec
+from services.feedback.handlers import Links, handle
+from services.feedback.scheduler import Scheduler
+from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
+from shared.clock import Clock
+from shared.db import Conn
+from shared.events import INTAKE_CONTACTS, ROUTING_WORK
+from shared.kafka import Delivery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _settings(runtime: Runtime) -> FeedbackSettings:
+    settings = runtime.settings
+    if not isinstance(settings, FeedbackSettings):
+        settings = FeedbackSettings.model_validate(settings.model_dump())
+    return settings
+
+
+def links(settings: FeedbackSettings) -> Links:
+    return Links(base_url=settings.page_base_url(), secret=settings.link_secret())
+
+
+def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    if not _settings(runtime).consume_events:
+        return []
+
+    async def on_event(conn: Conn, delivery: Delivery) -> None:
+        await handle(conn, delivery, now=runtime.clock.now())
+
+    return [ConsumerSpec("feedback", (INTAKE_CONTACTS.name, ROUTING_WORK.name), on_event)]
+
+
+async def on_start(runtime: Runtime) -> None:
+    settings = _settings(runtime)
+    scheduler = Scheduler(
+        runtime.pool,
+        runtime.clock,
+        links(settings),
+        interval_s=settings.scheduler_interval_s,
+        batch=settings.scheduler_batch,
+        retention=timedelta(days=settings.comment_retention_days),
+    )
+    runtime.extras["scheduler"] = scheduler
+    runtime.extras["links"] = scheduler.links
+    runtime.tasks.start("survey-scheduler", scheduler.run(), stop=scheduler.stop)
+
+
 def spec() -> ServiceSpec:
-    return ServiceSpec(name="feedback", migrations=MIGRATIONS)
+    return ServiceSpec(
+        name="feedback",
+        migrations=MIGRATIONS,
+        routers=[api.router, page.router],
+        consumers=consumers,
+        on_start=on_start,
+        title="Switchboard feedback",
+    )
 
 
-def create_app(settings: FeedbackSettings) -> FastAPI:
-    return create_service_app(spec(), settings)
+def create_app(settings: FeedbackSettings, *, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(spec(), settings, clock=clock)

@@ -1,6 +1,11 @@
-"""FeedbackSettings: the feedback service's knobs."""
+"""FeedbackSettings: the feedback service's knobs. Survey rules themselves are data (survey_policy rows)."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
+
+from pydantic import Field, SecretStr
 
 from shared.config import ServiceSettings
 
@@ -9,3 +14,28 @@ class FeedbackSettings(ServiceSettings):
     service: str = "feedback"
     port: int = 8104
     database_url: str = "postgresql://switchboard@127.0.0.1:5532/feedback"
+    public_base_url: str = ""
+    """Where customers reach the survey page; links in invitations start with it. Empty: this server's own
+    `http://host:port`, right for a local stack and wrong behind a proxy."""
+    survey_link_secret: SecretStr = Field(default=SecretStr(""))
+    """Key that signs survey links; empty derives one from the token secret."""
+    scheduler_interval_s: float = 1.0
+    """How often the scheduler looks for due and expired invitations."""
+    scheduler_batch: int = 200
+    """Invitations handled per scheduler step and transaction."""
+    figures_time_zone: str = "Asia/Shanghai"
+    """Default time zone of the `day` grouping in figures."""
+    consume_events: bool = True
+    """Consume intake's and routing's events; an instance that only serves the page and the API may not."""
+    comment_retention_days: int = 365
+    """Survey comments are erased after this many days (RULES.md, Security); scores stay."""
+
+    def page_base_url(self) -> str:
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    def link_secret(self) -> bytes:
+        own = self.survey_link_secret.get_secret_value()
+        if own:
+            return own.encode()
+        # A key of its own, derived so that a survey link can never pass for a bearer token or the reverse.
+        return hmac.new(self.token_secret.get_secret_value().encode(), b"survey-links", hashlib.sha256).digest()

@@ -1,0 +1,151 @@
+"""Satisfaction figures for supervisors: satisfied %, 100-point mean, NPS, FCR, response rate."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from services.feedback import repository as repo
+from services.feedback.api.dependencies import FiguresReader, runtime_of
+from services.feedback.config import FeedbackSettings
+from services.feedback.domain.figures import Figures, Tally, figures
+from shared.errors import Problem
+from shared.telemetry import mask_pii
+
+router = APIRouter(tags=["feedback"])
+
+
+class FiguresOut(BaseModel):
+    key: str
+    sent: int
+    answered: int
+    response_rate: float | None
+    satisfied_pct: float | None
+    mean_score_100: float | None
+    nps: float | None
+    fcr_pct: float | None
+    csat_answers: int
+    nps_answers: int
+
+    @classmethod
+    def of(cls, key: str, f: Figures) -> FiguresOut:
+        return cls(key=key, **{k: getattr(f, k) for k in Figures.__dataclass_fields__})
+
+
+class LowScoreOut(BaseModel):
+    invitation_id: uuid.UUID
+    contact_id: uuid.UUID
+    agent_id: str
+    team: str | None
+    channel: str | None
+    csat: int | None
+    nps: int | None
+    solved: bool | None
+    reasons: list[str]
+    comment: str | None
+    answered_at: datetime
+
+
+class FiguresReport(BaseModel):
+    since: datetime
+    until: datetime
+    time_zone: str
+    by: str
+    total: FiguresOut
+    groups: list[FiguresOut]
+    low_scores: list[LowScoreOut]
+    comments_masked: bool
+    """Comments are shown unmasked only to supervisors (and each such read is audited)."""
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Problem(422, "Validation failed", f"tz: unknown time zone {name!r}", kind="validation") from exc
+
+
+def _sum(tallies: list[Tally]) -> Tally:
+    fields = Tally.__dataclass_fields__
+    return Tally(**{k: sum(getattr(t, k) for t in tallies) for k in fields})
+
+
+@router.get("/v1/feedback/figures")
+async def get_figures(
+    request: Request,
+    who: FiguresReader,
+    by: Literal["agent", "team", "channel", "grade", "category", "day", "all"] = "all",
+    since: Annotated[
+        date | None, Query(alias="from", description="first day (in tz), default 30 days ago")
+    ] = None,
+    until: Annotated[
+        date | None, Query(alias="to", description="last day (in tz), inclusive; default today")
+    ] = None,
+    tz: Annotated[str | None, Query(max_length=64)] = None,
+    agent: Annotated[str | None, Query(max_length=200)] = None,
+    team: Annotated[str | None, Query(max_length=200)] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    comments: Annotated[int, Query(ge=0, le=500)] = 20,
+) -> FiguresReport:
+    """Satisfaction figures over invitations sent in the period: satisfied % (CSAT 4–5), the 100-point mean,
+    NPS, FCR %, response rate; grouped `by` one dimension, with the latest low-score comments. An agent sees
+    only their own figures."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    default_zone = settings.figures_time_zone if isinstance(settings, FeedbackSettings) else "Asia/Shanghai"
+    zone = _zone(tz or default_zone)
+    now = runtime.clock.now()
+    last_day = until or now.astimezone(zone).date()
+    first_day = since or last_day - timedelta(days=29)
+    if first_day > last_day:
+        raise Problem(422, "Validation failed", "from is after to", kind="validation")
+    start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    if who.role == "agent":
+        agent = who.subject
+    masked = who.role != "supervisor"
+    filters = {"agent_id": agent, "team": team, "channel": channel}
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        grouped = await repo.tallies(conn, by=by, since=start, until=end, time_zone=zone.key, **filters)
+        low = await repo.low_score_comments(conn, since=start, until=end, limit=comments, **filters)
+        if not masked and any(r["comment"] for r in low):
+            await repo.insert_audit(
+                conn,
+                actor=who.subject,
+                role=who.role,
+                action="survey_comment.read",
+                subject="survey_comments",
+                detail={"invitations": [str(r["invitation_id"]) for r in low if r["comment"]]},
+                now=now,
+            )
+    total = figures(_sum([t for _, t in grouped]))
+    return FiguresReport(
+        since=start,
+        until=end,
+        time_zone=zone.key,
+        by=by,
+        total=FiguresOut.of("all", total),
+        groups=[FiguresOut.of(key, figures(t)) for key, t in grouped],
+        low_scores=[
+            LowScoreOut(
+                invitation_id=r["invitation_id"],
+                contact_id=r["contact_id"],
+                agent_id=r["agent_id"],
+                team=r["team"],
+                channel=r["channel"],
+                csat=r["csat"],
+                nps=r["nps"],
+                solved=r["solved"],
+                reasons=list(r["followup_reasons"]),
+                comment=(mask_pii(r["comment"]) if masked and r["comment"] else r["comment"]),
+                answered_at=r["answered_at"],
+            )
+            for r in low
+        ],
+        comments_masked=masked,
+    )

@@ -1,0 +1,1 @@
+"""Pure feedback rules: policies, scheduling, signed links, answers and figures (stdlib only, no I/O)."""

@@ -1,0 +1,146 @@
+"""Consumed events: the contact projection and planning each resolution's invitation."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+
+from services.feedback import repository as repo
+from services.feedback.domain.policy import LANGUAGES, page_language
+from services.feedback.domain.schedule import (
+    ContactFacts,
+    Invitation,
+    Schedule,
+    plan_invitation,
+)
+from services.feedback.handlers.publishing import publish, survey_event
+from shared.db import Conn
+from shared.events import (
+    ContactReceivedV1,
+    ContactReclassifiedV1,
+    CustomerMergedV1,
+    CustomerUnmergedV1,
+    SurveyCancelledV1,
+    SurveyScheduledV1,
+    SurveySkippedV1,
+    WorkAssignedV1,
+    WorkReopenedV1,
+    WorkResolvedV1,
+)
+from shared.kafka import Delivery
+
+
+async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
+    """The one consumer of intake.contacts and routing.work: dispatch by event type, skip the rest."""
+    event = delivery.decoded.event
+    if isinstance(event, ContactReceivedV1):
+        await on_contact_received(conn, event, now=now)
+    elif isinstance(event, ContactReclassifiedV1):
+        await repo.set_contact_category(conn, contact_id=event.contact_id, category=event.category, now=now)
+    elif isinstance(event, WorkAssignedV1):
+        await repo.set_contact_agent(
+            conn, contact_id=event.contact_id, agent_id=event.agent_id, team=event.team, now=now
+        )
+    elif isinstance(event, WorkResolvedV1):
+        await on_work_resolved(conn, event, now=now)
+    elif isinstance(event, WorkReopenedV1):
+        await on_work_reopened(conn, event, now=now)
+    elif isinstance(event, CustomerMergedV1):
+        await repo.merge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+    elif isinstance(event, CustomerUnmergedV1):
+        await repo.unmerge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+
+
+async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: datetime) -> None:
+    reply = event.reply_to
+    facts = ContactFacts(
+        contact_id=event.contact_id,
+        channel=event.channel,
+        customer_id=event.customer.customer_id,
+        grade=event.customer.grade,
+        category=event.category,
+        language=event.language,
+        phone=reply.phone if reply else None,
+        email=reply.email if reply else None,
+        chat_session=reply.chat_session if reply else None,
+        time_zone=(reply.time_zone if reply else None) or event.customer.attributes.get("time_zone"),
+    )
+    await repo.upsert_contact(conn, facts=facts, now=now)
+    # A resolution seen before its contact (the two topics are not ordered together) is planned now.
+    stored = await repo.get_contact(conn, contact_id=event.contact_id)
+    for waiting in await repo.lock_waiting(conn, contact_id=event.contact_id):
+        planned = await _plan(conn, waiting, stored, now=now)
+        await repo.update_planned(conn, invitation=planned)
+
+
+async def on_work_resolved(conn: Conn, event: WorkResolvedV1, *, now: datetime) -> None:
+    """Plan the survey of this resolution: scheduled (a durable row the scheduler fires) or skipped."""
+    facts = await repo.get_contact(conn, contact_id=event.contact_id)
+    base = Invitation(
+        invitation_id=uuid.uuid4(),
+        contact_id=event.contact_id,
+        work_id=event.work_id,
+        resolved_at=event.resolved_at,
+        status="waiting_contact",
+        agent_id=event.agent_id,
+        team=event.team,
+        fcr=event.fcr,
+        customer_notified=event.customer_notified,
+        created_at=now,
+    )
+    invitation = base if facts is None else await _plan(conn, base, facts, now=now)
+    await repo.insert_invitation(conn, invitation=invitation)
+
+
+async def _plan(conn: Conn, invitation: Invitation, facts: ContactFacts | None, *, now: datetime) -> Invitation:
+    """Decide and announce; the caller stores the result."""
+    if facts is None:
+        return invitation
+    policy = await repo.get_policy(conn, channel=facts.channel)
+    await repo.lock_customer(conn, customer_id=facts.customer_id)
+    last = await repo.last_surveyed_at(conn, customer_id=facts.customer_id, other_than=invitation.invitation_id)
+    decision = plan_invitation(policy, facts, resolved_at=invitation.resolved_at, last_surveyed_at=last)
+    filled = dataclasses.replace(
+        invitation,
+        channel=facts.channel,
+        customer_id=facts.customer_id,
+        grade=facts.grade,
+        category=facts.category,
+        team=invitation.team or facts.team,
+        language=page_language(facts.language, policy.languages if policy else LANGUAGES),
+        time_zone=facts.time_zone,
+        policy_version=policy.version if policy else None,
+    )
+    if isinstance(decision, Schedule):
+        assert policy is not None
+        filled = dataclasses.replace(
+            filled,
+            status="scheduled",
+            invite_channel=policy.invite_channel,
+            recipient=decision.recipient,
+            due_at=decision.due_at,
+        )
+        await publish(
+            conn,
+            survey_event(SurveyScheduledV1, filled, due_at=decision.due_at),
+            contact_id=filled.contact_id,
+            now=now,
+        )
+        return filled
+    filled = dataclasses.replace(filled, status="skipped", reason=decision.reason, closed_at=now)
+    await publish(
+        conn, survey_event(SurveySkippedV1, filled, reason=decision.reason), contact_id=filled.contact_id, now=now
+    )
+    return filled
+
+
+async def on_work_reopened(conn: Conn, event: WorkReopenedV1, *, now: datetime) -> None:
+    """A reopened contact is not finished: withdraw whatever invitation has not gone out yet."""
+    for cancelled in await repo.cancel_scheduled(conn, contact_id=event.contact_id, reason="reopened", now=now):
+        await publish(
+            conn,
+            survey_event(SurveyCancelledV1, cancelled, reason="reopened"),
+            contact_id=event.contact_id,
+            now=now,
+        )

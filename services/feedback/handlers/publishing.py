@@ -1,0 +1,46 @@
+"""What every handler shares: the survey link maker and publishing through the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.feedback.domain.links import sign_link
+from services.feedback.domain.schedule import (
+    Invitation,
+)
+from shared.db import Conn
+from shared.events import (
+    Event,
+)
+from shared.outbox import enqueue
+
+SOURCE = "switchboard/feedback"
+
+
+@dataclass(frozen=True)
+class Links:
+    """How survey links are made: the page's public address and the key that signs them."""
+
+    base_url: str
+    secret: bytes
+
+    def url(self, invitation_id: uuid.UUID, expires_at: datetime) -> str:
+        return f"{self.base_url.rstrip('/')}/s/{sign_link(invitation_id, expires_at, self.secret)}"
+
+
+async def publish(conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime) -> None:
+    await enqueue(conn, event, source=SOURCE, subject=str(contact_id), now=now)
+
+
+def survey_event(model: type[Event], invitation: Invitation, **extra: Any) -> Event:
+    return model.model_validate(
+        {
+            "invitation_id": invitation.invitation_id,
+            "contact_id": invitation.contact_id,
+            "channel": invitation.channel or "web",
+            **extra,
+        }
+    )

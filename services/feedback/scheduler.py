@@ -1,0 +1,99 @@
+"""The durable invitation timer: invitations are rows; one step sends what is due and expires what lapsed.
+
+`fire_due(pool, now=…)` is the single step tests call; the service runs it every `scheduler_interval_s`.
+Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several instances share the work, and each row's change
+commits with its outbound message: a restart neither loses nor repeats an invitation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from services.feedback import repository as repo
+from services.feedback.handlers import Links, expire_invitation, send_invitation
+from shared.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+async def fire_due(pool: asyncpg.Pool, *, now: datetime, links: Links, batch: int = 200) -> Counter[str]:
+    """Handle everything due at `now`, batch by batch; returns counts by outcome (sent, deferred, skipped,
+    expired)."""
+    outcomes: Counter[str] = Counter()
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            due = await repo.lock_due(conn, now=now, limit=batch)
+            for invitation in due:
+                outcomes[await send_invitation(conn, invitation, now=now, links=links)] += 1
+            lapsed = await repo.lock_expired(conn, now=now, limit=batch)
+            for invitation in lapsed:
+                await expire_invitation(conn, invitation, now=now)
+            outcomes["expired"] += len(lapsed)
+        if len(due) < batch and len(lapsed) < batch:
+            return outcomes
+
+
+async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timedelta) -> int:
+    """Erase comments past retention, and record the destruction itself (RULES.md, Security)."""
+    cutoff = now - retention
+    async with pool.acquire() as conn, conn.transaction():
+        erased = await repo.purge_comments_before(conn, cutoff=cutoff)
+        if erased:
+            await repo.insert_audit(
+                conn,
+                actor="feedback-scheduler",
+                role="system",
+                action="survey_comment.purge",
+                subject="survey_comments",
+                detail={"erased": erased, "answered_before": cutoff.isoformat()},
+                now=now,
+            )
+        return erased
+
+
+class Scheduler:
+    """Runs `fire_due` every `interval_s` until stopped; a database hiccup is logged and retried."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        links: Links,
+        *,
+        interval_s: float,
+        batch: int,
+        retention: timedelta,
+    ) -> None:
+        self.pool = pool
+        self.clock = clock
+        self.links = links
+        self.interval_s = interval_s
+        self.batch = batch
+        self.retention = retention
+        self.outcomes: Counter[str] = Counter()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        last_purge: datetime | None = None
+        while not self._stop.is_set():
+            now = self.clock.now()
+            try:
+                self.outcomes.update(await fire_due(self.pool, now=now, links=self.links, batch=self.batch))
+                if last_purge is None or now - last_purge > timedelta(hours=1):
+                    purged = await purge_comments(self.pool, now=now, retention=self.retention)
+                    if purged:
+                        log.info("erased %d survey comments past retention", purged)
+                    last_purge = now
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.warning("survey scheduler: %s; retrying", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
