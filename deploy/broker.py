@@ -91,7 +91,7 @@ class KafkaBroker:
             "log.dirs": str(self.data),
             "num.partitions": "3",
             "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "10",
+            "offsets.topic.num.partitions": "5",
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",
             "share.coordinator.state.topic.replication.factor": "1",

@@ -20,7 +20,7 @@ from deploy.postgres import Postgres
 from deploy.processes import Managed, ProcessError, spawn, tail
 from deploy.traces import Zipkin
 from shared.events import SERVICES, TOPICS
-from shared.kafka import ensure_topics, wait_for_broker
+from shared.kafka import ensure_topics, wait_for_broker, warm_group_coordinator
 
 DATABASES: tuple[str, ...] = (*SERVICES, "ops")
 """One database per service, plus `ops` for the CLI's smoke checks and benchmarks."""
@@ -138,6 +138,7 @@ class Stack:
 
         t = time.monotonic()
         new_topics = await ensure_topics(s.kafka_bootstrap, TOPICS)
+        await warm_group_coordinator(s.kafka_bootstrap)
         times.add("topics", time.monotonic() - t, f"{len(new_topics)} created")
         self.say(f"topics: {len(TOPICS)} declared, {len(new_topics)} created now")
 

@@ -148,6 +148,32 @@ async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, timeout_s: f
         await admin.close()
 
 
+async def warm_group_coordinator(bootstrap: str, *, timeout_s: float = 120.0) -> None:
+    """Have the broker create its offsets topic now (a group commit), not on a service's first poll.
+
+    On a fresh broker the first consumer group otherwise waits while `__consumer_offsets` is created, which
+    under load took over a minute.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id="ops.warm-up", enable_auto_commit=False, request_timeout_ms=30_000
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition("ops.probe", 0)
+        consumer.assign([tp])
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            try:
+                await consumer.commit({tp: 0})
+                return
+            except KafkaError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
+
+
 async def wait_for_broker(bootstrap: str, *, timeout_s: float) -> None:
     """Ready means a metadata request succeeds, not merely an open port."""
     deadline = asyncio.get_running_loop().time() + timeout_s

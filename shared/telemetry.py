@@ -143,7 +143,8 @@ def _mask_digits(number: str) -> str:
 
 
 class TracingMiddleware:
-    """One SERVER span per request, named `METHOD /route/{template}`; the query string is never recorded."""
+    """One SERVER span per request, named `METHOD /route/{template}`; neither the raw path nor the query string
+    is recorded."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -160,7 +161,8 @@ class TracingMiddleware:
             method,
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": scope["path"], "url.scheme": "http"},
+            # No `url.path`: paths can carry secrets (survey links) or identities; the route template is set below.
+            attributes={"http.request.method": method, "url.scheme": "http"},
         ) as span:
             status_holder: dict[str, int] = {}
 
