@@ -1,0 +1,359 @@
+"""Intake's transactions: accepting an inbound message (dedupe, identify, thread, classify, publish), agent
+reclassification, and the routing events that tell intake a contact was resolved, closed or reopened.
+
+Every state change and the events it announces commit together (outbox). A concurrent post of the same message
+or of a brand-new identity loses a unique-key race, rolls back and is run again, and then sees the winner.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
+from services.intake.domain.contact import Inbound, ThreadPolicy, thread_decision
+from services.intake.domain.identity import identify
+from services.intake.domain.text import normalise_subject
+from services.intake.repository import contacts, customers, rules
+from shared.db import Conn
+from shared.events import (
+    ContactMessageAddedV1,
+    ContactReceivedV1,
+    ContactReclassifiedV1,
+    CustomerRef,
+    WorkClosedV1,
+    WorkReopenedV1,
+    WorkResolvedV1,
+)
+from shared.kafka import Delivery
+from shared.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+SOURCE = "switchboard/intake"
+RULES_TTL_S = 2.0
+
+
+class RulesCache:
+    """The rule set in force, re-read when another process (or this one) stored a newer version."""
+
+    def __init__(self) -> None:
+        self._rules: RuleSet | None = None
+        self._checked = 0.0
+
+    async def get(self, conn: Conn) -> RuleSet:
+        if self._rules is None:
+            self._rules = await rules.latest_ruleset(conn)
+            self._checked = time.monotonic()
+        elif time.monotonic() - self._checked > RULES_TTL_S:
+            self._checked = time.monotonic()
+            if await rules.latest_version(conn) != self._rules.version:
+                self._rules = await rules.latest_ruleset(conn)
+        return self._rules
+
+    def invalidate(self) -> None:
+        self._rules = None
+
+
+@dataclass(frozen=True)
+class Deps:
+    pool: asyncpg.Pool
+    policy: ThreadPolicy
+    rules: RulesCache
+
+
+@dataclass(frozen=True)
+class Accepted:
+    contact_id: uuid.UUID
+    message_id: uuid.UUID
+    outcome: Literal["created", "threaded", "duplicate"]
+
+
+class LostRace(Exception):
+    """A concurrent transaction claimed an identity this one needed; run again to see it."""
+
+
+async def accept(
+    deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
+) -> Accepted:
+    for attempt in range(4):
+        try:
+            async with deps.pool.acquire() as conn, conn.transaction():
+                return await accept_in(
+                    conn, deps, inbound, adapter=adapter, idempotency_key=idempotency_key, now=now
+                )
+        except (asyncpg.UniqueViolationError, LostRace):
+            if attempt == 3:
+                raise
+            log.info("intake: lost a race on %s message; running it again", inbound.channel)
+    raise AssertionError("unreachable")
+
+
+async def accept_batch(
+    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
+) -> list[Accepted]:
+    """Many messages in one transaction (one commit), each in its own savepoint so a lost race retries alone."""
+    results: list[Accepted] = []
+    async with deps.pool.acquire() as conn, conn.transaction():
+        for inbound, key in items:
+            for attempt in range(4):
+                try:
+                    async with conn.transaction():
+                        results.append(
+                            await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now)
+                        )
+                    break
+                except (asyncpg.UniqueViolationError, LostRace):
+                    if attempt == 3:
+                        raise
+    return results
+
+
+async def accept_in(
+    conn: Conn, deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
+) -> Accepted:
+    """The whole of accepting one message, inside the caller's transaction."""
+    if idempotency_key is not None:
+        seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
+        if seen is not None:
+            return Accepted(seen.contact_id, seen.message_id, "duplicate")
+    seen = await contacts.find_message_by_key(conn, channel=inbound.channel, natural_key=inbound.natural_key)
+    if seen is not None:
+        if idempotency_key is not None:
+            await contacts.insert_idempotency_key(conn, adapter=adapter, key=idempotency_key, seen=seen, now=now)
+        return Accepted(seen.contact_id, seen.message_id, "duplicate")
+
+    known = await customers.known_identities(conn, identities=inbound.identities)
+    who = identify(inbound.identities, known)
+    is_new_customer = who.customer_id is None
+    customer_id = who.customer_id or uuid.uuid4()
+    if is_new_customer:
+        await customers.insert_customer(
+            conn,
+            customer_id=customer_id,
+            display_name=inbound.sender_name,
+            source=f"contact:{inbound.channel}",
+            now=now,
+        )
+    if who.link:
+        linked = await customers.link_identities(
+            conn, customer_id=customer_id, identities=who.link, source=f"contact:{inbound.channel}", now=now
+        )
+        if is_new_customer and linked < len(who.link):
+            raise LostRace
+
+    subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
+    by_key = await contacts.contact_by_thread_keys(conn, keys=(*inbound.reply_to_keys, *inbound.thread_keys))
+    by_subject = (
+        await contacts.contact_by_subject(conn, customer_id=customer_id, subject_key=subject_key)
+        if by_key is None and subject_key and not is_new_customer
+        else None
+    )
+    by_customer = (
+        await contacts.contact_by_customer(conn, customer_id=customer_id, channel=inbound.channel)
+        if by_key is None
+        and by_subject is None
+        and not is_new_customer
+        and deps.policy.customer_windows.get(inbound.channel)
+        else None
+    )
+    decision = thread_decision(
+        by_key=by_key,
+        by_subject=by_subject,
+        by_customer=by_customer,
+        channel=inbound.channel,
+        policy=deps.policy,
+        now=now,
+    )
+    message_id = uuid.uuid4()
+    ruleset = await deps.rules.get(conn)
+    attributes = (
+        {"grade": "basic", "pii_level": "general"}
+        if is_new_customer
+        else await customers.customer_attributes(conn, customer_id=customer_id)
+    )
+    facts = Facts(
+        text=inbound.text,
+        subject=inbound.subject or "",
+        channel=inbound.channel,
+        ivr_selections=inbound.ivr_selections,
+        customer=attributes,
+    )
+    if decision.contact_id is not None:
+        contact_id = decision.contact_id
+        touched = await contacts.touch_contact(conn, contact_id=contact_id, reopen=decision.reopen, now=now)
+        await contacts.insert_message(
+            conn, message_id=message_id, contact_id=contact_id, inbound=inbound, adapter=adapter, now=now
+        )
+        await contacts.insert_thread_keys(conn, keys=inbound.thread_keys, contact_id=contact_id, now=now)
+        await enqueue(
+            conn,
+            ContactMessageAddedV1(
+                contact_id=contact_id,
+                message_id=message_id,
+                channel=touched.channel,
+                from_customer=not inbound.automatic,
+                text=inbound.text,
+                language=inbound.language,
+                received_at=now,
+                reopened=decision.reopen,
+            ),
+            source=SOURCE,
+            subject=str(contact_id),
+            now=now,
+        )
+        follow_up = classify(ruleset, facts)
+        if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
+            await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now)
+        outcome: Literal["created", "threaded"] = "threaded"
+    else:
+        contact_id = uuid.uuid4()
+        classification = classify(ruleset, facts)
+        await contacts.insert_contact(
+            conn,
+            contact_id=contact_id,
+            inbound=inbound,
+            customer_id=customer_id,
+            subject_key=subject_key,
+            classification=classification,
+            conflicts=who.conflicts,
+            now=now,
+        )
+        await contacts.insert_message(
+            conn, message_id=message_id, contact_id=contact_id, inbound=inbound, adapter=adapter, now=now
+        )
+        await contacts.insert_thread_keys(conn, keys=inbound.thread_keys, contact_id=contact_id, now=now)
+        await enqueue(
+            conn,
+            ContactReceivedV1(
+                contact_id=contact_id,
+                message_id=message_id,
+                channel=inbound.channel,
+                customer=CustomerRef(
+                    customer_id=customer_id,
+                    grade=attributes.get("grade", "basic"),
+                    attributes={k: v for k, v in attributes.items() if k != "grade"},
+                ),
+                subject=inbound.subject,
+                text=inbound.text,
+                language=inbound.language,
+                category=classification.category,
+                priority_class=classification.priority_class,
+                emergency=classification.emergency,
+                emergency_reasons=list(classification.emergency_reasons),
+                required_skills=list(classification.required_skills),
+                received_at=now,
+                thread_keys=list(inbound.thread_keys),
+            ),
+            source=SOURCE,
+            subject=str(contact_id),
+            now=now,
+        )
+        outcome = "created"
+    if idempotency_key is not None:
+        await contacts.insert_idempotency_key(
+            conn, adapter=adapter, key=idempotency_key, seen=contacts.Seen(contact_id, message_id), now=now
+        )
+    return Accepted(contact_id, message_id, outcome)
+
+
+async def _reclassify(
+    conn: Conn, contact_id: uuid.UUID, result: Classification, *, by: str, now: datetime
+) -> None:
+    await contacts.update_classification(
+        conn,
+        contact_id=contact_id,
+        category=result.category,
+        priority_class=result.priority_class,
+        emergency=result.emergency,
+        emergency_reasons=result.emergency_reasons,
+        required_skills=result.required_skills,
+        by=by,
+        now=now,
+    )
+    await enqueue(
+        conn,
+        ContactReclassifiedV1(
+            contact_id=contact_id,
+            category=result.category,
+            priority_class=result.priority_class,
+            emergency=result.emergency,
+            emergency_reasons=list(result.emergency_reasons),
+            required_skills=list(result.required_skills),
+            by=by,
+        ),
+        source=SOURCE,
+        subject=str(contact_id),
+        now=now,
+    )
+
+
+class ContactNotFound(LookupError):
+    pass
+
+
+async def override_classification(
+    pool: asyncpg.Pool,
+    *,
+    contact_id: uuid.UUID,
+    category: str,
+    priority_class: str,
+    emergency: bool,
+    required_skills: tuple[str, ...],
+    agent: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """An agent's correction of the rules' decision (PR-04): stored, audited and announced."""
+    result = Classification(
+        category=category,
+        priority_class=priority_class,
+        emergency=emergency,
+        emergency_reasons=("agent",) if emergency else (),
+        required_skills=required_skills,
+        fired=(),
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        current = await contacts.get_contact(conn, contact_id=contact_id)
+        if current is None:
+            raise ContactNotFound(str(contact_id))
+        await _reclassify(conn, contact_id, result, by=f"agent:{agent}", now=now)
+        await rules.audit(
+            conn,
+            actor=agent,
+            action="contact.reclassify",
+            target=f"contact:{contact_id}",
+            detail={
+                "from": {
+                    "category": current["category"],
+                    "priority_class": current["priority_class"],
+                    "emergency": current["emergency"],
+                },
+                "to": {"category": category, "priority_class": priority_class, "emergency": emergency},
+                "reason": reason,
+            },
+            at=now,
+        )
+
+
+# --- routing.work: intake's view of whether a contact is still open -----------------------------------------
+
+
+async def on_work_event(conn: Conn, delivery: Delivery) -> None:
+    event = delivery.decoded.event
+    if isinstance(event, WorkResolvedV1):
+        await contacts.set_status(
+            conn, contact_id=event.contact_id, status="resolved", ended_at=event.resolved_at, at=event.resolved_at
+        )
+    elif isinstance(event, WorkClosedV1):
+        await contacts.set_status(
+            conn, contact_id=event.contact_id, status="closed", ended_at=event.at, at=event.at
+        )
+    elif isinstance(event, WorkReopenedV1):
+        await contacts.set_status(conn, contact_id=event.contact_id, status="reopened", ended_at=None, at=event.at)

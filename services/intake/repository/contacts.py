@@ -1,0 +1,293 @@
+"""Contacts, messages, thread keys and idempotency keys."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.intake.domain.classification import Classification
+from services.intake.domain.contact import Inbound, OpenContact, attachments_json
+from shared.db import Conn
+
+
+@dataclass(frozen=True)
+class Seen:
+    contact_id: uuid.UUID
+    message_id: uuid.UUID
+
+
+SELECT_IDEMPOTENCY = "SELECT contact_id, message_id FROM idempotency_key WHERE adapter = $1 AND key = $2"
+
+
+async def find_idempotency_key(conn: Conn, *, adapter: str, key: str) -> Seen | None:
+    row = await conn.fetchrow(SELECT_IDEMPOTENCY, adapter, key)
+    return Seen(row["contact_id"], row["message_id"]) if row else None
+
+
+INSERT_IDEMPOTENCY = """
+INSERT INTO idempotency_key (adapter, key, contact_id, message_id, created_at) VALUES ($1, $2, $3, $4, $5)
+"""
+
+
+async def insert_idempotency_key(conn: Conn, *, adapter: str, key: str, seen: Seen, now: datetime) -> None:
+    await conn.execute(INSERT_IDEMPOTENCY, adapter, key, seen.contact_id, seen.message_id, now)
+
+
+SELECT_MESSAGE_BY_KEY = "SELECT contact_id, message_id FROM message WHERE channel = $1 AND natural_key = $2"
+
+
+async def find_message_by_key(conn: Conn, *, channel: str, natural_key: str) -> Seen | None:
+    row = await conn.fetchrow(SELECT_MESSAGE_BY_KEY, channel, natural_key)
+    return Seen(row["contact_id"], row["message_id"]) if row else None
+
+
+_OPEN_CONTACT_COLUMNS = """
+c.contact_id, c.customer_id, c.channel, c.status, c.last_message_at, c.ended_at, c.subject_key
+"""
+
+SELECT_CONTACT_BY_THREAD_KEYS = f"""
+SELECT {_OPEN_CONTACT_COLUMNS}
+FROM thread_key t JOIN contact c ON c.contact_id = t.contact_id
+WHERE t.key = ANY($1::text[])
+ORDER BY c.last_message_at DESC
+LIMIT 1
+"""  # noqa: S608 — a constant column list, no input
+
+
+async def contact_by_thread_keys(conn: Conn, *, keys: Sequence[str]) -> OpenContact | None:
+    if not keys:
+        return None
+    row = await conn.fetchrow(SELECT_CONTACT_BY_THREAD_KEYS, list(keys))
+    return _open_contact(row)
+
+
+SELECT_CONTACT_BY_SUBJECT = f"""
+SELECT {_OPEN_CONTACT_COLUMNS}
+FROM contact c
+WHERE c.customer_id = $1 AND c.channel = 'email' AND c.subject_key = $2
+ORDER BY c.last_message_at DESC
+LIMIT 1
+"""  # noqa: S608 — a constant column list, no input
+
+
+async def contact_by_subject(conn: Conn, *, customer_id: uuid.UUID, subject_key: str) -> OpenContact | None:
+    if not subject_key:
+        return None
+    return _open_contact(await conn.fetchrow(SELECT_CONTACT_BY_SUBJECT, customer_id, subject_key))
+
+
+SELECT_CONTACT_BY_CUSTOMER = f"""
+SELECT {_OPEN_CONTACT_COLUMNS}
+FROM contact c
+WHERE c.customer_id = $1 AND c.channel = $2 AND c.status IN ('received', 'reopened')
+ORDER BY c.last_message_at DESC
+LIMIT 1
+"""  # noqa: S608 — a constant column list, no input
+
+
+async def contact_by_customer(conn: Conn, *, customer_id: uuid.UUID, channel: str) -> OpenContact | None:
+    return _open_contact(await conn.fetchrow(SELECT_CONTACT_BY_CUSTOMER, customer_id, channel))
+
+
+def _open_contact(row: asyncpg.Record | None) -> OpenContact | None:
+    if row is None:
+        return None
+    return OpenContact(
+        contact_id=row["contact_id"],
+        customer_id=row["customer_id"],
+        channel=row["channel"],
+        status=row["status"],
+        last_message_at=row["last_message_at"],
+        ended_at=row["ended_at"],
+        subject_key=row["subject_key"],
+    )
+
+
+INSERT_CONTACT = """
+INSERT INTO contact (
+    contact_id, channel, customer_id, subject, subject_key, language, category, priority_class, emergency,
+    emergency_reasons, required_skills, classified_by, status, identity_conflicts, created_at, updated_at,
+    last_message_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13, $14, $14, $14)
+"""
+
+
+async def insert_contact(
+    conn: Conn,
+    *,
+    contact_id: uuid.UUID,
+    inbound: Inbound,
+    customer_id: uuid.UUID,
+    subject_key: str,
+    classification: Classification,
+    conflicts: Sequence[uuid.UUID],
+    now: datetime,
+) -> None:
+    await conn.execute(
+        INSERT_CONTACT,
+        contact_id,
+        inbound.channel,
+        customer_id,
+        inbound.subject,
+        subject_key,
+        inbound.language,
+        classification.category,
+        classification.priority_class,
+        classification.emergency,
+        list(classification.emergency_reasons),
+        list(classification.required_skills),
+        classification.by,
+        list(conflicts),
+        now,
+    )
+
+
+INSERT_MESSAGE = """
+INSERT INTO message (
+    message_id, contact_id, channel, natural_key, sender, sender_name, subject, text, original, language,
+    attachments, metadata, automatic, adapter, sent_at, received_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+"""
+
+
+async def insert_message(
+    conn: Conn,
+    *,
+    message_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    inbound: Inbound,
+    adapter: str,
+    now: datetime,
+) -> None:
+    sender = [{"kind": i.kind, "value": i.value, "valid": i.valid, "strong": i.strong} for i in inbound.identities]
+    await conn.execute(
+        INSERT_MESSAGE,
+        message_id,
+        contact_id,
+        inbound.channel,
+        inbound.natural_key,
+        sender,
+        inbound.sender_name,
+        inbound.subject,
+        inbound.text,
+        inbound.original,
+        inbound.language,
+        attachments_json(inbound.attachments),
+        dict(inbound.metadata),
+        inbound.automatic,
+        adapter,
+        inbound.sent_at,
+        now,
+    )
+
+
+INSERT_THREAD_KEYS = """
+INSERT INTO thread_key (key, contact_id, created_at)
+SELECT k, $2, $3 FROM unnest($1::text[]) AS k
+ON CONFLICT (key) DO NOTHING
+"""
+
+
+async def insert_thread_keys(conn: Conn, *, keys: Sequence[str], contact_id: uuid.UUID, now: datetime) -> None:
+    if keys:
+        await conn.execute(INSERT_THREAD_KEYS, list(keys), contact_id, now)
+
+
+TOUCH_CONTACT = """
+UPDATE contact
+SET last_message_at = $2, updated_at = $2, message_count = message_count + 1,
+    status = CASE WHEN $3 THEN 'reopened' ELSE status END,
+    reopen_count = reopen_count + CASE WHEN $3 THEN 1 ELSE 0 END,
+    ended_at = CASE WHEN $3 THEN NULL ELSE ended_at END
+WHERE contact_id = $1
+RETURNING channel, customer_id, priority_class, emergency
+"""
+
+
+@dataclass(frozen=True)
+class Touched:
+    channel: str
+    customer_id: uuid.UUID
+    priority_class: str
+    emergency: bool
+
+
+async def touch_contact(conn: Conn, *, contact_id: uuid.UUID, reopen: bool, now: datetime) -> Touched:
+    row = await conn.fetchrow(TOUCH_CONTACT, contact_id, now, reopen)
+    assert row is not None, "the thread lookup found this contact in the same transaction"
+    return Touched(row["channel"], row["customer_id"], row["priority_class"], row["emergency"])
+
+
+UPDATE_CLASSIFICATION = """
+UPDATE contact
+SET category = $2, priority_class = $3, emergency = $4, emergency_reasons = $5, required_skills = $6,
+    classified_by = $7, updated_at = $8
+WHERE contact_id = $1
+"""
+
+
+async def update_classification(
+    conn: Conn,
+    *,
+    contact_id: uuid.UUID,
+    category: str,
+    priority_class: str,
+    emergency: bool,
+    emergency_reasons: Sequence[str],
+    required_skills: Sequence[str],
+    by: str,
+    now: datetime,
+) -> bool:
+    status = await conn.execute(
+        UPDATE_CLASSIFICATION,
+        contact_id,
+        category,
+        priority_class,
+        emergency,
+        list(emergency_reasons),
+        list(required_skills),
+        by,
+        now,
+    )
+    return bool(status == "UPDATE 1")
+
+
+UPDATE_STATUS = """
+UPDATE contact SET status = $2, ended_at = $3, updated_at = $4 WHERE contact_id = $1
+"""
+
+
+async def set_status(
+    conn: Conn, *, contact_id: uuid.UUID, status: str, ended_at: datetime | None, at: datetime
+) -> bool:
+    result = await conn.execute(UPDATE_STATUS, contact_id, status, ended_at, at)
+    return bool(result == "UPDATE 1")
+
+
+SELECT_CONTACT = """
+SELECT c.contact_id, c.channel, c.customer_id, cu.grade, c.subject, c.language, c.category, c.priority_class,
+       c.emergency, c.emergency_reasons, c.required_skills, c.classified_by, c.status, c.identity_conflicts,
+       c.message_count, c.reopen_count, c.created_at, c.updated_at, c.last_message_at, c.ended_at
+FROM contact c JOIN customer cu ON cu.customer_id = c.customer_id
+WHERE c.contact_id = $1
+"""
+SELECT_MESSAGES = """
+SELECT message_id, channel, natural_key, sender_name, subject, text, original, language, attachments, metadata,
+       automatic, sent_at, received_at
+FROM message WHERE contact_id = $1 ORDER BY received_at, message_id
+"""
+
+
+async def get_contact(conn: Conn, *, contact_id: uuid.UUID) -> dict[str, Any] | None:
+    """The contact as the API shows it (a plain mapping: this is a read model, not a domain value)."""
+    row = await conn.fetchrow(SELECT_CONTACT, contact_id)
+    if row is None:
+        return None
+    contact = dict(row)
+    contact["messages"] = [dict(m) for m in await conn.fetch(SELECT_MESSAGES, contact_id)]
+    return contact
