@@ -156,7 +156,7 @@ def detect(data: bytes, *, hints: tuple[str, ...] = ()) -> str:
 
 
 def _best_chinese(
-    data: bytes, hints: tuple[str, ...], *, threshold: float = 0.6, min_chars: int = 1
+    data: bytes, hints: tuple[str, ...], *, threshold: float = 0.6, min_chars: int = 2
 ) -> str | None:
     """GB18030 or Big5, whichever reads as common Chinese; None if neither does."""
     scored: list[tuple[float, int, str]] = []
@@ -186,13 +186,19 @@ def chinese_score(text: str) -> float:
     """
     total = 0
     common = 0
-    for ch in text:
+    for i, ch in enumerate(text):
         if ord(ch) < 0x80 or ch.isspace():
             continue
         total += 1
-        if _is_common_cjk(ch):
+        # A character between two Latin letters is an accented letter misread ("L\xfctke" as GBK), not Chinese.
+        inside_word = 0 < i < len(text) - 1 and _ascii_letter(text[i - 1]) and _ascii_letter(text[i + 1])
+        if not inside_word and _is_common_cjk(ch):
             common += 1
     return common / total if total else 0.0
+
+
+def _ascii_letter(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
 
 
 def _is_common_cjk(ch: str) -> bool:

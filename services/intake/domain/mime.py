@@ -76,7 +76,7 @@ class _RawHeaders(Compat32):
 
 
 _POLICY = _RawHeaders()
-_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
+_HEADER_LINE = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9_-]*[ \t]*:")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -92,7 +92,8 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
     hints = tuple(charsets)
     walker = _Walker(hints=hints, max_attachment_bytes=max_attachment_bytes)
     walker.visit(message)
-    text = "\n\n".join(part for part in walker.texts if part.strip())
+    texts = walker.texts if any(t.strip() for t in walker.texts) else walker.attached_texts
+    text = "\n\n".join(part for part in texts if part.strip())
     defects = [type(d).__name__ for part in message.walk() for d in getattr(part, "defects", [])]
     return ParsedEmail(
         subject=_header(message, "subject", hints),
@@ -186,10 +187,14 @@ class _Walker:
         self.max_attachment_bytes = max_attachment_bytes
         self.texts: list[str] = []
         self.attachments: list[Attachment] = []
+        self.attached_texts: list[str] = []
         self.from_html = False
 
     def visit(self, part: Message) -> None:
         ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            self._forwarded(part)
+            return
         if part.is_multipart():
             children = [p for p in part.get_payload() if isinstance(p, Message)]
             if ctype == "multipart/alternative":
@@ -198,11 +203,11 @@ class _Walker:
                 for child in children:
                     self.visit(child)
             return
-        if ctype == "message/rfc822" or (ctype.startswith("message/") and isinstance(part.get_payload(), list)):
-            self._forwarded(part)
-            return
         if self._is_attachment(part):
             self._attach(part)
+            if ctype in ("text/plain", "text/html"):
+                # A text file attached: listed as an attachment; its words count only if the mail has no others.
+                self.attached_texts.append(self._text(part, html=ctype == "text/html"))
             return
         if ctype.startswith("multipart/"):
             # A multipart whose boundary never appears: read what is there as text.
@@ -261,7 +266,7 @@ class _Walker:
         if disposition == "attachment":
             return True
         ctype = part.get_content_type()
-        if part.get_filename() and not ctype.startswith("text/"):
+        if part.get_filename() and disposition != "inline":
             return True
         return not (ctype.startswith(("text/", "multipart/", "message/")))
 

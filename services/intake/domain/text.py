@@ -150,6 +150,7 @@ _HEADER_NEXT = re.compile(
     re.IGNORECASE,
 )
 _REPLY_PREFIX_LINE = re.compile(r"^\s*(回复|答复|回覆|答覆)\s*" + _COLON)
+_RULE_LINE = re.compile(r"^[\s_\-=*]*$")
 _SIGNATURE_SEPARATOR = re.compile(r"^\s*--\s*$|^\s*—{2,}\s*$")
 _MOBILE_FOOTER = re.compile(
     r"^\s*(Sent from my .{1,60}|Sent from .{1,40} for (iOS|Android)|Get Outlook for .{1,30}|Sent via .{1,40}"
@@ -183,6 +184,8 @@ def split_reply(text: str) -> SplitText:
         head = tail[:tail_start] if tail_start is not None else tail
         head = [line for line in head if not _HEADER_NEXT.match(line) and not _HEADER_START.match(line)]
     new_lines, signature = _cut_signature(head)
+    while new_lines and _RULE_LINE.match(new_lines[-1]):
+        new_lines = new_lines[:-1]
     return SplitText(
         new=_squeeze_blank_lines([line.rstrip() for line in new_lines]),
         quoted="\n".join(quoted).strip(),
