@@ -8,9 +8,10 @@ key (Message-ID, call id, chat message id) a content key, so a retried post is r
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -117,6 +118,37 @@ def thread_decision(
     ):
         return ThreadDecision(by_customer.contact_id, why=f"open {channel} contact of the same customer")
     return ThreadDecision(None)
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def scrub(value: Any) -> Any:
+    """NUL and other control characters and lone surrogates removed: text PostgreSQL (and readers) can store."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("", value)
+    if isinstance(value, Mapping):
+        return {scrub(str(k)): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def storable(inbound: Inbound) -> Inbound:
+    """The message with every text field scrubbed (mail from the wild carries NUL bytes and worse)."""
+    return replace(
+        inbound,
+        natural_key=scrub(inbound.natural_key),
+        identities=tuple(replace(i, value=scrub(i.value)) for i in inbound.identities),
+        text=scrub(inbound.text),
+        original=scrub(inbound.original),
+        subject=scrub(inbound.subject),
+        sender_name=scrub(inbound.sender_name),
+        attachments=tuple(replace(a, name=scrub(a.name)) for a in inbound.attachments),
+        thread_keys=tuple(scrub(k) for k in inbound.thread_keys),
+        reply_to_keys=tuple(scrub(k) for k in inbound.reply_to_keys),
+        metadata=scrub(inbound.metadata),
+    )
 
 
 def fingerprint(*parts: object) -> str:

@@ -138,29 +138,54 @@ class ImportReport:
 async def import_customers(
     pool: asyncpg.Pool, rows: list[ImportRow | ImportError_], *, actor: str, now: datetime
 ) -> ImportReport:
-    """Upsert each valid row (matched by external_ref, else by any identity) in one transaction; a row that
-    fails is reported with its line and reason and does not stop the others (savepoint per row)."""
+    """Upsert every valid row in one transaction: matched by external_ref, else by any identity; a row whose
+    identities belong to another customer than the one it matches is reported with its line and skipped.
+    Lookups and writes are a handful of set-based statements, whatever the row count."""
     report = ImportReport()
+    valid = [r for r in rows if isinstance(r, ImportRow)]
+    report.errors = [{"line": r.line, "error": r.error} for r in rows if isinstance(r, ImportError_)]
+    source = f"import:{actor}"
     async with pool.acquire() as conn, conn.transaction():
-        for row in rows:
-            if isinstance(row, ImportError_):
-                report.errors.append({"line": row.line, "error": row.error})
-                continue
-            try:
-                async with conn.transaction():
-                    created = await _upsert(conn, row.customer, actor=actor, now=now)
-            except (InvalidCustomer, IdentityTaken) as exc:
-                report.errors.append({"line": row.line, "error": str(exc)})
-                continue
-            except asyncpg.PostgresError as exc:
+        refs = await customers.customers_by_external_refs(
+            conn, refs=[r.customer.external_ref for r in valid if r.customer.external_ref]
+        )
+        owners = await customers.identity_owners(
+            conn, identities=[i for r in valid for i in r.customer.identities]
+        )
+        inserts: list[tuple[uuid.UUID, dict[str, Any]]] = []
+        updates: list[tuple[uuid.UUID, dict[str, Any]]] = []
+        links: list[tuple[uuid.UUID, Identity]] = []
+        for row in valid:
+            data = row.customer
+            holders = {owners[(i.kind, i.value)] for i in data.identities if (i.kind, i.value) in owners}
+            target = refs.get(data.external_ref) if data.external_ref else None
+            if target is None and len(holders) == 1:
+                target = next(iter(holders))
+            if holders - {target}:
                 report.errors.append(
-                    {"line": row.line, "error": f"rejected by the database: {exc.__class__.__name__}"}
+                    {
+                        "line": row.line,
+                        "error": "the row's identities belong to another customer; merge them first",
+                    }
                 )
                 continue
-            if created:
+            values = _values(data)
+            if target is None:
+                target = uuid.uuid4()
+                inserts.append((target, values))
                 report.created += 1
             else:
+                updates.append((target, values))
                 report.updated += 1
+            if data.external_ref:
+                refs[data.external_ref] = target
+            for identity in data.identities:
+                if (identity.kind, identity.value) not in owners:
+                    owners[(identity.kind, identity.value)] = target
+                    links.append((target, identity))
+        await customers.insert_customers(conn, rows=inserts, source=source, now=now)
+        await customers.update_customers(conn, rows=updates, now=now)
+        await customers.link_many(conn, links=links, source=source, now=now)
         await rules.audit(
             conn,
             actor=actor,
@@ -169,27 +194,8 @@ async def import_customers(
             detail={"created": report.created, "updated": report.updated, "errors": len(report.errors)},
             at=now,
         )
+    report.errors.sort(key=lambda e: int(e["line"]))
     return report
-
-
-async def _upsert(conn: Conn, data: CustomerInput, *, actor: str, now: datetime) -> bool:
-    existing: uuid.UUID | None = None
-    if data.external_ref:
-        existing = await customers.customer_by_external_ref(conn, external_ref=data.external_ref)
-    if existing is None and data.identities:
-        owners = set((await customers.identity_owners(conn, identities=data.identities)).values())
-        if len(owners) > 1:
-            raise IdentityTaken("the row's identities belong to different customers; merge them first")
-        existing = next(iter(owners), None)
-    if existing is None:
-        await _insert(conn, uuid.uuid4(), data, source=f"import:{actor}", now=now)
-        return True
-    await customers.update_customer(conn, customer_id=existing, values=_values(data), now=now)
-    await _check_identities_free(conn, data.identities, owner=existing)
-    await customers.link_identities(
-        conn, customer_id=existing, identities=data.identities, source=f"import:{actor}", now=now
-    )
-    return False
 
 
 async def merge_customers(

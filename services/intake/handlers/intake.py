@@ -17,7 +17,7 @@ from typing import Literal
 import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
-from services.intake.domain.contact import Inbound, ThreadPolicy, thread_decision
+from services.intake.domain.contact import Inbound, ThreadPolicy, storable, thread_decision
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -119,6 +119,7 @@ async def accept_in(
     conn: Conn, deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
 ) -> Accepted:
     """The whole of accepting one message, inside the caller's transaction."""
+    inbound = storable(inbound)
     if idempotency_key is not None:
         seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
         if seen is not None:

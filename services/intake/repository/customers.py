@@ -282,3 +282,87 @@ async def undo_merge(
         return None
     await conn.execute(UNDO_MERGE, row["customer_merge_id"], by, now)
     return [(k, v) for k, v in row["identities"]]
+
+
+# --- bulk (imports) -------------------------------------------------------------------------------------------
+
+SELECT_BY_EXTERNAL_REFS = "SELECT external_ref, customer_id FROM customer WHERE external_ref = ANY($1::text[])"
+
+
+async def customers_by_external_refs(conn: Conn, *, refs: Sequence[str]) -> dict[str, uuid.UUID]:
+    if not refs:
+        return {}
+    return {r["external_ref"]: r["customer_id"] for r in await conn.fetch(SELECT_BY_EXTERNAL_REFS, list(refs))}
+
+
+INSERT_CUSTOMERS = """
+INSERT INTO customer (
+    customer_id, display_name, grade, value_tier, risk_level, lifecycle_stage, pii_level, external_ref,
+    attributes, source, created_at, updated_at
+)
+SELECT id, name, grade, value_tier, risk_level, lifecycle_stage, pii_level, external_ref, attributes, $10, $11, $11
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::jsonb[])
+     AS t(id, name, grade, value_tier, risk_level, lifecycle_stage, pii_level, external_ref, attributes)
+"""
+
+
+async def insert_customers(
+    conn: Conn, *, rows: Sequence[tuple[uuid.UUID, dict[str, Any]]], source: str, now: datetime
+) -> None:
+    """Many new customers in one statement; each row's values as `update_customer` takes them."""
+    if not rows:
+        return
+    await conn.execute(
+        INSERT_CUSTOMERS,
+        [customer_id for customer_id, _ in rows],
+        [v.get("display_name") for _, v in rows],
+        [v.get("grade") or "basic" for _, v in rows],
+        [v.get("value_tier") for _, v in rows],
+        [v.get("risk_level") for _, v in rows],
+        [v.get("lifecycle_stage") for _, v in rows],
+        [v.get("pii_level") or "general" for _, v in rows],
+        [v.get("external_ref") for _, v in rows],
+        [v.get("attributes") or {} for _, v in rows],
+        source,
+        now,
+    )
+
+
+LINK_MANY = """
+INSERT INTO customer_identity (kind, value, customer_id, valid, source, created_at)
+SELECT kind, value, customer_id, true, $4, $5
+FROM unnest($1::text[], $2::text[], $3::uuid[]) AS t(kind, value, customer_id)
+ON CONFLICT (kind, value) DO NOTHING
+"""
+
+
+async def link_many(
+    conn: Conn, *, links: Sequence[tuple[uuid.UUID, Identity]], source: str, now: datetime
+) -> None:
+    if links:
+        await conn.execute(
+            LINK_MANY, [i.kind for _, i in links], [i.value for _, i in links], [c for c, _ in links], source, now
+        )
+
+
+async def update_customers(conn: Conn, *, rows: Sequence[tuple[uuid.UUID, dict[str, Any]]], now: datetime) -> None:
+    if rows:
+        await conn.executemany(
+            UPDATE_CUSTOMER,
+            [
+                (
+                    customer_id,
+                    v.get("display_name"),
+                    v.get("grade"),
+                    v.get("value_tier"),
+                    v.get("risk_level"),
+                    v.get("lifecycle_stage"),
+                    v.get("pii_level"),
+                    v.get("external_ref"),
+                    v.get("attributes"),
+                    now,
+                )
+                for customer_id, v in rows
+            ],
+        )
