@@ -39,7 +39,7 @@ from services.intake.domain.channels import (
 from services.intake.domain.contact import Inbound
 from services.intake.domain.identity import InvalidIdentity
 from services.intake.domain.mime import Attachment, AttachmentTooLarge, MalformedEmail, parse_email
-from services.intake.handlers.intake import Accepted, accept, accept_batch
+from services.intake.handlers.intake import Accepted, Busy, accept, accept_batch
 from shared.auth import Principal, authenticate, check_channel, require_adapter
 from shared.errors import Problem
 from shared.telemetry import tracer
@@ -305,12 +305,19 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 async def _accept_one(request: Request, principal: Principal, inbound: Inbound, key: str | None) -> AcceptedOut:
     with _tracer.start_as_current_span("intake.accept", attributes={"intake.channel": inbound.channel}) as span:
-        accepted = await accept(
-            deps_of(request), inbound, adapter=principal.subject, idempotency_key=key, now=clock_of(request).now()
-        )
+        try:
+            accepted = await accept(
+                deps_of(request),
+                inbound,
+                adapter=principal.subject,
+                idempotency_key=key,
+                now=clock_of(request).now(),
+            )
+        except Busy as exc:
+            raise _busy() from exc
         span.set_attribute("intake.outcome", accepted.outcome)
         span.set_attribute("intake.contact_id", str(accepted.contact_id))
-    log.info("intake: %s %s contact %s", inbound.channel, accepted.outcome, accepted.contact_id)
+    log.debug("intake: %s %s contact %s", inbound.channel, accepted.outcome, accepted.contact_id)
     return _out(accepted)
 
 
@@ -355,6 +362,15 @@ async def post_web(
         raise _unsupported(kind, "application/json or application/x-www-form-urlencoded")
     return await _accept_one(
         request, principal, inbound_for("web", payload, settings_of(request)), idempotency_key
+    )
+
+
+def _busy() -> Problem:
+    return Problem(
+        503,
+        "Busy",
+        "concurrent writes to the same customers kept colliding; nothing was stored — retry shortly",
+        headers={"Retry-After": "1"},
     )
 
 
@@ -429,9 +445,12 @@ async def post_batch(request: Request, principal: Annotated[Principal, Depends(a
     now = clock_of(request).now()
     if prepared:
         with _tracer.start_as_current_span("intake.accept_batch", attributes={"intake.items": len(prepared)}):
-            accepted_items = await accept_batch(
-                deps, [(inbound, key) for _, inbound, key in prepared], adapter=principal.subject, now=now
-            )
+            try:
+                accepted_items = await accept_batch(
+                    deps, [(inbound, key) for _, inbound, key in prepared], adapter=principal.subject, now=now
+                )
+            except Busy as exc:
+                raise _busy() from exc
         for (index, _, _), accepted_item in zip(prepared, accepted_items, strict=True):
             results.append(BatchItemOut(index=index, status=202, **_out(accepted_item).model_dump()))
     results.sort(key=lambda r: r.index)

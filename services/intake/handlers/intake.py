@@ -79,75 +79,108 @@ class LostRace(Exception):
     """A concurrent transaction claimed an identity this one needed; run again to see it."""
 
 
+class Busy(Exception):
+    """Concurrent writers kept colliding (deadlocks, races) past the retries: the caller should retry later."""
+
+
+_RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRace)
+ATTEMPTS = 4
+
+
 async def accept(
     deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
 ) -> Accepted:
-    for attempt in range(4):
+    for attempt in range(ATTEMPTS):
         try:
             async with deps.pool.acquire() as conn, conn.transaction():
                 return await accept_in(
                     conn, deps, inbound, adapter=adapter, idempotency_key=idempotency_key, now=now
                 )
-        except (asyncpg.UniqueViolationError, LostRace):
-            if attempt == 3:
-                raise
-            log.info("intake: lost a race on %s message; running it again", inbound.channel)
+        except _RETRYABLE as exc:
+            log.info("intake: %s on a %s message; running it again", type(exc).__name__, inbound.channel)
+            if attempt == ATTEMPTS - 1:
+                raise Busy(str(exc)) from exc
     raise AssertionError("unreachable")
 
 
 async def accept_batch(
     deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
 ) -> list[Accepted]:
-    """Many messages in one transaction (one commit), each in its own savepoint so a lost race retries alone."""
+    """Many messages in one transaction (one commit), each in its own savepoint so a lost race retries alone;
+    a deadlock with another writer aborts the transaction, and the whole batch runs again."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _batch_once(deps, items, adapter=adapter, now=now)
+        except asyncpg.DeadlockDetectedError as exc:
+            log.info("intake: deadlock on a batch of %d; running it again", len(items))
+            if attempt == ATTEMPTS - 1:
+                raise Busy(str(exc)) from exc
+    raise AssertionError("unreachable")
+
+
+async def _batch_once(
+    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
+) -> list[Accepted]:
     results: list[Accepted] = []
     async with deps.pool.acquire() as conn, conn.transaction():
         for inbound, key in items:
-            for attempt in range(4):
+            for attempt in range(ATTEMPTS):
                 try:
                     async with conn.transaction():
                         results.append(
                             await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now)
                         )
                     break
-                except (asyncpg.UniqueViolationError, LostRace):
-                    if attempt == 3:
-                        raise
+                except (asyncpg.UniqueViolationError, LostRace) as exc:
+                    if attempt == ATTEMPTS - 1:
+                        raise Busy(str(exc)) from exc
     return results
 
 
 async def accept_in(
     conn: Conn, deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
 ) -> Accepted:
-    """The whole of accepting one message, inside the caller's transaction."""
+    """The whole of accepting one message, inside the caller's transaction.
+
+    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key and
+    identities), the customer with its identities, the contact with its message and keys, the outbox row.
+    """
     inbound = storable(inbound)
     if idempotency_key is not None:
         seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
         if seen is not None:
             return Accepted(seen.contact_id, seen.message_id, "duplicate")
-    seen = await contacts.find_message_by_key(conn, channel=inbound.channel, natural_key=inbound.natural_key)
-    if seen is not None:
+    found = await contacts.lookup(conn, inbound=inbound)
+    if found.seen is not None:
         if idempotency_key is not None:
-            await contacts.insert_idempotency_key(conn, adapter=adapter, key=idempotency_key, seen=seen, now=now)
-        return Accepted(seen.contact_id, seen.message_id, "duplicate")
+            await contacts.insert_idempotency_key(
+                conn, adapter=adapter, key=idempotency_key, seen=found.seen, now=now
+            )
+        return Accepted(found.seen.contact_id, found.seen.message_id, "duplicate")
 
-    known = await customers.known_identities(conn, identities=inbound.identities)
-    who = identify(inbound.identities, known)
-    is_new_customer = who.customer_id is None
-    customer_id = who.customer_id or uuid.uuid4()
-    if is_new_customer:
-        await customers.insert_customer(
+    who = identify(inbound.identities, found.known)
+    source = f"contact:{inbound.channel}"
+    if who.customer_id is None:
+        customer_id = uuid.uuid4()
+        linked = await customers.insert_customer_with_identities(
             conn,
             customer_id=customer_id,
             display_name=inbound.sender_name,
-            source=f"contact:{inbound.channel}",
+            identities=who.link,
+            source=source,
             now=now,
         )
-    if who.link:
-        linked = await customers.link_identities(
-            conn, customer_id=customer_id, identities=who.link, source=f"contact:{inbound.channel}", now=now
-        )
-        if is_new_customer and linked < len(who.link):
+        if linked < len(who.link):
             raise LostRace
+        attributes = {"grade": "basic", "pii_level": "general"}
+    else:
+        customer_id = who.customer_id
+        if who.link:
+            await customers.link_identities(
+                conn, customer_id=customer_id, identities=who.link, source=source, now=now
+            )
+        attributes = found.attributes.get(customer_id, {"grade": "basic"})
+    is_new_customer = who.customer_id is None
 
     subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
     by_key = await contacts.contact_by_thread_keys(conn, keys=(*inbound.reply_to_keys, *inbound.thread_keys))
@@ -174,11 +207,6 @@ async def accept_in(
     )
     message_id = uuid.uuid4()
     ruleset = await deps.rules.get(conn)
-    attributes = (
-        {"grade": "basic", "pii_level": "general"}
-        if is_new_customer
-        else await customers.customer_attributes(conn, customer_id=customer_id)
-    )
     facts = Facts(
         text=inbound.text,
         subject=inbound.subject or "",
@@ -188,11 +216,16 @@ async def accept_in(
     )
     if decision.contact_id is not None:
         contact_id = decision.contact_id
-        touched = await contacts.touch_contact(conn, contact_id=contact_id, reopen=decision.reopen, now=now)
-        await contacts.insert_message(
-            conn, message_id=message_id, contact_id=contact_id, inbound=inbound, adapter=adapter, now=now
+        touched = await contacts.add_message(
+            conn,
+            contact_id=contact_id,
+            message_id=message_id,
+            inbound=inbound,
+            reopen=decision.reopen,
+            adapter=adapter,
+            idempotency_key=idempotency_key,
+            now=now,
         )
-        await contacts.insert_thread_keys(conn, keys=inbound.thread_keys, contact_id=contact_id, now=now)
         await enqueue(
             conn,
             ContactMessageAddedV1(
@@ -212,56 +245,50 @@ async def accept_in(
         follow_up = classify(ruleset, facts)
         if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
             await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now)
-        outcome: Literal["created", "threaded"] = "threaded"
-    else:
-        contact_id = uuid.uuid4()
-        classification = classify(ruleset, facts)
-        await contacts.insert_contact(
-            conn,
+        return Accepted(contact_id, message_id, "threaded")
+
+    contact_id = uuid.uuid4()
+    classification = classify(ruleset, facts)
+    await contacts.insert_contact_with_message(
+        conn,
+        contact_id=contact_id,
+        message_id=message_id,
+        inbound=inbound,
+        customer_id=customer_id,
+        subject_key=subject_key,
+        classification=classification,
+        conflicts=who.conflicts,
+        adapter=adapter,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    await enqueue(
+        conn,
+        ContactReceivedV1(
             contact_id=contact_id,
-            inbound=inbound,
-            customer_id=customer_id,
-            subject_key=subject_key,
-            classification=classification,
-            conflicts=who.conflicts,
-            now=now,
-        )
-        await contacts.insert_message(
-            conn, message_id=message_id, contact_id=contact_id, inbound=inbound, adapter=adapter, now=now
-        )
-        await contacts.insert_thread_keys(conn, keys=inbound.thread_keys, contact_id=contact_id, now=now)
-        await enqueue(
-            conn,
-            ContactReceivedV1(
-                contact_id=contact_id,
-                message_id=message_id,
-                channel=inbound.channel,
-                customer=CustomerRef(
-                    customer_id=customer_id,
-                    grade=attributes.get("grade", "basic"),
-                    attributes={k: v for k, v in attributes.items() if k != "grade"},
-                ),
-                subject=inbound.subject,
-                text=inbound.text,
-                language=inbound.language,
-                category=classification.category,
-                priority_class=classification.priority_class,
-                emergency=classification.emergency,
-                emergency_reasons=list(classification.emergency_reasons),
-                required_skills=list(classification.required_skills),
-                received_at=now,
-                thread_keys=list(inbound.thread_keys),
+            message_id=message_id,
+            channel=inbound.channel,
+            customer=CustomerRef(
+                customer_id=customer_id,
+                grade=attributes.get("grade", "basic"),
+                attributes={k: v for k, v in attributes.items() if k != "grade"},
             ),
-            source=SOURCE,
-            subject=str(contact_id),
-            now=now,
-        )
-        outcome = "created"
-    if idempotency_key is not None:
-        await contacts.insert_idempotency_key(
-            conn, adapter=adapter, key=idempotency_key, seen=contacts.Seen(contact_id, message_id), now=now
-        )
-    return Accepted(contact_id, message_id, outcome)
+            subject=inbound.subject,
+            text=inbound.text,
+            language=inbound.language,
+            category=classification.category,
+            priority_class=classification.priority_class,
+            emergency=classification.emergency,
+            emergency_reasons=list(classification.emergency_reasons),
+            required_skills=list(classification.required_skills),
+            received_at=now,
+            thread_keys=list(inbound.thread_keys),
+        ),
+        source=SOURCE,
+        subject=str(contact_id),
+        now=now,
+    )
+    return Accepted(contact_id, message_id, "created")
 
 
 async def _reclassify(

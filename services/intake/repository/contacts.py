@@ -38,14 +38,6 @@ async def insert_idempotency_key(conn: Conn, *, adapter: str, key: str, seen: Se
     await conn.execute(INSERT_IDEMPOTENCY, adapter, key, seen.contact_id, seen.message_id, now)
 
 
-SELECT_MESSAGE_BY_KEY = "SELECT contact_id, message_id FROM message WHERE channel = $1 AND natural_key = $2"
-
-
-async def find_message_by_key(conn: Conn, *, channel: str, natural_key: str) -> Seen | None:
-    row = await conn.fetchrow(SELECT_MESSAGE_BY_KEY, channel, natural_key)
-    return Seen(row["contact_id"], row["message_id"]) if row else None
-
-
 _OPEN_CONTACT_COLUMNS = """
 c.contact_id, c.customer_id, c.channel, c.status, c.last_message_at, c.ended_at, c.subject_key
 """
@@ -108,119 +100,12 @@ def _open_contact(row: asyncpg.Record | None) -> OpenContact | None:
     )
 
 
-INSERT_CONTACT = """
-INSERT INTO contact (
-    contact_id, channel, customer_id, subject, subject_key, language, category, priority_class, emergency,
-    emergency_reasons, required_skills, classified_by, status, identity_conflicts, created_at, updated_at,
-    last_message_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13, $14, $14, $14)
-"""
-
-
-async def insert_contact(
-    conn: Conn,
-    *,
-    contact_id: uuid.UUID,
-    inbound: Inbound,
-    customer_id: uuid.UUID,
-    subject_key: str,
-    classification: Classification,
-    conflicts: Sequence[uuid.UUID],
-    now: datetime,
-) -> None:
-    await conn.execute(
-        INSERT_CONTACT,
-        contact_id,
-        inbound.channel,
-        customer_id,
-        inbound.subject,
-        subject_key,
-        inbound.language,
-        classification.category,
-        classification.priority_class,
-        classification.emergency,
-        list(classification.emergency_reasons),
-        list(classification.required_skills),
-        classification.by,
-        list(conflicts),
-        now,
-    )
-
-
-INSERT_MESSAGE = """
-INSERT INTO message (
-    message_id, contact_id, channel, natural_key, sender, sender_name, subject, text, original, language,
-    attachments, metadata, automatic, adapter, sent_at, received_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-"""
-
-
-async def insert_message(
-    conn: Conn,
-    *,
-    message_id: uuid.UUID,
-    contact_id: uuid.UUID,
-    inbound: Inbound,
-    adapter: str,
-    now: datetime,
-) -> None:
-    sender = [{"kind": i.kind, "value": i.value, "valid": i.valid, "strong": i.strong} for i in inbound.identities]
-    await conn.execute(
-        INSERT_MESSAGE,
-        message_id,
-        contact_id,
-        inbound.channel,
-        inbound.natural_key,
-        sender,
-        inbound.sender_name,
-        inbound.subject,
-        inbound.text,
-        inbound.original,
-        inbound.language,
-        attachments_json(inbound.attachments),
-        dict(inbound.metadata),
-        inbound.automatic,
-        adapter,
-        inbound.sent_at,
-        now,
-    )
-
-
-INSERT_THREAD_KEYS = """
-INSERT INTO thread_key (key, contact_id, created_at)
-SELECT k, $2, $3 FROM unnest($1::text[]) AS k
-ON CONFLICT (key) DO NOTHING
-"""
-
-
-async def insert_thread_keys(conn: Conn, *, keys: Sequence[str], contact_id: uuid.UUID, now: datetime) -> None:
-    if keys:
-        await conn.execute(INSERT_THREAD_KEYS, list(keys), contact_id, now)
-
-
-TOUCH_CONTACT = """
-UPDATE contact
-SET last_message_at = $2, updated_at = $2, message_count = message_count + 1,
-    status = CASE WHEN $3 THEN 'reopened' ELSE status END,
-    reopen_count = reopen_count + CASE WHEN $3 THEN 1 ELSE 0 END,
-    ended_at = CASE WHEN $3 THEN NULL ELSE ended_at END
-WHERE contact_id = $1
-RETURNING channel, customer_id, priority_class, emergency
-"""
-
-
 @dataclass(frozen=True)
 class Touched:
     channel: str
     customer_id: uuid.UUID
     priority_class: str
     emergency: bool
-
-
-async def touch_contact(conn: Conn, *, contact_id: uuid.UUID, reopen: bool, now: datetime) -> Touched:
-    row = await conn.fetchrow(TOUCH_CONTACT, contact_id, now, reopen)
-    assert row is not None, "the thread lookup found this contact in the same transaction"
-    return Touched(row["channel"], row["customer_id"], row["priority_class"], row["emergency"])
 
 
 UPDATE_CLASSIFICATION = """
@@ -291,3 +176,187 @@ async def get_contact(conn: Conn, *, contact_id: uuid.UUID) -> dict[str, Any] | 
     contact = dict(row)
     contact["messages"] = [dict(m) for m in await conn.fetch(SELECT_MESSAGES, contact_id)]
     return contact
+
+
+# --- the accept path in as few round trips as it takes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lookup:
+    seen: Seen | None
+    """The message, if this natural key was accepted before."""
+    known: dict[tuple[str, str], uuid.UUID]
+    """Identities the directory knows → their customer (merges followed)."""
+    attributes: dict[uuid.UUID, dict[str, str]]
+    """Grade and tiers of those customers."""
+
+
+# One round trip: the natural key's message (kind '') and every known identity with its customer's attributes.
+LOOKUP = """
+SELECT '' AS kind, m.natural_key AS value, m.contact_id AS customer_id, m.message_id,
+       NULL AS grade, NULL AS value_tier, NULL AS risk_level, NULL AS lifecycle_stage, NULL AS pii_level
+FROM message m WHERE m.channel = $1 AND m.natural_key = $2
+UNION ALL
+SELECT i.kind, i.value, s.customer_id, NULL, s.grade, s.value_tier, s.risk_level, s.lifecycle_stage, s.pii_level
+FROM customer_identity i
+JOIN customer c ON c.customer_id = i.customer_id
+JOIN customer s ON s.customer_id = COALESCE(c.merged_into, c.customer_id)
+WHERE (i.kind, i.value) IN (SELECT * FROM unnest($3::text[], $4::text[]))
+"""
+
+
+async def lookup(conn: Conn, *, inbound: Inbound) -> Lookup:
+    rows = await conn.fetch(
+        LOOKUP,
+        inbound.channel,
+        inbound.natural_key,
+        [i.kind for i in inbound.identities],
+        [i.value for i in inbound.identities],
+    )
+    seen: Seen | None = None
+    known: dict[tuple[str, str], uuid.UUID] = {}
+    attributes: dict[uuid.UUID, dict[str, str]] = {}
+    for row in rows:
+        if row["kind"] == "":
+            seen = Seen(row["customer_id"], row["message_id"])
+            continue
+        known[(row["kind"], row["value"])] = row["customer_id"]
+        attributes[row["customer_id"]] = {
+            k: row[k] for k in ("grade", "value_tier", "risk_level", "lifecycle_stage", "pii_level") if row[k]
+        }
+    return Lookup(seen, known, attributes)
+
+
+_MESSAGE_VALUES = """
+    $2::uuid, $1::uuid, $3::text, $4::text, $5::jsonb, $6::text, $7::text, $8::text, $9::text, $10::text,
+    $11::jsonb, $12::jsonb, $13::boolean, $14::text, $15::timestamptz, $16::timestamptz
+"""
+
+# contact, message, thread keys and idempotency key in one statement.
+INSERT_CONTACT_WITH_MESSAGE = f"""
+WITH new_contact AS (
+    INSERT INTO contact (
+        contact_id, channel, customer_id, subject, subject_key, language, category, priority_class, emergency,
+        emergency_reasons, required_skills, classified_by, status, identity_conflicts, created_at, updated_at,
+        last_message_at
+    ) VALUES ($1, $3, $17, $7, $18, $10, $19, $20, $21, $22, $23, $24, 'received', $25, $16, $16, $16)
+    RETURNING contact_id
+), new_message AS (
+    INSERT INTO message (
+        message_id, contact_id, channel, natural_key, sender, sender_name, subject, text, original, language,
+        attachments, metadata, automatic, adapter, sent_at, received_at
+    ) SELECT {_MESSAGE_VALUES} FROM new_contact
+), keys AS (
+    INSERT INTO thread_key (key, contact_id, created_at)
+    SELECT k, new_contact.contact_id, $16 FROM new_contact, unnest($26::text[]) AS k
+    ON CONFLICT (key) DO NOTHING
+), idempotency AS (
+    INSERT INTO idempotency_key (adapter, key, contact_id, message_id, created_at)
+    SELECT $14, $27, new_contact.contact_id, $2, $16 FROM new_contact WHERE $27::text IS NOT NULL
+)
+SELECT contact_id FROM new_contact
+"""  # noqa: S608 — a constant value list, no input
+
+
+def _message_args(
+    contact_id: uuid.UUID, message_id: uuid.UUID, inbound: Inbound, adapter: str, now: datetime
+) -> list[Any]:
+    sender = [{"kind": i.kind, "value": i.value, "valid": i.valid, "strong": i.strong} for i in inbound.identities]
+    return [
+        contact_id,
+        message_id,
+        inbound.channel,
+        inbound.natural_key,
+        sender,
+        inbound.sender_name,
+        inbound.subject,
+        inbound.text,
+        inbound.original,
+        inbound.language,
+        attachments_json(inbound.attachments),
+        dict(inbound.metadata),
+        inbound.automatic,
+        adapter,
+        inbound.sent_at,
+        now,
+    ]
+
+
+async def insert_contact_with_message(
+    conn: Conn,
+    *,
+    contact_id: uuid.UUID,
+    message_id: uuid.UUID,
+    inbound: Inbound,
+    customer_id: uuid.UUID,
+    subject_key: str,
+    classification: Classification,
+    conflicts: Sequence[uuid.UUID],
+    adapter: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        INSERT_CONTACT_WITH_MESSAGE,
+        *_message_args(contact_id, message_id, inbound, adapter, now),
+        customer_id,
+        subject_key,
+        classification.category,
+        classification.priority_class,
+        classification.emergency,
+        list(classification.emergency_reasons),
+        list(classification.required_skills),
+        classification.by,
+        list(conflicts),
+        list(inbound.thread_keys),
+        idempotency_key,
+    )
+
+
+# The contact touched (and reopened if so decided), the message, thread keys and idempotency key: one statement.
+ADD_MESSAGE = f"""
+WITH touched AS (
+    UPDATE contact
+    SET last_message_at = $16, updated_at = $16, message_count = message_count + 1,
+        status = CASE WHEN $17 THEN 'reopened' ELSE status END,
+        reopen_count = reopen_count + CASE WHEN $17 THEN 1 ELSE 0 END,
+        ended_at = CASE WHEN $17 THEN NULL ELSE ended_at END
+    WHERE contact_id = $1
+    RETURNING contact_id, channel, customer_id, priority_class, emergency
+), new_message AS (
+    INSERT INTO message (
+        message_id, contact_id, channel, natural_key, sender, sender_name, subject, text, original, language,
+        attachments, metadata, automatic, adapter, sent_at, received_at
+    ) SELECT {_MESSAGE_VALUES} FROM touched
+), keys AS (
+    INSERT INTO thread_key (key, contact_id, created_at)
+    SELECT k, touched.contact_id, $16 FROM touched, unnest($18::text[]) AS k
+    ON CONFLICT (key) DO NOTHING
+), idempotency AS (
+    INSERT INTO idempotency_key (adapter, key, contact_id, message_id, created_at)
+    SELECT $14, $19, touched.contact_id, $2, $16 FROM touched WHERE $19::text IS NOT NULL
+)
+SELECT channel, customer_id, priority_class, emergency FROM touched
+"""  # noqa: S608 — a constant value list, no input
+
+
+async def add_message(
+    conn: Conn,
+    *,
+    contact_id: uuid.UUID,
+    message_id: uuid.UUID,
+    inbound: Inbound,
+    reopen: bool,
+    adapter: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Touched:
+    row = await conn.fetchrow(
+        ADD_MESSAGE,
+        *_message_args(contact_id, message_id, inbound, adapter, now),
+        reopen,
+        list(inbound.thread_keys),
+        idempotency_key,
+    )
+    assert row is not None, "the thread lookup found this contact in the same transaction"
+    return Touched(row["channel"], row["customer_id"], row["priority_class"], row["emergency"])

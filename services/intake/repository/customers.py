@@ -14,18 +14,6 @@ from services.intake.domain.identity import Identity
 from shared.db import Conn
 
 # Identities of a merged customer answer for the customer it was merged into.
-SELECT_KNOWN = """
-SELECT i.kind, i.value, COALESCE(c.merged_into, c.customer_id) AS customer_id
-FROM customer_identity i JOIN customer c ON c.customer_id = i.customer_id
-WHERE (i.kind, i.value) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-"""
-
-
-async def known_identities(conn: Conn, *, identities: Sequence[Identity]) -> dict[tuple[str, str], uuid.UUID]:
-    if not identities:
-        return {}
-    rows = await conn.fetch(SELECT_KNOWN, [i.kind for i in identities], [i.value for i in identities])
-    return {(r["kind"], r["value"]): r["customer_id"] for r in rows}
 
 
 INSERT_CUSTOMER = """
@@ -126,19 +114,6 @@ def _customer(row: asyncpg.Record, identities: Sequence[asyncpg.Record]) -> Cust
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-SELECT_GRADE = (
-    "SELECT grade, value_tier, risk_level, lifecycle_stage, pii_level FROM customer WHERE customer_id = $1"
-)
-
-
-async def customer_attributes(conn: Conn, *, customer_id: uuid.UUID) -> dict[str, str]:
-    """Grade and tiers (what rules and events carry); no PII."""
-    row = await conn.fetchrow(SELECT_GRADE, customer_id)
-    if row is None:
-        return {"grade": "basic"}
-    return {k: v for k, v in dict(row).items() if v}
 
 
 SELECT_BY_IDENTITY = """
@@ -366,3 +341,44 @@ async def update_customers(conn: Conn, *, rows: Sequence[tuple[uuid.UUID, dict[s
                 for customer_id, v in rows
             ],
         )
+
+
+# A new customer and its identities in one statement; the count says how many identities were still free.
+INSERT_CUSTOMER_WITH_IDENTITIES = """
+WITH new_customer AS (
+    INSERT INTO customer (customer_id, display_name, grade, pii_level, source, created_at, updated_at)
+    VALUES ($1, $2, 'basic', 'general', $3, $4, $4)
+    RETURNING customer_id
+), linked AS (
+    INSERT INTO customer_identity (kind, value, customer_id, valid, source, created_at)
+    SELECT t.kind, t.value, new_customer.customer_id, t.valid, $3, $4
+    FROM new_customer, unnest($5::text[], $6::text[], $7::boolean[]) AS t(kind, value, valid)
+    ON CONFLICT (kind, value) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM linked
+"""
+
+
+async def insert_customer_with_identities(
+    conn: Conn,
+    *,
+    customer_id: uuid.UUID,
+    display_name: str | None,
+    identities: Sequence[Identity],
+    source: str,
+    now: datetime,
+) -> int:
+    """A `basic` customer met on a channel; returns how many of its identities it got (another may hold one)."""
+    return int(
+        await conn.fetchval(
+            INSERT_CUSTOMER_WITH_IDENTITIES,
+            customer_id,
+            display_name,
+            source,
+            now,
+            [i.kind for i in identities],
+            [i.value for i in identities],
+            [i.valid for i in identities],
+        )
+    )
