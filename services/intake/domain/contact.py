@@ -151,6 +151,19 @@ def storable(inbound: Inbound) -> Inbound:
     )
 
 
+def lock_keys(inbounds: Sequence[Inbound]) -> list[int]:
+    """Advisory lock ids for what concurrent writers of these messages could collide on (their identities and
+    natural keys), sorted: taking them in this order before writing means overlapping batches wait for each
+    other instead of deadlocking."""
+    names = {f"{i.kind}:{i.value}" for inbound in inbounds for i in inbound.identities}
+    names |= {f"message:{inbound.channel}:{inbound.natural_key}" for inbound in inbounds}
+    names |= {f"thread:{key}" for inbound in inbounds for key in inbound.thread_keys}
+    return sorted(
+        int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:8], "big", signed=True)
+        for name in names
+    )
+
+
 def fingerprint(*parts: object) -> str:
     """A content key for messages that carry no id of their own: the same content posted twice is one message."""
     digest = hashlib.sha256()

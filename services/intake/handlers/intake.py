@@ -17,7 +17,7 @@ from typing import Literal
 import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
-from services.intake.domain.contact import Inbound, ThreadPolicy, storable, thread_decision
+from services.intake.domain.contact import Inbound, ThreadPolicy, lock_keys, storable, thread_decision
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -106,24 +106,32 @@ async def accept(
 async def accept_batch(
     deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
 ) -> list[Accepted]:
-    """Many messages in one transaction (one commit), each in its own savepoint so a lost race retries alone;
-    a deadlock with another writer aborts the transaction, and the whole batch runs again."""
+    """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
+    per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
+    the batch runs again with a savepoint per item, so a lost race is retried alone."""
+    try:
+        return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=False)
+    except _RETRYABLE:
+        log.info("intake: a batch of %d collided; running it again item by item", len(items))
     for attempt in range(ATTEMPTS):
         try:
-            return await _batch_once(deps, items, adapter=adapter, now=now)
+            return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=True)
         except asyncpg.DeadlockDetectedError as exc:
-            log.info("intake: deadlock on a batch of %d; running it again", len(items))
             if attempt == ATTEMPTS - 1:
                 raise Busy(str(exc)) from exc
     raise AssertionError("unreachable")
 
 
 async def _batch_once(
-    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
+    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime, savepoints: bool
 ) -> list[Accepted]:
     results: list[Accepted] = []
     async with deps.pool.acquire() as conn, conn.transaction():
+        await contacts.lock(conn, keys=lock_keys([storable(inbound) for inbound, _ in items]))
         for inbound, key in items:
+            if not savepoints:
+                results.append(await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now))
+                continue
             for attempt in range(ATTEMPTS):
                 try:
                     async with conn.transaction():

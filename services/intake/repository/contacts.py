@@ -180,6 +180,16 @@ async def get_contact(conn: Conn, *, contact_id: uuid.UUID) -> dict[str, Any] | 
 
 # --- the accept path in as few round trips as it takes ------------------------------------------------------
 
+LOCK = (
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS k ORDER BY k) t"
+)
+
+
+async def lock(conn: Conn, *, keys: Sequence[int]) -> None:
+    """Transaction-scoped advisory locks, taken in ascending order."""
+    if keys:
+        await conn.fetchval(LOCK, list(keys))
+
 
 @dataclass(frozen=True)
 class Lookup:

@@ -266,3 +266,52 @@ async def test_personal_data_never_reaches_logs_or_spans(
     for personal in (secret_mail, "13512345678", "+8613512345678", "赵六", "幸福路"):
         assert personal not in text
     assert uuid.UUID(accepted["contact_id"])
+
+
+async def test_concurrent_batches_from_the_same_new_customers_all_succeed_with_one_customer_each(
+    intake: Intake,
+) -> None:
+    phones = [f"+86137{n:08d}" for n in range(40)]
+
+    def batch(order: list[str], tag: str) -> dict[str, Any]:
+        return {"items": [{"channel": "sms", "payload": {"message_id": f"{tag}-{p}", "sender": {"phone": p},
+                                                          "text": "我的话费扣错了"}} for p in order]}  # fmt: skip
+
+    import asyncio
+
+    responses = await asyncio.gather(
+        *(
+            intake.client.post("/v1/channels/batch", json=batch(order, tag), headers=intake.auth())
+            for order, tag in ((phones, "a"), (phones[::-1], "b"), (phones[::2] + phones[1::2], "c"))
+        )
+    )
+    assert [r.status_code for r in responses] == [202, 202, 202], [r.text[:300] for r in responses]
+    assert all(r.json()["accepted"] == 40 for r in responses)
+    async with intake.app.state.pool.acquire() as conn:
+        owners = await conn.fetchval(
+            "SELECT count(DISTINCT customer_id) FROM customer_identity WHERE value = ANY($1::text[])", phones
+        )
+        customers = await conn.fetchval("SELECT count(*) FROM customer")
+        messages = await conn.fetchval("SELECT count(*) FROM message")
+    assert owners == 40 and customers == 40, "one customer per phone, however the batches interleaved"
+    assert messages == 120
+
+
+async def test_concurrent_first_messages_from_one_new_customer_make_one_customer(intake: Intake) -> None:
+    import asyncio
+
+    phone = "+8613312345678"
+    responses = await asyncio.gather(
+        *(
+            intake.client.post(
+                "/v1/channels/sms",
+                json={"message_id": f"m{n}", "sender": {"phone": phone}, "text": f"message {n}"},
+                headers=intake.auth(),
+            )
+            for n in range(8)
+        )
+    )
+    assert [r.status_code for r in responses] == [202] * 8
+    async with intake.app.state.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM customer") == 1
+        assert await conn.fetchval("SELECT count(*) FROM message") == 8
