@@ -3,9 +3,10 @@
 Needs the broker and the database of the local stack (`./switchboard up --no-services`); the benchmark starts
 its own intake process (uvicorn, the real service) on the intake port and stops it afterwards:
     .venv/bin/python -m bench.intake_http --seconds 20
-Phases: sustained single posts (closed loop, N concurrent clients), single posts at a fixed rate (open loop,
-latency from the scheduled send time, so queueing counts), the same two for batches, and in-process email
-parsing over the real fixtures. Prints a table; record results in docs/benchmarks.md with machine and date.
+Phases: a baseline (an endpoint that does nothing: what HTTP alone costs here), sustained single posts
+(closed loop, N concurrent clients), single posts at a fixed rate (open loop, latency from the scheduled
+send time, so queueing counts), the same two for batches, and in-process email parsing over the real
+fixtures. Prints a table; record results in docs/benchmarks.md with machine and date.
 """
 
 from __future__ import annotations
@@ -199,7 +200,15 @@ async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
                 response = await client.post("/v1/channels/batch", json={"items": items})
                 return int(response.json()["accepted"]) if response.status_code == 202 else 0
 
+            async def live() -> int:
+                response = await client.get("/health/live")
+                return 1 if response.status_code == 200 else 0
+
             plan: list[tuple[str, Callable[[Phase], Awaitable[None]]]] = [
+                (
+                    f"baseline: GET /health/live, {args.clients} clients (the HTTP stack alone)",
+                    lambda p: closed_loop(client, live, clients=args.clients, seconds=args.seconds, phase=p),
+                ),
                 (
                     f"single posts, {args.clients} clients, max rate",
                     lambda p: closed_loop(client, single, clients=args.clients, seconds=args.seconds, phase=p),
@@ -263,7 +272,7 @@ def main() -> None:
         title=f"intake over HTTP, one process, durable writes — {datetime.now(UTC):%Y-%m-%d}, "
         f"{psutil.cpu_count()} cores {cpu}, {psutil.virtual_memory().total / 2**30:.0f} GiB"
     )
-    for column in ("phase", "accepted", "seconds", "contacts/s", "p50 ms", "p99 ms", "errors"):
+    for column in ("phase", "accepted", "seconds", "per second", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="right")
     for p in phases:
         table.add_row(

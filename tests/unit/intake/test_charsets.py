@@ -195,3 +195,28 @@ def test_utf8_over_latin1_mojibake_of_big5_is_repaired_and_real_latin1_is_kept()
 def test_raw_header_with_surrogate_escapes_is_decoded() -> None:
     value = "订单".encode("gbk").decode("ascii", errors="surrogateescape")
     assert decode_header_value(raw_header(value)) == "订单"
+
+
+def test_an_attachment_over_the_limit_refuses_the_email_with_its_name_and_size() -> None:
+    from services.intake.domain.mime import AttachmentTooLarge
+
+    raw = b"\r\n".join(
+        [
+            b"From: a@example.com",
+            b'Content-Type: multipart/mixed; boundary="b"',
+            b"",
+            b"--b",
+            b"Content-Type: text/plain",
+            b"",
+            b"see attached",
+            b"--b",
+            b'Content-Type: application/pdf; name="big.pdf"',
+            b"Content-Transfer-Encoding: base64",
+            b"",
+            base64.b64encode(b"x" * 3000),
+            b"--b--",
+        ]
+    )
+    with pytest.raises(AttachmentTooLarge, match=r"'big.pdf' is 3000 bytes; the limit is 1000"):
+        parse_email(raw, max_attachment_bytes=1000)
+    assert parse_email(raw, max_attachment_bytes=5000).attachments[0].size == 3000
