@@ -13,6 +13,7 @@ from services.intake.api import channels, classification, contacts, customers
 from services.intake.config import IntakeSettings
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.intake import Deps, RulesCache, on_work_event
+from services.intake.scheduler import Housekeeping
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
@@ -33,6 +34,14 @@ async def _start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
     runtime.extras["intake"] = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
+    housekeeping = Housekeeping(
+        runtime.pool,
+        runtime.clock,
+        interval_s=settings.housekeeping_interval_s,
+        idempotency_retention=timedelta(seconds=settings.idempotency_key_retention_s),
+        inbox_retention=timedelta(seconds=settings.inbox_retention_s),
+    )
+    runtime.tasks.start("housekeeping", housekeeping.run(), stop=housekeeping.stop)
 
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:

@@ -29,3 +29,9 @@ class IntakeSettings(ServiceSettings):
     """Per channel: a message from a customer with an open contact on that channel within this window joins it."""
     reopen_window_s: int = 7 * 24 * 3600
     """A follow-up to a resolved or closed contact within this window reopens it; later ones open a new contact."""
+    idempotency_key_retention_s: int = 7 * 24 * 3600
+    """How long an `Idempotency-Key` answers retries; natural keys (Message-ID, call and chat ids) never expire."""
+    inbox_retention_s: int = 8 * 24 * 3600
+    """How long handled event ids are kept against redelivery: longer than the topics' retention (7 days)."""
+    housekeeping_interval_s: float = 3600.0
+    """How often expired idempotency keys and inbox rows are deleted."""

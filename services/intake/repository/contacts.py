@@ -370,3 +370,11 @@ async def add_message(
     )
     assert row is not None, "the thread lookup found this contact in the same transaction"
     return Touched(row["channel"], row["customer_id"], row["priority_class"], row["emergency"])
+
+
+PURGE_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_key WHERE created_at < $1"
+
+
+async def purge_idempotency_keys(conn: Conn, *, before: datetime) -> int:
+    status = await conn.execute(PURGE_IDEMPOTENCY_KEYS, before)
+    return int(status.rsplit(" ", 1)[-1])

@@ -143,3 +143,21 @@ async def test_an_agent_override_is_stored_audited_and_published(intake: Intake)
         headers=intake.auth(),
     )
     assert adapter.status_code == 403
+
+
+async def test_housekeeping_forgets_old_idempotency_keys_but_natural_keys_still_dedupe(intake: Intake) -> None:
+    from services.intake.scheduler import purge_due
+
+    session = unique()
+    payload = {"session_id": session, "message_id": "1", "text": "hello"}
+    headers = {**intake.auth(), "Idempotency-Key": "old-key"}
+    first = (await intake.client.post("/v1/channels/chat", json=payload, headers=headers)).json()
+    purged = await purge_due(
+        intake.app.state.pool,
+        now=utcnow() + timedelta(days=8),
+        idempotency_retention=timedelta(days=7),
+        inbox_retention=timedelta(days=8),
+    )
+    assert purged.idempotency_keys == 1
+    again = (await intake.client.post("/v1/channels/chat", json=payload, headers=headers)).json()
+    assert again == {**first, "outcome": "duplicate"}, "the chat message id still recognises the retry"
