@@ -12,6 +12,7 @@ from services.intake.api.common import clock_of, deps_of
 from services.intake.domain.classification import CATEGORIES
 from services.intake.handlers.intake import ContactNotFound, override_classification
 from services.intake.repository.contacts import get_contact
+from services.intake.repository.rules import audit
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 
@@ -26,6 +27,17 @@ async def read_contact(
         contact = await get_contact(conn, contact_id=contact_id)
     if contact is None or (principal.role == "adapter" and contact["channel"] not in principal.channels):
         raise Problem(404, "Not found", f"no contact {contact_id}")
+    if contact["pii_level"] == "important":
+        # Reads of important personal data are audited (RULES.md, security): who, what, when.
+        async with deps_of(request).pool.acquire() as conn:
+            await audit(
+                conn,
+                actor=f"{principal.role}:{principal.subject}",
+                action="contact.read",
+                target=f"contact:{contact_id}",
+                detail={"customer_id": str(contact["customer_id"])},
+                at=clock_of(request).now(),
+            )
     return {
         "contact_id": str(contact["contact_id"]),
         "channel": contact["channel"],

@@ -155,9 +155,10 @@ async def set_status(
 
 
 SELECT_CONTACT = """
-SELECT c.contact_id, c.channel, c.customer_id, cu.grade, c.subject, c.language, c.category, c.priority_class,
-       c.emergency, c.emergency_reasons, c.required_skills, c.classified_by, c.status, c.identity_conflicts,
-       c.message_count, c.reopen_count, c.created_at, c.updated_at, c.last_message_at, c.ended_at
+SELECT c.contact_id, c.channel, c.customer_id, cu.grade, cu.pii_level, c.subject, c.language, c.category,
+       c.priority_class, c.emergency, c.emergency_reasons, c.required_skills, c.classified_by, c.status,
+       c.identity_conflicts, c.message_count, c.reopen_count, c.created_at, c.updated_at, c.last_message_at,
+       c.ended_at
 FROM contact c JOIN customer cu ON cu.customer_id = c.customer_id
 WHERE c.contact_id = $1
 """

@@ -159,3 +159,23 @@ async def test_explain_is_a_dry_run_naming_the_rules_that_fired(intake: Intake) 
     assert "refund" in " ".join(answer["fired"][0]["reasons"])
     async with intake.app.state.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM contact") == 0
+
+
+async def test_reads_of_important_personal_data_are_audited(intake: Intake) -> None:
+    admin = intake.token("admin")
+    email = f"{unique()}@example.com"
+    customer = (
+        await intake.client.post(
+            "/v1/customers", json={"emails": [email], "pii_level": "important"}, headers=admin
+        )
+    ).json()
+    accepted = await intake.client.post(
+        "/v1/channels/email",
+        json={"from": {"address": email}, "subject": "hello", "text": "my id card number is ..."},
+        headers=intake.auth(),
+    )
+    contact_id = accepted.json()["contact_id"]
+    await intake.client.get(f"/v1/contacts/{contact_id}", headers=intake.token("agent", "A-1"))
+    await intake.client.get(f"/v1/customers/{customer['customer_id']}", headers=intake.token("supervisor", "S-1"))
+    assert await audit_actions(intake, f"contact:{contact_id}") == ["contact.read"]
+    assert (await audit_actions(intake, f"customer:{customer['customer_id']}"))[-1] == "customer.read"
