@@ -16,8 +16,9 @@ from services.intake.domain.identity import (
     normalise_phone,
     phones_in_text,
 )
+from services.intake.domain.language import detect_language
 from services.intake.domain.mime import Attachment, ParsedEmail
-from services.intake.domain.text import detect_language, html_to_text, split_reply
+from services.intake.domain.text import html_to_text, split_reply
 
 
 class MissingField(ValueError):

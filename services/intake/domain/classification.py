@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.intake.domain.text import to_simplified
+from services.intake.domain.language import to_simplified
 
 CATEGORIES: tuple[str, ...] = (
     "enquiry",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.domain.text import detect_language, html_to_text, normalise_subject, split_reply
+from services.intake.domain.language import detect_language
+from services.intake.domain.text import html_to_text, normalise_subject, split_reply
 
 REPLIES = {
     "gmail": (
