@@ -100,11 +100,13 @@ class Identification:
 def identify(presented: Sequence[Identity], known: Mapping[tuple[str, str], uuid.UUID]) -> Identification:
     """Which customer sent this, from the identities a contact shows and those the directory knows.
 
-    Only a strong identity (the caller's number, the sender's address) decides who it is; the first known one
-    wins. The contact's unknown identities are linked to that customer (or to the new one). An identity that
-    belongs to a *different* existing customer is reported as a conflict, never merged: an admin decides.
+    Only a valid, strong identity (the caller's number, the sender's address) decides who it is; the first
+    known one wins. The contact's unknown identities are linked to that customer (or to the new one). An
+    identity that belongs to a *different* existing customer is a conflict, never merged: an admin decides.
     """
-    unique = list(dict.fromkeys(presented))
+    # An identity kept "as given" (a withheld caller id, a malformed address) identifies nobody: matching on
+    # it would make every anonymous caller one customer.
+    unique = [i for i in dict.fromkeys(presented) if i.valid]
     owner = next((known[(i.kind, i.value)] for i in unique if i.strong and (i.kind, i.value) in known), None)
     conflicts = tuple(
         dict.fromkeys(
@@ -113,5 +115,5 @@ def identify(presented: Sequence[Identity], known: Mapping[tuple[str, str], uuid
             if (i.kind, i.value) in known and known[(i.kind, i.value)] != owner
         )
     )
-    link = tuple(i for i in unique if (i.kind, i.value) not in known and (i.strong or i.valid))
+    link = tuple(i for i in unique if (i.kind, i.value) not in known)
     return Identification(customer_id=owner, link=link, conflicts=conflicts)

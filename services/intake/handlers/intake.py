@@ -168,7 +168,14 @@ async def accept_in(
 
     who = identify(inbound.identities, found.known)
     source = f"contact:{inbound.channel}"
-    if who.customer_id is None:
+    by_key = await contacts.contact_by_thread_keys(conn, keys=(*inbound.reply_to_keys, *inbound.thread_keys))
+    is_new_customer = False
+    if who.customer_id is None and not who.link and by_key is not None:
+        # Nothing identifies the sender, but the message continues a conversation: it is that customer's.
+        customer_id = by_key.customer_id
+        attributes = await customers.customer_attributes(conn, customer_id=customer_id)
+    elif who.customer_id is None:
+        is_new_customer = True
         customer_id = uuid.uuid4()
         linked = await customers.insert_customer_with_identities(
             conn,
@@ -188,10 +195,8 @@ async def accept_in(
                 conn, customer_id=customer_id, identities=who.link, source=source, now=now
             )
         attributes = found.attributes.get(customer_id, {"grade": "basic"})
-    is_new_customer = who.customer_id is None
 
     subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
-    by_key = await contacts.contact_by_thread_keys(conn, keys=(*inbound.reply_to_keys, *inbound.thread_keys))
     by_subject = (
         await contacts.contact_by_subject(conn, customer_id=customer_id, subject_key=subject_key)
         if by_key is None and subject_key and not is_new_customer

@@ -116,6 +116,19 @@ def _customer(row: asyncpg.Record, identities: Sequence[asyncpg.Record]) -> Cust
     )
 
 
+SELECT_ATTRIBUTES = """
+SELECT grade, value_tier, risk_level, lifecycle_stage, pii_level FROM customer WHERE customer_id = $1
+"""
+
+
+async def customer_attributes(conn: Conn, *, customer_id: uuid.UUID) -> dict[str, str]:
+    """Grade and tiers (what rules and events carry); no PII."""
+    row = await conn.fetchrow(SELECT_ATTRIBUTES, customer_id)
+    if row is None:
+        return {"grade": "basic"}
+    return {k: v for k, v in dict(row).items() if v}
+
+
 SELECT_BY_IDENTITY = """
 SELECT COALESCE(c.merged_into, c.customer_id) AS customer_id
 FROM customer_identity i JOIN customer c ON c.customer_id = i.customer_id

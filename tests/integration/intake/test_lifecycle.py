@@ -161,3 +161,30 @@ async def test_housekeeping_forgets_old_idempotency_keys_but_natural_keys_still_
     assert purged.idempotency_keys == 1
     again = (await intake.client.post("/v1/channels/chat", json=payload, headers=headers)).json()
     assert again == {**first, "outcome": "duplicate"}, "the chat message id still recognises the retry"
+
+
+async def test_anonymous_callers_are_not_one_customer_and_an_unidentified_chat_stays_one_customer(
+    intake: Intake,
+) -> None:
+    customers = []
+    for call in ("c1", "c2"):
+        response = await intake.client.post(
+            "/v1/channels/phone", json={"call_id": unique(call), "ani": "anonymous"}, headers=intake.auth()
+        )
+        contact = (
+            await intake.client.get(f"/v1/contacts/{response.json()['contact_id']}", headers=intake.auth())
+        ).json()
+        customers.append(contact["customer"]["customer_id"])
+    assert customers[0] != customers[1], "a withheld number must not join two callers into one customer"
+
+    session = unique()
+    first = await chat(intake, session, "1", "hello, no name given")
+    second = await chat(intake, session, "2", "still me")
+    assert second["contact_id"] == first["contact_id"]
+    async with intake.app.state.pool.acquire() as conn:
+        owners = await conn.fetchval(
+            "SELECT count(DISTINCT c.customer_id) FROM contact c WHERE c.contact_id = $1",
+            uuid.UUID(first["contact_id"]),
+        )
+        total = await conn.fetchval("SELECT count(*) FROM customer")
+    assert owners == 1 and total == 3, "the second chat message created no throwaway customer"

@@ -172,3 +172,10 @@ def test_import_rows_are_read_from_json_lines() -> None:
     rows = list(read_import(body, content_type="application/x-ndjson", region="CN"))
     assert isinstance(rows[0], ImportRow) and rows[0].customer.external_ref == "C-9"
     assert [type(r) for r in rows[1:]] == [ImportError_, ImportError_]
+
+
+def test_a_withheld_or_malformed_identity_identifies_nobody() -> None:
+    anonymous = normalise_phone("anonymous")
+    assert anonymous.valid is False
+    who = identify([anonymous], {("phone", "anonymous"): A})
+    assert who.customer_id is None and who.link == () and who.conflicts == ()
