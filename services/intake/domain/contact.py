@@ -22,6 +22,8 @@ Outcome = Literal["created", "threaded", "duplicate"]
 OPEN_STATUSES = frozenset(("received", "reopened"))
 """Intake's view: open until routing reports the work resolved or closed."""
 CLOSED_STATUSES = frozenset(("resolved", "closed"))
+IGNORED = "ignored"
+"""A contact only machines wrote to (auto-replies, bounces): stored, never published or worked."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ def thread_decision(
     """The strongest link wins: a thread key (reply header, chat session, call id), then an email subject from
     the same sender, then the customer's open contact on the channel. A closed contact is reopened only within
     the reopen window; a subject or customer match must still be open and recent."""
+    if by_key is not None and by_key.status == IGNORED:
+        return ThreadDecision(None, why="the conversation was only machine mail; a person writing starts one")
     if by_key is not None:
         if by_key.status in OPEN_STATUSES:
             return ThreadDecision(by_key.contact_id, why="same conversation (thread key)")

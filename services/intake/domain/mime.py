@@ -95,8 +95,9 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
     texts = walker.texts if any(t.strip() for t in walker.texts) else walker.attached_texts
     text = "\n\n".join(part for part in texts if part.strip())
     defects = [type(d).__name__ for part in message.walk() for d in getattr(part, "defects", [])]
+    subject = _header(message, "subject", hints)
     return ParsedEmail(
-        subject=_header(message, "subject", hints),
+        subject=subject,
         sender=_first_address(message, "from", hints),
         to=_addresses(message, "to", hints),
         cc=_addresses(message, "cc", hints),
@@ -110,7 +111,7 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
         attachments=tuple(walker.attachments),
         charsets=charsets,
         defects=tuple(defects),
-        auto_submitted=_is_automatic(message),
+        auto_submitted=_is_automatic(message, subject),
     )
 
 
@@ -176,9 +177,28 @@ def _date(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _is_automatic(message: Message) -> bool:
+_AUTOMATIC_SUBJECT = re.compile(
+    r"^\s*(automatic reply|auto(matic)?[ -]?reply|auto:|out of (the )?office|delivery status notification"
+    r"|undeliverable|undelivered mail|mail delivery (failed|failure)|returned mail|delivery failure"
+    r"|automatyczna odpowied|réponse automatique|automatische antwort|respuesta automática"
+    r"|自动回复|自動回覆|自动答复|自動回復|休假|退信|系统退信|邮件退回)",
+    re.IGNORECASE,
+)
+
+
+def _is_automatic(message: Message, subject: str | None) -> bool:
+    """An auto-reply, out-of-office, bounce or read receipt (RFC 3834 headers, reports, null sender, the
+    subjects mail systems use in English, Chinese and other languages): no customer wrote it."""
     auto = str(message.get("auto-submitted", "no")).strip().lower()
-    return auto not in ("", "no") or message.get_content_type() == "multipart/report"
+    if auto not in ("", "no") or message.get_content_type() == "multipart/report":
+        return True
+    if message.get("x-autoreply") or message.get("x-autorespond") or message.get("x-autoresponse"):
+        return True
+    if str(message.get("precedence", "")).strip().lower() in ("auto_reply", "junk"):
+        return True
+    if str(message.get("return-path", "")).strip() == "<>":
+        return True
+    return bool(subject and _AUTOMATIC_SUBJECT.match(subject))
 
 
 class _Walker:

@@ -274,7 +274,11 @@ async def accept_in(
         adapter=adapter,
         idempotency_key=idempotency_key,
         now=now,
+        status="ignored" if inbound.automatic else "received",
     )
+    if inbound.automatic:
+        # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
+        return Accepted(contact_id, message_id, "created")
     await enqueue(
         conn,
         ContactReceivedV1(

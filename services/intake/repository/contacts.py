@@ -249,8 +249,9 @@ WITH new_contact AS (
     INSERT INTO contact (
         contact_id, channel, customer_id, subject, subject_key, language, category, priority_class, emergency,
         emergency_reasons, required_skills, classified_by, status, identity_conflicts, created_at, updated_at,
-        last_message_at
-    ) VALUES ($1, $3, $17, $7, $18, $10, $19, $20, $21, $22, $23, $24, 'received', $25, $16, $16, $16)
+        last_message_at, ended_at
+    ) VALUES ($1, $3, $17, $7, $18, $10, $19, $20, $21, $22, $23, $24, $28, $25, $16, $16, $16,
+              CASE WHEN $28 = 'ignored' THEN $16::timestamptz END)
     RETURNING contact_id
 ), new_message AS (
     INSERT INTO message (
@@ -306,7 +307,9 @@ async def insert_contact_with_message(
     adapter: str,
     idempotency_key: str | None,
     now: datetime,
+    status: str = "received",
 ) -> None:
+    """`status` is `ignored` for a contact no customer opened (an auto-reply, a bounce): stored, not worked."""
     await conn.execute(
         INSERT_CONTACT_WITH_MESSAGE,
         *_message_args(contact_id, message_id, inbound, adapter, now),
@@ -321,6 +324,7 @@ async def insert_contact_with_message(
         list(conflicts),
         list(inbound.thread_keys),
         idempotency_key,
+        status,
     )
 
 

@@ -188,3 +188,22 @@ async def test_anonymous_callers_are_not_one_customer_and_an_unidentified_chat_s
         )
         total = await conn.fetchval("SELECT count(*) FROM customer")
     assert owners == 1 and total == 3, "the second chat message created no throwaway customer"
+
+
+async def test_bounces_and_auto_replies_are_stored_but_open_no_work(intake: Intake) -> None:
+    from tests.unit.intake.test_mime_fixtures import EMAILS
+
+    for name in (
+        "mailgun_flanker/bounce_gmail_invalid_address.eml",
+        "php-mime-mail-parser/auto_reply_polish_windows1250.eml",
+    ):
+        response = await intake.client.post(
+            "/v1/channels/email",
+            content=(EMAILS / name).read_bytes(),
+            headers={**intake.auth(), "Content-Type": "message/rfc822"},
+        )
+        assert response.status_code == 202 and response.json()["outcome"] == "created"
+        contact_id = response.json()["contact_id"]
+        contact = (await intake.client.get(f"/v1/contacts/{contact_id}", headers=intake.auth())).json()
+        assert contact["status"] == "ignored" and contact["messages"][0]["automatic"] is True
+        assert await intake.published(contact_id) == [], "nothing published for machine mail"

@@ -179,3 +179,7 @@ def test_a_withheld_or_malformed_identity_identifies_nobody() -> None:
     assert anonymous.valid is False
     who = identify([anonymous], {("phone", "anonymous"): A})
     assert who.customer_id is None and who.link == () and who.conflicts == ()
+
+
+def test_a_person_writing_into_a_machine_only_conversation_starts_a_new_contact() -> None:
+    assert decide(by_key=contact("ignored", ended=timedelta(minutes=5))).contact_id is None
