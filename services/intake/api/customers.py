@@ -102,6 +102,22 @@ async def create(
     return _out(customer)
 
 
+@router.get("", summary="Customers page by page, optionally of one grade")
+async def list_page(
+    request: Request,
+    principal: Annotated[Principal, Depends(READERS)],
+    grade: Annotated[str | None, Query(pattern="^(strategic|key|basic)$")] = None,
+    after: Annotated[uuid.UUID | None, Query(description="the last customer_id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    async with deps_of(request).pool.acquire() as conn:
+        page = await customers.list_customers(conn, grade=grade, after=after, limit=limit)
+    return {
+        "customers": [_out(c) for c in page],
+        "next_after": str(page[-1].customer_id) if len(page) == limit else None,
+    }
+
+
 @router.get("/lookup", summary="Find the customer behind a phone number, e-mail address or chat id")
 async def lookup(
     request: Request,

@@ -395,3 +395,26 @@ async def insert_customer_with_identities(
             [i.valid for i in identities],
         )
     )
+
+
+LIST_CUSTOMERS = f"""
+SELECT {_CUSTOMER_COLUMNS} FROM customer
+WHERE merged_into IS NULL
+  AND ($1::text IS NULL OR grade = $1)
+  AND ($2::uuid IS NULL OR customer_id > $2)
+ORDER BY customer_id
+LIMIT $3
+"""  # noqa: S608 — constant columns
+SELECT_IDENTITIES_OF = """
+SELECT customer_id, kind, value, valid FROM customer_identity WHERE customer_id = ANY($1::uuid[])
+ORDER BY kind, created_at, value
+"""
+
+
+async def list_customers(conn: Conn, *, grade: str | None, after: uuid.UUID | None, limit: int) -> list[Customer]:
+    """A page of customers (merged ones left out) in id order; `after` is the last id of the previous page."""
+    rows = await conn.fetch(LIST_CUSTOMERS, grade, after, limit)
+    identities: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for row in await conn.fetch(SELECT_IDENTITIES_OF, [r["customer_id"] for r in rows]):
+        identities.setdefault(row["customer_id"], []).append(row)
+    return [_customer(row, identities.get(row["customer_id"], [])) for row in rows]

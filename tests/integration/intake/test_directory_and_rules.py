@@ -179,3 +179,22 @@ async def test_reads_of_important_personal_data_are_audited(intake: Intake) -> N
     await intake.client.get(f"/v1/customers/{customer['customer_id']}", headers=intake.token("supervisor", "S-1"))
     assert await audit_actions(intake, f"contact:{contact_id}") == ["contact.read"]
     assert (await audit_actions(intake, f"customer:{customer['customer_id']}"))[-1] == "customer.read"
+
+
+async def test_customers_are_listed_page_by_page_by_grade(intake: Intake) -> None:
+    admin = intake.token("admin")
+    for n in range(5):
+        grade = "key" if n % 2 else "basic"
+        await intake.client.post(
+            "/v1/customers", json={"grade": grade, "phones": [f"1390000{n:04d}"]}, headers=admin
+        )
+    first = (await intake.client.get("/v1/customers", params={"limit": 2}, headers=admin)).json()
+    second = (
+        await intake.client.get("/v1/customers", params={"limit": 2, "after": first["next_after"]}, headers=admin)
+    ).json()
+    keys = (await intake.client.get("/v1/customers", params={"grade": "key"}, headers=admin)).json()
+    assert len(first["customers"]) == 2 and len(second["customers"]) == 2
+    assert {c["customer_id"] for c in first["customers"]}.isdisjoint(c["customer_id"] for c in second["customers"])
+    assert [c["grade"] for c in keys["customers"]] == ["key", "key"] and keys["next_after"] is None
+    refused = await intake.client.get("/v1/customers", params={"grade": "gold"}, headers=admin)
+    assert refused.status_code == 422
