@@ -256,6 +256,8 @@ class ContactReceivedV1(Event):
     thread_keys: list[str] = Field(default_factory=list)
     reply_to: ReplyTo | None = None
     """How to reach the customer afterwards (survey invitations, end notices); optional."""
+    emergency_reasons: list[str] = Field(default_factory=list)
+    """Why `emergency` is set: safety, privacy, major_complaint, security, major_failure (CH-16)."""
 
 
 @event_type("switchboard.contact.message_added.v1", INTAKE_CONTACTS)
@@ -278,6 +280,8 @@ class ContactReclassifiedV1(Event):
     emergency: bool = False
     by: str
     """`rule:<id>` or `agent:<id>`."""
+    emergency_reasons: list[str] = Field(default_factory=list)
+    required_skills: list[str] = Field(default_factory=list)
 
 
 @event_type("switchboard.customer.merged.v1", INTAKE_CONTACTS)

@@ -1,21 +1,63 @@
-"""Wires the intake service: its routes, consumers and background work, on the shared app factory."""
+"""Wires the intake service: its routes, the routing-work consumer that tracks whether contacts are still open,
+and the dependencies the routes share."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.intake.api import channels, classification, contacts, customers
 from services.intake.config import IntakeSettings
-from shared.app import ServiceSpec
+from services.intake.domain.contact import ThreadPolicy
+from services.intake.handlers.intake import Deps, RulesCache, on_work_event
+from services.intake.scheduler import Housekeeping
+from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
+from shared.clock import Clock
+from shared.events import ROUTING_WORK
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def thread_policy(settings: IntakeSettings) -> ThreadPolicy:
+    return ThreadPolicy(
+        subject_window=timedelta(seconds=settings.email_subject_window_s),
+        customer_windows={k: timedelta(seconds=v) for k, v in settings.customer_windows_s.items()},
+        reopen_window=timedelta(seconds=settings.reopen_window_s),
+    )
+
+
+async def _start(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, IntakeSettings)
+    runtime.extras["intake"] = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
+    housekeeping = Housekeeping(
+        runtime.pool,
+        runtime.clock,
+        interval_s=settings.housekeeping_interval_s,
+        idempotency_retention=timedelta(seconds=settings.idempotency_key_retention_s),
+        inbox_retention=timedelta(seconds=settings.inbox_retention_s),
+    )
+    runtime.tasks.start("housekeeping", housekeeping.run(), stop=housekeeping.stop)
+
+
+def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    return [ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event)]
+
+
 def spec() -> ServiceSpec:
-    return ServiceSpec(name="intake", migrations=MIGRATIONS)
+    return ServiceSpec(
+        name="intake",
+        migrations=MIGRATIONS,
+        routers=[channels.router, contacts.router, customers.router, classification.router],
+        consumers=_consumers,
+        on_start=_start,
+        title="Switchboard intake",
+    )
 
 
-def create_app(settings: IntakeSettings) -> FastAPI:
-    return create_service_app(spec(), settings)
+def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(spec(), settings, clock=clock)

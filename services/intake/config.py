@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from shared.config import ServiceSettings
 
 
@@ -9,3 +11,27 @@ class IntakeSettings(ServiceSettings):
     service: str = "intake"
     port: int = 8101
     database_url: str = "postgresql://switchboard@127.0.0.1:5532/intake"
+    default_region: str = "CN"
+    """Region for phone numbers written without a country code (ISO 3166 alpha-2)."""
+    max_email_bytes: int = 20 * 1024 * 1024
+    """Largest raw email accepted (the whole MIME message)."""
+    max_attachment_bytes: int = 15 * 1024 * 1024
+    """Largest single attachment in an email; a bigger one refuses the email with 413."""
+    max_text_chars: int = 100_000
+    """Longest text of a chat, web, phone transcript or generic message."""
+    max_batch_items: int = 500
+    """Items per `POST /v1/channels/batch`."""
+    email_subject_window_s: int = 7 * 24 * 3600
+    """An email with the same subject from the same customer within this window continues the contact."""
+    customer_windows_s: dict[str, int] = Field(
+        default_factory=lambda: {"sms": 24 * 3600, "social": 24 * 3600, "chat": 1800}
+    )
+    """Per channel: a message from a customer with an open contact on that channel within this window joins it."""
+    reopen_window_s: int = 7 * 24 * 3600
+    """A follow-up to a resolved or closed contact within this window reopens it; later ones open a new contact."""
+    idempotency_key_retention_s: int = 7 * 24 * 3600
+    """How long an `Idempotency-Key` answers retries; natural keys (Message-ID, call and chat ids) never expire."""
+    inbox_retention_s: int = 8 * 24 * 3600
+    """How long handled event ids are kept against redelivery: longer than the topics' retention (7 days)."""
+    housekeeping_interval_s: float = 3600.0
+    """How often expired idempotency keys and inbox rows are deleted."""

@@ -1,0 +1,77 @@
+"""Classification rules: read and replace them (admin), and a dry run that says which rules fire and why."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from services.intake.api.common import clock_of, deps_of, json_object
+from services.intake.domain.classification import Facts, InvalidRules, explain, parse_ruleset
+from services.intake.handlers.rules import replace_ruleset
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+
+router = APIRouter(prefix="/v1/classification", tags=["classification"])
+
+
+@router.get("/rules", summary="The rule set in force")
+async def get_rules(
+    request: Request, principal: Annotated[Principal, Depends(require_roles("admin", "supervisor"))]
+) -> dict[str, Any]:
+    deps = deps_of(request)
+    async with deps.pool.acquire() as conn:
+        ruleset = await deps.rules.get(conn)
+    return {"version": ruleset.version, **ruleset.document}
+
+
+@router.put("/rules", summary="Replace the rule set (validated, versioned, audited)")
+async def put_rules(
+    request: Request, principal: Annotated[Principal, Depends(require_roles("admin"))]
+) -> dict[str, Any]:
+    document = json_object(await request.body())
+    document.pop("version", None)
+    deps = deps_of(request)
+    try:
+        ruleset = await replace_ruleset(deps.pool, document, actor=principal.subject, now=clock_of(request).now())
+    except InvalidRules as exc:
+        raise Problem(422, "Invalid rules", str(exc), kind="invalid-rules") from exc
+    deps.rules.invalidate()
+    return {"version": ruleset.version, **ruleset.document}
+
+
+class ExplainIn(BaseModel):
+    text: str = Field(max_length=100_000)
+    subject: str = Field(default="", max_length=998)
+    channel: Literal["phone", "email", "chat", "web", "sms", "social", "onsite"] = "email"
+    ivr_selections: list[str] = Field(default_factory=list, max_length=50)
+    customer: dict[str, str] = Field(default_factory=dict)
+    """Customer attributes to assume: grade, value_tier, risk_level, lifecycle_stage, pii_level."""
+    rules: dict[str, Any] | None = None
+    """A draft rule set to try instead of the one in force."""
+
+
+@router.post("/explain", summary="Dry run: what the rules decide for a text, and which rule fired why")
+async def explain_rules(
+    body: ExplainIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles("admin", "supervisor", "agent"))],
+) -> dict[str, Any]:
+    deps = deps_of(request)
+    if body.rules is not None:
+        try:
+            ruleset = parse_ruleset(body.rules, version=0)
+        except InvalidRules as exc:
+            raise Problem(422, "Invalid rules", str(exc), kind="invalid-rules") from exc
+    else:
+        async with deps.pool.acquire() as conn:
+            ruleset = await deps.rules.get(conn)
+    facts = Facts(
+        text=body.text,
+        subject=body.subject,
+        channel=body.channel,
+        ivr_selections=tuple(body.ivr_selections),
+        customer={"grade": "basic", **body.customer},
+    )
+    return explain(ruleset, facts)

@@ -1,0 +1,129 @@
+"""Contacts as intake normalised them, and an agent's reclassification."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from services.intake.api.common import clock_of, deps_of
+from services.intake.domain.classification import CATEGORIES
+from services.intake.handlers.intake import ContactNotFound, override_classification
+from services.intake.repository.contacts import get_contact
+from services.intake.repository.rules import audit
+from shared.auth import Principal, authenticate, require_roles
+from shared.errors import Problem
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+
+@router.get("/{contact_id}", summary="The normalised contact with its messages")
+async def read_contact(
+    contact_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(authenticate)]
+) -> dict[str, Any]:
+    async with deps_of(request).pool.acquire() as conn:
+        contact = await get_contact(conn, contact_id=contact_id)
+    if contact is None or (principal.role == "adapter" and contact["channel"] not in principal.channels):
+        raise Problem(404, "Not found", f"no contact {contact_id}")
+    if contact["pii_level"] == "important":
+        # Reads of important personal data are audited (RULES.md, security): who, what, when.
+        async with deps_of(request).pool.acquire() as conn:
+            await audit(
+                conn,
+                actor=f"{principal.role}:{principal.subject}",
+                action="contact.read",
+                target=f"contact:{contact_id}",
+                detail={"customer_id": str(contact["customer_id"])},
+                at=clock_of(request).now(),
+            )
+    return {
+        "contact_id": str(contact["contact_id"]),
+        "channel": contact["channel"],
+        "customer": {"customer_id": str(contact["customer_id"]), "grade": contact["grade"]},
+        "subject": contact["subject"],
+        "language": contact["language"],
+        "category": contact["category"],
+        "priority_class": contact["priority_class"],
+        "emergency": contact["emergency"],
+        "emergency_reasons": contact["emergency_reasons"],
+        "required_skills": contact["required_skills"],
+        "classified_by": contact["classified_by"],
+        "status": contact["status"],
+        "identity_conflicts": [str(c) for c in contact["identity_conflicts"]],
+        "message_count": contact["message_count"],
+        "reopen_count": contact["reopen_count"],
+        "created_at": contact["created_at"].isoformat(),
+        "updated_at": contact["updated_at"].isoformat(),
+        "last_message_at": contact["last_message_at"].isoformat(),
+        "ended_at": contact["ended_at"].isoformat() if contact["ended_at"] else None,
+        "messages": [
+            {
+                "message_id": str(m["message_id"]),
+                "channel": m["channel"],
+                "external_id": m["natural_key"],
+                "sender_name": m["sender_name"],
+                "subject": m["subject"],
+                "text": m["text"],
+                "original": m["original"],
+                "language": m["language"],
+                "attachments": m["attachments"],
+                "metadata": m["metadata"],
+                "automatic": m["automatic"],
+                "sent_at": m["sent_at"].isoformat() if m["sent_at"] else None,
+                "received_at": m["received_at"].isoformat(),
+            }
+            for m in contact["messages"]
+        ],
+    }
+
+
+class ReclassifyIn(BaseModel):
+    category: Literal[
+        "enquiry",
+        "complaint",
+        "suggestion",
+        "system_fault",
+        "data_anomaly",
+        "service_interruption",
+        "security_event",
+        "data_leak",
+    ]
+    priority_class: Literal["urgent", "complex", "routine"]
+    emergency: bool = False
+    required_skills: list[str] = Field(default_factory=list, max_length=20)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/{contact_id}/classification", status_code=200, summary="An agent corrects the classification")
+async def reclassify(
+    contact_id: uuid.UUID,
+    body: ReclassifyIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))],
+) -> dict[str, Any]:
+    assert body.category in CATEGORIES
+    if body.emergency and body.priority_class != "urgent":
+        raise Problem(
+            422, "Validation failed", "an emergency contact is always priority_class 'urgent'", kind="validation"
+        )
+    try:
+        await override_classification(
+            deps_of(request).pool,
+            contact_id=contact_id,
+            category=body.category,
+            priority_class=body.priority_class,
+            emergency=body.emergency,
+            required_skills=tuple(body.required_skills),
+            agent=principal.subject,
+            reason=body.reason,
+            now=clock_of(request).now(),
+        )
+    except ContactNotFound as exc:
+        raise Problem(404, "Not found", f"no contact {contact_id}") from exc
+    return {
+        "contact_id": str(contact_id),
+        "by": f"agent:{principal.subject}",
+        **body.model_dump(exclude={"reason"}),
+    }

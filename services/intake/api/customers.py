@@ -1,0 +1,269 @@
+"""The customer directory: create, read, update, look up by identity, bulk import, merge and unmerge."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake.api.common import clock_of, deps_of, media_type, settings_of
+from services.intake.domain.customer import (
+    Customer,
+    CustomerInput,
+    InvalidCustomer,
+    identities_from,
+    read_import,
+    validate_fields,
+)
+from services.intake.domain.identity import namespaced, normalise_email, normalise_phone
+from services.intake.handlers import directory
+from services.intake.repository import customers, rules
+from shared.auth import Principal, authenticate, require_roles
+from shared.errors import Problem
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+READERS = require_roles("agent", "supervisor", "admin")
+WRITERS = require_roles("admin", "supervisor")
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    grade: str | None = None
+    value_tier: str | None = None
+    risk_level: str | None = None
+    lifecycle_stage: str | None = None
+    pii_level: str | None = None
+    external_ref: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] | None = None
+    phones: list[str] = Field(default_factory=list, max_length=20)
+    emails: list[str] = Field(default_factory=list, max_length=20)
+    chat_ids: list[str] = Field(default_factory=list, max_length=20)
+    """`platform:id`, e.g. `web:visitor-17`."""
+    social_ids: list[str] = Field(default_factory=list, max_length=20)
+    """`platform:id`, e.g. `wechat:wxid_abc`."""
+
+
+def _input(body: CustomerIn, region: str) -> CustomerInput:
+    values = body.model_dump(include={"grade", "value_tier", "risk_level", "lifecycle_stage", "pii_level"})
+    try:
+        validate_fields(values)
+        identities = identities_from(
+            phones=body.phones,
+            emails=body.emails,
+            chat_ids=body.chat_ids,
+            social_ids=body.social_ids,
+            region=region,
+        )
+    except InvalidCustomer as exc:
+        raise Problem(422, "Validation failed", str(exc), kind="validation") from exc
+    return CustomerInput(
+        display_name=body.name,
+        external_ref=body.external_ref,
+        attributes=body.attributes,
+        identities=identities,
+        **values,
+    )
+
+
+def _out(customer: Customer) -> dict[str, Any]:
+    return {
+        "customer_id": str(customer.customer_id),
+        "name": customer.display_name,
+        "grade": customer.grade,
+        "value_tier": customer.value_tier,
+        "risk_level": customer.risk_level,
+        "lifecycle_stage": customer.lifecycle_stage,
+        "pii_level": customer.pii_level,
+        "external_ref": customer.external_ref,
+        "attributes": dict(customer.attributes),
+        "identities": [{"kind": i.kind, "value": i.value, "valid": i.valid} for i in customer.identities],
+        "merged_into": str(customer.merged_into) if customer.merged_into else None,
+        "created_at": customer.created_at.isoformat(),
+        "updated_at": customer.updated_at.isoformat(),
+    }
+
+
+@router.post("", status_code=201, summary="Create a customer")
+async def create(
+    body: CustomerIn, request: Request, principal: Annotated[Principal, Depends(WRITERS)]
+) -> dict[str, Any]:
+    data = _input(body, settings_of(request).default_region)
+    try:
+        customer = await directory.create_customer(
+            deps_of(request).pool, data, actor=principal.subject, now=clock_of(request).now()
+        )
+    except directory.IdentityTaken as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    return _out(customer)
+
+
+@router.get("", summary="Customers page by page, optionally of one grade")
+async def list_page(
+    request: Request,
+    principal: Annotated[Principal, Depends(READERS)],
+    grade: Annotated[str | None, Query(pattern="^(strategic|key|basic)$")] = None,
+    after: Annotated[uuid.UUID | None, Query(description="the last customer_id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    async with deps_of(request).pool.acquire() as conn:
+        page = await customers.list_customers(conn, grade=grade, after=after, limit=limit)
+    return {
+        "customers": [_out(c) for c in page],
+        "next_after": str(page[-1].customer_id) if len(page) == limit else None,
+    }
+
+
+@router.get("/lookup", summary="Find the customer behind a phone number, e-mail address or chat id")
+async def lookup(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    phone: Annotated[str | None, Query(max_length=64)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    chat_id: Annotated[str | None, Query(max_length=250, description="`platform:id`")] = None,
+) -> dict[str, Any]:
+    if principal.role not in ("adapter", "agent", "supervisor", "admin"):
+        raise Problem(403, "Forbidden", f"role {principal.role!r} may not look customers up")
+    given = [(k, v) for k, v in (("phone", phone), ("email", email), ("chat_id", chat_id)) if v]
+    if len(given) != 1:
+        raise Problem(422, "Validation failed", "give exactly one of phone, email or chat_id", kind="validation")
+    kind, value = given[0]
+    if kind == "phone":
+        identity = normalise_phone(value, region=settings_of(request).default_region)
+    elif kind == "email":
+        identity = normalise_email(value)
+    else:
+        platform, _, ident = value.partition(":")
+        identity = namespaced("chat", platform if ident else None, ident or platform)
+    async with deps_of(request).pool.acquire() as conn:
+        customer_id = await customers.customer_by_identity(conn, identity=identity)
+        customer = await customers.get_customer(conn, customer_id=customer_id) if customer_id else None
+    if customer is None:
+        raise Problem(404, "Not found", f"no customer has this {kind}")
+    await _audit_read(request, principal, customer)
+    return _out(customer)
+
+
+@router.get("/{customer_id}", summary="A customer with grade, attributes and identities")
+async def read(
+    customer_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(READERS)]
+) -> dict[str, Any]:
+    async with deps_of(request).pool.acquire() as conn:
+        customer = await customers.get_customer(conn, customer_id=customer_id)
+    if customer is None:
+        raise Problem(404, "Not found", f"no customer {customer_id}")
+    await _audit_read(request, principal, customer)
+    return _out(customer)
+
+
+async def _audit_read(request: Request, principal: Principal, customer: Customer) -> None:
+    """Reads of a customer whose data is important PII are audited (RULES.md, security)."""
+    if customer.pii_level != "important":
+        return
+    async with deps_of(request).pool.acquire() as conn:
+        await rules.audit(
+            conn,
+            actor=f"{principal.role}:{principal.subject}",
+            action="customer.read",
+            target=f"customer:{customer.customer_id}",
+            detail={"path": request.url.path},
+            at=clock_of(request).now(),
+        )
+
+
+@router.patch("/{customer_id}", summary="Change grade, attributes or name; add identities")
+async def update(
+    customer_id: uuid.UUID,
+    body: CustomerIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(WRITERS)],
+) -> dict[str, Any]:
+    data = _input(body, settings_of(request).default_region)
+    try:
+        customer = await directory.update_customer(
+            deps_of(request).pool, customer_id, data, actor=principal.subject, now=clock_of(request).now()
+        )
+    except directory.CustomerNotFound as exc:
+        raise Problem(404, "Not found", f"no customer {customer_id}") from exc
+    except directory.IdentityTaken as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    return _out(customer)
+
+
+@router.post("/import", summary="Bulk upsert from CSV or JSON lines, with a per-row error report")
+async def import_customers(
+    request: Request, principal: Annotated[Principal, Depends(require_roles("admin"))]
+) -> dict[str, Any]:
+    kind = media_type(request)
+    if kind not in ("text/csv", "application/x-ndjson", "application/jsonl", "application/json-lines"):
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"Content-Type {kind!r}: send text/csv or application/x-ndjson (JSON lines)",
+        )
+    body = await request.body()
+    rows = list(read_import(body, content_type=kind, region=settings_of(request).default_region))
+    report = await directory.import_customers(
+        deps_of(request).pool, rows, actor=principal.subject, now=clock_of(request).now()
+    )
+    return {
+        "created": report.created,
+        "updated": report.updated,
+        "rejected": len(report.errors),
+        "errors": report.errors,
+    }
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    merged_customer_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/{customer_id}/merge", summary="Merge another customer into this one (audited, undoable)")
+async def merge(
+    customer_id: uuid.UUID,
+    body: MergeIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles("admin"))],
+) -> dict[str, Any]:
+    try:
+        await directory.merge_customers(
+            deps_of(request).pool,
+            surviving_id=customer_id,
+            merged_id=body.merged_customer_id,
+            reason=body.reason,
+            actor=principal.subject,
+            now=clock_of(request).now(),
+        )
+    except directory.CustomerNotFound as exc:
+        raise Problem(404, "Not found", f"no customer {exc}") from exc
+    except InvalidCustomer as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    return {"surviving_customer_id": str(customer_id), "merged_customer_id": str(body.merged_customer_id)}
+
+
+@router.post("/{customer_id}/unmerge", summary="Undo a merge")
+async def unmerge(
+    customer_id: uuid.UUID,
+    body: MergeIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles("admin"))],
+) -> dict[str, Any]:
+    try:
+        await directory.unmerge_customers(
+            deps_of(request).pool,
+            surviving_id=customer_id,
+            merged_id=body.merged_customer_id,
+            reason=body.reason,
+            actor=principal.subject,
+            now=clock_of(request).now(),
+        )
+    except directory.CustomerNotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    return {"surviving_customer_id": str(customer_id), "merged_customer_id": str(body.merged_customer_id)}

@@ -1,0 +1,352 @@
+"""Text from bytes whatever mail clients did to them: charset aliases, detection, RFC 2047 encoded words.
+
+Labels are read the way mail clients read them, not literally: `gb2312` is decoded as GB18030 (its superset,
+what senders really write), `big5` as CP950 then Big5-HKSCS, `ks_c_5601-1987` as CP949, Latin-1 as CP1252.
+Bytes with no usable label are detected: UTF-8 first, then GB18030 or Big5 by which yields common Chinese
+characters, then CP1252, which decodes anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+from dataclasses import dataclass
+
+_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "ms936": "gb18030",
+    "euc-cn": "gb18030",
+    "x-euc-cn": "gb18030",
+    "csgb2312": "gb18030",
+    "chinese": "gb18030",
+    "gb_2312-80": "gb18030",
+    "big5": "cp950",
+    "x-big5": "cp950",
+    "big-5": "cp950",
+    "cn-big5": "cp950",
+    "csbig5": "cp950",
+    "big5-hkscs": "big5hkscs",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "ksc5601": "cp949",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "euc-jp": "euc_jis_2004",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "ansi_x3.4-1968": "cp1252",
+    "x-mac-cyrillic": "mac_cyrillic",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-7": "utf-7",
+}
+_FALLBACKS = {"cp950": ("big5hkscs",), "cp932": ("shift_jis_2004",)}
+
+
+class UnknownCharset(ValueError):
+    """A label no codec knows, on bytes that no charset we detect decodes cleanly."""
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec to read `label` with, or None when the label names nothing we know."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    name = _ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(data: bytes, label: str | None = None, *, hints: tuple[str, ...] = ()) -> str:
+    """Decode `data` labelled `label` (may be wrong or missing); `hints` are other charsets the message uses."""
+    codec = codec_for(label)
+    if b"\x1b$" in data and (codec is None or codec.startswith("iso2022")):
+        return decode_iso2022_jp(data)
+    if codec == "utf-7":
+        return data.decode("utf-7", errors="replace")
+    if data.isascii():
+        return data.decode("ascii")
+    if _is_utf8(data):
+        # Valid multi-byte UTF-8 is almost never an accident, whatever the label says (mislabelled mail is common).
+        return data.decode("utf-8")
+    if codec is None or codec == "utf-8":
+        return detect(data, hints=hints)
+    if codec.startswith("iso2022_jp"):
+        return decode_iso2022_jp(data)
+    if codec == "cp1252":
+        # Chinese mail labelled Latin-1 exists; only a strongly Chinese reading overrides the label.
+        chinese = _best_chinese(data, hints, threshold=0.9, min_chars=4)
+        return chinese if chinese is not None else _cp1252(data)
+    for name in (codec, *_FALLBACKS.get(codec, ())):
+        try:
+            return data.decode(name)
+        except UnicodeDecodeError:
+            continue
+    return data.decode(codec, errors="replace")
+
+
+def decode_declared(data: bytes, label: str | None, *, hints: tuple[str, ...] = ()) -> str:
+    """Like `decode_bytes`, but an unknown label on bytes nothing decodes cleanly is an error, not a guess."""
+    unknown = bool(label) and codec_for(label) is None
+    if unknown and not data.isascii() and not _is_utf8(data) and _best_chinese(data, hints) is None:
+        try:
+            data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise UnknownCharset(
+                f"unknown charset {label!r}, and the bytes are not UTF-8, GB18030, Big5 or CP1252"
+            ) from exc
+    return decode_bytes(data, label, hints=hints)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _nearly_utf8(data: bytes) -> bool:
+    """UTF-8 with at most one broken sequence among several good ones (a truncated header, a stray byte)."""
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+    return broken <= 1 and good >= 3
+
+
+def _cp1252(data: bytes) -> str:
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def detect(data: bytes, *, hints: tuple[str, ...] = ()) -> str:
+    """Best reading of unlabelled 8-bit bytes: UTF-8, common Chinese (GB18030 or Big5), a hinted charset,
+    nearly-UTF-8, then CP1252."""
+    if _is_utf8(data):
+        return data.decode("utf-8")
+    best = _best_chinese(data, hints)
+    if best is not None:
+        return best
+    for hint in hints:
+        codec = codec_for(hint)
+        if codec and codec not in ("cp1252", "utf-8", "gb18030", "cp950", "big5hkscs"):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                continue
+    if _nearly_utf8(data):
+        return data.decode("utf-8", errors="replace")
+    return _cp1252(data)
+
+
+def _best_chinese(
+    data: bytes, hints: tuple[str, ...], *, threshold: float = 0.6, min_chars: int = 2
+) -> str | None:
+    """GB18030 or Big5, whichever reads as common Chinese; None if neither does."""
+    scored: list[tuple[float, int, str]] = []
+    preferred = {codec_for(h) for h in hints}
+    for rank, codec in enumerate(("gb18030", "cp950", "big5hkscs")):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if sum(1 for ch in text if 0x4E00 <= ord(ch) <= 0x9FFF) < min_chars:
+            continue
+        score = chinese_score(text)
+        if score >= threshold:
+            bonus = 0.05 if codec in preferred else 0.0
+            scored.append((score + bonus, -rank, text))
+    if not scored:
+        return None
+    return max(scored)[2]
+
+
+def chinese_score(text: str) -> float:
+    """Share of the non-ASCII characters that are common Chinese characters or CJK punctuation.
+
+    Common means: in GB2312 level 1 (the 3,755 most used simplified characters) or in Big5's frequently used
+    block (5,401 traditional characters). A wrong decoding of GBK as Big5, or of Big5 as GBK, produces mostly
+    rare characters, so the right reading scores far higher.
+    """
+    total = 0
+    common = 0
+    for i, ch in enumerate(text):
+        if ord(ch) < 0x80 or ch.isspace():
+            continue
+        total += 1
+        # A character between two Latin letters is an accented letter misread ("L\xfctke" as GBK), not Chinese.
+        inside_word = 0 < i < len(text) - 1 and _ascii_letter(text[i - 1]) and _ascii_letter(text[i + 1])
+        if not inside_word and _is_common_cjk(ch):
+            common += 1
+    return common / total if total else 0.0
+
+
+def _ascii_letter(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
+
+
+def _is_common_cjk(ch: str) -> bool:
+    code = ord(ch)
+    if 0x3000 <= code <= 0x303F or 0xFF01 <= code <= 0xFF5E:
+        return True
+    if not 0x4E00 <= code <= 0x9FFF:
+        return False
+    try:
+        gb = ch.encode("gb2312")
+        if 0xB0 <= gb[0] <= 0xD7:
+            return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        big5 = ch.encode("big5")
+        return 0xA4 <= big5[0] <= 0xC6
+    except UnicodeEncodeError:
+        return False
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo one UTF-8-over-Latin-1 round trip of CJK text (“¤j®a»¡” → “大家說”); anything else is kept."""
+    if text.isascii() or any(ord(ch) > 0xFF for ch in text):
+        return text
+    raw = text.encode("latin-1")
+    if _is_utf8(raw) and not raw.isascii():
+        repaired = raw.decode("utf-8")
+        return repaired if chinese_score(repaired) >= 0.6 else text
+    best = _best_chinese(raw, ())
+    return best if best is not None else text
+
+
+# --- ISO-2022-JP with the vendor rows real senders use ------------------------------------------------------
+
+
+def decode_iso2022_jp(data: bytes) -> str:
+    """ISO-2022-JP, falling back to CP932's reading of the JIS rows (NEC specials such as №, ①) on failure."""
+    try:
+        return data.decode("iso2022_jp")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("iso2022_jp_2004")
+    except UnicodeDecodeError:
+        pass
+    out: list[str] = []
+    mode = "ascii"
+    i = 0
+    while i < len(data):
+        if data[i] == 0x1B and i + 2 < len(data):
+            seq = data[i + 1 : i + 3]
+            if seq in (b"$B", b"$@"):
+                mode = "jis"
+            elif seq == b"(I":
+                mode = "kana"
+            else:
+                mode = "ascii"
+            i += 3
+            continue
+        if mode == "jis" and i + 1 < len(data) and data[i] not in (0x0A, 0x0D):
+            out.append(_jis_pair_to_text(data[i], data[i + 1]))
+            i += 2
+            continue
+        if mode == "kana" and 0x21 <= data[i] <= 0x5F:
+            out.append(bytes([data[i] + 0x80]).decode("cp932", errors="replace"))
+        else:
+            out.append(chr(data[i]) if data[i] < 0x80 else "\ufffd")
+        i += 1
+    return "".join(out)
+
+
+def _jis_pair_to_text(j1: int, j2: int) -> str:
+    s1 = ((j1 + 1) >> 1) + (0x70 if j1 <= 0x5E else 0xB0)
+    s2 = j2 + 0x1F + (1 if j2 >= 0x60 else 0) if j1 % 2 else j2 + 0x7E
+    return bytes([s1 & 0xFF, s2 & 0xFF]).decode("cp932", errors="replace")
+
+
+# --- RFC 2047 ----------------------------------------------------------------------------------------------
+
+_FOLDING = re.compile(r"[ \t\r\n]+")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+?)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    data: bytes
+    charset: str | None
+    """None for text outside encoded words (raw 8-bit or ASCII)."""
+
+
+def decode_header_value(value: str, *, hints: tuple[str, ...] = ()) -> str:
+    """A header's text: encoded words decoded (adjacent words of one charset joined as bytes first, so a
+    character split across two words survives), raw 8-bit bytes detected, folding whitespace collapsed.
+
+    `value` is the header as the parser gives it: raw bytes beyond ASCII arrive as surrogate escapes.
+    """
+    text = value.encode("utf-8", errors="surrogateescape").decode("latin-1") if not value.isascii() else value
+    chunks: list[_Chunk] = []
+    position = 0
+    for match in _ENCODED_WORD.finditer(text):
+        between = text[position : match.start()]
+        previous_is_word = bool(chunks) and chunks[-1].charset is not None
+        if between and not (previous_is_word and between.isspace()):
+            chunks.append(_Chunk(between.encode("latin-1"), None))
+        charset, encoding, payload = match.group(1), match.group(2).lower(), match.group(3)
+        chunks.append(_Chunk(_decode_word(payload, encoding), charset.lower()))
+        position = match.end()
+    if position < len(text):
+        chunks.append(_Chunk(text[position:].encode("latin-1"), None))
+    merged: list[_Chunk] = []
+    for chunk in chunks:
+        if merged and chunk.charset is not None and merged[-1].charset == chunk.charset:
+            merged[-1] = _Chunk(merged[-1].data + chunk.data, chunk.charset)
+        else:
+            merged.append(chunk)
+    parts = []
+    for chunk in merged:
+        if chunk.charset is None:
+            parts.append(repair_mojibake(decode_bytes(chunk.data, None, hints=hints)))
+        else:
+            parts.append(decode_bytes(chunk.data, chunk.charset, hints=hints))
+    return _FOLDING.sub(" ", "".join(parts)).strip()
+
+
+def _decode_word(payload: str, encoding: str) -> bytes:
+    if encoding == "b":
+        padded = payload + "=" * (-len(payload) % 4)
+        try:
+            return base64.b64decode(padded)
+        except (binascii.Error, ValueError):
+            return payload.encode("latin-1")
+    data = payload.replace("_", " ").encode("latin-1")
+    return _unquote_q(data)
+
+
+def _unquote_q(data: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        if data[i] == 0x3D and i + 2 < len(data) + 0 and _is_hex(data[i + 1 : i + 3]):
+            out.append(int(data[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(data[i])
+            i += 1
+    return bytes(out)
+
+
+def _is_hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(c in b"0123456789abcdefABCDEF" for c in pair)

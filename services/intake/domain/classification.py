@@ -1,0 +1,392 @@
+"""Classification rules (admin-edited data) applied to a contact: category, priority class, emergency, skills.
+
+A rule set is a document: the category → priority class and category → skills tables and an ordered list of
+rules. Every rule that matches contributes: the first one naming a category sets it; emergency flags and skills
+add up; the priority class is the category's, raised by any rule's override and forced to `urgent` by an
+emergency. Keywords match case-insensitively, Traditional characters folded to Simplified, so one keyword list
+serves both scripts; English keywords match whole words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.intake.domain.language import to_simplified
+
+CATEGORIES: tuple[str, ...] = (
+    "enquiry",
+    "complaint",
+    "suggestion",
+    "system_fault",
+    "data_anomaly",
+    "service_interruption",
+    "security_event",
+    "data_leak",
+)
+PRIORITY_CLASSES: tuple[str, ...] = ("routine", "complex", "urgent")
+EMERGENCY_REASONS: tuple[str, ...] = ("safety", "privacy", "major_complaint", "security", "major_failure")
+_CHANNELS = ("phone", "email", "chat", "web", "sms", "social", "onsite")
+_CUSTOMER_FIELDS = ("grade", "value_tier", "risk_level", "lifecycle_stage", "pii_level")
+
+
+class InvalidRules(ValueError):
+    """The rule set document is not valid; the message names the rule and field."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    any_keywords: tuple[str, ...] = ()
+    all_keywords: tuple[str, ...] = ()
+    none_keywords: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+    channels: tuple[str, ...] = ()
+    ivr_selections: tuple[str, ...] = ()
+    customer: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    category: str | None = None
+    priority_class: str | None = None
+    emergency: str | None = None
+    """The emergency reason (safety, privacy, major_complaint, security, major_failure) if this rule raises one."""
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    description: str
+    when: Condition
+    then: Outcome
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: int
+    rules: tuple[Rule, ...]
+    priority_by_category: Mapping[str, str]
+    skills_by_category: Mapping[str, tuple[str, ...]]
+    default_category: str = "enquiry"
+    document: Mapping[str, Any] = field(default_factory=dict)
+    """The document as stored, for the admin API to hand back."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What rules look at."""
+
+    text: str
+    subject: str = ""
+    channel: str = "email"
+    ivr_selections: tuple[str, ...] = ()
+    customer: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Firing:
+    rule_id: str
+    description: str
+    reasons: tuple[str, ...]
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    priority_class: str
+    emergency: bool
+    emergency_reasons: tuple[str, ...]
+    required_skills: tuple[str, ...]
+    fired: tuple[Firing, ...]
+
+    @property
+    def by(self) -> str:
+        return f"rule:{self.fired[0].rule_id}" if self.fired else "rule:default"
+
+
+def fold(text: str) -> str:
+    """Text as rules see it: NFKC, case-folded, Traditional characters mapped to Simplified ones."""
+    return to_simplified(unicodedata.normalize("NFKC", text).casefold())
+
+
+def classify(rules: RuleSet, facts: Facts) -> Classification:
+    haystack = fold(f"{facts.subject}\n{facts.text}")
+    fired = [
+        Firing(rule.rule_id, rule.description, reasons, rule.then)
+        for rule in rules.rules
+        if rule.enabled and (reasons := _match(rule.when, haystack, facts)) is not None
+    ]
+    category = next((f.outcome.category for f in fired if f.outcome.category), rules.default_category)
+    emergency_reasons = tuple(dict.fromkeys(f.outcome.emergency for f in fired if f.outcome.emergency))
+    priority = rules.priority_by_category.get(category, "routine")
+    for firing in fired:
+        if firing.outcome.priority_class and _rank(firing.outcome.priority_class) > _rank(priority):
+            priority = firing.outcome.priority_class
+    if emergency_reasons:
+        priority = "urgent"
+    skills = list(rules.skills_by_category.get(category, ()))
+    for firing in fired:
+        skills.extend(firing.outcome.skills)
+    if emergency_reasons:
+        skills.append("emergency")
+    return Classification(
+        category=category,
+        priority_class=priority,
+        emergency=bool(emergency_reasons),
+        emergency_reasons=emergency_reasons,
+        required_skills=tuple(dict.fromkeys(skills)),
+        fired=tuple(fired),
+    )
+
+
+def more_urgent(new: Classification, old_priority: str, old_emergency: bool) -> bool:
+    return (new.emergency and not old_emergency) or _rank(new.priority_class) > _rank(old_priority)
+
+
+def _rank(priority_class: str) -> int:
+    return PRIORITY_CLASSES.index(priority_class) if priority_class in PRIORITY_CLASSES else 0
+
+
+def _match(when: Condition, haystack: str, facts: Facts) -> tuple[str, ...] | None:
+    """The reasons a rule matches, or None. A rule with no condition at all never matches."""
+    reasons: list[str] = []
+    if when.channels:
+        if facts.channel not in when.channels:
+            return None
+        reasons.append(f"channel is {facts.channel}")
+    if when.ivr_selections:
+        chosen = [s for s in facts.ivr_selections if s in when.ivr_selections]
+        if not chosen:
+            return None
+        reasons.append(f"IVR selection {', '.join(chosen)}")
+    for name, allowed in when.customer.items():
+        value = facts.customer.get(name)
+        if value not in allowed:
+            return None
+        reasons.append(f"customer {name} is {value}")
+    if when.any_keywords:
+        hits = [k for k in when.any_keywords if _contains(haystack, k)]
+        if not hits:
+            return None
+        reasons.append("keyword " + ", ".join(f"“{k}”" for k in hits[:5]))
+    if when.all_keywords:
+        if not all(_contains(haystack, k) for k in when.all_keywords):
+            return None
+        reasons.append("all of " + ", ".join(f"“{k}”" for k in when.all_keywords))
+    if when.patterns:
+        matched = [p for p in when.patterns if p.search(haystack)]
+        if not matched:
+            return None
+        reasons.append("pattern " + ", ".join(f"/{p.pattern}/" for p in matched))
+    if when.none_keywords:
+        vetoes = [k for k in when.none_keywords if _contains(haystack, k)]
+        if vetoes:
+            return None
+    return tuple(reasons) if reasons else None
+
+
+_ASCII_WORD = re.compile(r"^[a-z0-9][a-z0-9 '\-]*[a-z0-9]$|^[a-z0-9]$")
+_WORD_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _contains(haystack: str, keyword: str) -> bool:
+    if _ASCII_WORD.match(keyword):
+        pattern = _WORD_CACHE.get(keyword)
+        if pattern is None:
+            # Whole words, so "sue" does not fire on "issue"; a trailing s/es/ed/ing still matches.
+            pattern = re.compile(r"(?<![a-z0-9])" + re.escape(keyword) + r"(?:s|es|ed|d|ing)?(?![a-z0-9])")
+            _WORD_CACHE[keyword] = pattern
+        return pattern.search(haystack) is not None
+    return keyword in haystack
+
+
+# --- the document -------------------------------------------------------------------------------------------
+
+
+def parse_ruleset(document: Mapping[str, Any], *, version: int) -> RuleSet:
+    """Validate a rule set document (as the admin API receives it) and compile it."""
+    if not isinstance(document, Mapping):
+        raise InvalidRules("the rule set must be an object")
+    priority = _mapping(document, "priority_by_category")
+    for category, klass in priority.items():
+        _check(category in CATEGORIES, f"priority_by_category: unknown category {category!r}")
+        _check(
+            klass in PRIORITY_CLASSES,
+            f"priority_by_category.{category}: {klass!r} is not one of {PRIORITY_CLASSES}",
+        )
+    for category in CATEGORIES:
+        _check(category in priority, f"priority_by_category: category {category!r} is missing")
+    skills = {
+        k: tuple(_strings(v, f"skills_by_category.{k}"))
+        for k, v in _mapping(document, "skills_by_category").items()
+    }
+    for category in skills:
+        _check(category in CATEGORIES, f"skills_by_category: unknown category {category!r}")
+    default = document.get("default_category", "enquiry")
+    _check(default in CATEGORIES, f"default_category: unknown category {default!r}")
+    raw_rules = document.get("rules", [])
+    _check(isinstance(raw_rules, list), "rules must be a list")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_rules):
+        where = f"rules[{index}]"
+        _check(isinstance(raw, Mapping), f"{where} must be an object")
+        rule_id = raw.get("id")
+        _check(isinstance(rule_id, str) and bool(rule_id.strip()), f"{where}.id must be a non-empty string")
+        assert isinstance(rule_id, str)
+        _check(rule_id not in seen, f"{where}.id {rule_id!r} is used twice")
+        seen.add(rule_id)
+        where = f"rule {rule_id!r}"
+        rules.append(
+            Rule(
+                rule_id=rule_id,
+                description=str(raw.get("description", "")),
+                when=_condition(raw.get("when", {}), where),
+                then=_outcome(raw.get("then", {}), where),
+                enabled=bool(raw.get("enabled", True)),
+            )
+        )
+    return RuleSet(
+        version=version,
+        rules=tuple(rules),
+        priority_by_category=dict(priority),
+        skills_by_category=skills,
+        default_category=str(default),
+        document=dict(document),
+    )
+
+
+def _condition(raw: object, where: str) -> Condition:
+    _check(isinstance(raw, Mapping), f"{where}.when must be an object")
+    assert isinstance(raw, Mapping)
+    known = {"any_keywords", "all_keywords", "none_keywords", "patterns", "channels", "ivr_selections", "customer"}
+    unknown = set(raw) - known
+    _check(not unknown, f"{where}.when: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
+    patterns: list[re.Pattern[str]] = []
+    for pattern in _strings(raw.get("patterns", []), f"{where}.when.patterns"):
+        try:
+            patterns.append(re.compile(fold(pattern)))
+        except re.error as exc:
+            raise InvalidRules(
+                f"{where}.when.patterns: {pattern!r} is not a valid regular expression: {exc}"
+            ) from exc
+    channels = tuple(_strings(raw.get("channels", []), f"{where}.when.channels"))
+    for channel in channels:
+        _check(channel in _CHANNELS, f"{where}.when.channels: unknown channel {channel!r}")
+    customer_raw = raw.get("customer", {})
+    _check(isinstance(customer_raw, Mapping), f"{where}.when.customer must be an object")
+    customer: dict[str, tuple[str, ...]] = {}
+    for name, values in customer_raw.items():
+        _check(name in _CUSTOMER_FIELDS, f"{where}.when.customer: unknown attribute {name!r}")
+        customer[name] = tuple(_strings(values, f"{where}.when.customer.{name}"))
+    condition = Condition(
+        any_keywords=tuple(fold(k) for k in _strings(raw.get("any_keywords", []), f"{where}.when.any_keywords")),
+        all_keywords=tuple(fold(k) for k in _strings(raw.get("all_keywords", []), f"{where}.when.all_keywords")),
+        none_keywords=tuple(
+            fold(k) for k in _strings(raw.get("none_keywords", []), f"{where}.when.none_keywords")
+        ),
+        patterns=tuple(patterns),
+        channels=channels,
+        ivr_selections=tuple(_strings(raw.get("ivr_selections", []), f"{where}.when.ivr_selections")),
+        customer=customer,
+    )
+    _check(
+        any(
+            (
+                condition.any_keywords,
+                condition.all_keywords,
+                condition.patterns,
+                condition.channels,
+                condition.ivr_selections,
+                condition.customer,
+            )
+        ),
+        f"{where}.when needs at least one condition",
+    )
+    return condition
+
+
+def _outcome(raw: object, where: str) -> Outcome:
+    _check(isinstance(raw, Mapping), f"{where}.then must be an object")
+    assert isinstance(raw, Mapping)
+    known = {"category", "priority_class", "emergency", "skills"}
+    unknown = set(raw) - known
+    _check(not unknown, f"{where}.then: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
+    category = raw.get("category")
+    _check(category is None or category in CATEGORIES, f"{where}.then.category: unknown category {category!r}")
+    priority = raw.get("priority_class")
+    _check(priority is None or priority in PRIORITY_CLASSES, f"{where}.then.priority_class: {priority!r} unknown")
+    emergency = raw.get("emergency")
+    _check(
+        emergency is None or emergency in EMERGENCY_REASONS,
+        f"{where}.then.emergency: {emergency!r} is not one of {EMERGENCY_REASONS}",
+    )
+    outcome = Outcome(
+        category=category,
+        priority_class=priority,
+        emergency=emergency,
+        skills=tuple(_strings(raw.get("skills", []), f"{where}.then.skills")),
+    )
+    _check(any((category, priority, emergency, outcome.skills)), f"{where}.then does nothing")
+    return outcome
+
+
+def _mapping(document: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = document.get(key, {})
+    _check(isinstance(value, Mapping), f"{key} must be an object")
+    assert isinstance(value, Mapping)
+    return value
+
+
+def _strings(value: object, where: str) -> list[str]:
+    _check(
+        isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value),
+        f"{where} must be a list of non-empty strings",
+    )
+    assert isinstance(value, list)
+    return [v.strip() for v in value]
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidRules(message)
+
+
+def explain(rules: RuleSet, facts: Facts) -> dict[str, Any]:
+    """The dry run: what the rules decide for these facts, and which rules fired for which reasons."""
+    result = classify(rules, facts)
+    return {
+        "ruleset_version": rules.version,
+        "category": result.category,
+        "priority_class": result.priority_class,
+        "emergency": result.emergency,
+        "emergency_reasons": list(result.emergency_reasons),
+        "required_skills": list(result.required_skills),
+        "fired": [
+            {
+                "rule_id": f.rule_id,
+                "description": f.description,
+                "reasons": list(f.reasons),
+                "sets": {
+                    k: v
+                    for k, v in (
+                        ("category", f.outcome.category),
+                        ("priority_class", f.outcome.priority_class),
+                        ("emergency", f.outcome.emergency),
+                        ("skills", list(f.outcome.skills)),
+                    )
+                    if v
+                },
+            }
+            for f in result.fired
+        ],
+        "decided_by": "default category (no rule named one)"
+        if not any(f.outcome.category for f in result.fired)
+        else f"rule {next(f.rule_id for f in result.fired if f.outcome.category)!r} set the category",
+    }

@@ -1,0 +1,183 @@
+"""One inbound message of any channel in normal form, and the rules that put it on a contact.
+
+`Inbound` is what every channel's payload becomes. `thread_decision` says whether it continues an existing
+contact (threaded, possibly reopening it) or starts a new one; `fingerprint` gives messages without a natural
+key (Message-ID, call id, chat message id) a content key, so a retried post is recognised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from services.intake.domain.identity import Identity
+from services.intake.domain.mime import Attachment
+
+Outcome = Literal["created", "threaded", "duplicate"]
+OPEN_STATUSES = frozenset(("received", "reopened"))
+"""Intake's view: open until routing reports the work resolved or closed."""
+CLOSED_STATUSES = frozenset(("resolved", "closed"))
+IGNORED = "ignored"
+"""A contact only machines wrote to (auto-replies, bounces): stored, never published or worked."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str
+    natural_key: str
+    """Unique per channel: `<message-id>`, `call:<id>:<event or fingerprint>`, `chat:<session>:<message id>`…"""
+    identities: tuple[Identity, ...]
+    text: str
+    """Clean text: quotes and signature removed."""
+    original: str
+    """Everything as received (the decoded body, quotes included)."""
+    subject: str | None = None
+    sender_name: str | None = None
+    language: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    thread_keys: tuple[str, ...] = ()
+    """Keys that identify the conversation (`email:<id>`, `chat:<session>`, `call:<id>`); the first is this
+    message's own."""
+    reply_to_keys: tuple[str, ...] = ()
+    """Keys of earlier messages this one answers (In-Reply-To, References)."""
+    sent_at: datetime | None = None
+    ivr_selections: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    automatic: bool = False
+    """Sent by a machine (auto-reply, bounce): stored and threaded, but never creates a customer's contact."""
+
+
+@dataclass(frozen=True)
+class OpenContact:
+    """A contact a message might continue."""
+
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    channel: str
+    status: str
+    last_message_at: datetime
+    ended_at: datetime | None
+    """When it was resolved or closed (None while open)."""
+    subject_key: str
+
+
+@dataclass(frozen=True)
+class ThreadPolicy:
+    subject_window: timedelta
+    """Email: same normalised subject and sender within this window continues the contact."""
+    customer_windows: Mapping[str, timedelta]
+    """Per channel: any open contact of the same customer on the channel within this window."""
+    reopen_window: timedelta
+    """A follow-up this soon after resolve/close reopens the contact; later ones start a new contact."""
+
+
+@dataclass(frozen=True)
+class ThreadDecision:
+    contact_id: uuid.UUID | None
+    """None: a new contact."""
+    reopen: bool = False
+    why: str = "new conversation"
+
+
+def thread_decision(
+    *,
+    by_key: OpenContact | None,
+    by_subject: OpenContact | None,
+    by_customer: OpenContact | None,
+    channel: str,
+    policy: ThreadPolicy,
+    now: datetime,
+) -> ThreadDecision:
+    """The strongest link wins: a thread key (reply header, chat session, call id), then an email subject from
+    the same sender, then the customer's open contact on the channel. A closed contact is reopened only within
+    the reopen window; a subject or customer match must still be open and recent."""
+    if by_key is not None and by_key.status == IGNORED:
+        return ThreadDecision(None, why="the conversation was only machine mail; a person writing starts one")
+    if by_key is not None:
+        if by_key.status in OPEN_STATUSES:
+            return ThreadDecision(by_key.contact_id, why="same conversation (thread key)")
+        if by_key.ended_at is not None and now - by_key.ended_at <= policy.reopen_window:
+            return ThreadDecision(by_key.contact_id, reopen=True, why="follow-up within the reopen window")
+        return ThreadDecision(None, why="conversation closed longer ago than the reopen window")
+    if by_subject is not None and channel == "email":
+        if by_subject.status in OPEN_STATUSES and now - by_subject.last_message_at <= policy.subject_window:
+            return ThreadDecision(by_subject.contact_id, why="same subject from the same sender")
+        if (
+            by_subject.status in CLOSED_STATUSES
+            and by_subject.ended_at is not None
+            and now - by_subject.ended_at <= policy.reopen_window
+        ):
+            return ThreadDecision(by_subject.contact_id, reopen=True, why="same subject within the reopen window")
+    window = policy.customer_windows.get(channel)
+    if (
+        by_customer is not None
+        and window
+        and by_customer.status in OPEN_STATUSES
+        and now - by_customer.last_message_at <= window
+    ):
+        return ThreadDecision(by_customer.contact_id, why=f"open {channel} contact of the same customer")
+    return ThreadDecision(None)
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def scrub(value: Any) -> Any:
+    """NUL and other control characters and lone surrogates removed: text PostgreSQL (and readers) can store."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("", value)
+    if isinstance(value, Mapping):
+        return {scrub(str(k)): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def storable(inbound: Inbound) -> Inbound:
+    """The message with every text field scrubbed (mail from the wild carries NUL bytes and worse)."""
+    return replace(
+        inbound,
+        natural_key=scrub(inbound.natural_key),
+        identities=tuple(replace(i, value=scrub(i.value)) for i in inbound.identities),
+        text=scrub(inbound.text),
+        original=scrub(inbound.original),
+        subject=scrub(inbound.subject),
+        sender_name=scrub(inbound.sender_name),
+        attachments=tuple(replace(a, name=scrub(a.name)) for a in inbound.attachments),
+        thread_keys=tuple(scrub(k) for k in inbound.thread_keys),
+        reply_to_keys=tuple(scrub(k) for k in inbound.reply_to_keys),
+        metadata=scrub(inbound.metadata),
+    )
+
+
+def lock_keys(inbounds: Sequence[Inbound]) -> list[int]:
+    """Advisory lock ids for what concurrent writers of these messages could collide on (their identities and
+    natural keys), sorted: taking them in this order before writing means overlapping batches wait for each
+    other instead of deadlocking."""
+    names = {f"{i.kind}:{i.value}" for inbound in inbounds for i in inbound.identities}
+    names |= {f"message:{inbound.channel}:{inbound.natural_key}" for inbound in inbounds}
+    names |= {f"thread:{key}" for inbound in inbounds for key in inbound.thread_keys}
+    return sorted(
+        int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:8], "big", signed=True)
+        for name in names
+    )
+
+
+def fingerprint(*parts: object) -> str:
+    """A content key for messages that carry no id of their own: the same content posted twice is one message."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(repr(part).encode("utf-8", errors="surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()[:32]
+
+
+def attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    return [
+        {"name": a.name, "content_type": a.content_type, "size": a.size, "sha256": a.sha256} for a in attachments
+    ]

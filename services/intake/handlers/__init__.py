@@ -1,0 +1,1 @@
+"""Intake's transactions, by topic: accepting messages, the customer directory, classification rules."""

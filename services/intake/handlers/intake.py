@@ -1,0 +1,404 @@
+"""Intake's transactions: accepting an inbound message (dedupe, identify, thread, classify, publish), agent
+reclassification, and the routing events that tell intake a contact was resolved, closed or reopened.
+
+Every state change and the events it announces commit together (outbox). A concurrent post of the same message
+or of a brand-new identity loses a unique-key race, rolls back and is run again, and then sees the winner.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
+from services.intake.domain.contact import Inbound, ThreadPolicy, lock_keys, storable, thread_decision
+from services.intake.domain.identity import identify
+from services.intake.domain.text import normalise_subject
+from services.intake.repository import contacts, customers, rules
+from shared.db import Conn
+from shared.events import (
+    ContactMessageAddedV1,
+    ContactReceivedV1,
+    ContactReclassifiedV1,
+    CustomerRef,
+    WorkClosedV1,
+    WorkReopenedV1,
+    WorkResolvedV1,
+)
+from shared.kafka import Delivery
+from shared.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+SOURCE = "switchboard/intake"
+RULES_TTL_S = 2.0
+
+
+class RulesCache:
+    """The rule set in force, re-read when another process (or this one) stored a newer version."""
+
+    def __init__(self) -> None:
+        self._rules: RuleSet | None = None
+        self._checked = 0.0
+
+    async def get(self, conn: Conn) -> RuleSet:
+        if self._rules is None:
+            self._rules = await rules.latest_ruleset(conn)
+            self._checked = time.monotonic()
+        elif time.monotonic() - self._checked > RULES_TTL_S:
+            self._checked = time.monotonic()
+            if await rules.latest_version(conn) != self._rules.version:
+                self._rules = await rules.latest_ruleset(conn)
+        return self._rules
+
+    def invalidate(self) -> None:
+        self._rules = None
+
+
+@dataclass(frozen=True)
+class Deps:
+    pool: asyncpg.Pool
+    policy: ThreadPolicy
+    rules: RulesCache
+
+
+@dataclass(frozen=True)
+class Accepted:
+    contact_id: uuid.UUID
+    message_id: uuid.UUID
+    outcome: Literal["created", "threaded", "duplicate"]
+
+
+class LostRace(Exception):
+    """A concurrent transaction claimed an identity this one needed; run again to see it."""
+
+
+class Busy(Exception):
+    """Concurrent writers kept colliding (deadlocks, races) past the retries: the caller should retry later."""
+
+
+_RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRace)
+ATTEMPTS = 4
+
+
+async def accept(
+    deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
+) -> Accepted:
+    for attempt in range(ATTEMPTS):
+        try:
+            async with deps.pool.acquire() as conn, conn.transaction():
+                return await accept_in(
+                    conn, deps, inbound, adapter=adapter, idempotency_key=idempotency_key, now=now
+                )
+        except _RETRYABLE as exc:
+            log.info("intake: %s on a %s message; running it again", type(exc).__name__, inbound.channel)
+            if attempt == ATTEMPTS - 1:
+                raise Busy(str(exc)) from exc
+    raise AssertionError("unreachable")
+
+
+async def accept_batch(
+    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
+) -> list[Accepted]:
+    """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
+    per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
+    the batch runs again with a savepoint per item, so a lost race is retried alone."""
+    try:
+        return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=False)
+    except _RETRYABLE:
+        log.info("intake: a batch of %d collided; running it again item by item", len(items))
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=True)
+        except asyncpg.DeadlockDetectedError as exc:
+            if attempt == ATTEMPTS - 1:
+                raise Busy(str(exc)) from exc
+    raise AssertionError("unreachable")
+
+
+async def _batch_once(
+    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime, savepoints: bool
+) -> list[Accepted]:
+    results: list[Accepted] = []
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await contacts.lock(conn, keys=lock_keys([storable(inbound) for inbound, _ in items]))
+        for inbound, key in items:
+            if not savepoints:
+                results.append(await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now))
+                continue
+            for attempt in range(ATTEMPTS):
+                try:
+                    async with conn.transaction():
+                        results.append(
+                            await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now)
+                        )
+                    break
+                except (asyncpg.UniqueViolationError, LostRace) as exc:
+                    if attempt == ATTEMPTS - 1:
+                        raise Busy(str(exc)) from exc
+    return results
+
+
+async def accept_in(
+    conn: Conn, deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
+) -> Accepted:
+    """The whole of accepting one message, inside the caller's transaction.
+
+    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key and
+    identities), the customer with its identities, the contact with its message and keys, the outbox row.
+    """
+    inbound = storable(inbound)
+    if idempotency_key is not None:
+        seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
+        if seen is not None:
+            return Accepted(seen.contact_id, seen.message_id, "duplicate")
+    found = await contacts.lookup(conn, inbound=inbound)
+    if found.seen is not None:
+        if idempotency_key is not None:
+            await contacts.insert_idempotency_key(
+                conn, adapter=adapter, key=idempotency_key, seen=found.seen, now=now
+            )
+        return Accepted(found.seen.contact_id, found.seen.message_id, "duplicate")
+
+    who = identify(inbound.identities, found.known)
+    source = f"contact:{inbound.channel}"
+    by_key = await contacts.contact_by_thread_keys(conn, keys=(*inbound.reply_to_keys, *inbound.thread_keys))
+    is_new_customer = False
+    if who.customer_id is None and not who.link and by_key is not None:
+        # Nothing identifies the sender, but the message continues a conversation: it is that customer's.
+        customer_id = by_key.customer_id
+        attributes = await customers.customer_attributes(conn, customer_id=customer_id)
+    elif who.customer_id is None:
+        is_new_customer = True
+        customer_id = uuid.uuid4()
+        linked = await customers.insert_customer_with_identities(
+            conn,
+            customer_id=customer_id,
+            display_name=inbound.sender_name,
+            identities=who.link,
+            source=source,
+            now=now,
+        )
+        if linked < len(who.link):
+            raise LostRace
+        attributes = {"grade": "basic", "pii_level": "general"}
+    else:
+        customer_id = who.customer_id
+        if who.link:
+            await customers.link_identities(
+                conn, customer_id=customer_id, identities=who.link, source=source, now=now
+            )
+        attributes = found.attributes.get(customer_id, {"grade": "basic"})
+
+    subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
+    by_subject = (
+        await contacts.contact_by_subject(conn, customer_id=customer_id, subject_key=subject_key)
+        if by_key is None and subject_key and not is_new_customer
+        else None
+    )
+    by_customer = (
+        await contacts.contact_by_customer(conn, customer_id=customer_id, channel=inbound.channel)
+        if by_key is None
+        and by_subject is None
+        and not is_new_customer
+        and deps.policy.customer_windows.get(inbound.channel)
+        else None
+    )
+    decision = thread_decision(
+        by_key=by_key,
+        by_subject=by_subject,
+        by_customer=by_customer,
+        channel=inbound.channel,
+        policy=deps.policy,
+        now=now,
+    )
+    message_id = uuid.uuid4()
+    ruleset = await deps.rules.get(conn)
+    facts = Facts(
+        text=inbound.text,
+        subject=inbound.subject or "",
+        channel=inbound.channel,
+        ivr_selections=inbound.ivr_selections,
+        customer=attributes,
+    )
+    if decision.contact_id is not None:
+        contact_id = decision.contact_id
+        touched = await contacts.add_message(
+            conn,
+            contact_id=contact_id,
+            message_id=message_id,
+            inbound=inbound,
+            reopen=decision.reopen,
+            adapter=adapter,
+            idempotency_key=idempotency_key,
+            now=now,
+        )
+        await enqueue(
+            conn,
+            ContactMessageAddedV1(
+                contact_id=contact_id,
+                message_id=message_id,
+                channel=touched.channel,
+                from_customer=not inbound.automatic,
+                text=inbound.text,
+                language=inbound.language,
+                received_at=now,
+                reopened=decision.reopen,
+            ),
+            source=SOURCE,
+            subject=str(contact_id),
+            now=now,
+        )
+        follow_up = classify(ruleset, facts)
+        if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
+            await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now)
+        return Accepted(contact_id, message_id, "threaded")
+
+    contact_id = uuid.uuid4()
+    classification = classify(ruleset, facts)
+    await contacts.insert_contact_with_message(
+        conn,
+        contact_id=contact_id,
+        message_id=message_id,
+        inbound=inbound,
+        customer_id=customer_id,
+        subject_key=subject_key,
+        classification=classification,
+        conflicts=who.conflicts,
+        adapter=adapter,
+        idempotency_key=idempotency_key,
+        now=now,
+        status="ignored" if inbound.automatic else "received",
+    )
+    if inbound.automatic:
+        # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
+        return Accepted(contact_id, message_id, "created")
+    await enqueue(
+        conn,
+        ContactReceivedV1(
+            contact_id=contact_id,
+            message_id=message_id,
+            channel=inbound.channel,
+            customer=CustomerRef(
+                customer_id=customer_id,
+                grade=attributes.get("grade", "basic"),
+                attributes={k: v for k, v in attributes.items() if k != "grade"},
+            ),
+            subject=inbound.subject,
+            text=inbound.text,
+            language=inbound.language,
+            category=classification.category,
+            priority_class=classification.priority_class,
+            emergency=classification.emergency,
+            emergency_reasons=list(classification.emergency_reasons),
+            required_skills=list(classification.required_skills),
+            received_at=now,
+            thread_keys=list(inbound.thread_keys),
+        ),
+        source=SOURCE,
+        subject=str(contact_id),
+        now=now,
+    )
+    return Accepted(contact_id, message_id, "created")
+
+
+async def _reclassify(
+    conn: Conn, contact_id: uuid.UUID, result: Classification, *, by: str, now: datetime
+) -> None:
+    await contacts.update_classification(
+        conn,
+        contact_id=contact_id,
+        category=result.category,
+        priority_class=result.priority_class,
+        emergency=result.emergency,
+        emergency_reasons=result.emergency_reasons,
+        required_skills=result.required_skills,
+        by=by,
+        now=now,
+    )
+    await enqueue(
+        conn,
+        ContactReclassifiedV1(
+            contact_id=contact_id,
+            category=result.category,
+            priority_class=result.priority_class,
+            emergency=result.emergency,
+            emergency_reasons=list(result.emergency_reasons),
+            required_skills=list(result.required_skills),
+            by=by,
+        ),
+        source=SOURCE,
+        subject=str(contact_id),
+        now=now,
+    )
+
+
+class ContactNotFound(LookupError):
+    pass
+
+
+async def override_classification(
+    pool: asyncpg.Pool,
+    *,
+    contact_id: uuid.UUID,
+    category: str,
+    priority_class: str,
+    emergency: bool,
+    required_skills: tuple[str, ...],
+    agent: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """An agent's correction of the rules' decision (PR-04): stored, audited and announced."""
+    result = Classification(
+        category=category,
+        priority_class=priority_class,
+        emergency=emergency,
+        emergency_reasons=("agent",) if emergency else (),
+        required_skills=required_skills,
+        fired=(),
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        current = await contacts.get_contact(conn, contact_id=contact_id)
+        if current is None:
+            raise ContactNotFound(str(contact_id))
+        await _reclassify(conn, contact_id, result, by=f"agent:{agent}", now=now)
+        await rules.audit(
+            conn,
+            actor=agent,
+            action="contact.reclassify",
+            target=f"contact:{contact_id}",
+            detail={
+                "from": {
+                    "category": current["category"],
+                    "priority_class": current["priority_class"],
+                    "emergency": current["emergency"],
+                },
+                "to": {"category": category, "priority_class": priority_class, "emergency": emergency},
+                "reason": reason,
+            },
+            at=now,
+        )
+
+
+# --- routing.work: intake's view of whether a contact is still open -----------------------------------------
+
+
+async def on_work_event(conn: Conn, delivery: Delivery) -> None:
+    event = delivery.decoded.event
+    if isinstance(event, WorkResolvedV1):
+        await contacts.set_status(
+            conn, contact_id=event.contact_id, status="resolved", ended_at=event.resolved_at, at=event.resolved_at
+        )
+    elif isinstance(event, WorkClosedV1):
+        await contacts.set_status(
+            conn, contact_id=event.contact_id, status="closed", ended_at=event.at, at=event.at
+        )
+    elif isinstance(event, WorkReopenedV1):
+        await contacts.set_status(conn, contact_id=event.contact_id, status="reopened", ended_at=None, at=event.at)

@@ -1,0 +1,1 @@
+"""Intake's SQL, by topic: contacts and messages, customers and identities, rules and audit."""
