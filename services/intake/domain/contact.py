@@ -181,3 +181,22 @@ def attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
     return [
         {"name": a.name, "content_type": a.content_type, "size": a.size, "sha256": a.sha256} for a in attachments
     ]
+
+
+@dataclass(frozen=True)
+class ReachBack:
+    """How to reach the customer after the contact: the strongest valid identity of each kind."""
+
+    phone: str | None
+    email: str | None
+    chat_session: str | None
+
+
+def reach_back(inbound: Inbound) -> ReachBack:
+    """Only identities the channel itself presented count (never a number found in a signature)."""
+
+    def strongest(kind: str) -> str | None:
+        return next((i.value for i in inbound.identities if i.kind == kind and i.valid and i.strong), None)
+
+    session = next((k.removeprefix("chat:") for k in inbound.thread_keys if k.startswith("chat:")), None)
+    return ReachBack(phone=strongest("phone"), email=strongest("email"), chat_session=session)

@@ -17,7 +17,7 @@ from typing import Literal
 import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
-from services.intake.domain.contact import Inbound, ThreadPolicy, lock_keys, storable, thread_decision
+from services.intake.domain.contact import Inbound, ThreadPolicy, lock_keys, reach_back, storable, thread_decision
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -27,6 +27,7 @@ from shared.events import (
     ContactReceivedV1,
     ContactReclassifiedV1,
     CustomerRef,
+    ReplyTo,
     WorkClosedV1,
     WorkReopenedV1,
     WorkResolvedV1,
@@ -300,12 +301,20 @@ async def accept_in(
             required_skills=list(classification.required_skills),
             received_at=now,
             thread_keys=list(inbound.thread_keys),
+            reply_to=_reply_to(inbound),
         ),
         source=SOURCE,
         subject=str(contact_id),
         now=now,
     )
     return Accepted(contact_id, message_id, "created")
+
+
+def _reply_to(inbound: Inbound) -> ReplyTo | None:
+    reach = reach_back(inbound)
+    if reach.phone is None and reach.email is None and reach.chat_session is None:
+        return None
+    return ReplyTo(phone=reach.phone, email=reach.email, chat_session=reach.chat_session)
 
 
 async def _reclassify(

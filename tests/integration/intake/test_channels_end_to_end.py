@@ -146,6 +146,7 @@ async def test_a_phone_call_becomes_a_contact_and_later_events_of_the_call_threa
     assert events[0]["type"] == "switchboard.contact.received.v1"
     assert received["channel"] == "phone"
     assert received["category"] == "complaint", "IVR selection 3 is the complaint menu"
+    assert received["reply_to"]["phone"] == "+8613800138001", "feedback and routing reach the caller back here"
     assert [e["type"] for e in events[1:]] == ["switchboard.contact.message_added.v1"]
     lookup = await intake.client.get(
         "/v1/customers/lookup", params={"phone": "+86 138 0013 8001"}, headers=intake.token("agent")
