@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -182,3 +183,37 @@ def delivery_of(event: Event) -> Delivery:
     message = encode(event, source="switchboard/intake", subject="customers", time=T0)
     record = Record("intake.contacts", 0, 0, message.key, message.value, message.headers, 0)
     return Delivery(record, decode(message.value))
+
+
+async def test_a_resolution_and_its_contact_handled_at_the_same_time_never_miss_each_other(
+    feedback: Feedback,
+) -> None:
+    """The consumer handles partitions concurrently (and several instances split them): one contact's events
+    take turns, so a resolution stored while its contact is being handled is planned, not left waiting."""
+    contact = make_contact_received()
+    resolved = make_work_resolved(contact, resolved_at=feedback.clock.now())
+    now = feedback.clock.now()
+
+    def delivery(event: Event) -> Delivery:
+        message = encode(event, source="switchboard/tests", subject=str(contact.contact_id), time=now)
+        record = Record("t", 0, 0, message.key, message.value, message.headers, 0)
+        return Delivery(record, decode(message.value))
+
+    async with feedback.pool.acquire() as first, feedback.pool.acquire() as second:
+        resolution = first.transaction()
+        await resolution.start()
+        await handle(first, delivery(resolved), now=now)  # stored as waiting: the contact is not known yet
+
+        async def handle_contact() -> None:
+            async with second.transaction():
+                await handle(second, delivery(contact), now=now)
+
+        contact_task = asyncio.create_task(handle_contact())
+        await asyncio.sleep(0.5)
+        assert not contact_task.done(), "the contact's handling waits for the resolution's transaction"
+        await resolution.commit()
+        await asyncio.wait_for(contact_task, 10)
+    status = await feedback.pool.fetchval(
+        "SELECT status FROM invitation WHERE contact_id = $1", contact.contact_id
+    )
+    assert status == "scheduled"
