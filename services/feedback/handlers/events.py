@@ -34,11 +34,6 @@ from shared.kafka import Delivery
 async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
     """The one consumer of intake.contacts and routing.work: dispatch by event type, skip the rest."""
     event = delivery.decoded.event
-    contact_id = getattr(event, "contact_id", None)
-    if isinstance(contact_id, uuid.UUID):
-        # The two topics are not ordered together and their partitions are handled concurrently (here, and across
-        # instances): one contact's events take turns, so a resolution and its contact never miss each other.
-        await repo.lock_contact(conn, contact_id=contact_id)
     if isinstance(event, ContactReceivedV1):
         await on_contact_received(conn, event, now=now)
     elif isinstance(event, ContactReclassifiedV1):

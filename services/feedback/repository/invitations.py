@@ -98,14 +98,6 @@ async def lock_customer(conn: Conn, *, customer_id: uuid.UUID) -> None:
     await conn.execute(LOCK_CUSTOMER, str(customer_id))
 
 
-LOCK_CONTACT = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))"
-
-
-async def lock_contact(conn: Conn, *, contact_id: uuid.UUID) -> None:
-    """Serialise one contact's events until the transaction ends (taken before any customer lock)."""
-    await conn.execute(LOCK_CONTACT, str(contact_id))
-
-
 LOCK_DUE = (
     "SELECT"
     + _INVITATION_COLUMNS

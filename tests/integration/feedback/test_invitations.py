@@ -12,7 +12,9 @@ import pytest
 from services.feedback.handlers import handle, on_work_reopened, on_work_resolved
 from services.feedback.scheduler import fire_due
 from shared.clock import ManualClock
+from shared.db import Conn
 from shared.events import CustomerMergedV1, CustomerRef, CustomerUnmergedV1, Event, decode, encode
+from shared.inbox import idempotent, lock_subjects
 from shared.kafka import Delivery, Producer, Record
 from tests.integration.feedback.conftest import Feedback, feedback_settings, resolve, started
 from tests.support import TestStack
@@ -199,14 +201,19 @@ async def test_a_resolution_and_its_contact_handled_at_the_same_time_never_miss_
         record = Record("t", 0, 0, message.key, message.value, message.headers, 0)
         return Delivery(record, decode(message.value))
 
-    async with feedback.pool.acquire() as first, feedback.pool.acquire() as second:
+    async def handle_now(conn: Conn, d: Delivery) -> None:
+        await handle(conn, d, now=now)
+
+    consumer = idempotent(feedback.pool, "feedback", handle_now, feedback.clock.now)
+    async with feedback.pool.acquire() as first:
         resolution = first.transaction()
         await resolution.start()
-        await handle(first, delivery(resolved), now=now)  # stored as waiting: the contact is not known yet
+        # The resolution's handling, held open: stored as waiting, since the contact is not known yet.
+        await lock_subjects(first, [str(contact.contact_id)])
+        await handle(first, delivery(resolved), now=now)
 
         async def handle_contact() -> None:
-            async with second.transaction():
-                await handle(second, delivery(contact), now=now)
+            await consumer(delivery(contact))
 
         contact_task = asyncio.create_task(handle_contact())
         await asyncio.sleep(0.5)
