@@ -64,10 +64,7 @@ class Customers:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            tps = [
-                TopicPartition(OUTBOUND_MESSAGES.name, p)
-                for p in sorted(consumer.partitions_for_topic(OUTBOUND_MESSAGES.name) or ())
-            ]
+            tps = [TopicPartition(OUTBOUND_MESSAGES.name, p) for p in range(OUTBOUND_MESSAGES.partitions)]
             consumer.assign(tps)
             await consumer.seek_to_end(*tps)
             while not self._stop.is_set():

@@ -214,7 +214,10 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> Path:
 
         observer = Observer(stack.settings.kafka_bootstrap)
         observing = asyncio.create_task(observer.run())
-        await observer.wait_ready()
+        ready = asyncio.create_task(observer.ready.wait())
+        await asyncio.wait([ready, observing], return_when=asyncio.FIRST_COMPLETED)
+        if observing.done():
+            observing.result()  # the observer failed to start: say why now, not after the run
 
         agent_stats = AgentStats()
         agents = [
