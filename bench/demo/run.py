@@ -245,6 +245,7 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> Path:
             async with httpx.AsyncClient(base_url=urls["intake"], headers=adapter_auth, timeout=30) as intake_http:
                 posting = adapters_mod.Adapters(intake_http, random.Random(options.seed + 2), people)
                 await _drive(posting, observer, options, console)
+                posting_stats = posting.stats
             for agent in agents:
                 agent.stop()
             customers.stop()
@@ -266,10 +267,23 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> Path:
         seed=options.seed,
         started=started_at.strftime("%Y-%m-%d %H:%M UTC"),
         machine=f"{psutil.cpu_count()} cores {platform.machine()}, {psutil.virtual_memory().total >> 30} GiB",
+        agent_figures={
+            "offers": agent_stats.offers,
+            "accepted": agent_stats.accepted,
+            "declined": agent_stats.declined,
+            "resolved": agent_stats.resolved,
+            "knowledge lookups": agent_stats.lookups,
+            "suggestions pushed with the work": agent_stats.suggestions_seen,
+            "suggestions used": agent_stats.suggestions_used,
+            "request errors": sum(agent_stats.errors.values()),
+        },
+        adapter_figures={
+            **{f"posted {k}": v for k, v in sorted(posting_stats.posted.items())},
+            **{f"outcome {k}": v for k, v in sorted(posting_stats.outcomes.items())},
+            **{f"rejected {k}": v for k, v in sorted(posting_stats.rejected.items())},
+        },
     )
-    path = write_report(snapshot, run_info, out)
-    (out / "agents.json").write_text(json.dumps(agent_stats.__dict__, default=dict, ensure_ascii=False, indent=2))
-    return path
+    return write_report(snapshot, run_info, out)
 
 
 async def _drive(
