@@ -1,0 +1,346 @@
+"""Contacts, their clocks, the transitions that explain them, their due moments, and early events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.sla.domain.calendar import Calendar
+from services.sla.domain.clock import Clock, Due, Transition, calendar_of, due_at
+from services.sla.domain.policy import ContactKeys
+from services.sla.repository.codec import spec_from, spec_json
+from shared.db import Conn
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID | None = None
+    channel: str | None = None
+    grade: str | None = None
+    priority_class: str | None = None
+    category: str | None = None
+    emergency: bool = False
+    received_at: datetime | None = None
+    """None until contact.received was handled."""
+    agent_id: str | None = None
+
+    @property
+    def keys(self) -> ContactKeys:
+        return ContactKeys(self.grade, self.priority_class, self.channel, self.category, self.emergency)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a transition happened: an event (its type and id), the timer, or an API call."""
+
+    kind: str
+    event_id: uuid.UUID | None = None
+
+
+LOCK_CONTACT = """
+INSERT INTO sla_contact (contact_id, updated_at) VALUES ($1, $2)
+ON CONFLICT (contact_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
+RETURNING contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id
+"""
+
+
+async def lock_contact(conn: Conn, contact_id: uuid.UUID, *, now: datetime) -> Contact:
+    """The contact's row, created if new, locked until the transaction ends: one handler per contact at a time."""
+    row = await conn.fetchrow(LOCK_CONTACT, contact_id, now)
+    assert row is not None
+    return Contact(**dict(row))
+
+
+UPDATE_CONTACT = """
+UPDATE sla_contact
+SET customer_id = $2, channel = $3, grade = $4, priority_class = $5, category = $6, emergency = $7,
+    received_at = $8, agent_id = $9, updated_at = $10
+WHERE contact_id = $1
+"""
+
+
+async def save_contact(conn: Conn, contact: Contact, *, now: datetime) -> None:
+    c = contact
+    await conn.execute(
+        UPDATE_CONTACT,
+        c.contact_id,
+        c.customer_id,
+        c.channel,
+        c.grade,
+        c.priority_class,
+        c.category,
+        c.emergency,
+        c.received_at,
+        c.agent_id,
+        now,
+    )
+
+
+SELECT_CONTACT = """
+SELECT contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id
+FROM sla_contact WHERE contact_id = $1
+"""
+
+
+async def get_contact(conn: Conn, contact_id: uuid.UUID) -> Contact | None:
+    row = await conn.fetchrow(SELECT_CONTACT, contact_id)
+    return None if row is None else Contact(**dict(row))
+
+
+CLOCK_COLUMNS_SQL = """
+SELECT contact_id, clock, spec, target_s, state, started_at, since, elapsed_s, paused_s, breached_at, fired,
+       stopped_by
+FROM sla_clock WHERE contact_id = $1 ORDER BY clock
+"""
+
+
+def clock_from(row: Any) -> Clock:
+    return Clock(
+        contact_id=row["contact_id"],
+        clock=row["clock"],
+        spec=spec_from(row["spec"]),
+        target_s=row["target_s"],
+        state=row["state"],
+        started_at=row["started_at"],
+        since=row["since"],
+        elapsed_s=row["elapsed_s"],
+        paused_s=row["paused_s"],
+        breached_at=row["breached_at"],
+        fired=tuple(row["fired"]),
+        stopped_by=row["stopped_by"],
+    )
+
+
+async def lock_clocks(conn: Conn, contact_id: uuid.UUID) -> dict[str, Clock]:
+    rows = await conn.fetch(CLOCK_COLUMNS_SQL + " FOR UPDATE", contact_id)
+    return {row["clock"]: clock_from(row) for row in rows}
+
+
+async def get_clocks(conn: Conn, contact_id: uuid.UUID) -> dict[str, Clock]:
+    return {row["clock"]: clock_from(row) for row in await conn.fetch(CLOCK_COLUMNS_SQL, contact_id)}
+
+
+UPSERT_CLOCK = """
+INSERT INTO sla_clock (contact_id, clock, policy_id, policy_version, spec, target_s, state, started_at, since,
+                       elapsed_s, paused_s, due_at, breached_at, fired, stopped_by, grade, priority_class,
+                       channel, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+ON CONFLICT (contact_id, clock) DO UPDATE SET
+    policy_id = EXCLUDED.policy_id, policy_version = EXCLUDED.policy_version, spec = EXCLUDED.spec,
+    target_s = EXCLUDED.target_s, state = EXCLUDED.state, since = EXCLUDED.since,
+    elapsed_s = EXCLUDED.elapsed_s, paused_s = EXCLUDED.paused_s, due_at = EXCLUDED.due_at,
+    breached_at = EXCLUDED.breached_at, fired = EXCLUDED.fired, stopped_by = EXCLUDED.stopped_by,
+    grade = EXCLUDED.grade, priority_class = EXCLUDED.priority_class, channel = EXCLUDED.channel,
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+async def save_clocks(
+    conn: Conn, clocks: Sequence[Clock], *, keys: ContactKeys, calendars: dict[str, Calendar], now: datetime
+) -> None:
+    await conn.executemany(
+        UPSERT_CLOCK,
+        [
+            (
+                c.contact_id,
+                c.clock,
+                c.spec.policy_id,
+                c.spec.policy_version,
+                spec_json(c.spec),
+                c.target_s,
+                c.state,
+                c.started_at,
+                c.since,
+                c.elapsed_s,
+                c.paused_s,
+                due_at(c, calendar_of(c.spec, calendars)),
+                c.breached_at,
+                list(c.fired),
+                c.stopped_by,
+                keys.grade,
+                keys.effective_priority,
+                keys.channel,
+                now,
+            )
+            for c in clocks
+        ],
+    )
+
+
+INSERT_TRANSITION = """
+INSERT INTO sla_transition (contact_id, clock, action, from_state, to_state, at, elapsed_s, paused_s, due_at,
+                            cause, cause_event_id, detail, recorded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+"""
+
+
+async def insert_transitions(
+    conn: Conn, contact_id: uuid.UUID, transitions: Iterable[Transition], *, cause: Cause, now: datetime
+) -> None:
+    await conn.executemany(
+        INSERT_TRANSITION,
+        [
+            (
+                contact_id,
+                t.clock,
+                t.action,
+                t.from_state,
+                t.to_state,
+                t.at,
+                t.elapsed_s,
+                t.paused_s,
+                t.due_at,
+                cause.kind,
+                cause.event_id,
+                dict(t.detail),
+                now,
+            )
+            for t in transitions
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    transition_id: int
+    clock: str
+    action: str
+    from_state: str | None
+    to_state: str
+    at: datetime
+    elapsed_s: float
+    paused_s: float
+    due_at: datetime | None
+    cause: str
+    cause_event_id: uuid.UUID | None
+    detail: dict[str, Any]
+    recorded_at: datetime
+
+
+SELECT_TRANSITIONS = """
+SELECT transition_id, clock, action, from_state, to_state, at, elapsed_s, paused_s, due_at, cause,
+       cause_event_id, detail, recorded_at
+FROM sla_transition WHERE contact_id = $1 ORDER BY transition_id
+"""
+
+
+async def list_transitions(conn: Conn, contact_id: uuid.UUID) -> list[TransitionRecord]:
+    return [TransitionRecord(**dict(row)) for row in await conn.fetch(SELECT_TRANSITIONS, contact_id)]
+
+
+DELETE_DUE = "DELETE FROM sla_due WHERE contact_id = $1 AND clock = ANY($2::text[])"
+INSERT_DUE = """
+INSERT INTO sla_due (contact_id, clock, alert, kind, level, target_role, due_at, breach_at, key_hash)
+SELECT $1::uuid, u.clock, u.alert, u.kind, u.level, u.role, u.due_at, u.breach_at, $9::integer
+FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+     AS u(clock, alert, kind, level, role, due_at, breach_at)
+"""
+
+
+@dataclass(frozen=True)
+class PlannedDue:
+    clock: str
+    due: Due
+    breach_at: datetime
+
+
+async def replace_due(
+    conn: Conn, contact_id: uuid.UUID, clocks: Sequence[str], planned: Sequence[PlannedDue], *, key_hash: int
+) -> None:
+    """The due moments of `clocks` become exactly `planned` (nothing, for clocks no longer running)."""
+    await conn.execute(DELETE_DUE, contact_id, list(clocks))
+    if not planned:
+        return
+    await conn.execute(
+        INSERT_DUE,
+        contact_id,
+        [p.clock for p in planned],
+        [p.due.alert.key for p in planned],
+        [p.due.alert.kind for p in planned],
+        [p.due.alert.level for p in planned],
+        [p.due.alert.role for p in planned],
+        [p.due.at for p in planned],
+        [p.breach_at for p in planned],
+        key_hash,
+    )
+
+
+NOTIFY_DUE = "SELECT pg_notify('sla_due', $1)"
+
+
+async def notify_due(conn: Conn, *, key_hash: int, earliest: datetime) -> None:
+    """Wake the scheduler that owns this contact when the transaction commits (NOTIFY is transactional)."""
+    await conn.execute(NOTIFY_DUE, f"{key_hash} {earliest.timestamp():.6f}")
+
+
+@dataclass(frozen=True)
+class DueRecord:
+    clock: str
+    alert: str
+    kind: str
+    level: int
+    target_role: str | None
+    due_at: datetime
+    breach_at: datetime
+
+
+SELECT_DUE = """
+SELECT clock, alert, kind, level, target_role, due_at, breach_at FROM sla_due
+WHERE contact_id = $1 ORDER BY due_at, clock, alert
+"""
+
+
+async def list_due(conn: Conn, contact_id: uuid.UUID) -> list[DueRecord]:
+    return [DueRecord(**dict(row)) for row in await conn.fetch(SELECT_DUE, contact_id)]
+
+
+# --- events that overtook contact.received ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarlyEvent:
+    event_id: uuid.UUID
+    type: str
+    data: dict[str, Any]
+    at: datetime
+
+
+STASH_EVENT = """
+INSERT INTO sla_early_event (contact_id, event_id, type, data, at, stashed_at) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+"""
+
+
+async def stash_event(
+    conn: Conn,
+    contact_id: uuid.UUID,
+    *,
+    event_id: uuid.UUID,
+    type_: str,
+    data: dict[str, Any],
+    at: datetime,
+    now: datetime,
+) -> None:
+    await conn.execute(STASH_EVENT, contact_id, event_id, type_, data, at, now)
+
+
+TAKE_EARLY_EVENTS = """
+DELETE FROM sla_early_event WHERE contact_id = $1 RETURNING event_id, type, data, at
+"""
+
+
+async def take_early_events(conn: Conn, contact_id: uuid.UUID) -> list[EarlyEvent]:
+    """Remove and return the contact's stashed events, oldest first."""
+    rows = await conn.fetch(TAKE_EARLY_EVENTS, contact_id)
+    return sorted((EarlyEvent(**dict(row)) for row in rows), key=lambda e: (e.at, str(e.event_id)))
+
+
+COUNT_EARLY_EVENTS = "SELECT count(*) FROM sla_early_event WHERE contact_id = $1"
+
+
+async def count_early_events(conn: Conn, contact_id: uuid.UUID) -> int:
+    return int(await conn.fetchval(COUNT_EARLY_EVENTS, contact_id))

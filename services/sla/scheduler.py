@@ -1,0 +1,244 @@
+"""Fires due moments on time, exactly once.
+
+PostgreSQL holds every due moment (`sla_due`). The scheduler of the instance that owns a contact's partition
+keeps the owned instants of the next `horizon` in a heap and sleeps until the earliest; handlers wake it with a
+transactional NOTIFY when they plan a new one. `fire_due(now=…)` is the step: in one transaction it deletes
+the due rows at or before `now`, records each in `sla_fired` (primary key: contact, clock, alert), updates the
+clocks and their history, and stages the `sla.*` events in the outbox. A crash before the commit leaves the
+due rows in place and nothing published; after it, the fired rows exist and the due rows are gone. Either way
+each (contact, clock, alert) is announced once. On start the scheduler fires whatever fell due while it was
+down, then reloads its horizon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from services.sla.domain import clock as clocks_domain
+from services.sla.domain.clock import Alert, Change, Clock, calendar_of
+from services.sla.handlers import event_of, publish
+from services.sla.repository import admin as admin_repo
+from services.sla.repository import clocks as clock_repo
+from services.sla.repository import timers
+from services.sla.repository.clocks import Cause
+from services.sla.repository.timers import EVERYTHING, ClaimedDue, Firing, Ownership
+from shared.clock import Clock as WallClock
+from shared.db import Conn
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "sla_due"
+TIMER = Cause("timer")
+
+
+@dataclass
+class SchedulerStats:
+    fired: int = 0
+    batches: int = 0
+    wakeups: int = 0
+    reloads: int = 0
+    errors: int = 0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: WallClock,
+        *,
+        dsn: str | None = None,
+        ownership: Callable[[], Ownership] = lambda: EVERYTHING,
+        horizon_s: float = 300.0,
+        batch_size: int = 500,
+        hold_before_commit_s: float = 0.0,
+    ) -> None:
+        self.pool = pool
+        self.clock = clock
+        self.dsn = dsn
+        self.ownership = ownership
+        self.horizon = timedelta(seconds=horizon_s)
+        self.batch_size = batch_size
+        self.hold_before_commit_s = hold_before_commit_s
+        self.stats = SchedulerStats()
+        self._heap: list[float] = []
+        self._loaded_until: datetime | None = None
+        self._owned: Ownership | None = None
+        self._noted_while_loading: list[float] | None = None
+        self._listening = False
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    # --- the step tests call --------------------------------------------------------------------------------
+
+    async def fire_due(self, *, now: datetime) -> int:
+        """Fire every owned due moment at or before `now`; return how many were announced."""
+        fired = 0
+        while True:
+            claimed, announced = await self._fire_batch(now)
+            fired += announced
+            if claimed < self.batch_size:
+                return fired
+
+    async def _fire_batch(self, now: datetime) -> tuple[int, int]:
+        ownership = self.ownership()
+        async with self.pool.acquire() as conn, conn.transaction():
+            claimed = await timers.claim_due(conn, now=now, ownership=ownership, limit=self.batch_size)
+            if not claimed:
+                return 0, 0
+            firings = [Firing(due, uuid.uuid4(), now) for due in claimed]
+            new = await timers.record_fired(conn, firings)
+            clocks = await timers.clocks_of(conn, sorted({(d.contact_id, d.clock) for d in claimed}))
+            calendars = await admin_repo.calendars_by_id(conn)
+            changed: dict[tuple[uuid.UUID, str], Clock] = {}
+            announced = 0
+            for firing in firings:
+                due = firing.due
+                if (due.contact_id, due.clock, due.alert) not in new:
+                    continue  # fired before (a due row re-planned for an alert that had gone out)
+                key = (due.contact_id, due.clock)
+                clock = changed.get(key) or clocks[key]
+                alert = Alert(due.alert, due.kind, due.level, due.target_role, 0.0)  # type: ignore[arg-type]
+                change = clocks_domain.fire(clock, alert, now, calendar_of(clock.spec, calendars), due=due.due_at)
+                if change is None:
+                    continue
+                changed[key] = change.clock
+                await self._announce(conn, change, due, firing, now)
+                announced += 1
+            await timers.save_fired_clocks(conn, list(changed.values()), now=now)
+            if self.hold_before_commit_s:
+                log.warning(
+                    "firing %d due moment(s); holding the commit %.1fs", announced, self.hold_before_commit_s
+                )
+                await asyncio.sleep(self.hold_before_commit_s)
+        self.stats.fired += announced
+        self.stats.batches += 1
+        return len(claimed), announced
+
+    @staticmethod
+    async def _announce(conn: Conn, change: Change, due: ClaimedDue, firing: Firing, now: datetime) -> None:
+        await clock_repo.insert_transitions(conn, due.contact_id, [change.transition], cause=TIMER, now=now)
+        await publish(conn, event_of(change, breach_at=due.breach_at), now=now, event_id=firing.event_id)
+
+    # --- what is held in memory -----------------------------------------------------------------------------
+
+    async def reload(self, *, now: datetime) -> int:
+        """Hold the owned due instants of the next horizon in memory; return how many."""
+        ownership = self.ownership()
+        until = now + self.horizon
+        self._noted_while_loading = []
+        try:
+            async with self.pool.acquire() as conn:
+                instants = await timers.upcoming(conn, before=until, ownership=ownership, limit=1_000_000)
+            # Notifications that arrived during the query may be for rows it did not see: keep them too.
+            self._heap = [moment.timestamp() for moment in instants] + self._noted_while_loading
+        finally:
+            self._noted_while_loading = None
+        heapq.heapify(self._heap)
+        self._loaded_until = until
+        self._owned = ownership
+        self.stats.reloads += 1
+        return len(self._heap)
+
+    def note(self, hash_: int, at: float) -> None:
+        """A handler planned a due moment at `at` (epoch seconds) for a contact whose key hashes to `hash_`."""
+        owned = self._owned or self.ownership()
+        if not owned.owns(hash_):
+            return
+        if self._noted_while_loading is not None:
+            self._noted_while_loading.append(at)
+        if self._loaded_until is None or at < self._loaded_until.timestamp():
+            heapq.heappush(self._heap, at)
+            self._wake.set()
+
+    @property
+    def held(self) -> int:
+        return len(self._heap)
+
+    def next_due(self) -> float | None:
+        return self._heap[0] if self._heap else None
+
+    # --- the loop -------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener: asyncpg.Connection | None = None
+        delay = 0.25
+        try:
+            await self._catch_up()
+            while not self._stop.is_set():
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = await self._listen()
+                    await self._tick(listening=listener is not None)
+                    delay = 0.25
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    self.stats.errors += 1
+                    log.warning("sla scheduler: database unavailable (%s); retrying in %.1fs", exc, delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), delay)
+                    delay = min(delay * 2, 5.0)
+                    self._loaded_until = None  # reload once the database is back
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+
+    async def _catch_up(self) -> None:
+        """Whatever fell due while nobody was running: fire it now, then load the horizon."""
+        now = self.clock.now()
+        fired = await self.fire_due(now=now)
+        if fired:
+            log.info("sla scheduler: fired %d due moment(s) that fell due while stopped", fired)
+        await self.reload(now=self.clock.now())
+
+    async def _tick(self, *, listening: bool) -> None:
+        now = self.clock.now()
+        if (
+            not listening  # without notifications, only the table tells what handlers planned
+            or self._loaded_until is None
+            or now >= self._loaded_until - self.horizon / 2
+            or self.ownership() != self._owned
+        ):
+            await self.reload(now=now)
+        if self._heap and self._heap[0] <= now.timestamp():
+            while self._heap and self._heap[0] <= now.timestamp():
+                heapq.heappop(self._heap)
+            self.stats.wakeups += 1
+            await self.fire_due(now=now)
+            return
+        wait = 1.0  # at least once a second: ownership changes and a lost listener are noticed
+        if self._heap:
+            wait = min(wait, self._heap[0] - now.timestamp())
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        if self.dsn is None:
+            return None
+        try:
+            listener: asyncpg.Connection = await asyncpg.connect(self.dsn, timeout=10)
+            await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            return listener
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("sla scheduler: no LISTEN connection (%s); reloading every second instead", exc)
+            return None
+
+    def _on_notify(self, _conn: Conn, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            hash_text, at_text = str(payload).split(" ", 1)
+            self.note(int(hash_text), float(at_text))
+        except ValueError:
+            log.warning("sla scheduler: ignoring malformed notification %r", payload)
