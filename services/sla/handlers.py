@@ -276,6 +276,44 @@ APPLY: Mapping[type[Event], Apply] = {
 }
 
 
+async def replan_calendar(conn: Conn, calendar_id: str, *, now: datetime) -> int:
+    """A calendar changed (hours, holidays, make-up days): re-plan the due moments of the clocks running on it.
+
+    Time already run stays as measured; only what is left is laid out on the new calendar.
+    """
+    calendars = await admin_repo.calendars_by_id(conn)
+    running = await clock_repo.lock_running_on_calendar(conn, calendar_id)
+    for clock in running:
+        calendar = calendar_of(clock.spec, calendars)
+        breach = due_at(clock, calendar)
+        planned = [
+            PlannedDue(clock.clock, due, breach) for due in due_moments(clock, calendar) if breach is not None
+        ]
+        hash_ = key_hash(clock.contact_id)
+        await clock_repo.replace_due(conn, clock.contact_id, [clock.clock], planned, key_hash=hash_)
+        if planned:
+            await clock_repo.notify_due(conn, key_hash=hash_, earliest=min(p.due.at for p in planned))
+    await clock_repo.set_due_at(
+        conn,
+        [(c.contact_id, c.clock, due_at(c, calendar_of(c.spec, calendars))) for c in running],
+        now=now,
+    )
+    return len(running)
+
+
+async def on_manual_milestone(
+    conn: Conn, deps: Deps, contact_id: uuid.UUID, milestone: str, *, at: datetime, actor: str
+) -> list[str]:
+    """A milestone recorded by a person (e.g. `regulator_reported`); returns the clocks it stopped."""
+    now = deps.now()
+    contact = await clock_repo.lock_contact(conn, contact_id, now=now)
+    clocks = await clock_repo.lock_clocks(conn, contact_id)
+    ctx = Ctx(conn, deps, contact, clocks, await admin_repo.calendars_by_id(conn), Cause(f"api:{actor}"), now)
+    changes = clocks_domain.reach(clocks.values(), {milestone}, at, ctx.calendars)
+    await apply(ctx, changes)
+    return [c.clock.clock for c in changes]
+
+
 def event_time(event: Event, fallback: datetime) -> datetime:
     """When the event happened, by its own stamp where it carries one (else the envelope's)."""
     for name in ("accepted_at", "resolved_at", "received_at", "at"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.sla.api import contacts
+from services.sla.api import calendars, contacts, figures, policies
 
 
 def routers() -> list[APIRouter]:
-    return [contacts.router]
+    return [policies.router, calendars.router, contacts.router, figures.router]

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import READERS, now_of, pool_of
+from services.sla.api.common import READERS, now_of, pool_of, runtime_of
 from services.sla.domain.clock import Clock, calendar_of, due_at, elapsed_at, paused_at
+from services.sla.handlers import Deps, on_manual_milestone
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
 from services.sla.repository import timers
@@ -96,7 +97,8 @@ async def get_contact(
     contact_id: uuid.UUID, request: Request, _who: Annotated[Principal, Depends(require_roles(*READERS))]
 ) -> ContactOut:
     now = now_of(request)
-    async with pool_of(request).acquire() as conn:
+    # One snapshot, so a firing that commits while this reads cannot show an alert both due and fired.
+    async with pool_of(request).acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         contact = await clock_repo.get_contact(conn, contact_id)
         if contact is None:
             raise Problem(
@@ -158,3 +160,45 @@ async def get_contact(
         history=[TransitionOut.model_validate(t, from_attributes=True) for t in history],
         waiting_events=waiting,
     )
+
+
+class MilestoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    milestone: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", examples=["regulator_reported"])
+    at: AwareDatetime | None = None
+    """When it happened; now if left out."""
+
+
+class MilestoneOut(BaseModel):
+    contact_id: uuid.UUID
+    milestone: str
+    at: datetime
+    stopped: list[str]
+    """The clocks it stopped."""
+
+
+@router.post("/contacts/{contact_id}/milestones", response_model=MilestoneOut)
+async def record_milestone(
+    contact_id: uuid.UUID,
+    body: MilestoneIn,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("supervisor", "admin"))],
+) -> MilestoneOut:
+    """Record a milestone no event carries (the regulator was notified, the incident review is done…)."""
+    runtime = runtime_of(request)
+    at = body.at or runtime.clock.now()
+    deps = Deps(live_channels=frozenset(), now=runtime.clock.now)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        contact = await clock_repo.get_contact(conn, contact_id)
+        if contact is None or contact.received_at is None:
+            raise Problem(404, "Not found", f"SLA has no clocks for contact {contact_id}", kind="unknown-contact")
+        stopped = await on_manual_milestone(conn, deps, contact_id, body.milestone, at=at, actor=who.subject)
+    if not stopped:
+        raise Problem(
+            409,
+            "Conflict",
+            f"no open clock of contact {contact_id} waits for {body.milestone!r}",
+            kind="milestone-stops-nothing",
+        )
+    return MilestoneOut(contact_id=contact_id, milestone=body.milestone, at=at, stopped=stopped)

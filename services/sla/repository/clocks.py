@@ -344,3 +344,32 @@ COUNT_EARLY_EVENTS = "SELECT count(*) FROM sla_early_event WHERE contact_id = $1
 
 async def count_early_events(conn: Conn, contact_id: uuid.UUID) -> int:
     return int(await conn.fetchval(COUNT_EARLY_EVENTS, contact_id))
+
+
+RUNNING_ON_CALENDAR = """
+SELECT contact_id, clock, spec, target_s, state, started_at, since, elapsed_s, paused_s, breached_at, fired,
+       stopped_by
+FROM sla_clock WHERE state = 'running' AND spec->>'calendar_id' = $1
+ORDER BY contact_id, clock
+FOR UPDATE
+"""
+
+
+async def lock_running_on_calendar(conn: Conn, calendar_id: str) -> list[Clock]:
+    return [clock_from(row) for row in await conn.fetch(RUNNING_ON_CALENDAR, calendar_id)]
+
+
+OPEN_ON_CALENDAR = (
+    "SELECT count(*) FROM sla_clock WHERE state IN ('running', 'paused') AND spec->>'calendar_id' = $1"
+)
+
+
+async def open_clocks_on_calendar(conn: Conn, calendar_id: str) -> int:
+    return int(await conn.fetchval(OPEN_ON_CALENDAR, calendar_id))
+
+
+SET_DUE_AT = "UPDATE sla_clock SET due_at = $3, updated_at = $4 WHERE contact_id = $1 AND clock = $2"
+
+
+async def set_due_at(conn: Conn, rows: Sequence[tuple[uuid.UUID, str, datetime | None]], *, now: datetime) -> None:
+    await conn.executemany(SET_DUE_AT, [(contact_id, clock, due, now) for contact_id, clock, due in rows])

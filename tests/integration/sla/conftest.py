@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from services.sla.config import SlaSettings
 from services.sla.scheduler import Scheduler
 from shared.app import Runtime, running
 from shared.auth import issue_token
-from shared.clock import ManualClock, utcnow
+from shared.clock import utcnow
 from shared.events import (
     SLA_EVENTS,
     ContactReceivedV1,
@@ -58,6 +59,20 @@ class Sla:
     producer: Producer
     client: httpx.AsyncClient
     bootstrap: str
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, app: FastAPI, settings: SlaSettings, bootstrap: str) -> AsyncIterator[Sla]:
+        """Drive an app that is already running: a producer for its topics and an HTTP client for its API."""
+        runtime: Runtime = app.state.runtime
+        await wait_until(lambda: runtime.producer_ready.is_set(), timeout_s=30)
+        producer = Producer(settings)
+        await producer.start()
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla") as client:
+                yield cls(app, settings, producer, client, bootstrap)
+        finally:
+            await producer.stop()
 
     @property
     def runtime(self) -> Runtime:
@@ -130,18 +145,9 @@ async def sla(test_stack: TestStack, empty_database: str) -> AsyncIterator[Sla]:
     settings = await sla_settings(test_stack, empty_database)
     async with running(create_app(settings)) as app:
         runtime: Runtime = app.state.runtime
-        await wait_until(lambda: runtime.producer_ready.is_set(), timeout_s=30)
         await wait_until(lambda: all(c.assigned.is_set() for c in runtime.consumers), timeout_s=30)
-        producer = Producer(settings)
-        await producer.start()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla") as client:
-            yield Sla(app, settings, producer, client, test_stack.kafka_bootstrap)
-        await producer.stop()
-
-
-@pytest.fixture
-def manual_clock() -> ManualClock:
-    return ManualClock(utcnow())
+        async with Sla.connect(app, settings, test_stack.kafka_bootstrap) as sla:
+            yield sla
 
 
 def contact_received(
