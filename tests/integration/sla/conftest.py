@@ -30,6 +30,7 @@ from shared.events import (
 )
 from shared.kafka import Producer
 from shared.outbox import backlog
+from tests.conftest import fresh_database
 from tests.support import TOKEN_SECRET, TestStack, new_topic, read_topic, service_settings, wait_until
 
 
@@ -140,14 +141,28 @@ class Sla:
         return [e for e in envelopes if e["subject"] == str(contact_id)]
 
 
-@pytest.fixture
-async def sla(test_stack: TestStack, empty_database: str) -> AsyncIterator[Sla]:
-    settings = await sla_settings(test_stack, empty_database)
+@contextlib.asynccontextmanager
+async def running_sla(test_stack: TestStack, database_url: str) -> AsyncIterator[Sla]:
+    settings = await sla_settings(test_stack, database_url)
     async with running(create_app(settings)) as app:
         runtime: Runtime = app.state.runtime
         await wait_until(lambda: all(c.assigned.is_set() for c in runtime.consumers), timeout_s=30)
         async with Sla.connect(app, settings, test_stack.kafka_bootstrap) as sla:
             yield sla
+
+
+@pytest.fixture
+async def sla(test_stack: TestStack, empty_database: str) -> AsyncIterator[Sla]:
+    async with running_sla(test_stack, empty_database) as sla:
+        yield sla
+
+
+@pytest.fixture(scope="module")
+async def shared_sla(test_stack: TestStack, request: pytest.FixtureRequest) -> AsyncIterator[Sla]:
+    """One app for a module's tests that only read, or that are refused before they write."""
+    name = "t_sla_" + request.module.__name__.rsplit(".", 1)[-1][:40]
+    async with running_sla(test_stack, await fresh_database(test_stack, name)) as sla:
+        yield sla
 
 
 def contact_received(

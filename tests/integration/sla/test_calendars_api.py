@@ -17,8 +17,10 @@ pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": f"Bearer {token('admin', 'admin-3')}"}
 
 
-async def test_the_seeded_working_hours_calendar_holds_the_official_2025_and_2026_holidays(sla: Sla) -> None:
-    response = await sla.client.get("/v1/sla/calendars/working-hours", headers=ADMIN)
+async def test_the_seeded_working_hours_calendar_holds_the_official_2025_and_2026_holidays(
+    shared_sla: Sla,
+) -> None:
+    response = await shared_sla.client.get("/v1/sla/calendars/working-hours", headers=ADMIN)
     assert response.status_code == 200
     calendar = response.json()
     assert calendar["time_zone"] == "Asia/Shanghai"
@@ -31,8 +33,8 @@ async def test_the_seeded_working_hours_calendar_holds_the_official_2025_and_202
     assert [d["date"] for d in calendar["workdays"]] == [n.day.isoformat() for n in CHINA_WORKDAYS]
 
 
-async def test_adding_working_time_on_a_calendar_crosses_spring_festival(sla: Sla) -> None:
-    response = await sla.client.get(
+async def test_adding_working_time_on_a_calendar_crosses_spring_festival(shared_sla: Sla) -> None:
+    response = await shared_sla.client.get(
         "/v1/sla/calendars/working-hours/add",
         params={"start": local("2026-02-13T10:00").isoformat(), "amount": 7, "unit": "working_days"},
         headers=ADMIN,
@@ -40,7 +42,7 @@ async def test_adding_working_time_on_a_calendar_crosses_spring_festival(sla: Sl
     assert response.status_code == 200, response.text
     assert datetime.fromisoformat(response.json()["due"]) == local("2026-03-02 10:00")
     assert response.json()["working_seconds"] == 63 * 3600
-    between = await sla.client.get(
+    between = await shared_sla.client.get(
         "/v1/sla/calendars/working-hours/between",
         params={"start": local("2026-02-13T09:00").isoformat(), "end": local("2026-02-24T09:00").isoformat()},
         headers=ADMIN,
@@ -92,9 +94,9 @@ async def test_admins_create_and_replace_calendars_and_each_change_is_audited(sl
     ],
 )
 async def test_a_bad_calendar_is_refused_with_a_problem_that_says_why(
-    sla: Sla, body: dict[str, Any], needle: str
+    shared_sla: Sla, body: dict[str, Any], needle: str
 ) -> None:
-    response = await sla.client.put("/v1/sla/calendars/desk", json=body, headers=ADMIN)
+    response = await shared_sla.client.put("/v1/sla/calendars/desk", json=body, headers=ADMIN)
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM_JSON
     assert needle in response.text
@@ -130,7 +132,9 @@ async def test_a_calendar_in_use_cannot_be_deleted_and_an_unused_one_can(sla: Sl
     assert (await sla.client.get("/v1/sla/calendars/spare", headers=ADMIN)).status_code == 404
 
 
-async def test_only_admins_change_calendars(sla: Sla) -> None:
+async def test_only_admins_change_calendars(shared_sla: Sla) -> None:
     supervisor = {"Authorization": f"Bearer {token('supervisor')}"}
-    assert (await sla.client.put("/v1/sla/calendars/desk", json=LUNCH, headers=supervisor)).status_code == 403
-    assert (await sla.client.get("/v1/sla/calendars", headers=supervisor)).status_code == 200
+    assert (
+        await shared_sla.client.put("/v1/sla/calendars/desk", json=LUNCH, headers=supervisor)
+    ).status_code == 403
+    assert (await shared_sla.client.get("/v1/sla/calendars", headers=supervisor)).status_code == 200

@@ -76,10 +76,10 @@ RULES = [
 
 @pytest.mark.parametrize(("keys", "expected"), RULES, ids=["-".join(k) for k, _ in RULES])
 async def test_the_seeded_defaults_give_every_contact_the_rules_targets(
-    sla: Sla, keys: tuple[str, str, str, str], expected: dict[str, str]
+    shared_sla: Sla, keys: tuple[str, str, str, str], expected: dict[str, str]
 ) -> None:
     grade, priority, channel, category = keys
-    response = await sla.client.get(
+    response = await shared_sla.client.get(
         "/v1/sla/policies/resolve",
         params={"grade": grade, "priority_class": priority, "channel": channel, "category": category},
         headers=ADMIN,
@@ -90,9 +90,9 @@ async def test_the_seeded_defaults_give_every_contact_the_rules_targets(
 
 
 async def test_urgent_contacts_page_the_emergency_team_at_creation_and_the_ladder_climbs_at_100_150_200(
-    sla: Sla,
+    shared_sla: Sla,
 ) -> None:
-    response = await sla.client.get(
+    response = await shared_sla.client.get(
         "/v1/sla/policies/resolve",
         params={"grade": "basic", "priority_class": "urgent", "channel": "chat", "category": "enquiry"},
         headers=ADMIN,
@@ -184,21 +184,21 @@ async def test_policy_edits_make_versions_are_audited_and_guarded(sla: Sla) -> N
     ],
 )
 async def test_a_bad_policy_is_refused_with_a_problem_that_says_why(
-    sla: Sla, change: dict[str, Any], status: int, needle: str
+    shared_sla: Sla, change: dict[str, Any], status: int, needle: str
 ) -> None:
-    response = await sla.client.post("/v1/sla/policies", json={**POLICY, **change}, headers=ADMIN)
+    response = await shared_sla.client.post("/v1/sla/policies", json={**POLICY, **change}, headers=ADMIN)
     assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM_JSON
     assert needle in response.text
 
 
-async def test_only_admins_change_policies_and_agents_do_not_read_them(sla: Sla) -> None:
+async def test_only_admins_change_policies_and_agents_do_not_read_them(shared_sla: Sla) -> None:
     supervisor = {"Authorization": f"Bearer {token('supervisor')}"}
     agent = {"Authorization": f"Bearer {token('agent')}"}
-    assert (await sla.client.post("/v1/sla/policies", json=POLICY, headers=supervisor)).status_code == 403
-    assert (await sla.client.get("/v1/sla/policies", headers=supervisor)).status_code == 200
-    assert (await sla.client.get("/v1/sla/policies", headers=agent)).status_code == 403
-    assert (await sla.client.get("/v1/sla/policies")).status_code == 401
+    assert (await shared_sla.client.post("/v1/sla/policies", json=POLICY, headers=supervisor)).status_code == 403
+    assert (await shared_sla.client.get("/v1/sla/policies", headers=supervisor)).status_code == 200
+    assert (await shared_sla.client.get("/v1/sla/policies", headers=agent)).status_code == 403
+    assert (await shared_sla.client.get("/v1/sla/policies")).status_code == 401
 
 
 async def test_a_contact_keeps_the_policy_version_it_started_under(sla: Sla) -> None:
@@ -251,6 +251,6 @@ async def test_reclassification_retargets_keeping_elapsed_time_and_starts_the_ne
     assert sum(e["type"].endswith("clock_retargeted.v1") for e in events) == 2
 
 
-async def test_an_unknown_contact_is_a_404_problem(sla: Sla) -> None:
-    response = await sla.client.get(f"/v1/sla/contacts/{uuid.uuid4()}", headers=ADMIN)
+async def test_an_unknown_contact_is_a_404_problem(shared_sla: Sla) -> None:
+    response = await shared_sla.client.get(f"/v1/sla/contacts/{uuid.uuid4()}", headers=ADMIN)
     assert response.status_code == 404 and response.headers["content-type"] == PROBLEM_JSON
