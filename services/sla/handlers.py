@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services.sla.domain import clock as clocks_domain
 from services.sla.domain.calendar import Calendar
 from services.sla.domain.clock import Change, Clock, calendar_of, due_at, due_moments, milestones_of
-from services.sla.domain.policy import ClockSpec, Trigger, resolve
+from services.sla.domain.policy import ClockSpec, Policy, Trigger, resolve
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
 from services.sla.repository.clocks import Cause, Contact, PlannedDue
@@ -29,6 +29,7 @@ from shared.events import (
     ContactReclassifiedV1,
     Event,
     FeedbackFollowupRequiredV1,
+    OutgoingMessage,
     SlaBreachedV1,
     SlaClockCancelledV1,
     SlaClockPausedV1,
@@ -49,7 +50,7 @@ from shared.events import (
 )
 from shared.inbox import TransactionalHandler
 from shared.kafka import Delivery
-from shared.outbox import enqueue_message
+from shared.outbox import enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ SOURCE = "switchboard/sla"
 class Deps:
     live_channels: frozenset[str]
     now: Callable[[], datetime]
+    admin: admin_repo.AdminCache = field(default_factory=admin_repo.AdminCache)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Ctx:
     contact: Contact
     clocks: dict[str, Clock]
     calendars: dict[str, Calendar]
+    policies: list[Policy]
     cause: Cause
     now: datetime
 
@@ -125,10 +128,9 @@ def event_of(change: Change, *, breach_at: datetime | None = None) -> Event:
     raise ValueError(f"no event announces {t.action!r}")
 
 
-async def publish(conn: Conn, event: Event, *, now: datetime, event_id: uuid.UUID | None = None) -> None:
+def message_of(event: Event, *, now: datetime, event_id: uuid.UUID | None = None) -> OutgoingMessage:
     subject = str(getattr(event, "contact_id"))  # noqa: B009 — every sla.* event carries the contact id
-    message = encode(event, source=SOURCE, subject=subject, time=now, event_id=event_id)
-    await enqueue_message(conn, message, now=now)
+    return encode(event, source=SOURCE, subject=subject, time=now, event_id=event_id)
 
 
 # --- applying changes ---------------------------------------------------------------------------------------
@@ -157,16 +159,14 @@ async def apply(ctx: Ctx, changes: list[Change]) -> None:
         )
     hash_ = key_hash(contact_id)
     await clock_repo.replace_due(ctx.conn, contact_id, list(final), planned, key_hash=hash_)
-    for change in changes:
-        await publish(ctx.conn, event_of(change), now=ctx.now)
+    await enqueue_many(ctx.conn, [message_of(event_of(c), now=ctx.now) for c in changes], now=ctx.now)
     if planned:
         await clock_repo.notify_due(ctx.conn, key_hash=hash_, earliest=min(p.due.at for p in planned))
     ctx.clocks.update(final)
 
 
 async def start_triggered(ctx: Ctx, trigger: Trigger, at: datetime) -> None:
-    policies = await admin_repo.active_policies(ctx.conn)
-    specs = resolve(policies, ctx.contact.keys, trigger=trigger)
+    specs = resolve(ctx.policies, ctx.contact.keys, trigger=trigger)
     await apply(
         ctx, clocks_domain.start_clocks(ctx.contact.contact_id, specs.values(), ctx.clocks, at, ctx.calendars)
     )
@@ -198,7 +198,7 @@ async def on_reclassified(ctx: Ctx, event: Event, at: datetime) -> None:
         ctx.contact, category=event.category, priority_class=event.priority_class, emergency=event.emergency
     )
     await clock_repo.save_contact(ctx.conn, ctx.contact, now=ctx.now)
-    specs = resolve(await admin_repo.active_policies(ctx.conn), ctx.contact.keys)
+    specs = resolve(ctx.policies, ctx.contact.keys)
     # Clocks keep the version they run under unless their terms really change.
     specs = {
         name: (ctx.clocks[name].spec if name in ctx.clocks and _same_terms(ctx.clocks[name].spec, spec) else spec)
@@ -281,7 +281,7 @@ async def replan_calendar(conn: Conn, calendar_id: str, *, now: datetime) -> int
 
     Time already run stays as measured; only what is left is laid out on the new calendar.
     """
-    calendars = await admin_repo.calendars_by_id(conn)
+    calendars = await admin_repo.calendars_by_id(conn)  # fresh: the caller just changed one
     running = await clock_repo.lock_running_on_calendar(conn, calendar_id)
     for clock in running:
         calendar = calendar_of(clock.spec, calendars)
@@ -308,7 +308,8 @@ async def on_manual_milestone(
     now = deps.now()
     contact = await clock_repo.lock_contact(conn, contact_id, now=now)
     clocks = await clock_repo.lock_clocks(conn, contact_id)
-    ctx = Ctx(conn, deps, contact, clocks, await admin_repo.calendars_by_id(conn), Cause(f"api:{actor}"), now)
+    calendars, policies = await deps.admin.load(conn)
+    ctx = Ctx(conn, deps, contact, clocks, calendars, policies, Cause(f"api:{actor}"), now)
     changes = clocks_domain.reach(clocks.values(), {milestone}, at, ctx.calendars)
     await apply(ctx, changes)
     return [c.clock.clock for c in changes]
@@ -342,7 +343,8 @@ async def on_contact_received(conn: Conn, deps: Deps, event: ContactReceivedV1, 
         received_at=event.received_at,
     )
     await clock_repo.save_contact(conn, contact, now=now)
-    ctx = Ctx(conn, deps, contact, {}, await admin_repo.calendars_by_id(conn), cause, now)
+    calendars, policies = await deps.admin.load(conn)
+    ctx = Ctx(conn, deps, contact, {}, calendars, policies, cause, now)
     await start_triggered(ctx, "received", event.received_at)
     for early in await clock_repo.take_early_events(conn, contact.contact_id):
         replayed = REGISTRY[early.type].model_validate(early.data)
@@ -366,7 +368,8 @@ async def on_contact_event(conn: Conn, deps: Deps, event: Event, cause: Cause, a
         )
         return
     clocks = await clock_repo.lock_clocks(conn, contact_id)
-    ctx = Ctx(conn, deps, contact, clocks, await admin_repo.calendars_by_id(conn), cause, now)
+    calendars, policies = await deps.admin.load(conn)
+    ctx = Ctx(conn, deps, contact, clocks, calendars, policies, cause, now)
     await APPLY[type(event)](ctx, event, at)
 
 

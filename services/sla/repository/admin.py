@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -248,3 +249,38 @@ LIMIT $3
 
 async def list_audit(conn: Conn, *, entity: str | None, entity_id: str | None, limit: int) -> list[AuditEntry]:
     return [AuditEntry(**dict(row)) for row in await conn.fetch(SELECT_AUDIT, entity, entity_id, limit)]
+
+
+# --- what every event needs, parsed once -------------------------------------------------------------------
+
+VERSIONS = """
+SELECT 'calendar' AS kind, calendar_id AS id, version FROM calendar
+UNION ALL
+SELECT 'policy', policy_id::text, version FROM sla_policy WHERE active
+"""
+
+
+class AdminCache:
+    """Calendars and active policies, parsed once and read again only when a version changed.
+
+    Each call costs one small query (the versions), so an admin's change is seen by the next event; with
+    `max_age_s`, not even that for so long after the last check.
+    """
+
+    def __init__(self, *, max_age_s: float = 0.0) -> None:
+        self.max_age_s = max_age_s
+        self._key: frozenset[tuple[str, str, int]] | None = None
+        self._checked = float("-inf")
+        self._calendars: dict[str, Calendar] = {}
+        self._policies: list[Policy] = []
+
+    async def load(self, conn: Conn) -> tuple[dict[str, Calendar], list[Policy]]:
+        if self._key is not None and time.monotonic() - self._checked < self.max_age_s:
+            return self._calendars, self._policies
+        key = frozenset((row["kind"], row["id"], row["version"]) for row in await conn.fetch(VERSIONS))
+        if key != self._key:
+            self._calendars = await calendars_by_id(conn)
+            self._policies = await active_policies(conn)
+            self._key = key
+        self._checked = time.monotonic()
+        return self._calendars, self._policies

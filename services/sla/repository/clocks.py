@@ -181,6 +181,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 async def insert_transitions(
     conn: Conn, contact_id: uuid.UUID, transitions: Iterable[Transition], *, cause: Cause, now: datetime
 ) -> None:
+    await insert_transition_rows(conn, [(contact_id, t) for t in transitions], cause=cause, now=now)
+
+
+async def insert_transition_rows(
+    conn: Conn, transitions: Iterable[tuple[uuid.UUID, Transition]], *, cause: Cause, now: datetime
+) -> None:
+    rows = list(transitions)
+    if not rows:
+        return
     await conn.executemany(
         INSERT_TRANSITION,
         [
@@ -199,7 +208,7 @@ async def insert_transitions(
                 dict(t.detail),
                 now,
             )
-            for t in transitions
+            for contact_id, t in rows
         ],
     )
 

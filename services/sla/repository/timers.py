@@ -53,7 +53,8 @@ class ClaimedDue:
 # firing never waits on a handler and the two cannot deadlock (handlers lock the clock, then its due rows).
 CLAIM_DUE = """
 WITH picked AS (
-    SELECT d.contact_id, d.clock, d.alert
+    SELECT d.contact_id, d.clock, d.alert, c.spec, c.target_s, c.state, c.started_at, c.since, c.elapsed_s,
+           c.paused_s, c.breached_at, c.fired, c.stopped_by
     FROM sla_due d JOIN sla_clock c ON c.contact_id = d.contact_id AND c.clock = d.clock
     WHERE d.due_at <= $1 AND ($2::integer[] IS NULL OR d.key_hash % $3 = ANY($2::integer[]))
     ORDER BY d.due_at
@@ -62,28 +63,26 @@ WITH picked AS (
 )
 DELETE FROM sla_due d USING picked p
 WHERE d.contact_id = p.contact_id AND d.clock = p.clock AND d.alert = p.alert
-RETURNING d.contact_id, d.clock, d.alert, d.kind, d.level, d.target_role, d.due_at, d.breach_at
+RETURNING d.contact_id, d.clock, d.alert, d.kind, d.level, d.target_role, d.due_at, d.breach_at,
+          p.spec, p.target_s, p.state, p.started_at, p.since, p.elapsed_s, p.paused_s, p.breached_at, p.fired,
+          p.stopped_by
 """
 
+_DUE_FIELDS = ("contact_id", "clock", "alert", "kind", "level", "target_role", "due_at", "breach_at")
 
-async def claim_due(conn: Conn, *, now: datetime, ownership: Ownership, limit: int) -> list[ClaimedDue]:
-    """Take (delete, in the caller's transaction) up to `limit` owned due moments at or before `now`."""
+
+async def claim_due(
+    conn: Conn, *, now: datetime, ownership: Ownership, limit: int
+) -> tuple[list[ClaimedDue], dict[tuple[uuid.UUID, str], Clock]]:
+    """Take (delete, in the caller's transaction) up to `limit` owned due moments at or before `now`, with
+    their clocks as they stand (locked until the transaction ends)."""
     owned, total = ownership.sql()
     rows = await conn.fetch(CLAIM_DUE, now, owned, total, limit)
-    return sorted((ClaimedDue(**dict(row)) for row in rows), key=lambda d: (d.due_at, d.kind != "breach"))
-
-
-SELECT_CLOCKS = """
-SELECT contact_id, clock, spec, target_s, state, started_at, since, elapsed_s, paused_s, breached_at, fired,
-       stopped_by
-FROM sla_clock
-WHERE (contact_id, clock) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
-"""
-
-
-async def clocks_of(conn: Conn, keys: Sequence[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Clock]:
-    rows = await conn.fetch(SELECT_CLOCKS, [k[0] for k in keys], [k[1] for k in keys])
-    return {(row["contact_id"], row["clock"]): clock_from(row) for row in rows}
+    claimed = sorted(
+        (ClaimedDue(**{k: row[k] for k in _DUE_FIELDS}) for row in rows),
+        key=lambda d: (d.due_at, d.kind != "breach"),
+    )
+    return claimed, {(row["contact_id"], row["clock"]): clock_from(row) for row in rows}
 
 
 INSERT_FIRED = """
