@@ -231,7 +231,7 @@ async def run(args: argparse.Namespace, console: Console) -> tuple[list[Phase], 
         ) -> Phase:
             nonlocal scheduler
             phase = Phase(name)
-            scheduler = Scheduler(pool, CLOCK, dsn=dsn, horizon_s=args.horizon)
+            scheduler = Scheduler(pool, CLOCK, dsn=dsn, horizon_s=args.horizon, lead_s=args.lead)
             runner = asyncio.create_task(make() if make else scheduler.run())
             await asyncio.sleep(1.0)
             scheduler.stats.lateness_ms.clear()
@@ -299,6 +299,9 @@ def main() -> None:
     parser.add_argument("--down", type=float, default=10.0, help="seconds without a scheduler")
     parser.add_argument("--poll", type=float, default=5.0, help="the baseline's polling period, seconds")
     parser.add_argument("--horizon", type=float, default=300.0, help="seconds of due moments held in memory")
+    parser.add_argument(
+        "--lead", type=float, default=0.05, help="seconds a firing is prepared ahead of its moment"
+    )
     parser.add_argument(
         "--hold-all", action=argparse.BooleanOptionalAction, default=True, help="also measure holding everything"
     )

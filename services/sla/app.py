@@ -56,6 +56,7 @@ async def _start(runtime: Runtime) -> None:
         ownership=_ownership(runtime),
         horizon_s=settings.sla_horizon_s,
         batch_size=settings.sla_fire_batch_size,
+        lead_s=settings.sla_fire_lead_s,
         hold_before_commit_s=settings.sla_hold_before_commit_s,
     )
     runtime.extras["scheduler"] = scheduler

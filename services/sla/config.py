@@ -28,5 +28,7 @@ class SlaSettings(ServiceSettings):
     """How far ahead due moments are held in memory; the rest wait in PostgreSQL."""
     sla_fire_batch_size: int = 500
     """Due moments fired per transaction."""
+    sla_fire_lead_s: float = 0.05
+    """Prepare a firing this long before its moment and commit at the moment (never early)."""
     sla_hold_before_commit_s: float = 0.0
     """Fault injection for crash tests: keep each firing transaction open this long before committing."""

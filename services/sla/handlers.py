@@ -161,7 +161,7 @@ async def apply(ctx: Ctx, changes: list[Change]) -> None:
     await clock_repo.replace_due(ctx.conn, contact_id, list(final), planned, key_hash=hash_)
     await enqueue_many(ctx.conn, [message_of(event_of(c), now=ctx.now) for c in changes], now=ctx.now)
     if planned:
-        await clock_repo.notify_due(ctx.conn, key_hash=hash_, earliest=min(p.due.at for p in planned))
+        await clock_repo.notify_due(ctx.conn, key_hash=hash_, instants=(p.due.at for p in planned))
     ctx.clocks.update(final)
 
 
@@ -292,7 +292,7 @@ async def replan_calendar(conn: Conn, calendar_id: str, *, now: datetime) -> int
         hash_ = key_hash(clock.contact_id)
         await clock_repo.replace_due(conn, clock.contact_id, [clock.clock], planned, key_hash=hash_)
         if planned:
-            await clock_repo.notify_due(conn, key_hash=hash_, earliest=min(p.due.at for p in planned))
+            await clock_repo.notify_due(conn, key_hash=hash_, instants=(p.due.at for p in planned))
     await clock_repo.set_due_at(
         conn,
         [(c.contact_id, c.clock, due_at(c, calendar_of(c.spec, calendars))) for c in running],

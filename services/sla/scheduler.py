@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -66,6 +66,7 @@ class Scheduler:
         batch_size: int = 500,
         hold_before_commit_s: float = 0.0,
         max_held: int = 1_000_000,
+        lead_s: float = 0.0,
     ) -> None:
         self.pool = pool
         self.clock = clock
@@ -75,6 +76,8 @@ class Scheduler:
         self.batch_size = batch_size
         self.hold_before_commit_s = hold_before_commit_s
         self.max_held = max_held
+        self.lead_s = lead_s
+        """How long before a due moment its batch is prepared (the commit still waits for the moment)."""
         self.stats = SchedulerStats()
         # Calendars only shape what a firing records (the breach instant); a few seconds old is fine.
         self._admin = admin_repo.AdminCache(max_age_s=5.0)
@@ -88,41 +91,46 @@ class Scheduler:
 
     # --- the step tests call --------------------------------------------------------------------------------
 
-    async def fire_due(self, *, now: datetime) -> int:
-        """Fire every owned due moment at or before `now`; return how many were announced."""
+    async def fire_due(self, *, now: datetime, until: datetime | None = None) -> int:
+        """Fire every owned due moment at or before `until` (default: `now`); return how many were announced.
+
+        With `until` after `now`, each batch is prepared ahead and committed once its latest moment is due, so
+        an announcement is never early and its lateness is little more than the commit.
+        """
         fired = 0
         while True:
-            claimed, announced = await self._fire_batch(now)
+            claimed, announced = await self._fire_batch(now, until or now, ahead=until is not None and until > now)
             fired += announced
             if claimed < self.batch_size:
                 return fired
+            now = self.clock.now()
 
-    async def _fire_batch(self, now: datetime) -> tuple[int, int]:
+    async def _fire_batch(self, now: datetime, until: datetime, *, ahead: bool) -> tuple[int, int]:
         ownership = self.ownership()
         async with self.pool.acquire() as conn, conn.transaction():
-            claimed, clocks = await timers.claim_due(conn, now=now, ownership=ownership, limit=self.batch_size)
+            claimed, clocks = await timers.claim_due(conn, now=until, ownership=ownership, limit=self.batch_size)
             if not claimed:
                 return 0, 0
-            firings = [Firing(due, uuid.uuid4(), now) for due in claimed]
+            firings = [Firing(due, uuid.uuid4(), max(now, due.due_at)) for due in claimed]
             new = await timers.record_fired(conn, firings)
             calendars, _ = await self._admin.load(conn)
             changed: dict[tuple[uuid.UUID, str], Clock] = {}
             messages: list[OutgoingMessage] = []
             transitions: list[tuple[uuid.UUID, Transition]] = []
             for firing in firings:
-                due = firing.due
+                due, at = firing.due, firing.fired_at
                 if (due.contact_id, due.clock, due.alert) not in new:
                     continue  # fired before (a due row re-planned for an alert that had gone out)
                 key = (due.contact_id, due.clock)
                 clock = changed.get(key) or clocks[key]
                 alert = Alert(due.alert, due.kind, due.level, due.target_role, 0.0)  # type: ignore[arg-type]
-                change = clocks_domain.fire(clock, alert, now, calendar_of(clock.spec, calendars), due=due.due_at)
+                change = clocks_domain.fire(clock, alert, at, calendar_of(clock.spec, calendars), due=due.due_at)
                 if change is None:
                     continue
                 changed[key] = change.clock
                 transitions.append((due.contact_id, change.transition))
                 messages.append(
-                    message_of(event_of(change, breach_at=due.breach_at), now=now, event_id=firing.event_id)
+                    message_of(event_of(change, breach_at=due.breach_at), now=at, event_id=firing.event_id)
                 )
             await timers.save_fired_clocks(conn, list(changed.values()), now=now)
             await clock_repo.insert_transition_rows(conn, transitions, cause=TIMER, now=now)
@@ -133,6 +141,10 @@ class Scheduler:
                     "firing %d due moment(s); holding the commit %.1fs", announced, self.hold_before_commit_s
                 )
                 await asyncio.sleep(self.hold_before_commit_s)
+            if ahead:  # prepared ahead: commit no earlier than the latest moment of the batch
+                early = (max(d.due_at for d in claimed) - self.clock.now()).total_seconds()
+                if early > 0:
+                    await asyncio.sleep(early)
         committed = self.clock.now()
         self.stats.lateness_ms.extend((committed - d.due_at).total_seconds() * 1000 for d in claimed)
         self.stats.fired += announced
@@ -225,15 +237,26 @@ class Scheduler:
             or self.ownership() != self._owned
         ):
             await self.reload(now=now)
-        if self._heap and self._heap[0] <= now.timestamp():
-            while self._heap and self._heap[0] <= now.timestamp():
+        # Heap entries are float seconds (±0.5 µs of the stored instant): an entry is popped only once the
+        # claim that follows is sure to include its row; one within a microsecond of now waits a turn.
+        now_ts = now.timestamp()
+        if self._heap and self._heap[0] <= now_ts - 1e-6:
+            while self._heap and self._heap[0] <= now_ts - 1e-6:
                 heapq.heappop(self._heap)
             self.stats.wakeups += 1
             await self.fire_due(now=now)
             return
+        if self._heap and self._heap[0] <= now_ts + self.lead_s:
+            # Nothing is due yet and the next moment is close: prepare it now, commit at the moment.
+            target = self._heap[0]
+            while self._heap and self._heap[0] <= target:
+                heapq.heappop(self._heap)
+            self.stats.wakeups += 1
+            await self.fire_due(now=now, until=datetime.fromtimestamp(target + 1e-3, tz=UTC))
+            return
         wait = 1.0  # at least once a second: ownership changes and a lost listener are noticed
         if self._heap:
-            wait = min(wait, self._heap[0] - now.timestamp())
+            wait = min(wait, self._heap[0] - now_ts - self.lead_s)
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
@@ -251,7 +274,8 @@ class Scheduler:
 
     def _on_notify(self, _conn: Conn, _pid: int, _channel: str, payload: object) -> None:
         try:
-            hash_text, at_text = str(payload).split(" ", 1)
-            self.note(int(hash_text), float(at_text))
+            hash_text, *instants = str(payload).split(" ")
+            for at_text in instants:
+                self.note(int(hash_text), float(at_text))
         except ValueError:
             log.warning("sla scheduler: ignoring malformed notification %r", payload)

@@ -281,9 +281,12 @@ async def replace_due(
 NOTIFY_DUE = "SELECT pg_notify('sla_due', $1)"
 
 
-async def notify_due(conn: Conn, *, key_hash: int, earliest: datetime) -> None:
-    """Wake the scheduler that owns this contact when the transaction commits (NOTIFY is transactional)."""
-    await conn.execute(NOTIFY_DUE, f"{key_hash} {earliest.timestamp():.6f}")
+async def notify_due(conn: Conn, *, key_hash: int, instants: Iterable[datetime]) -> None:
+    """Tell the scheduler that owns this contact every instant just planned for it, when the transaction
+    commits (NOTIFY is transactional): `<key hash> <epoch seconds> <epoch seconds>…`."""
+    moments = sorted({f"{moment.timestamp():.6f}" for moment in instants}, key=float)
+    if moments:
+        await conn.execute(NOTIFY_DUE, " ".join([str(key_hash), *moments]))
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,12 @@ def test_the_earliest_noted_instant_is_next() -> None:
     for seconds in (30, 5, 12):
         s.note(1, (T0 + timedelta(seconds=seconds)).timestamp())
     assert s.next_due() == (T0 + timedelta(seconds=5)).timestamp()
+
+
+def test_a_notification_carries_every_instant_a_handler_planned() -> None:
+    s = scheduler()
+    instants = [(T0 + timedelta(seconds=n)).timestamp() for n in (2, 4, 6, 8)]
+    s._on_notify(None, 0, "sla_due", " ".join(["6", *(f"{i:.6f}" for i in instants)]))  # type: ignore[arg-type]
+    assert s.held == 4 and s.next_due() == instants[0]
+    s._on_notify(None, 0, "sla_due", "garbage")  # type: ignore[arg-type]
+    assert s.held == 4
