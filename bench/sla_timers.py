@@ -40,7 +40,7 @@ from services.sla.app import MIGRATIONS
 from services.sla.domain.policy import ClockRule, Policy, Step, Target
 from services.sla.handlers import Deps, on_contact_received
 from services.sla.repository import admin as admin_repo
-from services.sla.repository.clocks import Cause
+from services.sla.repository.contacts import Cause
 from services.sla.scheduler import Scheduler
 from shared.clock import SystemClock
 from shared.config import ServiceSettings

@@ -30,7 +30,7 @@ from services.sla.handlers import event_of, message_of
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
 from services.sla.repository import timers
-from services.sla.repository.clocks import Cause
+from services.sla.repository.contacts import Cause
 from services.sla.repository.timers import EVERYTHING, Firing, Ownership
 from shared.clock import Clock as WallClock
 from shared.db import Conn

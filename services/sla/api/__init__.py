@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.sla.api import calendars, contacts, figures, policies
+from services.sla.api import audit, calendars, contacts, figures, policies
 
 
 def routers() -> list[APIRouter]:
-    return [policies.router, calendars.router, contacts.router, figures.router]
+    return [policies.router, calendars.router, contacts.router, figures.router, audit.router]

@@ -14,6 +14,7 @@ from services.sla.domain.clock import Clock, calendar_of, due_at, elapsed_at, pa
 from services.sla.handlers import Deps, on_manual_milestone
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
+from services.sla.repository import contacts as contact_repo
 from services.sla.repository import timers
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
@@ -99,7 +100,7 @@ async def get_contact(
     now = now_of(request)
     # One snapshot, so a firing that commits while this reads cannot show an alert both due and fired.
     async with pool_of(request).acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        contact = await clock_repo.get_contact(conn, contact_id)
+        contact = await contact_repo.get_contact(conn, contact_id)
         if contact is None:
             raise Problem(
                 404, "Not found", f"SLA has seen no event of contact {contact_id}", kind="unknown-contact"
@@ -109,7 +110,7 @@ async def get_contact(
         due = await clock_repo.list_due(conn, contact_id)
         fired = await timers.list_fired(conn, contact_id)
         history = await clock_repo.list_transitions(conn, contact_id)
-        waiting = await clock_repo.count_early_events(conn, contact_id)
+        waiting = await contact_repo.count_early_events(conn, contact_id)
 
     def clock_out(clock: Clock) -> ClockOut:
         calendar = calendar_of(clock.spec, calendars)
@@ -190,7 +191,7 @@ async def record_milestone(
     at = body.at or runtime.clock.now()
     deps = Deps(live_channels=frozenset(), now=runtime.clock.now)
     async with runtime.pool.acquire() as conn, conn.transaction():
-        contact = await clock_repo.get_contact(conn, contact_id)
+        contact = await contact_repo.get_contact(conn, contact_id)
         if contact is None or contact.received_at is None:
             raise Problem(404, "Not found", f"SLA has no clocks for contact {contact_id}", kind="unknown-contact")
         stopped = await on_manual_milestone(conn, deps, contact_id, body.milestone, at=at, actor=who.subject)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.sla.api.common import MANAGERS, now_of, pool_of
@@ -367,28 +367,3 @@ def _audit_view(policy: Policy) -> dict[str, Any]:
         "active": policy.active,
         **definition_json(policy),
     }
-
-
-class AuditOut(BaseModel):
-    audit_id: int
-    at: datetime
-    actor: str
-    role: str
-    action: str
-    entity: str
-    entity_id: str
-    detail: dict[str, Any]
-
-
-@router.get("/audit", response_model=list[AuditOut])
-async def list_audit(
-    request: Request,
-    _who: Annotated[Principal, Depends(require_roles("admin", "ops"))],
-    entity: Literal["policy", "calendar"] | None = None,
-    entity_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[AuditOut]:
-    """Who changed which policy or calendar, when, and from what to what; newest first."""
-    async with pool_of(request).acquire() as conn:
-        entries = await admin_repo.list_audit(conn, entity=entity, entity_id=entity_id, limit=limit)
-    return [AuditOut.model_validate(e, from_attributes=True) for e in entries]

@@ -16,20 +16,15 @@ from services.sla.domain.clock import (
     elapsed_at,
     find_alert,
     fire,
-    milestones_of,
     pause,
-    pause_all,
     paused_at,
-    reach,
     reopen,
-    reopen_all,
     resume,
     retarget,
-    retarget_all,
     start,
-    start_clocks,
     stop,
 )
+from services.sla.domain.contact import milestones_of, pause_all, reach, reopen_all, retarget_all, start_clocks
 from services.sla.domain.policy import Step, Target
 from tests.unit.sla.support import CALENDARS, local, make_spec, started
 
