@@ -132,6 +132,7 @@ class OutgoingMessage:
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
     event_id: uuid.UUID
+    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ def encode(
         value=value,
         headers=headers,
         event_id=envelope.id,
+        subject=subject,
     )
 
 

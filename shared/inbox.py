@@ -12,17 +12,27 @@ other — and the locks cannot deadlock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from shared.db import Conn
 from shared.kafka import BatchHandler, Delivery, Handler, SpanFor
+from shared.telemetry import carrier_from_headers
 
+# One round trip: claim the event id, and note the trace of the subject's journey if it is the first one seen.
 CLAIM = """
-INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3)
-ON CONFLICT (consumer, event_id) DO NOTHING
+WITH claimed AS (
+    INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3)
+    ON CONFLICT (consumer, event_id) DO NOTHING
+    RETURNING event_id
+), noted AS (
+    INSERT INTO journeys (subject, trace, first_seen_at)
+    SELECT $4, $5, $3 WHERE $5::jsonb <> '{}'::jsonb AND EXISTS (SELECT FROM claimed)
+    ON CONFLICT (subject) DO NOTHING
+)
+SELECT count(*) FROM claimed
 """
 
 
@@ -36,10 +46,18 @@ async def lock_subjects(conn: Conn, subjects: Sequence[str]) -> None:
     await conn.execute(LOCK_SUBJECTS, sorted(set(subjects)))
 
 
-async def claim(conn: Conn, *, consumer: str, event_id: uuid.UUID, now: datetime) -> bool:
-    """True if this event is new for `consumer`; must run inside the handler's transaction."""
-    status = await conn.execute(CLAIM, consumer, event_id, now)
-    return bool(status == "INSERT 0 1")
+async def claim(
+    conn: Conn,
+    *,
+    consumer: str,
+    event_id: uuid.UUID,
+    now: datetime,
+    subject: str = "",
+    trace: Mapping[str, str] | None = None,
+) -> bool:
+    """True if this event is new for `consumer`; must run inside the handler's transaction. The event's trace
+    becomes its subject's journey trace here if the subject has none yet (see `shared.telemetry.journey_span`)."""
+    return bool(await conn.fetchval(CLAIM, consumer, event_id, now, subject, dict(trace or {})))
 
 
 TransactionalHandler = Callable[[Conn, Delivery], Awaitable[None]]
@@ -53,17 +71,35 @@ def idempotent(
     async def handler(delivery: Delivery) -> None:
         async with pool.acquire() as conn, conn.transaction():
             await lock_subjects(conn, [delivery.decoded.envelope.subject])
-            if await claim(conn, consumer=consumer, event_id=delivery.event_id, now=now()):
+            envelope = delivery.decoded.envelope
+            if await claim(
+                conn,
+                consumer=consumer,
+                event_id=delivery.event_id,
+                now=now(),
+                subject=envelope.subject,
+                trace=carrier_from_headers(delivery.record.headers),
+            ):
                 await handle(conn, delivery)
 
     return handler
 
 
 CLAIM_MANY = """
-INSERT INTO inbox (consumer, event_id, handled_at)
-SELECT $1, event_id, $3 FROM unnest($2::uuid[]) AS event_id
-ON CONFLICT (consumer, event_id) DO NOTHING
-RETURNING event_id
+WITH claimed AS (
+    INSERT INTO inbox (consumer, event_id, handled_at)
+    SELECT $1, event_id, $3 FROM unnest($2::uuid[]) AS event_id
+    ON CONFLICT (consumer, event_id) DO NOTHING
+    RETURNING event_id
+), noted AS (
+    INSERT INTO journeys (subject, trace, first_seen_at)
+    SELECT DISTINCT ON (e.subject) e.subject, e.trace, $3
+    FROM unnest($2::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS e(event_id, subject, trace, n)
+    WHERE e.trace <> '{}'::jsonb AND e.event_id IN (SELECT event_id FROM claimed)
+    ORDER BY e.subject, e.n
+    ON CONFLICT (subject) DO NOTHING
+)
+SELECT event_id FROM claimed
 """
 
 
@@ -77,7 +113,9 @@ def idempotent_batch(
         async with pool.acquire() as conn, conn.transaction():
             await lock_subjects(conn, [d.decoded.envelope.subject for d in deliveries])
             ids = [d.event_id for d in deliveries]
-            new = {r["event_id"] for r in await conn.fetch(CLAIM_MANY, consumer, ids, now())}
+            subjects = [d.decoded.envelope.subject for d in deliveries]
+            traces = [carrier_from_headers(d.record.headers) for d in deliveries]
+            new = {r["event_id"] for r in await conn.fetch(CLAIM_MANY, consumer, ids, now(), subjects, traces)}
             for delivery in deliveries:
                 with span_for(delivery):
                     if delivery.event_id in new:

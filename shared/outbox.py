@@ -15,10 +15,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from aiokafka.errors import KafkaError
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
 
 from shared.db import Conn
 from shared.events import Event, OutgoingMessage, encode
@@ -29,14 +31,38 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "switchboard_outbox"
 
-# One round trip: the row, and a NOTIFY that wakes the relay (PostgreSQL folds repeats within a transaction).
+# One round trip: the row, the subject's journey trace noted if it has none, and a NOTIFY that wakes the relay
+# (PostgreSQL folds repeats within a transaction). Which trace the event continues:
+# - staged by a consumer: the consumed event's trace ($6), which is the journey's (the default);
+# - staged outside any span (a dispatcher, a timer): the subject's journey trace;
+# - staged by a request ($9): the journey trace, with the request's span as a link, so an agent's click or a
+#   customer's survey answer continues the contact's trace rather than starting its own.
 INSERT = """
-WITH staged AS (
+WITH journey AS (
+    SELECT trace FROM journeys WHERE subject = $8
+), noted AS (
+    INSERT INTO journeys (subject, trace, first_seen_at)
+    SELECT $8, $6, $7 WHERE $8 <> '' AND $6::jsonb <> '{}'::jsonb AND NOT EXISTS (SELECT FROM journey)
+    ON CONFLICT (subject) DO NOTHING
+), staged AS (
     INSERT INTO outbox (event_id, topic, key, value, headers, trace, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    VALUES (
+        $1, $2, $3, $4, $5,
+        CASE WHEN $9 THEN
+            COALESCE((SELECT trace FROM journey) || jsonb_build_object('link', $6::jsonb->'traceparent'), $6)
+        ELSE
+            COALESCE(NULLIF($6::jsonb, '{}'::jsonb), (SELECT trace FROM journey), '{}'::jsonb)
+        END,
+        $7
+    )
 )
 SELECT pg_notify('switchboard_outbox', '')
 """
+
+
+def _trace_of_caller() -> tuple[dict[str, str], bool]:
+    """The current trace context, and whether it is a request's (whose events continue the journey instead)."""
+    return current_trace_carrier(), getattr(trace.get_current_span(), "kind", None) is SpanKind.SERVER
 
 
 async def enqueue(
@@ -54,6 +80,11 @@ async def enqueue(
     return message
 
 
+def _with_trace(now: datetime, subject: str) -> tuple[dict[str, str], datetime, str, bool]:
+    carrier, from_request = _trace_of_caller()
+    return carrier, now, subject, from_request
+
+
 async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime) -> None:
     await conn.execute(
         INSERT,
@@ -62,8 +93,7 @@ async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime
         message.key,
         message.value,
         [[k, v.decode("latin-1")] for k, v in message.headers],
-        current_trace_carrier(),
-        now,
+        *_with_trace(now, message.subject),
     )
 
 
@@ -71,11 +101,21 @@ async def enqueue_many(conn: Conn, messages: Sequence[OutgoingMessage], *, now: 
     """Stage several messages in one pipelined round trip (same guarantees as `enqueue_message`)."""
     if not messages:
         return
-    carrier = current_trace_carrier()
+    carrier, from_request = _trace_of_caller()
     await conn.executemany(
         INSERT,
         [
-            (m.event_id, m.topic, m.key, m.value, [[k, v.decode("latin-1")] for k, v in m.headers], carrier, now)
+            (
+                m.event_id,
+                m.topic,
+                m.key,
+                m.value,
+                [[k, v.decode("latin-1")] for k, v in m.headers],
+                carrier,
+                now,
+                m.subject,
+                from_request,
+            )
             for m in messages
         ],
     )
@@ -88,7 +128,7 @@ class _Row:
     key: bytes
     value: bytes
     headers: list[list[str]]
-    trace: dict[str, str]
+    trace: dict[str, Any]
 
 
 LOCK_BATCH = """
@@ -123,6 +163,16 @@ async def relay_once(pool: asyncpg.Pool, producer: Producer, *, batch_size: int 
         raise failure
 
 
+def _links(carrier: dict[str, Any]) -> list[Link]:
+    """The request that staged an event continuing a journey (see INSERT), as a span link."""
+    link = carrier.get("link")
+    if not isinstance(link, str):
+        return []
+    linked = trace.get_current_span(context_from_carrier({"traceparent": link})).get_span_context()
+    journey = trace.get_current_span(context_from_carrier(carrier)).get_span_context()
+    return [Link(linked)] if linked.is_valid and linked.trace_id != journey.trace_id else []
+
+
 async def _publish(producer: Producer, rows: Sequence[_Row]) -> None:
     send_tracer = tracer("switchboard.outbox")
     acks = []
@@ -132,6 +182,7 @@ async def _publish(producer: Producer, rows: Sequence[_Row]) -> None:
             f"send {row.topic}",
             context=parent,
             kind=SpanKind.PRODUCER,
+            links=_links(row.trace),
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "send",

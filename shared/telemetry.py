@@ -90,9 +90,12 @@ def context_from_carrier(carrier: Mapping[str, str]) -> Context:
     return _PROPAGATOR.extract(carrier, getter=_HeaderGetter())
 
 
+def carrier_from_headers(headers: Headers | None) -> dict[str, str]:
+    return {k: v.decode("latin-1") for k, v in headers or () if k in ("traceparent", "tracestate")}
+
+
 def context_from_headers(headers: Headers | None) -> Context:
-    carrier = {k: v.decode("latin-1") for k, v in headers or () if k in ("traceparent", "tracestate")}
-    return context_from_carrier(carrier)
+    return context_from_carrier(carrier_from_headers(headers))
 
 
 @contextlib.contextmanager

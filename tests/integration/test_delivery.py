@@ -229,6 +229,78 @@ async def test_consumer_span_is_a_child_of_the_producer_span_across_kafka(
     assert process.attributes is not None and process.attributes["messaging.message.id"] == str(event_id)
 
 
+async def stage_for(pool: asyncpg.Pool, topic: str, subject: str) -> uuid.UUID:
+    message = encode(probe(), source="switchboard/tests", subject=subject, time=SystemClock().now())
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_message(conn, dataclasses.replace(message, topic=topic), now=SystemClock().now())
+    return message.event_id
+
+
+async def test_work_done_later_or_by_another_request_continues_the_contacts_journey_trace(
+    test_stack: TestStack,
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    producer: Producer,
+    spans: InMemorySpanExporter,
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    contact = str(uuid.uuid4())
+    spans.clear()
+    with tracer("tests").start_as_current_span("POST /v1/channels/chat", kind=SpanKind.SERVER) as posted:
+        await stage_for(pool, topic, contact)
+    journey = posted.get_span_context().trace_id
+    await stage_for(pool, topic, contact)  # a timer or dispatcher: no span of its own
+    with tracer("tests").start_as_current_span("POST /v1/work/{work_id}/resolve", kind=SpanKind.SERVER) as click:
+        await stage_for(pool, topic, contact)
+    with tracer("tests").start_as_current_span("POST /v1/channels/chat", kind=SpanKind.SERVER) as other:
+        await stage_for(pool, topic, str(uuid.uuid4()))  # another contact starts its own journey
+    assert await relay_once(pool, producer) == 4
+    sends = [s for s in spans.get_finished_spans() if s.name == f"send {topic}"]
+    assert [s.context.trace_id for s in sends] == [journey, journey, journey, other.get_span_context().trace_id]
+    assert [[link.context.span_id for link in s.links] for s in sends] == [
+        [],
+        [],
+        [click.get_span_context().span_id],
+        [],
+    ]
+
+
+async def test_a_consumer_notes_the_journey_trace_of_the_first_event_it_sees_of_a_subject(
+    test_stack: TestStack,
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    producer: Producer,
+    spans: InMemorySpanExporter,
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    contact = str(uuid.uuid4())
+    with tracer("tests").start_as_current_span("POST /v1/channels/web", kind=SpanKind.SERVER) as posted:
+        await stage_for(pool, topic, contact)
+    with tracer("tests").start_as_current_span("later", kind=SpanKind.SERVER):
+        await stage_for(pool, topic, contact)
+    await pool.execute("DELETE FROM journeys WHERE subject = $1", contact)  # as if another service's database
+    assert await relay_once(pool, producer) == 2
+    for batch in (False, True):
+        await pool.execute("DELETE FROM journeys WHERE subject = $1", contact)
+        loop = ConsumerLoop(
+            settings=settings, group=f"g-{uuid.uuid4().hex[:8]}", topics=[topic],
+            handler=idempotent(pool, f"journey-{batch}", record_effect, SystemClock().now),
+            batch_handler=(
+                idempotent_batch(pool, f"journey-{batch}", record_effect, SystemClock().now) if batch else None
+            ),
+            producer=producer, dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+        )  # fmt: skip
+        task = asyncio.create_task(loop.run())
+        try:
+            await wait_until(lambda: loop.stats.handled == 2)  # noqa: B023 — awaited inside this iteration
+        finally:
+            loop.stop()
+            await task
+        noted = await pool.fetchval("SELECT trace FROM journeys WHERE subject = $1", contact)
+        assert noted is not None, batch
+        assert int(noted["traceparent"].split("-")[1], 16) == posted.get_span_context().trace_id, batch
+
+
 async def test_outbox_rows_leave_only_if_the_writing_transaction_commits(
     test_stack: TestStack, pool: asyncpg.Pool, producer: Producer
 ) -> None:
