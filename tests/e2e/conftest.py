@@ -1,5 +1,6 @@
-"""The whole stack as `switchboard up` starts it (broker, database, topics, the five services as processes), on
-free ports in its own state dir, shared by the end-to-end tests that drive it like its users do."""
+"""The whole stack as `switchboard up --traces` starts it (broker, database, topics, the five services as
+processes, the trace viewer), on free ports in its own state dir, shared by the end-to-end tests that drive it
+like its users do."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from deploy.config import StackSettings
 from deploy.stack import Stack
-from tests.support import ROOT, free_port_stack_settings
+from tests.support import ROOT, free_port, free_port_stack_settings
 
 
 @pytest.fixture(scope="session")
@@ -20,9 +21,10 @@ def whole_stack() -> Iterator[Stack]:
     if state.exists():
         Stack(StackSettings(state_dir=state)).down()
         shutil.rmtree(state)
-    stack = Stack(free_port_stack_settings(state))
+    settings = free_port_stack_settings(state).model_copy(update={"zipkin_port": free_port()})
+    stack = Stack(settings)
     try:
-        asyncio.run(stack.up(services=True))
+        asyncio.run(stack.up(services=True, traces=True))
         yield stack
     finally:
         stack.down()

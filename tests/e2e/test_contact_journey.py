@@ -14,7 +14,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from deploy.stack import Stack
-from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, OUTBOUND_MESSAGES, ROUTING_WORK
+from deploy.traces import fetch_contact_spans
+from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, OUTBOUND_MESSAGES, ROUTING_WORK, SLA_EVENTS
 from tests.support import read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -145,3 +146,31 @@ async def test_a_chat_contact_is_offered_accepted_resolved_surveyed_and_a_low_sc
 
         await wait_until(queued_for_a_supervisor, timeout_s=60, interval_s=0.5)
         assert follow_up[0]["channel"] == "phone"
+
+        # SLA: the clocks started on receipt; accepting a chat is its first response, met in time.
+        await events_of(
+            stack, SLA_EVENTS.name, contact_id,
+            until={"switchboard.sla.clock_started.v1", "switchboard.sla.met.v1"},
+        )  # fmt: skip
+        clocks = (await http.get(f"{base['sla']}/v1/sla/contacts/{contact_id}", headers=supervisor)).json()
+        first_response = next(c for c in clocks["clocks"] if c["clock"] == "first_response")
+        assert first_response["state"] == "met", first_response
+        assert clocks["channel"] == "chat"
+
+    # Ops follow the contact in one trace: the adapter's post, every service's part, the agent's clicks.
+    services: dict[str, set[str]] = {}
+
+    async def traced() -> bool:
+        spans = await fetch_contact_spans(stack.zipkin.url, contact_id)
+        services.clear()
+        for span in spans:
+            services.setdefault(span["traceId"], set()).add(span.get("localEndpoint", {}).get("serviceName", ""))
+        return any(len(names & FIVE) == 5 for names in services.values())
+
+    try:
+        await wait_until(traced, timeout_s=60, interval_s=1)
+    except TimeoutError as exc:
+        raise AssertionError(f"no trace of {contact_id} holds all five services: {services}") from exc
+
+
+FIVE = {"intake", "routing", "sla", "feedback", "knowledge"}
