@@ -73,6 +73,14 @@ class DeliveryCollector(Collector):
             yield CounterMetricFamily(
                 "switchboard_outbox_failures", "Relay batches the broker did not take", value=relay.failures
             )
+            by_type = CounterMetricFamily(
+                "switchboard_events_published",
+                "Events this service announced, by type (offers by outcome, SLA events by kind, surveys, …)",
+                labels=["type"],
+            )
+            for event_type, count in sorted(relay.published_by_type.items()):
+                by_type.add_metric([event_type], count)
+            yield by_type
         yield GaugeMetricFamily("switchboard_outbox_backlog", "Outbox rows waiting", value=self.outbox_backlog)
         tasks = self._tasks()
         if tasks is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,8 +145,11 @@ UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE outbox_id = ANY
 """
 
 
-async def relay_once(pool: asyncpg.Pool, producer: Producer, *, batch_size: int = 500) -> int:
-    """Publish one batch; return how many rows left the outbox. Raises if the broker did not take them."""
+async def relay_once(
+    pool: asyncpg.Pool, producer: Producer, *, batch_size: int = 500, tally: Counter[str] | None = None
+) -> int:
+    """Publish one batch; return how many rows left the outbox (counted by event type into `tally`). Raises if
+    the broker did not take them."""
     async with pool.acquire() as conn:
         async with conn.transaction():
             rows = [_Row(**dict(r)) for r in await conn.fetch(LOCK_BATCH, batch_size)]
@@ -157,6 +161,8 @@ async def relay_once(pool: asyncpg.Pool, producer: Producer, *, batch_size: int 
                 failure = exc
             else:
                 await conn.execute(DELETE_BATCH, [r.outbox_id for r in rows])
+                if tally is not None:
+                    tally.update(next((v for k, v in r.headers if k == "ce_type"), "unknown") for r in rows)
                 return len(rows)
         # Outside the rolled-back transaction, so the failure is visible to operators.
         await conn.execute(NOTE_FAILURE, [r.outbox_id for r in rows], f"{type(failure).__name__}: {failure}")
@@ -215,6 +221,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_wait_s = idle_wait_s
         self.published = 0
+        self.published_by_type: Counter[str] = Counter()
+        """Events published, by CloudEvents type (offers by outcome, SLA events by kind, …)."""
         self.failures = 0
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -235,7 +243,9 @@ class OutboxRelay:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
-                    moved = await relay_once(self.pool, self.producer, batch_size=self.batch_size)
+                    moved = await relay_once(
+                        self.pool, self.producer, batch_size=self.batch_size, tally=self.published_by_type
+                    )
                     delay = 0.25
                 except (KafkaError, OSError, TimeoutError) as exc:
                     self.failures += 1

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from services.routing.api import agents, insight, work
 from services.routing.config import RoutingSettings
 from services.routing.desktop import DesktopHub
 from services.routing.desktop import router as desktop_router
 from services.routing.dispatcher import Dispatcher
-from services.routing.handlers.common import Tx
+from services.routing.handlers.common import HANDLE_SECONDS, WAIT_SECONDS, Tx
 from services.routing.handlers.events import dispatch_table
 from services.routing.repository.policy import PolicyCache
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
@@ -70,9 +73,36 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     return [ConsumerSpec("routing", topics, handle, batch=True)]
 
 
+class QueueCollector(Collector):
+    """Queue depth and the oldest wait, by pool and channel, read from the dispatcher at scrape time."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            "switchboard_routing_queue_depth", "Work waiting for an agent", labels=["pool", "channel"]
+        )
+        oldest = GaugeMetricFamily(
+            "switchboard_routing_oldest_wait_seconds", "How long the oldest waiting work has waited",
+            labels=["pool", "channel"],
+        )  # fmt: skip
+        dispatcher = self.runtime.extras.get("dispatcher")
+        if isinstance(dispatcher, Dispatcher):
+            now = self.runtime.clock.now()
+            for (pool, channel), (count, since) in sorted(dispatcher.queues().items()):
+                depth.add_metric([pool, channel], count)
+                oldest.add_metric([pool, channel], max((now - since).total_seconds(), 0.0))
+        yield depth
+        yield oldest
+
+
 async def on_start(runtime: Runtime) -> None:
     settings = _settings(runtime)
     instance = _identify(runtime)
+    for metric in (QueueCollector(runtime), WAIT_SECONDS, HANDLE_SECONDS):
+        with contextlib.suppress(ValueError):  # registered by an earlier start of this app
+            runtime.registry.register(metric)
     hub = DesktopHub(db=runtime.pool, dsn=settings.database_url, clock=runtime.clock, origin=instance)
     await hub.start()
     runtime.extras["hub"] = hub

@@ -403,6 +403,15 @@ class Dispatcher:
             return
         await set_presence(tx, agent, presence="offline", reason="desktop disconnected", actor=SYSTEM)
 
+    def queues(self) -> dict[tuple[str, str], tuple[int, datetime]]:
+        """Waiting work of the pools this instance owns, by (pool, channel): how many, and the oldest's time."""
+        out: dict[tuple[str, str], tuple[int, datetime]] = {}
+        for work in self._engine().waiting.values():
+            key = (work.pool, work.channel)
+            count, oldest = out.get(key, (0, work.enqueued_at))
+            out[key] = (count + 1, min(oldest, work.enqueued_at))
+        return out
+
     def status(self) -> dict[str, Any]:
         engine = self._engine()
         timings = sorted(self.stats.decision_us)

@@ -157,6 +157,15 @@ async def test_a_chat_contact_is_offered_accepted_resolved_surveyed_and_a_low_sc
         assert first_response["state"] == "met", first_response
         assert clocks["channel"] == "chat"
 
+        # Operators see it in the services' metrics.
+        routing_metrics = (await http.get(f"{base['routing']}/metrics")).text
+        assert 'switchboard_routing_wait_seconds_count{channel="chat",grade="' in routing_metrics
+        assert 'switchboard_routing_handle_seconds_count{channel="chat",grade="' in routing_metrics
+        assert 'switchboard_events_published_total{type="switchboard.work.offered.v1"}' in routing_metrics
+        assert "switchboard_routing_queue_depth" in routing_metrics
+        sla_metrics = (await http.get(f"{base['sla']}/metrics")).text
+        assert 'switchboard_events_published_total{type="switchboard.sla.met.v1"}' in sla_metrics
+
     # Ops follow the contact in one trace: the adapter's post, every service's part, the agent's clicks.
     services: dict[str, set[str]] = {}
 

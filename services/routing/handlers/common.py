@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from prometheus_client import Histogram
+
 from services.routing.domain.model import displayed_presence
 from services.routing.domain.policy import Policy
 from services.routing.domain.records import AgentRecord, WorkRecord, to_agent
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo
 from shared.db import Conn
-from shared.events import AgentPresenceChangedV1, Event
+from shared.events import AgentPresenceChangedV1, Event, WorkAssignedV1, WorkResolvedV1
 from shared.outbox import enqueue
 
 SOURCE = "switchboard/routing"
@@ -44,9 +46,36 @@ class Tx:
     origin: str
 
 
+# Wait (queued → accepted) and handle (accepted → resolved) times, by channel and grade. Observed as the
+# announcing event is staged: a rolled-back transaction may count once more, never less.
+_SECONDS = (1, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+WAIT_SECONDS = Histogram(
+    "switchboard_routing_wait_seconds",
+    "From work queued to accepted by an agent",
+    ["channel", "grade"],
+    registry=None,
+    buckets=_SECONDS,
+)
+HANDLE_SECONDS = Histogram(
+    "switchboard_routing_handle_seconds",
+    "From work accepted to resolved",
+    ["channel", "grade"],
+    registry=None,
+    buckets=_SECONDS,
+)
+
+
 async def publish_work(tx: Tx, work: WorkRecord, event: Event) -> None:
     """routing.work is keyed by pool (one owner per pool); the subject stays the contact."""
     await enqueue(tx.conn, event, source=SOURCE, subject=str(work.contact_id), now=tx.now, key=work.pool)
+    if isinstance(event, WorkAssignedV1):
+        waited = (event.accepted_at - work.enqueued_at).total_seconds()
+        WAIT_SECONDS.labels(work.channel, work.grade).observe(max(waited, 0.0))
+    elif isinstance(event, WorkResolvedV1):
+        accepted = await work_repo.assigned_at(tx.conn, work.work_id)
+        if accepted is not None:
+            handled = (event.resolved_at - accepted).total_seconds()
+            HANDLE_SECONDS.labels(work.channel, work.grade).observe(max(handled, 0.0))
 
 
 def change_notice(tx: Tx, pool: str, kind: str, key: str) -> str:

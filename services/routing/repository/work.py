@@ -372,3 +372,12 @@ SELECT_HISTORY = "SELECT at, action, actor, detail FROM work_history WHERE work_
 
 async def history_of(conn: Conn, work_id: uuid.UUID) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(SELECT_HISTORY, work_id)]
+
+
+ASSIGNED_AT = "SELECT max(at) FROM work_history WHERE work_id = $1 AND action = 'assigned'"
+
+
+async def assigned_at(conn: Conn, work_id: uuid.UUID) -> datetime | None:
+    """When the work's current owner accepted it (the latest assignment)."""
+    at: datetime | None = await conn.fetchval(ASSIGNED_AT, work_id)
+    return at
