@@ -192,7 +192,14 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             await producer.stop()
             await pool.close()
 
-    app = FastAPI(title=spec.title or f"Switchboard {spec.name}", lifespan=lifespan)
+    # FastAPI's own telemetry stays off: it records raw paths and query strings (survey tokens, phone lookups)
+    # and one span per WebSocket that would hold every contact an agent handles; TracingMiddleware, HttpMetrics
+    # and the journey traces do that job without the personal data.
+    app = FastAPI(
+        title=spec.title or f"Switchboard {spec.name}",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(HttpMetrics, registry=registry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from shared.app import ServiceSpec, create_app, running
 from shared.auth import Principal, generate_api_key, insert_api_key, issue_token, require_adapter, require_roles
@@ -32,6 +35,11 @@ async def post_email(principal: Annotated[Principal, Depends(require_adapter(["e
 @router.get("/v1/admin/thing")
 async def admin_thing(principal: Annotated[Principal, Depends(require_roles("admin"))]) -> dict[str, str]:
     return {"admin": principal.subject}
+
+
+@router.get("/v1/customers/lookup/{token}")
+async def lookup(token: str, phone: str) -> dict[str, str]:
+    return {"found": "no"}
 
 
 @pytest.fixture
@@ -125,3 +133,17 @@ async def test_metrics_expose_requests_outbox_backlog_and_background_tasks(app: 
     assert 'switchboard_http_requests_total{method="GET",route="/v1/admin/thing",status="401"} 1.0' in text
     assert "switchboard_outbox_backlog 0.0" in text
     assert 'switchboard_background_task_up{task="outbox-relay"} 1.0' in text
+
+
+async def test_a_request_is_one_server_span_with_its_route_template_and_no_path_or_query(
+    app: FastAPI, spans: InMemorySpanExporter
+) -> None:
+    spans.clear()
+    async with await client_for(app) as client:
+        response = await client.get("/v1/customers/lookup/tok-SECRET-123", params={"phone": "13512345678"})
+    assert response.status_code == 200
+    finished = spans.get_finished_spans()
+    servers = [s for s in finished if s.kind == SpanKind.SERVER]
+    assert [s.name for s in servers] == ["GET /v1/customers/lookup/{token}"]
+    recorded = json.dumps([[s.name, dict(s.attributes or {})] for s in finished], default=str)
+    assert "tok-SECRET-123" not in recorded and "13512345678" not in recorded
