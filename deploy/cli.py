@@ -235,7 +235,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if code:
         return code
     options = DemoOptions(minutes=args.minutes, rate_per_min=args.rate, agents=args.agents, seed=args.seed)
-    report = asyncio.run(run(_stack(), options, console))
+    report = asyncio.run(run(_stack(), options, console)).report
     console.print(report.read_text(encoding="utf-8").split("## Charts")[0])
     console.print(f"[bold]report:[/] {report}  (charts beside it)")
     return 0

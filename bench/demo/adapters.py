@@ -83,6 +83,8 @@ class AdapterStats:
     posted: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     rejected: Counter[int] = field(default_factory=Counter)
+    contact_ids: dict[str, list[str]] = field(default_factory=dict)
+    """The contact id intake answered, per outcome (created, threaded, duplicate), in posting order."""
 
 
 class Adapters:
@@ -112,6 +114,7 @@ class Adapters:
             return None
         body: dict[str, Any] = response.json()
         self.stats.outcomes[body["outcome"]] += 1
+        self.stats.contact_ids.setdefault(body["outcome"], []).append(body["contact_id"])
         return body
 
     async def new_contact(self) -> tuple[Thread, str] | None:

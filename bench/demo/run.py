@@ -32,6 +32,7 @@ from bench.demo.content import articles
 from bench.demo.customers import Customers
 from bench.demo.observer import Observer, live_view
 from bench.demo.report import RunInfo, write_report
+from bench.demo.tally import Snapshot
 from deploy.stack import Stack
 from shared.events import CHANNELS
 
@@ -48,6 +49,15 @@ class DemoOptions:
     customers: int = 300
     articles: int = 240
     drain_s: float = 45.0
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    report: Path
+    snapshot: Snapshot
+    adapters: adapters_mod.AdapterStats
+    agents: AgentStats
+    started_at: datetime
 
 
 @dataclass
@@ -188,7 +198,7 @@ async def seed_knowledge(knowledge: httpx.AsyncClient, rng: random.Random, count
 # --- the run ----------------------------------------------------------------------------------------------
 
 
-async def run(stack: Stack, options: DemoOptions, console: Console) -> Path:
+async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResult:
     rng = random.Random(options.seed)
     urls = _urls(stack)
     admin = {"Authorization": f"Bearer {stack.token('admin', 'demo-admin')}"}
@@ -283,7 +293,8 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> Path:
             **{f"rejected {k}": v for k, v in sorted(posting_stats.rejected.items())},
         },
     )
-    return write_report(snapshot, run_info, out)
+    report = write_report(snapshot, run_info, out)
+    return DemoResult(report, snapshot, posting_stats, agent_stats, started_at)
 
 
 async def _drive(
@@ -324,7 +335,8 @@ async def _drive(
         while time.monotonic() < drain_until:
             live.update(_view(posting, observer, started, total_s + options.drain_s))
             snap = observer.tally.snapshot()
-            if not pending and snap.queue_depth == 0 and snap.by_state.get("assigned", 0) == 0:
+            settled = snap.queue_depth == 0 and snap.by_state.get("assigned", 0) == 0
+            if not pending and settled and snap.surveys_waiting == 0:
                 break
             await asyncio.sleep(0.5)
         live.update(_view(posting, observer, started, total_s + options.drain_s))

@@ -59,6 +59,8 @@ class Snapshot:
     suggestions: int
     surveys_sent: int
     followups: int
+    surveys_waiting: int
+    """Resolutions whose survey is neither sent nor skipped nor cancelled yet (the run drains them)."""
     resolved_per_minute: dict[int, int]
 
     @property
@@ -100,6 +102,9 @@ class Tally:
     suggestions: int = 0
     surveys_sent: int = 0
     followups: int = 0
+    surveys_decided: int = 0
+    """Resolutions feedback has planned a survey for or decided to skip."""
+    surveys_scheduled: set[str] = field(default_factory=set)
     resolved_minutes: Counter[int] = field(default_factory=Counter)
 
     def apply(self, envelope: ev.Envelope, event: ev.Event) -> None:
@@ -154,8 +159,16 @@ class Tally:
                 facts = self.contacts.get(str(event.contact_id))
                 grade = facts.grade if facts is not None else "unknown"
                 self.attainment[(event.clock, grade)][0 if isinstance(event, ev.SlaMetV1) else 1] += 1
+            case ev.SurveyScheduledV1():
+                self.surveys_decided += 1
+                self.surveys_scheduled.add(str(event.invitation_id))
+            case ev.SurveySkippedV1():
+                self.surveys_decided += 1
+            case ev.SurveyCancelledV1():
+                self.surveys_scheduled.discard(str(event.invitation_id))
             case ev.SurveySentV1():
                 self.surveys_sent += 1
+                self.surveys_scheduled.discard(str(event.invitation_id))
             case ev.SurveyAnsweredV1():
                 csat = event.scores.get("csat")
                 if isinstance(csat, int) and not isinstance(csat, bool):
@@ -203,5 +216,6 @@ class Tally:
             suggestions=self.suggestions,
             surveys_sent=self.surveys_sent,
             followups=self.followups,
+            surveys_waiting=max(self.resolutions - self.surveys_decided, 0) + len(self.surveys_scheduled),
             resolved_per_minute=dict(sorted(self.resolved_minutes.items())),
         )

@@ -112,3 +112,18 @@ def test_the_report_names_every_figure_and_links_its_charts(tmp_path: Path) -> N
     for chart in ("times.png", "throughput.png", "sla.png", "csat.png"):
         assert (tmp_path / chart).stat().st_size > 1000
         assert f"]({chart})" in text
+
+
+def test_a_resolution_keeps_the_run_waiting_until_its_survey_is_sent_or_skipped() -> None:
+    tally = Tally()
+    first, second = journey(tally), journey(tally)
+    assert tally.snapshot().surveys_waiting == 2, "feedback has decided nothing yet"
+    one, two = uuid.uuid4(), uuid.uuid4()
+    tally.apply(envelope(T0), ev.SurveyScheduledV1(invitation_id=one, contact_id=first, channel="chat"))
+    tally.apply(
+        envelope(T0), ev.SurveySkippedV1(invitation_id=two, contact_id=second, channel="chat", reason="cap")
+    )
+    assert tally.snapshot().surveys_waiting == 1, "one scheduled, not yet sent"
+    tally.apply(envelope(T0), ev.SurveySentV1(invitation_id=one, contact_id=first, channel="chat"))
+    snap = tally.snapshot()
+    assert (snap.surveys_waiting, snap.surveys_sent) == (0, 1)
