@@ -193,6 +193,7 @@ async def _publish(producer: Producer, rows: Sequence[_Row]) -> None:
                 "messaging.system": "kafka",
                 "messaging.operation.type": "send",
                 "messaging.destination.name": row.topic,
+                "cloudevents.event_type": next((v for k, v in row.headers if k == "ce_type"), ""),
             },
         ):
             headers = [(k, v.encode("latin-1")) for k, v in row.headers]
