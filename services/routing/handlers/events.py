@@ -32,6 +32,7 @@ from shared.events import (
 )
 
 EMERGENCY_TIER = "emergency"
+SUPERVISOR_TIER = "supervisor"
 
 
 def work_class_of(priority_class: str, emergency: bool) -> str:
@@ -227,20 +228,38 @@ async def on_sla(tx: Tx, event: SlaWarningV1 | SlaBreachedV1 | SlaEscalatedV1) -
             tx, changed, f"sla_{kind}", SYSTEM, clock=event.clock, level=level, priority=priority_now(tx, changed)
         )
         await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
-    await _to_people(
-        tx,
-        changed,
-        "sla",
-        {
-            "work_id": work.work_id,
-            "contact_id": work.contact_id,
-            "kind": kind,
-            "clock": event.clock,
-            "level": level,
-            "due_at": getattr(event, "due_at", None),
-            "at": event.at,
-        },
-    )
+    body = {
+        "work_id": work.work_id,
+        "contact_id": work.contact_id,
+        "kind": kind,
+        "clock": event.clock,
+        "level": level,
+        "due_at": getattr(event, "due_at", None),
+        "at": event.at,
+    }
+    await _to_people(tx, changed, "sla", body)
+    if isinstance(event, SlaEscalatedV1):
+        await _to_escalation_role(tx, changed, event.target_role, {**body, "target_role": event.target_role})
+
+
+async def _to_escalation_role(tx: Tx, work: WorkRecord, role: str, body: dict[str, Any]) -> None:
+    """An escalation reaches the desktops of its target role: the emergency team, or the supervisors — of the
+    work's team for a team lead (all supervisors when that team has none online), all of them for a supervisor
+    or service manager (service managers watch from a supervisor desktop). The work is already at the top of the
+    supervisor queue by its raised priority."""
+    if role == "emergency_team":
+        people = await agent_repo.online_agents_of_team(tx.conn, EMERGENCY_TIER, None)
+    else:
+        team = None
+        if role == "team_lead":
+            owner = await agent_repo.get_agent(tx.conn, work.owner_id) if work.owner_id else None
+            team = work.target_team or (owner.team if owner is not None else None)
+        people = await agent_repo.online_agents_of_team(tx.conn, SUPERVISOR_TIER, team)
+        if not people and team is not None:
+            people = await agent_repo.online_agents_of_team(tx.conn, SUPERVISOR_TIER, None)
+    view = {**body, "work": work_view(tx, work)}
+    for agent_id in sorted(set(people) - {work.owner_id, work.slot_agent_id}):
+        await feed.to_desktop(tx.conn, agent_id=agent_id, kind="escalation", body=jsonable(view), now=tx.now)
 
 
 async def on_followup_required(tx: Tx, event: FeedbackFollowupRequiredV1, *, pool: str) -> None:

@@ -186,3 +186,13 @@ SELECT_BY_TIER = "SELECT agent_id FROM agent WHERE tier = $1 AND active AND pres
 
 async def online_agents_of_tier(conn: Conn, tier: str) -> list[str]:
     return [r["agent_id"] for r in await conn.fetch(SELECT_BY_TIER, tier)]
+
+
+SELECT_BY_TIER_AND_TEAM = """
+SELECT agent_id FROM agent WHERE tier = $1 AND active AND presence <> 'offline' AND ($2::text IS NULL OR team = $2)
+"""
+
+
+async def online_agents_of_team(conn: Conn, tier: str, team: str | None) -> list[str]:
+    """Online agents of a tier, of one team when `team` is given."""
+    return [r["agent_id"] for r in await conn.fetch(SELECT_BY_TIER_AND_TEAM, tier, team)]

@@ -1,6 +1,7 @@
 """Events routing consumes, on the real broker: SLA warnings and escalations raise priority live and reach the
-owner's desktop; customer messages go to the owner; knowledge suggestions reach the desktop; a low survey
-score becomes follow-up work for a supervisor; "not solved" reopens the contact."""
+owner's desktop (an escalation also its target role's desktops); customer messages go to the owner; knowledge
+suggestions reach the desktop; a low survey score becomes follow-up work for a supervisor; "not solved" reopens
+the contact."""
 
 from __future__ import annotations
 
@@ -82,6 +83,10 @@ async def test_sla_messages_knowledge_and_feedback_events_act_on_the_contacts_wo
     assert offer["work"]["contact_id"] == str(other.contact_id)
     await desk.send({"type": "accept", "offer_id": offer["offer_id"]})
     await desk.next_of("assigned", work__contact_id=str(other.contact_id))
+    # The supervisor is at the desk but away (takes no work), and still sees escalations aimed at the role.
+    boss = await routing.desktop("boss", available=False)
+    await boss.send({"type": "presence", "presence": "away", "ref": "b"})
+    await boss.next_of("presence_set")
     at = datetime.now(UTC)
     await publish(
         producer,
@@ -93,6 +98,9 @@ async def test_sla_messages_knowledge_and_feedback_events_act_on_the_contacts_wo
     )
     sla = await desk.next_of("sla", kind="escalated", timeout_s=30)
     assert sla["level"] == 1
+    escalation = await boss.next_of("escalation", timeout_s=30)
+    assert (escalation["target_role"], escalation["level"]) == ("team_lead", 1)
+    assert escalation["work"]["contact_id"] == str(other.contact_id)
     await publish(
         producer,
         ContactMessageAddedV1(
