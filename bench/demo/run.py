@@ -48,7 +48,9 @@ class DemoOptions:
     seed: int = 7
     customers: int = 300
     articles: int = 240
-    drain_s: float = 45.0
+    drain_s: float = 75.0
+    """Longest wait after the last arrival for the centre to settle: queues empty and every survey out (the
+    e-mail survey waits an hour of the centre's day: 60 s)."""
 
 
 @dataclass(frozen=True)

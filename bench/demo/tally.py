@@ -102,9 +102,8 @@ class Tally:
     suggestions: int = 0
     surveys_sent: int = 0
     followups: int = 0
-    surveys_decided: int = 0
-    """Resolutions feedback has planned a survey for or decided to skip."""
-    surveys_scheduled: set[str] = field(default_factory=set)
+    surveys: dict[str, str] = field(default_factory=dict)
+    """Each invitation feedback has planned for a resolution: scheduled, sent, skipped or cancelled."""
     resolved_minutes: Counter[int] = field(default_factory=Counter)
 
     def apply(self, envelope: ev.Envelope, event: ev.Event) -> None:
@@ -160,15 +159,14 @@ class Tally:
                 grade = facts.grade if facts is not None else "unknown"
                 self.attainment[(event.clock, grade)][0 if isinstance(event, ev.SlaMetV1) else 1] += 1
             case ev.SurveyScheduledV1():
-                self.surveys_decided += 1
-                self.surveys_scheduled.add(str(event.invitation_id))
+                self.surveys.setdefault(str(event.invitation_id), "scheduled")
             case ev.SurveySkippedV1():
-                self.surveys_decided += 1
+                self.surveys[str(event.invitation_id)] = "skipped"
             case ev.SurveyCancelledV1():
-                self.surveys_scheduled.discard(str(event.invitation_id))
+                self.surveys[str(event.invitation_id)] = "cancelled"
             case ev.SurveySentV1():
                 self.surveys_sent += 1
-                self.surveys_scheduled.discard(str(event.invitation_id))
+                self.surveys[str(event.invitation_id)] = "sent"
             case ev.SurveyAnsweredV1():
                 csat = event.scores.get("csat")
                 if isinstance(csat, int) and not isinstance(csat, bool):
@@ -216,6 +214,7 @@ class Tally:
             suggestions=self.suggestions,
             surveys_sent=self.surveys_sent,
             followups=self.followups,
-            surveys_waiting=max(self.resolutions - self.surveys_decided, 0) + len(self.surveys_scheduled),
+            surveys_waiting=max(self.resolutions - len(self.surveys), 0)
+            + sum(1 for state in self.surveys.values() if state == "scheduled"),
             resolved_per_minute=dict(sorted(self.resolved_minutes.items())),
         )

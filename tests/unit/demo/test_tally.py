@@ -127,3 +127,13 @@ def test_a_resolution_keeps_the_run_waiting_until_its_survey_is_sent_or_skipped(
     tally.apply(envelope(T0), ev.SurveySentV1(invitation_id=one, contact_id=first, channel="chat"))
     snap = tally.snapshot()
     assert (snap.surveys_waiting, snap.surveys_sent) == (0, 1)
+
+
+def test_a_scheduled_survey_skipped_when_due_no_longer_keeps_the_run_waiting() -> None:
+    tally = Tally()
+    contact = journey(tally)
+    invitation = uuid.uuid4()
+    tally.apply(envelope(T0), ev.SurveyScheduledV1(invitation_id=invitation, contact_id=contact, channel="chat"))
+    skipped = ev.SurveySkippedV1(invitation_id=invitation, contact_id=contact, channel="chat", reason="no address")
+    tally.apply(envelope(T0), skipped)
+    assert tally.snapshot().surveys_waiting == 0
