@@ -108,7 +108,9 @@ class KafkaBroker:
         """Format the KRaft storage once; True if it was formatted now."""
         if (self.data / "meta.properties").exists():
             return False
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's own Uuid.randomUuid: a leading "-" reads as an option
+            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
         command = [
             "java",
             "-cp",

@@ -20,10 +20,10 @@ from deploy.broker import MissingTool
 from deploy.config import StackSettings
 from deploy.processes import ProcessError
 from deploy.stack import Stack
-from shared.auth import ROLES, generate_api_key, insert_api_key, issue_token, revoke_api_key
+from shared.auth import ROLES, revoke_api_key
 from shared.clock import utcnow
 from shared.config import ServiceSettings
-from shared.db import SHARED_MIGRATIONS, connect, migrate
+from shared.db import connect
 from shared.events import CHANNELS, SERVICES, json_schemas_text
 
 console = Console(highlight=False)
@@ -143,20 +143,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         err.print(f"--channels takes a comma-separated list of {', '.join(CHANNELS)} (got {args.channels!r})")
         return 2
     stack = Stack(StackSettings())
-    key = generate_api_key()
-
-    async def store() -> None:
-        # Every service verifies adapters against its own database, so the key goes to each of them.
-        for dsn in await _each_service_db(stack):
-            conn = await connect(dsn)
-            try:
-                await migrate(conn, [("shared", SHARED_MIGRATIONS)])
-                async with conn.transaction():
-                    await insert_api_key(conn, key=key, name=args.name, channels=channels, now=utcnow())
-            finally:
-                await conn.close()
-
-    asyncio.run(store())
+    key = asyncio.run(stack.create_api_key(args.name, channels))
     err.print(f"API key {key.key_id} for {args.name!r}, channels {', '.join(channels)} (shown once):")
     print(key.key)
     return 0
@@ -183,7 +170,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     stack = Stack(StackSettings())
     ttl = _parse_ttl(args.ttl)
-    token = issue_token(stack.token_secret(), role=args.role, subject=args.sub, ttl=ttl, now=utcnow())
+    token = stack.token(args.role, args.sub, ttl)
     print(token)
     return 0
 
@@ -241,12 +228,17 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    # Until the demo workload lands (issue: the main job), the main job is `up` plus the smoke round trip.
-    code = cmd_up(argparse.Namespace(no_services=False, traces=False))
+    """The main job: the stack (started if it is not up), seeded, then a simulated contact centre through it."""
+    from bench.demo.run import DemoOptions, run
+
+    code = cmd_up(argparse.Namespace(no_services=False, traces=args.traces))
     if code:
         return code
-    code = cmd_status(argparse.Namespace())
-    return code or cmd_smoke(argparse.Namespace(events=args.events))
+    options = DemoOptions(minutes=args.minutes, rate_per_min=args.rate, agents=args.agents, seed=args.seed)
+    report = asyncio.run(run(_stack(), options, console))
+    console.print(report.read_text(encoding="utf-8").split("## Charts")[0])
+    console.print(f"[bold]report:[/] {report}  (charts beside it)")
+    return 0
 
 
 # --- provision --------------------------------------------------------------------------------------------
@@ -367,8 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--events", type=int, default=200)
     smoke.set_defaults(func=cmd_smoke)
 
-    demo = sub.add_parser("demo", help="the main job: start the stack and drive work through it")
-    demo.add_argument("--events", type=int, default=1000, help="probe events for the round trip")
+    demo = sub.add_parser("demo", help="the main job: a simulated contact centre through the whole stack")
+    demo.add_argument("--minutes", type=float, default=2.0, help="how long contacts arrive (default 2)")
+    demo.add_argument("--rate", type=float, default=40.0, help="contacts per minute (default 40)")
+    demo.add_argument("--agents", type=int, default=12, help="simulated agents (default 12)")
+    demo.add_argument("--seed", type=int, default=7, help="makes the run repeatable apart from timing")
+    demo.add_argument("--traces", action="store_true", help="also run the trace viewer")
     demo.set_defaults(func=cmd_demo)
 
     provision = sub.add_parser("provision", help="create the databases and every topic on existing servers")

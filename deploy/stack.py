@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +20,9 @@ from deploy.config import StackSettings
 from deploy.postgres import Postgres
 from deploy.processes import Managed, ProcessError, spawn, tail
 from deploy.traces import Zipkin
+from shared.auth import NewApiKey, Role, generate_api_key, insert_api_key, issue_token
+from shared.clock import utcnow
+from shared.db import SHARED_MIGRATIONS, connect, migrate
 from shared.events import SERVICES, TOPICS
 from shared.kafka import ensure_topics, wait_for_broker, warm_group_coordinator
 
@@ -94,6 +98,22 @@ class Stack:
         if self.zipkin.process.pid() is not None:
             env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin.spans_endpoint
         return env
+
+    async def create_api_key(self, name: str, channels: list[str]) -> NewApiKey:
+        """Every service verifies adapters against its own database, so the key goes to each of them."""
+        key = generate_api_key()
+        for service in SERVICES:
+            conn = await connect(self.settings.database_url(service))
+            try:
+                await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+                async with conn.transaction():
+                    await insert_api_key(conn, key=key, name=name, channels=channels, now=utcnow())
+            finally:
+                await conn.close()
+        return key
+
+    def token(self, role: Role, subject: str, ttl: timedelta = timedelta(hours=8)) -> str:
+        return issue_token(self.token_secret(), role=role, subject=subject, ttl=ttl, now=utcnow())
 
     # --- up -----------------------------------------------------------------------------------------------
 

@@ -470,6 +470,11 @@ class SlaClockRetargetedV1(_ClockChange):
     pass
 
 
+@event_type("switchboard.sla.clock_cancelled.v1", SLA_EVENTS)
+class SlaClockCancelledV1(_ClockChange):
+    """A re-target left no policy row defining this clock for the contact (e.g. no longer a complaint)."""
+
+
 @event_type("switchboard.sla.warning.v1", SLA_EVENTS)
 class SlaWarningV1(Event):
     contact_id: uuid.UUID
@@ -493,6 +498,8 @@ class SlaEscalatedV1(Event):
     level: int
     target_role: str
     at: datetime
+    due_at: datetime | None = None
+    """The clock's breach instant when the level fell due (level 0 can come before it)."""
 
 
 @event_type("switchboard.sla.met.v1", SLA_EVENTS)
@@ -500,6 +507,8 @@ class SlaMetV1(Event):
     contact_id: uuid.UUID
     clock: str
     elapsed_s: float
+    target_s: float | None = None
+    at: datetime | None = None
 
 
 @event_type("switchboard.sla.missed.v1", SLA_EVENTS)
@@ -507,6 +516,8 @@ class SlaMissedV1(Event):
     contact_id: uuid.UUID
     clock: str
     elapsed_s: float
+    target_s: float | None = None
+    at: datetime | None = None
 
 
 # --- feedback.events ----------------------------------------------------------------------------------------

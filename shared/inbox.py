@@ -1,6 +1,12 @@
 """The inbox: each handled event id is recorded in the same transaction as the handler's effect.
 
 A redelivered event finds its row and is skipped, so at-least-once delivery has exactly-once effect.
+
+Events of one subject (one contact) also take turns: Kafka orders them within a topic, but a consumer reads
+several topics, handles partitions concurrently and may run as several instances. Each handling transaction
+first takes a transaction-level advisory lock on its subjects (a batch takes all of them, sorted, before any
+other lock), so two events of one contact never interleave — a resolution and its contact never miss each
+other — and the locks cannot deadlock.
 """
 
 from __future__ import annotations
@@ -20,6 +26,16 @@ ON CONFLICT (consumer, event_id) DO NOTHING
 """
 
 
+LOCK_SUBJECTS = """
+SELECT pg_advisory_xact_lock(hashtextextended(subject, 11)) FROM unnest($1::text[]) AS subject ORDER BY subject
+"""
+
+
+async def lock_subjects(conn: Conn, subjects: Sequence[str]) -> None:
+    """Until the transaction ends, no other handler of this database handles an event of these subjects."""
+    await conn.execute(LOCK_SUBJECTS, sorted(set(subjects)))
+
+
 async def claim(conn: Conn, *, consumer: str, event_id: uuid.UUID, now: datetime) -> bool:
     """True if this event is new for `consumer`; must run inside the handler's transaction."""
     status = await conn.execute(CLAIM, consumer, event_id, now)
@@ -36,6 +52,7 @@ def idempotent(
 
     async def handler(delivery: Delivery) -> None:
         async with pool.acquire() as conn, conn.transaction():
+            await lock_subjects(conn, [delivery.decoded.envelope.subject])
             if await claim(conn, consumer=consumer, event_id=delivery.event_id, now=now()):
                 await handle(conn, delivery)
 
@@ -58,6 +75,7 @@ def idempotent_batch(
 
     async def handler(deliveries: Sequence[Delivery], span_for: SpanFor) -> None:
         async with pool.acquire() as conn, conn.transaction():
+            await lock_subjects(conn, [d.decoded.envelope.subject for d in deliveries])
             ids = [d.event_id for d in deliveries]
             new = {r["event_id"] for r in await conn.fetch(CLAIM_MANY, consumer, ids, now())}
             for delivery in deliveries:

@@ -246,6 +246,17 @@ class ConsumerLoop:
     def stop(self) -> None:
         self._stop.set()
 
+    def partitions(self, topic: str) -> tuple[frozenset[int], int] | None:
+        """The partitions of `topic` this member holds now and how many the topic has; None until it joined.
+
+        Lets a service keep per-partition state (timers) on the instance that owns the partition.
+        """
+        if self._consumer is None or not self.assigned.is_set():
+            return None
+        mine = frozenset(tp.partition for tp in self._consumer.assignment() if tp.topic == topic)
+        total = self._consumer.partitions_for_topic(topic)
+        return mine, len(total or ())
+
     async def run(self) -> None:
         self._consumer = AIOKafkaConsumer(
             *self.topics,

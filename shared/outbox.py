@@ -67,6 +67,20 @@ async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime
     )
 
 
+async def enqueue_many(conn: Conn, messages: Sequence[OutgoingMessage], *, now: datetime) -> None:
+    """Stage several messages in one pipelined round trip (same guarantees as `enqueue_message`)."""
+    if not messages:
+        return
+    carrier = current_trace_carrier()
+    await conn.executemany(
+        INSERT,
+        [
+            (m.event_id, m.topic, m.key, m.value, [[k, v.decode("latin-1")] for k, v in m.headers], carrier, now)
+            for m in messages
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class _Row:
     outbox_id: int

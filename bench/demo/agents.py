@@ -163,15 +163,16 @@ class SimAgent:
         self.stats.accepted += 1
 
     async def _handle(self, message: dict[str, Any]) -> None:
-        work = message.get("work") or message
+        work = message.get("work") or {}
+        contact = message.get("contact") or {}
         work_id = work.get("work_id")
         if work_id is None:
             return
         try:
             await self._step(f"/v1/work/{work_id}/start", {})
-            suggestions = message.get("suggestions") or work.get("suggestions") or []
+            suggestions = contact.get("suggestions") or []
             self.stats.suggestions_seen += len(suggestions)
-            await self._look_up(work, suggestions)
+            await self._look_up(contact, suggestions)
             await asyncio.sleep(self.rng.lognormvariate(0, 0.5) * self.handle_seconds)
             await self._step(f"/v1/work/{work_id}/solution", {"note": "Explained the cause and the fix."})
             await self._step(
@@ -193,11 +194,12 @@ class SimAgent:
         if response.status_code >= 400:
             self.stats.errors[f"{path.rsplit('/', 1)[-1]} {response.status_code}"] += 1
 
-    async def _look_up(self, work: dict[str, Any], suggestions: list[dict[str, Any]]) -> None:
+    async def _look_up(self, contact: dict[str, Any], suggestions: list[dict[str, Any]]) -> None:
+        """Most agents open a pushed suggestion when there is one; otherwise they search themselves."""
         if suggestions and self.rng.random() < 0.6:
             self.stats.suggestions_used += 1
             return
-        query = work.get("subject") or work.get("text") or ""
+        query = contact.get("subject") or contact.get("text") or ""
         if not query:
             return
         response = await self.knowledge.get("/v1/search", params={"q": str(query)[:200], "limit": 5})

@@ -23,9 +23,8 @@ from shared.events import (
     decode,
 )
 
-WATCHED = [
-    t.name for t in (INTAKE_CONTACTS, ROUTING_WORK, ROUTING_AGENTS, SLA_EVENTS, FEEDBACK_EVENTS, KNOWLEDGE_EVENTS)
-]
+WATCHED = (INTAKE_CONTACTS, ROUTING_WORK, ROUTING_AGENTS, SLA_EVENTS, FEEDBACK_EVENTS, KNOWLEDGE_EVENTS)
+"""The declared topics: their partition counts come from the same list that created them."""
 
 
 class Observer:
@@ -34,10 +33,8 @@ class Observer:
         self.tally = Tally()
         self.undecodable = 0
         self._stop = asyncio.Event()
-        self._ready = asyncio.Event()
-
-    async def wait_ready(self) -> None:
-        await self._ready.wait()
+        self.ready = asyncio.Event()
+        """Set once every partition is assigned and positioned at its end."""
 
     def stop(self) -> None:
         self._stop.set()
@@ -46,16 +43,12 @@ class Observer:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in WATCHED
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
+            partitions = [TopicPartition(topic.name, p) for topic in WATCHED for p in range(topic.partitions)]
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)  # only what this run causes
             for tp in partitions:
                 await consumer.position(tp)
-            self._ready.set()
+            self.ready.set()
             while not self._stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200)
                 for messages in batch.values():
@@ -68,7 +61,6 @@ class Observer:
                         if decoded.event is not None:
                             self.tally.apply(decoded.envelope, decoded.event)
         finally:
-            self._ready.set()
             with contextlib.suppress(Exception):
                 await consumer.stop()
 

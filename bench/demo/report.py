@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.demo.tally import Snapshot, percentile
@@ -16,6 +16,10 @@ class RunInfo:
     seed: int
     started: str
     machine: str
+    agent_figures: dict[str, int] = field(default_factory=dict)
+    """What the simulated desktops counted: offers, declines, knowledge lookups, suggestions used."""
+    adapter_figures: dict[str, int] = field(default_factory=dict)
+    """What the simulated adapters saw: posts and intake's outcomes (created, threaded, duplicate)."""
 
 
 def _ptile_row(name: str, values: list[float]) -> str:
@@ -89,6 +93,11 @@ def markdown(snap: Snapshot, run: RunInfo, charts: list[str]) -> str:
         f"| knowledge suggestions pushed | {snap.suggestions} |",
         "",
     ]
+    if run.agent_figures or run.adapter_figures:
+        lines += ["## Desks and adapters", "", "| measure | value |", "|---|---|"]
+        lines += [f"| agents: {k.replace('_', ' ')} | {v} |" for k, v in run.agent_figures.items()]
+        lines += [f"| adapters: {k} | {v} |" for k, v in run.adapter_figures.items()]
+        lines.append("")
     if charts:
         lines += ["## Charts", "", *(f"![{Path(c).stem}]({Path(c).name})" for c in charts), ""]
     return "\n".join(lines)

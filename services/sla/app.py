@@ -1,21 +1,79 @@
-"""Wires the sla service: its routes, consumers and background work, on the shared app factory."""
+"""Wires the sla service: its routes, its consumer of contacts, work and feedback, and the timer scheduler."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.sla.api import routers
 from services.sla.config import SlaSettings
-from shared.app import ServiceSpec
+from services.sla.handlers import Deps, handler
+from services.sla.repository.timers import EVERYTHING, Ownership
+from services.sla.scheduler import Scheduler
+from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
+from shared.clock import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _settings(runtime: Runtime) -> SlaSettings:
+    settings = runtime.settings
+    assert isinstance(settings, SlaSettings)
+    return settings
+
+
+def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    settings = _settings(runtime)
+    deps = Deps(live_channels=frozenset(settings.sla_live_channels), now=runtime.clock.now)
+    topics = (settings.sla_contacts_topic, settings.sla_work_topic, settings.sla_feedback_topic)
+    return [ConsumerSpec("sla", topics, handler(deps))]
+
+
+def _ownership(runtime: Runtime) -> Callable[[], Ownership]:
+    """Timers follow the partitions of the contacts topic this instance consumes; before the consumer has
+    joined its group (and during a takeover after a crash) it fires everything: the fired record in the
+    database, not ownership, is what makes firing exactly-once, so owning too much is only wasted effort."""
+    settings = _settings(runtime)
+    if settings.sla_timer_ownership == "all":
+        return lambda: EVERYTHING
+
+    def ownership() -> Ownership:
+        held = runtime.consumers[0].partitions(settings.sla_contacts_topic) if runtime.consumers else None
+        return EVERYTHING if held is None else Ownership(held[0], held[1])
+
+    return ownership
+
+
+async def _start(runtime: Runtime) -> None:
+    settings = _settings(runtime)
+    scheduler = Scheduler(
+        runtime.pool,
+        runtime.clock,
+        dsn=settings.database_url,
+        ownership=_ownership(runtime),
+        horizon_s=settings.sla_horizon_s,
+        batch_size=settings.sla_fire_batch_size,
+        lead_s=settings.sla_fire_lead_s,
+        hold_before_commit_s=settings.sla_hold_before_commit_s,
+    )
+    runtime.extras["scheduler"] = scheduler
+    if settings.sla_scheduler:
+        runtime.tasks.start("sla-scheduler", scheduler.run(), stop=scheduler.stop)
+
+
 def spec() -> ServiceSpec:
-    return ServiceSpec(name="sla", migrations=MIGRATIONS)
+    return ServiceSpec(
+        name="sla",
+        migrations=MIGRATIONS,
+        routers=routers(),
+        consumers=_consumers,
+        on_start=_start,
+        title="Switchboard SLA",
+    )
 
 
-def create_app(settings: SlaSettings) -> FastAPI:
-    return create_service_app(spec(), settings)
+def create_app(settings: SlaSettings, *, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(spec(), settings, clock=clock)

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from shared.config import ServiceSettings
+from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, ROUTING_WORK
 
 
 class SlaSettings(ServiceSettings):
     service: str = "sla"
     port: int = 8103
     database_url: str = "postgresql://switchboard@127.0.0.1:5532/sla"
+    sla_contacts_topic: str = INTAKE_CONTACTS.name
+    """Where contacts arrive (received, messages, reclassified); its partitions decide who owns which timers."""
+    sla_work_topic: str = ROUTING_WORK.name
+    """Routing's work lifecycle (assigned, pending, resolved…)."""
+    sla_feedback_topic: str = FEEDBACK_EVENTS.name
+    """Feedback's follow-up requests (start the follow-up clock)."""
+    sla_live_channels: tuple[str, ...] = ("phone", "chat", "onsite")
+    """Channels where accepting the work is the first response (RULES.md); elsewhere the first reply is."""
+    sla_scheduler: bool = True
+    """Run the timer loop (tests that drive `fire_due` by hand turn it off)."""
+    sla_timer_ownership: Literal["partitions", "all"] = "partitions"
+    """`partitions`: fire the contacts whose intake.contacts partition this instance consumes; `all`: every one."""
+    sla_horizon_s: float = 300.0
+    """How far ahead due moments are held in memory; the rest wait in PostgreSQL."""
+    sla_fire_batch_size: int = 500
+    """Due moments fired per transaction."""
+    sla_fire_lead_s: float = 0.05
+    """Prepare a firing this long before its moment and commit at the moment (never early)."""
+    sla_hold_before_commit_s: float = 0.0
+    """Fault injection for crash tests: keep each firing transaction open this long before committing."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -11,7 +12,9 @@ import pytest
 from services.feedback.handlers import handle, on_work_reopened, on_work_resolved
 from services.feedback.scheduler import fire_due
 from shared.clock import ManualClock
+from shared.db import Conn
 from shared.events import CustomerMergedV1, CustomerRef, CustomerUnmergedV1, Event, decode, encode
+from shared.inbox import idempotent, lock_subjects
 from shared.kafka import Delivery, Producer, Record
 from tests.integration.feedback.conftest import Feedback, feedback_settings, resolve, started
 from tests.support import TestStack
@@ -182,3 +185,42 @@ def delivery_of(event: Event) -> Delivery:
     message = encode(event, source="switchboard/intake", subject="customers", time=T0)
     record = Record("intake.contacts", 0, 0, message.key, message.value, message.headers, 0)
     return Delivery(record, decode(message.value))
+
+
+async def test_a_resolution_and_its_contact_handled_at_the_same_time_never_miss_each_other(
+    feedback: Feedback,
+) -> None:
+    """The consumer handles partitions concurrently (and several instances split them): one contact's events
+    take turns, so a resolution stored while its contact is being handled is planned, not left waiting."""
+    contact = make_contact_received()
+    resolved = make_work_resolved(contact, resolved_at=feedback.clock.now())
+    now = feedback.clock.now()
+
+    def delivery(event: Event) -> Delivery:
+        message = encode(event, source="switchboard/tests", subject=str(contact.contact_id), time=now)
+        record = Record("t", 0, 0, message.key, message.value, message.headers, 0)
+        return Delivery(record, decode(message.value))
+
+    async def handle_now(conn: Conn, d: Delivery) -> None:
+        await handle(conn, d, now=now)
+
+    consumer = idempotent(feedback.pool, "feedback", handle_now, feedback.clock.now)
+    async with feedback.pool.acquire() as first:
+        resolution = first.transaction()
+        await resolution.start()
+        # The resolution's handling, held open: stored as waiting, since the contact is not known yet.
+        await lock_subjects(first, [str(contact.contact_id)])
+        await handle(first, delivery(resolved), now=now)
+
+        async def handle_contact() -> None:
+            await consumer(delivery(contact))
+
+        contact_task = asyncio.create_task(handle_contact())
+        await asyncio.sleep(0.5)
+        assert not contact_task.done(), "the contact's handling waits for the resolution's transaction"
+        await resolution.commit()
+        await asyncio.wait_for(contact_task, 10)
+    status = await feedback.pool.fetchval(
+        "SELECT status FROM invitation WHERE contact_id = $1", contact.contact_id
+    )
+    assert status == "scheduled"

@@ -1,0 +1,40 @@
+"""`GET /v1/sla/audit`: who changed which policy or calendar, when, and from what to what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from services.sla.api.common import pool_of
+from services.sla.repository import admin as admin_repo
+from shared.auth import Principal, require_roles
+
+router = APIRouter(prefix="/v1/sla", tags=["audit"])
+
+
+class AuditOut(BaseModel):
+    audit_id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    entity: str
+    entity_id: str
+    detail: dict[str, Any]
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def list_audit(
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles("admin", "ops"))],
+    entity: Literal["policy", "calendar"] | None = None,
+    entity_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    """Who changed which policy or calendar, when, and from what to what; newest first."""
+    async with pool_of(request).acquire() as conn:
+        entries = await admin_repo.list_audit(conn, entity=entity, entity_id=entity_id, limit=limit)
+    return [AuditOut.model_validate(e, from_attributes=True) for e in entries]

@@ -1,0 +1,320 @@
+"""`/v1/sla/calendars`: 24×7 or weekly working hours with holidays and make-up days (调休), audited; and
+working-time arithmetic on them for admins checking a calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.sla.api.common import MANAGERS, now_of, pool_of
+from services.sla.domain.calendar import (
+    Calendar,
+    CalendarError,
+    DayNote,
+    Hours,
+    add_working_days,
+    add_working_time,
+    validate,
+    working_time_between,
+)
+from services.sla.domain.policy import Target, target_seconds
+from services.sla.handlers import replan_calendar
+from services.sla.repository import admin as admin_repo
+from services.sla.repository import clocks as clock_repo
+from shared.auth import Principal, require_roles
+from shared.db import Conn
+from shared.errors import Problem
+
+router = APIRouter(prefix="/v1/sla", tags=["calendars"])
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HoursIn(_In):
+    start: str = Field(examples=["09:00"])
+    end: str = Field(examples=["18:00"])
+
+
+class DayIn(_In):
+    date: dt.date
+    name: str = Field(default="", max_length=100)
+
+
+class CalendarIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    always_open: bool = False
+    time_zone: str = Field(examples=["Asia/Shanghai"])
+    weekly: dict[Weekday, list[HoursIn]] = Field(default_factory=dict)
+    workday_hours: list[HoursIn] = Field(default_factory=list)
+    """Hours on make-up working days; empty means Monday's."""
+    holidays: list[DayIn] = Field(default_factory=list)
+    workdays: list[DayIn] = Field(default_factory=list)
+    """Make-up working days (调休)."""
+
+
+class CalendarOut(BaseModel):
+    calendar_id: str
+    name: str
+    version: int
+    always_open: bool
+    time_zone: str
+    weekly: dict[str, list[HoursIn]]
+    workday_hours: list[HoursIn]
+    holidays: list[DayIn]
+    workdays: list[DayIn]
+
+
+class CalendarSaved(CalendarOut):
+    replanned_clocks: int
+    """Running clocks on this calendar whose due moments were laid out again."""
+
+
+def _hours(items: list[HoursIn]) -> tuple[Hours, ...]:
+    return tuple(Hours.parse(h.start, h.end) for h in items)
+
+
+def to_calendar(calendar_id: str, body: CalendarIn, *, version: int) -> Calendar:
+    try:
+        calendar = Calendar(
+            calendar_id=calendar_id,
+            name=body.name,
+            time_zone=body.time_zone,
+            always_open=body.always_open,
+            weekly=tuple(_hours(body.weekly.get(day) or []) for day in WEEKDAYS),
+            holidays=tuple(DayNote(d.date, d.name) for d in body.holidays),
+            workdays=tuple(DayNote(d.date, d.name) for d in body.workdays),
+            workday_hours=_hours(body.workday_hours),
+            version=version,
+        )
+        validate(calendar)
+    except CalendarError as exc:
+        raise Problem(422, "Invalid calendar", str(exc), kind="invalid-calendar") from exc
+    return calendar
+
+
+def _hours_out(hours: tuple[Hours, ...]) -> list[HoursIn]:
+    return [HoursIn(start=h.text()[0], end=h.text()[1]) for h in hours]
+
+
+def calendar_out(calendar: Calendar) -> CalendarOut:
+    return CalendarOut(
+        calendar_id=calendar.calendar_id,
+        name=calendar.name,
+        version=calendar.version,
+        always_open=calendar.always_open,
+        time_zone=calendar.time_zone,
+        weekly={day: _hours_out(calendar.weekly[i]) for i, day in enumerate(WEEKDAYS) if calendar.weekly[i]},
+        workday_hours=_hours_out(calendar.workday_hours),
+        holidays=[DayIn(date=n.day, name=n.name) for n in sorted(calendar.holidays, key=lambda n: n.day)],
+        workdays=[DayIn(date=n.day, name=n.name) for n in sorted(calendar.workdays, key=lambda n: n.day)],
+    )
+
+
+async def _get(conn: Conn, calendar_id: str, *, for_update: bool = False) -> Calendar:
+    calendar = await admin_repo.get_calendar(conn, calendar_id, for_update=for_update)
+    if calendar is None:
+        raise Problem(404, "Not found", f"no calendar {calendar_id!r}", kind="unknown-calendar")
+    return calendar
+
+
+async def _store(
+    conn: Conn, calendar: Calendar, before: Calendar | None, who: Principal, action: str, now: dt.datetime
+) -> CalendarSaved:
+    await admin_repo.save_calendar(conn, calendar, by=who.subject, now=now)
+    replanned = await replan_calendar(conn, calendar.calendar_id, now=now)
+    detail: dict[str, Any] = {"version": calendar.version, "replanned_clocks": replanned}
+    if before is not None:
+        detail["before"] = calendar_out(before).model_dump(mode="json")
+    detail["after"] = calendar_out(calendar).model_dump(mode="json")
+    await admin_repo.audit(
+        conn,
+        actor=who.subject,
+        role=who.role,
+        action=action,
+        entity="calendar",
+        entity_id=calendar.calendar_id,
+        detail=detail,
+        now=now,
+    )
+    return CalendarSaved(**calendar_out(calendar).model_dump(), replanned_clocks=replanned)
+
+
+@router.get("/calendars", response_model=list[CalendarOut])
+async def list_calendars(
+    request: Request, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
+) -> list[CalendarOut]:
+    async with pool_of(request).acquire() as conn:
+        return [calendar_out(c) for c in await admin_repo.list_calendars(conn)]
+
+
+@router.get("/calendars/{calendar_id}", response_model=CalendarOut)
+async def get_calendar(
+    calendar_id: str, request: Request, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
+) -> CalendarOut:
+    async with pool_of(request).acquire() as conn:
+        return calendar_out(await _get(conn, calendar_id))
+
+
+@router.put("/calendars/{calendar_id}", response_model=CalendarSaved)
+async def put_calendar(
+    calendar_id: Annotated[str, Path(pattern=SLUG)],
+    body: CalendarIn,
+    request: Request,
+    response: Response,
+    who: Annotated[Principal, Depends(require_roles("admin"))],
+) -> CalendarSaved:
+    """Create or replace a calendar; running clocks on it are re-planned in the same transaction."""
+    now = now_of(request)
+    async with pool_of(request).acquire() as conn, conn.transaction():
+        before = await admin_repo.get_calendar(conn, calendar_id, for_update=True)
+        calendar = to_calendar(calendar_id, body, version=1 if before is None else before.version + 1)
+        saved = await _store(conn, calendar, before, who, "created" if before is None else "updated", now)
+    if before is None:
+        response.status_code = 201
+    return saved
+
+
+class DayChange(_In):
+    kind: Literal["holiday", "workday"]
+    """`holiday`: no work that day; `workday`: a make-up working day (调休)."""
+    name: str = Field(default="", max_length=100)
+
+
+@router.put("/calendars/{calendar_id}/days/{day}", response_model=CalendarSaved)
+async def put_day(
+    calendar_id: str,
+    day: dt.date,
+    body: DayChange,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("admin"))],
+) -> CalendarSaved:
+    """Mark one date a holiday or a make-up working day (replacing what it was)."""
+    now = now_of(request)
+    async with pool_of(request).acquire() as conn, conn.transaction():
+        before = await _get(conn, calendar_id, for_update=True)
+        holidays = tuple(n for n in before.holidays if n.day != day)
+        workdays = tuple(n for n in before.workdays if n.day != day)
+        if body.kind == "holiday":
+            holidays = (*holidays, DayNote(day, body.name))
+        else:
+            workdays = (*workdays, DayNote(day, body.name))
+        calendar = replace(before, holidays=holidays, workdays=workdays, version=before.version + 1)
+        _validated(calendar)
+        return await _store(conn, calendar, before, who, f"marked {day.isoformat()} a {body.kind}", now)
+
+
+@router.delete("/calendars/{calendar_id}/days/{day}", response_model=CalendarSaved)
+async def delete_day(
+    calendar_id: str, day: dt.date, request: Request, who: Annotated[Principal, Depends(require_roles("admin"))]
+) -> CalendarSaved:
+    """Make a date an ordinary day of its weekday again."""
+    now = now_of(request)
+    async with pool_of(request).acquire() as conn, conn.transaction():
+        before = await _get(conn, calendar_id, for_update=True)
+        calendar = replace(
+            before,
+            holidays=tuple(n for n in before.holidays if n.day != day),
+            workdays=tuple(n for n in before.workdays if n.day != day),
+            version=before.version + 1,
+        )
+        if calendar.holidays == before.holidays and calendar.workdays == before.workdays:
+            raise Problem(
+                404, "Not found", f"{day.isoformat()} is not a listed day of {calendar_id!r}", kind="unknown-day"
+            )
+        return await _store(conn, calendar, before, who, f"cleared {day.isoformat()}", now)
+
+
+def _validated(calendar: Calendar) -> None:
+    try:
+        validate(calendar)
+    except CalendarError as exc:
+        raise Problem(422, "Invalid calendar", str(exc), kind="invalid-calendar") from exc
+
+
+@router.delete("/calendars/{calendar_id}", status_code=204)
+async def delete_calendar(
+    calendar_id: str, request: Request, who: Annotated[Principal, Depends(require_roles("admin"))]
+) -> Response:
+    now = now_of(request)
+    async with pool_of(request).acquire() as conn, conn.transaction():
+        before = await _get(conn, calendar_id, for_update=True)
+        policies = await admin_repo.policies_using_calendar(conn, calendar_id)
+        clocks = await clock_repo.open_clocks_on_calendar(conn, calendar_id)
+        if policies or clocks:
+            raise Problem(
+                409,
+                "Conflict",
+                f"calendar {calendar_id!r} is used by {policies} active polic(ies) and {clocks} open clock(s)",
+                kind="calendar-in-use",
+            )
+        await admin_repo.delete_calendar(conn, calendar_id)
+        await admin_repo.audit(
+            conn,
+            actor=who.subject,
+            role=who.role,
+            action="deleted",
+            entity="calendar",
+            entity_id=calendar_id,
+            detail={"before": calendar_out(before).model_dump(mode="json")},
+            now=now,
+        )
+    return Response(status_code=204)
+
+
+class AddOut(BaseModel):
+    start: dt.datetime
+    due: dt.datetime
+    working_seconds: float
+
+
+@router.get("/calendars/{calendar_id}/add", response_model=AddOut)
+async def add_on_calendar(
+    calendar_id: str,
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
+    start: AwareDatetime,
+    amount: Annotated[float, Query(gt=0)],
+    unit: Literal["seconds", "minutes", "hours", "working_days"],
+) -> AddOut:
+    """When `amount` `unit` of working time after `start` is up (as a clock started then would breach)."""
+    async with pool_of(request).acquire() as conn:
+        calendar = await _get(conn, calendar_id)
+    if unit == "working_days" and not float(amount).is_integer():
+        raise Problem(422, "Validation failed", "working days are whole days", kind="validation")
+    seconds = target_seconds(Target(amount, unit), calendar, start)
+    due = (
+        add_working_days(calendar, start, int(amount))
+        if unit == "working_days"
+        else add_working_time(calendar, start, seconds)
+    )
+    return AddOut(start=start, due=due, working_seconds=seconds)
+
+
+class BetweenOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    working_seconds: float
+
+
+@router.get("/calendars/{calendar_id}/between", response_model=BetweenOut)
+async def between_on_calendar(
+    calendar_id: str,
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
+    start: AwareDatetime,
+    end: AwareDatetime,
+) -> BetweenOut:
+    """Working time from `start` to `end` on the calendar."""
+    async with pool_of(request).acquire() as conn:
+        calendar = await _get(conn, calendar_id)
+    return BetweenOut(start=start, end=end, working_seconds=working_time_between(calendar, start, end))

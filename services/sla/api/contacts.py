@@ -1,0 +1,205 @@
+"""`GET /v1/sla/contacts/{contact_id}`: a contact's clocks, due moments and every transition with its cause."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.sla.api.common import READERS, now_of, pool_of, runtime_of
+from services.sla.domain.clock import Clock, calendar_of, due_at, elapsed_at, paused_at
+from services.sla.handlers import Deps, on_manual_milestone
+from services.sla.repository import admin as admin_repo
+from services.sla.repository import clocks as clock_repo
+from services.sla.repository import contacts as contact_repo
+from services.sla.repository import timers
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+
+router = APIRouter(prefix="/v1/sla", tags=["contacts"])
+
+
+class TargetOut(BaseModel):
+    amount: float
+    unit: str
+    seconds: float
+
+
+class DueOut(BaseModel):
+    alert: str
+    kind: str
+    level: int
+    target_role: str | None
+    due_at: datetime
+
+
+class FiredOut(BaseModel):
+    alert: str
+    due_at: datetime
+    fired_at: datetime
+    lateness_ms: float
+    event_id: uuid.UUID
+
+
+class ClockOut(BaseModel):
+    clock: str
+    state: str
+    policy_id: uuid.UUID
+    policy_version: int
+    target: TargetOut
+    calendar_id: str
+    started_at: datetime
+    since: datetime
+    elapsed_s: float
+    paused_s: float
+    remaining_s: float
+    due_at: datetime | None
+    breached_at: datetime | None
+    stopped_by: str | None
+    upcoming: list[DueOut]
+    fired: list[FiredOut]
+
+
+class TransitionOut(BaseModel):
+    transition_id: int
+    clock: str
+    action: str
+    from_state: str | None
+    to_state: str
+    at: datetime
+    elapsed_s: float
+    paused_s: float
+    due_at: datetime | None
+    cause: str
+    cause_event_id: uuid.UUID | None
+    detail: dict[str, Any]
+
+
+class ContactOut(BaseModel):
+    contact_id: uuid.UUID
+    received_at: datetime | None
+    channel: str | None
+    grade: str | None
+    priority_class: str | None
+    category: str | None
+    emergency: bool
+    agent_id: str | None
+    clocks: list[ClockOut]
+    history: list[TransitionOut]
+    waiting_events: int
+    """Events that arrived before contact.received and wait to be applied."""
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactOut)
+async def get_contact(
+    contact_id: uuid.UUID, request: Request, _who: Annotated[Principal, Depends(require_roles(*READERS))]
+) -> ContactOut:
+    now = now_of(request)
+    # One snapshot, so a firing that commits while this reads cannot show an alert both due and fired.
+    async with pool_of(request).acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        contact = await contact_repo.get_contact(conn, contact_id)
+        if contact is None:
+            raise Problem(
+                404, "Not found", f"SLA has seen no event of contact {contact_id}", kind="unknown-contact"
+            )
+        clocks = await clock_repo.get_clocks(conn, contact_id)
+        calendars = await admin_repo.calendars_by_id(conn)
+        due = await clock_repo.list_due(conn, contact_id)
+        fired = await timers.list_fired(conn, contact_id)
+        history = await clock_repo.list_transitions(conn, contact_id)
+        waiting = await contact_repo.count_early_events(conn, contact_id)
+
+    def clock_out(clock: Clock) -> ClockOut:
+        calendar = calendar_of(clock.spec, calendars)
+        elapsed = elapsed_at(clock, calendar, now)
+        return ClockOut(
+            clock=clock.clock,
+            state=clock.state,
+            policy_id=clock.spec.policy_id,
+            policy_version=clock.spec.policy_version,
+            target=TargetOut(amount=clock.spec.target.amount, unit=clock.spec.target.unit, seconds=clock.target_s),
+            calendar_id=clock.spec.calendar_id,
+            started_at=clock.started_at,
+            since=clock.since,
+            elapsed_s=elapsed,
+            paused_s=paused_at(clock, now),
+            remaining_s=clock.target_s - elapsed,
+            due_at=due_at(clock, calendar),
+            breached_at=clock.breached_at,
+            stopped_by=clock.stopped_by,
+            upcoming=[
+                DueOut(alert=d.alert, kind=d.kind, level=d.level, target_role=d.target_role, due_at=d.due_at)
+                for d in due
+                if d.clock == clock.clock
+            ],
+            fired=[
+                FiredOut(
+                    alert=f.alert,
+                    due_at=f.due_at,
+                    fired_at=f.fired_at,
+                    lateness_ms=(f.fired_at - f.due_at).total_seconds() * 1000,
+                    event_id=f.event_id,
+                )
+                for f in fired
+                if f.clock == clock.clock
+            ],
+        )
+
+    return ContactOut(
+        contact_id=contact.contact_id,
+        received_at=contact.received_at,
+        channel=contact.channel,
+        grade=contact.grade,
+        priority_class=contact.priority_class,
+        category=contact.category,
+        emergency=contact.emergency,
+        agent_id=contact.agent_id,
+        clocks=[clock_out(c) for c in clocks.values()],
+        history=[TransitionOut.model_validate(t, from_attributes=True) for t in history],
+        waiting_events=waiting,
+    )
+
+
+class MilestoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    milestone: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", examples=["regulator_reported"])
+    at: AwareDatetime | None = None
+    """When it happened; now if left out."""
+
+
+class MilestoneOut(BaseModel):
+    contact_id: uuid.UUID
+    milestone: str
+    at: datetime
+    stopped: list[str]
+    """The clocks it stopped."""
+
+
+@router.post("/contacts/{contact_id}/milestones", response_model=MilestoneOut)
+async def record_milestone(
+    contact_id: uuid.UUID,
+    body: MilestoneIn,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("supervisor", "admin"))],
+) -> MilestoneOut:
+    """Record a milestone no event carries (the regulator was notified, the incident review is done…)."""
+    runtime = runtime_of(request)
+    at = body.at or runtime.clock.now()
+    deps = Deps(live_channels=frozenset(), now=runtime.clock.now)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        contact = await contact_repo.get_contact(conn, contact_id)
+        if contact is None or contact.received_at is None:
+            raise Problem(404, "Not found", f"SLA has no clocks for contact {contact_id}", kind="unknown-contact")
+        stopped = await on_manual_milestone(conn, deps, contact_id, body.milestone, at=at, actor=who.subject)
+    if not stopped:
+        raise Problem(
+            409,
+            "Conflict",
+            f"no open clock of contact {contact_id} waits for {body.milestone!r}",
+            kind="milestone-stops-nothing",
+        )
+    return MilestoneOut(contact_id=contact_id, milestone=body.milestone, at=at, stopped=stopped)

@@ -1,0 +1,165 @@
+"""`GET /v1/sla/attainment` and `GET /v1/sla/at-risk`: how the clocks did, and which are closest to breach."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel
+
+from services.sla.api.common import MANAGERS, now_of, pool_of
+from services.sla.domain.clock import calendar_of, elapsed_at
+from services.sla.repository import admin as admin_repo
+from services.sla.repository import figures
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+from shared.events import Channel, Grade, PriorityClass
+
+router = APIRouter(prefix="/v1/sla", tags=["figures"])
+
+Dimension = Literal["clock", "grade", "priority_class", "channel"]
+
+
+class AttainmentOut(BaseModel):
+    clock: str | None
+    grade: str | None
+    priority_class: str | None
+    channel: str | None
+    period: str | None
+    """Local date the period starts on (in `time_zone`)."""
+    met: int
+    missed: int
+    open: int
+    breaches: int
+    met_pct: float | None
+    """Met share of the clocks that stopped (met + missed), in percent."""
+    goal_pct: float | None
+    mean_s: float | None
+    """Mean elapsed working time of the stopped clocks: for `first_response`, the mean time to first response."""
+    p90_s: float | None
+
+
+class AttainmentReport(BaseModel):
+    since: datetime
+    until: datetime
+    time_zone: str
+    group_by: list[str]
+    rows: list[AttainmentOut]
+
+
+@router.get("/attainment", response_model=AttainmentReport)
+async def attainment(
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    group_by: Annotated[list[Dimension] | None, Query()] = None,
+    period: Literal["day", "week", "month"] | None = None,
+    time_zone: str = "Asia/Shanghai",
+    clock: str | None = None,
+    grade: Grade | None = None,
+    priority_class: PriorityClass | None = None,
+    channel: Channel | None = None,
+) -> AttainmentReport:
+    """Clocks started in [since, until) (default: the last 30 days), grouped by the chosen dimensions (default:
+    by clock) and optionally by day, week or month."""
+    now = now_of(request)
+    until = until or now
+    since = since or until - timedelta(days=30)
+    if since >= until:
+        raise Problem(422, "Validation failed", "`since` must be before `until`", kind="validation")
+    dims = set(group_by or ["clock"])
+    grouping = figures.Grouping(
+        clock="clock" in dims,
+        grade="grade" in dims,
+        priority_class="priority_class" in dims,
+        channel="channel" in dims,
+        period=period,
+    )
+    filters = figures.Filters(since, until, clock, grade, priority_class, channel)
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Problem(422, "Validation failed", f"unknown time zone {time_zone!r}", kind="validation") from exc
+    async with pool_of(request).acquire() as conn:
+        rows = await figures.attainment(conn, grouping=grouping, filters=filters, time_zone=time_zone)
+    return AttainmentReport(
+        since=since,
+        until=until,
+        time_zone=time_zone,
+        group_by=sorted(dims) + ([f"period:{period}"] if period else []),
+        rows=[
+            AttainmentOut(
+                clock=r.clock,
+                grade=r.grade,
+                priority_class=r.priority_class,
+                channel=r.channel,
+                period=r.period.date().isoformat() if r.period else None,
+                met=r.met,
+                missed=r.missed,
+                open=r.open,
+                breaches=r.breaches,
+                met_pct=round(100 * r.met / (r.met + r.missed), 2) if r.met + r.missed else None,
+                goal_pct=None if r.goal is None or not grouping.clock else round(100 * r.goal, 2),
+                mean_s=r.mean_s,
+                p90_s=r.p90_s,
+            )
+            for r in rows
+        ],
+    )
+
+
+class AtRiskOut(BaseModel):
+    contact_id: uuid.UUID
+    clock: str
+    due_at: datetime
+    remaining_s: float
+    """Wall-clock seconds until the breach (negative once breached)."""
+    elapsed_pct: float
+    """Share of the target already used, in percent of working time."""
+    breached: bool
+    levels_fired: list[str]
+    grade: str | None
+    priority_class: str | None
+    channel: str | None
+    agent_id: str | None
+
+
+@router.get("/at-risk", response_model=list[AtRiskOut])
+async def at_risk(
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    include_breached: bool = False,
+    clock: str | None = None,
+    grade: Grade | None = None,
+    channel: Channel | None = None,
+) -> list[AtRiskOut]:
+    """Running clocks ordered by how soon they breach (with `include_breached`, overdue ones come first)."""
+    now = now_of(request)
+    async with pool_of(request).acquire() as conn:
+        found = await figures.at_risk(
+            conn, limit=limit, include_breached=include_breached, clock=clock, grade=grade, channel=channel
+        )
+        calendars = await admin_repo.calendars_by_id(conn)
+    return [
+        AtRiskOut(
+            contact_id=r.clock.contact_id,
+            clock=r.clock.clock,
+            due_at=r.due_at,
+            remaining_s=(r.due_at - now).total_seconds(),
+            elapsed_pct=round(
+                100 * elapsed_at(r.clock, calendar_of(r.clock.spec, calendars), now) / r.clock.target_s, 2
+            ),
+            breached=r.clock.breached_at is not None,
+            levels_fired=list(r.clock.fired),
+            grade=r.grade,
+            priority_class=r.priority_class,
+            channel=r.channel,
+            agent_id=r.agent_id,
+        )
+        for r in found
+    ]

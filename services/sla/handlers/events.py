@@ -1,0 +1,206 @@
+"""Consumed events → clock transitions, in the consumer's transaction (the inbox already claimed the event id).
+
+Every handler locks the contact's row first, so the handlers of one contact run one at a time even when its
+events come from different topics. Events that overtake the contact's `contact.received` (they travel on other
+topics) are stashed and replayed, in order, right after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from services.sla.domain import contact as contact_domain
+from services.sla.domain.policy import ClockSpec, resolve
+from services.sla.handlers.changes import Ctx, Deps, apply, reach_milestones, start_triggered
+from services.sla.repository import clocks as clock_repo
+from services.sla.repository import contacts as contact_repo
+from services.sla.repository.contacts import Cause
+from shared.db import Conn
+from shared.events import (
+    REGISTRY,
+    ContactMessageAddedV1,
+    ContactReceivedV1,
+    ContactReclassifiedV1,
+    Event,
+    FeedbackFollowupRequiredV1,
+    WorkAssignedV1,
+    WorkPendingV1,
+    WorkReopenedV1,
+    WorkResolvedV1,
+    WorkResumedV1,
+    WorkSolutionRecordedV1,
+)
+from shared.inbox import TransactionalHandler
+from shared.kafka import Delivery
+
+# --- one function per consumed event, applied to a locked, received contact ---------------------------------
+
+Apply = Callable[[Ctx, Event, datetime], Awaitable[None]]
+
+
+async def on_message_added(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, ContactMessageAddedV1)
+    if event.from_customer:
+        await apply(
+            ctx, contact_domain.resume_all(ctx.clocks.values(), at, ctx.calendars, reason="customer replied")
+        )
+    else:
+        await reach_milestones(ctx, "agent_reply", at)
+
+
+async def on_reclassified(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, ContactReclassifiedV1)
+    ctx.contact = replace(
+        ctx.contact, category=event.category, priority_class=event.priority_class, emergency=event.emergency
+    )
+    await contact_repo.save_contact(ctx.conn, ctx.contact, now=ctx.now)
+    specs = resolve(ctx.policies, ctx.contact.keys)
+    # Clocks keep the version they run under unless their terms really change.
+    specs = {
+        name: (ctx.clocks[name].spec if name in ctx.clocks and _same_terms(ctx.clocks[name].spec, spec) else spec)
+        for name, spec in specs.items()
+    }
+    received_at = ctx.contact.received_at or at
+    await apply(
+        ctx,
+        contact_domain.retarget_all(
+            ctx.contact.contact_id,
+            ctx.clocks,
+            specs,
+            at,
+            ctx.calendars,
+            received_at=received_at,
+            reason=f"reclassified by {event.by}: {event.priority_class} {event.category}",
+        ),
+    )
+
+
+def _same_terms(a: ClockSpec, b: ClockSpec) -> bool:
+    return replace(a, policy_version=b.policy_version) == b
+
+
+async def on_assigned(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, WorkAssignedV1)
+    ctx.contact = replace(ctx.contact, agent_id=event.agent_id)
+    await contact_repo.save_contact(ctx.conn, ctx.contact, now=ctx.now)
+    await reach_milestones(ctx, "assigned", at)
+
+
+async def on_solution_recorded(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, WorkSolutionRecordedV1)
+    await reach_milestones(ctx, "solution", at)
+
+
+async def on_pending(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, WorkPendingV1)
+    if event.pending_on == "customer":
+        await apply(
+            ctx, contact_domain.pause_all(ctx.clocks.values(), at, ctx.calendars, reason="waiting on the customer")
+        )
+
+
+async def on_resumed(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, WorkResumedV1)
+    await apply(ctx, contact_domain.resume_all(ctx.clocks.values(), at, ctx.calendars, reason="work resumed"))
+
+
+async def on_resolved(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, WorkResolvedV1)
+    await reach_milestones(ctx, "resolved", at)
+
+
+async def on_reopened(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, WorkReopenedV1)
+    await apply(ctx, contact_domain.reopen_all(ctx.clocks.values(), at, ctx.calendars))
+
+
+async def on_followup_required(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, FeedbackFollowupRequiredV1)
+    await start_triggered(ctx, "followup", at)
+
+
+APPLY: Mapping[type[Event], Apply] = {
+    ContactMessageAddedV1: on_message_added,
+    ContactReclassifiedV1: on_reclassified,
+    WorkAssignedV1: on_assigned,
+    WorkSolutionRecordedV1: on_solution_recorded,
+    WorkPendingV1: on_pending,
+    WorkResumedV1: on_resumed,
+    WorkResolvedV1: on_resolved,
+    WorkReopenedV1: on_reopened,
+    FeedbackFollowupRequiredV1: on_followup_required,
+}
+
+
+def event_time(event: Event, fallback: datetime) -> datetime:
+    """When the event happened, by its own stamp where it carries one (else the envelope's)."""
+    for name in ("accepted_at", "resolved_at", "received_at", "at"):
+        value = getattr(event, name, None)
+        if isinstance(value, datetime):
+            return value
+    return fallback
+
+
+# --- entry points -------------------------------------------------------------------------------------------
+
+
+async def on_contact_received(conn: Conn, deps: Deps, event: ContactReceivedV1, cause: Cause) -> None:
+    now = deps.now()
+    contact = await contact_repo.lock_contact(conn, event.contact_id, now=now)
+    if contact.received_at is not None:
+        return  # the same contact announced twice: its clocks already run
+    contact = replace(
+        contact,
+        customer_id=event.customer.customer_id,
+        channel=event.channel,
+        grade=event.customer.grade,
+        priority_class=event.priority_class,
+        category=event.category,
+        emergency=event.emergency,
+        received_at=event.received_at,
+    )
+    await contact_repo.save_contact(conn, contact, now=now)
+    calendars, policies = await deps.admin.load(conn)
+    ctx = Ctx(conn, deps, contact, {}, calendars, policies, cause, now)
+    await start_triggered(ctx, "received", event.received_at)
+    for early in await contact_repo.take_early_events(conn, contact.contact_id):
+        replayed = REGISTRY[early.type].model_validate(early.data)
+        ctx.cause = Cause(early.type, early.event_id)
+        await APPLY[type(replayed)](ctx, replayed, early.at)
+
+
+async def on_contact_event(conn: Conn, deps: Deps, event: Event, cause: Cause, at: datetime) -> None:
+    contact_id: uuid.UUID = getattr(event, "contact_id")  # noqa: B009 — every applied event names its contact
+    now = deps.now()
+    contact = await contact_repo.lock_contact(conn, contact_id, now=now)
+    if contact.received_at is None:
+        await contact_repo.stash_event(
+            conn,
+            contact_id,
+            event_id=cause.event_id or uuid.uuid4(),
+            type_=cause.kind,
+            data=event.model_dump(mode="json"),
+            at=at,
+            now=now,
+        )
+        return
+    clocks = await clock_repo.lock_clocks(conn, contact_id)
+    calendars, policies = await deps.admin.load(conn)
+    ctx = Ctx(conn, deps, contact, clocks, calendars, policies, cause, now)
+    await APPLY[type(event)](ctx, event, at)
+
+
+def handler(deps: Deps) -> TransactionalHandler:
+    async def handle(conn: Conn, delivery: Delivery) -> None:
+        event = delivery.decoded.event
+        envelope = delivery.decoded.envelope
+        cause = Cause(envelope.type, envelope.id)
+        if isinstance(event, ContactReceivedV1):
+            await on_contact_received(conn, deps, event, cause)
+        elif event is not None and type(event) in APPLY:
+            await on_contact_event(conn, deps, event, cause, event_time(event, envelope.time))
+
+    return handle

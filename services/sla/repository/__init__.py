@@ -1,0 +1,1 @@
+"""PostgreSQL access for the SLA service, by topic: admin data, clocks, timers and figures."""

@@ -1,0 +1,28 @@
+"""The whole stack as `switchboard up` starts it (broker, database, topics, the five services as processes), on
+free ports in its own state dir, shared by the end-to-end tests that drive it like its users do."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from deploy.config import StackSettings
+from deploy.stack import Stack
+from tests.support import ROOT, free_port_stack_settings
+
+
+@pytest.fixture(scope="session")
+def whole_stack() -> Iterator[Stack]:
+    state = ROOT / ".switchboard" / "test-whole-stack"
+    if state.exists():
+        Stack(StackSettings(state_dir=state)).down()
+        shutil.rmtree(state)
+    stack = Stack(free_port_stack_settings(state))
+    try:
+        asyncio.run(stack.up(services=True))
+        yield stack
+    finally:
+        stack.down()
