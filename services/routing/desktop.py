@@ -23,7 +23,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES
 from services.routing.handlers.common import Actor, Tx, agent_changed
-from services.routing.handlers.offers import accept_offer, fail_offer, jsonable, set_presence, work_view
+from services.routing.handlers.offers import (
+    accept_offer,
+    fail_offer,
+    jsonable,
+    lock_offer,
+    set_presence,
+    work_view,
+)
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
@@ -221,7 +228,7 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
                         "offer_id": str(offer_id),
                         "work_id": str(work.work_id),
                     }
-                offer = await offer_repo.get_offer(tx.conn, offer_id, for_update=True)
+                offer = await lock_offer(tx, offer_id)
                 if offer is None:
                     raise NotFound(f"no offer {offer_id}")
                 if offer.agent_id != actor.subject:

@@ -101,6 +101,26 @@ async def get_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> list[WorkRecor
     return [_work(r) for r in await conn.fetch(SELECT_WORKS, list(work_ids))]
 
 
+LOCK_WORKS = SELECT_WORKS + " ORDER BY w.work_id FOR UPDATE OF w SKIP LOCKED"
+
+
+async def lock_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRecord]:
+    """Lock the work items not locked by another transaction (in key order; never waits): those are left out."""
+    return {r["work_id"]: _work(r) for r in await conn.fetch(LOCK_WORKS, list(work_ids))}
+
+
+MARK_OFFERED = """
+UPDATE work_item w SET state = 'offered', slot_agent_id = u.agent_id, updated_at = $3
+FROM unnest($1::uuid[], $2::text[]) AS u(work_id, agent_id)
+WHERE w.work_id = u.work_id
+"""
+
+
+async def mark_offered(conn: Conn, *, slots: Sequence[tuple[uuid.UUID, str]], now: datetime) -> None:
+    """Work items (locked by the caller) now offered: each holds a slot of its agent."""
+    await conn.execute(MARK_OFFERED, [w for w, _ in slots], [a for _, a in slots], now)
+
+
 SELECT_OPEN_FOR_CONTACT = (
     "SELECT"
     + WORK_COLUMNS
@@ -254,6 +274,19 @@ async def get_contact(conn: Conn, contact_id: uuid.UUID) -> ContactRecord | None
     return ContactRecord(**dict(row)) if row else None
 
 
+SELECT_CONTACTS = """
+SELECT contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
+       attributes, reply_to, received_at
+FROM contact WHERE contact_id = ANY($1::uuid[])
+"""
+
+
+async def get_contacts(conn: Conn, contact_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ContactRecord]:
+    return {
+        r["contact_id"]: ContactRecord(**dict(r)) for r in await conn.fetch(SELECT_CONTACTS, list(contact_ids))
+    }
+
+
 UPDATE_CLASSIFICATION = """
 UPDATE contact SET category = $2, priority_class = $3, emergency = $4 WHERE contact_id = $1
 """
@@ -372,3 +405,32 @@ SELECT_HISTORY = "SELECT at, action, actor, detail FROM work_history WHERE work_
 
 async def history_of(conn: Conn, work_id: uuid.UUID) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(SELECT_HISTORY, work_id)]
+
+
+INSERT_HISTORIES_AND_NOTIFY = """
+WITH staged AS (
+    INSERT INTO work_history (work_id, at, action, actor, detail)
+    SELECT u.work_id, $2, u.action, u.actor, u.detail
+    FROM unnest($1::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS u(work_id, action, actor, detail)
+)
+SELECT count(pg_notify('routing_change', n)) FROM unnest($6::text[]) AS n
+"""
+
+
+async def add_histories_and_notify(
+    conn: Conn,
+    *,
+    entries: Sequence[tuple[uuid.UUID, str, str, dict[str, Any]]],
+    now: datetime,
+    notices: Sequence[str],
+) -> None:
+    """History rows (work, action, actor, detail) and change notices to the pools' owners, in one statement."""
+    await conn.execute(
+        INSERT_HISTORIES_AND_NOTIFY,
+        [e[0] for e in entries],
+        now,
+        [e[1] for e in entries],
+        [e[2] for e in entries],
+        [e[3] for e in entries],
+        list(notices),
+    )
