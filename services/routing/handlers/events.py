@@ -43,6 +43,27 @@ async def _to_people(tx: Tx, work: WorkRecord, kind: str, body: dict[str, Any]) 
         await feed.to_desktop(tx.conn, agent_id=str(agent_id), kind=kind, body=jsonable(body), now=tx.now)
 
 
+async def publish_queued(tx: Tx, work: WorkRecord, reason: str) -> None:
+    """`work.queued` for new work, with how its priority was made."""
+    policy = tx.policy
+    reasons = [
+        reason,
+        f"class {work.work_class} +{policy.class_base.get(work.work_class, 0)}",
+        f"grade {work.grade} +{policy.grade_bonus.get(work.grade, 0)}",
+    ]
+    await publish_work(
+        tx,
+        work,
+        WorkQueuedV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            pool=work.pool,
+            priority=priority_now(tx, work),
+            reasons=reasons,
+        ),
+    )
+
+
 async def create_work(
     tx: Tx,
     *,
@@ -92,26 +113,17 @@ async def create_work(
         now=tx.now,
         notice=change_notice(tx, pool, "work", str(work_id)),
     )
-    policy = tx.policy
-    reasons = [
-        reason,
-        f"class {work_class} +{policy.class_base.get(work_class, 0)}",
-        f"grade {grade} +{policy.grade_bonus.get(grade, 0)}",
-    ]
-    await publish_work(
-        tx,
-        work,
-        WorkQueuedV1(
-            work_id=work_id, contact_id=contact_id, pool=pool, priority=priority_now(tx, work), reasons=reasons
-        ),
-    )
+    await publish_queued(tx, work, reason)
     return work
 
 
 async def on_contact_received(tx: Tx, event: ContactReceivedV1, data: dict[str, Any], *, pool: str) -> None:
     language = primary_language(event.language)
     reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), dict) else {}
-    await work_repo.upsert_contact_with_message(
+    work_pool = event.customer.attributes.get("routing_pool", pool)
+    work_id = uuid.uuid4()
+    reason = "emergency contact" if event.emergency else "new contact"
+    work = await work_repo.queue_contact(
         tx.conn,
         ContactRecord(
             contact_id=event.contact_id,
@@ -129,23 +141,17 @@ async def on_contact_received(tx: Tx, event: ContactReceivedV1, data: dict[str, 
             received_at=event.received_at,
         ),
         message_id=event.message_id,
-    )
-    work_class = work_class_of(event.priority_class, event.emergency)
-    work = await create_work(
-        tx,
-        contact_id=event.contact_id,
-        kind="contact",
-        pool=event.customer.attributes.get("routing_pool", pool),
-        channel=event.channel,
-        customer_id=event.customer.customer_id,
-        grade=event.customer.grade,
-        work_class=work_class,
-        category=event.category,
-        language=language,
+        work_id=work_id,
+        pool=work_pool,
+        work_class=work_class_of(event.priority_class, event.emergency),
         requirements=parse_requirements(event.required_skills, default_level=1),
-        target_team=None,
-        reason="emergency contact" if event.emergency else "new contact",
+        reason=reason,
+        actor=SYSTEM.label,
+        notice=change_notice(tx, work_pool, "work", str(work_id)),
+        now=tx.now,
     )
+    if work is not None:
+        await publish_queued(tx, work, reason)
     if work is not None and event.emergency:
         # CH-16: the emergency team is paged at once, whoever the offer goes to.
         for agent_id in await agent_repo.online_agents_of_tier(tx.conn, EMERGENCY_TIER):

@@ -23,7 +23,7 @@ w.resolved_at, w.closed_at, w.reopened, w.reason, w.created_at, w.updated_at, l.
 FROM_WORK = " FROM work_item w LEFT JOIN customer_last_agent l ON l.customer_id = w.customer_id "
 
 
-def _work(row: asyncpg.Record) -> WorkRecord:
+def _work(row: asyncpg.Record | dict[str, Any]) -> WorkRecord:
     values = dict(row)
     values["requirements"] = tuple(Requirement(str(r["skill"]), int(r["level"])) for r in row["requirements"])
     values["excluded"] = tuple(row["excluded"])
@@ -298,25 +298,55 @@ async def reclassify_contact(
     await conn.execute(UPDATE_CLASSIFICATION, contact_id, category, priority_class, emergency)
 
 
-UPSERT_CONTACT_WITH_MESSAGE = """
+QUEUE_CONTACT = """
 WITH c AS (
     INSERT INTO contact (contact_id, customer_id, grade, channel, subject, text, language, category,
                          priority_class, emergency, attributes, reply_to, received_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     ON CONFLICT (contact_id) DO UPDATE SET
         category = EXCLUDED.category, priority_class = EXCLUDED.priority_class, emergency = EXCLUDED.emergency
+), m AS (
+    INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at)
+    VALUES ($14, $1, true, $6, $13)
+    ON CONFLICT (message_id) DO NOTHING
+), w AS (
+    INSERT INTO work_item (work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category,
+                           language, requirements, state, enqueued_at, reason, created_at, updated_at)
+    VALUES ($15, $1, 'contact', $16, $4, $2, $3, $17, $8, $7, $18, 'queued', $19, $20, $19, $19)
+    ON CONFLICT (contact_id, kind) WHERE state <> 'closed' DO NOTHING
+    RETURNING work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category, language,
+        requirements, state, enqueued_at, sla_warned, escalation_level, target_agent_id, hold_until, target_team,
+        first_owner_id, owner_id, slot_agent_id, excluded, offers_failed, pending_department, pending_until,
+        wrap_up_until, solution_at, resolution_code, final_note, fcr, customer_notified, resolved_at, closed_at,
+        reopened, reason, created_at, updated_at
+), h AS (
+    INSERT INTO work_history (work_id, at, action, actor, detail)
+    SELECT work_id, $19, 'queued', $21, $22 FROM w
 )
-INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at)
-VALUES ($14, $1, true, $6, $13)
-ON CONFLICT (message_id) DO NOTHING
+SELECT w.*, NULL::text AS last_agent_id, pg_notify('routing_change', $23) AS notified FROM w
 """
 
 
-async def upsert_contact_with_message(conn: Conn, contact: ContactRecord, *, message_id: uuid.UUID) -> None:
-    """A received contact and its first message, in one round trip."""
+async def queue_contact(
+    conn: Conn,
+    contact: ContactRecord,
+    *,
+    message_id: uuid.UUID,
+    work_id: uuid.UUID,
+    pool: str,
+    work_class: str,
+    requirements: Sequence[Requirement],
+    reason: str,
+    actor: str,
+    notice: str,
+    now: datetime,
+) -> WorkRecord | None:
+    """A received contact, its first message, its work item, the `queued` history entry and the change notice
+    to the pool's owner, in one statement. None when the contact already has open work (a repeat): the
+    contact's classification is still updated."""
     c = contact
-    await conn.execute(
-        UPSERT_CONTACT_WITH_MESSAGE,
+    row = await conn.fetchrow(
+        QUEUE_CONTACT,
         c.contact_id,
         c.customer_id,
         c.grade,
@@ -331,7 +361,21 @@ async def upsert_contact_with_message(conn: Conn, contact: ContactRecord, *, mes
         dict(c.reply_to),
         c.received_at,
         message_id,
+        work_id,
+        pool,
+        work_class,
+        [{"skill": r.skill, "level": r.level} for r in requirements],
+        now,
+        reason,
+        actor,
+        {"reason": reason},
+        notice,
     )
+    if row is None:
+        return None
+    values = dict(row)
+    del values["notified"]
+    return _work(values)
 
 
 INSERT_MESSAGE = """

@@ -1,7 +1,8 @@
-"""The dispatcher's set-based offer transaction against the real PostgreSQL: a batch of proposals is locked,
-checked and written with one statement per table, and keeps every guarantee of the one-by-one path — the
-fence, capacity (counted across the batch), one live offer per work item — without ever waiting on a row
-another transaction holds."""
+"""The set-based writes of the contact → offer path against the real PostgreSQL. The dispatcher's offer
+transaction locks, checks and writes a batch of proposals with one statement per table, and keeps every
+guarantee of the one-by-one path — the fence, capacity (counted across the batch), one live offer per work
+item — without ever waiting on a row another transaction holds. A received contact is queued (contact,
+message, work, history, notice) in one statement."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import pytest
 
 from services.routing.domain.records import BUSY_OR_GONE
 from services.routing.handlers.common import Tx
+from services.routing.handlers.events import on_contact_received
 from services.routing.handlers.offers import Fence, Fenced, Offers, make_offers
 from services.routing.repository import feed
 from services.routing.repository.policy import current_policy
 from shared.db import connect
 from shared.events import WorkOfferedV1
-from tests.integration.routing.harness import Routing, routing_settings, running_routing
+from tests.integration.routing.harness import Routing, contact_received, routing_settings, running_routing
 from tests.support import TestStack
 
 pytestmark = pytest.mark.integration
@@ -162,3 +164,32 @@ async def test_an_agent_who_is_away_or_inactive_gets_nothing_from_a_batch(
     result = await offer_batch(conn, [(works[0], "A2"), (works[1], "A3"), (works[2], "A1")])
     assert [w for w, _ in result.made] == [works[2]]
     assert [why for _, _, why in result.rejected] == ["agent is offline", "agent not found or inactive"]
+
+
+async def test_a_received_contact_is_queued_in_one_statement_and_a_repeat_only_updates_its_classification(
+    routing: Routing, conn: asyncpg.Connection
+) -> None:
+    notices: list[str] = []
+    await conn.add_listener(feed.CHANGE_CHANNEL, lambda *args: notices.append(args[3]))
+    first = contact_received(POOL, required_skills=["billing:3"])
+    repeat = first.model_copy(update={"category": "complaint", "priority_class": "urgent"})
+    policy = await current_policy(conn)
+    staged: list[asyncpg.Record] = []
+    async with conn.transaction():
+        tx = Tx(conn=conn, now=datetime.now(UTC), policy=policy, origin="test")
+        await on_contact_received(tx, first, {}, pool="default")
+        await on_contact_received(tx, repeat, {}, pool="default")
+        staged.extend(await conn.fetch("SELECT value FROM outbox WHERE topic = 'routing.work'"))
+    [work] = await conn.fetch("SELECT work_id, pool, state, work_class, requirements FROM work_item")
+    assert (work["pool"], work["state"], work["work_class"]) == (POOL, "queued", "routine")
+    assert work["requirements"] == [{"skill": "billing", "level": 3}]
+    history = await conn.fetch("SELECT work_id, action, detail FROM work_history")
+    assert [(h["work_id"], h["action"], h["detail"]) for h in history] == [
+        (work["work_id"], "queued", {"reason": "new contact"})
+    ]
+    assert await conn.fetchval("SELECT count(*) FROM contact_message") == 1
+    contact = await conn.fetchrow("SELECT category, priority_class FROM contact")
+    assert contact is not None and tuple(contact) == ("complaint", "urgent")
+    assert [json.loads(r["value"])["data"]["work_id"] for r in staged] == [str(work["work_id"])]
+    await asyncio.sleep(0.2)  # notices arrive after the commit
+    assert f"test|{POOL}|work|{work['work_id']}" in notices
