@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -298,21 +300,33 @@ async def reclassify_contact(
     await conn.execute(UPDATE_CLASSIFICATION, contact_id, category, priority_class, emergency)
 
 
-QUEUE_CONTACT = """
-WITH c AS (
+QUEUE_CONTACTS = """
+WITH u AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::bool[], $11::jsonb[], $12::jsonb[], $13::timestamptz[],
+                         $14::uuid[], $15::uuid[], $16::text[], $17::text[], $18::text[], $19::timestamptz[],
+                         $20::text[], $21::text[])
+        AS u(contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
+             attributes, reply_to, received_at, message_id, work_id, pool, work_class, requirements, enqueued_at,
+             reason, notice)
+), c AS (
     INSERT INTO contact (contact_id, customer_id, grade, channel, subject, text, language, category,
                          priority_class, emergency, attributes, reply_to, received_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    SELECT contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
+           attributes, reply_to, received_at
+    FROM u
     ON CONFLICT (contact_id) DO UPDATE SET
         category = EXCLUDED.category, priority_class = EXCLUDED.priority_class, emergency = EXCLUDED.emergency
 ), m AS (
     INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at)
-    VALUES ($14, $1, true, $6, $13)
+    SELECT message_id, contact_id, true, text, received_at FROM u
     ON CONFLICT (message_id) DO NOTHING
 ), w AS (
     INSERT INTO work_item (work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category,
                            language, requirements, state, enqueued_at, reason, created_at, updated_at)
-    VALUES ($15, $1, 'contact', $16, $4, $2, $3, $17, $8, $7, $18, 'queued', $19, $20, $19, $19)
+    SELECT work_id, contact_id, 'contact', pool, channel, customer_id, grade, work_class, category, language,
+           requirements::jsonb, 'queued', enqueued_at, reason, $22, $22
+    FROM u
     ON CONFLICT (contact_id, kind) WHERE state <> 'closed' DO NOTHING
     RETURNING work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category, language,
         requirements, state, enqueued_at, sla_warned, escalation_level, target_agent_id, hold_until, target_team,
@@ -321,61 +335,69 @@ WITH c AS (
         reopened, reason, created_at, updated_at
 ), h AS (
     INSERT INTO work_history (work_id, at, action, actor, detail)
-    SELECT work_id, $19, 'queued', $21, $22 FROM w
+    SELECT work_id, $22, 'queued', $23, jsonb_build_object('reason', reason) FROM w
 )
-SELECT w.*, NULL::text AS last_agent_id, pg_notify('routing_change', $23) AS notified FROM w
+SELECT w.*, NULL::text AS last_agent_id, pg_notify('routing_change', u.notice) AS notified
+FROM w JOIN u ON u.work_id = w.work_id
+ORDER BY w.enqueued_at
 """
 
 
-async def queue_contact(
-    conn: Conn,
-    contact: ContactRecord,
-    *,
-    message_id: uuid.UUID,
-    work_id: uuid.UUID,
-    pool: str,
-    work_class: str,
-    requirements: Sequence[Requirement],
-    reason: str,
-    actor: str,
-    notice: str,
-    now: datetime,
-) -> WorkRecord | None:
-    """A received contact, its first message, its work item, the `queued` history entry and the change notice
-    to the pool's owner, in one statement. None when the contact already has open work (a repeat): the
-    contact's classification is still updated."""
-    c = contact
-    row = await conn.fetchrow(
-        QUEUE_CONTACT,
-        c.contact_id,
-        c.customer_id,
-        c.grade,
-        c.channel,
-        c.subject,
-        c.text,
-        c.language,
-        c.category,
-        c.priority_class,
-        c.emergency,
-        dict(c.attributes),
-        dict(c.reply_to),
-        c.received_at,
-        message_id,
-        work_id,
-        pool,
-        work_class,
-        [{"skill": r.skill, "level": r.level} for r in requirements],
+@dataclass(frozen=True)
+class NewContact:
+    """A received contact and the work item to queue for it (`queue_contacts`)."""
+
+    contact: ContactRecord
+    message_id: uuid.UUID
+    work_id: uuid.UUID
+    pool: str
+    work_class: str
+    requirements: Sequence[Requirement]
+    enqueued_at: datetime
+    reason: str
+    notice: str
+
+
+async def queue_contacts(
+    conn: Conn, contacts: Sequence[NewContact], *, actor: str, now: datetime
+) -> list[WorkRecord]:
+    """Received contacts (each contact id once), their first messages, their work items, the `queued` history
+    entries and the change notices to the pools' owners, in one statement. Returns the work queued, in order;
+    a contact that already has open work (a repeat) has none, but its classification is updated."""
+    cs = [n.contact for n in contacts]
+    rows = await conn.fetch(
+        QUEUE_CONTACTS,
+        [c.contact_id for c in cs],
+        [c.customer_id for c in cs],
+        [c.grade for c in cs],
+        [c.channel for c in cs],
+        [c.subject for c in cs],
+        [c.text for c in cs],
+        [c.language for c in cs],
+        [c.category for c in cs],
+        [c.priority_class for c in cs],
+        [c.emergency for c in cs],
+        [dict(c.attributes) for c in cs],
+        [dict(c.reply_to) for c in cs],
+        [c.received_at for c in cs],
+        [n.message_id for n in contacts],
+        [n.work_id for n in contacts],
+        [n.pool for n in contacts],
+        [n.work_class for n in contacts],
+        # JSON text: asyncpg would read a list inside the array as another dimension.
+        [json.dumps([{"skill": r.skill, "level": r.level} for r in n.requirements]) for n in contacts],
+        [n.enqueued_at for n in contacts],
+        [n.reason for n in contacts],
+        [n.notice for n in contacts],
         now,
-        reason,
         actor,
-        {"reason": reason},
-        notice,
     )
-    if row is None:
-        return None
-    values = dict(row)
-    del values["notified"]
-    return _work(values)
+    works = []
+    for row in rows:
+        values = dict(row)
+        del values["notified"]
+        works.append(_work(values))
+    return works
 
 
 INSERT_MESSAGE = """

@@ -18,12 +18,12 @@ import pytest
 
 from services.routing.domain.records import BUSY_OR_GONE
 from services.routing.handlers.common import Tx
-from services.routing.handlers.events import on_contact_received
+from services.routing.handlers.events import dispatch_table, handle_events, on_contact_received
 from services.routing.handlers.offers import Fence, Fenced, Offers, make_offers
 from services.routing.repository import feed
 from services.routing.repository.policy import current_policy
 from shared.db import connect
-from shared.events import WorkOfferedV1
+from shared.events import ContactMessageAddedV1, Event, WorkOfferedV1
 from tests.integration.routing.harness import Routing, contact_received, routing_settings, running_routing
 from tests.support import TestStack
 
@@ -193,3 +193,34 @@ async def test_a_received_contact_is_queued_in_one_statement_and_a_repeat_only_u
     assert [json.loads(r["value"])["data"]["work_id"] for r in staged] == [str(work["work_id"])]
     await asyncio.sleep(0.2)  # notices arrive after the commit
     assert f"test|{POOL}|work|{work['work_id']}" in notices
+
+
+async def test_a_polled_batch_queues_its_contacts_together_in_arrival_order_and_keeps_each_contacts_order(
+    routing: Routing, conn: asyncpg.Connection
+) -> None:
+    a, b, c = (contact_received(POOL, subject=name) for name in ("a", "b", "c"))
+    follow_up = ContactMessageAddedV1(
+        contact_id=a.contact_id,
+        message_id=uuid.uuid4(),
+        channel="chat",
+        text="还在吗？",
+        received_at=datetime.now(UTC),
+    )
+    a_again = a.model_copy(update={"message_id": uuid.uuid4(), "category": "complaint"})
+    batch: list[tuple[Event, dict[str, Any]]] = [(a, {}), (b, {}), (follow_up, {}), (a_again, {}), (c, {})]
+    policy = await current_policy(conn)
+    async with conn.transaction():
+        tx = Tx(conn=conn, now=datetime.now(UTC), policy=policy, origin="test")
+        await handle_events(tx, batch, table=dispatch_table(pool="default"), pool="default")
+        staged = await conn.fetch("SELECT value FROM outbox WHERE topic = 'routing.work' ORDER BY outbox_id")
+    works = await conn.fetch("SELECT contact_id, work_id FROM work_item ORDER BY enqueued_at")
+    assert [w["contact_id"] for w in works] == [a.contact_id, b.contact_id, c.contact_id]
+    queued = [json.loads(r["value"])["data"] for r in staged]
+    assert [q["work_id"] for q in queued] == [str(w["work_id"]) for w in works]
+    messages = await conn.fetch(
+        "SELECT message_id FROM contact_message WHERE contact_id = $1 ORDER BY received_at, message_id",
+        a.contact_id,
+    )
+    assert {m["message_id"] for m in messages} == {a.message_id, follow_up.message_id, a_again.message_id}
+    assert await conn.fetchval("SELECT category FROM contact WHERE contact_id = $1", a.contact_id) == "complaint"
+    assert await conn.fetchval("SELECT count(*) FROM work_history WHERE action = 'queued'") == 3
