@@ -35,6 +35,7 @@ from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.policy import current_policy
 from shared.clock import Clock
+from shared.db import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class DispatcherStats:
 class Dispatcher:
     def __init__(self, *, db: asyncpg.Pool, settings: RoutingSettings, clock: Clock, instance: str) -> None:
         self.db = db
+        self._own_pool = False
         self.settings = settings
         self.clock = clock
         self.instance = instance
@@ -92,6 +94,9 @@ class Dispatcher:
         return self.engine.policy
 
     async def start(self) -> None:
+        # Connections of its own: the dispatcher never queues for one behind the consumer's partition batches.
+        self.db = await create_pool(self.settings.database_url, min_size=1, max_size=2)
+        self._own_pool = True
         async with self.db.acquire() as conn:
             self.engine = Engine(await current_policy(conn))
         try:
@@ -113,6 +118,11 @@ class Dispatcher:
             async with self.db.acquire() as conn:
                 for pool in list(self.epochs):
                     await feed.release_lease(conn, pool=pool, holder=self.instance, now=now)
+        if self._own_pool:
+            try:
+                await asyncio.wait_for(self.db.close(), 5)
+            except Exception:  # noqa: BLE001 — a connection still busy must not hold up the shutdown
+                self.db.terminate()
 
     async def run(self) -> None:
         try:
@@ -221,7 +231,9 @@ class Dispatcher:
     async def load_pool(self, conn: Any, pool: str, now: datetime) -> None:
         """Everything of a pool newly owned: agents, waiting work, live offers, wrap-ups, disconnected desktops."""
         engine = self._engine()
-        engine.set_policy(await current_policy(conn), now)
+        policy = await current_policy(conn)
+        if policy.version != engine.policy.version:  # refiling everything waiting is not free: only on a change
+            engine.set_policy(policy, now)
         agents = await agent_repo.list_agents(conn, pool=pool)
         for record in sorted(agents, key=lambda a: (a.idle_since, a.agent_id)):
             self._apply_agent(record, now)
@@ -306,13 +318,15 @@ class Dispatcher:
                 agents |= set(self._engine().agents)
             dirty_works: set[uuid.UUID] = set()
             dirty_agents: set[str] = set()
+            offered: list[uuid.UUID] = []
             for record in await work_repo.get_works(conn, list(works)):
                 if self._apply_work(record, now):
                     dirty_works.add(record.work_id)
                 if record.state == "offered" and record.pool in self.epochs:
-                    offer = await offer_repo.live_offer_for_work(conn, record.work_id)
-                    if offer is not None:
-                        self.timers_.set_offer(offer.offer_id, offer.expires_at)
+                    offered.append(record.work_id)
+            if offered:
+                for offer in await offer_repo.live_offers_for_works(conn, offered):
+                    self.timers_.set_offer(offer.offer_id, offer.expires_at)
             for agent in await agent_repo.get_agents(conn, list(agents)):
                 if self._apply_agent(agent, now):
                     dirty_agents.add(agent.agent_id)

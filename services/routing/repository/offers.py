@@ -86,6 +86,13 @@ async def live_offer_for_work(conn: Conn, work_id: uuid.UUID) -> OfferRecord | N
     return OfferRecord(**dict(row)) if row else None
 
 
+SELECT_LIVE_FOR_WORKS = "SELECT" + OFFER_COLUMNS + "FROM offer WHERE work_id = ANY($1::uuid[]) AND status = 'live'"
+
+
+async def live_offers_for_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> list[OfferRecord]:
+    return [OfferRecord(**dict(r)) for r in await conn.fetch(SELECT_LIVE_FOR_WORKS, list(work_ids))]
+
+
 SELECT_LIVE_FOR_AGENT = (
     "SELECT" + OFFER_COLUMNS + "FROM offer WHERE agent_id = $1 AND status = 'live' ORDER BY created_at"
 )
