@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import platform
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import psutil
 from rich.console import Console
@@ -42,12 +44,42 @@ async def desk_reader(socket: ClientConnection, arrived: dict[str, float]) -> No
     async for raw in socket:
         message = json.loads(raw)
         if message.get("type") == "offer":
-            arrived.setdefault(message["work"]["contact_id"], time.perf_counter())
+            arrived.setdefault(message["work"]["contact_id"], time.time())
+
+
+STAGES = """
+SELECT c.contact_id::text AS contact_id, extract(epoch FROM w.created_at) AS work_at,
+       extract(epoch FROM o.created_at) AS offer_at
+FROM work_item w JOIN contact c USING (contact_id) LEFT JOIN offer o ON o.work_id = w.work_id
+WHERE w.pool = $1
+"""
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process and its children (PostgreSQL's backends), 0 if it is not running."""
+    if pid is None:
+        return 0.0
+    try:
+        process = psutil.Process(pid)
+        total = float(sum(process.cpu_times()[:2]))
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += float(sum(child.cpu_times()[:2]))
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def pid_of(stack: Stack, name: str) -> int | None:
+    if name == "postgresql":
+        return stack.postgres.pid()
+    return stack.services[name].pid()
 
 
 async def run(args: argparse.Namespace, console: Console) -> None:
     stack = StackSettings()
-    secret = Stack(stack).token_secret()
+    running = Stack(stack)
+    secret = running.token_secret()
     now = datetime.now(UTC)
 
     def token(role: str, subject: str) -> str:
@@ -88,6 +120,8 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         await producer.start()
         sent: dict[str, float] = {}
         total = args.rate * args.seconds
+        watched = ("routing", "postgresql", "sla", "knowledge")
+        cpu_before = {name: cpu_seconds(pid_of(running, name)) for name in watched}
         interval = 1.0 / args.rate
         try:
             with Progress(console=console, transient=True) as progress:
@@ -120,7 +154,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
                         subject=str(contact.contact_id),
                         time=datetime.now(UTC),
                     )
-                    sent[str(contact.contact_id)] = time.perf_counter()
+                    sent[str(contact.contact_id)] = time.time()
                     await producer.send(
                         message.topic, key=message.key, value=message.value, headers=message.headers
                     )
@@ -128,6 +162,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
                 offered_by = time.perf_counter() + args.drain
                 while time.perf_counter() < offered_by and len(arrived) < total:  # noqa: ASYNC110 — polling a dict the readers fill
                     await asyncio.sleep(0.1)
+                cpu = {name: cpu_seconds(pid_of(running, name)) - cpu_before[name] for name in watched}
         finally:
             await producer.stop()
             for reader in readers:
@@ -137,6 +172,25 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             for agent_id in agents:
                 await http.put(f"/v1/agents/{agent_id}/presence", headers=admin, json={"presence": "offline"})
     latencies = [(arrived[c] - t) * 1000 for c, t in sent.items() if c in arrived]
+    conn = await asyncpg.connect(stack.database_url("routing"))
+    try:
+        rows = {r["contact_id"]: r for r in await conn.fetch(STAGES, pool)}
+    finally:
+        await conn.close()
+    # The stages from routing's own timestamps (each taken when its transaction began; same host clock).
+    stages: dict[str, list[float]] = {
+        "publish → work row": [],
+        "work row → offer row": [],
+        "offer row → socket": [],
+    }
+    for contact_id, at in sent.items():
+        row = rows.get(contact_id)
+        if row is None or row["offer_at"] is None or contact_id not in arrived:
+            continue
+        work_at, offer_at = float(row["work_at"]), float(row["offer_at"])
+        stages["publish → work row"].append((work_at - at) * 1000)
+        stages["work row → offer row"].append((offer_at - work_at) * 1000)
+        stages["offer row → socket"].append((arrived[contact_id] - offer_at) * 1000)
     table = Table(
         title=f"contact.received → offer on the desktop socket — {datetime.now(UTC):%Y-%m-%d}, "
         f"{psutil.cpu_count()} cores {platform.processor() or platform.machine()}, "
@@ -156,6 +210,18 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         f"{max(latencies, default=float('nan')):.1f}",
     )
     console.print(table)
+    split = Table(title="where the time goes (routing's timestamps)")
+    for column in ("stage", "p50 ms", "p95 ms", "p99 ms"):
+        split.add_column(column, justify="right")
+    for stage, values in stages.items():
+        split.add_row(stage, *(f"{pct(values, p):.1f}" for p in (0.5, 0.95, 0.99)))
+    console.print(split)
+    cpu_table = Table(title=f"CPU per contact ({len(sent):,} contacts, from send to the last offer)")
+    for column in ("process", "CPU s", "CPU ms per contact"):
+        cpu_table.add_column(column, justify="right")
+    for name, seconds in cpu.items():
+        cpu_table.add_row(name, f"{seconds:.2f}", f"{seconds * 1000 / max(1, len(sent)):.2f}")
+    console.print(cpu_table)
 
 
 def main() -> None:

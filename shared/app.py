@@ -28,7 +28,7 @@ from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
 from shared.errors import install_problem_handlers, problem_response
 from shared.events import dlq_topic
-from shared.inbox import TransactionalHandler, idempotent, idempotent_batch
+from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -49,6 +49,9 @@ class ConsumerSpec:
     batch: bool = False
     """Handle each polled batch of a partition in one transaction (falls back to one by one on any error).
     Only for handlers whose effects are all in the database: nothing may act on an event before it commits."""
+    handle_many: TransactionalBatchHandler | None = None
+    """With `batch`: handles a batch's new events together, in order (set-based writes); `handle` still takes
+    them one by one when a batch falls back."""
 
 
 @dataclass
@@ -168,7 +171,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
                 producer=producer,
                 dlq_topic=dlq_topic(spec.name).name,
                 name=f"consumer:{group}",
-                batch_handler=idempotent_batch(pool, group, consumer.handle, clock.now)
+                batch_handler=idempotent_batch(pool, group, consumer.handle, clock.now, consumer.handle_many)
                 if consumer.batch
                 else None,
             )

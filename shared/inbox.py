@@ -11,6 +11,7 @@ other — and the locks cannot deadlock.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -61,6 +62,7 @@ async def claim(
 
 
 TransactionalHandler = Callable[[Conn, Delivery], Awaitable[None]]
+TransactionalBatchHandler = Callable[[Conn, Sequence[Delivery]], Awaitable[None]]
 
 
 def idempotent(
@@ -104,10 +106,15 @@ SELECT event_id FROM claimed
 
 
 def idempotent_batch(
-    pool: asyncpg.Pool, consumer: str, handle: TransactionalHandler, now: Callable[[], datetime]
+    pool: asyncpg.Pool,
+    consumer: str,
+    handle: TransactionalHandler,
+    now: Callable[[], datetime],
+    handle_many: TransactionalBatchHandler | None = None,
 ) -> BatchHandler:
     """Handle a partition's batch in one transaction: claim every id in one statement, then handle the new ones
-    in order. Any failure rolls the whole batch back (the consumer loop then retries it one by one)."""
+    in order (all at once with `handle_many`, under all their spans). Any failure rolls the whole batch back
+    (the consumer loop then retries it one by one)."""
 
     async def handler(deliveries: Sequence[Delivery], span_for: SpanFor) -> None:
         async with pool.acquire() as conn, conn.transaction():
@@ -116,6 +123,17 @@ def idempotent_batch(
             subjects = [d.decoded.envelope.subject for d in deliveries]
             traces = [carrier_from_headers(d.record.headers) for d in deliveries]
             new = {r["event_id"] for r in await conn.fetch(CLAIM_MANY, consumer, ids, now(), subjects, traces)}
+            if handle_many is not None:
+                fresh: list[Delivery] = []
+                for delivery in deliveries:
+                    if delivery.event_id in new:
+                        new.discard(delivery.event_id)  # an id twice in one batch is handled once
+                        fresh.append(delivery)
+                with contextlib.ExitStack() as spans:
+                    for delivery in deliveries:
+                        spans.enter_context(span_for(delivery))
+                    await handle_many(conn, fresh)
+                return
             for delivery in deliveries:
                 with span_for(delivery):
                     if delivery.event_id in new:

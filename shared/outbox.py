@@ -33,11 +33,11 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "switchboard_outbox"
 
 # One round trip: the row, the subject's journey trace noted if it has none, and a NOTIFY that wakes the relay
-# (PostgreSQL folds repeats within a transaction). Which trace the event continues:
-# - staged by a consumer: the consumed event's trace ($6), which is the journey's (the default);
-# - staged outside any span (a dispatcher, a timer): the subject's journey trace;
-# - staged by a request ($9): the journey trace, with the request's span as a link, so an agent's click or a
-#   customer's survey answer continues the contact's trace rather than starting its own.
+# (PostgreSQL folds repeats within a transaction). The event continues the subject's journey trace: under the
+# caller's span when that span is in the journey (a consumer handling the contact's event), else under the
+# journey's first span with the caller's span as a link (a request — an agent's click, a customer's answer — or
+# a batch handled under another contact's span); staged outside any span (a dispatcher, a timer), just under
+# the journey's first span.
 INSERT = """
 WITH journey AS (
     SELECT trace FROM journeys WHERE subject = $8
@@ -47,23 +47,18 @@ WITH journey AS (
     ON CONFLICT (subject) DO NOTHING
 ), staged AS (
     INSERT INTO outbox (event_id, topic, key, value, headers, trace, created_at)
-    VALUES (
-        $1, $2, $3, $4, $5,
-        CASE WHEN $9 THEN
-            COALESCE((SELECT trace FROM journey) || jsonb_build_object('link', $6::jsonb->'traceparent'), $6)
-        ELSE
-            COALESCE(NULLIF($6::jsonb, '{}'::jsonb), (SELECT trace FROM journey), '{}'::jsonb)
+    SELECT $1, $2, $3, $4, $5,
+        CASE
+            WHEN j.trace IS NULL THEN $6::jsonb
+            WHEN split_part($6::jsonb ->> 'traceparent', '-', 2) = split_part(j.trace ->> 'traceparent', '-', 2)
+                THEN $6::jsonb
+            ELSE j.trace || jsonb_build_object('link', $6::jsonb -> 'traceparent')
         END,
         $7
-    )
+    FROM (SELECT 1) AS one LEFT JOIN journey AS j ON true
 )
 SELECT pg_notify('switchboard_outbox', '')
 """
-
-
-def _trace_of_caller() -> tuple[dict[str, str], bool]:
-    """The current trace context, and whether it is a request's (whose events continue the journey instead)."""
-    return current_trace_carrier(), getattr(trace.get_current_span(), "kind", None) is SpanKind.SERVER
 
 
 async def enqueue(
@@ -81,9 +76,8 @@ async def enqueue(
     return message
 
 
-def _with_trace(now: datetime, subject: str) -> tuple[dict[str, str], datetime, str, bool]:
-    carrier, from_request = _trace_of_caller()
-    return carrier, now, subject, from_request
+def _with_trace(now: datetime, subject: str) -> tuple[dict[str, str], datetime, str]:
+    return current_trace_carrier(), now, subject
 
 
 async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime) -> None:
@@ -102,7 +96,7 @@ async def enqueue_many(conn: Conn, messages: Sequence[OutgoingMessage], *, now: 
     """Stage several messages in one pipelined round trip (same guarantees as `enqueue_message`)."""
     if not messages:
         return
-    carrier, from_request = _trace_of_caller()
+    carrier = current_trace_carrier()
     await conn.executemany(
         INSERT,
         [
@@ -115,7 +109,6 @@ async def enqueue_many(conn: Conn, messages: Sequence[OutgoingMessage], *, now: 
                 carrier,
                 now,
                 m.subject,
-                from_request,
             )
             for m in messages
         ],

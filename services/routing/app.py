@@ -19,7 +19,7 @@ from services.routing.desktop import DesktopHub
 from services.routing.desktop import router as desktop_router
 from services.routing.dispatcher import Dispatcher
 from services.routing.handlers.common import HANDLE_SECONDS, WAIT_SECONDS, Tx
-from services.routing.handlers.events import dispatch_table
+from services.routing.handlers.events import dispatch_table, handle_events
 from services.routing.repository.policy import PolicyCache
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -68,9 +68,20 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         )
         await handler(tx, event, delivery.decoded.envelope.data)
 
+    async def handle_many(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        tx = Tx(
+            conn=conn,
+            now=runtime.clock.now(),
+            policy=await policies.get(conn),
+            origin=runtime.extras["instance"],
+        )
+        events = [(d.decoded.event, d.decoded.envelope.data) for d in deliveries if d.decoded.event is not None]
+        await handle_events(tx, events, table=table, pool=settings.default_pool)
+
     topics = [INTAKE_CONTACTS.name, SLA_EVENTS.name, FEEDBACK_EVENTS.name, KNOWLEDGE_EVENTS.name]
-    # Effects are all in the database (NOTIFY wakes the dispatcher at commit), so batches are safe.
-    return [ConsumerSpec("routing", topics, handle, batch=True)]
+    # Effects are all in the database (NOTIFY wakes the dispatcher at commit), so batches are safe; a batch's
+    # received contacts are queued set-based.
+    return [ConsumerSpec("routing", topics, handle, batch=True, handle_many=handle_many)]
 
 
 class QueueCollector(Collector):

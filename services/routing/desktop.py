@@ -23,13 +23,21 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES
 from services.routing.handlers.common import Actor, Tx, agent_changed
-from services.routing.handlers.offers import accept_offer, fail_offer, jsonable, set_presence, work_view
+from services.routing.handlers.offers import (
+    accept_offer,
+    fail_offer,
+    jsonable,
+    lock_offer,
+    set_presence,
+    work_view,
+)
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.auth import authenticate_websocket
 from shared.clock import Clock
+from shared.db import create_pool
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["desktop"])
@@ -52,6 +60,7 @@ class DesktopHub:
 
     def __init__(self, *, db: asyncpg.Pool, dsn: str, clock: Clock, origin: str) -> None:
         self.db = db
+        self._own_pool = False
         self.dsn = dsn
         self.clock = clock
         self.origin = origin
@@ -61,6 +70,9 @@ class DesktopHub:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        # Connections of its own for pushes: a desktop never waits behind the consumer's partition batches.
+        self.db = await create_pool(self.dsn, min_size=1, max_size=3)
+        self._own_pool = True
         try:
             self._listener = await asyncpg.connect(self.dsn)
             await self._listener.add_listener(feed.DESKTOP_CHANNEL, self._on_notify)
@@ -74,6 +86,13 @@ class DesktopHub:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._own_pool:
+            try:
+                await asyncio.wait_for(self.db.close(), 5)
+            except Exception:  # noqa: BLE001 — a connection still busy must not hold up the shutdown
+                self.db.terminate()
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, agent_id: object) -> None:
         assert isinstance(agent_id, str)
@@ -221,7 +240,7 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
                         "offer_id": str(offer_id),
                         "work_id": str(work.work_id),
                     }
-                offer = await offer_repo.get_offer(tx.conn, offer_id, for_update=True)
+                offer = await lock_offer(tx, offer_id)
                 if offer is None:
                     raise NotFound(f"no offer {offer_id}")
                 if offer.agent_id != actor.subject:

@@ -24,17 +24,18 @@ from services.routing.config import RoutingSettings
 from services.routing.domain.engine import Engine, plan
 from services.routing.domain.model import directed_to, next_relaxation
 from services.routing.domain.policy import Policy
-from services.routing.domain.records import AgentRecord, WorkRecord, to_agent, to_work
+from services.routing.domain.records import BUSY_OR_GONE, AgentRecord, WorkRecord, to_agent, to_work
 from services.routing.domain.timers import TimerKind, Timers
 from services.routing.handlers.commands import wrap_up_expired
 from services.routing.handlers.common import SYSTEM, Tx
-from services.routing.handlers.offers import Fence, Fenced, fail_offer, make_offer, set_presence
+from services.routing.handlers.offers import Fence, Fenced, fail_offer, lock_offer, make_offers, set_presence
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.policy import current_policy
 from shared.clock import Clock
+from shared.db import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ SET_IDLE_TIMEOUT = "SELECT set_config('idle_in_transaction_session_timeout', $1,
 SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 BATCH = 64
 """Most offers written in one transaction."""
+RETRY_S = 0.05
+"""How long a proposal whose rows were busy in another transaction waits before it is read and tried again."""
 
 
 @dataclass
@@ -62,6 +65,7 @@ class DispatcherStats:
 class Dispatcher:
     def __init__(self, *, db: asyncpg.Pool, settings: RoutingSettings, clock: Clock, instance: str) -> None:
         self.db = db
+        self._own_pool = False
         self.settings = settings
         self.clock = clock
         self.instance = instance
@@ -72,6 +76,8 @@ class Dispatcher:
         self.epochs: dict[str, int] = {}
         self.stats = DispatcherStats()
         self._pending: set[tuple[str, str, str]] = set()
+        self._deferred: set[tuple[str, str, str]] = set()
+        self._retry_at: datetime | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
@@ -88,6 +94,9 @@ class Dispatcher:
         return self.engine.policy
 
     async def start(self) -> None:
+        # Connections of its own: the dispatcher never queues for one behind the consumer's partition batches.
+        self.db = await create_pool(self.settings.database_url, min_size=1, max_size=2)
+        self._own_pool = True
         async with self.db.acquire() as conn:
             self.engine = Engine(await current_policy(conn))
         try:
@@ -109,11 +118,19 @@ class Dispatcher:
             async with self.db.acquire() as conn:
                 for pool in list(self.epochs):
                     await feed.release_lease(conn, pool=pool, holder=self.instance, now=now)
+        if self._own_pool:
+            try:
+                await asyncio.wait_for(self.db.close(), 5)
+            except Exception:  # noqa: BLE001 — a connection still busy must not hold up the shutdown
+                self.db.terminate()
 
     async def run(self) -> None:
         try:
             while not self._stop.is_set():
                 now = self.clock.now()
+                if self._deferred and self._retry_at is not None and now >= self._retry_at:
+                    self._pending |= self._deferred
+                    self._deferred.clear()
                 try:
                     if now >= self._next_lease:
                         await self.maintain_leases(now)
@@ -133,9 +150,11 @@ class Dispatcher:
                 if self._pending:
                     continue
                 due = self.timers_.next_due()
+                retry = self._retry_at if self._deferred else None
                 wait = min(
                     (self._next_lease - self.clock.now()).total_seconds(),
                     (due - self.clock.now()).total_seconds() if due else 1.0,
+                    (retry - self.clock.now()).total_seconds() if retry else 1.0,
                     1.0,
                 )
                 if wait > 0:
@@ -154,8 +173,13 @@ class Dispatcher:
         self._pending.add((pool, kind, key))
         self._wake.set()
 
-    def notice(self, pool: str, kind: str, key: str) -> None:
-        """Tell the dispatcher of a change without NOTIFY (tests; a lost listener)."""
+    def notice(self, pool: str, kind: str, key: str, *, later: bool = False) -> None:
+        """Tell the dispatcher of a change without NOTIFY (tests; a lost listener); `later`: after `RETRY_S`."""
+        if later:
+            if not self._deferred:
+                self._retry_at = self.clock.now() + timedelta(seconds=RETRY_S)
+            self._deferred.add((pool, kind, key))
+            return
         self._pending.add((pool, kind, key))
         self._wake.set()
 
@@ -207,7 +231,9 @@ class Dispatcher:
     async def load_pool(self, conn: Any, pool: str, now: datetime) -> None:
         """Everything of a pool newly owned: agents, waiting work, live offers, wrap-ups, disconnected desktops."""
         engine = self._engine()
-        engine.set_policy(await current_policy(conn), now)
+        policy = await current_policy(conn)
+        if policy.version != engine.policy.version:  # refiling everything waiting is not free: only on a change
+            engine.set_policy(policy, now)
         agents = await agent_repo.list_agents(conn, pool=pool)
         for record in sorted(agents, key=lambda a: (a.idle_since, a.agent_id)):
             self._apply_agent(record, now)
@@ -292,13 +318,15 @@ class Dispatcher:
                 agents |= set(self._engine().agents)
             dirty_works: set[uuid.UUID] = set()
             dirty_agents: set[str] = set()
+            offered: list[uuid.UUID] = []
             for record in await work_repo.get_works(conn, list(works)):
                 if self._apply_work(record, now):
                     dirty_works.add(record.work_id)
                 if record.state == "offered" and record.pool in self.epochs:
-                    offer = await offer_repo.live_offer_for_work(conn, record.work_id)
-                    if offer is not None:
-                        self.timers_.set_offer(offer.offer_id, offer.expires_at)
+                    offered.append(record.work_id)
+            if offered:
+                for offer in await offer_repo.live_offers_for_works(conn, offered):
+                    self.timers_.set_offer(offer.offer_id, offer.expires_at)
             for agent in await agent_repo.get_agents(conn, list(agents)):
                 if self._apply_agent(agent, now):
                     dirty_agents.add(agent.agent_id)
@@ -328,36 +356,30 @@ class Dispatcher:
             if epoch is None:
                 continue
             fence = Fence(pool, self.instance, epoch)
-            made: list[tuple[uuid.UUID, uuid.UUID]] = []
-            rejected: list[tuple[uuid.UUID, str, str]] = []
             try:
                 async with self.db.acquire() as conn, conn.transaction():
                     # A process frozen inside this transaction would hold the lease row and block a takeover;
                     # PostgreSQL ends such a session after the lease's lifetime, which aborts the decision.
                     await conn.execute(SET_IDLE_TIMEOUT, f"{int(self.settings.lease_ttl_s * 1000)}ms")
                     tx = Tx(conn=conn, now=now, policy=engine.policy, origin=self.origin)
-                    for work_id, agent_id, decision in batch:
-                        result = await make_offer(
-                            tx, work_id=work_id, agent_id=agent_id, decision=decision, fence=fence
-                        )
-                        if isinstance(result, str):
-                            rejected.append((work_id, agent_id, result))
-                        else:
-                            made.append((work_id, result))
+                    result = await make_offers(tx, batch, fence=fence)
             except Fenced:
                 self.stats.fenced += len(batch)
                 log.warning("dispatcher: fenced out of pool %s; dropping it", pool)
                 self.drop_pool(pool)
                 continue
-            self.stats.offers += len(made)
+            self.stats.offers += len(result.made)
             expires = now + timedelta(seconds=engine.policy.offer_timeout_s)
-            for _, offer_id in made:
+            for _, offer_id in result.made:
                 self.timers_.set_offer(offer_id, expires)
-            for work_id, agent_id, why in rejected:
+            for work_id, agent_id, why in result.rejected:
                 self.stats.rejected += 1
                 log.info("dispatcher: offer of %s to %s not made (%s); re-reading both", work_id, agent_id, why)
-                self.notice(pool, "work", str(work_id))
-                self.notice(pool, "agent", agent_id)
+                # A row busy in another transaction is read again a moment later (that transaction's own
+                # notice may come first); anything else at once.
+                later = why == BUSY_OR_GONE
+                self.notice(pool, "work", str(work_id), later=later)
+                self.notice(pool, "agent", agent_id, later=later)
 
     # --- timers -----------------------------------------------------------------------------------------------
 
@@ -381,7 +403,7 @@ class Dispatcher:
             async with self.db.acquire() as conn, conn.transaction():
                 tx = Tx(conn=conn, now=now, policy=engine.policy, origin=self.instance)
                 if kind == "offer":
-                    offer = await offer_repo.get_offer(conn, uuid.UUID(key), for_update=True)
+                    offer = await lock_offer(tx, uuid.UUID(key))
                     if offer is not None and offer.status == "live":
                         if offer.expires_at > now:
                             self.timers_.set_offer(offer.offer_id, offer.expires_at)

@@ -14,13 +14,12 @@ highest-priority work that agent may serve takes it: the backlog drains oldest-h
 
 from __future__ import annotations
 
-import heapq
 import uuid
-from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
 
+from services.routing.domain.indexes import ANY, AgentIndex, IdleOrder, Key, OrderedHeap, Path, WorkTree
 from services.routing.domain.model import (
     MAX_LEVEL,
     Agent,
@@ -33,102 +32,9 @@ from services.routing.domain.model import (
     evaluate,
     open_channels,
     rank_key,
+    with_load,
 )
 from services.routing.domain.policy import Policy, queue_key, static_priority
-
-M = TypeVar("M", bound=Hashable)
-ANY = "*"
-
-
-class OrderedHeap(Generic[M]):
-    """Members ordered by a key: O(log n) put, O(1) discard (lazy), in-order walk without popping."""
-
-    __slots__ = ("_heap", "_keys")
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[tuple[float, ...], M]] = []
-        self._keys: dict[M, tuple[float, ...]] = {}
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, member: M) -> bool:
-        return member in self._keys
-
-    def put(self, member: M, key: tuple[float, ...]) -> None:
-        if self._keys.get(member) == key:
-            return
-        self._keys[member] = key
-        heapq.heappush(self._heap, (key, member))
-        self._compact()
-
-    def discard(self, member: M) -> None:
-        if self._keys.pop(member, None) is not None:
-            self._compact()
-
-    def _compact(self) -> None:
-        if len(self._heap) > 2 * len(self._keys) + 64:
-            self._heap = [(k, m) for m, k in self._keys.items()]
-            heapq.heapify(self._heap)
-
-    def _valid(self, entry: tuple[tuple[float, ...], M]) -> bool:
-        return self._keys.get(entry[1]) == entry[0]
-
-    def first(self) -> tuple[tuple[float, ...], M] | None:
-        """The smallest (key, member), dropping stale entries on the way."""
-        heap = self._heap
-        while heap and not self._valid(heap[0]):
-            heapq.heappop(heap)
-        return heap[0] if heap else None
-
-    def walk(self) -> Iterator[M]:
-        """Members in key order. Do not change the heap while walking."""
-        heap = self._heap
-        while heap and not self._valid(heap[0]):
-            heapq.heappop(heap)
-        if not heap:
-            return
-        frontier: list[tuple[tuple[tuple[float, ...], M], int]] = [(heap[0], 0)]
-        n = len(heap)
-        while frontier:
-            entry, i = heapq.heappop(frontier)
-            if self._valid(entry):
-                yield entry[1]
-            left = 2 * i + 1
-            if left < n:
-                heapq.heappush(frontier, (heap[left], left))
-                if left + 1 < n:
-                    heapq.heappush(frontier, (heap[left + 1], left + 1))
-
-
-class IdleOrder:
-    """Free agents in longest-idle-first order. Idle-since only ever moves to `now`, so an update is an append
-    (O(1)); the rare update into the past (a reload, an edited profile) re-sorts the bucket once."""
-
-    __slots__ = ("_idle", "_last")
-
-    def __init__(self) -> None:
-        self._idle: dict[str, tuple[float, str]] = {}
-        self._last: tuple[float, str] = (float("-inf"), "")
-
-    def __len__(self) -> int:
-        return len(self._idle)
-
-    def put(self, agent_id: str, idle: float) -> None:
-        key = (idle, agent_id)
-        self._idle.pop(agent_id, None)
-        self._idle[agent_id] = key
-        if key >= self._last:
-            self._last = key
-        else:
-            self._idle = dict(sorted(self._idle.items(), key=lambda kv: kv[1]))
-
-    def discard(self, agent_id: str) -> None:
-        self._idle.pop(agent_id, None)
-
-    def walk(self) -> Iterator[str]:
-        """Longest idle first. Do not change the order while walking."""
-        return iter(self._idle)
 
 
 @dataclass(frozen=True)
@@ -180,49 +86,43 @@ class Engine:
     agents: dict[str, Agent] = field(default_factory=dict)
     waiting: dict[uuid.UUID, Work] = field(default_factory=dict)
     stats: _Stats = field(default_factory=_Stats)
-    _agent_index: dict[tuple[str, str, str, str, str], list[IdleOrder]] = field(default_factory=dict)
-    _agent_memberships: dict[str, list[IdleOrder]] = field(default_factory=dict)
-    _buckets: dict[
-        tuple[str, str, str], dict[str, dict[str, dict[int, dict[tuple[str, str], OrderedHeap[uuid.UUID]]]]]
-    ] = field(default_factory=dict)
-    """(pool, team, channel) → language → primary skill → level → (class, grade) → waiting work by priority."""
+    _free: AgentIndex = field(default_factory=AgentIndex)
+    _tree: WorkTree = field(default_factory=WorkTree)
     _targeted: dict[str, OrderedHeap[uuid.UUID]] = field(default_factory=dict)
-    _filed: dict[uuid.UUID, tuple[str] | tuple[tuple[str, str, str], tuple[str, str, int, tuple[str, str]]]] = (
-        field(default_factory=dict)
-    )
-    _statics: dict[uuid.UUID, int] = field(default_factory=dict)
+    _filed: dict[uuid.UUID, tuple[str] | tuple[tuple[str, str, str], Path]] = field(default_factory=dict)
+    _keys: dict[uuid.UUID, Key] = field(default_factory=dict)
+    """Each waiting item's queue key (priority with age, then enqueued-at): its order among waiting work."""
+    _unfiled: dict[str, None] = field(default_factory=dict)
+    """Agents changed since the index of free agents was last needed, oldest change first."""
 
     # --- agents ---------------------------------------------------------------------------------------------
 
     def put_agent(self, agent: Agent) -> None:
-        """Add or replace an agent (profile, presence, load, idle-since) and re-index it."""
-        self._unindex_agent(agent.agent_id)
-        self.agents[agent.agent_id] = agent
-        if not can_receive_offers(agent):
-            return
-        idle = agent.idle_since.timestamp()
-        memberships: list[IdleOrder] = []
-        languages = (*agent.languages, ANY)
-        skills = (*agent.skills.items(), (ANY, 0))
-        for channel in open_channels(agent):
-            for language in languages:
-                for skill, level in skills:
-                    index = (agent.pool, channel, language, skill, agent.tier)
-                    levels = self._agent_index.get(index)
-                    if levels is None:
-                        levels = self._agent_index[index] = [IdleOrder() for _ in range(MAX_LEVEL + 1)]
-                    order = levels[min(MAX_LEVEL, max(0, level))]
-                    order.put(agent.agent_id, idle)
-                    memberships.append(order)
-        self._agent_memberships[agent.agent_id] = memberships
+        """Add or replace an agent (profile, presence, load, idle-since). The index of free agents catches up
+        before the next search of it (`refile`): an agent whose slot frees usually takes waiting work at once,
+        and is then filed once, as it ends up, rather than twice."""
+        agent_id = agent.agent_id
+        self.agents[agent_id] = agent
+        self._unfiled.pop(agent_id, None)
+        self._unfiled[agent_id] = None
 
     def drop_agent(self, agent_id: str) -> None:
-        self._unindex_agent(agent_id)
+        self._unfiled.pop(agent_id, None)
+        self._free.discard(agent_id)
         self.agents.pop(agent_id, None)
 
-    def _unindex_agent(self, agent_id: str) -> None:
-        for heap in self._agent_memberships.pop(agent_id, ()):
-            heap.discard(agent_id)
+    def refile(self) -> None:
+        """Bring the index of free agents up to date with every agent changed since it was last searched."""
+        if not self._unfiled:
+            return
+        agents, free = self.agents, self._free
+        for agent_id in self._unfiled:
+            agent = agents[agent_id]
+            if can_receive_offers(agent):
+                free.put(agent, open_channels(agent))
+            else:
+                free.discard(agent_id)
+        self._unfiled.clear()
 
     # --- waiting work ---------------------------------------------------------------------------------------
 
@@ -235,13 +135,18 @@ class Engine:
             escalation_level=work.escalation_level,
         )
 
+    def queue_key(self, work_id: uuid.UUID) -> Key:
+        """The waiting item's place in line: lower comes first, at every instant (see `policy.queue_key`)."""
+        return self._keys[work_id]
+
     def put_work(self, work: Work, now: datetime) -> None:
         """Add or replace a waiting item, filed by what it needs at `now` (relaxation changes the filing)."""
         self.drop_work(work.work_id)
         self.waiting[work.work_id] = work
-        static = self.static_priority(work)
-        self._statics[work.work_id] = static
-        key = (queue_key(self.policy, static, work.enqueued_at), work.enqueued_at.timestamp())
+        key = self._keys[work.work_id] = (
+            queue_key(self.policy, self.static_priority(work), work.enqueued_at),
+            work.enqueued_at.timestamp(),
+        )
         target = directed_to(work, now)
         if target is not None:
             self._targeted.setdefault(target, OrderedHeap()).put(work.work_id, key)
@@ -249,18 +154,12 @@ class Engine:
             return
         reqs = effective_requirements(work, self.policy.relaxation, now)
         primary = reqs[0] if reqs else Requirement(ANY, 0)
-        group_key = (work.pool, work.target_team or ANY, work.channel)
+        group = (work.pool, work.target_team or ANY, work.channel)
         path = (work.language or ANY, primary.skill, primary.level, (work.work_class, work.grade))
-        language, skill, level, cg = path
-        tree = self._buckets.setdefault(group_key, {})
-        heap = (
-            tree.setdefault(language, {}).setdefault(skill, {}).setdefault(level, {}).setdefault(cg, OrderedHeap())
-        )
-        heap.put(work.work_id, key)
-        self._filed[work.work_id] = (group_key, path)
+        self._tree.put(group, path, work.work_id, key)
+        self._filed[work.work_id] = (group, path)
 
     def _unfile(self, work_id: uuid.UUID) -> None:
-        # Empty buckets go, so an agent never peeks at more buckets than hold work.
         filed = self._filed.pop(work_id, None)
         if filed is None:
             return
@@ -271,28 +170,13 @@ class Engine:
             if not heap:
                 del self._targeted[target]
             return
-        group_key, (language, skill, level, cg) = filed
-        tree = self._buckets[group_key]
-        by_skill = tree[language]
-        by_level = by_skill[skill]
-        by_cg = by_level[level]
-        bucket = by_cg[cg]
-        bucket.discard(work_id)
-        if not bucket:
-            del by_cg[cg]
-            if not by_cg:
-                del by_level[level]
-                if not by_level:
-                    del by_skill[skill]
-                    if not by_skill:
-                        del tree[language]
-                        if not tree:
-                            del self._buckets[group_key]
+        group, path = filed
+        self._tree.discard(group, path, work_id)
 
     def drop_work(self, work_id: uuid.UUID) -> None:
         self._unfile(work_id)
         self.waiting.pop(work_id, None)
-        self._statics.pop(work_id, None)
+        self._keys.pop(work_id, None)
 
     def reserve(self, work_id: uuid.UUID, agent_id: str, now: datetime) -> None:
         """Apply an offer made: the work stops waiting and holds a slot of the agent."""
@@ -303,11 +187,12 @@ class Engine:
         if agent is not None and channel is not None:
             load = dict(agent.load)
             load[channel] = load.get(channel, 0) + 1
-            self.put_agent(replace(agent, load=load, idle_since=now))
+            self.put_agent(with_load(agent, load, now))
 
     def set_policy(self, policy: Policy, now: datetime) -> None:
         """A new policy changes priorities, tiers and relaxation: file everything again."""
         self.policy = policy
+        self._tree.invalidate()
         for work in list(self.waiting.values()):
             self.put_work(work, now)
 
@@ -315,6 +200,7 @@ class Engine:
 
     def best_agent(self, work_id: uuid.UUID, now: datetime) -> Choice | None:
         """The agent to offer this waiting work to now, or None if nobody eligible is free."""
+        self.refile()
         work = self.waiting[work_id]
         policy = self.policy
         reqs = effective_requirements(work, policy.relaxation, now)
@@ -402,13 +288,13 @@ class Engine:
         """Of the required skills, the one with the fewest free agents at the level needed: every eligible
         agent holds it, and its level bounds their proficiency, so walking it from the top stays exact."""
         if not reqs:
-            return None, self._agent_index.get((work.pool, work.channel, language, ANY, tier))
+            return None, self._free.levels.get((work.pool, work.channel, language, ANY, tier))
         best: tuple[int, Requirement, list[IdleOrder]] | None = None
         for r in reqs:
-            levels = self._agent_index.get((work.pool, work.channel, language, r.skill, tier))
+            levels = self._free.levels.get((work.pool, work.channel, language, r.skill, tier))
             if levels is None:
                 return r, None  # nobody free holds this skill: nobody is eligible
-            size = sum(len(levels[lvl]) for lvl in range(r.level, MAX_LEVEL + 1))
+            size = sum(levels[lvl].size() for lvl in range(r.level, MAX_LEVEL + 1))
             if best is None or size < best[0]:
                 best = (size, r, levels)
         assert best is not None
@@ -416,63 +302,59 @@ class Engine:
 
     def best_work(self, agent_id: str, now: datetime) -> uuid.UUID | None:
         """The highest-priority waiting work this agent may take now (one slot), or None."""
+        found = self.next_work(agent_id, now)
+        return found[0] if found is not None else None
+
+    def next_work(self, agent_id: str, now: datetime) -> tuple[uuid.UUID, Verdict] | None:
+        """`best_work` with the verdict that admitted it. Peeks the top of each heap the agent may serve and
+        walks only a heap whose top comes before the best found so far."""
         agent = self.agents.get(agent_id)
         if agent is None or not can_receive_offers(agent):
             return None
         policy = self.policy
-        self.stats.decisions += 1
-        budget = policy.max_scan
-        spent = 0
-        best: tuple[tuple[float, ...], uuid.UUID] | None = None
         rule = policy.tiers.get(agent.tier)
         if rule is None:
             return None
-
-        def consider(heap: OrderedHeap[uuid.UUID]) -> None:
-            nonlocal best, spent
-            top = heap.first()
-            if top is None or (best is not None and top >= best):
-                return  # nothing here comes before what we have
-            for work_id in heap.walk():
-                if spent >= budget:
-                    return
-                spent += 1
-                work = self.waiting[work_id]
-                key = (queue_key(policy, self._statics[work_id], work.enqueued_at), work.enqueued_at.timestamp())
-                if best is not None and (key, work_id) >= best:
-                    return  # everything further in this heap comes later
-                if evaluate(policy, agent, work, now).eligible:
-                    best = (key, work_id)
-                    return
-
+        self.stats.decisions += 1
+        heaps = self._tree.heaps_for(agent, open_channels(agent), rule)
         targeted = self._targeted.get(agent_id)
         if targeted is not None:
-            consider(targeted)
-        languages = (*agent.languages, ANY)
-        skills = (*agent.skills.items(), (ANY, MAX_LEVEL))
-        for channel in open_channels(agent):
-            for team in {ANY, agent.team or ANY}:
-                tree = self._buckets.get((agent.pool, team, channel))
-                if not tree:
-                    continue
-                for language in languages:
-                    by_skill = tree.get(language)
-                    if not by_skill:
-                        continue
-                    for skill, have in skills:
-                        by_level = by_skill.get(skill)
-                        if not by_level:
-                            continue
-                        for level, by_cg in by_level.items():
-                            if level > have:
-                                continue
-                            for (work_class, grade), heap in by_cg.items():
-                                if work_class in rule.classes and grade in rule.grades:
-                                    consider(heap)
+            heaps.insert(0, targeted)
+        # The heap with the smallest top first: its top is usually eligible, and then no other heap is walked.
+        tops: list[tuple[tuple[Key, uuid.UUID], OrderedHeap[uuid.UUID]]] = []
+        first = 0
+        for heap in heaps:
+            top = heap.first()
+            if top is not None:
+                if tops and top < tops[first][0]:
+                    first = len(tops)
+                tops.append((top, heap))
+        if first:
+            tops[0], tops[first] = tops[first], tops[0]
+        budget = policy.max_scan
+        spent = 0
+        best: tuple[Key, uuid.UUID] | None = None
+        verdict: Verdict | None = None
+        waiting = self.waiting
+        for top, heap in tops:
+            if best is not None and top >= best:
+                continue  # nothing here comes before what we have
+            for entry in heap.entries():
+                if spent >= budget:
+                    break
+                spent += 1
+                if best is not None and entry >= best:
+                    break  # everything further in this heap comes later
+                v = evaluate(policy, agent, waiting[entry[1]], now)
+                if v.eligible:
+                    best, verdict = entry, v
+                    break
+            if spent >= budget:
+                break
         self.stats.scanned += spent
         if spent >= budget:
             self.stats.capped += 1
-        return best[1] if best is not None else None
+        return (best[1], verdict) if best is not None and verdict is not None else None
 
 
 def naive_best_agent(policy: Policy, agents: list[Agent], work: Work, now: datetime) -> Verdict | None:
@@ -516,14 +398,7 @@ def plan(
     proposal is reserved in the engine at once, so later ones see the slot taken."""
     proposals: list[Proposal] = []
 
-    def order(work_id: uuid.UUID) -> tuple[float, float]:
-        work = engine.waiting[work_id]
-        return (
-            queue_key(engine.policy, engine.static_priority(work), work.enqueued_at),
-            work.enqueued_at.timestamp(),
-        )
-
-    for work_id in sorted((w for w in works if w in engine.waiting), key=order):
+    for work_id in sorted((w for w in works if w in engine.waiting), key=engine.queue_key):
         started = clock_ns()
         choice = engine.best_agent(work_id, now)
         if choice is not None:
@@ -534,10 +409,10 @@ def plan(
     for agent_id in sorted(agents):
         while True:
             started = clock_ns()
-            found = engine.best_work(agent_id, now)
-            if found is None:
+            next_work = engine.next_work(agent_id, now)
+            if next_work is None:
                 break
-            verdict = evaluate(engine.policy, engine.agents[agent_id], engine.waiting[found], now)
+            found, verdict = next_work
             engine.reserve(found, agent_id, now)
             detail: dict[str, object] = {
                 "trigger": "a slot freed",

@@ -79,7 +79,30 @@ def free_capacity(agent: Agent, channel: str) -> int:
 
 
 def open_channels(agent: Agent) -> tuple[str, ...]:
-    return tuple(c for c in CHANNELS if free_capacity(agent, c) > 0)
+    """The channels with a free slot (`free_capacity` > 0), in `CHANNELS` order."""
+    load, capacity = agent.load, agent.capacity
+    if load.get(LIVE_CALL_CHANNEL, 0) > 0:
+        live = capacity.get(LIVE_CALL_CHANNEL, 0) > load[LIVE_CALL_CHANNEL]
+        return (LIVE_CALL_CHANNEL,) if live else ()
+    return tuple([c for c in CHANNELS if capacity.get(c, 0) > load.get(c, 0)])
+
+
+def with_load(agent: Agent, load: Mapping[str, int], idle_since: datetime) -> Agent:
+    """The agent after its load changed (an offer made or a slot freed): idle counts from `idle_since`."""
+    return Agent(
+        agent.agent_id,
+        agent.pool,
+        agent.tier,
+        agent.team,
+        agent.languages,
+        agent.skills,
+        agent.capacity,
+        agent.presence,
+        agent.disconnected_at,
+        load,
+        agent.wrap_ups,
+        idle_since,
+    )
 
 
 def displayed_presence(agent: Agent) -> str:
@@ -122,7 +145,11 @@ class Work:
 
 
 def relax_stage(steps: tuple[RelaxStep, ...], waited_s: float) -> int:
-    return sum(1 for s in steps if waited_s >= s.after_s)
+    stage = 0
+    for step in steps:
+        if waited_s >= step.after_s:
+            stage += 1
+    return stage
 
 
 def effective_requirements(work: Work, steps: tuple[RelaxStep, ...], now: datetime) -> tuple[Requirement, ...]:
@@ -186,37 +213,50 @@ class Verdict:
 def evaluate(policy: Policy, agent: Agent, work: Work, now: datetime) -> Verdict:
     """Whether `agent` may be offered `work` now, and its score if so. Filters run in a fixed order."""
     a = agent.agent_id
-
-    def no(filter_: str, detail: str) -> Verdict:
-        return Verdict(a, False, filter_, detail)
-
     if agent.presence != "available":
-        return no("presence", f"presence is {agent.presence}")
+        return Verdict(a, False, "presence", f"presence is {agent.presence}")
     if agent.disconnected_at is not None:
-        return no("desktop", "desktop disconnected (within the grace period)")
+        return Verdict(a, False, "desktop", "desktop disconnected (within the grace period)")
     target = directed_to(work, now)
     if target is not None and target != a:
-        return no("target", f"work is directed to agent {target}")
+        return Verdict(a, False, "target", f"work is directed to agent {target}")
     if work.target_team is not None and agent.team != work.target_team:
-        return no("team", f"work is queued for team {work.target_team}")
+        return Verdict(a, False, "team", f"work is queued for team {work.target_team}")
     if a in work.excluded:
-        return no("excluded", "declined or missed this work before")
+        return Verdict(a, False, "excluded", "declined or missed this work before")
     if not policy.tier_allows(agent.tier, work.work_class, work.grade):
-        return no("tier", f"tier {agent.tier} does not serve {work.work_class} work for {work.grade} customers")
+        return Verdict(
+            a, False, "tier", f"tier {agent.tier} does not serve {work.work_class} work for {work.grade} customers"
+        )
     if work.language is not None and work.language not in agent.languages:
-        return no("language", f"does not speak {work.language}")
-    reqs = effective_requirements(work, policy.relaxation, now)
+        return Verdict(a, False, "language", f"does not speak {work.language}")
+    # The requirements relaxed by waiting (`effective_requirements`), checked without building them.
+    reqs = work.requirements
+    stage = relax_stage(policy.relaxation, (now - work.enqueued_at).total_seconds()) if reqs else 0
+    drop = 0
+    if stage:
+        step = policy.relaxation[stage - 1]
+        drop = step.level_drop
+        if step.primary_only:
+            reqs = reqs[:1]
+    skills = agent.skills
+    weakest: int | None = None
     for r in reqs:
-        have = agent.skills.get(r.skill, 0)
-        if have < r.level:
-            return no("skill", f"{r.skill} level {have} < {r.level}" if have else f"lacks skill {r.skill}")
+        need = max(1, r.level - drop) if stage else r.level
+        have = skills.get(r.skill, 0)
+        if have < need:
+            return Verdict(
+                a, False, "skill", f"{r.skill} level {have} < {need}" if have else f"lacks skill {r.skill}"
+            )
+        if weakest is None or have < weakest:
+            weakest = have
     if free_capacity(agent, work.channel) <= 0:
         live = work.channel != LIVE_CALL_CHANNEL and agent.load.get(LIVE_CALL_CHANNEL, 0) > 0
-        return no("capacity", "on a live call" if live else f"no free {work.channel} slot")
+        return Verdict(a, False, "capacity", "on a live call" if live else f"no free {work.channel} slot")
     return Verdict(
         a,
         True,
-        proficiency=proficiency(agent, reqs),
+        proficiency=0 if weakest is None else weakest,
         bonus=preference_bonus(policy, work, a),
         idle_since=agent.idle_since,
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from services.routing.domain.lifecycle import HOLDS_SLOT
-from services.routing.domain.model import Agent, Requirement, Work
+from services.routing.domain.model import Agent, Requirement, Work, can_receive_offers, free_capacity
 from services.routing.domain.policy import Policy
+
+BUSY_OR_GONE = "row gone, or busy in another transaction"
 
 
 @dataclass(frozen=True)
@@ -154,3 +156,60 @@ class ContactRecord:
     attributes: Mapping[str, str]
     reply_to: Mapping[str, str | None]
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class Vetted:
+    """A batch of proposed offers checked against the locked rows: those to make, and why the others not."""
+
+    made: tuple[tuple[WorkRecord, AgentRecord], ...]
+    rejected: tuple[tuple[uuid.UUID, str, str], ...]
+    """(work, agent, why): the engine was stale, or a row was busy in another transaction."""
+
+
+def vet_offers(
+    policy: Policy,
+    proposals: Sequence[tuple[uuid.UUID, str]],
+    *,
+    pool: str,
+    works: Mapping[uuid.UUID, WorkRecord],
+    agents: Mapping[str, AgentRecord],
+) -> Vetted:
+    """The proposals that still hold, in order. Each one made takes its slot at once, so a later proposal to
+    the same agent sees it (capacity holds across the batch), and a work item is offered once at most. A work
+    item or agent missing from the locked rows is gone, or busy in another transaction."""
+    taken: dict[str, dict[str, int]] = {}
+    offered: set[uuid.UUID] = set()
+    made: list[tuple[WorkRecord, AgentRecord]] = []
+    rejected: list[tuple[uuid.UUID, str, str]] = []
+    for work_id, agent_id in proposals:
+        work = works.get(work_id)
+        agent = agents.get(agent_id)
+        why: str | None = None
+        if work is None:
+            why = BUSY_OR_GONE
+        elif work_id in offered:
+            why = "work is offered earlier in this batch"
+        elif work.state != "queued":
+            why = f"work is {work.state}"
+        elif work.pool != pool:
+            why = f"work moved to pool {work.pool}"
+        elif agent is None:
+            why = BUSY_OR_GONE
+        elif not agent.active:
+            why = "agent not found or inactive"
+        else:
+            load = {**agent.load, **taken.get(agent_id, {})}
+            view = to_agent(policy, replace(agent, load=load))
+            if not can_receive_offers(view):
+                why = f"agent is {agent.presence}" + (" (desktop disconnected)" if agent.disconnected_at else "")
+            elif free_capacity(view, work.channel) <= 0:
+                why = f"agent has no free {work.channel} slot"
+            else:
+                load[work.channel] = load.get(work.channel, 0) + 1
+                taken[agent_id] = load
+                offered.add(work_id)
+                made.append((work, agent))
+        if why is not None:
+            rejected.append((work_id, agent_id, why))
+    return Vetted(tuple(made), tuple(rejected))

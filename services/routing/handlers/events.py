@@ -4,15 +4,16 @@ suggestions. Each runs in the inbox transaction that claimed the event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from services.routing.domain.lifecycle import OPEN, OWNED
 from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord, WorkRecord
 from services.routing.handlers.commands import reopen, resume
-from services.routing.handlers.common import SYSTEM, Tx, change_notice, history, publish_work
+from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history
 from services.routing.handlers.offers import jsonable, priority_now, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
@@ -25,11 +26,14 @@ from shared.events import (
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
     KnowledgeSuggestedV1,
+    OutgoingMessage,
     SlaBreachedV1,
     SlaEscalatedV1,
     SlaWarningV1,
     WorkQueuedV1,
+    encode,
 )
+from shared.outbox import enqueue_many
 
 EMERGENCY_TIER = "emergency"
 SUPERVISOR_TIER = "supervisor"
@@ -42,6 +46,24 @@ def work_class_of(priority_class: str, emergency: bool) -> str:
 async def _to_people(tx: Tx, work: WorkRecord, kind: str, body: dict[str, Any]) -> None:
     for agent_id in {work.owner_id, work.slot_agent_id} - {None}:
         await feed.to_desktop(tx.conn, agent_id=str(agent_id), kind=kind, body=jsonable(body), now=tx.now)
+
+
+def queued_message(tx: Tx, work: WorkRecord, reason: str) -> OutgoingMessage:
+    """`work.queued` for new work, with how its priority was made (routing.work is keyed by pool)."""
+    policy = tx.policy
+    reasons = [
+        reason,
+        f"class {work.work_class} +{policy.class_base.get(work.work_class, 0)}",
+        f"grade {work.grade} +{policy.grade_bonus.get(work.grade, 0)}",
+    ]
+    event = WorkQueuedV1(
+        work_id=work.work_id,
+        contact_id=work.contact_id,
+        pool=work.pool,
+        priority=priority_now(tx, work),
+        reasons=reasons,
+    )
+    return encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool)
 
 
 async def create_work(
@@ -93,70 +115,98 @@ async def create_work(
         now=tx.now,
         notice=change_notice(tx, pool, "work", str(work_id)),
     )
-    policy = tx.policy
-    reasons = [
-        reason,
-        f"class {work_class} +{policy.class_base.get(work_class, 0)}",
-        f"grade {grade} +{policy.grade_bonus.get(grade, 0)}",
-    ]
-    await publish_work(
-        tx,
-        work,
-        WorkQueuedV1(
-            work_id=work_id, contact_id=contact_id, pool=pool, priority=priority_now(tx, work), reasons=reasons
-        ),
-    )
+    await enqueue_many(tx.conn, [queued_message(tx, work, reason)], now=tx.now)
     return work
 
 
 async def on_contact_received(tx: Tx, event: ContactReceivedV1, data: dict[str, Any], *, pool: str) -> None:
-    language = primary_language(event.language)
-    reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), dict) else {}
-    await work_repo.upsert_contact_with_message(
-        tx.conn,
-        ContactRecord(
-            contact_id=event.contact_id,
-            customer_id=event.customer.customer_id,
-            grade=event.customer.grade,
-            channel=event.channel,
-            subject=event.subject,
-            text=event.text,
-            language=language,
-            category=event.category,
-            priority_class=event.priority_class,
-            emergency=event.emergency,
-            attributes=dict(event.customer.attributes),
-            reply_to={str(k): (str(v) if v is not None else None) for k, v in (reply_to or {}).items()},
-            received_at=event.received_at,
-        ),
-        message_id=event.message_id,
-    )
-    work_class = work_class_of(event.priority_class, event.emergency)
-    work = await create_work(
-        tx,
-        contact_id=event.contact_id,
-        kind="contact",
-        pool=event.customer.attributes.get("routing_pool", pool),
-        channel=event.channel,
-        customer_id=event.customer.customer_id,
-        grade=event.customer.grade,
-        work_class=work_class,
-        category=event.category,
-        language=language,
-        requirements=parse_requirements(event.required_skills, default_level=1),
-        target_team=None,
-        reason="emergency contact" if event.emergency else "new contact",
-    )
-    if work is not None and event.emergency:
-        # CH-16: the emergency team is paged at once, whoever the offer goes to.
-        for agent_id in await agent_repo.online_agents_of_tier(tx.conn, EMERGENCY_TIER):
-            await feed.to_desktop(
-                tx.conn,
-                agent_id=agent_id,
-                kind="alert",
-                body={"work": work_view(tx, work), "reason": "emergency contact"},
-                now=tx.now,
+    await on_contacts_received(tx, [(event, data)], pool=pool)
+
+
+async def on_contacts_received(
+    tx: Tx, received: Sequence[tuple[ContactReceivedV1, dict[str, Any]]], *, pool: str
+) -> None:
+    """Contacts (each contact id once) queued with one statement and their `work.queued` events with another.
+    Their enqueue instants step by a microsecond, so the queue keeps their arrival order."""
+    new: list[work_repo.NewContact] = []
+    reasons: dict[uuid.UUID, str] = {}
+    for i, (event, data) in enumerate(received):
+        reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), dict) else {}
+        work_pool = event.customer.attributes.get("routing_pool", pool)
+        work_id = uuid.uuid4()
+        reasons[work_id] = "emergency contact" if event.emergency else "new contact"
+        new.append(
+            work_repo.NewContact(
+                contact=ContactRecord(
+                    contact_id=event.contact_id,
+                    customer_id=event.customer.customer_id,
+                    grade=event.customer.grade,
+                    channel=event.channel,
+                    subject=event.subject,
+                    text=event.text,
+                    language=primary_language(event.language),
+                    category=event.category,
+                    priority_class=event.priority_class,
+                    emergency=event.emergency,
+                    attributes=dict(event.customer.attributes),
+                    reply_to={str(k): (str(v) if v is not None else None) for k, v in (reply_to or {}).items()},
+                    received_at=event.received_at,
+                ),
+                message_id=event.message_id,
+                work_id=work_id,
+                pool=work_pool,
+                work_class=work_class_of(event.priority_class, event.emergency),
+                requirements=parse_requirements(event.required_skills, default_level=1),
+                enqueued_at=tx.now + timedelta(microseconds=i),
+                reason=reasons[work_id],
+                notice=change_notice(tx, work_pool, "work", str(work_id)),
             )
+        )
+    works = await work_repo.queue_contacts(tx.conn, new, actor=SYSTEM.label, now=tx.now)
+    await enqueue_many(tx.conn, [queued_message(tx, w, reasons[w.work_id]) for w in works], now=tx.now)
+    for work in works:
+        if reasons[work.work_id] == "emergency contact":
+            await page_emergency_team(tx, work)
+
+
+async def page_emergency_team(tx: Tx, work: WorkRecord) -> None:
+    # CH-16: the emergency team is paged at once, whoever the offer goes to.
+    for agent_id in await agent_repo.online_agents_of_tier(tx.conn, EMERGENCY_TIER):
+        await feed.to_desktop(
+            tx.conn,
+            agent_id=agent_id,
+            kind="alert",
+            body={"work": work_view(tx, work), "reason": "emergency contact"},
+            now=tx.now,
+        )
+
+
+async def handle_events(
+    tx: Tx, events: Sequence[tuple[Event, dict[str, Any]]], *, table: dict[type[Event], Dispatch], pool: str
+) -> None:
+    """A polled batch in order: runs of received contacts set-based (`on_contacts_received`), every other event
+    through `table`. A run ends before any other event and before a contact seen earlier in it."""
+    run: list[tuple[ContactReceivedV1, dict[str, Any]]] = []
+    in_run: set[uuid.UUID] = set()
+
+    async def flush() -> None:
+        if run:
+            await on_contacts_received(tx, run, pool=pool)
+            run.clear()
+            in_run.clear()
+
+    for event, data in events:
+        if isinstance(event, ContactReceivedV1):
+            if event.contact_id in in_run:
+                await flush()
+            run.append((event, data))
+            in_run.add(event.contact_id)
+            continue
+        handler = table.get(type(event))
+        if handler is not None:
+            await flush()
+            await handler(tx, event, data)
+    await flush()
 
 
 async def on_message_added(tx: Tx, event: ContactMessageAddedV1) -> None:

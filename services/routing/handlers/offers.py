@@ -7,8 +7,9 @@ supervisor, a stale engine — can put an agent over capacity.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -16,8 +17,16 @@ from pydantic_core import to_jsonable_python
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, after_failed_offer, check
 from services.routing.domain.model import can_receive_offers, free_capacity
 from services.routing.domain.policy import priority_at, static_priority
-from services.routing.domain.records import AgentRecord, ContactRecord, OfferRecord, WorkRecord, to_agent
+from services.routing.domain.records import (
+    AgentRecord,
+    ContactRecord,
+    OfferRecord,
+    WorkRecord,
+    to_agent,
+    vet_offers,
+)
 from services.routing.handlers.common import (
+    SOURCE,
     SYSTEM,
     Actor,
     Tx,
@@ -32,12 +41,15 @@ from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.events import (
+    OutgoingMessage,
     WorkAssignedV1,
     WorkOfferDeclinedV1,
     WorkOfferedV1,
     WorkOfferExpiredV1,
     WorkQueuedV1,
+    encode,
 )
+from shared.outbox import enqueue_many
 
 
 class Fenced(Exception):
@@ -205,16 +217,7 @@ async def make_offer(
         tx.conn,
         agent_id=agent_id,
         kind="offer",
-        body=jsonable(
-            {
-                "offer_id": offer_id,
-                "work": work_view(tx, work),
-                "contact": contact_summary(contact),
-                "expires_at": expires_at,
-                "timeout_s": tx.policy.offer_timeout_s,
-                "forced_by": forced_by.label if forced_by else None,
-            }
-        ),
+        body=_offer_body(tx, work, contact, offer_id, expires_at, forced_by.label if forced_by else None),
         now=tx.now,
     )
     await publish_work(
@@ -230,6 +233,113 @@ async def make_offer(
         ),
     )
     return offer_id
+
+
+def _offer_body(
+    tx: Tx,
+    work: WorkRecord,
+    contact: ContactRecord | None,
+    offer_id: uuid.UUID,
+    expires_at: datetime,
+    forced_by: str | None,
+) -> dict[str, Any]:
+    """What the agent's desktop shows for an offer."""
+    return jsonable_dict(
+        {
+            "offer_id": offer_id,
+            "work": work_view(tx, work),
+            "contact": contact_summary(contact),
+            "expires_at": expires_at,
+            "timeout_s": tx.policy.offer_timeout_s,
+            "forced_by": forced_by,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Offers:
+    made: tuple[tuple[uuid.UUID, uuid.UUID], ...]
+    """(work, offer) for each offer written."""
+    rejected: tuple[tuple[uuid.UUID, str, str], ...]
+    """(work, agent, why) for each proposal not made."""
+
+
+async def make_offers(
+    tx: Tx, proposals: Sequence[tuple[uuid.UUID, str, dict[str, Any]]], *, fence: Fence
+) -> Offers:
+    """The dispatcher's offers of one pool, set-based: the fence, then the proposals' work items and agents
+    locked with one statement each (never waiting: a row busy elsewhere is rejected and tried again later),
+    every proposal checked as `make_offer` checks one (capacity counted across the batch), then offers, work
+    states, idle clocks, history, desktop messages and events written with one statement each. Raises
+    `Fenced`."""
+    if not await feed.holds_fence(tx.conn, pool=fence.pool, holder=fence.holder, epoch=fence.epoch, now=tx.now):
+        raise Fenced(fence.pool)
+    works = await work_repo.lock_works(tx.conn, sorted({p[0] for p in proposals}))
+    agents = await agent_repo.lock_agents(tx.conn, sorted({p[1] for p in proposals}))
+    vetted = vet_offers(tx.policy, [(p[0], p[1]) for p in proposals], pool=fence.pool, works=works, agents=agents)
+    if not vetted.made:
+        return Offers((), vetted.rejected)
+    decisions = {p[0]: p[2] for p in proposals}
+    contacts = await work_repo.get_contacts(tx.conn, [w.contact_id for w, _ in vetted.made])
+    expires_at = tx.now + timedelta(seconds=tx.policy.offer_timeout_s)
+    made: list[tuple[uuid.UUID, uuid.UUID]] = []
+    offers: list[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any]]] = []
+    history: list[tuple[uuid.UUID, str, str, dict[str, Any]]] = []
+    notices: list[str] = []
+    desktop: list[tuple[str, str, dict[str, Any]]] = []
+    events: list[OutgoingMessage] = []
+    for work, agent in vetted.made:
+        offer_id = uuid.uuid4()
+        decision = decisions[work.work_id]
+        rule = str(decision.get("rule", ""))
+        offered = replace(work, state="offered", slot_agent_id=agent.agent_id, updated_at=tx.now)
+        made.append((work.work_id, offer_id))
+        offers.append((offer_id, work.work_id, agent.agent_id, jsonable(decision)))
+        history.append(
+            (
+                work.work_id,
+                "offered",
+                SYSTEM.label,
+                {"agent_id": agent.agent_id, "offer_id": str(offer_id), "rule": rule},
+            )
+        )
+        notices.append(change_notice(tx, work.pool, "offer", str(work.work_id)))
+        desktop.append(
+            (
+                agent.agent_id,
+                "offer",
+                _offer_body(tx, offered, contacts.get(work.contact_id), offer_id, expires_at, None),
+            )
+        )
+        event = WorkOfferedV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            agent_id=agent.agent_id,
+            offer_id=offer_id,
+            expires_at=expires_at,
+            reasons=[rule] if rule else [],
+        )
+        events.append(encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool))
+    await offer_repo.insert_offers(
+        tx.conn, offers=offers, pool=fence.pool, epoch=fence.epoch, now=tx.now, expires_at=expires_at
+    )
+    await work_repo.mark_offered(tx.conn, slots=[(w.work_id, a.agent_id) for w, a in vetted.made], now=tx.now)
+    await agent_repo.touch_idle_many(tx.conn, agent_ids=[a.agent_id for _, a in vetted.made], now=tx.now)
+    await work_repo.add_histories_and_notify(tx.conn, entries=history, now=tx.now, notices=notices)
+    await feed.to_desktops(tx.conn, messages=desktop, now=tx.now)
+    await enqueue_many(tx.conn, events, now=tx.now)
+    return Offers(tuple(made), vetted.rejected)
+
+
+async def lock_offer(tx: Tx, offer_id: uuid.UUID) -> OfferRecord | None:
+    """The offer locked for closing, its agent locked first: every path that closes an offer then locks
+    agent → offer → work, the order `set_presence` takes, so an expiry or a decline never deadlocks with a
+    presence change."""
+    offer = await offer_repo.get_offer(tx.conn, offer_id)
+    if offer is None:
+        return None
+    await agent_repo.lock_agent(tx.conn, offer.agent_id)
+    return await offer_repo.get_offer(tx.conn, offer_id, for_update=True)
 
 
 async def accept_offer(tx: Tx, *, offer_id: uuid.UUID, actor: Actor) -> WorkRecord:

@@ -97,6 +97,23 @@ async def get_agents(conn: Conn, agent_ids: Sequence[str]) -> list[AgentRecord]:
     return await _with_load(conn, await conn.fetch(SELECT_AGENTS, list(agent_ids)))
 
 
+LOCK_AGENTS = SELECT_AGENTS + " ORDER BY agent_id FOR UPDATE SKIP LOCKED"
+
+
+async def lock_agents(conn: Conn, agent_ids: Sequence[str]) -> dict[str, AgentRecord]:
+    """Lock the agents not locked by another transaction (in key order; never waits) and read their load after
+    the lock, so slots taken by transactions that held it are counted. Agents left out are busy or gone."""
+    rows = await conn.fetch(LOCK_AGENTS, list(agent_ids))
+    return {a.agent_id: a for a in await _with_load(conn, rows)}
+
+
+LOCK_AGENT = "SELECT 1 FROM agent WHERE agent_id = $1 FOR UPDATE"
+
+
+async def lock_agent(conn: Conn, agent_id: str) -> None:
+    await conn.execute(LOCK_AGENT, agent_id)
+
+
 LIST_AGENTS = (
     "SELECT"
     + COLUMNS
@@ -169,6 +186,13 @@ TOUCH_IDLE = "UPDATE agent SET idle_since = $2, updated_at = $2 WHERE agent_id =
 async def touch_idle(conn: Conn, *, agent_id: str, now: datetime) -> None:
     """Workload changed: the longest-idle rule counts from now."""
     await conn.execute(TOUCH_IDLE, agent_id, now)
+
+
+TOUCH_IDLE_MANY = "UPDATE agent SET idle_since = $2, updated_at = $2 WHERE agent_id = ANY($1::text[])"
+
+
+async def touch_idle_many(conn: Conn, *, agent_ids: Sequence[str], now: datetime) -> None:
+    await conn.execute(TOUCH_IDLE_MANY, sorted(set(agent_ids)), now)
 
 
 UPSERT_LAST_AGENT = """

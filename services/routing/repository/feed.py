@@ -3,6 +3,7 @@ and the pool leases that fence a deposed instance."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,25 @@ async def to_desktop(conn: Conn, *, agent_id: str, kind: str, body: dict[str, An
     assert row is not None
     message_id: int = row["desktop_message_id"]
     return message_id
+
+
+INSERT_DESKTOPS = """
+WITH staged AS (
+    INSERT INTO desktop_message (agent_id, kind, body, created_at)
+    SELECT u.agent_id, u.kind, u.body, $4 FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY
+        AS u(agent_id, kind, body, n)
+    ORDER BY u.n
+    RETURNING agent_id
+)
+SELECT count(pg_notify('routing_desktop', agent_id)) FROM (SELECT DISTINCT agent_id FROM staged) AS told
+"""
+
+
+async def to_desktops(conn: Conn, *, messages: Sequence[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
+    """Several messages (agent, kind, body) in one statement, in the given order; each agent told once."""
+    await conn.execute(
+        INSERT_DESKTOPS, [m[0] for m in messages], [m[1] for m in messages], [m[2] for m in messages], now
+    )
 
 
 SELECT_DESKTOP = """

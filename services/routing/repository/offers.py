@@ -39,6 +39,36 @@ async def insert_offer(
     )
 
 
+INSERT_OFFERS = """
+INSERT INTO offer (offer_id, work_id, agent_id, pool, epoch, status, created_at, expires_at, decision)
+SELECT u.offer_id, u.work_id, u.agent_id, $4, $5, 'live', $6, $7, u.decision
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $8::jsonb[]) AS u(offer_id, work_id, agent_id, decision)
+"""
+
+
+async def insert_offers(
+    conn: Conn,
+    *,
+    offers: Sequence[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any]]],
+    pool: str,
+    epoch: int,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """Live offers (offer, work, agent, decision) of one pool at one epoch, in one statement."""
+    await conn.execute(
+        INSERT_OFFERS,
+        [o[0] for o in offers],
+        [o[1] for o in offers],
+        [o[2] for o in offers],
+        pool,
+        epoch,
+        now,
+        expires_at,
+        [o[3] for o in offers],
+    )
+
+
 SELECT_OFFER = "SELECT" + OFFER_COLUMNS + "FROM offer WHERE offer_id = $1"
 SELECT_OFFER_FOR_UPDATE = SELECT_OFFER + " FOR UPDATE"
 
@@ -54,6 +84,13 @@ SELECT_LIVE_FOR_WORK = "SELECT" + OFFER_COLUMNS + "FROM offer WHERE work_id = $1
 async def live_offer_for_work(conn: Conn, work_id: uuid.UUID) -> OfferRecord | None:
     row = await conn.fetchrow(SELECT_LIVE_FOR_WORK, work_id)
     return OfferRecord(**dict(row)) if row else None
+
+
+SELECT_LIVE_FOR_WORKS = "SELECT" + OFFER_COLUMNS + "FROM offer WHERE work_id = ANY($1::uuid[]) AND status = 'live'"
+
+
+async def live_offers_for_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> list[OfferRecord]:
+    return [OfferRecord(**dict(r)) for r in await conn.fetch(SELECT_LIVE_FOR_WORKS, list(work_ids))]
 
 
 SELECT_LIVE_FOR_AGENT = (

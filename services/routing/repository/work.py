@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ w.resolved_at, w.closed_at, w.reopened, w.reason, w.created_at, w.updated_at, l.
 FROM_WORK = " FROM work_item w LEFT JOIN customer_last_agent l ON l.customer_id = w.customer_id "
 
 
-def _work(row: asyncpg.Record) -> WorkRecord:
+def _work(row: asyncpg.Record | dict[str, Any]) -> WorkRecord:
     values = dict(row)
     values["requirements"] = tuple(Requirement(str(r["skill"]), int(r["level"])) for r in row["requirements"])
     values["excluded"] = tuple(row["excluded"])
@@ -99,6 +101,26 @@ SELECT_WORKS = "SELECT" + WORK_COLUMNS + FROM_WORK + "WHERE w.work_id = ANY($1::
 
 async def get_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> list[WorkRecord]:
     return [_work(r) for r in await conn.fetch(SELECT_WORKS, list(work_ids))]
+
+
+LOCK_WORKS = SELECT_WORKS + " ORDER BY w.work_id FOR UPDATE OF w SKIP LOCKED"
+
+
+async def lock_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRecord]:
+    """Lock the work items not locked by another transaction (in key order; never waits): those are left out."""
+    return {r["work_id"]: _work(r) for r in await conn.fetch(LOCK_WORKS, list(work_ids))}
+
+
+MARK_OFFERED = """
+UPDATE work_item w SET state = 'offered', slot_agent_id = u.agent_id, updated_at = $3
+FROM unnest($1::uuid[], $2::text[]) AS u(work_id, agent_id)
+WHERE w.work_id = u.work_id
+"""
+
+
+async def mark_offered(conn: Conn, *, slots: Sequence[tuple[uuid.UUID, str]], now: datetime) -> None:
+    """Work items (locked by the caller) now offered: each holds a slot of its agent."""
+    await conn.execute(MARK_OFFERED, [w for w, _ in slots], [a for _, a in slots], now)
 
 
 SELECT_OPEN_FOR_CONTACT = (
@@ -254,6 +276,19 @@ async def get_contact(conn: Conn, contact_id: uuid.UUID) -> ContactRecord | None
     return ContactRecord(**dict(row)) if row else None
 
 
+SELECT_CONTACTS = """
+SELECT contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
+       attributes, reply_to, received_at
+FROM contact WHERE contact_id = ANY($1::uuid[])
+"""
+
+
+async def get_contacts(conn: Conn, contact_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ContactRecord]:
+    return {
+        r["contact_id"]: ContactRecord(**dict(r)) for r in await conn.fetch(SELECT_CONTACTS, list(contact_ids))
+    }
+
+
 UPDATE_CLASSIFICATION = """
 UPDATE contact SET category = $2, priority_class = $3, emergency = $4 WHERE contact_id = $1
 """
@@ -265,40 +300,104 @@ async def reclassify_contact(
     await conn.execute(UPDATE_CLASSIFICATION, contact_id, category, priority_class, emergency)
 
 
-UPSERT_CONTACT_WITH_MESSAGE = """
-WITH c AS (
+QUEUE_CONTACTS = """
+WITH u AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::bool[], $11::jsonb[], $12::jsonb[], $13::timestamptz[],
+                         $14::uuid[], $15::uuid[], $16::text[], $17::text[], $18::text[], $19::timestamptz[],
+                         $20::text[], $21::text[])
+        AS u(contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
+             attributes, reply_to, received_at, message_id, work_id, pool, work_class, requirements, enqueued_at,
+             reason, notice)
+), c AS (
     INSERT INTO contact (contact_id, customer_id, grade, channel, subject, text, language, category,
                          priority_class, emergency, attributes, reply_to, received_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    SELECT contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
+           attributes, reply_to, received_at
+    FROM u
     ON CONFLICT (contact_id) DO UPDATE SET
         category = EXCLUDED.category, priority_class = EXCLUDED.priority_class, emergency = EXCLUDED.emergency
+), m AS (
+    INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at)
+    SELECT message_id, contact_id, true, text, received_at FROM u
+    ON CONFLICT (message_id) DO NOTHING
+), w AS (
+    INSERT INTO work_item (work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category,
+                           language, requirements, state, enqueued_at, reason, created_at, updated_at)
+    SELECT work_id, contact_id, 'contact', pool, channel, customer_id, grade, work_class, category, language,
+           requirements::jsonb, 'queued', enqueued_at, reason, $22, $22
+    FROM u
+    ON CONFLICT (contact_id, kind) WHERE state <> 'closed' DO NOTHING
+    RETURNING work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category, language,
+        requirements, state, enqueued_at, sla_warned, escalation_level, target_agent_id, hold_until, target_team,
+        first_owner_id, owner_id, slot_agent_id, excluded, offers_failed, pending_department, pending_until,
+        wrap_up_until, solution_at, resolution_code, final_note, fcr, customer_notified, resolved_at, closed_at,
+        reopened, reason, created_at, updated_at
+), h AS (
+    INSERT INTO work_history (work_id, at, action, actor, detail)
+    SELECT work_id, $22, 'queued', $23, jsonb_build_object('reason', reason) FROM w
 )
-INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at)
-VALUES ($14, $1, true, $6, $13)
-ON CONFLICT (message_id) DO NOTHING
+SELECT w.*, NULL::text AS last_agent_id, pg_notify('routing_change', u.notice) AS notified
+FROM w JOIN u ON u.work_id = w.work_id
+ORDER BY w.enqueued_at
 """
 
 
-async def upsert_contact_with_message(conn: Conn, contact: ContactRecord, *, message_id: uuid.UUID) -> None:
-    """A received contact and its first message, in one round trip."""
-    c = contact
-    await conn.execute(
-        UPSERT_CONTACT_WITH_MESSAGE,
-        c.contact_id,
-        c.customer_id,
-        c.grade,
-        c.channel,
-        c.subject,
-        c.text,
-        c.language,
-        c.category,
-        c.priority_class,
-        c.emergency,
-        dict(c.attributes),
-        dict(c.reply_to),
-        c.received_at,
-        message_id,
+@dataclass(frozen=True)
+class NewContact:
+    """A received contact and the work item to queue for it (`queue_contacts`)."""
+
+    contact: ContactRecord
+    message_id: uuid.UUID
+    work_id: uuid.UUID
+    pool: str
+    work_class: str
+    requirements: Sequence[Requirement]
+    enqueued_at: datetime
+    reason: str
+    notice: str
+
+
+async def queue_contacts(
+    conn: Conn, contacts: Sequence[NewContact], *, actor: str, now: datetime
+) -> list[WorkRecord]:
+    """Received contacts (each contact id once), their first messages, their work items, the `queued` history
+    entries and the change notices to the pools' owners, in one statement. Returns the work queued, in order;
+    a contact that already has open work (a repeat) has none, but its classification is updated."""
+    cs = [n.contact for n in contacts]
+    rows = await conn.fetch(
+        QUEUE_CONTACTS,
+        [c.contact_id for c in cs],
+        [c.customer_id for c in cs],
+        [c.grade for c in cs],
+        [c.channel for c in cs],
+        [c.subject for c in cs],
+        [c.text for c in cs],
+        [c.language for c in cs],
+        [c.category for c in cs],
+        [c.priority_class for c in cs],
+        [c.emergency for c in cs],
+        [dict(c.attributes) for c in cs],
+        [dict(c.reply_to) for c in cs],
+        [c.received_at for c in cs],
+        [n.message_id for n in contacts],
+        [n.work_id for n in contacts],
+        [n.pool for n in contacts],
+        [n.work_class for n in contacts],
+        # JSON text: asyncpg would read a list inside the array as another dimension.
+        [json.dumps([{"skill": r.skill, "level": r.level} for r in n.requirements]) for n in contacts],
+        [n.enqueued_at for n in contacts],
+        [n.reason for n in contacts],
+        [n.notice for n in contacts],
+        now,
+        actor,
     )
+    works = []
+    for row in rows:
+        values = dict(row)
+        del values["notified"]
+        works.append(_work(values))
+    return works
 
 
 INSERT_MESSAGE = """
@@ -381,3 +480,32 @@ async def assigned_at(conn: Conn, work_id: uuid.UUID) -> datetime | None:
     """When the work's current owner accepted it (the latest assignment)."""
     at: datetime | None = await conn.fetchval(ASSIGNED_AT, work_id)
     return at
+
+
+INSERT_HISTORIES_AND_NOTIFY = """
+WITH staged AS (
+    INSERT INTO work_history (work_id, at, action, actor, detail)
+    SELECT u.work_id, $2, u.action, u.actor, u.detail
+    FROM unnest($1::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS u(work_id, action, actor, detail)
+)
+SELECT count(pg_notify('routing_change', n)) FROM unnest($6::text[]) AS n
+"""
+
+
+async def add_histories_and_notify(
+    conn: Conn,
+    *,
+    entries: Sequence[tuple[uuid.UUID, str, str, dict[str, Any]]],
+    now: datetime,
+    notices: Sequence[str],
+) -> None:
+    """History rows (work, action, actor, detail) and change notices to the pools' owners, in one statement."""
+    await conn.execute(
+        INSERT_HISTORIES_AND_NOTIFY,
+        [e[0] for e in entries],
+        now,
+        [e[1] for e in entries],
+        [e[2] for e in entries],
+        [e[3] for e in entries],
+        list(notices),
+    )

@@ -4,11 +4,12 @@ fraction of the candidates examined; and its structures stay clean as work and a
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from services.routing.domain.engine import Engine, IdleOrder, OrderedHeap, naive_best_agent, naive_best_work
+from services.routing.domain.engine import Engine, naive_best_agent, naive_best_work
+from services.routing.domain.indexes import ANY, AgentIndex, OrderedHeap
 from tests.unit.routing.builders import NOW, make_agent, make_policy, make_work, needs
 
 SKILLS = ["billing", "network", "account", "refund", "tv"]
@@ -81,8 +82,8 @@ def test_work_and_agents_leave_no_trace_in_the_indexes_when_removed() -> None:
     for agent in people:
         engine.drop_agent(agent.agent_id)
     assert not engine.waiting and not engine.agents
-    assert not engine._buckets and not engine._targeted
-    assert all(len(h) == 0 for levels in engine._agent_index.values() for h in levels)
+    assert not engine._tree.groups and not engine._targeted and not engine._free.free
+    assert not any(list(order.walk()) for levels in engine._free.levels.values() for order in levels)
 
 
 def test_ordered_heap_walks_in_key_order_without_stale_entries() -> None:
@@ -102,11 +103,41 @@ def test_ordered_heap_walks_in_key_order_without_stale_entries() -> None:
     assert len(heap) == len(keys)
 
 
-def test_idle_order_appends_fresh_idlers_and_resorts_when_one_goes_back_in_time() -> None:
-    order = IdleOrder()
+def test_idle_order_appends_fresh_idlers_and_sorts_in_one_that_goes_back_in_time() -> None:
+    index = AgentIndex()
     for agent_id, idle in (("b", 2.0), ("a", 1.0), ("c", 3.0), ("d", 4.0)):
-        order.put(agent_id, idle)
+        index.put(make_agent(agent_id, idle_since=at(idle)), ("chat",))
+    order = index.levels[("default", "chat", "zh", ANY, "front_line")][0]
     assert list(order.walk()) == ["a", "b", "c", "d"]
-    order.put("a", 5.0)  # took work and freed again: now the most recently busy
-    order.discard("c")
+    index.put(make_agent("a", idle_since=at(5.0)), ("chat",))  # took work and freed again: most recently busy
+    index.discard("c")
     assert list(order.walk()) == ["b", "d", "a"]
+    index.put(make_agent("e", idle_since=at(0.5)), ("chat",))  # reloaded from the database: idle the longest
+    assert list(order.walk()) == ["e", "b", "d", "a"]
+
+
+def test_an_agent_whose_channel_fills_leaves_that_channel_and_only_that_one() -> None:
+    index = AgentIndex()
+    index.put(make_agent("a", idle_since=at(1.0)), ("phone", "chat"))
+    index.put(make_agent("b", idle_since=at(2.0)), ("phone", "chat"))
+    index.put(make_agent("a", idle_since=at(1.0), load={"chat": 3}), ("phone",))
+    chat = index.levels[("default", "chat", "zh", ANY, "front_line")][0]
+    phone = index.levels[("default", "phone", "zh", ANY, "front_line")][0]
+    assert list(chat.walk()) == ["b"]
+    assert list(phone.walk()) == ["a", "b"]
+    index.put(make_agent("a", idle_since=at(1.0)), ("phone", "chat"))  # a slot freed again, same instant
+    assert list(chat.walk()) == ["a", "b"]
+
+
+def test_idle_orders_stay_small_under_endless_churn() -> None:
+    index = AgentIndex()
+    for step in range(5000):
+        agent_id = f"A{step % 7}"
+        index.put(make_agent(agent_id, idle_since=at(float(step))), ("chat",) if step % 3 else ())
+    order = index.levels[("default", "chat", "zh", ANY, "front_line")][0]
+    assert len(list(order.walk())) <= 7
+    assert order.size() <= 2 * 7 + 64 + 1
+
+
+def at(seconds: float) -> datetime:
+    return NOW + timedelta(seconds=seconds)
