@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -46,13 +49,38 @@ REPLACED = 4000
 UNKNOWN_AGENT = 4404
 
 
+LATE_COMMIT_WINDOW_S = 60.0
+"""How long a feed message may commit after a later one and still reach the desktop (feed ids are taken at
+insert, so a long transaction's message can appear below ids already sent). Longer than any routing
+transaction may stay open."""
+
+
 @dataclass(eq=False)
 class Session:
+    """One desktop socket. It is sent every feed message above `floor` it has not been sent yet (`sent`); the
+    floor trails the newest id sent by `LATE_COMMIT_WINDOW_S`, so a message that commits late is still sent."""
+
     websocket: WebSocket
     agent_id: str
-    last_sent: int
+    floor: int
+    sent: set[int] = field(default_factory=set)
+    marks: deque[tuple[float, int]] = field(default_factory=deque)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
+
+    @property
+    def last_sent(self) -> int:
+        return max(self.sent, default=self.floor)
+
+    def delivered(self, message_id: int, at: float) -> None:
+        self.sent.add(message_id)
+        self.marks.append((at, self.last_sent))
+
+    def settle(self, now: float) -> None:
+        """Raise the floor to what was sent before the window; forget the ids below it."""
+        while self.marks and self.marks[0][0] < now - LATE_COMMIT_WINDOW_S:
+            self.floor = max(self.floor, self.marks.popleft()[1])
+        self.sent = {i for i in self.sent if i > self.floor}
 
 
 class DesktopHub:
@@ -108,8 +136,11 @@ class DesktopHub:
         async with session.lock:
             if session.closed:
                 return
+            session.settle(time.monotonic())
             async with self.db.acquire() as conn:
-                messages = await feed.desktop_after(conn, agent_id=agent_id, after=session.last_sent)
+                messages = await feed.desktop_after(
+                    conn, agent_id=agent_id, after=session.floor, sent=session.sent
+                )
             for m in messages:
                 try:
                     await session.websocket.send_json(
@@ -120,7 +151,7 @@ class DesktopHub:
                 except (WebSocketDisconnect, RuntimeError, OSError):
                     session.closed = True
                     return
-                session.last_sent = m["desktop_message_id"]
+                session.delivered(m["desktop_message_id"], time.monotonic())
                 self.sent += 1
 
     async def attach(self, session: Session) -> None:
@@ -170,8 +201,14 @@ async def desktop_socket(websocket: WebSocket) -> None:
         await agent_changed(tx, agent)
         offers = await offer_repo.live_offers_for_agent(tx.conn, agent_id)
         works = await work_repo.works_of_agent(tx.conn, agent_id)
+        # What the hello snapshot already reflects: the messages committed so far within the window.
+        floor = await feed.last_desktop_id_before(
+            tx.conn, agent_id=agent_id, before=tx.now - timedelta(seconds=LATE_COMMIT_WINDOW_S)
+        )
         return {
             "last": await feed.last_desktop_id(tx.conn, agent_id),
+            "floor": floor,
+            "seen": await feed.desktop_ids_after(tx.conn, agent_id=agent_id, after=floor),
             "hello": jsonable(
                 {
                     "type": "hello",
@@ -191,7 +228,11 @@ async def desktop_socket(websocket: WebSocket) -> None:
         await websocket.close(code=UNKNOWN_AGENT, reason=f"no agent {agent_id}; an admin creates agents first")
         return
     resume = int(after_param) if after_param and after_param.isdigit() else None
-    session = Session(websocket, agent_id, last_sent=resume if resume is not None else state["last"])
+    if resume is not None:  # the desktop says what it has seen; everything above is sent
+        session = Session(websocket, agent_id, floor=resume)
+    else:
+        session = Session(websocket, agent_id, floor=state["floor"], sent=set(state["seen"]))
+        session.marks.append((time.monotonic(), session.last_sent))
     async with session.lock:
         await hub.attach(session)
         if resume is None:

@@ -3,7 +3,7 @@ and the pool leases that fence a deposed instance."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,12 +50,34 @@ async def to_desktops(conn: Conn, *, messages: Sequence[tuple[str, str, dict[str
 
 SELECT_DESKTOP = """
 SELECT desktop_message_id, kind, body, created_at FROM desktop_message
-WHERE agent_id = $1 AND desktop_message_id > $2 ORDER BY desktop_message_id LIMIT $3
+WHERE agent_id = $1 AND desktop_message_id > $2 AND desktop_message_id <> ALL($3::bigint[])
+ORDER BY desktop_message_id LIMIT $4
 """
 
 
-async def desktop_after(conn: Conn, *, agent_id: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SELECT_DESKTOP, agent_id, after, limit)]
+async def desktop_after(
+    conn: Conn, *, agent_id: str, after: int, sent: Collection[int] = (), limit: int = 500
+) -> list[dict[str, Any]]:
+    """The agent's messages above `after` that are not among `sent`, in id order."""
+    return [dict(r) for r in await conn.fetch(SELECT_DESKTOP, agent_id, after, list(sent), limit)]
+
+
+SELECT_RECENT_IDS = """
+SELECT desktop_message_id FROM desktop_message WHERE agent_id = $1 AND desktop_message_id > $2
+"""
+
+
+async def desktop_ids_after(conn: Conn, *, agent_id: str, after: int) -> list[int]:
+    return [int(r["desktop_message_id"]) for r in await conn.fetch(SELECT_RECENT_IDS, agent_id, after)]
+
+
+SELECT_ID_BEFORE = """
+SELECT coalesce(max(desktop_message_id), 0) FROM desktop_message WHERE agent_id = $1 AND created_at < $2
+"""
+
+
+async def last_desktop_id_before(conn: Conn, *, agent_id: str, before: datetime) -> int:
+    return int(await conn.fetchval(SELECT_ID_BEFORE, agent_id, before))
 
 
 SELECT_LAST_DESKTOP = "SELECT coalesce(max(desktop_message_id), 0) FROM desktop_message WHERE agent_id = $1"
