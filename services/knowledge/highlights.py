@@ -1,8 +1,12 @@
 """Highlights: the title with matches marked, and the best window of the body around the query's terms.
 
-Matching works on folded text (the analyser's NFKC, Traditional-to-Simplified and lower-casing keep length for
-nearly all text), so a Traditional article lights up for a Simplified query; the marks go on the original.
-Output is HTML-escaped text with `<mark>` around matches.
+Matching works on folded text (the analyser's Traditional-to-Simplified and lower-casing), so a Traditional
+article lights up for a Simplified query; the marks go on the original. Offsets in the fold must be offsets in
+the original, so `align` keeps the fold's length: the whole text at once when that keeps it (nearly always),
+otherwise piece by piece between punctuation and spaces, and character by character only inside a piece whose
+fold changes length (OpenCC's phrases: 帛琉 → 帕劳 keeps it, 那杜 → 温纳图万 does not). The engine aligns every
+article once when it indexes it, so a search only runs the matcher. Output is HTML-escaped text with `<mark>`
+around matches.
 """
 
 from __future__ import annotations
@@ -11,23 +15,60 @@ import bisect
 import html
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from services.knowledge.analysis import highlight_patterns
 
 SNIPPET_CHARS = 160
+_PIECES = re.compile(r"[^\s\W]+|[\s\W]+")
+"""Runs of word characters (a Chinese clause, a Latin word) and runs of everything else."""
 
 
-def compile_matcher(terms: Sequence[str]) -> re.Pattern[str] | None:
+@dataclass(frozen=True, slots=True)
+class Aligned:
+    """A text and its fold for matching, of the same length (a match's offsets are offsets in `text`)."""
+
+    text: str
+    folded: str
+
+
+def align(text: str, fold: Callable[[str], str]) -> Aligned:
+    folded = fold(text)
+    if len(folded) != len(text):
+        folded = "".join(_fold_piece(m.group(), fold) for m in _PIECES.finditer(text))
+    return Aligned(text, text if folded == text else folded)
+
+
+def _fold_piece(piece: str, fold: Callable[[str], str]) -> str:
+    folded = fold(piece)
+    if len(folded) == len(piece):
+        return folded
+    return "".join(f if len(f := fold(c)) == 1 else c for c in piece)
+
+
+def flat(text: str) -> str:
+    """Runs of white space as one space: what a snippet shows."""
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=2048)
+def _compiled(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     patterns = highlight_patterns(terms)
     return re.compile("|".join(patterns)) if patterns else None
 
 
-def _spans(text: str, matcher: re.Pattern[str], fold: Callable[[str], str]) -> list[tuple[int, int]]:
-    folded = fold(text)
-    if len(folded) != len(text):
-        # Rare (a character whose folding changes length): fold character by character to keep offsets.
-        folded = "".join(f if len(f := fold(c)) == 1 else c for c in text)
-    return [(m.start(), m.end()) for m in matcher.finditer(folded) if m.end() > m.start()]
+def compile_matcher(terms: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for the surface forms of every term (cached: the same queries come back)."""
+    return _compiled(tuple(terms))
+
+
+def matches(matcher: re.Pattern[str] | None, aligned: Aligned) -> bool:
+    return matcher is not None and bool(aligned.folded) and matcher.search(aligned.folded) is not None
+
+
+def _spans(aligned: Aligned, matcher: re.Pattern[str]) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in matcher.finditer(aligned.folded) if m.end() > m.start()]
 
 
 def _mark(text: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> str:
@@ -44,18 +85,16 @@ def _mark(text: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> 
     return "".join(out)
 
 
-def mark_all(text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], str]) -> str:
+def mark_aligned(aligned: Aligned, matcher: re.Pattern[str] | None) -> str:
     if matcher is None:
-        return html.escape(text)
-    return _mark(text, _spans(text, matcher, fold), 0, len(text))
+        return html.escape(aligned.text)
+    return _mark(aligned.text, _spans(aligned, matcher), 0, len(aligned.text))
 
 
-def snippet(
-    text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], str], *, size: int = SNIPPET_CHARS
-) -> str:
-    """The window of about `size` characters holding the most matches, with ellipses where cut."""
-    text = " ".join(text.split())
-    spans = _spans(text, matcher, fold) if matcher is not None else []
+def snippet_aligned(aligned: Aligned, matcher: re.Pattern[str] | None, *, size: int = SNIPPET_CHARS) -> str:
+    """The window of about `size` characters of a flat text holding the most matches, with ellipses where cut."""
+    text = aligned.text
+    spans = _spans(aligned, matcher) if matcher is not None else []
     if not spans:
         return html.escape(text[:size]) + ("…" if len(text) > size else "")
     starts = [s for s, _ in spans]
@@ -69,3 +108,13 @@ def snippet(
     start = max(0, min(start, end - size))
     body = _mark(text, spans, start, end)
     return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")
+
+
+def mark_all(text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], str]) -> str:
+    return mark_aligned(align(text, fold), matcher)
+
+
+def snippet(
+    text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], str], *, size: int = SNIPPET_CHARS
+) -> str:
+    return snippet_aligned(align(flat(text), fold), matcher, size=size)

@@ -39,7 +39,7 @@ class FieldTerms:
 
 @dataclass(frozen=True)
 class IndexedArticle:
-    """What a search result shows; body is plain text (Markdown stripped) for snippets."""
+    """What a search result shows; body is plain text for snippets (Markdown stripped, white space collapsed)."""
 
     article_id: uuid.UUID
     version: int
