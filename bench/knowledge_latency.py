@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ from bench.knowledge_pg import PgFullText
 from services.knowledge.analysis import Analyzer
 
 DATABASE = "knowledge_latency"
+SENT: Counter[str] = Counter()
+"""Requests sent per path, to check that every lookup was recorded in the search log."""
 
 
 def synthetic_articles(count: int) -> list[dict[str, Any]]:
@@ -156,9 +159,12 @@ async def http_phase(
         client = LeanClient(svc.base_url, headers)
         clients.append(client)
         await client.get(targets[0])  # connect outside the timed part
+        SENT[targets[0].split("?")[0]] += 1
 
         async def send() -> bool:
-            status, _ = await client.get(next(source))
+            target = next(source)
+            SENT[target.split("?")[0]] += 1
+            status, _ = await client.get(target)
             return status == 200
 
         return send
@@ -197,22 +203,28 @@ def measure(
     floor = ["/health/live"]
     fts = PgFullText()
     analysed = [analyzer.terms(q) for q in queries]
-    asyncio.run(fts.build(svc.database_url))
+    if "pg" in args.only:
+        asyncio.run(fts.build(svc.database_url))
     asyncio.run(http_phase(svc, targets, 300, 4))  # warm-up
     runs: list[Run] = []
-    phases: list[tuple[str, Callable[[], Coroutine[Any, Any, tuple[list[float], float, int]]]]] = [
-        ("floor: GET /health/live, 1 client", lambda: http_phase(svc, floor, args.sequential, 1)),
-        (
-            f"floor: GET /health/live, {args.concurrency} clients",
-            lambda: http_phase(svc, floor, args.requests, args.concurrency),
-        ),
-        ("GET /v1/search, 1 client", lambda: http_phase(svc, targets, args.sequential, 1)),
-        (
-            f"GET /v1/search, {args.concurrency} clients",
-            lambda: http_phase(svc, targets, args.requests, args.concurrency),
-        ),
-    ]
-    if args.pg:
+    phases: list[tuple[str, Callable[[], Coroutine[Any, Any, tuple[list[float], float, int]]]]] = []
+    if "floor" in args.only:
+        phases += [
+            ("floor: GET /health/live, 1 client", lambda: http_phase(svc, floor, args.sequential, 1)),
+            (
+                f"floor: GET /health/live, {args.concurrency} clients",
+                lambda: http_phase(svc, floor, args.requests, args.concurrency),
+            ),
+        ]
+    if "search" in args.only:
+        phases += [
+            ("GET /v1/search, 1 client", lambda: http_phase(svc, targets, args.sequential, 1)),
+            (
+                f"GET /v1/search, {args.concurrency} clients",
+                lambda: http_phase(svc, targets, args.requests, args.concurrency),
+            ),
+        ]
+    if "pg" in args.only:
         phases += [
             ("PostgreSQL ts_rank_cd, 1 connection", lambda: pg_phase(fts, svc.database_url, analysed, 300, 1)),
             (
@@ -239,10 +251,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="repeat every phase (the CPU is shared)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the service")
     parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run if it is full")
-    parser.add_argument("--pg", action=argparse.BooleanOptionalAction, default=True, help="PostgreSQL FTS rows")
+    parser.add_argument(
+        "--only", nargs="*", default=["floor", "search", "pg"], choices=["floor", "search", "pg"], help="phases"
+    )
     parser.add_argument("--pg-requests", type=int, default=1_000)
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     articles = synthetic_articles(args.articles)
     queries = [
         q["query"]
@@ -264,7 +278,7 @@ def main() -> None:
             console.log(f"imported {args.articles:,} articles in {import_s:.1f} s (load at start {load:.1f})")
         analyzer = Analyzer()
         runs = measure(args, svc, queries, analyzer, console)
-    sent = sum(len(r.latencies) for r in runs if "/v1/search" in r.phase) + 300
+    sent = SENT["/v1/search"]
     logged = asyncio.run(logged_lookups(svc.database_url)) - before
     cpu = platform.processor() or platform.machine()
     table = Table(

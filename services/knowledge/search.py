@@ -35,6 +35,7 @@ from services.knowledge.ranking import (
     Ranking,
     SearchFilter,
     SearchIndex,
+    StoredDocument,
 )
 from services.knowledge.repository import (
     DocumentTerms,
@@ -171,21 +172,22 @@ class SearchEngine:
     async def refresh(self, conn: Conn) -> int:
         """Apply stored changes newer than what this index has seen; return how many."""
         async with self._refresh_lock:
-            applied = 0
-            while True:
-                documents = await documents_since(conn, self.revision)
-                if not documents:
-                    return applied
-                for document in documents:
-                    article = document.article
-                    if document.live and document.analyzer == self.analyzer.fingerprint:
-                        self.index.upsert(article, document.terms)
-                        self._display[article.article_id] = self.display(article)
-                    else:
-                        self.index.remove(article.article_id)
-                        self._display.pop(article.article_id, None)
-                    self.revision = max(self.revision, document.revision)
-                applied += len(documents)
+            pending: list[StoredDocument] = []
+            revision = self.revision
+            while documents := await documents_since(conn, revision):
+                pending.extend(documents)
+                revision = max(revision, *(d.revision for d in documents))
+            latest = {d.article.article_id: d for d in pending}  # in revision order: the last state wins
+            live = [d for d in latest.values() if d.live and d.analyzer == self.analyzer.fingerprint]
+            for article_id, document in latest.items():
+                if not (document.live and document.analyzer == self.analyzer.fingerprint):
+                    self.index.remove(article_id)
+                    self._display.pop(article_id, None)
+            self.index.upsert_many([(d.article, d.terms) for d in live])
+            for document in live:
+                self._display[document.article.article_id] = self.display(document.article)
+            self.revision = revision
+            return len(pending)
 
     def display(self, article: IndexedArticle) -> Display:
         fold = self.analyzer.fold_for_highlight
