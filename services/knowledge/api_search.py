@@ -28,7 +28,7 @@ from services.knowledge.repository import (
     update_setting,
 )
 from services.knowledge.search import EngineHolder, SearchEngine, load_tuning
-from services.knowledge.searchlog import SearchRecord, gaps, record_feedback, record_search, search_results
+from services.knowledge.searchlog import SearchLogBuffer, SearchRecord, gaps, record_feedback, search_results
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
@@ -102,30 +102,25 @@ async def search(
     )
     found = engine.search(q, search_filter, limit=limit, offset=offset)
     search_id = uuid.uuid4()
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        # A lost log row on a database crash is acceptable; a commit wait on every lookup is not.
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        await record_search(
-            conn,
-            SearchRecord(
-                search_id=search_id,
-                source="lookup",
-                actor=actor(principal),
-                query=q,
-                query_key=query_key(engine.analyzer, q),
-                language=lang,
-                filters={
-                    k: v
-                    for k, v in (("category", category), ("channel", channel), ("product", product))
-                    if v is not None
-                }
-                | {"offset": offset},
-                result_ids=[r.article.article_id for r in found.results],
-                result_count=found.total,
-                searched_at=now,
-            ),
+    search_log_of(request).add(
+        SearchRecord(
+            search_id=search_id,
+            source="lookup",
+            actor=actor(principal),
+            query=q,
+            query_key=query_key(engine.analyzer, q),
+            language=lang,
+            filters={
+                k: v
+                for k, v in (("category", category), ("channel", channel), ("product", product))
+                if v is not None
+            }
+            | {"offset": offset},
+            result_ids=[r.article.article_id for r in found.results],
+            result_count=found.total,
+            searched_at=runtime.clock.now(),
         )
+    )
     return SearchOut(
         search_id=search_id,
         query=q,
@@ -174,8 +169,15 @@ async def _feedback(
     helpful: bool | None,
 ) -> None:
     runtime = runtime_of(request)
+    buffer = search_log_of(request)
+    if buffer.holds(search_id):
+        await buffer.flush_from(runtime.pool)
     async with runtime.pool.acquire() as conn, conn.transaction():
         results = await search_results(conn, search_id)
+        if results is None:
+            # With several workers the search may wait in another worker's buffer: give it one flush.
+            await asyncio.sleep(buffer.interval_s * 2)
+            results = await search_results(conn, search_id)
         if results is None:
             raise Problem(404, "Not found", f"no search {search_id}")
         if article_id is not None and helpful is None and article_id not in results:
@@ -217,6 +219,7 @@ async def get_gaps(
     runtime = runtime_of(request)
     since = runtime.clock.now() - timedelta(days=days)
     async with runtime.pool.acquire() as conn:
+        await search_log_of(request).flush(conn)
         found = await gaps(conn, since=since, limit=limit, source=source)
     return {"since": since, "gaps": [g.__dict__ for g in found]}
 
@@ -353,6 +356,11 @@ async def rebuild(principal: Admins, request: Request) -> dict[str, Any]:
                     now=runtime.clock.now())  # fmt: skip
     task = schedule_rebuild(runtime.extras["engine"], request)
     return {"rebuilding": True, "task": task}
+
+
+def search_log_of(request: Request) -> SearchLogBuffer:
+    buffer: SearchLogBuffer = runtime_of(request).extras["search_log"]
+    return buffer
 
 
 def schedule_rebuild(holder: EngineHolder, request: Request) -> str:
