@@ -118,18 +118,11 @@ class Analyzer:
         return str(self._stem(word))
 
 
-def highlight_patterns(terms: Sequence[str]) -> list[str]:
-    """Regular expressions that find the surface forms of analysed terms in folded text.
-
-    Chinese terms are their own surface form; an English stem is a prefix of the words it came from.
-    """
-    patterns: list[str] = []
-    for term in sorted(set(terms), key=len, reverse=True):
-        if _CJK_CHAR.search(term):
-            patterns.append(re.escape(term))
-        else:
-            patterns.append(rf"\b{re.escape(term)}\w*")
-    return patterns
+def surface_forms(terms: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """How analysed terms appear in folded text: Chinese terms as themselves (literals), English stems as the
+    start of the words they came from (prefixes). Each longest first."""
+    unique = sorted(set(terms), key=lambda t: (-len(t), t))
+    return tuple(t for t in unique if _CJK_CHAR.search(t)), tuple(t for t in unique if not _CJK_CHAR.search(t))
 
 
 def query_key(analyzer: Analyzer, query: str) -> str:

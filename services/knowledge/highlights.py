@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from services.knowledge.analysis import highlight_patterns
+from services.knowledge.analysis import surface_forms
 
 SNIPPET_CHARS = 160
 _PIECES = re.compile(r"[^\s\W]+|[\s\W]+")
@@ -52,23 +52,69 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-@lru_cache(maxsize=2048)
-def _compiled(terms: tuple[str, ...]) -> re.Pattern[str] | None:
-    patterns = highlight_patterns(terms)
-    return re.compile("|".join(patterns)) if patterns else None
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """Finds a query's terms in folded text: Chinese literals with `str.find`, English stems as word starts with
+    one regular expression. Matches are what one scan for the longest term at each position would give."""
+
+    literals: tuple[str, ...]
+    words: re.Pattern[str] | None
+    """`(?:stem|…)\\w*`: a word boundary before it is checked on each match (a leading `\\b` would stop the
+    regex engine from skipping to the stems' first characters)."""
+
+    def spans(self, folded: str) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        for term in self.literals:
+            size = len(term)
+            at = folded.find(term)
+            while at != -1:
+                found.append((at, at + size))
+                at = folded.find(term, at + 1)
+        if self.words is not None:
+            for m in self.words.finditer(folded):
+                start = m.start()
+                if not start or not _is_word(folded[start - 1]):
+                    found.append((start, m.end()))
+        found.sort(key=lambda span: (span[0], -span[1]))
+        spans: list[tuple[int, int]] = []
+        end = -1
+        for span in found:  # leftmost, longest, never overlapping
+            if span[0] >= end:
+                spans.append(span)
+                end = span[1]
+        return spans
+
+    def search(self, folded: str) -> bool:
+        if any(term in folded for term in self.literals):
+            return True
+        return self.words is not None and any(
+            not m.start() or not _is_word(folded[m.start() - 1]) for m in self.words.finditer(folded)
+        )
 
 
-def compile_matcher(terms: Sequence[str]) -> re.Pattern[str] | None:
-    """One pattern for the surface forms of every term (cached: the same queries come back)."""
-    return _compiled(tuple(terms))
+def _is_word(char: str) -> bool:
+    """What `\\w` matches."""
+    return char.isalnum() or char == "_"
 
 
-def matches(matcher: re.Pattern[str] | None, aligned: Aligned) -> bool:
-    return matcher is not None and bool(aligned.folded) and matcher.search(aligned.folded) is not None
+@lru_cache(maxsize=1024)
+def _words(stems: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join(re.escape(s) for s in stems) + r")\w*")
 
 
-def _spans(aligned: Aligned, matcher: re.Pattern[str]) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in matcher.finditer(aligned.folded) if m.end() > m.start()]
+def compile_matcher(terms: Sequence[str]) -> Matcher | None:
+    literals, stems = surface_forms(terms)
+    if not literals and not stems:
+        return None
+    return Matcher(literals, _words(stems) if stems else None)
+
+
+def matches(matcher: Matcher | None, aligned: Aligned) -> bool:
+    return matcher is not None and bool(aligned.folded) and matcher.search(aligned.folded)
+
+
+def _spans(aligned: Aligned, matcher: Matcher) -> list[tuple[int, int]]:
+    return [(s, e) for s, e in matcher.spans(aligned.folded) if e > s]
 
 
 def _mark(text: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> str:
@@ -85,13 +131,13 @@ def _mark(text: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> 
     return "".join(out)
 
 
-def mark_aligned(aligned: Aligned, matcher: re.Pattern[str] | None) -> str:
+def mark_aligned(aligned: Aligned, matcher: Matcher | None) -> str:
     if matcher is None:
         return html.escape(aligned.text)
     return _mark(aligned.text, _spans(aligned, matcher), 0, len(aligned.text))
 
 
-def snippet_aligned(aligned: Aligned, matcher: re.Pattern[str] | None, *, size: int = SNIPPET_CHARS) -> str:
+def snippet_aligned(aligned: Aligned, matcher: Matcher | None, *, size: int = SNIPPET_CHARS) -> str:
     """The window of about `size` characters of a flat text holding the most matches, with ellipses where cut."""
     text = aligned.text
     spans = _spans(aligned, matcher) if matcher is not None else []
@@ -110,11 +156,9 @@ def snippet_aligned(aligned: Aligned, matcher: re.Pattern[str] | None, *, size: 
     return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")
 
 
-def mark_all(text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], str]) -> str:
+def mark_all(text: str, matcher: Matcher | None, fold: Callable[[str], str]) -> str:
     return mark_aligned(align(text, fold), matcher)
 
 
-def snippet(
-    text: str, matcher: re.Pattern[str] | None, fold: Callable[[str], str], *, size: int = SNIPPET_CHARS
-) -> str:
+def snippet(text: str, matcher: Matcher | None, fold: Callable[[str], str], *, size: int = SNIPPET_CHARS) -> str:
     return snippet_aligned(align(flat(text), fold), matcher, size=size)

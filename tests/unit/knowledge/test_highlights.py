@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from services.knowledge.analysis import Analyzer
 from services.knowledge.highlights import (
     align,
@@ -52,3 +54,25 @@ def test_a_snippet_of_an_aligned_text_equals_the_one_computed_from_scratch(analy
         text, matcher, analyzer.fold_for_highlight, size=40
     )
     assert "<mark>密碼</mark>" in snippet_aligned(prepared, matcher, size=40)
+
+
+def test_the_matcher_finds_what_one_regex_scan_for_the_longest_term_would(analyzer: Analyzer) -> None:
+    texts = [
+        "重置账户密码：打开设置，点击忘记密码；账户被锁定时联系客服。密码密码码",
+        "resetting a password resets the account; reset-links and unreset words, _reset and reset_x too",
+        "用iphone重置密码 then reset the 账户 again (resets: 3)",
+    ]
+    for query in ("重置账户密码", "reset password account", "账户 reset 密码", "码 密码 密"):
+        terms = analyzer.terms(query)
+        # The reference: one alternation, longest first, English stems anchored at a word boundary.
+        ordered = sorted(set(terms), key=lambda t: (-len(t), t))
+        reference = re.compile(
+            "|".join(re.escape(t) if not t.isascii() else rf"\b{re.escape(t)}\w*" for t in ordered)
+        )
+        matcher = compile_matcher(terms)
+        assert matcher is not None
+        for text in texts:
+            folded = analyzer.fold_for_highlight(text)
+            expected = [(m.start(), m.end()) for m in reference.finditer(folded)]
+            assert matcher.spans(folded) == expected, (query, text)
+            assert matcher.search(folded) == bool(expected)
