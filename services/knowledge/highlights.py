@@ -16,7 +16,6 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from services.knowledge.analysis import surface_forms
 
@@ -54,42 +53,57 @@ def flat(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """Finds a query's terms in folded text: Chinese literals with `str.find`, English stems as word starts with
-    one regular expression. Matches are what one scan for the longest term at each position would give."""
+    """Finds a query's terms in folded text with `str.find`: Chinese terms as themselves, English stems at the
+    start of a word, each match running to the end of that word. The spans are what one regular-expression
+    scan for the longest term at each position would give (leftmost, longest, never overlapping), at a
+    fraction of its cost: an alternation of many terms is tried at every position of the text."""
 
     literals: tuple[str, ...]
-    words: re.Pattern[str] | None
-    """`(?:stem|…)\\w*`: a word boundary before it is checked on each match (a leading `\\b` would stop the
-    regex engine from skipping to the stems' first characters)."""
+    stems: tuple[str, ...]
 
     def spans(self, folded: str) -> list[tuple[int, int]]:
-        found: list[tuple[int, int]] = []
+        found: list[tuple[int, int]] = []  # (start, -end): a plain sort puts the longest first at each start
+        append = found.append
+        find = folded.find
         for term in self.literals:
             size = len(term)
-            at = folded.find(term)
+            at = find(term)
             while at != -1:
-                found.append((at, at + size))
-                at = folded.find(term, at + 1)
-        if self.words is not None:
-            for m in self.words.finditer(folded):
-                start = m.start()
-                if not start or not _is_word(folded[start - 1]):
-                    found.append((start, m.end()))
-        found.sort(key=lambda span: (span[0], -span[1]))
+                append((at, -at - size))
+                at = find(term, at + 1)
+        for stem in self.stems:
+            at = find(stem)
+            while at != -1:
+                if not at or not _is_word(folded[at - 1]):
+                    append((at, -_word_end(folded, at + len(stem))))
+                at = find(stem, at + 1)
+        found.sort()
         spans: list[tuple[int, int]] = []
-        end = -1
-        for span in found:  # leftmost, longest, never overlapping
-            if span[0] >= end:
-                spans.append(span)
-                end = span[1]
+        end = 0
+        for start, negative_end in found:
+            if start >= end:
+                end = -negative_end
+                spans.append((start, end))
         return spans
 
     def search(self, folded: str) -> bool:
         if any(term in folded for term in self.literals):
             return True
-        return self.words is not None and any(
-            not m.start() or not _is_word(folded[m.start() - 1]) for m in self.words.finditer(folded)
-        )
+        for stem in self.stems:
+            at = folded.find(stem)
+            while at != -1:
+                if not at or not _is_word(folded[at - 1]):
+                    return True
+                at = folded.find(stem, at + 1)
+        return False
+
+
+_WORD_REST = re.compile(r"\w*")
+
+
+def _word_end(text: str, at: int) -> int:
+    match = _WORD_REST.match(text, at)
+    return match.end() if match else at
 
 
 def _is_word(char: str) -> bool:
@@ -97,16 +111,11 @@ def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
-@lru_cache(maxsize=1024)
-def _words(stems: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("(?:" + "|".join(re.escape(s) for s in stems) + r")\w*")
-
-
 def compile_matcher(terms: Sequence[str]) -> Matcher | None:
-    literals, stems = surface_forms(terms)
+    literals, stems = surface_forms([t for t in terms if t])
     if not literals and not stems:
         return None
-    return Matcher(literals, _words(stems) if stems else None)
+    return Matcher(literals, stems)
 
 
 def matches(matcher: Matcher | None, aligned: Aligned) -> bool:
@@ -114,10 +123,30 @@ def matches(matcher: Matcher | None, aligned: Aligned) -> bool:
 
 
 def _spans(aligned: Aligned, matcher: Matcher) -> list[tuple[int, int]]:
-    return [(s, e) for s, e in matcher.spans(aligned.folded) if e > s]
+    return matcher.spans(aligned.folded)
+
+
+_OPEN, _CLOSE = "\ue000", "\ue001"
+"""Private-use characters standing for the marks while the text is escaped in one call."""
 
 
 def _mark(text: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> str:
+    window = text[start:end]
+    if _OPEN in window or _CLOSE in window:  # never in real text; escape piece by piece then
+        return _mark_pieces(text, spans, start, end)
+    out: list[str] = []
+    at = start
+    for s, e in spans:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        out += (text[at:s], _OPEN, text[s:e], _CLOSE)
+        at = e
+    out.append(text[at:end])
+    return html.escape("".join(out)).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+
+
+def _mark_pieces(text: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> str:
     out: list[str] = []
     at = start
     for s, e in spans:
