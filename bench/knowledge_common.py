@@ -154,6 +154,18 @@ class LeanClient:
         self._writer: asyncio.StreamWriter | None = None
 
     async def get(self, target: str) -> tuple[int, bytes]:
+        """One GET; a kept-alive connection the server closed while idle is opened again (once), as a browser
+        would."""
+        reused = self._reader is not None
+        try:
+            return await self._get(target)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.close()
+            if not reused:
+                raise
+            return await self._get(target)
+
+    async def _get(self, target: str) -> tuple[int, bytes]:
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         self._writer.write(f"GET {target} HTTP/1.1\r\n{self._head}\r\n".encode())

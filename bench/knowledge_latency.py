@@ -5,9 +5,14 @@ paragraphs under a real title, so term statistics stay natural), imports them th
 `POST /v1/articles/import` in chunks, then, `--rounds` times over, measures:
 - the floor: `GET /health/live` (HTTP alone, no work) from 1 client and from `--concurrency` clients;
 - lookups: `GET /v1/search` (the sets' real questions, limit 10, an agent's token) from 1 client and from
-  `--concurrency` clients at once (closed loop: each client sends its next lookup when the last one answered);
+  `--concurrency` clients at once (closed loop: each client sends its next lookup when the last one answered,
+  so this is the saturation throughput, and latency there is mostly queueing);
+- agents: `--concurrency` agents on their own connections looking up at `--agent-rates` lookups/s together
+  (open loop, Poisson; latency from the moment a lookup was due), the load a desk of that size makes;
 - the PostgreSQL full-text variant (`ts_rank_cd` over the same analysed terms, direct SQL, no HTTP) from 1
-  and from `--concurrency` connections, for the engine comparison.
+  and from `--concurrency` connections, for the engine comparison;
+- in process (after the service stopped): `SearchEngine.search` alone over the same database, with and without
+  highlights, one query after another.
 Finally it checks that every lookup was recorded in `search_log` (after the service stopped: the buffered log
 is flushed at shutdown). The load generator is a lean HTTP/1.1 client on uvloop, so it takes as little of the
 shared CPU as it can. Needs the local stack:
@@ -20,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import os
 import platform
+import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
@@ -51,6 +58,9 @@ from bench.knowledge_common import (
 )
 from bench.knowledge_pg import PgFullText
 from services.knowledge.analysis import Analyzer
+from services.knowledge.ranking import SearchFilter
+from services.knowledge.search import SearchEngine
+from shared.clock import utcnow
 
 DATABASE = "knowledge_latency"
 SENT: Counter[str] = Counter()
@@ -176,6 +186,73 @@ async def http_phase(
             await client.close()
 
 
+async def agents_phase(
+    svc: Service, targets: list[str], agents: int, rate: float, seconds: float
+) -> tuple[list[float], float, int]:
+    """`agents` agents on their own connections, looking up at `rate` per second all together (Poisson: each
+    waits an exponential think time between lookups). Open loop: a lookup's latency runs from the moment it was
+    due, so a slow answer that delays the agent's next lookup is counted, not hidden."""
+    source = itertools.cycle(targets)
+    headers = svc.headers("agent")
+    clients = [LeanClient(svc.base_url, headers) for _ in range(agents)]
+    for client in clients:
+        await client.get(targets[0])  # connect outside the timed part
+        SENT["/v1/search"] += 1
+    latencies: list[float] = []
+    errors = 0
+    rng = random.Random(7)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stop = started + seconds
+
+    async def agent(client: LeanClient) -> None:
+        nonlocal errors
+        due = started + rng.expovariate(rate / agents)
+        while due < stop:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            target = next(source)
+            SENT["/v1/search"] += 1
+            status, _ = await client.get(target)
+            latencies.append((loop.time() - due) * 1000)
+            errors += status != 200
+            due += rng.expovariate(rate / agents)
+
+    try:
+        await asyncio.gather(*(agent(c) for c in clients))
+    finally:
+        for client in clients:
+            await client.close()
+    return latencies, loop.time() - started, errors
+
+
+def in_process(database_url: str, queries: list[str]) -> list[Run]:
+    """The search alone, as the endpoint calls it (analysis, ranking, highlights), in this process over the same
+    database: what a lookup costs before HTTP, auth, JSON and the search log."""
+    engine = asyncio.run(_load_engine(database_url))
+    search_filter = SearchFilter(visibilities=frozenset({"internal", "public"}))
+    for query in queries[:200]:
+        engine.search(query, search_filter, limit=10)
+    runs = []
+    for name, highlight in (("in process: SearchEngine.search", True), ("in process: without highlights", False)):
+        load = os.getloadavg()[0]
+        latencies = []
+        started = time.perf_counter()
+        for query in queries:
+            began = time.perf_counter()
+            engine.search(query, search_filter, limit=10, highlight=highlight)
+            latencies.append((time.perf_counter() - began) * 1000)
+        runs.append(Run(name, 1, load, latencies, time.perf_counter() - started, 0))
+    return runs
+
+
+async def _load_engine(database_url: str) -> SearchEngine:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await SearchEngine.load(conn, now=utcnow())
+    finally:
+        await conn.close()
+
+
 async def pg_phase(
     fts: PgFullText, database_url: str, queries: list[list[str]], requests: int, concurrency: int
 ) -> tuple[list[float], float, int]:
@@ -224,6 +301,14 @@ def measure(
                 lambda: http_phase(svc, targets, args.requests, args.concurrency),
             ),
         ]
+    if "agents" in args.only:
+        phases += [
+            (
+                f"{args.concurrency} agents, open loop, {rate:g} lookups/s",
+                functools.partial(agents_phase, svc, targets, args.concurrency, rate, args.agent_seconds),
+            )
+            for rate in args.agent_rates
+        ]
     if "pg" in args.only:
         phases += [
             ("PostgreSQL ts_rank_cd, 1 connection", lambda: pg_phase(fts, svc.database_url, analysed, 300, 1)),
@@ -252,8 +337,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the service")
     parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run if it is full")
     parser.add_argument(
-        "--only", nargs="*", default=["floor", "search", "pg"], choices=["floor", "search", "pg"], help="phases"
+        "--only",
+        nargs="*",
+        default=["floor", "search", "agents", "pg", "inprocess"],
+        choices=["floor", "search", "agents", "pg", "inprocess"],
+        help="phases",
     )
+    parser.add_argument(
+        "--agent-rates",
+        nargs="*",
+        type=float,
+        default=[25.0, 50.0, 100.0],
+        help="lookups/s offered by all --concurrency agents together, one open-loop phase each",
+    )
+    parser.add_argument("--agent-seconds", type=float, default=20.0, help="length of each open-loop phase")
     parser.add_argument("--pg-requests", type=int, default=1_000)
     args = parser.parse_args()
     console = Console(width=150)
@@ -278,6 +375,9 @@ def main() -> None:
             console.log(f"imported {args.articles:,} articles in {import_s:.1f} s (load at start {load:.1f})")
         analyzer = Analyzer()
         runs = measure(args, svc, queries, analyzer, console)
+    if "inprocess" in args.only:
+        console.log("in process: loading the index from the same database")
+        runs += in_process(svc.database_url, queries)
     sent = SENT["/v1/search"]
     logged = asyncio.run(logged_lookups(svc.database_url)) - before
     cpu = platform.processor() or platform.machine()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.analysis import query_key
 from services.knowledge.api import actor, engine_of, runtime_of
 from services.knowledge.domain import language_family
-from services.knowledge.ranking import SearchFilter
+from services.knowledge.ranking import IndexedArticle, SearchFilter
 from services.knowledge.repository import (
     Synonym,
     audit,
@@ -72,7 +74,7 @@ class SearchOut(BaseModel):
     results: list[SearchHit]
 
 
-@router.get("/v1/search")
+@router.get("/v1/search", response_model=SearchOut)
 async def search(
     principal: Searchers,
     request: Request,
@@ -83,7 +85,7 @@ async def search(
     product: str | None = None,
     limit: Annotated[int, Query(ge=1)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-) -> SearchOut:
+) -> Response:
     """Published articles the caller may see, best first. Staff see internal and public articles, adapter keys
     public ones only. `lang` picks a language family: zh-Hans, zh-Hant and zh all mean Chinese in either script.
     """
@@ -121,31 +123,56 @@ async def search(
             searched_at=runtime.clock.now(),
         )
     )
-    return SearchOut(
-        search_id=search_id,
-        query=q,
-        total=found.total,
-        limit=limit,
-        offset=offset,
-        results=[
-            SearchHit(
-                article_id=r.article.article_id,
-                version=r.article.version,
-                title=r.article.title,
-                summary=r.article.summary,
-                category=r.article.category,
-                tags=list(r.article.tags),
-                language=r.article.language,
-                channels=list(r.article.channels),
-                products=list(r.article.products),
-                visibility=r.article.visibility,
-                published_at=r.article.published_at,
-                score=round(r.score, 4),
-                highlights=Highlights(title=r.title_html, snippet=r.snippet_html),
-            )
+    # The response is written by hand (same shape and formats as SearchOut, which documents it): each article's
+    # fields are serialised once per version, and a lookup only adds its score and highlights.
+    body = {
+        "search_id": str(search_id),
+        "query": q,
+        "total": found.total,
+        "limit": limit,
+        "offset": offset,
+        "results": [
+            {
+                **hit_fields(r.article),
+                "score": round(r.score, 4),
+                "highlights": {"title": r.title_html, "snippet": r.snippet_html},
+            }
             for r in found.results
         ],
-    )
+    }
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+
+
+class _ArticleFields(BaseModel):
+    article_id: uuid.UUID
+    version: int
+    title: str
+    summary: str
+    category: str
+    tags: list[str]
+    language: str
+    channels: list[str]
+    products: list[str]
+    visibility: str
+    published_at: datetime | None
+
+
+@lru_cache(maxsize=20_000)
+def hit_fields(article: IndexedArticle) -> dict[str, Any]:
+    """A search hit's article fields as JSON values (cached per version: the index hands out the same object)."""
+    return _ArticleFields(
+        article_id=article.article_id,
+        version=article.version,
+        title=article.title,
+        summary=article.summary,
+        category=article.category,
+        tags=list(article.tags),
+        language=article.language,
+        channels=list(article.channels),
+        products=list(article.products),
+        visibility=article.visibility,
+        published_at=article.published_at,
+    ).model_dump(mode="json")
 
 
 class ClickIn(BaseModel):
