@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=160)
     results = [run_set(name, console) for name in args.sets]
     cpu = platform.processor() or platform.machine()
     table = Table(
