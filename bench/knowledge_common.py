@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 import httpx
@@ -40,17 +41,21 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
 class Service:
     base_url: str
     secret: str
+    database_url: str
 
     def headers(self, role: Role = "supervisor") -> dict[str, str]:
         token = issue_token(self.secret, role=role, subject=f"bench-{role}", ttl=timedelta(hours=2), now=utcnow())
         return {"Authorization": f"Bearer {token}"}
 
 
-async def fresh_database(stack: StackSettings, name: str) -> str:
+async def fresh_database(stack: StackSettings, name: str, *, keep: bool = False) -> str:
+    """An empty database `name` (dropped first), or with `keep` the existing one when there is one."""
     conn = await asyncpg.connect(stack.database_url("postgres"))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not (keep and exists):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     return stack.database_url(name)
@@ -66,10 +71,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def knowledge_service(database: str, *, log_path: Path) -> Iterator[Service]:
-    """Start the service on a free port with a fresh token secret; stop it (SIGTERM, then wait) afterwards."""
+def knowledge_service(
+    database: str, *, log_path: Path, keep: bool = False, env: dict[str, str] | None = None
+) -> Iterator[Service]:
+    """Start the service on a free port with a fresh token secret; stop it (SIGTERM, then wait) afterwards.
+
+    The database is made anew unless `keep` (then an existing one is reused as it is); `env` adds settings.
+    """
     stack = StackSettings()
-    database_url = asyncio.run(fresh_database(stack, database))
+    database_url = asyncio.run(fresh_database(stack, database, keep=keep))
     port = free_port()
     secret = secrets.token_urlsafe(32)
     env = {
@@ -81,6 +91,7 @@ def knowledge_service(database: str, *, log_path: Path) -> Iterator[Service]:
         "SWITCHBOARD_LOG_LEVEL": "WARNING",
         "SWITCHBOARD_DB_POOL_MAX": "20",
         "SWITCHBOARD_MAX_REQUEST_BYTES": str(200 * 1024 * 1024),
+        **(env or {}),
     }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
@@ -99,7 +110,7 @@ def knowledge_service(database: str, *, log_path: Path) -> Iterator[Service]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the knowledge service did not become ready; see {log_path}")
                 time.sleep(0.3)
-            yield Service(base_url=base_url, secret=secret)
+            yield Service(base_url=base_url, secret=secret, database_url=database_url)
         finally:
             process.terminate()
             try:
@@ -125,6 +136,61 @@ def article_lines(articles: list[dict[str, Any]], *, publish: bool = True) -> li
         )
         for a in articles
     ]
+
+
+class LeanClient:
+    """One keep-alive HTTP/1.1 connection that sends GETs and reads whole responses, and nothing else.
+
+    The load generator shares the two cores with the server it measures: httpx costs several times what this
+    does per request, which would show up as server latency.
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(base_url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": self.host, **headers}.items())
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        """One GET; a kept-alive connection the server closed while idle is opened again (once), as a browser
+        would."""
+        reused = self._reader is not None
+        try:
+            return await self._get(target)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.close()
+            if not reused:
+                raise
+            return await self._get(target)
+
+    async def _get(self, target: str) -> tuple[int, bytes]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        self._writer.write(f"GET {target} HTTP/1.1\r\n{self._head}\r\n".encode())
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            elif name.strip().lower() == b"transfer-encoding":
+                raise RuntimeError("chunked responses are not expected here")
+        body = await self._reader.readexactly(length) if length else b""
+        return status, body
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+        self._reader = self._writer = None
+
+
+def search_target(query: str, **params: str | int) -> str:
+    return "/v1/search?" + urlencode({"q": query, **params})
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.analysis import query_key
 from services.knowledge.api import actor, engine_of, runtime_of
 from services.knowledge.domain import language_family
-from services.knowledge.ranking import SearchFilter
+from services.knowledge.ranking import IndexedArticle, SearchFilter
 from services.knowledge.repository import (
     Synonym,
     audit,
@@ -28,7 +30,7 @@ from services.knowledge.repository import (
     update_setting,
 )
 from services.knowledge.search import EngineHolder, SearchEngine, load_tuning
-from services.knowledge.searchlog import SearchRecord, gaps, record_feedback, record_search, search_results
+from services.knowledge.searchlog import SearchLogBuffer, SearchRecord, gaps, record_feedback, search_results
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
@@ -72,7 +74,7 @@ class SearchOut(BaseModel):
     results: list[SearchHit]
 
 
-@router.get("/v1/search")
+@router.get("/v1/search", response_model=SearchOut)
 async def search(
     principal: Searchers,
     request: Request,
@@ -83,7 +85,7 @@ async def search(
     product: str | None = None,
     limit: Annotated[int, Query(ge=1)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-) -> SearchOut:
+) -> Response:
     """Published articles the caller may see, best first. Staff see internal and public articles, adapter keys
     public ones only. `lang` picks a language family: zh-Hans, zh-Hant and zh all mean Chinese in either script.
     """
@@ -102,55 +104,75 @@ async def search(
     )
     found = engine.search(q, search_filter, limit=limit, offset=offset)
     search_id = uuid.uuid4()
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        # A lost log row on a database crash is acceptable; a commit wait on every lookup is not.
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        await record_search(
-            conn,
-            SearchRecord(
-                search_id=search_id,
-                source="lookup",
-                actor=actor(principal),
-                query=q,
-                query_key=query_key(engine.analyzer, q),
-                language=lang,
-                filters={
-                    k: v
-                    for k, v in (("category", category), ("channel", channel), ("product", product))
-                    if v is not None
-                }
-                | {"offset": offset},
-                result_ids=[r.article.article_id for r in found.results],
-                result_count=found.total,
-                searched_at=now,
-            ),
+    search_log_of(request).add(
+        SearchRecord(
+            search_id=search_id,
+            source="lookup",
+            actor=actor(principal),
+            query=q,
+            query_key=query_key(engine.analyzer, q),
+            language=lang,
+            filters={
+                k: v
+                for k, v in (("category", category), ("channel", channel), ("product", product))
+                if v is not None
+            }
+            | {"offset": offset},
+            result_ids=[r.article.article_id for r in found.results],
+            result_count=found.total,
+            searched_at=runtime.clock.now(),
         )
-    return SearchOut(
-        search_id=search_id,
-        query=q,
-        total=found.total,
-        limit=limit,
-        offset=offset,
-        results=[
-            SearchHit(
-                article_id=r.article.article_id,
-                version=r.article.version,
-                title=r.article.title,
-                summary=r.article.summary,
-                category=r.article.category,
-                tags=list(r.article.tags),
-                language=r.article.language,
-                channels=list(r.article.channels),
-                products=list(r.article.products),
-                visibility=r.article.visibility,
-                published_at=r.article.published_at,
-                score=round(r.score, 4),
-                highlights=Highlights(title=r.title_html, snippet=r.snippet_html),
-            )
+    )
+    # The response is written by hand (same shape and formats as SearchOut, which documents it): each article's
+    # fields are serialised once per version, and a lookup only adds its score and highlights.
+    body = {
+        "search_id": str(search_id),
+        "query": q,
+        "total": found.total,
+        "limit": limit,
+        "offset": offset,
+        "results": [
+            {
+                **hit_fields(r.article),
+                "score": round(r.score, 4),
+                "highlights": {"title": r.title_html, "snippet": r.snippet_html},
+            }
             for r in found.results
         ],
-    )
+    }
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+
+
+class _ArticleFields(BaseModel):
+    article_id: uuid.UUID
+    version: int
+    title: str
+    summary: str
+    category: str
+    tags: list[str]
+    language: str
+    channels: list[str]
+    products: list[str]
+    visibility: str
+    published_at: datetime | None
+
+
+@lru_cache(maxsize=20_000)
+def hit_fields(article: IndexedArticle) -> dict[str, Any]:
+    """A search hit's article fields as JSON values (cached per version: the index hands out the same object)."""
+    return _ArticleFields(
+        article_id=article.article_id,
+        version=article.version,
+        title=article.title,
+        summary=article.summary,
+        category=article.category,
+        tags=list(article.tags),
+        language=article.language,
+        channels=list(article.channels),
+        products=list(article.products),
+        visibility=article.visibility,
+        published_at=article.published_at,
+    ).model_dump(mode="json")
 
 
 class ClickIn(BaseModel):
@@ -174,8 +196,15 @@ async def _feedback(
     helpful: bool | None,
 ) -> None:
     runtime = runtime_of(request)
+    buffer = search_log_of(request)
+    if buffer.holds(search_id):
+        await buffer.flush_from(runtime.pool)
     async with runtime.pool.acquire() as conn, conn.transaction():
         results = await search_results(conn, search_id)
+        if results is None:
+            # With several workers the search may wait in another worker's buffer: give it one flush.
+            await asyncio.sleep(buffer.interval_s * 2)
+            results = await search_results(conn, search_id)
         if results is None:
             raise Problem(404, "Not found", f"no search {search_id}")
         if article_id is not None and helpful is None and article_id not in results:
@@ -217,6 +246,7 @@ async def get_gaps(
     runtime = runtime_of(request)
     since = runtime.clock.now() - timedelta(days=days)
     async with runtime.pool.acquire() as conn:
+        await search_log_of(request).flush(conn)
         found = await gaps(conn, since=since, limit=limit, source=source)
     return {"since": since, "gaps": [g.__dict__ for g in found]}
 
@@ -353,6 +383,11 @@ async def rebuild(principal: Admins, request: Request) -> dict[str, Any]:
                     now=runtime.clock.now())  # fmt: skip
     task = schedule_rebuild(runtime.extras["engine"], request)
     return {"rebuilding": True, "task": task}
+
+
+def search_log_of(request: Request) -> SearchLogBuffer:
+    buffer: SearchLogBuffer = runtime_of(request).extras["search_log"]
+    return buffer
 
 
 def schedule_rebuild(holder: EngineHolder, request: Request) -> str:

@@ -15,6 +15,7 @@ from services.knowledge import api, api_import, api_search
 from services.knowledge.config import KnowledgeSettings
 from services.knowledge.handlers import Deps, on_contact_event
 from services.knowledge.search import EngineHolder, SearchEngine
+from services.knowledge.searchlog import SearchLogBuffer
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
@@ -22,6 +23,18 @@ from shared.events import INTAKE_CONTACTS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
+
+
+def search_log_of(runtime: Runtime) -> SearchLogBuffer:
+    buffer: SearchLogBuffer | None = runtime.extras.get("search_log")
+    if buffer is None:
+        settings = runtime.settings
+        buffer = runtime.extras["search_log"] = SearchLogBuffer(
+            interval_s=getattr(settings, "search_log_flush_s", 0.2),
+            batch=getattr(settings, "search_log_batch", 500),
+            max_pending=getattr(settings, "search_log_max_pending", 100_000),
+        )
+    return buffer
 
 
 def holder_of(runtime: Runtime) -> EngineHolder:
@@ -36,6 +49,8 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 
 
 async def on_start(runtime: Runtime) -> None:
+    search_log = search_log_of(runtime)
+    runtime.tasks.start("search-log", search_log.run(runtime.pool), stop=search_log.stop)
     holder = holder_of(runtime)
     async with runtime.pool.acquire() as conn:
         engine = await SearchEngine.load(conn, now=runtime.clock.now())

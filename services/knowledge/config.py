@@ -15,3 +15,9 @@ class KnowledgeSettings(ServiceSettings):
     """Largest page of search results."""
     max_import_items: int = 20_000
     """Most articles one import call may carry."""
+    search_log_flush_s: float = 0.2
+    """How often buffered lookups are written to the search log (a crash can lose this much of the log)."""
+    search_log_batch: int = 500
+    """Write at once when this many lookups wait."""
+    search_log_max_pending: int = 100_000
+    """Lookups kept while the database is unreachable; older ones are dropped (and counted) beyond this."""

@@ -1,16 +1,16 @@
 """The in-memory search index: BM25F over four fields (title > tags > summary > body), filters, pagination.
 
-Postings keep each term's document slots and per-field term frequencies as numpy arrays; a query gathers them,
-computes BM25F (field-weighted, length-normalised term frequency, one saturation per term) and takes the top
-of one score vector. A replaced or removed article only flips its slot's `alive` bit; `dead_share()` tells the
-owner when a rebuild from the database is due. Not thread-safe for writers: one event loop owns it.
+Postings keep each term's document slots and per-field term frequencies as numpy arrays. BM25F (field-weighted,
+length-normalised term frequency, one saturation per term) is computed per term once and kept as a score array
+until the index changes, so a query adds a few precomputed arrays into one score vector and takes its top. A
+replaced or removed article only flips its slot's `alive` bit; `dead_share()` tells the owner when a rebuild
+from the database is due. Not thread-safe for writers: one event loop owns it.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +39,7 @@ class FieldTerms:
 
 @dataclass(frozen=True)
 class IndexedArticle:
-    """What a search result shows; body is plain text (Markdown stripped) for snippets."""
+    """What a search result shows; body is plain text for snippets (Markdown stripped, white space collapsed)."""
 
     article_id: uuid.UUID
     version: int
@@ -95,23 +95,26 @@ class Page:
 
 
 class _Posting:
-    __slots__ = ("_pending", "slots", "tfs")
+    """One term's documents: slots and per-field term frequencies; new blocks are joined on the next read."""
+
+    __slots__ = ("_blocks", "slots", "tfs")
 
     def __init__(self) -> None:
         self.slots: npt.NDArray[np.int32] = np.empty(0, dtype=np.int32)
         self.tfs: npt.NDArray[np.uint16] = np.empty((len(FIELDS), 0), dtype=np.uint16)
-        self._pending: list[tuple[int, tuple[int, ...]]] = []
+        self._blocks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]] = []
 
-    def add(self, slot: int, tfs: tuple[int, ...]) -> None:
-        self._pending.append((slot, tfs))
+    def add(self, slots: npt.NDArray[np.int32], tfs: npt.NDArray[np.uint16]) -> None:
+        if not len(self.slots) and not self._blocks:
+            self.slots, self.tfs = slots, tfs
+        else:
+            self._blocks.append((slots, tfs))
 
     def arrays(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
-        if self._pending:
-            slots = np.fromiter((s for s, _ in self._pending), dtype=np.int32, count=len(self._pending))
-            tfs = np.array([t for _, t in self._pending], dtype=np.uint16).T.reshape(len(FIELDS), -1)
-            self.slots = np.concatenate([self.slots, slots])
-            self.tfs = np.concatenate([self.tfs, tfs], axis=1)
-            self._pending.clear()
+        if self._blocks:
+            self.slots = np.concatenate([self.slots, *(s for s, _ in self._blocks)])
+            self.tfs = np.concatenate([self.tfs, *(t for _, t in self._blocks)], axis=1)
+            self._blocks.clear()
         return self.slots, self.tfs
 
 
@@ -136,7 +139,17 @@ class _Column:
         self.data = data
 
 
+TermScores = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
+"""A term's live slots and its BM25F contribution to each (idf × saturated field-weighted tf)."""
+CACHED_TERMS = 100_000
+CACHED_MASKS = 256
+
+
 class SearchIndex:
+    """BM25F over numpy postings. What a query needs of a term (live slots, score contribution per slot) and of
+    a filter (the allowed mask) is computed on first use and kept until the index changes: between publishes a
+    lookup only gathers and adds precomputed arrays."""
+
     def __init__(self, ranking: Ranking | None = None) -> None:
         self.ranking = ranking or Ranking()
         self._postings: dict[str, _Posting] = {}
@@ -149,6 +162,8 @@ class SearchIndex:
         self._visibility = _Column(np.int8)
         self._facets: dict[tuple[str, str], set[int]] = {}
         self._norms: npt.NDArray[np.float32] | None = None
+        self._term_scores: dict[str, TermScores | None] = {}
+        self._masks: dict[SearchFilter, npt.NDArray[np.bool_]] = {}
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -163,29 +178,70 @@ class SearchIndex:
     def dead_share(self) -> float:
         return 1.0 - len(self._slot_of) / len(self._articles) if self._articles else 0.0
 
+    def _changed(self) -> None:
+        self._norms = None
+        self._term_scores.clear()
+        self._masks.clear()
+
     def upsert(self, article: IndexedArticle, terms: FieldTerms) -> None:
-        self.remove(article.article_id)
-        slot = len(self._articles)
-        self._articles.append(article)
-        self._slot_of[article.article_id] = slot
+        self.upsert_many([(article, terms)])
+
+    def upsert_many(self, items: Sequence[tuple[IndexedArticle, FieldTerms]]) -> None:
+        """Index (or replace) many articles at once: one pass over their terms, then numpy does the counting."""
+        latest = {article.article_id: (article, terms) for article, terms in items}
+        for article_id in latest:
+            self.remove(article_id)
+        if not latest:
+            return
+        base = len(self._articles)
+        size = base + len(latest)
         for column in (self._alive, self._lengths, self._language, self._visibility):
-            column.ensure(slot + 1)
-        self._alive.data[slot] = True
-        self._language.data[slot] = LANGUAGES.index(article.language)
-        self._visibility.data[slot] = VISIBILITIES.index(article.visibility)
-        counts = [Counter(terms.of(name)) for name in FIELDS]
-        for i, name in enumerate(FIELDS):
-            length = len(terms.of(name))
-            self._lengths.data[i, slot] = length
-            self._length_sums[i] += length
-        for term in set().union(*counts):
+            column.ensure(size)
+        tokens: list[str] = []
+        lengths = np.zeros((len(FIELDS), len(latest)), dtype=np.int64)
+        for j, (article, terms) in enumerate(latest.values()):
+            slot = base + j
+            self._articles.append(article)
+            self._slot_of[article.article_id] = slot
+            self._language.data[slot] = LANGUAGES.index(article.language)
+            self._visibility.data[slot] = VISIBILITIES.index(article.visibility)
+            for i, name in enumerate(FIELDS):
+                field_terms = terms.of(name)
+                lengths[i, j] = len(field_terms)
+                tokens.extend(field_terms)
+            for key in self._facet_keys(article):
+                self._facets.setdefault(key, set()).add(slot)
+        self._alive.data[base:size] = True
+        self._lengths.data[:, base:size] = lengths
+        self._length_sums += lengths.sum(axis=1)
+        self._changed()
+        if not tokens:
+            return
+        names = list(dict.fromkeys(tokens))
+        vocabulary = {term: n for n, term in enumerate(names)}
+        term_ids = np.fromiter(map(vocabulary.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+        # One key per token: term, then slot, then field; counting equal keys gives the term frequencies.
+        fields = len(FIELDS)
+        slot_field = np.repeat(
+            (np.arange(base, size, dtype=np.int64)[None, :] * fields + np.arange(fields)[:, None]).T.ravel(),
+            lengths.T.ravel(),
+        )
+        keys, counts = np.unique(term_ids * (size * fields) + slot_field, return_counts=True)
+        pairs = keys // fields  # term × size + slot
+        starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
+        pair_of_key = np.cumsum(np.r_[False, pairs[1:] != pairs[:-1]])
+        tfs = np.zeros((fields, len(starts)), dtype=np.uint16)
+        tfs[keys % fields, pair_of_key] = np.minimum(counts, MAX_TF)
+        pair_terms = pairs[starts] // size
+        pair_slots = (pairs[starts] % size).astype(np.int32)
+        bounds = np.flatnonzero(np.r_[True, pair_terms[1:] != pair_terms[:-1], True])
+        edges = bounds.tolist()
+        for term_id, first, last in zip(pair_terms[bounds[:-1]].tolist(), edges[:-1], edges[1:], strict=True):
+            term = names[term_id]
             posting = self._postings.get(term)
             if posting is None:
                 posting = self._postings[term] = _Posting()
-            posting.add(slot, tuple(min(c[term], MAX_TF) for c in counts))
-        for key in self._facet_keys(article):
-            self._facets.setdefault(key, set()).add(slot)
-        self._norms = None
+            posting.add(pair_slots[first:last], tfs[:, first:last])
 
     def remove(self, article_id: uuid.UUID) -> bool:
         slot = self._slot_of.pop(article_id, None)
@@ -198,7 +254,7 @@ class SearchIndex:
         for key in self._facet_keys(article):
             self._facets[key].discard(slot)
         self._articles[slot] = None
-        self._norms = None
+        self._changed()
         return True
 
     @staticmethod
@@ -209,11 +265,8 @@ class SearchIndex:
         return keys
 
     def document_frequency(self, term: str) -> int:
-        posting = self._postings.get(term)
-        if posting is None:
-            return 0
-        slots, _ = posting.arrays()
-        return int(self._alive.data[slots].sum())
+        scored = self._scores_of(term)
+        return 0 if scored is None else len(scored[0])
 
     def _field_norms(self) -> npt.NDArray[np.float32]:
         """Per field and slot: boost / (1 - b + b * length / average length)."""
@@ -228,7 +281,39 @@ class SearchIndex:
             self._norms = norms
         return self._norms
 
+    def _scores_of(self, term: str) -> TermScores | None:
+        """The term's live slots and BM25F contribution per slot; None when no live article has it."""
+        if term in self._term_scores:
+            return self._term_scores[term]
+        posting = self._postings.get(term)
+        scored: TermScores | None = None
+        if posting is not None:
+            slots, tfs = posting.arrays()
+            live = self._alive.data[slots]
+            if not live.all():
+                slots, tfs = slots[live], tfs[:, live]
+            df = len(slots)
+            if df:
+                n = len(self._slot_of)
+                idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+                k1 = self.ranking.k1
+                tf = np.einsum("fs,fs->s", tfs.astype(np.float32), self._field_norms()[:, slots])
+                scored = (slots, (np.float32(idf * (k1 + 1.0)) * tf / (np.float32(k1) + tf)).astype(np.float32))
+        if len(self._term_scores) >= CACHED_TERMS:
+            self._term_scores.clear()
+        self._term_scores[term] = scored
+        return scored
+
     def allowed(self, search_filter: SearchFilter) -> npt.NDArray[np.bool_]:
+        """The slots `search_filter` lets through (alive, visible, language, facets); shared, do not modify."""
+        mask = self._masks.get(search_filter)
+        if mask is None:
+            if len(self._masks) >= CACHED_MASKS:
+                self._masks.clear()
+            mask = self._masks[search_filter] = self._allowed(search_filter)
+        return mask
+
+    def _allowed(self, search_filter: SearchFilter) -> npt.NDArray[np.bool_]:
         size = len(self._articles)
         mask = self._alive.data[:size].copy()
         visible = np.zeros(size, dtype=np.bool_)
@@ -258,32 +343,17 @@ class SearchIndex:
 
     def scores(self, query: Sequence[QueryTerm], mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
         """BM25F score of every slot (0 where nothing matched or `mask` is false)."""
-        size = len(self._articles)
-        scores = np.zeros(size, dtype=np.float32)
-        alive_count = len(self._slot_of)
-        if not alive_count:
-            return scores
-        norms = self._field_norms()
-        k1 = self.ranking.k1
+        scores = np.zeros(len(self._articles), dtype=np.float32)
         weights: dict[str, float] = {}
         for q in query:
             weights[q.term] = weights.get(q.term, 0.0) + q.weight
         for term, weight in weights.items():
-            posting = self._postings.get(term)
-            if posting is None:
+            scored = self._scores_of(term)
+            if scored is None:
                 continue
-            slots, tfs = posting.arrays()
-            live = self._alive.data[slots]
-            df = int(live.sum())
-            if not df:
-                continue
-            idf = math.log(1.0 + (alive_count - df + 0.5) / (df + 0.5))
-            keep = mask[slots]
-            slots, tfs = slots[keep], tfs[:, keep]
-            if not len(slots):
-                continue
-            tf = (tfs.astype(np.float32) * norms[:, slots]).sum(axis=0)
-            scores[slots] += np.float32(weight * idf) * tf * (k1 + 1.0) / (k1 + tf)
+            slots, contribution = scored
+            scores[slots] += contribution if weight == 1.0 else contribution * np.float32(weight)
+        scores *= mask
         return scores
 
     def search(
@@ -296,8 +366,7 @@ class SearchIndex:
         prefer_category: str | None = None,
         category_factor: float = 1.0,
     ) -> Page:
-        mask = self.allowed(search_filter)
-        scores = self.scores(query, mask)
+        scores = self.scores(query, self.allowed(search_filter))
         if prefer_category is not None and category_factor != 1.0:
             preferred = self._facets.get(("category", prefer_category.casefold()), set())
             if preferred:
@@ -312,8 +381,8 @@ class SearchIndex:
         # Highest score first; equal scores in slot order (older versions first) so pages are stable.
         order = top[np.lexsort((top, -scores[top]))][offset:want]
         hits = []
-        for slot in order:
-            article = self._articles[int(slot)]
+        for slot in order.tolist():
+            article = self._articles[slot]
             assert article is not None
             hits.append(Hit(article=article, score=float(scores[slot])))
         return Page(total=total, hits=hits)

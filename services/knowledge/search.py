@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +18,15 @@ from functools import lru_cache
 
 from services.knowledge.analysis import Analyzer, SynonymGroup, expand, synonym_group
 from services.knowledge.domain import Content, Version
-from services.knowledge.highlights import compile_matcher, mark_all, snippet
+from services.knowledge.highlights import (
+    Aligned,
+    align,
+    compile_matcher,
+    flat,
+    mark_aligned,
+    matches,
+    snippet_aligned,
+)
 from services.knowledge.ranking import (
     FIELDS,
     FieldTerms,
@@ -27,6 +35,7 @@ from services.knowledge.ranking import (
     Ranking,
     SearchFilter,
     SearchIndex,
+    StoredDocument,
 )
 from services.knowledge.repository import (
     DocumentTerms,
@@ -80,6 +89,16 @@ class Tuning:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Display:
+    """An article's texts as highlights need them, aligned with their folds once at indexing."""
+
+    title: Aligned
+    summary: Aligned
+    body: Aligned
+    """White space collapsed (as `IndexedArticle.body_text` already is), as the snippet shows it."""
+
+
 @dataclass(frozen=True)
 class Result:
     article: IndexedArticle
@@ -103,6 +122,7 @@ class SearchEngine:
         self.index = SearchIndex(Ranking(boosts=dict(tuning.boosts)))
         self.revision = 0
         self._refresh_lock = asyncio.Lock()
+        self._display: dict[uuid.UUID, Display] = {}
 
     @classmethod
     async def load(cls, conn: Conn, *, now: datetime) -> SearchEngine:
@@ -152,18 +172,30 @@ class SearchEngine:
     async def refresh(self, conn: Conn) -> int:
         """Apply stored changes newer than what this index has seen; return how many."""
         async with self._refresh_lock:
-            applied = 0
-            while True:
-                documents = await documents_since(conn, self.revision)
-                if not documents:
-                    return applied
-                for document in documents:
-                    if document.live and document.analyzer == self.analyzer.fingerprint:
-                        self.index.upsert(document.article, document.terms)
-                    else:
-                        self.index.remove(document.article.article_id)
-                    self.revision = max(self.revision, document.revision)
-                applied += len(documents)
+            pending: list[StoredDocument] = []
+            revision = self.revision
+            while documents := await documents_since(conn, revision):
+                pending.extend(documents)
+                revision = max(revision, *(d.revision for d in documents))
+            latest = {d.article.article_id: d for d in pending}  # in revision order: the last state wins
+            live = [d for d in latest.values() if d.live and d.analyzer == self.analyzer.fingerprint]
+            for article_id, document in latest.items():
+                if not (document.live and document.analyzer == self.analyzer.fingerprint):
+                    self.index.remove(article_id)
+                    self._display.pop(article_id, None)
+            self.index.upsert_many([(d.article, d.terms) for d in live])
+            for document in live:
+                self._display[document.article.article_id] = self.display(document.article)
+            self.revision = revision
+            return len(pending)
+
+    def display(self, article: IndexedArticle) -> Display:
+        fold = self.analyzer.fold_for_highlight
+        return Display(
+            title=align(article.title, fold),
+            summary=align(flat(article.summary), fold),
+            body=align(article.body_text, fold),  # already flat
+        )
 
     def query_terms(self, text: str) -> list[QueryTerm]:
         terms = self.analyzer.terms(text)
@@ -194,26 +226,25 @@ class SearchEngine:
             category_factor=category_factor,
         )
         terms = list(dict.fromkeys(q.term for q in query))
-        matcher = compile_matcher(terms) if highlight else None
-        fold = self.analyzer.fold_for_highlight
-        results = [
-            Result(
-                article=hit.article,
-                score=hit.score,
-                title_html=mark_all(hit.article.title, matcher, fold) if highlight else "",
-                snippet_html=snippet(hit.article.summary or hit.article.body_text, matcher, fold)
-                if highlight and _matches(matcher, fold(hit.article.summary))
-                else snippet(hit.article.body_text, matcher, fold)
-                if highlight
-                else "",
+        if not highlight:
+            results = [
+                Result(article=hit.article, score=hit.score, title_html="", snippet_html="") for hit in page.hits
+            ]
+            return Results(total=page.total, results=results, terms=terms)
+        matcher = compile_matcher(terms)
+        results = []
+        for hit in page.hits:
+            shown = self._display.get(hit.article.article_id) or self.display(hit.article)
+            source = shown.summary if matches(matcher, shown.summary) else shown.body
+            results.append(
+                Result(
+                    article=hit.article,
+                    score=hit.score,
+                    title_html=mark_aligned(shown.title, matcher),
+                    snippet_html=snippet_aligned(source, matcher),
+                )
             )
-            for hit in page.hits
-        ]
         return Results(total=page.total, results=results, terms=terms)
-
-
-def _matches(matcher: re.Pattern[str] | None, text: str) -> bool:
-    return matcher is not None and bool(text) and matcher.search(text) is not None
 
 
 async def load_tuning(conn: Conn) -> Tuning:

@@ -152,3 +152,30 @@ def test_nothing_matches_an_unknown_term() -> None:
     index.upsert(indexed(), terms(body="refund"))
     page = index.search(q("zzz"), STAFF)
     assert page.total == 0 and page.hits == []
+
+
+def test_indexing_many_at_once_scores_exactly_as_one_by_one() -> None:
+    bodies = ["refund card card", "refund", "card late late late", "other words", "refund late card"]
+    one_by_one, at_once = SearchIndex(), SearchIndex()
+    articles = [indexed() for _ in bodies]
+    for article, body in zip(articles, bodies, strict=True):
+        one_by_one.upsert(article, terms(title=body.split()[0], body=body))
+    at_once.upsert_many([(a, terms(title=b.split()[0], body=b)) for a, b in zip(articles, bodies, strict=True)])
+    for query in (q("refund"), q("card", "late"), q("late", "refund", "card")):
+        expected = [(h.article.article_id, h.score) for h in one_by_one.search(query, STAFF).hits]
+        assert [(h.article.article_id, h.score) for h in at_once.search(query, STAFF).hits] == expected
+        assert expected
+
+
+def test_a_change_to_the_index_is_seen_by_the_next_search_of_a_cached_term() -> None:
+    index = SearchIndex()
+    first = indexed()
+    index.upsert(first, terms(body="refund"))
+    before = index.search(q("refund"), STAFF).hits[0].score
+    second = indexed()
+    index.upsert(second, terms(body="refund refund"))
+    after = index.search(q("refund"), STAFF)
+    assert after.total == 2 and after.hits[0].article.article_id == second.article_id
+    assert index.search(q("refund"), STAFF).hits[1].score != before  # idf and lengths changed
+    index.remove(second.article_id)
+    assert ids(index, q("refund")) == [first.article_id]
