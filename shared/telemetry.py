@@ -32,13 +32,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
+_database_spans = False
 
 Headers = Sequence[tuple[str, bytes]]
 
 
 def setup_telemetry(service: str, *, extra_processors: Iterable[SpanProcessor] = ()) -> TracerProvider:
     """Install the process's tracer provider once; later calls return it (and add processors)."""
-    global _provider
+    global _provider, _database_spans
     if _provider is None:
         resource = Resource.create(
             {"service.name": os.environ.get("OTEL_SERVICE_NAME", service), "service.namespace": "switchboard"}
@@ -48,10 +49,12 @@ def setup_telemetry(service: str, *, extra_processors: Iterable[SpanProcessor] =
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            _database_spans = True
         if os.environ.get("OTEL_EXPORTER_ZIPKIN_ENDPOINT"):
             from opentelemetry.exporter.zipkin.json import ZipkinExporter
 
             _provider.add_span_processor(BatchSpanProcessor(ZipkinExporter()))
+            _database_spans = True
         trace.set_tracer_provider(_provider)
     for processor in extra_processors:
         _provider.add_span_processor(processor)
@@ -235,3 +238,44 @@ def detach(token: object) -> None:
 
 def monotonic_ms() -> float:
     return time.monotonic() * 1000
+
+
+# --- database spans -----------------------------------------------------------------------------------------
+
+
+def database_spans() -> bool:
+    """True when spans leave the process (an exporter is configured): only then are queries traced."""
+    return _database_spans
+
+
+def query_span(record: Any) -> None:
+    """One CLIENT span per PostgreSQL query, made from asyncpg's query log after the query ran. asyncpg calls
+    this with `call_soon` from the querying task, so the current span is the one that ran the query. The
+    statement text carries `$n` placeholders, never the values; a failure records its type, not its message
+    (which can quote values)."""
+    end = time.time_ns()
+    start = end - int(record.elapsed * 1_000_000_000)
+    statement = " ".join(str(record.query).split())
+    operation = statement.split(" ", 1)[0].upper() if statement else "QUERY"
+    attributes: dict[str, str | int] = {
+        "db.system.name": "postgresql",
+        "db.operation.name": operation,
+        "db.query.text": statement[:2000],
+    }
+    database = getattr(record.conn_params, "database", None)
+    if database:
+        attributes["db.namespace"] = str(database)
+    address = record.conn_addr
+    if isinstance(address, tuple) and len(address) >= 2:
+        attributes["server.address"] = str(address[0])
+        attributes["server.port"] = int(address[1])
+    span = tracer("switchboard.db").start_span(
+        f"{operation} {database}" if database else operation,
+        kind=SpanKind.CLIENT,
+        start_time=start,
+        attributes=attributes,
+    )
+    if record.exception is not None:
+        span.set_attribute("error.type", type(record.exception).__name__)
+        span.set_status(Status(StatusCode.ERROR))
+    span.end(end_time=end)
