@@ -17,7 +17,7 @@ from typing import Literal
 import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
-from services.intake.domain.contact import Inbound, ThreadPolicy, lock_keys, reach_back, storable, thread_decision
+from services.intake.domain.contact import Inbound, ThreadPolicy, reach_back, storable, thread_decision
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -84,7 +84,7 @@ class Busy(Exception):
     """Concurrent writers kept colliding (deadlocks, races) past the retries: the caller should retry later."""
 
 
-_RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRace)
+RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRace)
 ATTEMPTS = 4
 
 
@@ -97,53 +97,11 @@ async def accept(
                 return await accept_in(
                     conn, deps, inbound, adapter=adapter, idempotency_key=idempotency_key, now=now
                 )
-        except _RETRYABLE as exc:
+        except RETRYABLE as exc:
             log.info("intake: %s on a %s message; running it again", type(exc).__name__, inbound.channel)
             if attempt == ATTEMPTS - 1:
                 raise Busy(str(exc)) from exc
     raise AssertionError("unreachable")
-
-
-async def accept_batch(
-    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
-) -> list[Accepted]:
-    """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
-    per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
-    the batch runs again with a savepoint per item, so a lost race is retried alone."""
-    try:
-        return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=False)
-    except _RETRYABLE:
-        log.info("intake: a batch of %d collided; running it again item by item", len(items))
-    for attempt in range(ATTEMPTS):
-        try:
-            return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=True)
-        except asyncpg.DeadlockDetectedError as exc:
-            if attempt == ATTEMPTS - 1:
-                raise Busy(str(exc)) from exc
-    raise AssertionError("unreachable")
-
-
-async def _batch_once(
-    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime, savepoints: bool
-) -> list[Accepted]:
-    results: list[Accepted] = []
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await contacts.lock(conn, keys=lock_keys([storable(inbound) for inbound, _ in items]))
-        for inbound, key in items:
-            if not savepoints:
-                results.append(await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now))
-                continue
-            for attempt in range(ATTEMPTS):
-                try:
-                    async with conn.transaction():
-                        results.append(
-                            await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now)
-                        )
-                    break
-                except (asyncpg.UniqueViolationError, LostRace) as exc:
-                    if attempt == ATTEMPTS - 1:
-                        raise Busy(str(exc)) from exc
-    return results
 
 
 async def accept_in(
