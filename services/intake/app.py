@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import Histogram
 
 from services.intake.api import channels, classification, contacts, customers
 from services.intake.config import IntakeSettings
@@ -36,8 +37,17 @@ async def _start(runtime: Runtime) -> None:
     assert isinstance(settings, IntakeSettings)
     deps = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
     runtime.extras["intake"] = deps
+    group_sizes = Histogram(
+        "switchboard_intake_group_commit_posts",
+        "Single posts committed together in one transaction (group commit)",
+        buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        registry=runtime.registry,
+    )
     runtime.extras["intake.commits"] = GroupCommit(
-        deps, max_items=settings.group_commit_max_items, flushers=settings.group_commit_flushers
+        deps,
+        max_items=settings.group_commit_max_items,
+        flushers=settings.group_commit_flushers,
+        on_group=group_sizes.observe,
     )
     housekeeping = Housekeeping(
         runtime.pool,

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
+from opentelemetry.context import Context, get_current
 
 from services.intake.domain.contact import Inbound, lock_keys, storable
 from services.intake.handlers.intake import (
@@ -25,11 +26,13 @@ from services.intake.handlers.intake import (
     Busy,
     Deps,
     LostRace,
+    Staging,
     accept,
     accept_in,
 )
 from services.intake.repository import contacts
 from shared.db import Conn
+from shared.telemetry import attach, detach
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ class Item:
     idempotency_key: str | None
     adapter: str
     now: datetime
+    trace: Context | None = None
+    """The trace context of the post, so its events and logs belong to its own request, not the group's."""
 
 
 async def accept_group(deps: Deps, items: Sequence[Item]) -> list[Accepted | Exception]:
@@ -72,8 +77,9 @@ async def accept_group(deps: Deps, items: Sequence[Item]) -> list[Accepted | Exc
     savepoint per item, so a failing item is rolled back alone and a lost race is retried alone. An exception
     that escapes (the commit itself failed) means nothing of the group was stored.
     """
-    if len(items) == 1:
+    if len(items) == 1:  # alone: no locks to take, no events to gather
         item = items[0]
+        token = attach(item.trace) if item.trace is not None else None
         try:
             return [
                 await accept(
@@ -82,6 +88,9 @@ async def accept_group(deps: Deps, items: Sequence[Item]) -> list[Accepted | Exc
             ]
         except Busy as exc:
             return [exc]
+        finally:
+            if token is not None:
+                detach(token)
     try:
         return await _group_once(deps, items, savepoints=False)
     except Exception as exc:  # noqa: BLE001 — whatever failed, the item-by-item run below finds whose it was
@@ -107,21 +116,25 @@ async def _group_once(
     deps: Deps, items: Sequence[Item], *, savepoints: bool, isolate: bool = False
 ) -> list[Accepted | Exception]:
     """One transaction over `items`, advisory locks on everything they could collide on taken first (sorted), so
-    overlapping groups and batches wait for each other instead of deadlocking. With `isolate`, an item's error
-    other than a deadlock (which poisons the whole transaction) becomes its result instead of escaping."""
+    overlapping groups and batches wait for each other instead of deadlocking; the events of all items are
+    written in one round trip before the commit. With `isolate`, an item's error other than a deadlock (which
+    poisons the whole transaction) becomes its result instead of escaping."""
     results: list[Accepted | Exception] = []
+    staging = Staging()
     async with deps.pool.acquire() as conn, conn.transaction():
         await contacts.lock(conn, keys=lock_keys([storable(item.inbound) for item in items]))
         for item in items:
             if not savepoints:
-                results.append(await _accept_item(conn, deps, item))
+                results.append(await _accept_item(conn, deps, item, staging))
                 continue
             for attempt in range(ATTEMPTS):
+                mark = staging.mark()
                 try:
                     async with conn.transaction():
-                        results.append(await _accept_item(conn, deps, item))
+                        results.append(await _accept_item(conn, deps, item, staging))
                     break
                 except (asyncpg.UniqueViolationError, LostRace) as exc:
+                    staging.rollback_to(mark)  # its savepoint was rolled back, and its events with it
                     if attempt == ATTEMPTS - 1:
                         if not isolate:
                             raise Busy(str(exc)) from exc
@@ -131,16 +144,29 @@ async def _group_once(
                 except Exception as exc:
                     if not isolate:
                         raise
+                    staging.rollback_to(mark)
                     log.warning("intake: a %s message failed alone in its group: %r", item.inbound.channel, exc)
                     results.append(exc)
                     break
+        await staging.write(conn, now=max(item.now for item in items))
     return results
 
 
-def _accept_item(conn: Conn, deps: Deps, item: Item) -> Awaitable[Accepted]:
-    return accept_in(
-        conn, deps, item.inbound, adapter=item.adapter, idempotency_key=item.idempotency_key, now=item.now
-    )
+async def _accept_item(conn: Conn, deps: Deps, item: Item, staging: Staging) -> Accepted:
+    token = attach(item.trace) if item.trace is not None else None
+    try:
+        return await accept_in(
+            conn,
+            deps,
+            item.inbound,
+            adapter=item.adapter,
+            idempotency_key=item.idempotency_key,
+            now=item.now,
+            staging=staging,
+        )
+    finally:
+        if token is not None:
+            detach(token)
 
 
 @dataclass
@@ -154,8 +180,16 @@ class GroupCommit:
     each taking up to `max_items` waiting posts. A post on an idle service starts its transaction at once, so
     grouping adds no wait; under load the queue fills while transactions are in flight and groups grow."""
 
-    def __init__(self, deps: Deps, *, max_items: int, flushers: int) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        max_items: int,
+        flushers: int,
+        on_group: Callable[[int], None] = lambda _size: None,
+    ) -> None:
         self._deps = deps
+        self._on_group = on_group
         self._max_items = max(1, max_items)
         self._flushers = max(1, flushers)
         self._queue: deque[_Waiting] = deque()
@@ -166,7 +200,7 @@ class GroupCommit:
     async def accept(self, item: Item) -> Accepted:
         """The post's own outcome once its transaction committed; `Busy` or the item's own error otherwise."""
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(item, done))
+        self._queue.append(_Waiting(replace(item, trace=get_current()), done))
         if self._active < self._flushers:
             self._active += 1
             task = asyncio.create_task(self._flush(), name="intake-group-commit")
@@ -188,6 +222,7 @@ class GroupCommit:
             self._active -= 1  # no await since the queue was seen empty: a post added later starts a flusher
 
     async def _commit(self, group: list[_Waiting]) -> None:
+        self._on_group(len(group))
         try:
             results = await accept_group(self._deps, [w.item for w in group])
         except Exception as exc:  # noqa: BLE001 — the transaction failed: nothing stored, every post learns why

@@ -27,13 +27,17 @@ from shared.events import (
     ContactReceivedV1,
     ContactReclassifiedV1,
     CustomerRef,
+    Event,
+    OutgoingMessage,
     ReplyTo,
     WorkClosedV1,
     WorkReopenedV1,
     WorkResolvedV1,
+    encode,
 )
 from shared.kafka import Delivery
-from shared.outbox import enqueue
+from shared.outbox import enqueue, enqueue_many
+from shared.telemetry import current_trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,38 @@ class Deps:
     pool: asyncpg.Pool
     policy: ThreadPolicy
     rules: RulesCache
+
+
+class Staging:
+    """The events of a transaction that accepts many messages, written together in one round trip just before
+    it commits, each with the trace context of the post it belongs to."""
+
+    def __init__(self) -> None:
+        self._messages: list[OutgoingMessage] = []
+        self._carriers: list[dict[str, str]] = []
+
+    def add(self, message: OutgoingMessage) -> None:
+        self._messages.append(message)
+        self._carriers.append(current_trace_carrier())
+
+    def mark(self) -> int:
+        return len(self._messages)
+
+    def rollback_to(self, mark: int) -> None:
+        """Forget what an item staged after `mark` (its savepoint was rolled back)."""
+        del self._messages[mark:], self._carriers[mark:]
+
+    async def write(self, conn: Conn, *, now: datetime) -> None:
+        await enqueue_many(conn, self._messages, now=now, carriers=self._carriers)
+
+
+async def _publish(
+    conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime, staging: Staging | None
+) -> None:
+    if staging is None:
+        await enqueue(conn, event, source=SOURCE, subject=str(contact_id), now=now)
+    else:
+        staging.add(encode(event, source=SOURCE, subject=str(contact_id), time=now))
 
 
 @dataclass(frozen=True)
@@ -105,9 +141,17 @@ async def accept(
 
 
 async def accept_in(
-    conn: Conn, deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
+    conn: Conn,
+    deps: Deps,
+    inbound: Inbound,
+    *,
+    adapter: str,
+    idempotency_key: str | None,
+    now: datetime,
+    staging: Staging | None = None,
 ) -> Accepted:
-    """The whole of accepting one message, inside the caller's transaction.
+    """The whole of accepting one message, inside the caller's transaction; its events go to the outbox at once,
+    or to `staging` when the caller writes the events of many messages together.
 
     A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key and
     identities), the customer with its identities, the contact with its message and keys, the outbox row.
@@ -198,7 +242,7 @@ async def accept_in(
             idempotency_key=idempotency_key,
             now=now,
         )
-        await enqueue(
+        await _publish(
             conn,
             ContactMessageAddedV1(
                 contact_id=contact_id,
@@ -210,13 +254,13 @@ async def accept_in(
                 received_at=now,
                 reopened=decision.reopen,
             ),
-            source=SOURCE,
-            subject=str(contact_id),
+            contact_id=contact_id,
             now=now,
+            staging=staging,
         )
         follow_up = classify(ruleset, facts)
         if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
-            await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now)
+            await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now, staging=staging)
         return Accepted(contact_id, message_id, "threaded")
 
     contact_id = uuid.uuid4()
@@ -238,7 +282,7 @@ async def accept_in(
     if inbound.automatic:
         # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
         return Accepted(contact_id, message_id, "created")
-    await enqueue(
+    await _publish(
         conn,
         ContactReceivedV1(
             contact_id=contact_id,
@@ -261,9 +305,9 @@ async def accept_in(
             thread_keys=list(inbound.thread_keys),
             reply_to=_reply_to(inbound),
         ),
-        source=SOURCE,
-        subject=str(contact_id),
+        contact_id=contact_id,
         now=now,
+        staging=staging,
     )
     return Accepted(contact_id, message_id, "created")
 
@@ -276,7 +320,13 @@ def _reply_to(inbound: Inbound) -> ReplyTo | None:
 
 
 async def _reclassify(
-    conn: Conn, contact_id: uuid.UUID, result: Classification, *, by: str, now: datetime
+    conn: Conn,
+    contact_id: uuid.UUID,
+    result: Classification,
+    *,
+    by: str,
+    now: datetime,
+    staging: Staging | None = None,
 ) -> None:
     await contacts.update_classification(
         conn,
@@ -289,7 +339,7 @@ async def _reclassify(
         by=by,
         now=now,
     )
-    await enqueue(
+    await _publish(
         conn,
         ContactReclassifiedV1(
             contact_id=contact_id,
@@ -300,9 +350,9 @@ async def _reclassify(
             required_skills=list(result.required_skills),
             by=by,
         ),
-        source=SOURCE,
-        subject=str(contact_id),
+        contact_id=contact_id,
         now=now,
+        staging=staging,
     )
 
 

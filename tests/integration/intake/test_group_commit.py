@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,10 @@ from services.intake.domain.identity import Identity
 from services.intake.handlers.commit import GroupCommit, Item
 from services.intake.handlers.intake import Accepted, Deps
 from shared.clock import utcnow
+from shared.events import INTAKE_CONTACTS
+from shared.telemetry import setup_telemetry, tracer
 from tests.integration.intake.conftest import Intake, unique
+from tests.support import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +99,25 @@ async def test_a_lone_post_on_an_idle_service_is_committed_without_waiting_for_c
     second = await asyncio.wait_for(commits.accept(web_item(intake)), timeout=30)
     assert (first.outcome, second.outcome) == ("created", "created")
     assert await transactions_of(intake, [first.contact_id, second.contact_id]) == 2
+
+
+async def test_each_post_in_a_group_publishes_its_event_under_its_own_trace(intake: Intake) -> None:
+    setup_telemetry("intake")  # a real tracer provider, so spans have ids
+    commits = one_transaction(intake)
+    spans = tracer("tests.intake")
+
+    async def traced_post(n: int) -> tuple[str, Accepted]:
+        with spans.start_as_current_span(f"post {n}") as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            return trace_id, await commits.accept(web_item(intake))
+
+    posted = await asyncio.gather(*(traced_post(n) for n in range(3)))
+
+    await intake.published(str(posted[0][1].contact_id))  # the outbox is drained
+    records = await read_topic(intake.bootstrap, INTAKE_CONTACTS.name)
+    traceparents = {
+        json.loads(value)["subject"]: headers.get("traceparent", b"").decode() for headers, value in records
+    }
+    for trace_id, accepted in posted:
+        assert traceparents[str(accepted.contact_id)].split("-")[1] == trace_id
+    assert len({trace_id for trace_id, _ in posted}) == 3
