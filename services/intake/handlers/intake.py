@@ -153,8 +153,9 @@ async def accept_in(
     """The whole of accepting one message, inside the caller's transaction; its events go to the outbox at once,
     or to `staging` when the caller writes the events of many messages together.
 
-    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key and
-    identities), the customer with its identities, the contact with its message and keys, the outbox row.
+    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key,
+    identities, thread keys), the customer with its identities, the contact with its message and keys, the
+    outbox row (in a group, one outbox statement for all its messages).
     """
     inbound = storable(inbound)
     if idempotency_key is not None:
@@ -171,7 +172,7 @@ async def accept_in(
 
     who = identify(inbound.identities, found.known)
     source = f"contact:{inbound.channel}"
-    by_key = await contacts.contact_by_thread_keys(conn, keys=(*inbound.reply_to_keys, *inbound.thread_keys))
+    by_key = found.thread
     is_new_customer = False
     if who.customer_id is None and not who.link and by_key is not None:
         # Nothing identifies the sender, but the message continues a conversation: it is that customer's.
