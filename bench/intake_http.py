@@ -6,7 +6,10 @@ its own intake process (uvicorn, the real service) on the intake port and stops 
 Phases: a baseline (an endpoint that does nothing: what HTTP alone costs here), sustained single posts
 (closed loop, N concurrent clients), single posts at a fixed rate (open loop, latency from the scheduled
 send time, so queueing counts), the same two for batches, and in-process email parsing over the real
-fixtures. Prints a table; record results in docs/benchmarks.md with machine and date.
+fixtures. Pick some with `--phases live,single,rate,batch,batch-rate`. Besides rates and latencies each
+phase reports the load average and the CPU time per accepted contact of the intake process and of
+PostgreSQL: on a machine shared with other work, the rate says what this machine gave, the CPU time what the
+work costs. Prints a table; record results in docs/benchmarks.md with machine and date.
 """
 
 from __future__ import annotations
@@ -63,6 +66,15 @@ class Phase:
     errors: int = 0
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    load: tuple[float, float] = (0.0, 0.0)
+    """1-minute load average at the start and at the end."""
+    intake_cpu_s: float = 0.0
+    postgres_cpu_s: float = 0.0
+
+    def cpu_ms(self, seconds: float) -> float:
+        """CPU milliseconds per accepted contact (the outbox relay's share included: it runs until the outbox
+        is empty)."""
+        return seconds * 1000 / self.accepted if self.accepted else float("nan")
 
     def rate(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0
@@ -110,31 +122,77 @@ async def closed_loop(
 
 
 async def open_loop(
-    send: Callable[[], Awaitable[int]], *, per_second: float, seconds: float, phase: Phase
+    send: Callable[[], Awaitable[int]], *, per_second: float, seconds: float, phase: Phase, connections: int
 ) -> None:
-    """Send on a fixed schedule; latency counts from the scheduled time, so a stalled server shows."""
+    """Send on a fixed schedule; latency counts from the scheduled time, so a stalled server shows.
+
+    At most `connections` requests are in flight (one per connection, like an adapter's connection pool);
+    requests due while all are busy wait in a queue here, and that wait counts in their latency. (Left to
+    httpx, thousands of requests waiting for a pooled connection cost the client more CPU than the server.)
+    """
     start = time.monotonic()
     total = int(per_second * seconds)
-    tasks: list[asyncio.Task[None]] = []
+    due: asyncio.Queue[float | None] = asyncio.Queue()
 
-    async def one(scheduled: float) -> None:
-        try:
-            accepted = await send()
-        except httpx.HTTPError:
-            phase.errors += 1
-            return
-        phase.latencies_ms.append((time.monotonic() - scheduled) * 1000)
-        phase.sent += 1
-        phase.accepted += accepted
+    async def connection() -> None:
+        while (scheduled := await due.get()) is not None:
+            try:
+                accepted = await send()
+            except httpx.HTTPError:
+                phase.errors += 1
+                continue
+            phase.latencies_ms.append((time.monotonic() - scheduled) * 1000)
+            phase.sent += 1
+            phase.accepted += accepted
 
+    senders = [asyncio.create_task(connection()) for _ in range(connections)]
     for i in range(total):
         scheduled = start + i / per_second
         delay = scheduled - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(scheduled)))
-    await asyncio.gather(*tasks)
+        due.put_nowait(scheduled)
+    for _ in senders:
+        due.put_nowait(None)
+    await asyncio.gather(*senders)
     phase.seconds = time.monotonic() - start
+
+
+class CpuMeter:
+    """CPU seconds used so far by the intake process and by every process of the stack's PostgreSQL."""
+
+    def __init__(self, intake_pid: int, state_dir: Path) -> None:
+        self.intake = psutil.Process(intake_pid)
+        self.state_dir = str(state_dir)
+
+    def _postgres(self) -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter(["name", "cmdline"]):
+            try:
+                if process.info["name"] != "postgres":
+                    continue
+                root = process
+                while root.parent() is not None and root.parent().name() == "postgres":
+                    root = root.parent()
+                if self.state_dir in " ".join(root.cmdline()):
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
+
+    @staticmethod
+    def _cpu(processes: list[psutil.Process]) -> float:
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    def read(self) -> tuple[float, float]:
+        return self._cpu([self.intake]), self._cpu(self._postgres())
 
 
 def parse_times() -> tuple[float, float, int]:
@@ -204,32 +262,51 @@ async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
                 response = await client.get("/health/live")
                 return 1 if response.status_code == 200 else 0
 
-            plan: list[tuple[str, Callable[[Phase], Awaitable[None]]]] = [
+            plan: list[tuple[str, str, Callable[[Phase], Awaitable[None]]]] = [
                 (
+                    "live",
                     f"baseline: GET /health/live, {args.clients} clients (the HTTP stack alone)",
                     lambda p: closed_loop(client, live, clients=args.clients, seconds=args.seconds, phase=p),
                 ),
                 (
+                    "single",
                     f"single posts, {args.clients} clients, max rate",
                     lambda p: closed_loop(client, single, clients=args.clients, seconds=args.seconds, phase=p),
                 ),
                 (
-                    f"single posts at {args.rate}/s",
-                    lambda p: open_loop(single, per_second=args.rate, seconds=args.seconds, phase=p),
+                    "rate",
+                    f"single posts at {args.rate:.0f}/s",
+                    lambda p: open_loop(
+                        single, per_second=args.rate, seconds=args.seconds, phase=p, connections=args.connections
+                    ),
                 ),
                 (
+                    "batch",
                     f"batches of {args.batch}, {args.batch_clients} clients, max rate",
                     lambda p: closed_loop(
                         client, batch, clients=args.batch_clients, seconds=args.seconds, phase=p
                     ),
                 ),
                 (
-                    f"batches of {args.batch} at {args.rate} contacts/s",
-                    lambda p: open_loop(batch, per_second=args.rate / args.batch, seconds=args.seconds, phase=p),
+                    "batch-rate",
+                    f"batches of {args.batch} at {args.rate:.0f} contacts/s",
+                    lambda p: open_loop(
+                        batch,
+                        per_second=args.rate / args.batch,
+                        seconds=args.seconds,
+                        phase=p,
+                        connections=args.batch_clients,
+                    ),
                 ),
             ]
-            for name, body in plan:
+            meter = CpuMeter(server.pid, stack.settings.state)
+            chosen = set(args.phases.split(","))
+            for tag, name, body in plan:
+                if tag not in chosen:
+                    continue
                 phase = Phase(name)
+                intake_before, postgres_before = meter.read()
+                load_before = os.getloadavg()[0]
                 with console.status(f"{name} for {args.seconds:.0f} s…"):
                     await body(phase)
                     conn = await connect(stack.settings.database_url("intake"))
@@ -240,9 +317,16 @@ async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
                             await asyncio.sleep(0.2)
                     finally:
                         await conn.close()
+                intake_after, postgres_after = meter.read()
+                phase.load = (load_before, os.getloadavg()[0])
+                phase.intake_cpu_s = intake_after - intake_before
+                phase.postgres_cpu_s = postgres_after - postgres_before
                 console.print(
                     f"{name}: {phase.accepted:,} accepted in {phase.seconds:.1f} s = {phase.rate():,.0f}/s, "
-                    f"p50 {phase.pct(0.5):.1f} ms, p99 {phase.pct(0.99):.1f} ms, errors {phase.errors}"
+                    f"p50 {phase.pct(0.5):.1f} ms, p99 {phase.pct(0.99):.1f} ms, errors {phase.errors}, "
+                    f"CPU per contact: intake {phase.cpu_ms(phase.intake_cpu_s):.2f} ms, "
+                    f"PostgreSQL {phase.cpu_ms(phase.postgres_cpu_s):.2f} ms; "
+                    f"load average {phase.load[0]:.1f} → {phase.load[1]:.1f}"
                 )
                 phases.append(phase)
     finally:
@@ -257,30 +341,44 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients for single posts")
     parser.add_argument("--batch", type=int, default=100, help="items per batch")
     parser.add_argument("--batch-clients", type=int, default=4, help="concurrent clients for batches")
+    parser.add_argument(
+        "--connections", type=int, default=64, help="most single posts in flight in the fixed-rate phase"
+    )
     parser.add_argument("--rate", type=float, default=300.0, help="fixed rate (contacts/s) for the latency phases")
     parser.add_argument("--senders", type=int, default=50_000, help="distinct customers the forms come from")
     parser.add_argument("--pool", type=int, default=10, help="database connections of the intake process")
-    args = parser.parse_args()
-    console = Console()
-    mean_ms, big_ms, files = parse_times()
-    console.print(
-        f"email parse + normalise: {mean_ms:.2f} ms mean over {files} real emails; 2 MB email {big_ms:.0f} ms"
+    parser.add_argument(
+        "--phases", default="live,single,rate,batch,batch-rate", help="which phases to run, comma-separated"
     )
+    parser.add_argument("--no-parse", action="store_true", help="skip the in-process email parsing figures")
+    args = parser.parse_args()
+    console = Console(width=max(Console().width, 160))
+    mean_ms, big_ms, files = (float("nan"), float("nan"), 0) if args.no_parse else parse_times()
+    if files:
+        console.print(
+            f"email parse + normalise: {mean_ms:.2f} ms mean over {files} real emails; 2 MB email {big_ms:.0f} ms"
+        )
     phases = asyncio.run(run(args, console))
     cpu = platform.processor() or platform.machine()
     table = Table(
         title=f"intake over HTTP, one process, durable writes — {datetime.now(UTC):%Y-%m-%d}, "
         f"{psutil.cpu_count()} cores {cpu}, {psutil.virtual_memory().total / 2**30:.0f} GiB"
     )
-    for column in ("phase", "accepted", "seconds", "per second", "p50 ms", "p99 ms", "errors"):
+    columns = (
+        "phase", "accepted", "seconds", "per second", "p50 ms", "p99 ms", "errors", "intake CPU ms/contact",
+        "PostgreSQL CPU ms/contact", "load average",
+    )  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right")
     for p in phases:
         table.add_row(
             p.name, f"{p.accepted:,}", f"{p.seconds:.1f}", f"{p.rate():,.0f}", f"{p.pct(0.5):.1f}",
-            f"{p.pct(0.99):.1f}", str(p.errors),
+            f"{p.pct(0.99):.1f}", str(p.errors), f"{p.cpu_ms(p.intake_cpu_s):.2f}",
+            f"{p.cpu_ms(p.postgres_cpu_s):.2f}", f"{p.load[0]:.1f} → {p.load[1]:.1f}",
         )  # fmt: skip
-    table.add_row("email parse + normalise, mean of real emails", str(files), "", "", f"{mean_ms:.2f}", "", "")
-    table.add_row("email parse + normalise, 2 MB email", "1", "", "", f"{big_ms:.0f}", "", "")
+    if files:
+        table.add_row("email parse + normalise, mean of real emails", str(files), "", "", f"{mean_ms:.2f}")
+        table.add_row("email parse + normalise, 2 MB email", "1", "", "", f"{big_ms:.0f}")
     console.print(table)
     if phases and statistics.mean(p.errors for p in phases) > 0:
         console.print("[yellow]some requests failed; see the counts[/yellow]")

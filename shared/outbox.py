@@ -92,11 +92,19 @@ async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime
     )
 
 
-async def enqueue_many(conn: Conn, messages: Sequence[OutgoingMessage], *, now: datetime) -> None:
-    """Stage several messages in one pipelined round trip (same guarantees as `enqueue_message`)."""
+async def enqueue_many(
+    conn: Conn,
+    messages: Sequence[OutgoingMessage],
+    *,
+    now: datetime,
+    carriers: Sequence[dict[str, str]] | None = None,
+) -> None:
+    """Stage several messages in one pipelined round trip (same guarantees as `enqueue_message`). `carriers`
+    gives each message its own trace context (the request it came from); by default all carry the caller's."""
     if not messages:
         return
-    carrier = current_trace_carrier()
+    if carriers is None:
+        carriers = [current_trace_carrier()] * len(messages)
     await conn.executemany(
         INSERT,
         [
@@ -110,7 +118,7 @@ async def enqueue_many(conn: Conn, messages: Sequence[OutgoingMessage], *, now: 
                 now,
                 m.subject,
             )
-            for m in messages
+            for m, carrier in zip(messages, carriers, strict=True)
         ],
     )
 

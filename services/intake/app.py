@@ -8,10 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import Histogram
 
 from services.intake.api import channels, classification, contacts, customers
 from services.intake.config import IntakeSettings
 from services.intake.domain.contact import ThreadPolicy
+from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.intake import Deps, RulesCache, on_work_event
 from services.intake.scheduler import Housekeeping
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
@@ -33,7 +35,20 @@ def thread_policy(settings: IntakeSettings) -> ThreadPolicy:
 async def _start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
-    runtime.extras["intake"] = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
+    deps = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
+    runtime.extras["intake"] = deps
+    group_sizes = Histogram(
+        "switchboard_intake_group_commit_posts",
+        "Single posts committed together in one transaction (group commit)",
+        buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        registry=runtime.registry,
+    )
+    runtime.extras["intake.commits"] = GroupCommit(
+        deps,
+        max_items=settings.group_commit_max_items,
+        flushers=settings.group_commit_flushers,
+        on_group=group_sizes.observe,
+    )
     housekeeping = Housekeeping(
         runtime.pool,
         runtime.clock,

@@ -35,3 +35,7 @@ class IntakeSettings(ServiceSettings):
     """How long handled event ids are kept against redelivery: longer than the topics' retention (7 days)."""
     housekeeping_interval_s: float = 3600.0
     """How often expired idempotency keys and inbox rows are deleted."""
+    group_commit_max_items: int = 100
+    """Most single posts one transaction commits together (group commit); 1 commits every post on its own."""
+    group_commit_flushers: int = 4
+    """Transactions of single posts in flight at once; posts arriving meanwhile wait and share the next one."""

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from services.intake.api.common import (
     clock_of,
+    commits_of,
     deps_of,
     json_object,
     media_type,
@@ -32,7 +33,8 @@ from services.intake.api.payloads import (
     inbound_for,
 )
 from services.intake.domain.contact import Inbound
-from services.intake.handlers.intake import Accepted, Busy, accept, accept_batch
+from services.intake.handlers.commit import Item, accept_batch
+from services.intake.handlers.intake import Accepted, Busy
 from shared.auth import Principal, authenticate, check_channel, require_adapter
 from shared.errors import Problem
 from shared.telemetry import tracer
@@ -56,12 +58,8 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 async def _accept_one(request: Request, principal: Principal, inbound: Inbound, key: str | None) -> AcceptedOut:
     with _tracer.start_as_current_span("intake.accept", attributes={"intake.channel": inbound.channel}) as span:
         try:
-            accepted = await accept(
-                deps_of(request),
-                inbound,
-                adapter=principal.subject,
-                idempotency_key=key,
-                now=clock_of(request).now(),
+            accepted = await commits_of(request).accept(
+                Item(inbound, key, principal.subject, clock_of(request).now())
             )
         except Busy as exc:
             raise _busy() from exc

@@ -9,6 +9,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from services.intake.config import IntakeSettings
+from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.intake import Deps
 from shared.clock import Clock
 from shared.errors import Problem
@@ -19,6 +20,11 @@ M = TypeVar("M", bound=BaseModel)
 def deps_of(request: Request) -> Deps:
     deps: Deps = request.app.state.runtime.extras["intake"]
     return deps
+
+
+def commits_of(request: Request) -> GroupCommit:
+    commits: GroupCommit = request.app.state.runtime.extras["intake.commits"]
+    return commits
 
 
 def settings_of(request: Request) -> IntakeSettings:

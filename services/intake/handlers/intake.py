@@ -17,7 +17,7 @@ from typing import Literal
 import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
-from services.intake.domain.contact import Inbound, ThreadPolicy, lock_keys, reach_back, storable, thread_decision
+from services.intake.domain.contact import Inbound, ThreadPolicy, reach_back, storable, thread_decision
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -27,13 +27,17 @@ from shared.events import (
     ContactReceivedV1,
     ContactReclassifiedV1,
     CustomerRef,
+    Event,
+    OutgoingMessage,
     ReplyTo,
     WorkClosedV1,
     WorkReopenedV1,
     WorkResolvedV1,
+    encode,
 )
 from shared.kafka import Delivery
-from shared.outbox import enqueue
+from shared.outbox import enqueue, enqueue_many
+from shared.telemetry import current_trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,38 @@ class Deps:
     rules: RulesCache
 
 
+class Staging:
+    """The events of a transaction that accepts many messages, written together in one round trip just before
+    it commits, each with the trace context of the post it belongs to."""
+
+    def __init__(self) -> None:
+        self._messages: list[OutgoingMessage] = []
+        self._carriers: list[dict[str, str]] = []
+
+    def add(self, message: OutgoingMessage) -> None:
+        self._messages.append(message)
+        self._carriers.append(current_trace_carrier())
+
+    def mark(self) -> int:
+        return len(self._messages)
+
+    def rollback_to(self, mark: int) -> None:
+        """Forget what an item staged after `mark` (its savepoint was rolled back)."""
+        del self._messages[mark:], self._carriers[mark:]
+
+    async def write(self, conn: Conn, *, now: datetime) -> None:
+        await enqueue_many(conn, self._messages, now=now, carriers=self._carriers)
+
+
+async def _publish(
+    conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime, staging: Staging | None
+) -> None:
+    if staging is None:
+        await enqueue(conn, event, source=SOURCE, subject=str(contact_id), now=now)
+    else:
+        staging.add(encode(event, source=SOURCE, subject=str(contact_id), time=now))
+
+
 @dataclass(frozen=True)
 class Accepted:
     contact_id: uuid.UUID
@@ -84,7 +120,7 @@ class Busy(Exception):
     """Concurrent writers kept colliding (deadlocks, races) past the retries: the caller should retry later."""
 
 
-_RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRace)
+RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRace)
 ATTEMPTS = 4
 
 
@@ -97,62 +133,29 @@ async def accept(
                 return await accept_in(
                     conn, deps, inbound, adapter=adapter, idempotency_key=idempotency_key, now=now
                 )
-        except _RETRYABLE as exc:
+        except RETRYABLE as exc:
             log.info("intake: %s on a %s message; running it again", type(exc).__name__, inbound.channel)
             if attempt == ATTEMPTS - 1:
                 raise Busy(str(exc)) from exc
     raise AssertionError("unreachable")
 
 
-async def accept_batch(
-    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
-) -> list[Accepted]:
-    """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
-    per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
-    the batch runs again with a savepoint per item, so a lost race is retried alone."""
-    try:
-        return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=False)
-    except _RETRYABLE:
-        log.info("intake: a batch of %d collided; running it again item by item", len(items))
-    for attempt in range(ATTEMPTS):
-        try:
-            return await _batch_once(deps, items, adapter=adapter, now=now, savepoints=True)
-        except asyncpg.DeadlockDetectedError as exc:
-            if attempt == ATTEMPTS - 1:
-                raise Busy(str(exc)) from exc
-    raise AssertionError("unreachable")
-
-
-async def _batch_once(
-    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime, savepoints: bool
-) -> list[Accepted]:
-    results: list[Accepted] = []
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await contacts.lock(conn, keys=lock_keys([storable(inbound) for inbound, _ in items]))
-        for inbound, key in items:
-            if not savepoints:
-                results.append(await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now))
-                continue
-            for attempt in range(ATTEMPTS):
-                try:
-                    async with conn.transaction():
-                        results.append(
-                            await accept_in(conn, deps, inbound, adapter=adapter, idempotency_key=key, now=now)
-                        )
-                    break
-                except (asyncpg.UniqueViolationError, LostRace) as exc:
-                    if attempt == ATTEMPTS - 1:
-                        raise Busy(str(exc)) from exc
-    return results
-
-
 async def accept_in(
-    conn: Conn, deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
+    conn: Conn,
+    deps: Deps,
+    inbound: Inbound,
+    *,
+    adapter: str,
+    idempotency_key: str | None,
+    now: datetime,
+    staging: Staging | None = None,
 ) -> Accepted:
-    """The whole of accepting one message, inside the caller's transaction.
+    """The whole of accepting one message, inside the caller's transaction; its events go to the outbox at once,
+    or to `staging` when the caller writes the events of many messages together.
 
-    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key and
-    identities), the customer with its identities, the contact with its message and keys, the outbox row.
+    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key,
+    identities, thread keys), the customer with its identities, the contact with its message and keys, the
+    outbox row (in a group, one outbox statement for all its messages).
     """
     inbound = storable(inbound)
     if idempotency_key is not None:
@@ -169,7 +172,7 @@ async def accept_in(
 
     who = identify(inbound.identities, found.known)
     source = f"contact:{inbound.channel}"
-    by_key = await contacts.contact_by_thread_keys(conn, keys=(*inbound.reply_to_keys, *inbound.thread_keys))
+    by_key = found.thread
     is_new_customer = False
     if who.customer_id is None and not who.link and by_key is not None:
         # Nothing identifies the sender, but the message continues a conversation: it is that customer's.
@@ -240,7 +243,7 @@ async def accept_in(
             idempotency_key=idempotency_key,
             now=now,
         )
-        await enqueue(
+        await _publish(
             conn,
             ContactMessageAddedV1(
                 contact_id=contact_id,
@@ -252,13 +255,13 @@ async def accept_in(
                 received_at=now,
                 reopened=decision.reopen,
             ),
-            source=SOURCE,
-            subject=str(contact_id),
+            contact_id=contact_id,
             now=now,
+            staging=staging,
         )
         follow_up = classify(ruleset, facts)
         if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
-            await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now)
+            await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now, staging=staging)
         return Accepted(contact_id, message_id, "threaded")
 
     contact_id = uuid.uuid4()
@@ -280,7 +283,7 @@ async def accept_in(
     if inbound.automatic:
         # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
         return Accepted(contact_id, message_id, "created")
-    await enqueue(
+    await _publish(
         conn,
         ContactReceivedV1(
             contact_id=contact_id,
@@ -303,9 +306,9 @@ async def accept_in(
             thread_keys=list(inbound.thread_keys),
             reply_to=_reply_to(inbound),
         ),
-        source=SOURCE,
-        subject=str(contact_id),
+        contact_id=contact_id,
         now=now,
+        staging=staging,
     )
     return Accepted(contact_id, message_id, "created")
 
@@ -318,7 +321,13 @@ def _reply_to(inbound: Inbound) -> ReplyTo | None:
 
 
 async def _reclassify(
-    conn: Conn, contact_id: uuid.UUID, result: Classification, *, by: str, now: datetime
+    conn: Conn,
+    contact_id: uuid.UUID,
+    result: Classification,
+    *,
+    by: str,
+    now: datetime,
+    staging: Staging | None = None,
 ) -> None:
     await contacts.update_classification(
         conn,
@@ -331,7 +340,7 @@ async def _reclassify(
         by=by,
         now=now,
     )
-    await enqueue(
+    await _publish(
         conn,
         ContactReclassifiedV1(
             contact_id=contact_id,
@@ -342,9 +351,9 @@ async def _reclassify(
             required_skills=list(result.required_skills),
             by=by,
         ),
-        source=SOURCE,
-        subject=str(contact_id),
+        contact_id=contact_id,
         now=now,
+        staging=staging,
     )
 
 

@@ -42,22 +42,6 @@ _OPEN_CONTACT_COLUMNS = """
 c.contact_id, c.customer_id, c.channel, c.status, c.last_message_at, c.ended_at, c.subject_key
 """
 
-SELECT_CONTACT_BY_THREAD_KEYS = f"""
-SELECT {_OPEN_CONTACT_COLUMNS}
-FROM thread_key t JOIN contact c ON c.contact_id = t.contact_id
-WHERE t.key = ANY($1::text[])
-ORDER BY c.last_message_at DESC
-LIMIT 1
-"""  # noqa: S608 — a constant column list, no input
-
-
-async def contact_by_thread_keys(conn: Conn, *, keys: Sequence[str]) -> OpenContact | None:
-    if not keys:
-        return None
-    row = await conn.fetchrow(SELECT_CONTACT_BY_THREAD_KEYS, list(keys))
-    return _open_contact(row)
-
-
 SELECT_CONTACT_BY_SUBJECT = f"""
 SELECT {_OPEN_CONTACT_COLUMNS}
 FROM contact c
@@ -200,19 +184,32 @@ class Lookup:
     """Identities the directory knows → their customer (merges followed)."""
     attributes: dict[uuid.UUID, dict[str, str]]
     """Grade and tiers of those customers."""
+    thread: OpenContact | None
+    """The latest contact holding one of the message's thread or reply-to keys."""
 
 
-# One round trip: the natural key's message (kind '') and every known identity with its customer's attributes.
+# One round trip: the natural key's message (kind ''), every known identity with its customer's attributes, and
+# the latest contact holding one of the thread keys (kind 'thread').
 LOOKUP = """
 SELECT '' AS kind, m.natural_key AS value, m.contact_id AS customer_id, m.message_id,
-       NULL AS grade, NULL AS value_tier, NULL AS risk_level, NULL AS lifecycle_stage, NULL AS pii_level
+       NULL AS grade, NULL AS value_tier, NULL AS risk_level, NULL AS lifecycle_stage, NULL AS pii_level,
+       NULL AS channel, NULL AS status, NULL::timestamptz AS last_message_at, NULL::timestamptz AS ended_at,
+       NULL AS subject_key
 FROM message m WHERE m.channel = $1 AND m.natural_key = $2
 UNION ALL
-SELECT i.kind, i.value, s.customer_id, NULL, s.grade, s.value_tier, s.risk_level, s.lifecycle_stage, s.pii_level
+SELECT i.kind, i.value, s.customer_id, NULL, s.grade, s.value_tier, s.risk_level, s.lifecycle_stage, s.pii_level,
+       NULL, NULL, NULL, NULL, NULL
 FROM customer_identity i
 JOIN customer c ON c.customer_id = i.customer_id
 JOIN customer s ON s.customer_id = COALESCE(c.merged_into, c.customer_id)
 WHERE (i.kind, i.value) IN (SELECT * FROM unnest($3::text[], $4::text[]))
+UNION ALL
+(SELECT 'thread', NULL, c.customer_id, c.contact_id, NULL, NULL, NULL, NULL, NULL,
+        c.channel, c.status, c.last_message_at, c.ended_at, c.subject_key
+ FROM thread_key t JOIN contact c ON c.contact_id = t.contact_id
+ WHERE t.key = ANY($5::text[])
+ ORDER BY c.last_message_at DESC
+ LIMIT 1)
 """
 
 
@@ -223,19 +220,32 @@ async def lookup(conn: Conn, *, inbound: Inbound) -> Lookup:
         inbound.natural_key,
         [i.kind for i in inbound.identities],
         [i.value for i in inbound.identities],
+        [*inbound.reply_to_keys, *inbound.thread_keys],
     )
     seen: Seen | None = None
+    thread: OpenContact | None = None
     known: dict[tuple[str, str], uuid.UUID] = {}
     attributes: dict[uuid.UUID, dict[str, str]] = {}
     for row in rows:
         if row["kind"] == "":
             seen = Seen(row["customer_id"], row["message_id"])
             continue
+        if row["kind"] == "thread":
+            thread = OpenContact(
+                contact_id=row["message_id"],
+                customer_id=row["customer_id"],
+                channel=row["channel"],
+                status=row["status"],
+                last_message_at=row["last_message_at"],
+                ended_at=row["ended_at"],
+                subject_key=row["subject_key"],
+            )
+            continue
         known[(row["kind"], row["value"])] = row["customer_id"]
         attributes[row["customer_id"]] = {
             k: row[k] for k in ("grade", "value_tier", "risk_level", "lifecycle_stage", "pii_level") if row[k]
         }
-    return Lookup(seen, known, attributes)
+    return Lookup(seen, known, attributes, thread)
 
 
 _MESSAGE_VALUES = """

@@ -1,0 +1,242 @@
+"""Many messages in one transaction: batches (one post, many items) and group commit (many concurrent single
+posts sharing one transaction, each answered with its own outcome once that transaction commits).
+
+Committing is what costs on the accept path (a round trip for BEGIN and COMMIT, a WAL flush, a pooled
+connection per post); under load, posts that arrive while the previous transactions are in flight wait
+together and commit together. Nothing is answered before the transaction that holds it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import asyncpg
+from opentelemetry.context import Context, get_current
+
+from services.intake.domain.contact import Inbound, lock_keys, storable
+from services.intake.handlers.intake import (
+    ATTEMPTS,
+    RETRYABLE,
+    Accepted,
+    Busy,
+    Deps,
+    LostRace,
+    Staging,
+    accept,
+    accept_in,
+)
+from services.intake.repository import contacts
+from shared.db import Conn
+from shared.telemetry import attach, detach
+
+log = logging.getLogger(__name__)
+
+
+async def accept_batch(
+    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
+) -> list[Accepted]:
+    """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
+    per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
+    the batch runs again with a savepoint per item, so a lost race is retried alone."""
+    work = [Item(inbound, key, adapter, now) for inbound, key in items]
+    try:
+        return _all_accepted(await _group_once(deps, work, savepoints=False))
+    except RETRYABLE:
+        log.info("intake: a batch of %d collided; running it again item by item", len(items))
+    for attempt in range(ATTEMPTS):
+        try:
+            return _all_accepted(await _group_once(deps, work, savepoints=True, isolate=False))
+        except asyncpg.DeadlockDetectedError as exc:
+            if attempt == ATTEMPTS - 1:
+                raise Busy(str(exc)) from exc
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One message to accept, with who posted it and when: the unit of a batch or of a group commit."""
+
+    inbound: Inbound
+    idempotency_key: str | None
+    adapter: str
+    now: datetime
+    trace: Context | None = None
+    """The trace context of the post, so its events and logs belong to its own request, not the group's."""
+
+
+async def accept_group(deps: Deps, items: Sequence[Item]) -> list[Accepted | Exception]:
+    """Independent posts in one transaction (group commit), each with its own outcome: an item that fails gets
+    its exception and the others still commit.
+
+    The first run uses no savepoints; on any error everything rolls back and the group runs again with a
+    savepoint per item, so a failing item is rolled back alone and a lost race is retried alone. An exception
+    that escapes (the commit itself failed) means nothing of the group was stored.
+    """
+    if len(items) == 1:  # alone: no locks to take, no events to gather
+        item = items[0]
+        token = attach(item.trace) if item.trace is not None else None
+        try:
+            return [
+                await accept(
+                    deps, item.inbound, adapter=item.adapter, idempotency_key=item.idempotency_key, now=item.now
+                )
+            ]
+        except Busy as exc:
+            return [exc]
+        finally:
+            if token is not None:
+                detach(token)
+    try:
+        return await _group_once(deps, items, savepoints=False)
+    except Exception as exc:  # noqa: BLE001 — whatever failed, the item-by-item run below finds whose it was
+        log.info(
+            "intake: a group of %d failed (%s); running it again item by item", len(items), type(exc).__name__
+        )
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _group_once(deps, items, savepoints=True, isolate=True)
+        except asyncpg.DeadlockDetectedError as exc:
+            if attempt == ATTEMPTS - 1:
+                return [Busy(str(exc)) for _ in items]
+    raise AssertionError("unreachable")
+
+
+def _all_accepted(results: list[Accepted | Exception]) -> list[Accepted]:
+    accepted = [r for r in results if isinstance(r, Accepted)]
+    assert len(accepted) == len(results), "without isolation an item's failure escapes"
+    return accepted
+
+
+async def _group_once(
+    deps: Deps, items: Sequence[Item], *, savepoints: bool, isolate: bool = False
+) -> list[Accepted | Exception]:
+    """One transaction over `items`, advisory locks on everything they could collide on taken first (sorted), so
+    overlapping groups and batches wait for each other instead of deadlocking; the events of all items are
+    written in one round trip before the commit. With `isolate`, an item's error other than a deadlock (which
+    poisons the whole transaction) becomes its result instead of escaping."""
+    results: list[Accepted | Exception] = []
+    staging = Staging()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await contacts.lock(conn, keys=lock_keys([storable(item.inbound) for item in items]))
+        for item in items:
+            if not savepoints:
+                results.append(await _accept_item(conn, deps, item, staging))
+                continue
+            for attempt in range(ATTEMPTS):
+                mark = staging.mark()
+                try:
+                    async with conn.transaction():
+                        results.append(await _accept_item(conn, deps, item, staging))
+                    break
+                except (asyncpg.UniqueViolationError, LostRace) as exc:
+                    staging.rollback_to(mark)  # its savepoint was rolled back, and its events with it
+                    if attempt == ATTEMPTS - 1:
+                        if not isolate:
+                            raise Busy(str(exc)) from exc
+                        results.append(Busy(str(exc)))
+                except asyncpg.DeadlockDetectedError:
+                    raise
+                except Exception as exc:
+                    if not isolate:
+                        raise
+                    staging.rollback_to(mark)
+                    log.warning("intake: a %s message failed alone in its group: %r", item.inbound.channel, exc)
+                    results.append(exc)
+                    break
+        await staging.write(conn, now=max(item.now for item in items))
+    return results
+
+
+async def _accept_item(conn: Conn, deps: Deps, item: Item, staging: Staging) -> Accepted:
+    token = attach(item.trace) if item.trace is not None else None
+    try:
+        return await accept_in(
+            conn,
+            deps,
+            item.inbound,
+            adapter=item.adapter,
+            idempotency_key=item.idempotency_key,
+            now=item.now,
+            staging=staging,
+        )
+    finally:
+        if token is not None:
+            detach(token)
+
+
+@dataclass
+class _Waiting:
+    item: Item
+    done: asyncio.Future[Accepted]
+
+
+class GroupCommit:
+    """Single posts committed together: a post joins the queue; up to `flushers` transactions run at once,
+    each taking up to `max_items` waiting posts. A post on an idle service starts its transaction at once, so
+    grouping adds no wait; under load the queue fills while transactions are in flight and groups grow."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        max_items: int,
+        flushers: int,
+        on_group: Callable[[int], None] = lambda _size: None,
+    ) -> None:
+        self._deps = deps
+        self._on_group = on_group
+        self._max_items = max(1, max_items)
+        self._flushers = max(1, flushers)
+        self._queue: deque[_Waiting] = deque()
+        self._active = 0
+        """Flushers running; counted here, not from task completion, so a post never waits on one that ends."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def accept(self, item: Item) -> Accepted:
+        """The post's own outcome once its transaction committed; `Busy` or the item's own error otherwise."""
+        done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Waiting(replace(item, trace=get_current()), done))
+        if self._active < self._flushers:
+            self._active += 1
+            task = asyncio.create_task(self._flush(), name="intake-group-commit")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                group: list[_Waiting] = []
+                while self._queue and len(group) < self._max_items:
+                    waiting = self._queue.popleft()
+                    if not waiting.done.done():  # its caller went away before its turn: not stored, not answered
+                        group.append(waiting)
+                if group:
+                    await self._commit(group)
+        finally:
+            self._active -= 1  # no await since the queue was seen empty: a post added later starts a flusher
+
+    async def _commit(self, group: list[_Waiting]) -> None:
+        self._on_group(len(group))
+        try:
+            results = await accept_group(self._deps, [w.item for w in group])
+        except Exception as exc:  # noqa: BLE001 — the transaction failed: nothing stored, every post learns why
+            log.warning("intake: a group commit of %d failed: %r", len(group), exc)
+            results = [exc] * len(group)
+        except BaseException as exc:  # cancelled (shutdown): the posts waiting on it must not hang
+            for waiting in group:
+                if not waiting.done.done():
+                    waiting.done.set_exception(Busy("the service is stopping"))
+            raise exc
+        for waiting, result in zip(group, results, strict=True):
+            if waiting.done.done():
+                continue
+            if isinstance(result, Exception):
+                waiting.done.set_exception(result)
+            else:
+                waiting.done.set_result(result)
