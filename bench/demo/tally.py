@@ -107,6 +107,15 @@ class Tally:
     resolved_minutes: Counter[int] = field(default_factory=Counter)
 
     def apply(self, envelope: ev.Envelope, event: ev.Event) -> None:
+        """Fold in one event. Events about contacts this run did not receive (earlier work still moving in the
+        centre) are left out, so every figure is about this run's contacts."""
+        contact_id = getattr(event, "contact_id", None)
+        if (
+            contact_id is not None
+            and not isinstance(event, ev.ContactReceivedV1)
+            and str(contact_id) not in self.contacts
+        ):
+            return
         if self.started_at is None:
             self.started_at = envelope.time
         match event:

@@ -69,11 +69,11 @@ def test_waiting_contacts_count_in_the_queue_until_assigned() -> None:
 
 def test_satisfaction_nps_and_fcr_follow_the_seed_definitions() -> None:
     tally = Tally()
-    journey(tally, fcr=True)
+    contact = journey(tally, fcr=True)
     journey(tally, fcr=False)
     for csat, nps in ((5, 10), (4, 9), (2, 3), (3, 7)):
         tally.apply(envelope(T0), ev.SurveyAnsweredV1(
-            invitation_id=uuid.uuid4(), contact_id=uuid.uuid4(), channel="sms", scores={"csat": csat, "nps": nps},
+            invitation_id=uuid.uuid4(), contact_id=contact, channel="sms", scores={"csat": csat, "nps": nps},
         ))  # fmt: skip
     snap = tally.snapshot()
     assert snap.satisfaction_pct == 50.0  # share of 4–5 answers
@@ -83,11 +83,25 @@ def test_satisfaction_nps_and_fcr_follow_the_seed_definitions() -> None:
 
 def test_escalations_are_counted_per_level() -> None:
     tally = Tally()
-    for level in (1, 1, 2):
+    contacts = [journey(tally) for _ in range(3)]
+    for contact, level in zip(contacts, (1, 1, 2), strict=True):
         tally.apply(envelope(T0), ev.SlaEscalatedV1(
-            contact_id=uuid.uuid4(), clock="first_response", level=level, target_role="team_lead", at=T0,
+            contact_id=contact, clock="first_response", level=level, target_role="team_lead", at=T0,
         ))  # fmt: skip
     assert tally.snapshot().escalations_by_level == {1: 2, 2: 1}
+
+
+def test_events_of_contacts_received_before_the_run_are_left_out() -> None:
+    tally = Tally()
+    journey(tally)
+    earlier = uuid.uuid4()
+    tally.apply(envelope(T0), ev.SurveySentV1(invitation_id=uuid.uuid4(), contact_id=earlier, channel="chat"))
+    tally.apply(envelope(T0), ev.WorkResolvedV1(
+        work_id=uuid.uuid4(), contact_id=earlier, agent_id="A1", resolution_code="answered", fcr=True,
+        customer_notified=True, resolved_at=T0,
+    ))  # fmt: skip
+    snap = tally.snapshot()
+    assert (snap.contacts, snap.surveys_sent, snap.fcr) == (1, 0, (1, 1))
 
 
 def test_percentile_of_few_values() -> None:
@@ -98,10 +112,10 @@ def test_percentile_of_few_values() -> None:
 
 def test_the_report_names_every_figure_and_links_its_charts(tmp_path: Path) -> None:
     tally = Tally()
-    journey(tally, wait_s=12, handle_s=200)
+    contact = journey(tally, wait_s=12, handle_s=200)
     journey(tally, grade="strategic", wait_s=40, handle_s=90)
     tally.apply(envelope(T0), ev.SurveyAnsweredV1(
-        invitation_id=uuid.uuid4(), contact_id=uuid.uuid4(), channel="sms", scores={"csat": 5},
+        invitation_id=uuid.uuid4(), contact_id=contact, channel="sms", scores={"csat": 5},
     ))  # fmt: skip
     run = RunInfo(minutes=2, rate_per_min=30, agents=8, seed=7, started="2026-11-23 09:00", machine="test")
     path = write_report(tally.snapshot(), run, tmp_path)
