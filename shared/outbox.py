@@ -133,6 +133,10 @@ class _Row:
     trace: dict[str, Any]
 
 
+# One relay publishes at a time per database: two relays each taking a batch (SKIP LOCKED) could send a
+# contact's later event before its earlier one. The others find the turn taken and wait for the next wake-up.
+# (Two-key advisory locks live apart from the one-key subject locks of the inbox.)
+RELAY_TURN = "SELECT pg_try_advisory_xact_lock(23306, 2817)"
 LOCK_BATCH = """
 SELECT outbox_id, topic, key, value, headers, trace
 FROM outbox
@@ -149,10 +153,12 @@ UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE outbox_id = ANY
 async def relay_once(
     pool: asyncpg.Pool, producer: Producer, *, batch_size: int = 500, tally: Counter[str] | None = None
 ) -> int:
-    """Publish one batch; return how many rows left the outbox (counted by event type into `tally`). Raises if
-    the broker did not take them."""
+    """Publish one batch; return how many rows left the outbox (counted by event type into `tally`) — 0 also
+    when another relay has the turn. Raises if the broker did not take them."""
     async with pool.acquire() as conn:
         async with conn.transaction():
+            if not await conn.fetchval(RELAY_TURN):
+                return 0  # another relay (another instance of this service) is publishing
             rows = [_Row(**dict(r)) for r in await conn.fetch(LOCK_BATCH, batch_size)]
             if not rows:
                 return 0

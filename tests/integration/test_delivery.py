@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,7 +20,7 @@ from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
 from shared.events import ProbePingedV1, dlq_topic, encode
 from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
-from shared.outbox import OutboxRelay, enqueue, enqueue_message, relay_once
+from shared.outbox import RELAY_TURN, OutboxRelay, enqueue, enqueue_message, relay_once
 from shared.telemetry import tracer
 from tests.support import TestStack, new_topic, read_topic, service_settings, wait_until
 
@@ -299,6 +300,22 @@ async def test_a_consumer_notes_the_journey_trace_of_the_first_event_it_sees_of_
         noted = await pool.fetchval("SELECT trace FROM journeys WHERE subject = $1", contact)
         assert noted is not None, batch
         assert int(noted["traceparent"].split("-")[1], 16) == posted.get_span_context().trace_id, batch
+
+
+async def test_one_relay_publishes_at_a_time_so_a_contacts_events_keep_their_order(
+    test_stack: TestStack, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    contact = str(uuid.uuid4())
+    staged = [await stage_for(pool, topic, contact) for _ in range(6)]
+    async with pool.acquire() as other_relay, other_relay.transaction():
+        # Another instance's relay is mid-batch: it has the turn and the contact's first three events.
+        assert await other_relay.fetchval(RELAY_TURN)
+        await other_relay.fetch("SELECT outbox_id FROM outbox ORDER BY outbox_id LIMIT 3 FOR UPDATE")
+        assert await relay_once(pool, producer, batch_size=3) == 0, "the later events must not overtake"
+    assert await relay_once(pool, producer, batch_size=10) == 6
+    published = [json.loads(value)["id"] for _, value in await read_topic(test_stack.kafka_bootstrap, topic)]
+    assert published == [str(event_id) for event_id in staged]
 
 
 async def test_outbox_rows_leave_only_if_the_writing_transaction_commits(
