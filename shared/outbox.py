@@ -76,10 +76,6 @@ async def enqueue(
     return message
 
 
-def _with_trace(now: datetime, subject: str) -> tuple[dict[str, str], datetime, str]:
-    return current_trace_carrier(), now, subject
-
-
 async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime) -> None:
     await conn.execute(
         INSERT,
@@ -88,7 +84,9 @@ async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime
         message.key,
         message.value,
         [[k, v.decode("latin-1")] for k, v in message.headers],
-        *_with_trace(now, message.subject),
+        current_trace_carrier(),
+        now,
+        message.subject,
     )
 
 

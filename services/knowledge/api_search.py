@@ -49,7 +49,11 @@ class Highlights(BaseModel):
     snippet: str
 
 
-class SearchHit(BaseModel):
+class ArticleFields(BaseModel):
+    """What a search hit says of its article."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     article_id: uuid.UUID
     version: int
     title: str
@@ -61,6 +65,9 @@ class SearchHit(BaseModel):
     products: list[str]
     visibility: str
     published_at: datetime | None
+
+
+class SearchHit(ArticleFields):
     score: float
     highlights: Highlights
 
@@ -143,36 +150,10 @@ async def search(
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
 
 
-class _ArticleFields(BaseModel):
-    article_id: uuid.UUID
-    version: int
-    title: str
-    summary: str
-    category: str
-    tags: list[str]
-    language: str
-    channels: list[str]
-    products: list[str]
-    visibility: str
-    published_at: datetime | None
-
-
 @lru_cache(maxsize=20_000)
 def hit_fields(article: IndexedArticle) -> dict[str, Any]:
     """A search hit's article fields as JSON values (cached per version: the index hands out the same object)."""
-    return _ArticleFields(
-        article_id=article.article_id,
-        version=article.version,
-        title=article.title,
-        summary=article.summary,
-        category=article.category,
-        tags=list(article.tags),
-        language=article.language,
-        channels=list(article.channels),
-        products=list(article.products),
-        visibility=article.visibility,
-        published_at=article.published_at,
-    ).model_dump(mode="json")
+    return ArticleFields.model_validate(article).model_dump(mode="json")
 
 
 class ClickIn(BaseModel):

@@ -61,9 +61,10 @@ def probe(note: str = "") -> ProbePingedV1:
     return ProbePingedV1(probe_id=uuid.uuid4(), note=note)
 
 
-async def stage(pool: asyncpg.Pool, topic: str, event: ProbePingedV1) -> uuid.UUID:
-    """Write `event` through the outbox, addressed to a test topic."""
-    message = encode(event, source="switchboard/tests", subject=str(event.probe_id), time=SystemClock().now())
+async def stage(pool: asyncpg.Pool, topic: str, event: ProbePingedV1, *, subject: str | None = None) -> uuid.UUID:
+    """Write `event` through the outbox, addressed to a test topic (subject: the probe id unless given)."""
+    subject = subject or str(event.probe_id)
+    message = encode(event, source="switchboard/tests", subject=subject, time=SystemClock().now())
     async with pool.acquire() as conn, conn.transaction():
         await enqueue_message(conn, dataclasses.replace(message, topic=topic), now=SystemClock().now())
     return message.event_id
@@ -230,16 +231,8 @@ async def test_consumer_span_is_a_child_of_the_producer_span_across_kafka(
     assert process.attributes is not None and process.attributes["messaging.message.id"] == str(event_id)
 
 
-async def stage_for(pool: asyncpg.Pool, topic: str, subject: str) -> uuid.UUID:
-    message = encode(probe(), source="switchboard/tests", subject=subject, time=SystemClock().now())
-    async with pool.acquire() as conn, conn.transaction():
-        await enqueue_message(conn, dataclasses.replace(message, topic=topic), now=SystemClock().now())
-    return message.event_id
-
-
 async def test_work_done_later_or_by_another_request_continues_the_contacts_journey_trace(
     test_stack: TestStack,
-    settings: ServiceSettings,
     pool: asyncpg.Pool,
     producer: Producer,
     spans: InMemorySpanExporter,
@@ -248,13 +241,13 @@ async def test_work_done_later_or_by_another_request_continues_the_contacts_jour
     contact = str(uuid.uuid4())
     spans.clear()
     with tracer("tests").start_as_current_span("POST /v1/channels/chat", kind=SpanKind.SERVER) as posted:
-        await stage_for(pool, topic, contact)
+        await stage(pool, topic, probe(), subject=contact)
     journey = posted.get_span_context().trace_id
-    await stage_for(pool, topic, contact)  # a timer or dispatcher: no span of its own
+    await stage(pool, topic, probe(), subject=contact)  # a timer or dispatcher: no span of its own
     with tracer("tests").start_as_current_span("POST /v1/work/{work_id}/resolve", kind=SpanKind.SERVER) as click:
-        await stage_for(pool, topic, contact)
+        await stage(pool, topic, probe(), subject=contact)
     with tracer("tests").start_as_current_span("POST /v1/channels/chat", kind=SpanKind.SERVER) as other:
-        await stage_for(pool, topic, str(uuid.uuid4()))  # another contact starts its own journey
+        await stage(pool, topic, probe(), subject=str(uuid.uuid4()))  # another contact starts its own journey
     assert await relay_once(pool, producer) == 4
     sends = [s for s in spans.get_finished_spans() if s.name == f"send {topic}"]
     assert [s.context.trace_id for s in sends] == [journey, journey, journey, other.get_span_context().trace_id]
@@ -276,9 +269,9 @@ async def test_a_consumer_notes_the_journey_trace_of_the_first_event_it_sees_of_
     topic = await new_topic(test_stack.kafka_bootstrap)
     contact = str(uuid.uuid4())
     with tracer("tests").start_as_current_span("POST /v1/channels/web", kind=SpanKind.SERVER) as posted:
-        await stage_for(pool, topic, contact)
+        await stage(pool, topic, probe(), subject=contact)
     with tracer("tests").start_as_current_span("later", kind=SpanKind.SERVER):
-        await stage_for(pool, topic, contact)
+        await stage(pool, topic, probe(), subject=contact)
     await pool.execute("DELETE FROM journeys WHERE subject = $1", contact)  # as if another service's database
     assert await relay_once(pool, producer) == 2
     for batch in (False, True):
@@ -307,7 +300,7 @@ async def test_one_relay_publishes_at_a_time_so_a_contacts_events_keep_their_ord
 ) -> None:
     topic = await new_topic(test_stack.kafka_bootstrap)
     contact = str(uuid.uuid4())
-    staged = [await stage_for(pool, topic, contact) for _ in range(6)]
+    staged = [await stage(pool, topic, probe(), subject=contact) for _ in range(6)]
     async with pool.acquire() as other_relay, other_relay.transaction():
         # Another instance's relay is mid-batch: it has the turn and the contact's first three events.
         assert await other_relay.fetchval(RELAY_TURN)
