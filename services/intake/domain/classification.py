@@ -115,8 +115,22 @@ def fold(text: str) -> str:
     return to_simplified(unicodedata.normalize("NFKC", text).casefold())
 
 
+class _Haystack:
+    """The folded text a rule set is matched against, with its ASCII words found once for all keywords."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._words: frozenset[str] | None = None
+
+    @property
+    def words(self) -> frozenset[str]:
+        if self._words is None:
+            self._words = frozenset(_WORD.findall(self.text))
+        return self._words
+
+
 def classify(rules: RuleSet, facts: Facts) -> Classification:
-    haystack = fold(f"{facts.subject}\n{facts.text}")
+    haystack = _Haystack(fold(f"{facts.subject}\n{facts.text}"))
     fired = [
         Firing(rule.rule_id, rule.description, reasons, rule.then)
         for rule in rules.rules
@@ -153,7 +167,7 @@ def _rank(priority_class: str) -> int:
     return PRIORITY_CLASSES.index(priority_class) if priority_class in PRIORITY_CLASSES else 0
 
 
-def _match(when: Condition, haystack: str, facts: Facts) -> tuple[str, ...] | None:
+def _match(when: Condition, haystack: _Haystack, facts: Facts) -> tuple[str, ...] | None:
     """The reasons a rule matches, or None. A rule with no condition at all never matches."""
     reasons: list[str] = []
     if when.channels:
@@ -180,7 +194,7 @@ def _match(when: Condition, haystack: str, facts: Facts) -> tuple[str, ...] | No
             return None
         reasons.append("all of " + ", ".join(f"“{k}”" for k in when.all_keywords))
     if when.patterns:
-        matched = [p for p in when.patterns if p.search(haystack)]
+        matched = [p for p in when.patterns if p.search(haystack.text)]
         if not matched:
             return None
         reasons.append("pattern " + ", ".join(f"/{p.pattern}/" for p in matched))
@@ -192,18 +206,31 @@ def _match(when: Condition, haystack: str, facts: Facts) -> tuple[str, ...] | No
 
 
 _ASCII_WORD = re.compile(r"^[a-z0-9][a-z0-9 '\-]*[a-z0-9]$|^[a-z0-9]$")
-_WORD_CACHE: dict[str, re.Pattern[str]] = {}
+_WORD = re.compile(r"[a-z0-9]+")
+_SUFFIXES = ("", "s", "es", "ed", "d", "ing")
+_KEYWORDS: dict[str, tuple[str, ...] | re.Pattern[str] | None] = {}
+"""Per keyword: the words one word stands for (itself and its inflections), a pattern for a phrase of ASCII
+words, None for anything else (Chinese, mixed): found as a substring."""
 
 
-def _contains(haystack: str, keyword: str) -> bool:
-    if _ASCII_WORD.match(keyword):
-        pattern = _WORD_CACHE.get(keyword)
-        if pattern is None:
-            # Whole words, so "sue" does not fire on "issue"; a trailing s/es/ed/ing still matches.
-            pattern = re.compile(r"(?<![a-z0-9])" + re.escape(keyword) + r"(?:s|es|ed|d|ing)?(?![a-z0-9])")
-            _WORD_CACHE[keyword] = pattern
-        return pattern.search(haystack) is not None
-    return keyword in haystack
+def _contains(haystack: _Haystack, keyword: str) -> bool:
+    # Whole ASCII words, so "sue" does not fire on "issue"; a trailing s/es/ed/d/ing still matches.
+    if keyword not in _KEYWORDS:
+        if _WORD.fullmatch(keyword):
+            _KEYWORDS[keyword] = tuple(keyword + suffix for suffix in _SUFFIXES)
+        elif _ASCII_WORD.match(keyword):
+            _KEYWORDS[keyword] = re.compile(
+                r"(?<![a-z0-9])" + re.escape(keyword) + r"(?:s|es|ed|d|ing)?(?![a-z0-9])"
+            )
+        else:
+            _KEYWORDS[keyword] = None
+    form = _KEYWORDS[keyword]
+    if form is None:
+        return keyword in haystack.text
+    if isinstance(form, tuple):
+        words = haystack.words
+        return any(word in words for word in form)
+    return form.search(haystack.text) is not None
 
 
 # --- the document -------------------------------------------------------------------------------------------

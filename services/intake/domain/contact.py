@@ -155,17 +155,41 @@ def storable(inbound: Inbound) -> Inbound:
     )
 
 
+def _key_names(inbound: Inbound) -> set[str]:
+    names = {f"{i.kind}:{i.value}" for i in inbound.identities}
+    names.add(f"message:{inbound.channel}:{inbound.natural_key}")
+    names |= {f"thread:{key}" for key in inbound.thread_keys}
+    return names
+
+
 def lock_keys(inbounds: Sequence[Inbound]) -> list[int]:
     """Advisory lock ids for what concurrent writers of these messages could collide on (their identities and
     natural keys), sorted: taking them in this order before writing means overlapping batches wait for each
     other instead of deadlocking."""
-    names = {f"{i.kind}:{i.value}" for inbound in inbounds for i in inbound.identities}
-    names |= {f"message:{inbound.channel}:{inbound.natural_key}" for inbound in inbounds}
-    names |= {f"thread:{key}" for inbound in inbounds for key in inbound.thread_keys}
+    names = set().union(*(_key_names(inbound) for inbound in inbounds))
     return sorted(
         int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:8], "big", signed=True)
         for name in names
     )
+
+
+def rounds(items: Sequence[tuple[Inbound, str | None]]) -> list[list[int]]:
+    """Messages accepted together (with their idempotency keys), split into rounds that can each be looked up
+    and written at once: a message goes to the round after the last earlier one it shares an identity, a
+    natural key, a thread or reply-to key or an idempotency key with, so it sees what that one stored. Indices,
+    in order within each round."""
+    last: dict[str, int] = {}
+    out: list[list[int]] = []
+    for n, (inbound, idempotency_key) in enumerate(items):
+        names = _key_names(inbound) | {f"thread:{key}" for key in inbound.reply_to_keys}
+        if idempotency_key is not None:
+            names.add(f"idempotency:{idempotency_key}")
+        at = max((last[name] + 1 for name in names if name in last), default=0)
+        if at == len(out):
+            out.append([])
+        out[at].append(n)
+        last.update(dict.fromkeys(names, at))
+    return out
 
 
 def fingerprint(*parts: object) -> str:

@@ -74,25 +74,56 @@ class Deps:
 
 
 class Staging:
-    """The events of a transaction that accepts many messages, written together in one round trip just before
-    it commits, each with the trace context of the post it belongs to."""
+    """What a transaction that accepts many messages writes together. New customers and contacts wait (with
+    `defer`) until `flush`, one round trip each for all of them, which the caller runs before anything could
+    read them; the events wait until `write`, one round trip just before the commit, each with the trace context
+    of the post it belongs to."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, defer: bool = False) -> None:
+        self.defer = defer
         self._messages: list[OutgoingMessage] = []
         self._carriers: list[dict[str, str]] = []
+        self._customers: list[customers.NewCustomer] = []
+        self._contacts: list[contacts.NewContact] = []
+        self._touched: set[uuid.UUID] = set()
+        """Customers whose new rows wait for the next flush."""
 
     def add(self, message: OutgoingMessage) -> None:
         self._messages.append(message)
         self._carriers.append(current_trace_carrier())
 
     def mark(self) -> int:
+        assert not self.defer, "items are rolled back alone only when nothing waits"
         return len(self._messages)
 
     def rollback_to(self, mark: int) -> None:
         """Forget what an item staged after `mark` (its savepoint was rolled back)."""
         del self._messages[mark:], self._carriers[mark:]
 
+    def stage_customer(self, new: customers.NewCustomer) -> None:
+        self._customers.append(new)
+        self._touched.add(new.customer_id)
+
+    def stage_contact(self, new: contacts.NewContact) -> None:
+        self._contacts.append(new)
+        self._touched.add(new.customer_id)
+
+    async def settle(self, conn: Conn, customer_id: uuid.UUID) -> None:
+        """Flush first if rows of this customer wait: what comes next reads them."""
+        if customer_id in self._touched:
+            await self.flush(conn)
+
+    async def flush(self, conn: Conn) -> None:
+        """Write the customers and contacts staged so far; `LostRace` if another writer took an identity."""
+        if self._customers:
+            linked = await customers.insert_customers_with_identities(conn, customers=self._customers)
+            if any(n < len(c.identities) for n, c in zip(linked, self._customers, strict=True)):
+                raise LostRace
+        await contacts.insert_contacts_with_messages(conn, contacts=self._contacts)
+        self._customers, self._contacts, self._touched = [], [], set()
+
     async def write(self, conn: Conn, *, now: datetime) -> None:
+        await self.flush(conn)
         await enqueue_many(conn, self._messages, now=now, carriers=self._carriers)
 
 
@@ -149,20 +180,23 @@ async def accept_in(
     idempotency_key: str | None,
     now: datetime,
     staging: Staging | None = None,
+    found: contacts.Lookup | None = None,
 ) -> Accepted:
     """The whole of accepting one message, inside the caller's transaction; its events go to the outbox at once,
-    or to `staging` when the caller writes the events of many messages together.
+    or to `staging` when the caller writes the events of many messages together (and, if it defers, their new
+    customers and contacts). `found` is the message's lookup when the caller made it together with others'.
 
     A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key,
     identities, thread keys), the customer with its identities, the contact with its message and keys, the
-    outbox row (in a group, one outbox statement for all its messages).
+    outbox row. In a group every kind of statement is one round trip for all its messages.
     """
     inbound = storable(inbound)
     if idempotency_key is not None:
         seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
         if seen is not None:
             return Accepted(seen.contact_id, seen.message_id, "duplicate")
-    found = await contacts.lookup(conn, inbound=inbound)
+    if found is None:
+        found = await contacts.lookup(conn, inbound=inbound)
     if found.seen is not None:
         if idempotency_key is not None:
             await contacts.insert_idempotency_key(
@@ -177,23 +211,22 @@ async def accept_in(
     if who.customer_id is None and not who.link and by_key is not None:
         # Nothing identifies the sender, but the message continues a conversation: it is that customer's.
         customer_id = by_key.customer_id
+        if staging is not None:
+            await staging.settle(conn, customer_id)
         attributes = await customers.customer_attributes(conn, customer_id=customer_id)
     elif who.customer_id is None:
         is_new_customer = True
         customer_id = uuid.uuid4()
-        linked = await customers.insert_customer_with_identities(
-            conn,
-            customer_id=customer_id,
-            display_name=inbound.sender_name,
-            identities=who.link,
-            source=source,
-            now=now,
-        )
-        if linked < len(who.link):
+        new_customer = customers.NewCustomer(customer_id, inbound.sender_name, who.link, source, now)
+        if staging is not None and staging.defer:
+            staging.stage_customer(new_customer)
+        elif (await customers.insert_customers_with_identities(conn, customers=[new_customer]))[0] < len(who.link):
             raise LostRace
         attributes = {"grade": "basic", "pii_level": "general"}
     else:
         customer_id = who.customer_id
+        if staging is not None:
+            await staging.settle(conn, customer_id)  # its contacts staged by earlier messages must be visible
         if who.link:
             await customers.link_identities(
                 conn, customer_id=customer_id, identities=who.link, source=source, now=now
@@ -266,8 +299,7 @@ async def accept_in(
 
     contact_id = uuid.uuid4()
     classification = classify(ruleset, facts)
-    await contacts.insert_contact_with_message(
-        conn,
+    new_contact = contacts.NewContact(
         contact_id=contact_id,
         message_id=message_id,
         inbound=inbound,
@@ -280,6 +312,10 @@ async def accept_in(
         now=now,
         status="ignored" if inbound.automatic else "received",
     )
+    if staging is not None and staging.defer:
+        staging.stage_contact(new_contact)
+    else:
+        await contacts.insert_contacts_with_messages(conn, contacts=[new_contact])
     if inbound.automatic:
         # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
         return Accepted(contact_id, message_id, "created")

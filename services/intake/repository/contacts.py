@@ -189,22 +189,23 @@ class Lookup:
 
 
 # One round trip: the natural key's message (kind ''), every known identity with its customer's attributes, and
-# the latest contact holding one of the thread keys (kind 'thread').
+# the latest contact holding one of the thread keys (kind 'thread'); `item` says which message a row answers
+# when many are looked up in one pipelined round trip.
 LOOKUP = """
-SELECT '' AS kind, m.natural_key AS value, m.contact_id AS customer_id, m.message_id,
+SELECT $6::int AS item, '' AS kind, m.natural_key AS value, m.contact_id AS customer_id, m.message_id,
        NULL AS grade, NULL AS value_tier, NULL AS risk_level, NULL AS lifecycle_stage, NULL AS pii_level,
        NULL AS channel, NULL AS status, NULL::timestamptz AS last_message_at, NULL::timestamptz AS ended_at,
        NULL AS subject_key
 FROM message m WHERE m.channel = $1 AND m.natural_key = $2
 UNION ALL
-SELECT i.kind, i.value, s.customer_id, NULL, s.grade, s.value_tier, s.risk_level, s.lifecycle_stage, s.pii_level,
-       NULL, NULL, NULL, NULL, NULL
+SELECT $6, i.kind, i.value, s.customer_id, NULL, s.grade, s.value_tier, s.risk_level, s.lifecycle_stage,
+       s.pii_level, NULL, NULL, NULL, NULL, NULL
 FROM customer_identity i
 JOIN customer c ON c.customer_id = i.customer_id
 JOIN customer s ON s.customer_id = COALESCE(c.merged_into, c.customer_id)
 WHERE (i.kind, i.value) IN (SELECT * FROM unnest($3::text[], $4::text[]))
 UNION ALL
-(SELECT 'thread', NULL, c.customer_id, c.contact_id, NULL, NULL, NULL, NULL, NULL,
+(SELECT $6, 'thread', NULL, c.customer_id, c.contact_id, NULL, NULL, NULL, NULL, NULL,
         c.channel, c.status, c.last_message_at, c.ended_at, c.subject_key
  FROM thread_key t JOIN contact c ON c.contact_id = t.contact_id
  WHERE t.key = ANY($5::text[])
@@ -214,14 +215,33 @@ UNION ALL
 
 
 async def lookup(conn: Conn, *, inbound: Inbound) -> Lookup:
-    rows = await conn.fetch(
-        LOOKUP,
+    return (await lookup_many(conn, inbounds=[inbound]))[0]
+
+
+def _lookup_args(item: int, inbound: Inbound) -> tuple[Any, ...]:
+    return (
         inbound.channel,
         inbound.natural_key,
         [i.kind for i in inbound.identities],
         [i.value for i in inbound.identities],
         [*inbound.reply_to_keys, *inbound.thread_keys],
+        item,
     )
+
+
+async def lookup_many(conn: Conn, *, inbounds: Sequence[Inbound]) -> list[Lookup]:
+    """The lookup of each message, all in one round trip (the statements pipelined)."""
+    if len(inbounds) == 1:
+        rows = await conn.fetch(LOOKUP, *_lookup_args(0, inbounds[0]))
+    else:
+        rows = await conn.fetchmany(LOOKUP, [_lookup_args(n, inbound) for n, inbound in enumerate(inbounds)])
+    per_item: list[list[asyncpg.Record]] = [[] for _ in inbounds]
+    for row in rows:
+        per_item[row["item"]].append(row)
+    return [_lookup(item_rows) for item_rows in per_item]
+
+
+def _lookup(rows: Sequence[asyncpg.Record]) -> Lookup:
     seen: Seen | None = None
     thread: OpenContact | None = None
     known: dict[tuple[str, str], uuid.UUID] = {}
@@ -304,38 +324,48 @@ def _message_args(
     ]
 
 
-async def insert_contact_with_message(
-    conn: Conn,
-    *,
-    contact_id: uuid.UUID,
-    message_id: uuid.UUID,
-    inbound: Inbound,
-    customer_id: uuid.UUID,
-    subject_key: str,
-    classification: Classification,
-    conflicts: Sequence[uuid.UUID],
-    adapter: str,
-    idempotency_key: str | None,
-    now: datetime,
-    status: str = "received",
-) -> None:
-    """`status` is `ignored` for a contact no customer opened (an auto-reply, a bounce): stored, not worked."""
-    await conn.execute(
-        INSERT_CONTACT_WITH_MESSAGE,
-        *_message_args(contact_id, message_id, inbound, adapter, now),
-        customer_id,
-        subject_key,
-        classification.category,
-        classification.priority_class,
-        classification.emergency,
-        list(classification.emergency_reasons),
-        list(classification.required_skills),
-        classification.by,
-        list(conflicts),
-        list(inbound.thread_keys),
-        idempotency_key,
-        status,
-    )
+@dataclass(frozen=True)
+class NewContact:
+    """A contact opened by its first message, with everything stored beside it."""
+
+    contact_id: uuid.UUID
+    message_id: uuid.UUID
+    inbound: Inbound
+    customer_id: uuid.UUID
+    subject_key: str
+    classification: Classification
+    conflicts: Sequence[uuid.UUID]
+    adapter: str
+    idempotency_key: str | None
+    now: datetime
+    status: str = "received"
+    """`ignored` for a contact no customer opened (an auto-reply, a bounce): stored, not worked."""
+
+
+def _contact_args(new: NewContact) -> list[Any]:
+    return [
+        *_message_args(new.contact_id, new.message_id, new.inbound, new.adapter, new.now),
+        new.customer_id,
+        new.subject_key,
+        new.classification.category,
+        new.classification.priority_class,
+        new.classification.emergency,
+        list(new.classification.emergency_reasons),
+        list(new.classification.required_skills),
+        new.classification.by,
+        list(new.conflicts),
+        list(new.inbound.thread_keys),
+        new.idempotency_key,
+        new.status,
+    ]
+
+
+async def insert_contacts_with_messages(conn: Conn, *, contacts: Sequence[NewContact]) -> None:
+    """Each contact with its message, thread keys and idempotency key; many in one round trip (pipelined)."""
+    if len(contacts) == 1:
+        await conn.execute(INSERT_CONTACT_WITH_MESSAGE, *_contact_args(contacts[0]))
+    elif contacts:
+        await conn.executemany(INSERT_CONTACT_WITH_MESSAGE, [_contact_args(c) for c in contacts])
 
 
 # The contact touched (and reopened if so decided), the message, thread keys and idempotency key: one statement.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -373,28 +374,38 @@ SELECT count(*) FROM linked
 """
 
 
-async def insert_customer_with_identities(
-    conn: Conn,
-    *,
-    customer_id: uuid.UUID,
-    display_name: str | None,
-    identities: Sequence[Identity],
-    source: str,
-    now: datetime,
-) -> int:
-    """A `basic` customer met on a channel; returns how many of its identities it got (another may hold one)."""
-    return int(
-        await conn.fetchval(
-            INSERT_CUSTOMER_WITH_IDENTITIES,
-            customer_id,
-            display_name,
-            source,
-            now,
-            [i.kind for i in identities],
-            [i.value for i in identities],
-            [i.valid for i in identities],
-        )
+@dataclass(frozen=True)
+class NewCustomer:
+    """A `basic` customer met on a channel, with the identities it was met by."""
+
+    customer_id: uuid.UUID
+    display_name: str | None
+    identities: Sequence[Identity]
+    source: str
+    now: datetime
+
+
+def _customer_args(new: NewCustomer) -> tuple[Any, ...]:
+    return (
+        new.customer_id,
+        new.display_name,
+        new.source,
+        new.now,
+        [i.kind for i in new.identities],
+        [i.value for i in new.identities],
+        [i.valid for i in new.identities],
     )
+
+
+async def insert_customers_with_identities(conn: Conn, *, customers: Sequence[NewCustomer]) -> list[int]:
+    """Per customer, how many of its identities it got (another customer may hold one); many customers in one
+    round trip (pipelined)."""
+    if len(customers) == 1:
+        return [int(await conn.fetchval(INSERT_CUSTOMER_WITH_IDENTITIES, *_customer_args(customers[0])))]
+    if not customers:
+        return []
+    rows = await conn.fetchmany(INSERT_CUSTOMER_WITH_IDENTITIES, [_customer_args(c) for c in customers])
+    return [int(row[0]) for row in rows]
 
 
 LIST_CUSTOMERS = f"""

@@ -81,6 +81,29 @@ def test_english_keywords_match_whole_words_only() -> None:
     assert classify(RULES, Facts(text="I will sue you")).emergency
 
 
+@pytest.mark.parametrize(
+    ("keyword", "text", "fires"),
+    [
+        ("refund", "please REFUND me", True),
+        ("refund", "two refunds, one refunded, still refunding", True),
+        ("refund", "refundable?", False),
+        ("sue", "my tissue issue", False),
+        ("charged twice", "I was charged twice!", True),
+        ("charged twice", "charged, twice", False),
+        ("e-mail", "my e-mails bounce", True),
+        ("退款", "我要求退款。", True),
+        ("退款", "我要退货", False),
+    ],
+)
+def test_a_keyword_fires_on_whole_words_with_inflections_or_as_chinese_text(
+    keyword: str, text: str, fires: bool
+) -> None:
+    document = shipped_document()
+    document["rules"] = [{"id": "probe", "when": {"any_keywords": [keyword]}, "then": {"category": "complaint"}}]
+    rules = parse_ruleset(document, version=2)
+    assert (classify(rules, Facts(text=text)).category == "complaint") is fires
+
+
 def test_ivr_selection_and_customer_attributes_are_rule_inputs() -> None:
     call = classify(RULES, Facts(text="inbound call", channel="phone", ivr_selections=("3",)))
     assert call.category == "complaint"
