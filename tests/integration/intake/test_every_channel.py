@@ -135,6 +135,59 @@ async def test_a_batch_answers_per_item_and_commits_the_valid_ones(intake: Intak
         assert (await received(intake, result["contact_id"]))["message_id"] == result["message_id"]
 
 
+def conversation(tag: str) -> list[dict[str, Any]]:
+    """Messages that lean on each other: follow-ups of a chat session, of an SMS sender and of an e-mail, a
+    retried chat message, and a form that shows a known phone beside a new address."""
+    phone = f"+86135{abs(hash(tag)) % 10**8:08d}"
+    mail, other = {"address": f"{tag}@example.com"}, {"address": f"{tag}-b@example.com"}
+    return [
+        {"channel": "chat", "payload": {"session_id": tag, "message_id": "1", "text": "我的订单还没到"}},
+        {"channel": "sms", "payload": {"message_id": f"{tag}-1", "sender": {"phone": phone}, "text": "宽带断了"}},
+        {"channel": "chat", "payload": {"session_id": tag, "message_id": "2", "text": "订单号是 123"}},
+        {"channel": "sms", "payload": {"message_id": f"{tag}-2", "sender": {"phone": phone}, "text": "还没恢复"}},
+        {"channel": "email", "payload": {"message_id": f"<{tag}@m>", "from": mail,
+                                         "subject": "发票", "text": "开票"}},
+        {"channel": "email", "payload": {"message_id": f"<{tag}-re@m>", "from": other,
+                                         "in_reply_to": [f"<{tag}@m>"], "subject": "回复: 发票", "text": "补充"}},
+        {"channel": "chat", "payload": {"session_id": tag, "message_id": "1", "text": "我的订单还没到"}},
+        {"channel": "web", "payload": {"phone": phone, "email": f"{tag}-c@example.com", "message": "请回电"}},
+    ]  # fmt: skip
+
+
+def shape(results: list[dict[str, Any]], customers: list[str]) -> list[tuple[str, int, int]]:
+    """Outcomes with contacts and customers named by where they first appear, so two runs compare."""
+    contacts: dict[str, int] = {}
+    people: dict[str, int] = {}
+    return [
+        (r["outcome"], contacts.setdefault(r["contact_id"], len(contacts)), people.setdefault(c, len(people)))
+        for r, c in zip(results, customers, strict=True)
+    ]
+
+
+async def test_a_batch_of_messages_that_follow_each_other_ends_as_if_posted_one_by_one(intake: Intake) -> None:
+    one_by_one = [await post(intake, item["channel"], item["payload"]) for item in conversation(unique("solo"))]
+    response = await intake.client.post(
+        "/v1/channels/batch", headers=intake.auth(), json={"items": conversation(unique("batch"))}
+    )
+    assert response.status_code == 202, response.text
+    together = response.json()["results"]
+
+    async def owners(results: list[dict[str, Any]]) -> list[str]:
+        return [
+            (await intake.client.get(f"/v1/contacts/{r['contact_id']}", headers=intake.token("agent"))).json()[
+                "customer"
+            ]["customer_id"]
+            for r in results
+        ]
+
+    expected = [
+        ("created", 0, 0), ("created", 1, 1), ("threaded", 0, 0), ("threaded", 1, 1), ("created", 2, 2),
+        ("threaded", 2, 2), ("duplicate", 0, 0), ("created", 3, 1),
+    ]  # fmt: skip
+    assert shape(one_by_one, await owners(one_by_one)) == expected
+    assert shape(together, await owners(together)) == expected
+
+
 async def test_a_batch_item_outside_the_keys_channels_is_refused_alone(intake: Intake) -> None:
     response = await intake.client.post(
         "/v1/channels/batch",

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake.domain.contact import OpenContact, ThreadDecision, ThreadPolicy, fingerprint, thread_decision
+from services.intake.domain.contact import (
+    Inbound,
+    OpenContact,
+    ThreadDecision,
+    ThreadPolicy,
+    fingerprint,
+    rounds,
+    thread_decision,
+)
 from services.intake.domain.customer import ImportError_, ImportRow, read_import
 from services.intake.domain.identity import Identity, identify, normalise_email, normalise_phone, phones_in_text
 
@@ -183,3 +191,30 @@ def test_a_withheld_or_malformed_identity_identifies_nobody() -> None:
 
 def test_a_person_writing_into_a_machine_only_conversation_starts_a_new_contact() -> None:
     assert decide(by_key=contact("ignored", ended=timedelta(minutes=5))).contact_id is None
+
+
+def message(key: str, *, who: str = "", thread: str = "", replies_to: str = "") -> Inbound:
+    return Inbound(
+        channel="email",
+        natural_key=key,
+        identities=(Identity("email", who or f"{key}@example.com"),),
+        text="",
+        original="",
+        thread_keys=(thread,) if thread else (),
+        reply_to_keys=(replies_to,) if replies_to else (),
+    )
+
+
+def test_messages_that_share_nothing_are_one_round_and_followers_wait_for_what_they_follow() -> None:
+    items = [
+        (message("a", thread="t1"), None),
+        (message("b"), None),
+        (message("c", replies_to="t1"), None),  # answers a
+        (message("d", who="b@example.com"), None),  # the sender of b
+        (message("e"), "k"),
+        (message("f"), "k"),  # the same idempotency key as e
+        (message("g", thread="t1"), None),  # after c, which joined a's thread
+        (message("a", thread="t1"), None),  # a again
+    ]
+    assert rounds(items) == [[0, 1, 4], [2, 3, 5], [6], [7]]
+    assert rounds([]) == []
