@@ -119,7 +119,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_telemetry(settings.service)
         pool = await create_pool(
-            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            plan_cache_mode=settings.db_plan_cache_mode,
         )
         async with pool.acquire() as conn:
             applied = await migrate(conn, service_migrations(spec.name, spec.migrations))

@@ -5,6 +5,8 @@ Nothing is read at import time: `__main__` builds the settings once and passes t
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +28,9 @@ class ServiceSettings(BaseSettings):
     """Connections opened at start-up."""
     db_pool_max: int = 10
     """Upper bound on pooled connections."""
+    db_plan_cache_mode: Literal["force_generic_plan", "auto", "force_custom_plan"] = "force_generic_plan"
+    """PostgreSQL's `plan_cache_mode` for this service's connections; `auto` plans afresh whenever PostgreSQL
+    guesses a custom plan is cheaper, which for our short keyed statements costs more than it saves."""
     kafka_bootstrap: str = "127.0.0.1:9192"
     """Kafka bootstrap servers, comma-separated."""
     kafka_request_timeout_ms: int = 15_000

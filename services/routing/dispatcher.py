@@ -95,7 +95,9 @@ class Dispatcher:
 
     async def start(self) -> None:
         # Connections of its own: the dispatcher never queues for one behind the consumer's partition batches.
-        self.db = await create_pool(self.settings.database_url, min_size=1, max_size=2)
+        self.db = await create_pool(
+            self.settings.database_url, min_size=1, max_size=2, plan_cache_mode=self.settings.db_plan_cache_mode
+        )
         self._own_pool = True
         async with self.db.acquire() as conn:
             self.engine = Engine(await current_policy(conn))
