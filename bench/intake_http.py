@@ -262,38 +262,36 @@ async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
                 response = await client.get("/health/live")
                 return 1 if response.status_code == 200 else 0
 
-            plan: list[tuple[str, str, Callable[[Phase], Awaitable[None]]]] = [
+            plan: list[tuple[str, str, Callable[[Phase, float], Awaitable[None]]]] = [
                 (
                     "live",
                     f"baseline: GET /health/live, {args.clients} clients (the HTTP stack alone)",
-                    lambda p: closed_loop(client, live, clients=args.clients, seconds=args.seconds, phase=p),
+                    lambda p, s: closed_loop(client, live, clients=args.clients, seconds=s, phase=p),
                 ),
                 (
                     "single",
                     f"single posts, {args.clients} clients, max rate",
-                    lambda p: closed_loop(client, single, clients=args.clients, seconds=args.seconds, phase=p),
+                    lambda p, s: closed_loop(client, single, clients=args.clients, seconds=s, phase=p),
                 ),
                 (
                     "rate",
                     f"single posts at {args.rate:.0f}/s",
-                    lambda p: open_loop(
-                        single, per_second=args.rate, seconds=args.seconds, phase=p, connections=args.connections
+                    lambda p, s: open_loop(
+                        single, per_second=args.rate, seconds=s, phase=p, connections=args.connections
                     ),
                 ),
                 (
                     "batch",
                     f"batches of {args.batch}, {args.batch_clients} clients, max rate",
-                    lambda p: closed_loop(
-                        client, batch, clients=args.batch_clients, seconds=args.seconds, phase=p
-                    ),
+                    lambda p, s: closed_loop(client, batch, clients=args.batch_clients, seconds=s, phase=p),
                 ),
                 (
                     "batch-rate",
                     f"batches of {args.batch} at {args.rate:.0f} contacts/s",
-                    lambda p: open_loop(
+                    lambda p, s: open_loop(
                         batch,
                         per_second=args.rate / args.batch,
-                        seconds=args.seconds,
+                        seconds=s,
                         phase=p,
                         connections=args.batch_clients,
                     ),
@@ -304,11 +302,14 @@ async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
             for tag, name, body in plan:
                 if tag not in chosen:
                     continue
+                if args.warmup > 0:  # connections opened, statements prepared, caches filled: not measured
+                    with console.status(f"{name}: warming up for {args.warmup:.0f} s…"):
+                        await body(Phase(name), args.warmup)
                 phase = Phase(name)
                 intake_before, postgres_before = meter.read()
                 load_before = os.getloadavg()[0]
                 with console.status(f"{name} for {args.seconds:.0f} s…"):
-                    await body(phase)
+                    await body(phase, args.seconds)
                     conn = await connect(stack.settings.database_url("intake"))
                     try:
                         for _ in range(600):  # the relay publishes what the phase left in the outbox
@@ -323,7 +324,8 @@ async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
                 phase.postgres_cpu_s = postgres_after - postgres_before
                 console.print(
                     f"{name}: {phase.accepted:,} accepted in {phase.seconds:.1f} s = {phase.rate():,.0f}/s, "
-                    f"p50 {phase.pct(0.5):.1f} ms, p99 {phase.pct(0.99):.1f} ms, errors {phase.errors}, "
+                    f"p50 {phase.pct(0.5):.1f} ms, p95 {phase.pct(0.95):.1f} ms, p99 {phase.pct(0.99):.1f} ms, "
+                    f"errors {phase.errors}, "
                     f"CPU per contact: intake {phase.cpu_ms(phase.intake_cpu_s):.2f} ms, "
                     f"PostgreSQL {phase.cpu_ms(phase.postgres_cpu_s):.2f} ms; "
                     f"load average {phase.load[0]:.1f} → {phase.load[1]:.1f}"
@@ -338,6 +340,9 @@ async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    parser.add_argument(
+        "--warmup", type=float, default=3.0, help="seconds of each phase's traffic sent first and not measured"
+    )
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients for single posts")
     parser.add_argument("--batch", type=int, default=100, help="items per batch")
     parser.add_argument("--batch-clients", type=int, default=4, help="concurrent clients for batches")
@@ -365,15 +370,15 @@ def main() -> None:
         f"{psutil.cpu_count()} cores {cpu}, {psutil.virtual_memory().total / 2**30:.0f} GiB"
     )
     columns = (
-        "phase", "accepted", "seconds", "per second", "p50 ms", "p99 ms", "errors", "intake CPU ms/contact",
-        "PostgreSQL CPU ms/contact", "load average",
+        "phase", "accepted", "seconds", "per second", "p50 ms", "p95 ms", "p99 ms", "errors",
+        "intake CPU ms/contact", "PostgreSQL CPU ms/contact", "load average",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right")
     for p in phases:
         table.add_row(
             p.name, f"{p.accepted:,}", f"{p.seconds:.1f}", f"{p.rate():,.0f}", f"{p.pct(0.5):.1f}",
-            f"{p.pct(0.99):.1f}", str(p.errors), f"{p.cpu_ms(p.intake_cpu_s):.2f}",
+            f"{p.pct(0.95):.1f}", f"{p.pct(0.99):.1f}", str(p.errors), f"{p.cpu_ms(p.intake_cpu_s):.2f}",
             f"{p.cpu_ms(p.postgres_cpu_s):.2f}", f"{p.load[0]:.1f} → {p.load[1]:.1f}",
         )  # fmt: skip
     if files:

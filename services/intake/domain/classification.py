@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,13 @@ class RuleSet:
     default_category: str = "enquiry"
     document: Mapping[str, Any] = field(default_factory=dict)
     """The document as stored, for the admin API to hand back."""
+    keywords: Keywords = field(init=False, repr=False, compare=False)
+    """Every keyword of the rules, indexed so a text is searched for all of them at once."""
+
+    def __post_init__(self) -> None:
+        conditions = [rule.when for rule in self.rules]
+        every = {k for c in conditions for k in (*c.any_keywords, *c.all_keywords, *c.none_keywords)}
+        object.__setattr__(self, "keywords", Keywords(every))
 
 
 @dataclass(frozen=True)
@@ -115,26 +122,13 @@ def fold(text: str) -> str:
     return to_simplified(unicodedata.normalize("NFKC", text).casefold())
 
 
-class _Haystack:
-    """The folded text a rule set is matched against, with its ASCII words found once for all keywords."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._words: frozenset[str] | None = None
-
-    @property
-    def words(self) -> frozenset[str]:
-        if self._words is None:
-            self._words = frozenset(_WORD.findall(self.text))
-        return self._words
-
-
 def classify(rules: RuleSet, facts: Facts) -> Classification:
-    haystack = _Haystack(fold(f"{facts.subject}\n{facts.text}"))
+    haystack = fold(f"{facts.subject}\n{facts.text}")
+    found = rules.keywords.found_in(haystack)
     fired = [
         Firing(rule.rule_id, rule.description, reasons, rule.then)
         for rule in rules.rules
-        if rule.enabled and (reasons := _match(rule.when, haystack, facts)) is not None
+        if rule.enabled and (reasons := _match(rule.when, haystack, found, facts)) is not None
     ]
     category = next((f.outcome.category for f in fired if f.outcome.category), rules.default_category)
     emergency_reasons = tuple(dict.fromkeys(f.outcome.emergency for f in fired if f.outcome.emergency))
@@ -167,7 +161,7 @@ def _rank(priority_class: str) -> int:
     return PRIORITY_CLASSES.index(priority_class) if priority_class in PRIORITY_CLASSES else 0
 
 
-def _match(when: Condition, haystack: _Haystack, facts: Facts) -> tuple[str, ...] | None:
+def _match(when: Condition, haystack: str, found: frozenset[str], facts: Facts) -> tuple[str, ...] | None:
     """The reasons a rule matches, or None. A rule with no condition at all never matches."""
     reasons: list[str] = []
     if when.channels:
@@ -185,21 +179,21 @@ def _match(when: Condition, haystack: _Haystack, facts: Facts) -> tuple[str, ...
             return None
         reasons.append(f"customer {name} is {value}")
     if when.any_keywords:
-        hits = [k for k in when.any_keywords if _contains(haystack, k)]
+        hits = [k for k in when.any_keywords if k in found]
         if not hits:
             return None
         reasons.append("keyword " + ", ".join(f"“{k}”" for k in hits[:5]))
     if when.all_keywords:
-        if not all(_contains(haystack, k) for k in when.all_keywords):
+        if not all(k in found for k in when.all_keywords):
             return None
         reasons.append("all of " + ", ".join(f"“{k}”" for k in when.all_keywords))
     if when.patterns:
-        matched = [p for p in when.patterns if p.search(haystack.text)]
+        matched = [p for p in when.patterns if p.search(haystack)]
         if not matched:
             return None
         reasons.append("pattern " + ", ".join(f"/{p.pattern}/" for p in matched))
     if when.none_keywords:
-        vetoes = [k for k in when.none_keywords if _contains(haystack, k)]
+        vetoes = [k for k in when.none_keywords if k in found]
         if vetoes:
             return None
     return tuple(reasons) if reasons else None
@@ -208,29 +202,33 @@ def _match(when: Condition, haystack: _Haystack, facts: Facts) -> tuple[str, ...
 _ASCII_WORD = re.compile(r"^[a-z0-9][a-z0-9 '\-]*[a-z0-9]$|^[a-z0-9]$")
 _WORD = re.compile(r"[a-z0-9]+")
 _SUFFIXES = ("", "s", "es", "ed", "d", "ing")
-_KEYWORDS: dict[str, tuple[str, ...] | re.Pattern[str] | None] = {}
-"""Per keyword: the words one word stands for (itself and its inflections), a pattern for a phrase of ASCII
-words, None for anything else (Chinese, mixed): found as a substring."""
 
 
-def _contains(haystack: _Haystack, keyword: str) -> bool:
-    # Whole ASCII words, so "sue" does not fire on "issue"; a trailing s/es/ed/d/ing still matches.
-    if keyword not in _KEYWORDS:
-        if _WORD.fullmatch(keyword):
-            _KEYWORDS[keyword] = tuple(keyword + suffix for suffix in _SUFFIXES)
-        elif _ASCII_WORD.match(keyword):
-            _KEYWORDS[keyword] = re.compile(
-                r"(?<![a-z0-9])" + re.escape(keyword) + r"(?:s|es|ed|d|ing)?(?![a-z0-9])"
-            )
-        else:
-            _KEYWORDS[keyword] = None
-    form = _KEYWORDS[keyword]
-    if form is None:
-        return keyword in haystack.text
-    if isinstance(form, tuple):
-        words = haystack.words
-        return any(word in words for word in form)
-    return form.search(haystack.text) is not None
+class Keywords:
+    """Keywords found in a folded text, all at once. English ones match whole words, so "sue" does not fire on
+    "issue", with a trailing s/es/ed/d/ing ("refund" fires on "refunded"); anything else (Chinese, mixed) is
+    found as a substring."""
+
+    def __init__(self, keywords: Iterable[str]) -> None:
+        self._by_word: dict[str, list[str]] = {}
+        self._phrases: list[tuple[str, re.Pattern[str]]] = []
+        self._substrings: list[str] = []
+        for keyword in sorted(keywords):
+            if _WORD.fullmatch(keyword):
+                for suffix in _SUFFIXES:
+                    self._by_word.setdefault(keyword + suffix, []).append(keyword)
+            elif _ASCII_WORD.match(keyword):
+                pattern = r"(?<![a-z0-9])" + re.escape(keyword) + r"(?:s|es|ed|d|ing)?(?![a-z0-9])"
+                self._phrases.append((keyword, re.compile(pattern)))
+            else:
+                self._substrings.append(keyword)
+
+    def found_in(self, text: str) -> frozenset[str]:
+        found = {k for k in self._substrings if k in text}
+        for word in self._by_word.keys() & set(_WORD.findall(text)):
+            found.update(self._by_word[word])
+        found.update(k for k, pattern in self._phrases if pattern.search(text))
+        return frozenset(found)
 
 
 # --- the document -------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ async def accept_batch(
     """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
     per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
     the batch runs again with a savepoint per item, so a lost race is retried alone."""
-    work = [Item(inbound, key, adapter, now) for inbound, key in items]
+    work = [Item(storable(inbound), key, adapter, now) for inbound, key in items]
     try:
         return _all_accepted(await _group_once(deps, work, savepoints=False))
     except RETRYABLE:
@@ -62,6 +62,7 @@ class Item:
     """One message to accept, with who posted it and when: the unit of a batch or of a group commit."""
 
     inbound: Inbound
+    """Scrubbed (`storable`) when the batch or the group commit takes it in."""
     idempotency_key: str | None
     adapter: str
     now: datetime
@@ -125,7 +126,7 @@ async def _group_once(
     results: list[Accepted | Exception] = []
     staging = Staging()
     async with deps.pool.acquire() as conn, conn.transaction():
-        await contacts.lock(conn, keys=lock_keys([storable(item.inbound) for item in items]))
+        await contacts.lock(conn, keys=lock_keys([item.inbound for item in items]))
         for item in items:
             for attempt in range(ATTEMPTS):
                 mark = staging.mark()
@@ -156,15 +157,14 @@ async def _group_at_once(deps: Deps, items: Sequence[Item]) -> list[Accepted | E
     """The fast run: round by round (messages that share a key with an earlier one wait for its round), every
     message of a round looked up in one round trip, their new customers and contacts written in one round trip
     each, and all events in one at the end. Any error escapes and rolls everything back."""
-    stored = [storable(item.inbound) for item in items]
     results: dict[int, Accepted | Exception] = {}
     staging = Staging(defer=True)
     async with deps.pool.acquire() as conn, conn.transaction():
-        await contacts.lock(conn, keys=lock_keys(stored))
-        for batch in rounds([(stored[n], item.idempotency_key) for n, item in enumerate(items)]):
-            found = await contacts.lookup_many(conn, inbounds=[stored[n] for n in batch])
+        await contacts.lock(conn, keys=lock_keys([item.inbound for item in items]))
+        for batch in rounds([(item.inbound, item.idempotency_key) for item in items]):
+            found = await contacts.lookup_many(conn, inbounds=[items[n].inbound for n in batch])
             for n, lookup in zip(batch, found, strict=True):
-                results[n] = await _accept_item(conn, deps, replace(items[n], inbound=stored[n]), staging, lookup)
+                results[n] = await _accept_item(conn, deps, items[n], staging, lookup)
             await staging.flush(conn)
         await staging.write(conn, now=max(item.now for item in items))
     return [results[n] for n in range(len(items))]
@@ -221,7 +221,7 @@ class GroupCommit:
     async def accept(self, item: Item) -> Accepted:
         """The post's own outcome once its transaction committed; `Busy` or the item's own error otherwise."""
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(replace(item, trace=get_current()), done))
+        self._queue.append(_Waiting(replace(item, inbound=storable(item.inbound), trace=get_current()), done))
         if self._active < self._flushers:
             self._active += 1
             task = asyncio.create_task(self._flush(), name="intake-group-commit")

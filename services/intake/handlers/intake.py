@@ -158,6 +158,7 @@ ATTEMPTS = 4
 async def accept(
     deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
 ) -> Accepted:
+    inbound = storable(inbound)
     for attempt in range(ATTEMPTS):
         try:
             async with deps.pool.acquire() as conn, conn.transaction():
@@ -182,7 +183,8 @@ async def accept_in(
     staging: Staging | None = None,
     found: contacts.Lookup | None = None,
 ) -> Accepted:
-    """The whole of accepting one message, inside the caller's transaction; its events go to the outbox at once,
+    """The whole of accepting one message (already `storable`), inside the caller's transaction; its events go to
+    the outbox at once,
     or to `staging` when the caller writes the events of many messages together (and, if it defers, their new
     customers and contacts). `found` is the message's lookup when the caller made it together with others'.
 
@@ -190,7 +192,6 @@ async def accept_in(
     identities, thread keys), the customer with its identities, the contact with its message and keys, the
     outbox row. In a group every kind of statement is one round trip for all its messages.
     """
-    inbound = storable(inbound)
     if idempotency_key is not None:
         seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
         if seen is not None:
