@@ -184,9 +184,9 @@ async def accept_in(
     found: contacts.Lookup | None = None,
 ) -> Accepted:
     """The whole of accepting one message (already `storable`), inside the caller's transaction; its events go to
-    the outbox at once,
-    or to `staging` when the caller writes the events of many messages together (and, if it defers, their new
-    customers and contacts). `found` is the message's lookup when the caller made it together with others'.
+    the outbox at once, or to `staging` when the caller writes the events of many messages together (and, if it
+    defers, their new customers and contacts). `found` is the message's lookup when the caller made it together
+    with others'.
 
     A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key,
     identities, thread keys), the customer with its identities, the contact with its message and keys, the
