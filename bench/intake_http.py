@@ -1,7 +1,9 @@
 """Accepted contacts per second and latency of one intake process over HTTP, with durable writes; email parse time.
 
-Needs the broker and the database of the local stack (`./switchboard up --no-services`); the benchmark starts
-its own intake process (uvicorn, the real service) on the intake port and stops it afterwards:
+Starts a private broker and database (durable, on free ports, under `.switchboard/bench-intake/`, removed
+at the end) and its own intake process (uvicorn, the real service), so the hundreds of thousands of contacts a
+run posts never reach the local stack, whose routing, SLA and knowledge would otherwise work through them
+for the next hour. `--stack` uses the running local stack's broker and database instead:
     .venv/bin/python -m bench.intake_http --seconds 20
 Phases: a baseline (an endpoint that does nothing: what HTTP alone costs here), sustained single posts
 (closed loop, N concurrent clients), single posts at a fixed rate (open loop, latency from the scheduled
@@ -19,6 +21,7 @@ import asyncio
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -218,8 +221,29 @@ def parse_times() -> tuple[float, float, int]:
     return mean_ms, (time.perf_counter() - started) * 1000, len(raws)
 
 
+async def private_stack(console: Console) -> Stack:
+    """Broker and database of the benchmark's own, durable like the local stack's, on free ports."""
+    state = ROOT / ".switchboard" / "bench-intake"
+    if state.exists():
+        Stack(StackSettings(state_dir=state)).down()  # leftovers of an interrupted run
+        shutil.rmtree(state)
+    stack = Stack(StackSettings.throwaway(state, kafka_lib_dir=StackSettings().jars, durable=True))
+    with console.status("starting a private broker and database…"):
+        await stack.up(services=False)
+    return stack
+
+
 async def run(args: argparse.Namespace, console: Console) -> list[Phase]:
-    stack = Stack(StackSettings())
+    stack = Stack(StackSettings()) if args.stack else await private_stack(console)
+    try:
+        return await measure(stack, args, console)
+    finally:
+        if not args.stack:
+            stack.down()
+            shutil.rmtree(stack.settings.state, ignore_errors=True)
+
+
+async def measure(stack: Stack, args: argparse.Namespace, console: Console) -> list[Phase]:
     env = {**os.environ, **stack.service_env("intake"), "SWITCHBOARD_LOG_LEVEL": "WARNING"}
     env["SWITCHBOARD_DB_POOL_MAX"] = str(args.pool)
     port = stack.settings.service_port("intake")
@@ -354,6 +378,11 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=10, help="database connections of the intake process")
     parser.add_argument(
         "--phases", default="live,single,rate,batch,batch-rate", help="which phases to run, comma-separated"
+    )
+    parser.add_argument(
+        "--stack",
+        action="store_true",
+        help="use the local stack's broker and database (they keep the data)",
     )
     parser.add_argument("--no-parse", action="store_true", help="skip the in-process email parsing figures")
     args = parser.parse_args()

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events import SERVICES
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
 
 DEFAULT_SERVICE_PORTS = {"intake": 8101, "routing": 8102, "sla": 8103, "feedback": 8104, "knowledge": 8105}
 
@@ -60,3 +70,24 @@ class StackSettings(BaseSettings):
     @property
     def services(self) -> tuple[str, ...]:
         return SERVICES
+
+    @classmethod
+    def throwaway(
+        cls, state_dir: Path, *, kafka_lib_dir: Path | None = None, durable: bool = False
+    ) -> StackSettings:
+        """A private stack (tests, benchmarks) in `state_dir` on free ports, sharing the broker's jars; without
+        fsync unless `durable`."""
+        return cls(
+            state_dir=state_dir,
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            postgres_port=free_port(),
+            postgres_durable=durable,
+            kafka_lib_dir=kafka_lib_dir,
+            intake_port=free_port(),
+            routing_port=free_port(),
+            sla_port=free_port(),
+            feedback_port=free_port(),
+            knowledge_port=free_port(),
+            start_timeout_s=120,
+        )

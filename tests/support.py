@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +21,6 @@ from shared.kafka import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_SECRET = "test-secret-" + "x" * 40
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -47,20 +39,7 @@ class TestStack:
 
 
 def free_port_stack_settings(state_dir: Path) -> StackSettings:
-    return StackSettings(
-        state_dir=state_dir,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        postgres_port=free_port(),
-        postgres_durable=False,
-        kafka_lib_dir=ROOT / ".switchboard" / "kafka" / "lib",
-        intake_port=free_port(),
-        routing_port=free_port(),
-        sla_port=free_port(),
-        feedback_port=free_port(),
-        knowledge_port=free_port(),
-        start_timeout_s=120,
-    )
+    return StackSettings.throwaway(state_dir, kafka_lib_dir=ROOT / ".switchboard" / "kafka" / "lib")
 
 
 def start_test_stack(state_dir: Path) -> TestStack:

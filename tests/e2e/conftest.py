@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from deploy.config import StackSettings
+from deploy.config import StackSettings, free_port
 from deploy.stack import Stack
-from tests.support import ROOT, free_port, free_port_stack_settings
+from tests.support import ROOT, free_port_stack_settings
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from deploy.config import StackSettings
+from deploy.config import StackSettings, free_port
 from deploy.stack import Stack
 from shared.events import INTAKE_CONTACTS
-from tests.support import ROOT, TestStack, free_port, read_topic, wait_until
+from tests.support import ROOT, TestStack, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -17,6 +17,7 @@ import uvicorn
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
+from deploy.config import free_port
 from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from services.routing.dispatcher import Dispatcher
@@ -24,7 +25,7 @@ from shared.auth import Role, issue_token
 from shared.clock import Clock
 from shared.events import ContactReceivedV1, CustomerRef, Event, encode
 from shared.kafka import Producer
-from tests.support import TOKEN_SECRET, TestStack, free_port, wait_until
+from tests.support import TOKEN_SECRET, TestStack, wait_until
 
 
 def routing_settings(stack: TestStack, database_url: str, **overrides: Any) -> RoutingSettings:

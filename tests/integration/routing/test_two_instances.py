@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from deploy.config import free_port
 from services.routing.handlers.common import Tx
 from services.routing.handlers.offers import Fence, Fenced, make_offer
 from services.routing.repository import feed
@@ -32,7 +33,7 @@ from tests.integration.routing.harness import (
     routing_settings,
     running_routing,
 )
-from tests.support import ROOT, TOKEN_SECRET, TestStack, free_port, wait_until
+from tests.support import ROOT, TOKEN_SECRET, TestStack, wait_until
 
 pytestmark = pytest.mark.integration
 
