@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
+from deploy.config import free_port
 from shared.clock import utcnow
 from shared.events import SLA_EVENTS, encode
 from shared.kafka import Producer
@@ -30,7 +31,6 @@ from tests.support import (
     ROOT,
     TOKEN_SECRET,
     TestStack,
-    free_port,
     new_topic,
     read_topic,
     service_settings,
