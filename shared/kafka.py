@@ -275,30 +275,45 @@ class ConsumerLoop:
                 batch = await self._consumer.getmany(timeout_ms=200)
                 if self._consumer.assignment():
                     self.assigned.set()
-                # Partitions are independent: handle them concurrently (each in order), so their database
-                # commits overlap instead of queueing behind one another.
-                await asyncio.gather(*(self._drain(tp, messages) for tp, messages in batch.items()))
+                offsets = await self._handle_poll(batch)
+                # One offset commit per poll for every partition (one broker round trip, not one per partition):
+                # a crash in between re-delivers at most this poll, which the inbox absorbs.
+                if offsets:
+                    await self._commit(offsets)
         finally:
             await self._consumer.stop()
 
-    async def _drain(self, tp: TopicPartition, messages: list[Any]) -> None:
-        records = [self._record(m) for m in messages]
+    async def _handle_poll(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, int]:
+        """Handle a poll; the offsets to commit. With a batch handler the whole poll, every partition's records
+        in their order, is one batch: one transaction however many partitions it spans. If that fails (or
+        there is no batch handler), partitions are handled concurrently, each in order and one by one, so
+        their database commits overlap instead of queueing behind one another."""
+        if self.batch_handler is not None and sum(len(messages) for messages in batch.values()) > 1:
+            records = [self._record(m) for messages in batch.values() for m in messages]
+            if await self._handle_batch(records):
+                offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages}
+                for tp, offset in offsets.items():
+                    self._note_lag(tp, offset)
+                return offsets
+        done = await asyncio.gather(*(self._drain(tp, messages) for tp, messages in batch.items()))
+        return {tp: offset for tp, offset in zip(batch, done, strict=True) if offset is not None}
+
+    async def _drain(self, tp: TopicPartition, messages: list[Any]) -> int | None:
+        """Handle one partition's records in order, one by one; the offset to commit next, None if none was."""
         next_offset = None
-        if self.batch_handler is not None and len(records) > 1 and await self._handle_batch(records):
-            next_offset = records[-1].offset + 1
-        else:
-            for record in records:
-                if self._stop.is_set():
-                    break
-                await self._process(record)
-                next_offset = record.offset + 1
-        # One commit per partition and poll: a crash in between re-delivers at most this batch, which the
-        # inbox absorbs.
+        for message in messages:
+            if self._stop.is_set():
+                break
+            await self._process(self._record(message))
+            next_offset = message.offset + 1
         if next_offset is not None:
-            await self._commit(tp, next_offset)
-            highwater = self._consumer.highwater(tp)
-            if highwater is not None:
-                self.stats.lag[f"{tp.topic}:{tp.partition}"] = max(0, highwater - next_offset)
+            self._note_lag(tp, next_offset)
+        return next_offset
+
+    def _note_lag(self, tp: TopicPartition, next_offset: int) -> None:
+        highwater = self._consumer.highwater(tp)
+        if highwater is not None:
+            self.stats.lag[f"{tp.topic}:{tp.partition}"] = max(0, highwater - next_offset)
 
     @staticmethod
     def _record(message: Any) -> Record:
@@ -312,13 +327,13 @@ class ConsumerLoop:
             timestamp_ms=message.timestamp,
         )
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await self._consumer.commit({tp: offset})
+            await self._consumer.commit(offsets)
         except KafkaError as exc:
-            # A rebalance took the partition away: the next owner re-reads from the last commit and the inbox
+            # A rebalance took a partition away: its next owner re-reads from the last commit and the inbox
             # makes the repeat harmless.
-            log.warning("%s: commit of %s@%d failed: %s", self.name, tp, offset, exc)
+            log.warning("%s: commit of %d partitions failed: %s", self.name, len(offsets), exc)
 
     async def _handle_batch(self, records: list[Record]) -> bool:
         """True if the batch handler took every record; False sends them down the one-by-one path."""

@@ -392,6 +392,13 @@ class Dispatcher:
             return 0
         engine = self._engine()
         dirty_works: set[uuid.UUID] = set()
+        # Most offer timers outlive their offer (accepted, declined, withdrawn): one read finds the few still
+        # live, and only those take a locked transaction.
+        offer_ids = [uuid.UUID(key) for kind, key in fired if kind == "offer"]
+        if offer_ids:
+            async with self.db.acquire() as conn:
+                live = {str(offer_id) for offer_id in await offer_repo.still_live(conn, offer_ids)}
+            fired = [(kind, key) for kind, key in fired if kind != "offer" or key in live]
         for kind, key in fired:
             if kind in ("relax", "hold"):
                 work = engine.waiting.get(uuid.UUID(key))

@@ -423,3 +423,47 @@ async def test_batch_transactions_handle_a_clean_batch_in_one_go(
     assert loop.stats.batches >= 1 and loop.stats.batch_fallbacks == 0
     assert await pool.fetchval("SELECT count(DISTINCT event_id) FROM effect") == 20
     assert await pool.fetchval("SELECT count(*) FROM effect") == 20
+
+
+async def test_a_poll_spanning_partitions_is_one_transaction_and_keeps_each_partitions_order(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap, partitions=4)
+    for i in range(40):  # ten subjects, four events each, spread over the partitions by subject
+        message = encode(
+            probe(f"{i % 10}:{i // 10}"),
+            source="switchboard/tests",
+            subject=f"s{i % 10}",
+            time=SystemClock().now(),
+        )
+        await producer.send_raw(topic, key=message.key, value=message.value, headers=message.headers)
+
+    async def handle(conn: Conn, delivery: Delivery) -> None:
+        event = delivery.decoded.event
+        assert isinstance(event, ProbePingedV1)
+        note = f"{event.note}@{delivery.record.partition}:{await conn.fetchval('SELECT txid_current()')}"
+        await conn.execute("INSERT INTO effect (event_id, note) VALUES ($1, $2)", delivery.event_id, note)
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    loop = ConsumerLoop(
+        settings=settings, group=group, topics=[topic], producer=producer,
+        handler=idempotent(pool, group, handle, SystemClock().now),
+        batch_handler=idempotent_batch(pool, group, handle, SystemClock().now),
+        dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.handled == 40)
+    finally:
+        loop.stop()
+        await task
+    rows = [r["note"] for r in await pool.fetch("SELECT note FROM effect ORDER BY effect_id")]
+    assert len(rows) == 40 and loop.stats.batch_fallbacks == 0
+    parsed = [(note.split("@")[0].split(":"), note.split("@")[1].split(":")) for note in rows]
+    partitions_per_tx: dict[str, set[str]] = {}
+    sequence_per_subject: dict[str, list[int]] = {}
+    for (subject, nth), (partition, tx) in parsed:
+        partitions_per_tx.setdefault(tx, set()).add(partition)
+        sequence_per_subject.setdefault(subject, []).append(int(nth))
+    assert max(len(p) for p in partitions_per_tx.values()) > 1, "the first poll's partitions share a transaction"
+    assert all(seq == [0, 1, 2, 3] for seq in sequence_per_subject.values()), "each subject's events stay in order"

@@ -93,6 +93,14 @@ async def live_offers_for_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> li
     return [OfferRecord(**dict(r)) for r in await conn.fetch(SELECT_LIVE_FOR_WORKS, list(work_ids))]
 
 
+SELECT_STILL_LIVE = "SELECT offer_id FROM offer WHERE offer_id = ANY($1::uuid[]) AND status = 'live'"
+
+
+async def still_live(conn: Conn, offer_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these offers are still live (unlocked read: a caller that acts on one locks it first)."""
+    return {row["offer_id"] for row in await conn.fetch(SELECT_STILL_LIVE, list(offer_ids))}
+
+
 SELECT_LIVE_FOR_AGENT = (
     "SELECT" + OFFER_COLUMNS + "FROM offer WHERE agent_id = $1 AND status = 'live' ORDER BY created_at"
 )
