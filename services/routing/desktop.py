@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -95,7 +96,8 @@ class DesktopHub:
         self.sessions: dict[str, Session] = {}
         self.sent = 0
         self._listener: asyncpg.Connection | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._due: set[str] = set()
+        self._pusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Connections of its own for pushes: a desktop never waits behind the consumer's partition batches.
@@ -114,8 +116,8 @@ class DesktopHub:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
-        for task in list(self._tasks):
-            task.cancel()
+        if self._pusher is not None:
+            self._pusher.cancel()
         if self._own_pool:
             try:
                 await asyncio.wait_for(self.db.close(), 5)
@@ -125,34 +127,61 @@ class DesktopHub:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, agent_id: object) -> None:
         assert isinstance(agent_id, str)
         if agent_id in self.sessions:
-            task = asyncio.create_task(self.push(agent_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._due.add(agent_id)
+            if self._pusher is None or self._pusher.done():
+                self._pusher = asyncio.create_task(self._push_due())
+
+    async def _push_due(self) -> None:
+        """Drain the agents told since the last round, all of them with one feed query per round; the
+        notifications that arrive meanwhile make up the next round."""
+        while self._due:
+            due, self._due = self._due, set()
+            try:
+                await self.push_many(due)
+            except Exception as exc:  # noqa: BLE001 — the pusher must outlive any one round's failure
+                # Nothing is lost: the messages stay above the sockets' floors for the next push or reconnect.
+                log.warning("desktop hub: push to %d desktops failed: %s", len(due), exc)
 
     async def push(self, agent_id: str) -> None:
-        session = self.sessions.get(agent_id)
-        if session is None:
-            return
-        async with session.lock:
-            if session.closed:
+        await self.push_many([agent_id])
+
+    async def push_many(self, agent_ids: Iterable[str]) -> None:
+        """Send each agent's socket what it has not been sent yet, in order (under the sessions' locks, taken in
+        agent order, so a reconnect's push never interleaves with this one)."""
+        sessions = sorted(
+            (s for a in set(agent_ids) if (s := self.sessions.get(a)) is not None), key=lambda s: s.agent_id
+        )
+        async with contextlib.AsyncExitStack() as locks:
+            for session in sessions:
+                await locks.enter_async_context(session.lock)
+            sessions = [s for s in sessions if not s.closed]
+            if not sessions:
                 return
-            session.settle(time.monotonic())
+            now = time.monotonic()
+            for session in sessions:
+                session.settle(now)
             async with self.db.acquire() as conn:
-                messages = await feed.desktop_after(
-                    conn, agent_id=agent_id, after=session.floor, sent=session.sent
+                found = await feed.desktops_after(
+                    conn,
+                    floors={s.agent_id: s.floor for s in sessions},
+                    sent=set().union(*(s.sent for s in sessions)),
                 )
-            for m in messages:
-                try:
-                    await session.websocket.send_json(
-                        jsonable(
-                            {"id": m["desktop_message_id"], "type": m["kind"], "at": m["created_at"], **m["body"]}
-                        )
+            for session in sessions:
+                await self._send(session, found.get(session.agent_id, ()))
+
+    async def _send(self, session: Session, messages: Iterable[dict[str, Any]]) -> None:
+        for m in messages:
+            try:
+                await session.websocket.send_json(
+                    jsonable(
+                        {"id": m["desktop_message_id"], "type": m["kind"], "at": m["created_at"], **m["body"]}
                     )
-                except (WebSocketDisconnect, RuntimeError, OSError):
-                    session.closed = True
-                    return
-                session.delivered(m["desktop_message_id"], time.monotonic())
-                self.sent += 1
+                )
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                session.closed = True
+                return
+            session.delivered(m["desktop_message_id"], time.monotonic())
+            self.sent += 1
 
     async def attach(self, session: Session) -> None:
         old = self.sessions.get(session.agent_id)

@@ -20,7 +20,7 @@ from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
 from shared.events import ProbePingedV1, dlq_topic, encode
 from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
-from shared.outbox import RELAY_TURN, OutboxRelay, enqueue, enqueue_message, relay_once
+from shared.outbox import RELAY_TURN, VACUUM_EVERY, OutboxRelay, enqueue, enqueue_many, enqueue_message, relay_once
 from shared.telemetry import tracer
 from tests.support import TestStack, new_topic, read_topic, service_settings, wait_until
 
@@ -467,3 +467,29 @@ async def test_a_poll_spanning_partitions_is_one_transaction_and_keeps_each_part
         sequence_per_subject.setdefault(subject, []).append(int(nth))
     assert max(len(p) for p in partitions_per_tx.values()) > 1, "the first poll's partitions share a transaction"
     assert all(seq == [0, 1, 2, 3] for seq in sequence_per_subject.values()), "each subject's events stay in order"
+
+
+async def test_the_relay_vacuums_the_outbox_as_it_drains_it(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    messages = [
+        dataclasses.replace(
+            encode(probe(str(i)), source="switchboard/tests", subject=f"s{i}", time=SystemClock().now()),
+            topic=topic,
+        )
+        for i in range(VACUUM_EVERY + 200)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_many(conn, messages, now=SystemClock().now())
+    relay = OutboxRelay(pool, producer, dsn=settings.database_url, idle_wait_s=0.1)
+    running = asyncio.create_task(relay.run())
+    try:
+        await wait_until(lambda: relay.published == len(messages), timeout_s=60)
+    finally:
+        relay.stop()
+        await running
+    assert relay.vacuums >= 1
+    vacuumed = await pool.fetchval("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'outbox'")
+    assert vacuumed is not None, "the relay's own VACUUM, not autovacuum's"
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0

@@ -3,7 +3,7 @@ and the pool leases that fence a deposed instance."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,31 @@ async def desktop_after(
 ) -> list[dict[str, Any]]:
     """The agent's messages above `after` that are not among `sent`, in id order."""
     return [dict(r) for r in await conn.fetch(SELECT_DESKTOP, agent_id, after, list(sent), limit)]
+
+
+SELECT_DESKTOPS = """
+SELECT f.agent_id, m.desktop_message_id, m.kind, m.body, m.created_at
+FROM unnest($1::text[], $2::bigint[]) AS f(agent_id, after)
+CROSS JOIN LATERAL (
+    SELECT desktop_message_id, kind, body, created_at FROM desktop_message
+    WHERE agent_id = f.agent_id AND desktop_message_id > f.after AND desktop_message_id <> ALL($3::bigint[])
+    ORDER BY desktop_message_id LIMIT $4
+) AS m
+ORDER BY f.agent_id, m.desktop_message_id
+"""
+
+
+async def desktops_after(
+    conn: Conn, *, floors: Mapping[str, int], sent: Collection[int] = (), limit: int = 500
+) -> dict[str, list[dict[str, Any]]]:
+    """`desktop_after` for several agents in one query: each agent's messages above its floor, not among `sent`
+    (feed ids are unique across agents), in id order."""
+    rows = await conn.fetch(SELECT_DESKTOPS, list(floors), list(floors.values()), list(sent), limit)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        message = dict(row)
+        out.setdefault(message.pop("agent_id"), []).append(message)
+    return out
 
 
 SELECT_RECENT_IDS = """
