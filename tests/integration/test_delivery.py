@@ -20,7 +20,16 @@ from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
 from shared.events import ProbePingedV1, dlq_topic, encode
 from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
-from shared.outbox import RELAY_TURN, VACUUM_EVERY, OutboxRelay, enqueue, enqueue_many, enqueue_message, relay_once
+from shared.outbox import (
+    INSERT,
+    RELAY_TURN,
+    VACUUM_EVERY,
+    OutboxRelay,
+    enqueue,
+    enqueue_many,
+    enqueue_message,
+    relay_once,
+)
 from shared.telemetry import tracer
 from tests.support import TestStack, new_topic, read_topic, service_settings, wait_until
 
@@ -493,3 +502,49 @@ async def test_the_relay_vacuums_the_outbox_as_it_drains_it(
     vacuumed = await pool.fetchval("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'outbox'")
     assert vacuumed is not None, "the relay's own VACUUM, not autovacuum's"
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_staging_a_list_at_once_gives_the_same_rows_as_staging_it_one_by_one(
+    settings: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    def carrier(trace_id: str) -> dict[str, str]:
+        return {"traceparent": f"00-{trace_id * 32}-{'1' * 16}-01"}
+
+    # A subject with a journey already, a new one seen twice under two traces, one without a subject, one
+    # without a trace.
+    plan = [("known", "a"), ("new", "b"), ("new", "c"), ("", "d"), ("known", "e"), ("quiet", "")]
+    runs: list[list[tuple[str, str, object]]] = []
+    for staging in ("one by one", "at once"):
+        await pool.execute("TRUNCATE outbox, journeys")
+        await pool.execute(
+            "INSERT INTO journeys (subject, trace, first_seen_at) VALUES ('known', $1, now())", carrier("f")
+        )
+        messages = [
+            encode(
+                probe(f"{subject}/{trace}"), source="switchboard/tests", subject=subject, time=SystemClock().now()
+            )
+            for subject, trace in plan
+        ]
+        carriers = [carrier(trace) if trace else {} for _, trace in plan]
+        async with pool.acquire() as conn, conn.transaction():
+            if staging == "at once":
+                await enqueue_many(conn, messages, now=SystemClock().now(), carriers=carriers)
+            else:
+                for m, context in zip(messages, carriers, strict=True):  # the one-message statement, each in turn
+                    headers = [[k, v.decode("latin-1")] for k, v in m.headers]
+                    now = SystemClock().now()
+                    await conn.execute(
+                        INSERT, m.event_id, m.topic, m.key, m.value, headers, context, now, m.subject
+                    )
+        rows = await pool.fetch("SELECT event_id, trace FROM outbox ORDER BY outbox_id")
+        journeys = await pool.fetch("SELECT subject, trace FROM journeys ORDER BY subject")
+        assert [r["event_id"] for r in rows] == [m.event_id for m in messages], "kept in order"
+        runs.append(
+            [(str(i), "outbox", r["trace"]) for i, r in enumerate(rows)]
+            + [(j["subject"], "journey", j["trace"]) for j in journeys]
+        )
+    assert runs[0] == runs[1]
+    by_position = [trace for _, kind, trace in runs[1] if kind == "outbox"]
+    assert by_position[1] == carrier("b"), "a new subject's first message starts its journey"
+    assert by_position[2] == {**carrier("b"), "link": carrier("c")["traceparent"]}, "later ones continue it"
+    assert by_position[4] == {**carrier("f"), "link": carrier("e")["traceparent"]}
