@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -274,6 +275,15 @@ async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
         yield app
 
 
+def quieter_garbage_collection() -> None:
+    """Shorten the cyclic garbage collector's full passes, which stop the event loop while they walk every
+    tracked object: what exists before serving (modules, the app, its schemas: ~150k objects, never garbage)
+    is frozen out of their view. Measured in routing at 200 contacts/s (`gc.callbacks`): full passes took
+    90–110 ms before, 15–57 ms after (one long pass right after start-up remains)."""
+    gc.collect()
+    gc.freeze()
+
+
 def main(spec: ServiceSpec, settings: ServiceSettings, argv: Sequence[str]) -> int:
     """`python -m services.<name> serve|migrate`: the one entry point every service's `__main__` calls."""
     import uvicorn
@@ -283,8 +293,10 @@ def main(spec: ServiceSpec, settings: ServiceSettings, argv: Sequence[str]) -> i
     command = argv[0] if argv else "serve"
     setup_logging(settings.service, level=settings.log_level, as_json=settings.log_json)
     if command == "serve":
+        app = create_app(spec, settings)
+        quieter_garbage_collection()
         uvicorn.run(
-            create_app(spec, settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,

@@ -323,7 +323,7 @@ class OutboxRelay:
 
 VACUUM_EVERY = 1000
 """Rows published between the relay's own vacuums of the outbox."""
-VACUUM = "VACUUM (SKIP_LOCKED) outbox"
+VACUUM = "VACUUM (SKIP_LOCKED, TRUNCATE false) outbox"
 
 
 BACKLOG = "SELECT count(*) FROM outbox"

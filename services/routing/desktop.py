@@ -161,11 +161,7 @@ class DesktopHub:
             for session in sessions:
                 session.settle(now)
             async with self.db.acquire() as conn:
-                found = await feed.desktops_after(
-                    conn,
-                    floors={s.agent_id: s.floor for s in sessions},
-                    sent=set().union(*(s.sent for s in sessions)),
-                )
+                found = await feed.desktops_after(conn, floors={s.agent_id: (s.floor, s.sent) for s in sessions})
             for session in sessions:
                 await self._send(session, found.get(session.agent_id, ()))
 

@@ -64,10 +64,10 @@ async def desktop_after(
 
 SELECT_DESKTOPS = """
 SELECT f.agent_id, m.desktop_message_id, m.kind, m.body, m.created_at
-FROM unnest($1::text[], $2::bigint[]) AS f(agent_id, after)
+FROM unnest($1::text[], $2::bigint[], $3::text[]) AS f(agent_id, after, sent)
 CROSS JOIN LATERAL (
     SELECT desktop_message_id, kind, body, created_at FROM desktop_message
-    WHERE agent_id = f.agent_id AND desktop_message_id > f.after AND desktop_message_id <> ALL($3::bigint[])
+    WHERE agent_id = f.agent_id AND desktop_message_id > f.after AND desktop_message_id <> ALL(f.sent::bigint[])
     ORDER BY desktop_message_id LIMIT $4
 ) AS m
 ORDER BY f.agent_id, m.desktop_message_id
@@ -75,11 +75,18 @@ ORDER BY f.agent_id, m.desktop_message_id
 
 
 async def desktops_after(
-    conn: Conn, *, floors: Mapping[str, int], sent: Collection[int] = (), limit: int = 500
+    conn: Conn, *, floors: Mapping[str, tuple[int, Collection[int]]], limit: int = 500
 ) -> dict[str, list[dict[str, Any]]]:
-    """`desktop_after` for several agents in one query: each agent's messages above its floor, not among `sent`
-    (feed ids are unique across agents), in id order."""
-    rows = await conn.fetch(SELECT_DESKTOPS, list(floors), list(floors.values()), list(sent), limit)
+    """`desktop_after` for several agents in one query: for each agent (floor, ids sent), its messages above
+    the floor not among those sent, in id order. (Each agent's own ids: one list of all agents' would be
+    compared with every candidate row.)"""
+    rows = await conn.fetch(
+        SELECT_DESKTOPS,
+        list(floors),
+        [after for after, _ in floors.values()],
+        ["{" + ",".join(map(str, sorted(sent))) + "}" for _, sent in floors.values()],
+        limit,
+    )
     out: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         message = dict(row)
