@@ -55,19 +55,25 @@ WHERE w.pool = $1
 """
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process and its children (PostgreSQL's backends), 0 if it is not running."""
+def cpu_by_pid(pid: int | None) -> dict[int, float]:
+    """User + system CPU of a process and of each of its children (PostgreSQL's backends), by pid."""
     if pid is None:
-        return 0.0
+        return {}
+    out: dict[int, float] = {}
     try:
-        process = psutil.Process(pid)
-        total = float(sum(process.cpu_times()[:2]))
-        for child in process.children(recursive=True):
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
-                total += float(sum(child.cpu_times()[:2]))
-        return total
+                out[process.pid] = float(sum(process.cpu_times()[:2]))
     except psutil.Error:
-        return 0.0
+        pass
+    return out
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two readings by the processes alive at the second (a backend that exited in between
+    is not counted; one that started is counted whole)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def pid_of(stack: Stack, name: str) -> int | None:
@@ -121,7 +127,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         sent: dict[str, float] = {}
         total = args.rate * args.seconds
         watched = ("routing", "postgresql", "sla", "knowledge")
-        cpu_before = {name: cpu_seconds(pid_of(running, name)) for name in watched}
+        cpu_before = {name: cpu_by_pid(pid_of(running, name)) for name in watched}
         interval = 1.0 / args.rate
         try:
             with Progress(console=console, transient=True) as progress:
@@ -162,7 +168,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
                 offered_by = time.perf_counter() + args.drain
                 while time.perf_counter() < offered_by and len(arrived) < total:  # noqa: ASYNC110 — polling a dict the readers fill
                     await asyncio.sleep(0.1)
-                cpu = {name: cpu_seconds(pid_of(running, name)) - cpu_before[name] for name in watched}
+                cpu = {name: cpu_spent(cpu_before[name], cpu_by_pid(pid_of(running, name))) for name in watched}
         finally:
             await producer.stop()
             for reader in readers:
