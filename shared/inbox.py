@@ -112,7 +112,7 @@ def idempotent_batch(
     now: Callable[[], datetime],
     handle_many: TransactionalBatchHandler | None = None,
 ) -> BatchHandler:
-    """Handle a partition's batch in one transaction: claim every id in one statement, then handle the new ones
+    """Handle a polled batch in one transaction: claim every id in one statement, then handle the new ones
     in order (all at once with `handle_many`, under all their spans). Any failure rolls the whole batch back
     (the consumer loop then retries it one by one)."""
 

@@ -210,9 +210,10 @@ class ConsumerStats:
 class ConsumerLoop:
     """Consume `topics` as consumer group `group`, calling `handler` for each known event.
 
-    With a `batch_handler`, each partition's polled records are first handled together in one go (one
-    transaction, one commit); if anything in the batch fails, the whole batch is rolled back by the handler and
-    the records go through `handler` one by one, with retries and dead-lettering, in their order.
+    With a `batch_handler`, a poll's records — every partition's, each partition in its order — are first
+    handled together in one go (one transaction); if anything in the batch fails, the whole batch is rolled back
+    by the handler and each partition's records go through `handler` one by one, with retries and
+    dead-lettering, in their order. Offsets are committed once per poll.
     """
 
     def __init__(
