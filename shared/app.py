@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
 from shared.errors import install_problem_handlers, problem_response
 from shared.events import dlq_topic
+from shared.housekeeping import Housekeeping, Retention
 from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
@@ -165,6 +167,16 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             runtime.relay.stop()
 
         tasks.start("outbox-relay", run_relay(), stop=stop_relay)
+        housekeeping = Housekeeping(
+            pool,
+            clock,
+            interval_s=settings.housekeeping_interval_s,
+            retention=Retention(
+                inbox=timedelta(seconds=settings.inbox_retention_s),
+                journeys=timedelta(seconds=settings.journey_retention_s),
+            ),
+        )
+        tasks.start("housekeeping", housekeeping.run(), stop=housekeeping.stop)
         for consumer in spec.consumers(runtime):
             group = spec.name if consumer.name == spec.name else f"{spec.name}.{consumer.name}"
             loop = ConsumerLoop(

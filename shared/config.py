@@ -51,6 +51,12 @@ class ServiceSettings(BaseSettings):
     """Outbox rows published per relay step."""
     outbox_idle_wait_s: float = 0.5
     """Longest wait for a NOTIFY before the relay looks at the outbox again."""
+    inbox_retention_s: int = 8 * 24 * 3600
+    """How long handled event ids are kept against redelivery: longer than the topics' retention (7 days)."""
+    journey_retention_s: int = 30 * 24 * 3600
+    """How long a contact's journey trace is continued by later work; after it, later work starts a new trace."""
+    housekeeping_interval_s: float = 3600.0
+    """How often expired delivery records (and a service's own expired records) are deleted."""
     token_secret: SecretStr = Field(default=SecretStr(""))
     """HMAC secret that signs and verifies bearer tokens; the local stack generates one per state dir."""
     token_issuer: str = "switchboard"  # noqa: S105 — an issuer name, not a secret

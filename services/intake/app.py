@@ -54,9 +54,8 @@ async def _start(runtime: Runtime) -> None:
         runtime.clock,
         interval_s=settings.housekeeping_interval_s,
         idempotency_retention=timedelta(seconds=settings.idempotency_key_retention_s),
-        inbox_retention=timedelta(seconds=settings.inbox_retention_s),
     )
-    runtime.tasks.start("housekeeping", housekeeping.run(), stop=housekeeping.stop)
+    runtime.tasks.start("idempotency-keys", housekeeping.run(), stop=housekeeping.stop)
 
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:

@@ -31,10 +31,6 @@ class IntakeSettings(ServiceSettings):
     """A follow-up to a resolved or closed contact within this window reopens it; later ones open a new contact."""
     idempotency_key_retention_s: int = 7 * 24 * 3600
     """How long an `Idempotency-Key` answers retries; natural keys (Message-ID, call and chat ids) never expire."""
-    inbox_retention_s: int = 8 * 24 * 3600
-    """How long handled event ids are kept against redelivery: longer than the topics' retention (7 days)."""
-    housekeeping_interval_s: float = 3600.0
-    """How often expired idempotency keys and inbox rows are deleted."""
     group_commit_max_items: int = 100
     """Most single posts one transaction commits together (group commit); 1 commits every post on its own."""
     group_commit_flushers: int = 4

@@ -1,4 +1,5 @@
-"""Intake's housekeeping loop: forgets Idempotency-Keys and inbox rows once no retry or redelivery can need them.
+"""Intake's housekeeping loop: forgets Idempotency-Keys once no retry can need them (inbox rows and journeys:
+`shared/housekeeping.py`, in every service).
 
 `purge_due(now=…)` is the single step (tests call it directly); `run` repeats it every interval until stopped.
 Natural keys (Message-ID, call and chat ids) live on the messages themselves and are never purged here.
@@ -16,7 +17,6 @@ import asyncpg
 
 from services.intake.repository.contacts import purge_idempotency_keys
 from shared.clock import Clock
-from shared.inbox import purge_before
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +24,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Purged:
     idempotency_keys: int
-    inbox_rows: int
 
 
-async def purge_due(
-    pool: asyncpg.Pool, *, now: datetime, idempotency_retention: timedelta, inbox_retention: timedelta
-) -> Purged:
+async def purge_due(pool: asyncpg.Pool, *, now: datetime, idempotency_retention: timedelta) -> Purged:
     async with pool.acquire() as conn, conn.transaction():
         keys = await purge_idempotency_keys(conn, before=now - idempotency_retention)
-        inbox = await purge_before(conn, now - inbox_retention)
-    if keys or inbox:
-        log.info("intake housekeeping: forgot %d idempotency keys and %d inbox rows", keys, inbox)
-    return Purged(keys, inbox)
+    if keys:
+        log.info("intake housekeeping: forgot %d idempotency keys", keys)
+    return Purged(keys)
 
 
 class Housekeeping:
@@ -46,13 +42,11 @@ class Housekeeping:
         *,
         interval_s: float,
         idempotency_retention: timedelta,
-        inbox_retention: timedelta,
     ) -> None:
         self.pool = pool
         self.clock = clock
         self.interval_s = interval_s
         self.idempotency_retention = idempotency_retention
-        self.inbox_retention = inbox_retention
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -64,7 +58,6 @@ class Housekeeping:
                 self.pool,
                 now=self.clock.now(),
                 idempotency_retention=self.idempotency_retention,
-                inbox_retention=self.inbox_retention,
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -18,6 +19,7 @@ from shared.clock import SystemClock
 from shared.config import ServiceSettings
 from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
 from shared.events import ProbePingedV1, dlq_topic, encode
+from shared.housekeeping import Forgotten, Retention, housekeep
 from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
 from shared.outbox import (
@@ -548,3 +550,21 @@ async def test_staging_a_list_at_once_gives_the_same_rows_as_staging_it_one_by_o
     assert by_position[1] == carrier("b"), "a new subject's first message starts its journey"
     assert by_position[2] == {**carrier("b"), "link": carrier("c")["traceparent"]}, "later ones continue it"
     assert by_position[4] == {**carrier("f"), "link": carrier("e")["traceparent"]}
+
+
+async def test_housekeeping_forgets_old_inbox_rows_and_journeys_and_keeps_recent_ones(pool: asyncpg.Pool) -> None:
+    now = SystemClock().now()
+    old, recent = now - timedelta(days=40), now - timedelta(days=1)
+    await pool.executemany(
+        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ('c', $1, $2)",
+        [(uuid.uuid4(), old), (uuid.uuid4(), recent)],
+    )
+    await pool.executemany(
+        "INSERT INTO journeys (subject, trace, first_seen_at) VALUES ($1, '{}', $2)",
+        [("old-contact", old), ("recent-contact", recent)],
+    )
+    retention = Retention(inbox=timedelta(days=8), journeys=timedelta(days=30))
+    assert await housekeep(pool, now=now, retention=retention) == Forgotten(inbox_rows=1, journeys=1)
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE handled_at > $1", old) == 1
+    assert [r["subject"] for r in await pool.fetch("SELECT subject FROM journeys")] == ["recent-contact"]
+    assert await housekeep(pool, now=now, retention=retention) == Forgotten(inbox_rows=0, journeys=0)

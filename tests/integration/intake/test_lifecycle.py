@@ -156,7 +156,6 @@ async def test_housekeeping_forgets_old_idempotency_keys_but_natural_keys_still_
         intake.app.state.pool,
         now=utcnow() + timedelta(days=8),
         idempotency_retention=timedelta(days=7),
-        inbox_retention=timedelta(days=8),
     )
     assert purged.idempotency_keys == 1
     again = (await intake.client.post("/v1/channels/chat", json=payload, headers=headers)).json()

@@ -1,0 +1,78 @@
+"""Every service's housekeeping: forgets delivery records no redelivery or trace can need any more.
+
+- inbox rows (handled event ids) older than `inbox_retention_s`: longer than the topics' retention (7 days),
+  so a redelivered event is always still recognised;
+- journeys (the trace a contact's journey began in) first seen more than `journey_retention_s` ago: later work
+  on such a contact starts a new trace instead of continuing the old one.
+
+`housekeep(...)` is the single step (tests call it with any `now`); `Housekeeping.run` repeats it every
+`housekeeping_interval_s` until stopped. Service-specific retention (intake's Idempotency-Keys, feedback's
+comments) stays with its service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from shared.clock import Clock
+from shared.db import Conn
+from shared.inbox import purge_before
+
+log = logging.getLogger(__name__)
+
+PURGE_JOURNEYS = "DELETE FROM journeys WHERE first_seen_at < $1"
+
+
+async def purge_journeys_before(conn: Conn, cutoff: datetime) -> int:
+    status = await conn.execute(PURGE_JOURNEYS, cutoff)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+@dataclass(frozen=True)
+class Retention:
+    inbox: timedelta
+    journeys: timedelta
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    inbox_rows: int
+    journeys: int
+
+
+async def housekeep(pool: asyncpg.Pool, *, now: datetime, retention: Retention) -> Forgotten:
+    async with pool.acquire() as conn, conn.transaction():
+        forgotten = Forgotten(
+            inbox_rows=await purge_before(conn, now - retention.inbox),
+            journeys=await purge_journeys_before(conn, now - retention.journeys),
+        )
+    if forgotten.inbox_rows or forgotten.journeys:
+        log.info("housekeeping: forgot %d inbox rows and %d journeys", forgotten.inbox_rows, forgotten.journeys)
+    return forgotten
+
+
+class Housekeeping:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, interval_s: float, retention: Retention) -> None:
+        self.pool = pool
+        self.clock = clock
+        self.interval_s = interval_s
+        self.retention = retention
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await housekeep(self.pool, now=self.clock.now(), retention=self.retention)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("housekeeping: %s; trying again in %.0f s", exc, self.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
