@@ -29,7 +29,7 @@ from shared.clock import Clock, SystemClock
 from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
 from shared.errors import install_problem_handlers, problem_response
-from shared.events import dlq_topic
+from shared.events import Event, dlq_topic
 from shared.housekeeping import Housekeeping, Retention
 from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
@@ -55,6 +55,9 @@ class ConsumerSpec:
     handle_many: TransactionalBatchHandler | None = None
     """With `batch`: handles a batch's new events together, in order (set-based writes); `handle` still takes
     them one by one when a batch falls back."""
+    accepts: frozenset[type[Event]] | None = None
+    """The event types this consumer acts on, if not all: the others on its topics are skipped before the
+    inbox claim (no row, no lock, no handler)."""
 
 
 @dataclass
@@ -187,6 +190,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
                 producer=producer,
                 dlq_topic=dlq_topic(spec.name).name,
                 name=f"consumer:{group}",
+                accepts=consumer.accepts,
                 batch_handler=idempotent_batch(pool, group, consumer.handle, clock.now, consumer.handle_many)
                 if consumer.batch
                 else None,

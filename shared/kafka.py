@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from shared.config import ServiceSettings
-from shared.events import Decoded, Topic, UndecodableMessage, decode
+from shared.events import Decoded, Event, Topic, UndecodableMessage, decode
 from shared.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -228,8 +228,10 @@ class ConsumerLoop:
         name: str | None = None,
         auto_offset_reset: str = "earliest",
         batch_handler: BatchHandler | None = None,
+        accepts: frozenset[type[Event]] | None = None,
     ) -> None:
         self.settings = settings
+        self.accepts = accepts
         self.batch_handler = batch_handler
         self.group = group
         self.topics = list(topics)
@@ -345,8 +347,11 @@ class ConsumerLoop:
                 decoded = decode(record.value)
             except UndecodableMessage:
                 return False  # dead-lettered in order by the one-by-one path
-            if decoded.event is not None:
+            if self._wanted(decoded):
                 deliveries.append(Delivery(record, decoded))
+        if not deliveries:  # nothing this consumer acts on: no transaction at all
+            self.stats.skipped += len(records)
+            return True
         try:
             await self.batch_handler(deliveries, self._delivery_span)
         except asyncio.CancelledError:
@@ -359,6 +364,10 @@ class ConsumerLoop:
         self.stats.handled += len(deliveries)
         self.stats.skipped += len(records) - len(deliveries)
         return True
+
+    def _wanted(self, decoded: Decoded) -> bool:
+        """A known event of a type this consumer acts on (unknown types and the others are skipped)."""
+        return decoded.event is not None and (self.accepts is None or type(decoded.event) in self.accepts)
 
     @contextlib.contextmanager
     def _record_span(self, record: Record) -> Iterator[Span]:
@@ -401,7 +410,7 @@ class ConsumerLoop:
                 await self._dead_letter(record, exc, attempts=0)
                 return
             self._describe(span, decoded)
-            if decoded.event is None:
+            if not self._wanted(decoded):
                 self.stats.skipped += 1
                 return
             delivery = Delivery(record, decoded)

@@ -81,7 +81,8 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     topics = [INTAKE_CONTACTS.name, SLA_EVENTS.name, FEEDBACK_EVENTS.name, KNOWLEDGE_EVENTS.name]
     # Effects are all in the database (NOTIFY wakes the dispatcher at commit), so batches are safe; a batch's
     # received contacts are queued set-based.
-    return [ConsumerSpec("routing", topics, handle, batch=True, handle_many=handle_many)]
+    # Only the types in the table: SLA's clock events and the like are skipped before the inbox claim.
+    return [ConsumerSpec("routing", topics, handle, batch=True, handle_many=handle_many, accepts=frozenset(table))]
 
 
 class QueueCollector(Collector):

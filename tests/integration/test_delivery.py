@@ -568,3 +568,30 @@ async def test_housekeeping_forgets_old_inbox_rows_and_journeys_and_keeps_recent
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE handled_at > $1", old) == 1
     assert [r["subject"] for r in await pool.fetch("SELECT subject FROM journeys")] == ["recent-contact"]
     assert await housekeep(pool, now=now, retention=retention) == Forgotten(inbox_rows=0, journeys=0)
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "one by one"])
+async def test_events_of_types_a_consumer_does_not_act_on_are_skipped_before_the_inbox(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer, batch: bool
+) -> None:
+    topic = await new_topic(test_stack.kafka_bootstrap)
+    for i in range(5):
+        message = encode(probe(f"n{i}"), source="switchboard/tests", subject=f"s{i}", time=SystemClock().now())
+        await producer.send_raw(topic, key=message.key, value=message.value, headers=message.headers)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    loop = ConsumerLoop(
+        settings=settings, group=group, topics=[topic], producer=producer,
+        handler=idempotent(pool, group, record_effect, SystemClock().now),
+        batch_handler=idempotent_batch(pool, group, record_effect, SystemClock().now) if batch else None,
+        dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+        accepts=frozenset(),  # this consumer acts on no probe
+    )  # fmt: skip
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: loop.stats.skipped == 5)
+    finally:
+        loop.stop()
+        await task
+    assert loop.stats.handled == 0
+    assert await pool.fetchval("SELECT count(*) FROM effect") == 0
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", group) == 0, "nothing claimed"
