@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.feedback import api, page
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import Links, handle
+from services.feedback.handlers.events import HANDLED
 from services.feedback.scheduler import Scheduler
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -39,7 +40,7 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     async def on_event(conn: Conn, delivery: Delivery) -> None:
         await handle(conn, delivery, now=runtime.clock.now())
 
-    return [ConsumerSpec("feedback", (INTAKE_CONTACTS.name, ROUTING_WORK.name), on_event)]
+    return [ConsumerSpec("feedback", (INTAKE_CONTACTS.name, ROUTING_WORK.name), on_event, accepts=HANDLED)]
 
 
 async def on_start(runtime: Runtime) -> None:

@@ -14,7 +14,7 @@ from services.intake.api import channels, classification, contacts, customers
 from services.intake.config import IntakeSettings
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
-from services.intake.handlers.intake import Deps, RulesCache, on_work_event
+from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
 from services.intake.scheduler import Housekeeping
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -59,7 +59,7 @@ async def _start(runtime: Runtime) -> None:
 
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-    return [ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event)]
+    return [ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event, accepts=WORK_EVENTS_HANDLED)]
 
 
 def spec() -> ServiceSpec:

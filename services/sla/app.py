@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.sla.api import routers
 from services.sla.config import SlaSettings
 from services.sla.handlers import Deps, handler
+from services.sla.handlers.events import HANDLED
 from services.sla.repository.timers import EVERYTHING, Ownership
 from services.sla.scheduler import Scheduler
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
@@ -29,7 +30,7 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     settings = _settings(runtime)
     deps = Deps(live_channels=frozenset(settings.sla_live_channels), now=runtime.clock.now)
     topics = (settings.sla_contacts_topic, settings.sla_work_topic, settings.sla_feedback_topic)
-    return [ConsumerSpec("sla", topics, handler(deps))]
+    return [ConsumerSpec("sla", topics, handler(deps), accepts=HANDLED)]
 
 
 def _ownership(runtime: Runtime) -> Callable[[], Ownership]:

@@ -21,6 +21,7 @@ from shared.events import (
     ContactReclassifiedV1,
     CustomerMergedV1,
     CustomerUnmergedV1,
+    Event,
     SurveyCancelledV1,
     SurveyScheduledV1,
     SurveySkippedV1,
@@ -29,6 +30,19 @@ from shared.events import (
     WorkResolvedV1,
 )
 from shared.kafka import Delivery
+
+HANDLED: frozenset[type[Event]] = frozenset(
+    {
+        ContactReceivedV1,
+        ContactReclassifiedV1,
+        WorkAssignedV1,
+        WorkResolvedV1,
+        WorkReopenedV1,
+        CustomerMergedV1,
+        CustomerUnmergedV1,
+    }
+)
+"""Every type `handle` acts on; the consumer skips the rest before the inbox."""
 
 
 async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:

@@ -445,6 +445,10 @@ async def override_classification(
 # --- routing.work: intake's view of whether a contact is still open -----------------------------------------
 
 
+WORK_EVENTS_HANDLED: frozenset[type[Event]] = frozenset({WorkResolvedV1, WorkClosedV1, WorkReopenedV1})
+"""Every type `on_work_event` acts on; the consumer skips the rest before the inbox."""
+
+
 async def on_work_event(conn: Conn, delivery: Delivery) -> None:
     event = delivery.decoded.event
     if isinstance(event, WorkResolvedV1):

@@ -193,6 +193,10 @@ async def on_contact_event(conn: Conn, deps: Deps, event: Event, cause: Cause, a
     await APPLY[type(event)](ctx, event, at)
 
 
+HANDLED: frozenset[type[Event]] = frozenset({ContactReceivedV1, *APPLY})
+"""Every type `handler` acts on; the consumer skips the rest before the inbox."""
+
+
 def handler(deps: Deps) -> TransactionalHandler:
     async def handle(conn: Conn, delivery: Delivery) -> None:
         event = delivery.decoded.event
