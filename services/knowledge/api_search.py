@@ -169,6 +169,10 @@ class VoteIn(BaseModel):
     article_id: uuid.UUID | None = Field(default=None, description="the article voted on; none: the result list")
 
 
+OTHER_WORKER_WAIT_S = 2.0
+"""Longest a click or vote on a search not found yet waits for another worker's search-log flush."""
+
+
 async def _feedback(
     request: Request,
     principal: Principal,
@@ -180,11 +184,14 @@ async def _feedback(
     buffer = search_log_of(request)
     if buffer.holds(search_id):
         await buffer.flush_from(runtime.pool)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.pool.acquire() as conn:
         results = await search_results(conn, search_id)
+    if results is None:
+        # With several workers the search may wait in another worker's buffer: give it one flush (holding no
+        # connection meanwhile, and never long: an unknown id must not tie up the caller).
+        await asyncio.sleep(min(buffer.interval_s * 2, OTHER_WORKER_WAIT_S))
+    async with runtime.pool.acquire() as conn, conn.transaction():
         if results is None:
-            # With several workers the search may wait in another worker's buffer: give it one flush.
-            await asyncio.sleep(buffer.interval_s * 2)
             results = await search_results(conn, search_id)
         if results is None:
             raise Problem(404, "Not found", f"no search {search_id}")
