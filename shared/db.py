@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -56,8 +56,14 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, plan_cache_mode: str = PLAN_CACHE_MODE
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    plan_cache_mode: str = PLAN_CACHE_MODE,
+    settings: Mapping[str, str] | None = None,
 ) -> asyncpg.Pool:
+    """A pool whose connections run with `plan_cache_mode` and any further server `settings`."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -65,7 +71,7 @@ async def create_pool(
         init=_init_connection,
         reset=_reset_connection,
         command_timeout=30,
-        server_settings={"plan_cache_mode": plan_cache_mode},
+        server_settings={"plan_cache_mode": plan_cache_mode, **(settings or {})},
     )
     assert pool is not None
     return pool

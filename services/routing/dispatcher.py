@@ -39,7 +39,6 @@ from shared.db import create_pool
 
 log = logging.getLogger(__name__)
 
-SET_IDLE_TIMEOUT = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)"
 SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 BATCH = 64
 """Most offers written in one transaction."""
@@ -95,8 +94,15 @@ class Dispatcher:
 
     async def start(self) -> None:
         # Connections of its own: the dispatcher never queues for one behind the consumer's partition batches.
+        # A process frozen inside one of its transactions would hold the lease row and block a takeover;
+        # PostgreSQL ends such a session after the lease's lifetime, which aborts the decision. (Set once per
+        # connection: per transaction it cost a round trip of every offer batch.)
         self.db = await create_pool(
-            self.settings.database_url, min_size=1, max_size=2, plan_cache_mode=self.settings.db_plan_cache_mode
+            self.settings.database_url,
+            min_size=1,
+            max_size=2,
+            plan_cache_mode=self.settings.db_plan_cache_mode,
+            settings={"idle_in_transaction_session_timeout": f"{int(self.settings.lease_ttl_s * 1000)}ms"},
         )
         self._own_pool = True
         async with self.db.acquire() as conn:
@@ -360,9 +366,6 @@ class Dispatcher:
             fence = Fence(pool, self.instance, epoch)
             try:
                 async with self.db.acquire() as conn, conn.transaction():
-                    # A process frozen inside this transaction would hold the lease row and block a takeover;
-                    # PostgreSQL ends such a session after the lease's lifetime, which aborts the decision.
-                    await conn.execute(SET_IDLE_TIMEOUT, f"{int(self.settings.lease_ttl_s * 1000)}ms")
                     tx = Tx(conn=conn, now=now, policy=engine.policy, origin=self.origin)
                     result = await make_offers(tx, batch, fence=fence)
             except Fenced:
