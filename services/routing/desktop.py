@@ -98,6 +98,7 @@ class DesktopHub:
         self._listener: asyncpg.Connection | None = None
         self._due: set[str] = set()
         self._pusher: asyncio.Task[None] | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         # Connections of its own for pushes: a desktop never waits behind the consumer's partition batches.
@@ -118,6 +119,8 @@ class DesktopHub:
                 await self._listener.close()
         if self._pusher is not None:
             self._pusher.cancel()
+        for task in list(self._deliveries):
+            task.cancel()
         if self._own_pool:
             try:
                 await asyncio.wait_for(self.db.close(), 5)
@@ -132,52 +135,56 @@ class DesktopHub:
                 self._pusher = asyncio.create_task(self._push_due())
 
     async def _push_due(self) -> None:
-        """Drain the agents told since the last round, all of them with one feed query per round; the
-        notifications that arrive meanwhile make up the next round."""
+        """Read the feed of every agent told since the last round with one query, then hand each socket its
+        messages in a task of its own: a slow desktop never holds up the others or the next round."""
         while self._due:
             due, self._due = self._due, set()
             try:
-                await self.push_many(due)
+                found = await self._fetch(due)
             except Exception as exc:  # noqa: BLE001 — the pusher must outlive any one round's failure
                 # Nothing is lost: the messages stay above the sockets' floors for the next push or reconnect.
-                log.warning("desktop hub: push to %d desktops failed: %s", len(due), exc)
+                log.warning("desktop hub: reading the feed of %d desktops failed: %s", len(due), exc)
+                continue
+            for session, messages in found:
+                if messages:
+                    task = asyncio.create_task(self._deliver(session, messages))
+                    self._deliveries.add(task)
+                    task.add_done_callback(self._deliveries.discard)
 
     async def push(self, agent_id: str) -> None:
-        await self.push_many([agent_id])
+        """Send the agent's socket what it has not been sent yet, now (a connect, a resume)."""
+        for session, messages in await self._fetch([agent_id]):
+            await self._deliver(session, messages)
 
-    async def push_many(self, agent_ids: Iterable[str]) -> None:
-        """Send each agent's socket what it has not been sent yet, in order (under the sessions' locks, taken in
-        agent order, so a reconnect's push never interleaves with this one)."""
-        sessions = sorted(
-            (s for a in set(agent_ids) if (s := self.sessions.get(a)) is not None), key=lambda s: s.agent_id
-        )
-        async with contextlib.AsyncExitStack() as locks:
-            for session in sessions:
-                await locks.enter_async_context(session.lock)
-            sessions = [s for s in sessions if not s.closed]
-            if not sessions:
-                return
-            now = time.monotonic()
-            for session in sessions:
-                session.settle(now)
-            async with self.db.acquire() as conn:
-                found = await feed.desktops_after(conn, floors={s.agent_id: (s.floor, s.sent) for s in sessions})
-            for session in sessions:
-                await self._send(session, found.get(session.agent_id, ()))
+    async def _fetch(self, agent_ids: Iterable[str]) -> list[tuple[Session, list[dict[str, Any]]]]:
+        """Each open session's feed messages above its floor that it has not been sent, in one query."""
+        sessions = [s for a in set(agent_ids) if (s := self.sessions.get(a)) is not None and not s.closed]
+        if not sessions:
+            return []
+        now = time.monotonic()
+        for session in sessions:
+            session.settle(now)
+        async with self.db.acquire() as conn:
+            found = await feed.desktops_after(conn, floors={s.agent_id: (s.floor, set(s.sent)) for s in sessions})
+        return [(s, found.get(s.agent_id, [])) for s in sessions]
 
-    async def _send(self, session: Session, messages: Iterable[dict[str, Any]]) -> None:
-        for m in messages:
-            try:
-                await session.websocket.send_json(
-                    jsonable(
-                        {"id": m["desktop_message_id"], "type": m["kind"], "at": m["created_at"], **m["body"]}
-                    )
-                )
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                session.closed = True
-                return
-            session.delivered(m["desktop_message_id"], time.monotonic())
-            self.sent += 1
+    async def _deliver(self, session: Session, messages: list[dict[str, Any]]) -> None:
+        """Send `messages` in order, under the session's lock, skipping any another push sent meanwhile."""
+        async with session.lock:
+            for m in messages:
+                message_id = m["desktop_message_id"]
+                if session.closed:
+                    return
+                if message_id in session.sent or message_id <= session.floor:
+                    continue
+                try:
+                    body = {"id": message_id, "type": m["kind"], "at": m["created_at"], **m["body"]}
+                    await session.websocket.send_json(jsonable(body))
+                except (WebSocketDisconnect, RuntimeError, OSError):
+                    session.closed = True
+                    return
+                session.delivered(message_id, time.monotonic())
+                self.sent += 1
 
     async def attach(self, session: Session) -> None:
         old = self.sessions.get(session.agent_id)
