@@ -33,34 +33,6 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "switchboard_outbox"
 
-# One round trip: the row, the subject's journey trace noted if it has none, and a NOTIFY that wakes the relay
-# (PostgreSQL folds repeats within a transaction). The event continues the subject's journey trace: under the
-# caller's span when that span is in the journey (a consumer handling the contact's event), else under the
-# journey's first span with the caller's span as a link (a request — an agent's click, a customer's answer — or
-# a batch handled under another contact's span); staged outside any span (a dispatcher, a timer), just under
-# the journey's first span.
-INSERT = """
-WITH journey AS (
-    SELECT trace FROM journeys WHERE subject = $8
-), noted AS (
-    INSERT INTO journeys (subject, trace, first_seen_at)
-    SELECT $8, $6, $7 WHERE $8 <> '' AND $6::jsonb <> '{}'::jsonb AND NOT EXISTS (SELECT FROM journey)
-    ON CONFLICT (subject) DO NOTHING
-), staged AS (
-    INSERT INTO outbox (event_id, topic, key, value, headers, trace, created_at)
-    SELECT $1, $2, $3, $4, $5,
-        CASE
-            WHEN j.trace IS NULL THEN $6::jsonb
-            WHEN split_part($6::jsonb ->> 'traceparent', '-', 2) = split_part(j.trace ->> 'traceparent', '-', 2)
-                THEN $6::jsonb
-            ELSE j.trace || jsonb_build_object('link', $6::jsonb -> 'traceparent')
-        END,
-        $7
-    FROM (SELECT 1) AS one LEFT JOIN journey AS j ON true
-)
-SELECT pg_notify('switchboard_outbox', '')
-"""
-
 
 async def enqueue(
     conn: Conn,
@@ -78,22 +50,17 @@ async def enqueue(
 
 
 async def enqueue_message(conn: Conn, message: OutgoingMessage, *, now: datetime) -> None:
-    await conn.execute(
-        INSERT,
-        message.event_id,
-        message.topic,
-        message.key,
-        message.value,
-        [[k, v.decode("latin-1")] for k, v in message.headers],
-        current_trace_carrier(),
-        now,
-        message.subject,
-    )
+    await enqueue_many(conn, [message], now=now)
 
 
-# `INSERT` for a whole list in one statement, with the same journey rule: a subject new to `journeys` is
-# noted with its first message's trace, which is then the journey of the list's later messages too.
-INSERT_MANY = """
+# One round trip for a list of messages, in order: the rows, each subject's journey trace noted if it has
+# none, and a NOTIFY that wakes the relay (PostgreSQL folds repeats within a transaction). An event continues
+# its subject's journey trace: under the caller's span when that span is in the journey (a consumer handling
+# the contact's event), else under the journey's first span with the caller's span as a link (a request — an
+# agent's click, a customer's answer — or a batch handled under another contact's span); staged outside any
+# span (a dispatcher, a timer), just under the journey's first span. A subject new to `journeys` is noted with
+# its first message's trace, which is then the journey of the list's later messages too.
+INSERT = """
 WITH m AS (
     SELECT event_id, topic, key, value, headers::jsonb, trace::jsonb, subject, n
     FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::text[])
@@ -142,7 +109,7 @@ async def enqueue_many(
     if len(carriers) != len(messages):
         raise ValueError(f"{len(messages)} messages but {len(carriers)} trace carriers")
     await conn.execute(
-        INSERT_MANY,
+        INSERT,
         [m.event_id for m in messages],
         [m.topic for m in messages],
         [m.key for m in messages],

@@ -23,7 +23,6 @@ from shared.housekeeping import Forgotten, Retention, housekeep
 from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
 from shared.outbox import (
-    INSERT,
     RELAY_TURN,
     VACUUM_EVERY,
     OutboxRelay,
@@ -532,12 +531,8 @@ async def test_staging_a_list_at_once_gives_the_same_rows_as_staging_it_one_by_o
             if staging == "at once":
                 await enqueue_many(conn, messages, now=SystemClock().now(), carriers=carriers)
             else:
-                for m, context in zip(messages, carriers, strict=True):  # the one-message statement, each in turn
-                    headers = [[k, v.decode("latin-1")] for k, v in m.headers]
-                    now = SystemClock().now()
-                    await conn.execute(
-                        INSERT, m.event_id, m.topic, m.key, m.value, headers, context, now, m.subject
-                    )
+                for m, context in zip(messages, carriers, strict=True):  # each message on its own, in turn
+                    await enqueue_many(conn, [m], now=SystemClock().now(), carriers=[context])
         rows = await pool.fetch("SELECT event_id, trace FROM outbox ORDER BY outbox_id")
         journeys = await pool.fetch("SELECT subject, trace FROM journeys ORDER BY subject")
         assert [r["event_id"] for r in rows] == [m.event_id for m in messages], "kept in order"
