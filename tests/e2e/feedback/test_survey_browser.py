@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
@@ -158,7 +159,11 @@ async def test_a_customer_answers_on_a_phone_and_the_low_score_closes_the_loop(
     (SCREENSHOTS / "feedback-survey-phone.png").write_bytes(full_page_png(phone_browser))
     form = phone_browser.find_element(By.TAG_NAME, "form")
     phone_browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(phone_browser, 15).until(expected_conditions.staleness_of(form))
+    # While the page navigates, chromedriver may answer "node does not belong to the document" instead of
+    # reporting the form stale: keep polling through it.
+    WebDriverWait(phone_browser, 15, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.staleness_of(form)
+    )
     assert phone_browser.find_element(By.TAG_NAME, "h1").text == "感谢您的评价！"
     assert "24 小时内" in phone_browser.find_element(By.TAG_NAME, "p").text
     (SCREENSHOTS / "feedback-thanks-phone.png").write_bytes(full_page_png(phone_browser))
