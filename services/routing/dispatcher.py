@@ -22,6 +22,7 @@ import asyncpg
 
 from services.routing.config import RoutingSettings
 from services.routing.domain.engine import Engine, plan
+from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotFound
 from services.routing.domain.model import directed_to, next_relaxation
 from services.routing.domain.policy import Policy
 from services.routing.domain.records import BUSY_OR_GONE, AgentRecord, WorkRecord, to_agent, to_work
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 BATCH = 64
 """Most offers written in one transaction."""
+REFIRE_S = 1.0
+"""How long a timer whose transaction met a concurrent change waits before it fires again."""
 RETRY_S = 0.05
 """How long a proposal whose rows were busy in another transaction waits before it is read and tried again."""
 
@@ -412,22 +415,32 @@ class Dispatcher:
                         self.timers_.set("relax", key, relax)
                     dirty_works.add(work.work_id)
                 continue
-            async with self.db.acquire() as conn, conn.transaction():
-                tx = Tx(conn=conn, now=now, policy=engine.policy, origin=self.instance)
-                if kind == "offer":
-                    offer = await lock_offer(tx, uuid.UUID(key))
-                    if offer is not None and offer.status == "live":
-                        if offer.expires_at > now:
-                            self.timers_.set_offer(offer.offer_id, offer.expires_at)
-                        else:
-                            self.stats.expired += 1
-                            await fail_offer(tx, offer, status="expired", reason="no answer in time", actor=SYSTEM)
-                elif kind == "wrap_up":
-                    await wrap_up_expired(tx, uuid.UUID(key))
-                elif kind == "grace":
-                    await self._grace_over(tx, key)
+            try:
+                await self._fire(kind, key, now)
+            except (Conflict, NotFound, InvalidTransition) as exc:
+                # A transaction racing this one changed the rows (the agent answered another offer as this one
+                # expired): nothing was written. The timer fires again shortly and re-reads them.
+                log.warning("dispatcher: %s timer %s met a concurrent change (%s); firing again", kind, key, exc)
+                self.timers_.set(kind, key, now + timedelta(seconds=REFIRE_S))
         await self.match(dirty_works, set(), now)
         return len(fired)
+
+    async def _fire(self, kind: TimerKind, key: str, now: datetime) -> None:
+        engine = self._engine()
+        async with self.db.acquire() as conn, conn.transaction():
+            tx = Tx(conn=conn, now=now, policy=engine.policy, origin=self.instance)
+            if kind == "offer":
+                offer = await lock_offer(tx, uuid.UUID(key))
+                if offer is not None and offer.status == "live":
+                    if offer.expires_at > now:
+                        self.timers_.set_offer(offer.offer_id, offer.expires_at)
+                    else:
+                        self.stats.expired += 1
+                        await fail_offer(tx, offer, status="expired", reason="no answer in time", actor=SYSTEM)
+            elif kind == "wrap_up":
+                await wrap_up_expired(tx, uuid.UUID(key))
+            elif kind == "grace":
+                await self._grace_over(tx, key)
 
     async def _grace_over(self, tx: Tx, agent_id: str) -> None:
         agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)

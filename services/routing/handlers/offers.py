@@ -6,6 +6,7 @@ supervisor, a stale engine — can put an agent over capacity.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -54,6 +55,10 @@ from shared.outbox import enqueue_many
 
 class Fenced(Exception):
     """This instance no longer holds the pool's lease: it must not decide."""
+
+
+class OfferClosed(Conflict):
+    """The offer was answered or closed in another transaction before this one could close it."""
 
 
 @dataclass(frozen=True)
@@ -412,7 +417,7 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
     if not await offer_repo.close_offer(
         tx.conn, offer_id=offer.offer_id, status=status, reason=reason, now=tx.now
     ):
-        raise Conflict("the offer is no longer live")
+        raise OfferClosed("the offer is no longer live")
     work = await work_repo.get_work(tx.conn, offer.work_id, for_update=True)
     assert work is not None
     counted = status != "withdrawn"
@@ -491,8 +496,11 @@ async def set_presence(
     """Offline or away withdraws the agent's live offers (they move on at once, not counted as failures)."""
     await agent_repo.set_presence(tx.conn, agent_id=agent.agent_id, presence=presence, reason=reason, now=tx.now)
     if presence != "available":
+        # Read unlocked: one of them may be accepted or declined while this runs (the agent answering another
+        # offer as this one expires). Such an offer has nothing left to withdraw.
         for offer in await offer_repo.live_offers_for_agent(tx.conn, agent.agent_id):
-            await fail_offer(tx, offer, status="withdrawn", reason=f"agent {presence}", actor=actor)
+            with contextlib.suppress(OfferClosed):
+                await fail_offer(tx, offer, status="withdrawn", reason=f"agent {presence}", actor=actor)
     updated = await agent_repo.get_agent(tx.conn, agent.agent_id)
     assert updated is not None
     await publish_presence(tx, updated)

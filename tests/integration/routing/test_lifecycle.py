@@ -4,6 +4,7 @@ the first owner, pending, the three clears, reopen, desktop disconnects, explain
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from services.routing.handlers.common import Actor, Tx
+from services.routing.handlers.offers import accept_offer
 from shared.auth import Role
 from shared.clock import ManualClock
+from shared.db import connect
 from tests.integration.routing.harness import Desktop, Routing, routing_settings, running_routing
 from tests.support import TestStack, wait_until
 
@@ -263,3 +267,46 @@ async def test_dry_run_explains_a_hypothetical_contact_without_offering_anything
     assert relaxed["priority_parts"]["grade_bonus"] == 300
     queue = await routing.call("GET", f"/v1/supervisor/queue?pool={pool}")
     assert queue["waiting"] == 0
+
+
+async def test_an_offer_expiring_while_its_agent_accepts_another_leaves_the_dispatcher_running(
+    routing: Routing, clock: ManualClock, pool: str, empty_database: str
+) -> None:
+    """The expiry sets the agent away, which withdraws the agent's other live offers, read unlocked; the agent
+    accepts one of them meanwhile. That offer has nothing left to withdraw: the expiry completes (it used to
+    raise "the offer is no longer live" and kill the dispatcher, after which routing offered nothing)."""
+    await routing.put_agent("A", pool=pool)
+    desk = await routing.desktop("A")
+    first = await routing.manual_work(pool)
+    first_offer = await offered(desk, first["work_id"])
+    clock.advance(timedelta(seconds=5))
+    second = await routing.manual_work(pool)
+    second_offer = await offered(desk, second["work_id"])
+    clock.advance(timedelta(seconds=16))  # the first offer is past its 20 s, the second is not
+    conn = await connect(empty_database)
+    try:
+        accepting = conn.transaction()
+        await accepting.start()
+        tx = Tx(conn=conn, now=clock.now(), policy=routing.dispatcher.policy, origin="test")
+        await accept_offer(tx, offer_id=uuid.UUID(second_offer["offer_id"]), actor=Actor("agent", "A"))
+        expiry = asyncio.create_task(routing.dispatcher.fire_due(clock.now()))
+
+        async def expiry_waits_for_the_accept() -> bool:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return bool(waiting)
+
+        await wait_until(expiry_waits_for_the_accept, timeout_s=15, interval_s=0.05)
+        await accepting.commit()
+        await expiry
+    finally:
+        await conn.close()
+    assert (await state_of(routing, second["work_id"], "assigned"))["work"]["owner_id"] == "A"
+    found = await state_of(routing, first["work_id"], "queued")
+    assert [o["status"] for o in found["offers"]] == ["expired"]
+    closed = await desk.next_of("offer_closed", work_id=first["work_id"])
+    assert (closed["offer_id"], closed["status"]) == (first_offer["offer_id"], "expired")
+    assert (await routing.call("GET", "/v1/agents/A"))["presence"] == "away"
+    assert routing.app.state.runtime.tasks.failures() == {}
