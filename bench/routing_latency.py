@@ -17,6 +17,8 @@ import json
 import platform
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -40,11 +42,57 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
-async def desk_reader(socket: ClientConnection, arrived: dict[str, float]) -> None:
+@dataclass(frozen=True)
+class Offered:
+    agent_id: str
+    offer_id: str
+    work_id: str
+
+
+async def desk_reader(
+    socket: ClientConnection, agent_id: str, arrived: dict[str, float], offers: list[Offered]
+) -> None:
     async for raw in socket:
         message = json.loads(raw)
         if message.get("type") == "offer":
             arrived.setdefault(message["work"]["contact_id"], time.time())
+            offers.append(Offered(agent_id, message["offer_id"], message["work"]["work_id"]))
+
+
+async def clear_desks(
+    http: httpx.AsyncClient, offers: list[Offered], token: Callable[[str, str], str], console: Console
+) -> int:
+    """Every offer accepted and its work resolved and closed by its agent, so the run leaves nothing waiting
+    in routing and no offer to expire into the next run (2,400 expiries 20 s later had loaded the next run).
+    Returns how many could not be cleared."""
+    failed = 0
+    gate = asyncio.Semaphore(8)
+
+    async def clear(offer: Offered) -> None:
+        nonlocal failed
+        headers = {"Authorization": f"Bearer {token('agent', offer.agent_id)}"}
+        async with gate:
+            accepted = await http.post(f"/v1/offers/{offer.offer_id}/accept", headers=headers)
+            resolved = await http.post(
+                f"/v1/work/{offer.work_id}/resolve",
+                headers=headers,
+                json={
+                    "resolution_code": "bench",
+                    "final_note": "cleared by the benchmark",
+                    "fcr": True,
+                    "customer_notified": True,
+                    "send_end_notice": False,
+                    "close": True,
+                },
+            )
+        if accepted.status_code != 200 or resolved.status_code != 200:
+            failed += 1
+        progress.update(task, advance=1)
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("clearing the desks (accept, resolve, close)", total=len(offers))
+        await asyncio.gather(*(clear(offer) for offer in offers))
+    return failed
 
 
 STAGES = """
@@ -111,6 +159,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             response.raise_for_status()
         sockets: list[ClientConnection] = []
         arrived: dict[str, float] = {}
+        offers: list[Offered] = []
         readers = []
         for agent_id in agents:
             socket = await connect(
@@ -121,7 +170,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             await socket.send(json.dumps({"type": "presence", "presence": "available"}))
             json.loads(await socket.recv())
             sockets.append(socket)
-            readers.append(asyncio.create_task(desk_reader(socket, arrived)))
+            readers.append(asyncio.create_task(desk_reader(socket, agent_id, arrived, offers)))
         producer = Producer(ServiceSettings(service="bench", kafka_bootstrap=stack.kafka_bootstrap))
         await producer.start()
         sent: dict[str, float] = {}
@@ -173,6 +222,10 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             await producer.stop()
             for reader in readers:
                 reader.cancel()
+            # Cleared while the desktops are still connected, so no disconnect grace runs out meanwhile.
+            uncleared = await clear_desks(http, offers, token, console)
+            if uncleared:
+                console.print(f"[yellow]{uncleared} offers could not be cleared (expired or taken meanwhile)")
             for socket in sockets:
                 await socket.close()
             for agent_id in agents:
