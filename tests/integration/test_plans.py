@@ -1,0 +1,69 @@
+"""Generic plans of our queue tables' statements after the table empties: still on the index.
+
+Our connections prepare statements with generic plans (`shared.db.PLAN_CACHE_MODE`) and keep them until the
+table's statistics change. A vacuum that truncates an emptied table to no pages makes every plan prepared
+then a sequential scan, kept while the table grows again (at 200 contacts/s SLA's due-row delete read 251
+buffers per call). Tables that empty and refill set `vacuum_truncate = false`; these tests plan the real
+statements on a real server in exactly that state."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.sla.app import MIGRATIONS as SLA_MIGRATIONS
+from services.sla.repository.clocks import DELETE_DUE
+from shared.db import SHARED_MIGRATIONS, connect, migrate
+from shared.outbox import DELETE_BATCH, LOCK_BATCH
+
+pytestmark = pytest.mark.integration
+
+FILL = {
+    "outbox": "INSERT INTO outbox (event_id, topic, key, value) "
+    "SELECT gen_random_uuid(), 't', '\\x00', '\\x00' FROM generate_series(1, 5000)",
+    # The foreign key to sla_clock is not what is planned here: skipped for the fill.
+    "sla_due": "INSERT INTO sla_due (contact_id, clock, alert, kind, level, due_at, breach_at, key_hash) "
+    "SELECT gen_random_uuid(), 'response', 'warning', 'warning', 0, now(), now(), 1 FROM generate_series(1, 5000)",
+}
+STATEMENTS = [
+    ("outbox", LOCK_BATCH, "(100)"),
+    ("outbox", DELETE_BATCH, "(ARRAY[1, 2]::bigint[])"),
+    ("sla_due", DELETE_DUE, "(gen_random_uuid(), ARRAY['response'])"),
+]
+
+
+async def generic_plan(database: str, table: str, statement: str, arguments: str) -> str:
+    """The plan a connection prepares for `statement` once `table` has filled, emptied and been vacuumed."""
+    conn = await connect(database)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(FILL[table])
+        await conn.execute(f"DELETE FROM {table}")  # noqa: S608 — a table name of this module
+        await conn.execute(f"VACUUM (ANALYZE) {table}")
+        await conn.execute(f"PREPARE planned AS {statement}")
+        async with conn.transaction():  # EXPLAIN only: nothing runs, nothing is kept
+            lines = [r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE planned {arguments}")]
+        await conn.execute("DEALLOCATE planned")
+        return "\n".join(lines)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(("table", "statement", "arguments"), STATEMENTS, ids=["lock", "delete", "due"])
+async def test_an_emptied_and_vacuumed_queue_table_keeps_its_statements_on_the_index(
+    empty_database: str, table: str, statement: str, arguments: str
+) -> None:
+    conn = await connect(empty_database)
+    try:
+        await migrate(conn, [("shared", SHARED_MIGRATIONS), ("sla", SLA_MIGRATIONS)])
+    finally:
+        await conn.close()
+    plan = await generic_plan(empty_database, table, statement, arguments)
+    assert "Index" in plan and "Seq Scan" not in plan, plan
+    # What the table option prevents: the same statement, planned once vacuum has truncated the table.
+    conn = await connect(empty_database)
+    try:
+        await conn.execute(f"ALTER TABLE {table} RESET (vacuum_truncate)")
+    finally:
+        await conn.close()
+    assert "Seq Scan" in await generic_plan(empty_database, table, statement, arguments)
