@@ -49,6 +49,39 @@ async def generic_plan(database: str, table: str, statement: str, arguments: str
         await conn.close()
 
 
+async def test_due_rows_are_deleted_by_index_even_when_statistics_were_taken_over_a_few_contacts(
+    empty_database: str,
+) -> None:
+    """ANALYZE over one contact's due rows says contact_id has one value; a generic plan prepared on those
+    statistics expects every row to match and scans the table, unless contact_id's share of distinct values is
+    set (SLA 0004)."""
+    conn = await connect(empty_database)
+    try:
+        await migrate(conn, [("shared", SHARED_MIGRATIONS), ("sla", SLA_MIGRATIONS)])
+        plans: list[str] = []
+        for override in ("SET (n_distinct = -0.05)", "RESET (n_distinct)"):  # as migrated; then without
+            await conn.execute(f"ALTER TABLE sla_due ALTER COLUMN contact_id {override}")
+            await conn.execute("TRUNCATE sla_due")
+            async with conn.transaction():
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                await conn.execute(
+                    "INSERT INTO sla_due (contact_id, clock, alert, kind, level, due_at, breach_at, key_hash) "
+                    "SELECT '00000000-0000-0000-0000-000000000001', 'clock' || g % 3, 'warning' || g, "
+                    "'warning', 0, now(), now(), 1 FROM generate_series(1, 30) g"
+                )
+                await conn.execute("ANALYZE sla_due")
+                await conn.execute(FILL["sla_due"])
+            name = f"planned_{len(plans)}"
+            await conn.execute(f"PREPARE {name} AS {DELETE_DUE}")
+            async with conn.transaction():
+                rows = await conn.fetch(f"EXPLAIN EXECUTE {name} (gen_random_uuid(), ARRAY['response'])")
+            plans.append("\n".join(r[0] for r in rows))
+    finally:
+        await conn.close()
+    assert "Seq Scan" not in plans[0], plans[0]
+    assert "Seq Scan" in plans[1], plans[1]
+
+
 @pytest.mark.parametrize(("table", "statement", "arguments"), STATEMENTS, ids=["lock", "delete", "due"])
 async def test_an_emptied_and_vacuumed_queue_table_keeps_its_statements_on_the_index(
     empty_database: str, table: str, statement: str, arguments: str
