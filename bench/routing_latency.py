@@ -18,7 +18,6 @@ import platform
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -42,40 +41,52 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
-@dataclass(frozen=True)
-class Offered:
-    agent_id: str
-    offer_id: str
-    work_id: str
-
-
-async def desk_reader(
-    socket: ClientConnection, agent_id: str, arrived: dict[str, float], offers: list[Offered]
-) -> None:
+async def desk_reader(socket: ClientConnection, arrived: dict[str, float]) -> None:
     async for raw in socket:
         message = json.loads(raw)
         if message.get("type") == "offer":
             arrived.setdefault(message["work"]["contact_id"], time.time())
-            offers.append(Offered(agent_id, message["offer_id"], message["work"]["work_id"]))
 
 
-async def clear_desks(
-    http: httpx.AsyncClient, offers: list[Offered], token: Callable[[str, str], str], console: Console
+OPEN_WORK = "SELECT work_id::text FROM work_item WHERE pool = $1 AND state <> 'closed' ORDER BY created_at"
+
+
+async def clear_pool(
+    http: httpx.AsyncClient,
+    db_url: str,
+    pool: str,
+    agents: list[str],
+    token: Callable[[str, str], str],
+    console: Console,
 ) -> int:
-    """Every offer accepted and its work resolved and closed by its agent, so the run leaves nothing waiting
-    in routing and no offer to expire into the next run (2,400 expiries 20 s later had loaded the next run).
-    Returns how many could not be cleared."""
+    """Leave nothing behind: the desks go offline (their live offers are withdrawn: none expires later and
+    sets its agent away), then a supervisor assigns every open work item of the run to one of its agents and
+    the agent resolves and closes it. Without this, a run's 2,400 offers expired 20 s later, inside the next
+    run, and their work waited in routing's memory for good. Returns how many could not be cleared."""
+    admin = {"Authorization": f"Bearer {token('admin', 'bench')}"}
+    supervisor = {"Authorization": f"Bearer {token('supervisor', 'bench')}"}
+    for agent_id in agents:
+        await http.put(f"/v1/agents/{agent_id}/presence", headers=admin, json={"presence": "offline"})
+    conn = await asyncpg.connect(db_url)
+    try:
+        works = [row["work_id"] for row in await conn.fetch(OPEN_WORK, pool)]
+    finally:
+        await conn.close()
     failed = 0
     gate = asyncio.Semaphore(8)
 
-    async def clear(offer: Offered) -> None:
+    async def clear(n: int, work_id: str) -> None:
         nonlocal failed
-        headers = {"Authorization": f"Bearer {token('agent', offer.agent_id)}"}
+        agent_id = agents[n % len(agents)]
         async with gate:
-            accepted = await http.post(f"/v1/offers/{offer.offer_id}/accept", headers=headers)
+            assigned = await http.post(
+                f"/v1/work/{work_id}/assign",
+                headers=supervisor,
+                json={"agent_id": agent_id, "override_capacity": True, "reason": "benchmark clean-up"},
+            )
             resolved = await http.post(
-                f"/v1/work/{offer.work_id}/resolve",
-                headers=headers,
+                f"/v1/work/{work_id}/resolve",
+                headers={"Authorization": f"Bearer {token('agent', agent_id)}"},
                 json={
                     "resolution_code": "bench",
                     "final_note": "cleared by the benchmark",
@@ -85,20 +96,21 @@ async def clear_desks(
                     "close": True,
                 },
             )
-        if accepted.status_code != 200 or resolved.status_code != 200:
+        if assigned.status_code != 200 or resolved.status_code != 200:
             failed += 1
         progress.update(task, advance=1)
 
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("clearing the desks (accept, resolve, close)", total=len(offers))
-        await asyncio.gather(*(clear(offer) for offer in offers))
+        task = progress.add_task("clearing the run's work (assign, resolve, close)", total=len(works))
+        await asyncio.gather(*(clear(n, work_id) for n, work_id in enumerate(works)))
     return failed
 
 
 STAGES = """
 SELECT c.contact_id::text AS contact_id, extract(epoch FROM w.created_at) AS work_at,
        extract(epoch FROM o.created_at) AS offer_at
-FROM work_item w JOIN contact c USING (contact_id) LEFT JOIN offer o ON o.work_id = w.work_id
+FROM work_item w JOIN contact c USING (contact_id)
+LEFT JOIN LATERAL (SELECT created_at FROM offer WHERE work_id = w.work_id ORDER BY created_at LIMIT 1) o ON true
 WHERE w.pool = $1
 """
 
@@ -159,7 +171,6 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             response.raise_for_status()
         sockets: list[ClientConnection] = []
         arrived: dict[str, float] = {}
-        offers: list[Offered] = []
         readers = []
         for agent_id in agents:
             socket = await connect(
@@ -170,7 +181,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             await socket.send(json.dumps({"type": "presence", "presence": "available"}))
             json.loads(await socket.recv())
             sockets.append(socket)
-            readers.append(asyncio.create_task(desk_reader(socket, agent_id, arrived, offers)))
+            readers.append(asyncio.create_task(desk_reader(socket, arrived)))
         producer = Producer(ServiceSettings(service="bench", kafka_bootstrap=stack.kafka_bootstrap))
         await producer.start()
         sent: dict[str, float] = {}
@@ -222,14 +233,11 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             await producer.stop()
             for reader in readers:
                 reader.cancel()
-            # Cleared while the desktops are still connected, so no disconnect grace runs out meanwhile.
-            uncleared = await clear_desks(http, offers, token, console)
-            if uncleared:
-                console.print(f"[yellow]{uncleared} offers could not be cleared (expired or taken meanwhile)")
             for socket in sockets:
                 await socket.close()
-            for agent_id in agents:
-                await http.put(f"/v1/agents/{agent_id}/presence", headers=admin, json={"presence": "offline"})
+            uncleared = await clear_pool(http, stack.database_url("routing"), pool, agents, token, console)
+            if uncleared:
+                console.print(f"[yellow]{uncleared} work items of the run could not be cleared")
     latencies = [(arrived[c] - t) * 1000 for c, t in sent.items() if c in arrived]
     conn = await asyncpg.connect(stack.database_url("routing"))
     try:
