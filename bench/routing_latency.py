@@ -156,6 +156,14 @@ async def run(args: argparse.Namespace, console: Console) -> None:
     agents = [f"{pool}-{i:03d}" for i in range(args.agents)]
     admin = {"Authorization": f"Bearer {token('admin', 'bench')}"}
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        policy = (await http.get("/v1/routing/policy", headers=admin)).json()["document"]
+        if args.seconds >= policy["offer_timeout_s"] - 3:
+            # Nobody answers the bench's offers: once the first ones time out, a missed offer sets its agent
+            # away, which withdraws all its offers, and the run measures that cascade instead of routing.
+            raise SystemExit(
+                f"--seconds {args.seconds} would outlast the offer timeout ({policy['offer_timeout_s']} s): "
+                f"the first offers would expire mid-run; use --seconds {policy['offer_timeout_s'] - 4} or less"
+            )
         for agent_id in agents:
             response = await http.put(
                 f"/v1/agents/{agent_id}",
