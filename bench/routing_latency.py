@@ -5,6 +5,10 @@ second, with real agents connected to routing's `/v1/desktop/ws`, and times each
 its offer arriving on a socket: routing's consumer, the work insert, the dispatcher's decision and offer
 transaction, the desktop feed and the socket. Needs `switchboard up` (same SWITCHBOARD_* settings).
 
+Nobody answers the offers, so a run must end before the first ones time out (the routing policy's offer
+timeout; the bench refuses longer runs), and once measured it clears everything it created (`clear_pool`), so
+the next run starts on a routing with nothing of this one left in it.
+
     .venv/bin/python -m bench.routing_latency --rate 200 --seconds 10 --agents 100
 """
 
