@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import Request
 
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
@@ -37,3 +38,12 @@ async def transaction(request: Request) -> AsyncIterator[Tx]:
         raise Problem(409, "Conflict", str(exc)) from exc
     except PolicyError as exc:
         raise Problem(422, "Validation failed", str(exc), kind="validation") from exc
+    except asyncpg.DeadlockDetectedError as exc:
+        # Lock order (agent → offer → work) keeps the known paths apart; should two requests still cross,
+        # PostgreSQL fails one of them and nothing of it was written.
+        raise Problem(
+            409,
+            "Conflict",
+            "another change to the same work or agent ran at the same moment; nothing was changed, try again",
+            kind="concurrent-change",
+        ) from exc

@@ -22,6 +22,7 @@ from services.routing.handlers.common import SYSTEM, Actor, Tx, change_notice, p
 from services.routing.handlers.offers import (
     assign,
     fail_offer,
+    lock_offer,
     make_offer,
     priority_now,
     work_view,
@@ -476,6 +477,11 @@ async def supervisor_assign(
     tx: Tx, work_id: uuid.UUID, actor: Actor, *, agent_id: str, override_capacity: bool, reason: str | None
 ) -> WorkRecord:
     """Assign directly. Capacity holds unless the supervisor overrides it explicitly (audited)."""
+    # Offered work: its offer is locked before the work (agent → offer → work, as on every path that closes
+    # an offer). Locking the work first deadlocked with the agent accepting the offer at the same moment.
+    pending = await offer_repo.live_offer_for_work(tx.conn, work_id)
+    if pending is not None:
+        await lock_offer(tx, pending.offer_id)
     work = await lock(tx, work_id, actor, "assign", owner_only=False)
     live = await offer_repo.live_offer_for_work(tx.conn, work.work_id)
     if live is not None:

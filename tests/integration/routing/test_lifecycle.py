@@ -17,7 +17,7 @@ from services.routing.handlers.offers import accept_offer
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.db import connect
-from tests.integration.routing.harness import Desktop, Routing, routing_settings, running_routing
+from tests.integration.routing.harness import Desktop, Routing, bearer, routing_settings, running_routing
 from tests.support import TestStack, wait_until
 
 pytestmark = pytest.mark.integration
@@ -310,3 +310,50 @@ async def test_an_offer_expiring_while_its_agent_accepts_another_leaves_the_disp
     assert (closed["offer_id"], closed["status"]) == (first_offer["offer_id"], "expired")
     assert (await routing.call("GET", "/v1/agents/A"))["presence"] == "away"
     assert routing.app.state.runtime.tasks.failures() == {}
+
+
+async def test_a_supervisor_assigning_offered_work_while_its_agent_accepts_does_not_deadlock(
+    routing: Routing, pool: str, empty_database: str
+) -> None:
+    """Every path that closes an offer locks agent → offer → work. A supervisor assigning offered work used to
+    lock the work first and the offer after, while an accept locks the offer first and the work after: caught
+    in between, PostgreSQL broke the deadlock by failing one of them."""
+    await routing.put_agent("A", pool=pool)
+    await routing.put_agent("B", pool=pool)
+    desk = await routing.desktop("A")
+    work = await routing.manual_work(pool)
+    offer = await offered(desk, work["work_id"])
+    conn = await connect(empty_database)
+    try:
+        accepting = conn.transaction()
+        await accepting.start()
+        # An accept's first half: the offer locked (`accept_offer` locks the work next).
+        await conn.execute("SELECT 1 FROM offer WHERE offer_id = $1 FOR UPDATE", uuid.UUID(offer["offer_id"]))
+        assigning = asyncio.create_task(
+            routing.http.post(
+                f"/v1/work/{work['work_id']}/assign",
+                headers=bearer("supervisor", "S-1"),
+                json={"agent_id": "B", "reason": "B knows this customer"},
+            )
+        )
+
+        async def assign_waits() -> bool:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return bool(waiting)
+
+        await wait_until(assign_waits, timeout_s=15, interval_s=0.05)
+        # The accept's second half: the work. The supervisor's assignment must not hold it already.
+        await conn.execute(
+            "SELECT 1 FROM work_item WHERE work_id = $1 FOR UPDATE", uuid.UUID(work["work_id"]), timeout=5
+        )
+        await accepting.rollback()  # the agent thought better of it
+        response = await assigning
+    finally:
+        await conn.close()
+    assert response.status_code == 200, response.text
+    found = await state_of(routing, work["work_id"], "assigned")
+    assert found["work"]["owner_id"] == "B"
+    assert [o["status"] for o in found["offers"]] == ["withdrawn"]
