@@ -40,7 +40,10 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     async def on_event(conn: Conn, delivery: Delivery) -> None:
         await handle(conn, delivery, now=runtime.clock.now())
 
-    return [ConsumerSpec("feedback", (INTAKE_CONTACTS.name, ROUTING_WORK.name), on_event, accepts=HANDLED)]
+    # A poll in one transaction: every effect is in the database, and the survey scheduler skips rows a
+    # handler holds instead of waiting for them.
+    topics = (INTAKE_CONTACTS.name, ROUTING_WORK.name)
+    return [ConsumerSpec("feedback", topics, on_event, batch=True, accepts=HANDLED)]
 
 
 async def on_start(runtime: Runtime) -> None:

@@ -30,7 +30,9 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     settings = _settings(runtime)
     deps = Deps(live_channels=frozenset(settings.sla_live_channels), now=runtime.clock.now)
     topics = (settings.sla_contacts_topic, settings.sla_work_topic, settings.sla_feedback_topic)
-    return [ConsumerSpec("sla", topics, handler(deps), accepts=HANDLED)]
+    # A poll in one transaction: every effect is in the database, and the scheduler never waits on a clock
+    # a handler holds (it skips locked rows), so holding a batch's contacts together cannot deadlock with it.
+    return [ConsumerSpec("sla", topics, handler(deps), batch=True, accepts=HANDLED)]
 
 
 def _ownership(runtime: Runtime) -> Callable[[], Ownership]:
