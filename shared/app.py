@@ -30,7 +30,7 @@ from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
 from shared.errors import install_problem_handlers, problem_response
 from shared.events import Event, dlq_topic
-from shared.housekeeping import Housekeeping, Retention
+from shared.housekeeping import Chore, Housekeeping, Retention
 from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
@@ -85,6 +85,8 @@ class ServiceSpec:
     consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _runtime: ()
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     on_stop: Callable[[Runtime], Awaitable[None]] | None = None
+    chores: Callable[[Runtime], Sequence[Chore]] = lambda _runtime: ()
+    """The service's own retention, run by the shared housekeeping loop (`shared/housekeeping.py`)."""
     title: str = ""
 
 
@@ -178,6 +180,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
                 inbox=timedelta(seconds=settings.inbox_retention_s),
                 journeys=timedelta(seconds=settings.journey_retention_s),
             ),
+            chores=spec.chores(runtime),
         )
         tasks.start("housekeeping", housekeeping.run(), stop=housekeeping.stop)
         for consumer in spec.consumers(runtime):

@@ -5,9 +5,10 @@
 - journeys (the trace a contact's journey began in) first seen more than `journey_retention_s` ago: later work
   on such a contact starts a new trace instead of continuing the old one.
 
-`housekeep(...)` is the single step (tests call it with any `now`); `Housekeeping.run` repeats it every
-`housekeeping_interval_s` until stopped. Service-specific retention (intake's Idempotency-Keys, feedback's
-comments) stays with its service.
+A service adds its own retention as `Chore`s (`ServiceSpec.chores`: intake's Idempotency-Keys), run in the
+same transaction. `housekeep(...)` is the single step (tests call it with any `now`); `Housekeeping.run`
+repeats it every `housekeeping_interval_s` until stopped. (Feedback's comment retention runs with its survey
+scheduler, which owns those rows' other deadlines.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -41,28 +43,56 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class Chore:
+    """A service's own retention: `purge(conn, cutoff)` forgets its rows older than `now - retention` and says
+    how many."""
+
+    name: str
+    retention: timedelta
+    purge: Callable[[Conn, datetime], Awaitable[int]]
+
+
+@dataclass(frozen=True)
 class Forgotten:
     inbox_rows: int
     journeys: int
+    chores: Mapping[str, int] = field(default_factory=dict)
 
 
-async def housekeep(pool: asyncpg.Pool, *, now: datetime, retention: Retention) -> Forgotten:
+async def housekeep(
+    pool: asyncpg.Pool, *, now: datetime, retention: Retention, chores: Sequence[Chore] = ()
+) -> Forgotten:
     async with pool.acquire() as conn, conn.transaction():
         forgotten = Forgotten(
             inbox_rows=await purge_before(conn, now - retention.inbox),
             journeys=await purge_journeys_before(conn, now - retention.journeys),
+            chores={chore.name: await chore.purge(conn, now - chore.retention) for chore in chores},
         )
-    if forgotten.inbox_rows or forgotten.journeys:
-        log.info("housekeeping: forgot %d inbox rows and %d journeys", forgotten.inbox_rows, forgotten.journeys)
+    if forgotten.inbox_rows or forgotten.journeys or any(forgotten.chores.values()):
+        log.info(
+            "housekeeping: forgot %d inbox rows and %d journeys%s",
+            forgotten.inbox_rows,
+            forgotten.journeys,
+            "".join(f", {n} {name}" for name, n in forgotten.chores.items() if n),
+        )
     return forgotten
 
 
 class Housekeeping:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, interval_s: float, retention: Retention) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        *,
+        interval_s: float,
+        retention: Retention,
+        chores: Sequence[Chore] = (),
+    ) -> None:
         self.pool = pool
         self.clock = clock
         self.interval_s = interval_s
         self.retention = retention
+        self.chores = tuple(chores)
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -71,7 +101,7 @@ class Housekeeping:
     async def run(self) -> None:
         while not self._stop.is_set():
             try:
-                await housekeep(self.pool, now=self.clock.now(), retention=self.retention)
+                await housekeep(self.pool, now=self.clock.now(), retention=self.retention, chores=self.chores)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("housekeeping: %s; trying again in %.0f s", exc, self.interval_s)
             with contextlib.suppress(TimeoutError):

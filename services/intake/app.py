@@ -4,7 +4,7 @@ and the dependencies the routes share."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,11 +15,13 @@ from services.intake.config import IntakeSettings
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
-from services.intake.scheduler import Housekeeping
+from services.intake.repository.contacts import purge_idempotency_keys
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
+from shared.db import Conn
 from shared.events import ROUTING_WORK
+from shared.housekeeping import Chore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -49,17 +51,22 @@ async def _start(runtime: Runtime) -> None:
         flushers=settings.group_commit_flushers,
         on_group=group_sizes.observe,
     )
-    housekeeping = Housekeeping(
-        runtime.pool,
-        runtime.clock,
-        interval_s=settings.housekeeping_interval_s,
-        idempotency_retention=timedelta(seconds=settings.idempotency_key_retention_s),
-    )
-    runtime.tasks.start("idempotency-keys", housekeeping.run(), stop=housekeeping.stop)
 
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     return [ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event, accepts=WORK_EVENTS_HANDLED)]
+
+
+def _chores(runtime: Runtime) -> Sequence[Chore]:
+    """Idempotency-Keys are forgotten once no retry can need them. Natural keys (Message-ID, call and chat
+    ids) live on the messages themselves and are never purged."""
+    settings = runtime.settings
+    assert isinstance(settings, IntakeSettings)
+
+    async def purge(conn: Conn, cutoff: datetime) -> int:
+        return await purge_idempotency_keys(conn, before=cutoff)
+
+    return [Chore("idempotency keys", timedelta(seconds=settings.idempotency_key_retention_s), purge)]
 
 
 def spec() -> ServiceSpec:
@@ -69,6 +76,7 @@ def spec() -> ServiceSpec:
         routers=[channels.router, contacts.router, customers.router, classification.router],
         consumers=_consumers,
         on_start=_start,
+        chores=_chores,
         title="Switchboard intake",
     )
 

@@ -146,18 +146,20 @@ async def test_an_agent_override_is_stored_audited_and_published(intake: Intake)
 
 
 async def test_housekeeping_forgets_old_idempotency_keys_but_natural_keys_still_dedupe(intake: Intake) -> None:
-    from services.intake.scheduler import purge_due
+    from services.intake.app import spec
+    from shared.housekeeping import Retention, housekeep
 
     session = unique()
     payload = {"session_id": session, "message_id": "1", "text": "hello"}
     headers = {**intake.auth(), "Idempotency-Key": "old-key"}
     first = (await intake.client.post("/v1/channels/chat", json=payload, headers=headers)).json()
-    purged = await purge_due(
+    forgotten = await housekeep(  # the shared loop's step, with the chores intake gives it
         intake.app.state.pool,
         now=utcnow() + timedelta(days=8),
-        idempotency_retention=timedelta(days=7),
+        retention=Retention(inbox=timedelta(days=30), journeys=timedelta(days=30)),
+        chores=spec().chores(intake.app.state.runtime),
     )
-    assert purged.idempotency_keys == 1
+    assert forgotten.chores == {"idempotency keys": 1}  # retention 7 days by default
     again = (await intake.client.post("/v1/channels/chat", json=payload, headers=headers)).json()
     assert again == {**first, "outcome": "duplicate"}, "the chat message id still recognises the retry"
 
