@@ -269,6 +269,8 @@ class ConsumerLoop:
             enable_auto_commit=False,
             auto_offset_reset=self.auto_offset_reset,
             max_poll_records=self.settings.consumer_max_records,
+            fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             isolation_level="read_committed",
         )
         if not await start_with_retry(self._consumer.start, self.name, stop=self._stop):

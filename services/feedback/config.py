@@ -14,6 +14,10 @@ class FeedbackSettings(ServiceSettings):
     service: str = "feedback"
     port: int = 8104
     database_url: str = "postgresql://switchboard@127.0.0.1:5532/feedback"
+    consumer_fetch_min_bytes: int = 64 * 1024
+    consumer_fetch_max_wait_ms: int = 100
+    """Fetches wait up to 100 ms for 64 KiB (surveys go out after the work is resolved): at 200 contacts/s
+    this consumer makes a few fetches a second instead of one per producer batch."""
     public_base_url: str = ""
     """Where customers reach the survey page; links in invitations start with it. Empty: this server's own
     `http://host:port`, right for a local stack and wrong behind a proxy."""
