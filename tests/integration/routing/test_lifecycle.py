@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from services.routing.dispatcher import REFIRE_S
+from services.routing.domain.lifecycle import Conflict
+from services.routing.domain.timers import TimerKind
 from services.routing.handlers.common import Actor, Tx
 from services.routing.handlers.offers import accept_offer
 from shared.auth import Role
@@ -357,3 +360,28 @@ async def test_a_supervisor_assigning_offered_work_while_its_agent_accepts_does_
     found = await state_of(routing, work["work_id"], "assigned")
     assert found["work"]["owner_id"] == "B"
     assert [o["status"] for o in found["offers"]] == ["withdrawn"]
+
+
+async def test_a_timer_that_meets_a_concurrent_change_fires_again_instead_of_ending_the_dispatcher(
+    routing: Routing, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatcher = routing.dispatcher
+    fire = dispatcher._fire
+    met: list[str] = []
+
+    async def racing(kind: TimerKind, key: str, now: datetime) -> None:
+        if not met:
+            met.append(key)
+            raise Conflict("the offer is no longer live")
+        await fire(kind, key, now)
+
+    monkeypatch.setattr(dispatcher, "_fire", racing)
+    now = clock.now()
+    dispatcher.timers_.set("grace", "nobody", now)
+    await dispatcher.fire_due(now)  # the dispatcher's own loop may have fired it first: the same outcome
+    assert met == ["nobody"]
+    assert dispatcher.timers_.next_due() == now + timedelta(seconds=REFIRE_S)
+    clock.advance(timedelta(seconds=REFIRE_S))
+    await dispatcher.fire_due(clock.now())
+    assert dispatcher.timers_.next_due() is None
+    assert routing.app.state.runtime.tasks.failures() == {}
