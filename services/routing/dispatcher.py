@@ -435,8 +435,8 @@ class Dispatcher:
                     if offer.expires_at > now:
                         self.timers_.set_offer(offer.offer_id, offer.expires_at)
                     else:
-                        self.stats.expired += 1
                         await fail_offer(tx, offer, status="expired", reason="no answer in time", actor=SYSTEM)
+                        self.stats.expired += 1
             elif kind == "wrap_up":
                 await wrap_up_expired(tx, uuid.UUID(key))
             elif kind == "grace":

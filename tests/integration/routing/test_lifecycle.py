@@ -19,7 +19,7 @@ from services.routing.handlers.common import Actor, Tx
 from services.routing.handlers.offers import accept_offer
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.db import connect
+from shared.db import Conn, connect
 from tests.integration.routing.harness import Desktop, Routing, bearer, routing_settings, running_routing
 from tests.support import TestStack, wait_until
 
@@ -82,6 +82,18 @@ async def test_unanswered_offers_expire_move_on_and_after_three_the_work_waits_f
     assert [w["work_id"] for w in queue["supervisor_queue"]] == [work["work_id"]]
     assert {a["agent_id"] for a in queue["agents"]["away"]} == {"R0", "R1", "R2"}  # a missed offer sets away
     assert [e["action"] for e in found["history"]].count("offer_expired") == 3
+
+
+async def someone_waits_on_a_lock(conn: Conn) -> None:
+    """Until a session of this database waits on a row lock (the transaction under test, blocked by `conn`'s)."""
+
+    async def waiting() -> bool:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(count)
+
+    await wait_until(waiting, timeout_s=15, interval_s=0.05)
 
 
 async def _offered_to(routing: Routing, work_id: str, *, exclude: list[str]) -> str:
@@ -294,14 +306,7 @@ async def test_an_offer_expiring_while_its_agent_accepts_another_leaves_the_disp
         await accept_offer(tx, offer_id=uuid.UUID(second_offer["offer_id"]), actor=Actor("agent", "A"))
         expiry = asyncio.create_task(routing.dispatcher.fire_due(clock.now()))
 
-        async def expiry_waits_for_the_accept() -> bool:
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return bool(waiting)
-
-        await wait_until(expiry_waits_for_the_accept, timeout_s=15, interval_s=0.05)
+        await someone_waits_on_a_lock(conn)
         await accepting.commit()
         await expiry
     finally:
@@ -340,14 +345,7 @@ async def test_a_supervisor_assigning_offered_work_while_its_agent_accepts_does_
             )
         )
 
-        async def assign_waits() -> bool:
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return bool(waiting)
-
-        await wait_until(assign_waits, timeout_s=15, interval_s=0.05)
+        await someone_waits_on_a_lock(conn)
         # The accept's second half: the work. The supervisor's assignment must not hold it already.
         await conn.execute(
             "SELECT 1 FROM work_item WHERE work_id = $1 FOR UPDATE", uuid.UUID(work["work_id"]), timeout=5
