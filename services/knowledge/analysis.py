@@ -1,7 +1,7 @@
 """Text analysis shared by indexing and querying: one function turns text into search terms.
 
-Chinese: Traditional folded to Simplified with mainland wording (OpenCC tw2sp: 帳戶 → 账户, 軟體 → 软件) so either
-script finds the other, then jieba's search
+Chinese: folded as every service folds text (`shared.text.fold`: Traditional as Simplified with mainland wording,
+OpenCC tw2sp: 帳戶 → 账户, 軟體 → 软件) so either script finds the other, then jieba's search
 mode (words plus the dictionary words inside long words) with a custom dictionary of product terms. English
 and other Latin text: Unicode NFKC, case folding, stop words, Snowball stemming. Punctuation is dropped.
 """
@@ -12,16 +12,16 @@ import hashlib
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jieba
-import opencc
 import Stemmer
 
-ANALYZER_VERSION = "3"
+from shared.text import fold, fold_script
+
+ANALYZER_VERSION = "4"
 """Bump when analysis changes in a way that needs stored terms re-analysed."""
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
@@ -52,15 +52,10 @@ CHINESE_STOP_WORDS = _words(
 """Function words and question words: they carry no topic, and questions are full of them."""
 
 
-SIMPLIFIED_VARIANTS = (("帐", "账"),)
-"""Simplified characters OpenCC leaves apart that searchers treat as one (帳戶 → 帐户, but people write 账户)."""
-
-
 class Analyzer:
     """Thread-safe once built; building loads jieba's dictionary (about a second)."""
 
     def __init__(self, product_terms: Iterable[str] = ()) -> None:
-        self._converter = opencc.OpenCC("tw2sp")
         self._stemmer = Stemmer.Stemmer("english")
         self._lock = threading.Lock()
         jieba.setLogLevel(logging.WARNING)
@@ -76,18 +71,15 @@ class Analyzer:
         ]
         """Changes when analysis or the dictionary changes: stored terms with another one are stale."""
 
-    def fold(self, text: str) -> str:
-        """NFKC (full-width to half-width), Traditional to Simplified with mainland wording, lower case."""
-        return self.fold_for_highlight(unicodedata.normalize("NFKC", text))
+    @staticmethod
+    def fold(text: str) -> str:
+        """The one fold of `shared.text`: NFKC, punctuation, Traditional as Simplified, case."""
+        return fold(text)
 
-    def fold_for_highlight(self, text: str) -> str:
-        """The fold without NFKC, which keeps the length of nearly every text (NFKC does not)."""
-        if text.isascii():  # nothing for OpenCC or the variants to change
-            return text.lower()
-        folded = str(self._converter.convert(text))
-        for variant, standard in SIMPLIFIED_VARIANTS:  # str.replace: far cheaper than translate on CJK text
-            folded = folded.replace(variant, standard)
-        return folded.lower()
+    @staticmethod
+    def fold_for_highlight(text: str) -> str:
+        """The fold without NFKC and case folding, which keeps the length of nearly every text."""
+        return fold_script(text).lower()
 
     def terms(self, text: str) -> list[str]:
         """The search terms of `text`, in order, repeats kept (term frequency matters)."""

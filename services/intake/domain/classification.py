@@ -3,8 +3,9 @@
 A rule set is a document: the category → priority class and category → skills tables and an ordered list of
 rules. Every rule that matches contributes: the first one naming a category sets it; emergency flags and skills
 add up; the priority class is the category's, raised by any rule's override and forced to `urgent` by an
-emergency. Keywords match case-insensitively, Traditional characters folded to Simplified, so one keyword list
-serves both scripts; English keywords match whole words.
+emergency. Rules and texts are both folded by `shared.text.fold` (NFKC, case, Traditional as Simplified with
+OpenCC's phrase tables), so one keyword list serves both scripts; English keywords match whole words. Patterns
+are regular expressions over the folded text, matched case-insensitively.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.intake.domain.language import to_simplified
+from shared.text import fold, fold_script
 
 CATEGORIES: tuple[str, ...] = (
     "enquiry",
@@ -115,11 +116,6 @@ class Classification:
     @property
     def by(self) -> str:
         return f"rule:{self.fired[0].rule_id}" if self.fired else "rule:default"
-
-
-def fold(text: str) -> str:
-    """Text as rules see it: NFKC, case-folded, Traditional characters mapped to Simplified ones."""
-    return to_simplified(unicodedata.normalize("NFKC", text).casefold())
 
 
 def classify(rules: RuleSet, facts: Facts) -> Classification:
@@ -296,7 +292,7 @@ def _condition(raw: object, where: str) -> Condition:
     patterns: list[re.Pattern[str]] = []
     for pattern in _strings(raw.get("patterns", []), f"{where}.when.patterns"):
         try:
-            patterns.append(re.compile(fold(pattern)))
+            patterns.append(re.compile(fold_script(unicodedata.normalize("NFKC", pattern)), re.IGNORECASE))
         except re.error as exc:
             raise InvalidRules(
                 f"{where}.when.patterns: {pattern!r} is not a valid regular expression: {exc}"

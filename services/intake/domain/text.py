@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from shared.text import fold
+
 # --- HTML to text --------------------------------------------------------------------------------------------
 
 _BLOCK = frozenset(
@@ -246,7 +248,8 @@ _SUBJECT_PREFIX = re.compile(
 
 
 def normalise_subject(subject: str | None) -> str:
-    """The thread's subject: reply and forward prefixes (English and Chinese clients) removed, case folded."""
+    """The thread's subject: reply and forward prefixes (English and Chinese clients) removed, folded as rules
+    fold text (case, width, either Chinese script), so a reply whose client rewrote the subject still threads."""
     if not subject:
         return ""
     text = unicodedata.normalize("NFKC", subject)
@@ -255,4 +258,4 @@ def normalise_subject(subject: str | None) -> str:
         if stripped == text:
             break
         text = stripped
-    return " ".join(text.split()).casefold()
+    return " ".join(fold(text).split())

@@ -116,7 +116,7 @@ async def test_merge_is_an_audited_admin_action_that_can_be_undone(intake: Intak
 async def test_rules_are_replaced_by_an_admin_and_take_effect_at_once(intake: Intake) -> None:
     admin = intake.token("admin", "ad-2")
     current = (await intake.client.get("/v1/classification/rules", headers=admin)).json()
-    assert current["version"] == 1
+    assert current["version"] == 2  # the second shipped set (Traditional-Chinese keywords), applied by migration
     document = {k: v for k, v in current.items() if k != "version"}
     document["rules"].insert(
         0,
@@ -124,7 +124,7 @@ async def test_rules_are_replaced_by_an_admin_and_take_effect_at_once(intake: In
          "then": {"category": "complaint", "priority_class": "complex", "skills": ["vip"]}},
     )  # fmt: skip
     stored = await intake.client.put("/v1/classification/rules", json=document, headers=admin)
-    assert stored.status_code == 200 and stored.json()["version"] == 2
+    assert stored.status_code == 200 and stored.json()["version"] == 3
     accepted = await intake.client.post(
         "/v1/channels/chat", json={"session_id": unique(), "message_id": "1", "text": "我的黑卡怎么用不了"},
         headers=intake.auth(),
@@ -132,7 +132,10 @@ async def test_rules_are_replaced_by_an_admin_and_take_effect_at_once(intake: In
     event = (await intake.published(accepted.json()["contact_id"]))[0]["data"]
     assert (event["category"], event["priority_class"]) == ("complaint", "complex")
     assert "vip" in event["required_skills"]
-    assert await audit_actions(intake, "classification:rules") == ["classification.rules.replace"]
+    assert await audit_actions(intake, "classification:rules") == [
+        "classification.rules.shipped",
+        "classification.rules.replace",
+    ]
 
 
 async def test_an_invalid_rule_set_is_refused_and_nothing_changes(intake: Intake) -> None:
@@ -141,7 +144,7 @@ async def test_an_invalid_rule_set_is_refused_and_nothing_changes(intake: Intake
         "/v1/classification/rules", json={"rules": [{"id": "x", "when": {}, "then": {}}]}, headers=admin
     )
     assert response.status_code == 422 and response.json()["title"] == "Invalid rules"
-    assert (await intake.client.get("/v1/classification/rules", headers=admin)).json()["version"] == 1
+    assert (await intake.client.get("/v1/classification/rules", headers=admin)).json()["version"] == 2
     supervisor = await intake.client.put("/v1/classification/rules", json={}, headers=intake.token("supervisor"))
     assert supervisor.status_code == 403
 
@@ -198,3 +201,16 @@ async def test_customers_are_listed_page_by_page_by_grade(intake: Intake) -> Non
     assert [c["grade"] for c in keys["customers"]] == ["key", "key"] and keys["next_after"] is None
     refused = await intake.client.get("/v1/customers", params={"grade": "gold"}, headers=admin)
     assert refused.status_code == 422
+
+
+async def test_an_emergency_written_in_traditional_chinese_is_urgent(intake: Intake) -> None:
+    # The migrated rule set and the OpenCC fold together: these were enquiry/routine with the old table.
+    for text, reason in [("我的帳號被盜了，有人異地登入", "security"), ("家裡瓦斯外洩了", "safety")]:
+        accepted = await intake.client.post(
+            "/v1/channels/chat",
+            json={"session_id": unique(), "message_id": "1", "text": text},
+            headers=intake.auth(),
+        )
+        event = (await intake.published(accepted.json()["contact_id"]))[0]["data"]
+        assert (event["priority_class"], event["emergency"]) == ("urgent", True), text
+        assert reason in event["emergency_reasons"]

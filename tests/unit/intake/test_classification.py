@@ -9,71 +9,160 @@ from typing import Any
 
 import pytest
 
-from services.intake.domain.classification import Facts, InvalidRules, classify, explain, parse_ruleset
+from services.intake.domain.classification import (
+    CATEGORIES,
+    EMERGENCY_REASONS,
+    Facts,
+    InvalidRules,
+    classify,
+    explain,
+    parse_ruleset,
+)
+from services.intake.domain.language import detect_language
 
-MIGRATION = Path(__file__).resolve().parents[3] / "services" / "intake" / "migrations" / "0001_intake.sql"
+MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "intake" / "migrations"
 
 
 def shipped_document() -> dict[str, Any]:
-    sql = MIGRATION.read_text(encoding="utf-8")
-    match = re.search(r"\$rules\$(.*)\$rules\$", sql, re.DOTALL)
-    assert match is not None
-    document: dict[str, Any] = json.loads(match.group(1))
+    """The newest rule set a migration ships."""
+    shipped = [
+        match.group(1)
+        for path in sorted(MIGRATIONS.glob("*.sql"))
+        if (match := re.search(r"\$rules\$(.*)\$rules\$", path.read_text(encoding="utf-8"), re.DOTALL))
+    ]
+    assert shipped
+    document: dict[str, Any] = json.loads(shipped[-1])
     return document
 
 
-RULES = parse_ruleset(shipped_document(), version=1)
+RULES = parse_ruleset(shipped_document(), version=2)
 
-# (text, category, priority class, emergency)
+# (text, category, priority class, emergency reason or None). Every category and every emergency reason is here in
+# Simplified Chinese, Traditional Chinese (Taiwan and Hong Kong wording) and English.
 TABLE = [
-    ("请问你们周末营业吗？营业时间是几点到几点", "enquiry", "routine", False),
-    ("How do I change the delivery address on my order?", "enquiry", "routine", False),
-    ("請問如何修改帳戶的聯繫電話", "enquiry", "routine", False),
-    ("我要投诉你们的快递员，态度恶劣，还把包裹扔在门口", "complaint", "routine", False),
-    ("I want to make a complaint: the agent hung up on me twice. Unacceptable.", "complaint", "routine", False),
-    ("我要投訴，客服態度太差", "complaint", "routine", False),
-    ("再不处理我就打12315投诉，并且找媒体曝光", "complaint", "urgent", True),
-    ("If this is not fixed by Friday my lawyer will file a lawsuit.", "complaint", "urgent", True),
-    ("建议你们的App增加夜间模式", "suggestion", "routine", False),
-    ("Suggestion: it would be nice to export invoices as PDF.", "suggestion", "routine", False),
-    ("App一打开就闪退，报错代码500", "system_fault", "complex", False),
-    ("The checkout page shows an error and the app keeps crashing.", "system_fault", "complex", False),
-    ("系統故障，無法登錄", "system_fault", "complex", False),
-    ("这个月被重复扣费了两次，账单不对", "data_anomaly", "complex", False),
+    # enquiry
+    ("请问你们周末营业吗？营业时间是几点到几点", "enquiry", "routine", None),
+    ("請問如何修改帳戶的聯繫電話", "enquiry", "routine", None),
+    ("請問門市營業時間是幾點到幾點？", "enquiry", "routine", None),
+    ("How do I change the delivery address on my order?", "enquiry", "routine", None),
+    # complaint
+    ("我要投诉你们的快递员，态度恶劣，还把包裹扔在门口", "complaint", "routine", None),
+    ("我要投訴，客服態度太差", "complaint", "routine", None),
+    ("你們的客服態度很差，我要客訴", "complaint", "routine", None),
+    ("I want to make a complaint: the agent hung up on me twice. Unacceptable.", "complaint", "routine", None),
+    # suggestion
+    ("建议你们的App增加夜间模式", "suggestion", "routine", None),
+    ("建議你們的App增加深色模式", "suggestion", "routine", None),
+    ("Suggestion: it would be nice to export invoices as PDF.", "suggestion", "routine", None),
+    # system_fault
+    ("App一打开就闪退，报错代码500", "system_fault", "complex", None),
+    ("系統故障，無法登錄", "system_fault", "complex", None),
+    ("軟體一直當機，無法登入", "system_fault", "complex", None),
+    ("The checkout page shows an error and the app keeps crashing.", "system_fault", "complex", None),
+    # data_anomaly
+    ("这个月被重复扣费了两次，账单不对", "data_anomaly", "complex", None),
+    ("這個月信用卡被重複扣款，帳單有誤", "data_anomaly", "complex", None),
     (
         "I was charged twice for the same order; the balance shows the wrong amount.",
         "data_anomaly",
         "complex",
-        False,
+        None,
     ),
-    ("网站从早上开始就无法访问，整个服务中断了", "service_interruption", "complex", False),
-    ("Your service is down since 8am, the portal is unreachable.", "service_interruption", "complex", False),
-    ("我的账号被盗了，有人异地登录还改了密码", "security_event", "urgent", True),
-    ("My account was hacked and there are unauthorized payments.", "security_event", "urgent", True),
-    ("我的个人信息被泄露了，接到很多骚扰电话知道我的订单", "data_leak", "urgent", True),
-    ("There has been a data breach: my personal data exposed on a forum.", "data_leak", "urgent", True),
-    ("個資外洩，有人知道我的住址", "data_leak", "urgent", True),
-    ("家里的燃气表漏气了，闻到很大的煤气味，煤气泄漏了怎么办", "enquiry", "urgent", True),
-    ("There is a gas leak near your meter, someone could be injured.", "enquiry", "urgent", True),
+    # service_interruption
+    ("网站从早上开始就无法访问，整个服务中断了", "service_interruption", "complex", None),
+    ("網站從早上開始就無法連線，服務中斷了", "service_interruption", "complex", None),
+    ("Your service is down since 8am, the portal is unreachable.", "service_interruption", "complex", None),
+    # security_event (emergency: security)
+    ("我的账号被盗了，有人异地登录还改了密码", "security_event", "urgent", "security"),
+    ("我的帳號被盜了，有人異地登入還改了密碼", "security_event", "urgent", "security"),
+    ("我接到詐騙電話，對方知道我的訂單", "security_event", "urgent", "security"),
+    ("我個網上銀行戶口被盜用咗", "security_event", "urgent", "security"),
+    ("My account was hacked and there are unauthorized payments.", "security_event", "urgent", "security"),
+    ("I got a fraud call from someone pretending to be you.", "security_event", "urgent", "security"),
+    # data_leak (emergency: privacy)
+    ("我的个人信息被泄露了，接到很多骚扰电话知道我的订单", "data_leak", "urgent", "privacy"),
+    ("個資外洩，有人知道我的住址", "data_leak", "urgent", "privacy"),
+    ("我的個人資料被洩露了", "data_leak", "urgent", "privacy"),
+    ("There has been a data breach: my personal data exposed on a forum.", "data_leak", "urgent", "privacy"),
+    # safety
+    ("家里的燃气表漏气了，闻到很大的煤气味，煤气泄漏了怎么办", "enquiry", "urgent", "safety"),
+    ("家裡瓦斯外洩，聞到很重的瓦斯味", "enquiry", "urgent", "safety"),
+    ("屋企煤氣洩漏，有人受傷", "enquiry", "urgent", "safety"),
+    ("There is a gas leak near your meter, someone could be injured.", "enquiry", "urgent", "safety"),
+    # privacy (without a confirmed leak)
+    ("你们为什么要收集我的隐私", "enquiry", "urgent", "privacy"),
+    ("你們為什麼要收集我的個人隱私", "enquiry", "urgent", "privacy"),
+    ("Why do you need my personal information for a refund?", "complaint", "urgent", "privacy"),
+    # major_complaint
+    ("再不处理我就打12315投诉，并且找媒体曝光", "complaint", "urgent", "major_complaint"),
+    ("再不處理我就去消基會申訴，還要找媒體爆料", "complaint", "urgent", "major_complaint"),
+    ("再唔處理我就去消委會投訴", "complaint", "urgent", "major_complaint"),
+    ("If this is not fixed by Friday my lawyer will file a lawsuit.", "complaint", "urgent", "major_complaint"),
+    # major_failure (RULES.md: a major system failure is urgent)
+    ("系统瘫痪了，所有用户都无法下单", "service_interruption", "urgent", "major_failure"),
+    ("系統癱瘓，所有用戶都無法下單", "service_interruption", "urgent", "major_failure"),
+    (
+        "Major outage: the whole system is down and no customer can pay.",
+        "service_interruption",
+        "urgent",
+        "major_failure",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "category", "priority", "emergency"), TABLE, ids=[t[0][:24] for t in TABLE])
-def test_shipped_rules_classify_realistic_texts(text: str, category: str, priority: str, emergency: bool) -> None:
+@pytest.mark.parametrize(("text", "category", "priority", "reason"), TABLE, ids=[t[0][:24] for t in TABLE])
+def test_shipped_rules_classify_realistic_texts(
+    text: str, category: str, priority: str, reason: str | None
+) -> None:
     result = classify(RULES, Facts(text=text))
-    assert (result.category, result.priority_class, result.emergency) == (category, priority, emergency)
+    assert (result.category, result.priority_class, result.emergency) == (category, priority, reason is not None)
+    if reason is not None:
+        assert reason in result.emergency_reasons
 
 
-def test_every_category_is_reachable_in_both_languages() -> None:
+def _script(text: str) -> str:
+    if not re.search(r"[\u4e00-\u9fff]", text):
+        return "en"
+    language = detect_language(text)
+    assert language in ("zh-Hans", "zh-Hant"), text
+    return language
+
+
+def test_every_category_and_emergency_reason_is_in_the_table_in_both_scripts_and_english() -> None:
     covered: dict[str, set[str]] = {}
-    for text, category, _, _ in TABLE:
-        language = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
-        covered.setdefault(category, set()).add(language)
-    assert set(covered) == {
-        "enquiry", "complaint", "suggestion", "system_fault", "data_anomaly", "service_interruption",
-        "security_event", "data_leak",
-    }  # fmt: skip
-    assert all(languages == {"zh", "en"} for languages in covered.values()), covered
+    for text, category, _, reason in TABLE:
+        covered.setdefault(category, set()).add(_script(text))
+        if reason:
+            covered.setdefault(f"emergency:{reason}", set()).add(_script(text))
+    expected = set(CATEGORIES) | {f"emergency:{reason}" for reason in EMERGENCY_REASONS}
+    assert set(covered) == expected
+    assert all(scripts == {"zh-Hans", "zh-Hant", "en"} for scripts in covered.values()), covered
+
+
+def test_a_gas_leak_in_traditional_wording_is_not_a_data_leak() -> None:
+    result = classify(RULES, Facts(text="瓦斯外洩"))
+    assert result.category != "data_leak"
+    assert result.emergency_reasons == ("safety",)
+
+
+def test_keywords_written_in_traditional_match_simplified_text_too() -> None:
+    document = shipped_document()
+    document["rules"] = [
+        {"id": "probe", "when": {"any_keywords": ["帳號異常"]}, "then": {"category": "data_anomaly"}}
+    ]
+    rules = parse_ruleset(document, version=3)
+    assert classify(rules, Facts(text="我的账号异常")).category == "data_anomaly"
+    assert classify(rules, Facts(text="我的帳號異常")).category == "data_anomaly"
+
+
+def test_patterns_keep_their_escapes_and_match_either_case() -> None:
+    document = shipped_document()
+    document["rules"] = [
+        {"id": "order", "when": {"patterns": [r"ORDER\s*#?\d{6}\D"]}, "then": {"category": "data_anomaly"}}
+    ]
+    rules = parse_ruleset(document, version=3)
+    assert classify(rules, Facts(text="Order #123456 was charged")).category == "data_anomaly"
+    assert classify(rules, Facts(text="order 1234567")).category == "enquiry"
 
 
 def test_english_keywords_match_whole_words_only() -> None:

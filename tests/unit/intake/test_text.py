@@ -91,7 +91,7 @@ def test_html_blocks_become_lines_and_scripts_vanish() -> None:
     [
         ("Re: RE: Fwd: Order 42", "order 42"),
         ("回复：答复: 订单问题", "订单问题"),
-        ("回覆: 轉寄: 帳單", "帳單"),
+        ("回覆: 轉寄: 帳單", "账单"),
         ("[Ticket #9] Re:  Refund", "refund"),
         ("ＲＥ：全角", "全角"),
     ],
@@ -100,11 +100,19 @@ def test_subject_prefixes_of_every_client_are_removed_for_threading(subject: str
     assert normalise_subject(subject) == key
 
 
+def test_a_subject_keys_the_same_thread_in_either_chinese_script() -> None:
+    # A customer's mail client in Taiwan answers a Simplified subject in Traditional (and the other way round).
+    assert normalise_subject("回覆：帳戶資料變更申請") == normalise_subject("账户资料变更申请")
+    assert normalise_subject("Re: 軟體無法安裝") == normalise_subject("软件无法安装")
+
+
 @pytest.mark.parametrize(
     ("text", "language"),
     [
         ("我的订单还没有到，请帮我查一下物流", "zh-Hans"),
         ("我的訂單還沒有到，請幫我查一下物流", "zh-Hant"),
+        ("瓦斯外洩", "zh-Hant"),  # 洩 was missing from the old hand-made table
+        ("個資外洩了怎麼辦", "zh-Hant"),
         ("您好，请问营业时间", "zh-Hans"),
         ("My order has not arrived yet, can you check it please?", "en"),
         ("注文した商品がまだ届きません", "ja"),
