@@ -87,6 +87,8 @@ class ServiceSpec:
     on_stop: Callable[[Runtime], Awaitable[None]] | None = None
     chores: Callable[[Runtime], Sequence[Chore]] = lambda _runtime: ()
     """The service's own retention, run by the shared housekeeping loop (`shared/housekeeping.py`)."""
+    readiness_notes: Callable[[Runtime], dict[str, str]] = lambda _runtime: {}
+    """Warnings `/health/ready` shows under `notes` without making the service unready."""
     title: str = ""
 
 
@@ -250,7 +252,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         runtime: Runtime = request.app.state.runtime
         checks = await readiness(runtime)
         if all(v == "ok" for v in checks.values()):
-            return {"status": "ready", "service": spec.name, "checks": checks}
+            ready = {"status": "ready", "service": spec.name, "checks": checks}
+            notes = spec.readiness_notes(runtime)
+            return {**ready, "notes": notes} if notes else ready
         return problem_response(
             request,
             503,

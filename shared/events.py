@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -520,6 +520,21 @@ class SlaMissedV1(Event):
     elapsed_s: float
     target_s: float | None = None
     at: datetime | None = None
+
+
+@event_type("switchboard.sla.calendar_data_ending.v1", SLA_EVENTS)
+class SlaCalendarDataEndingV1(Event):
+    """A calendar that policies use runs out of holiday data within the warning window (or has): deadlines after
+    `data_until` count only the holidays the law fixes until an admin enters the year or the holiday package is
+    upgraded. Announced at most once a day per calendar; subject and key are `calendar:<id>`."""
+
+    calendar_id: str
+    data_until: date
+    days_left: int
+    """Negative once the data has ended."""
+    provisional_clocks: int = 0
+    """Running clocks whose deadline already lies after `data_until`."""
+    at: datetime
 
 
 # --- feedback.events ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.sla.api import routers
+from services.sla.calendar_watch import CalendarWatch
 from services.sla.config import SlaSettings
 from services.sla.handlers import Deps, handler
 from services.sla.handlers.events import HANDLED
@@ -65,6 +66,20 @@ async def _start(runtime: Runtime) -> None:
     runtime.extras["scheduler"] = scheduler
     if settings.sla_scheduler:
         runtime.tasks.start("sla-scheduler", scheduler.run(), stop=scheduler.stop)
+    watch = CalendarWatch(
+        runtime.pool,
+        runtime.clock,
+        warn_days=settings.sla_calendar_warn_days,
+        interval_s=settings.sla_calendar_check_s,
+    )
+    watch.register(runtime.registry)
+    runtime.extras["calendar_watch"] = watch
+    runtime.tasks.start("sla-calendar-watch", watch.run(), stop=watch.stop)
+
+
+def _notes(runtime: Runtime) -> dict[str, str]:
+    watch = runtime.extras.get("calendar_watch")
+    return watch.notes() if isinstance(watch, CalendarWatch) else {}
 
 
 def spec() -> ServiceSpec:
@@ -74,6 +89,7 @@ def spec() -> ServiceSpec:
         routers=routers(),
         consumers=_consumers,
         on_start=_start,
+        readiness_notes=_notes,
         title="Switchboard SLA",
     )
 

@@ -34,5 +34,10 @@ class SlaSettings(ServiceSettings):
     """Due moments fired per transaction."""
     sla_fire_lead_s: float = 0.05
     """Prepare a firing this long before its moment and commit at the moment (never early)."""
+    sla_calendar_warn_days: int = 60
+    """Warn this many days before a calendar in use runs out of holiday data (metric, readiness note, log,
+    supervisors' desktops)."""
+    sla_calendar_check_s: float = 3600.0
+    """How often the calendar watch looks."""
     sla_hold_before_commit_s: float = 0.0
     """Fault injection for crash tests: keep each firing transaction open this long before committing."""

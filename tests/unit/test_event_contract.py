@@ -11,7 +11,7 @@ import os
 import types
 import typing
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -43,6 +43,7 @@ def example_value(annotation: Any, name: str) -> Any:
     simple: dict[Any, Any] = {
         uuid.UUID: uuid.uuid5(NS, name),
         datetime: WHEN,
+        date: WHEN.date(),
         str: f"{name}-example",
         int: 3,
         float: 0.75,

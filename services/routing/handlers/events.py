@@ -28,6 +28,7 @@ from shared.events import (
     KnowledgeSuggestedV1,
     OutgoingMessage,
     SlaBreachedV1,
+    SlaCalendarDataEndingV1,
     SlaEscalatedV1,
     SlaWarningV1,
     WorkQueuedV1,
@@ -349,6 +350,14 @@ async def on_suggested(tx: Tx, event: KnowledgeSuggestedV1) -> None:
         )
 
 
+async def on_calendar_data_ending(tx: Tx, event: SlaCalendarDataEndingV1) -> None:
+    """Supervisors' desktops (admins and service managers work from them) are told that a calendar runs out of
+    holiday data; SLA repeats it daily, so a supervisor who was offline hears it the next day."""
+    body = jsonable({"kind": "calendar_data_ending", **event.model_dump(mode="json")})
+    for agent_id in sorted(await agent_repo.online_agents_of_tier(tx.conn, SUPERVISOR_TIER)):
+        await feed.to_desktop(tx.conn, agent_id=agent_id, kind="notice", body=body, now=tx.now)
+
+
 Dispatch = Callable[[Tx, Event, dict[str, Any]], Awaitable[None]]
 
 
@@ -380,6 +389,7 @@ def dispatch_table(*, pool: str) -> dict[type[Event], Dispatch]:
         SlaWarningV1: plain(on_sla),
         SlaBreachedV1: plain(on_sla),
         SlaEscalatedV1: plain(on_sla),
+        SlaCalendarDataEndingV1: plain(on_calendar_data_ending),
         FeedbackFollowupRequiredV1: followup,
         FeedbackNotSolvedV1: plain(on_not_solved),
         KnowledgeSuggestedV1: plain(on_suggested),

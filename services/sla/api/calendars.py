@@ -18,6 +18,8 @@ from services.sla.domain.calendar import (
     Hours,
     add_working_days,
     add_working_time,
+    holiday_name,
+    hours_on,
     validate,
     working_time_between,
 )
@@ -25,6 +27,7 @@ from services.sla.domain.policy import Target, target_seconds
 from services.sla.handlers import replan_calendar
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
+from services.sla.repository.official import SOURCES, official_days, source_info
 from shared.auth import Principal, require_roles
 from shared.db import Conn
 from shared.errors import Problem
@@ -52,6 +55,11 @@ class DayIn(_In):
 
 class CalendarIn(_In):
     name: str = Field(min_length=1, max_length=200)
+    official: Literal["CN"] | None = None
+    """Follow an official source's holidays and make-up working days (`GET /v1/sla/calendars/sources`); the
+    `holidays` and `workdays` below override it on the dates they name."""
+    covered_until: dt.date | None = None
+    """The listed days are complete to this date (set it after entering a year by hand)."""
     always_open: bool = False
     time_zone: str = Field(examples=["Asia/Shanghai"])
     weekly: dict[Weekday, list[HoursIn]] = Field(default_factory=dict)
@@ -72,6 +80,11 @@ class CalendarOut(BaseModel):
     workday_hours: list[HoursIn]
     holidays: list[DayIn]
     workdays: list[DayIn]
+    official: str | None
+    covered_until: dt.date | None
+    data_until: dt.date | None
+    """The last date the calendar knows its holidays for (None: nothing to run out of). Deadlines after it are
+    provisional: statutory holidays count, the year's bridging days and make-up days are not known yet."""
 
 
 class CalendarSaved(CalendarOut):
@@ -95,6 +108,8 @@ def to_calendar(calendar_id: str, body: CalendarIn, *, version: int) -> Calendar
             workdays=tuple(DayNote(d.date, d.name) for d in body.workdays),
             workday_hours=_hours(body.workday_hours),
             version=version,
+            official=official_days(body.official) if body.official else None,
+            covered_until=body.covered_until,
         )
         validate(calendar)
     except CalendarError as exc:
@@ -117,6 +132,9 @@ def calendar_out(calendar: Calendar) -> CalendarOut:
         workday_hours=_hours_out(calendar.workday_hours),
         holidays=[DayIn(date=n.day, name=n.name) for n in sorted(calendar.holidays, key=lambda n: n.day)],
         workdays=[DayIn(date=n.day, name=n.name) for n in sorted(calendar.workdays, key=lambda n: n.day)],
+        official=calendar.official.source if calendar.official else None,
+        covered_until=calendar.covered_until,
+        data_until=calendar.data_until,
     )
 
 
@@ -155,6 +173,68 @@ async def list_calendars(
 ) -> list[CalendarOut]:
     async with pool_of(request).acquire() as conn:
         return [calendar_out(c) for c in await admin_repo.list_calendars(conn)]
+
+
+class SourceOut(BaseModel):
+    code: str
+    description: str
+    package: str
+    published_through: dt.date
+    """The last date of the last year whose official notice the installed package carries."""
+
+
+@router.get("/calendars/sources", response_model=list[SourceOut])
+async def official_sources(_who: Annotated[Principal, Depends(require_roles(*MANAGERS))]) -> list[SourceOut]:
+    """The official holiday sources a calendar can follow, and how far their published data reaches."""
+    return [SourceOut(**vars(source_info(code))) for code in SOURCES]
+
+
+class DayOut(BaseModel):
+    date: dt.date
+    working: bool
+    hours: list[HoursIn]
+    name: str | None
+    source: Literal["calendar", "official", "weekly"]
+    """Where the answer comes from: the calendar's own list, its official source, or its weekly hours."""
+    provisional: bool
+    """After the calendar's data ends: the year's arrangement is not known yet."""
+
+
+@router.get("/calendars/{calendar_id}/days", response_model=list[DayOut])
+async def calendar_days(
+    calendar_id: str,
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
+    start: Annotated[dt.date, Query(alias="from")],
+    end: Annotated[dt.date, Query(alias="to")],
+) -> list[DayOut]:
+    """Every date from `from` to `to` (at most two years) as the calendar counts it."""
+    if end < start or (end - start).days > 800:
+        raise Problem(
+            422, "Validation failed", "`to` must be on or after `from`, at most 800 days later", kind="validation"
+        )
+    async with pool_of(request).acquire() as conn:
+        calendar = await _get(conn, calendar_id)
+    until = calendar.data_until
+    listed = {n.day for n in (*calendar.holidays, *calendar.workdays)}
+    official = (
+        {n.day for n in (*calendar.official.holidays, *calendar.official.workdays)} if calendar.official else set()
+    )
+    days: list[DayOut] = []
+    for offset in range((end - start).days + 1):
+        day = start + dt.timedelta(days=offset)
+        hours = hours_on(calendar, day)
+        days.append(
+            DayOut(
+                date=day,
+                working=bool(hours),
+                hours=_hours_out(hours),
+                name=holiday_name(calendar, day),
+                source="calendar" if day in listed else "official" if day in official else "weekly",
+                provisional=until is not None and day > until,
+            )
+        )
+    return days
 
 
 @router.get("/calendars/{calendar_id}", response_model=CalendarOut)

@@ -1,9 +1,13 @@
 """Business calendars and working-time arithmetic.
 
 A calendar is either always open (24×7) or weekly working hours in an IANA time zone, with holidays and
-make-up working days (调休) listed by date. All arithmetic takes and returns aware instants; working periods
-are built from local dates and converted through the zone, so daylight-saving changes are handled where the
-zone has them.
+make-up working days (调休) by date: those of an official source (a country's notices, `OfficialDays`) and the
+admin's own list, which wins over the source on the dates it names. Holiday data runs out: an official source
+at the end of its last published year, an admin's list at the end of the last year it names (or the date the
+admin says it is complete to). `data_until` tells when; clocks that run past it are provisional.
+
+All arithmetic takes and returns aware instants; working periods are built from local dates and converted
+through the zone, so daylight-saving changes are handled where the zone has them.
 """
 
 from __future__ import annotations
@@ -64,6 +68,17 @@ class DayNote:
 
 
 @dataclass(frozen=True)
+class OfficialDays:
+    """An official source's days off and make-up working days; complete to `published_through`, after which
+    only the days fixed by law are listed."""
+
+    source: str
+    holidays: tuple[DayNote, ...]
+    workdays: tuple[DayNote, ...]
+    published_through: date
+
+
+@dataclass(frozen=True)
 class Calendar:
     calendar_id: str
     name: str
@@ -77,12 +92,33 @@ class Calendar:
     workday_hours: tuple[Hours, ...] = ()
     """Hours worked on a make-up day; empty means Monday's hours."""
     version: int = 1
+    official: OfficialDays | None = None
+    """The official source the calendar follows, if any; `holidays` and `workdays` override it."""
+    covered_until: date | None = None
+    """Set by an admin who entered a year by hand: the listed days are complete to this date."""
     _holiday_set: frozenset[date] = field(init=False, repr=False, compare=False)
     _workday_set: frozenset[date] = field(init=False, repr=False, compare=False)
+    _official_off: frozenset[date] = field(init=False, repr=False, compare=False)
+    _official_work: frozenset[date] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_holiday_set", frozenset(n.day for n in self.holidays))
         object.__setattr__(self, "_workday_set", frozenset(n.day for n in self.workdays))
+        official = self.official
+        object.__setattr__(self, "_official_off", frozenset(n.day for n in official.holidays) if official else ())
+        object.__setattr__(self, "_official_work", frozenset(n.day for n in official.workdays) if official else ())
+
+    @property
+    def data_until(self) -> date | None:
+        """The last date the calendar knows its holidays for; None when it has none to run out of (24×7, or
+        weekly hours without any holiday list)."""
+        if self.always_open:
+            return None
+        ends = [d for d in (self.covered_until, self.official.published_through if self.official else None) if d]
+        if ends:
+            return max(ends)
+        listed = [n.day for n in (*self.holidays, *self.workdays)]
+        return date(max(listed).year, 12, 31) if listed else None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -128,7 +164,26 @@ def hours_on(calendar: Calendar, day: date) -> tuple[Hours, ...]:
         return ()
     if day in calendar._workday_set:
         return calendar.workday_hours or calendar.weekly[0]
+    if day in calendar._official_off:
+        return ()
+    if day in calendar._official_work:
+        return calendar.workday_hours or calendar.weekly[0]
     return tuple(sorted(calendar.weekly[day.weekday()]))
+
+
+def beyond_data(calendar: Calendar, moment: datetime) -> bool:
+    """Whether `moment` falls after the calendar's holiday data ends (a deadline there is provisional)."""
+    until = calendar.data_until
+    return until is not None and moment.astimezone(calendar.zone).date() > until
+
+
+def holiday_name(calendar: Calendar, day: date) -> str | None:
+    """What the day off is called (the admin's name first), or None if it is no holiday."""
+    for notes in (calendar.holidays, calendar.official.holidays if calendar.official else ()):
+        for note in notes:
+            if note.day == day:
+                return note.name
+    return None
 
 
 def is_working_day(calendar: Calendar, day: date) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from services.sla.domain.calendar import Calendar, add_working_time, working_time_between
+from services.sla.domain.calendar import Calendar, add_working_time, beyond_data, working_time_between
 from services.sla.domain.policy import ClockSpec, target_seconds
 
 State = Literal["running", "paused", "met", "missed", "cancelled"]
@@ -151,6 +151,10 @@ def due_moments(clock: Clock, calendar: Calendar) -> list[Due]:
 def _transition(
     before: Clock | None, after: Clock, action: str, at: datetime, calendar: Calendar, **detail: object
 ) -> Change:
+    due = due_at(after, calendar)
+    if due is not None and beyond_data(calendar, due):
+        # Counted with the days the law fixes, but the year's arrangement is not known yet: say so.
+        detail = {**detail, "calendar_data_until": str(calendar.data_until)}
     return Change(
         after,
         Transition(
@@ -161,7 +165,7 @@ def _transition(
             at=at,
             elapsed_s=elapsed_at(after, calendar, at),
             paused_s=paused_at(after, at),
-            due_at=due_at(after, calendar),
+            due_at=due,
             detail=detail,
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from services.sla.domain.calendar import Calendar
@@ -17,7 +17,7 @@ from shared.db import Conn
 
 SELECT_CALENDARS = """
 SELECT calendar_id, name, always_open, time_zone, weekly, workday_hours, holidays, workdays, version,
-       updated_at, updated_by
+       official, covered_until, updated_at, updated_by
 FROM calendar ORDER BY calendar_id
 """
 
@@ -32,7 +32,7 @@ async def calendars_by_id(conn: Conn) -> dict[str, Calendar]:
 
 SELECT_CALENDAR = """
 SELECT calendar_id, name, always_open, time_zone, weekly, workday_hours, holidays, workdays, version,
-       updated_at, updated_by
+       official, covered_until, updated_at, updated_by
 FROM calendar WHERE calendar_id = $1
 """
 
@@ -44,13 +44,13 @@ async def get_calendar(conn: Conn, calendar_id: str, *, for_update: bool = False
 
 UPSERT_CALENDAR = """
 INSERT INTO calendar (calendar_id, name, always_open, time_zone, weekly, workday_hours, holidays, workdays,
-                      version, updated_at, updated_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                      version, updated_at, updated_by, official, covered_until)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (calendar_id) DO UPDATE SET
     name = EXCLUDED.name, always_open = EXCLUDED.always_open, time_zone = EXCLUDED.time_zone,
     weekly = EXCLUDED.weekly, workday_hours = EXCLUDED.workday_hours, holidays = EXCLUDED.holidays,
     workdays = EXCLUDED.workdays, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
-    updated_by = EXCLUDED.updated_by
+    updated_by = EXCLUDED.updated_by, official = EXCLUDED.official, covered_until = EXCLUDED.covered_until
 """
 
 
@@ -68,6 +68,8 @@ async def save_calendar(conn: Conn, calendar: Calendar, *, by: str, now: datetim
         calendar.version,
         now,
         by,
+        calendar.official.source if calendar.official else None,
+        calendar.covered_until,
     )
 
 
@@ -77,6 +79,31 @@ WHERE active AND (definition->>'calendar_id' = $1
                   OR EXISTS (SELECT 1 FROM jsonb_array_elements(definition->'clocks') AS c
                              WHERE c->>'calendar_id' = $1))
 """
+
+
+CALENDARS_IN_USE = """
+SELECT DISTINCT id FROM (
+    SELECT definition->>'calendar_id' AS id FROM sla_policy WHERE active
+    UNION ALL
+    SELECT c->>'calendar_id' FROM sla_policy, jsonb_array_elements(definition->'clocks') AS c WHERE active
+) AS used WHERE id IS NOT NULL
+"""
+
+
+async def calendar_ids_in_use(conn: Conn) -> set[str]:
+    """Calendars active policies name, as their default or for one of their clocks."""
+    return {row["id"] for row in await conn.fetch(CALENDARS_IN_USE)}
+
+
+CLAIM_NOTICE = """
+INSERT INTO calendar_notice (calendar_id, on_day, data_until) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING RETURNING calendar_id
+"""
+
+
+async def claim_calendar_notice(conn: Conn, calendar_id: str, *, on_day: date, data_until: date) -> bool:
+    """True for the first caller of the day (per calendar): that one announces it."""
+    return await conn.fetchval(CLAIM_NOTICE, calendar_id, on_day, data_until) is not None
 
 
 async def policies_using_calendar(conn: Conn, calendar_id: str) -> int:

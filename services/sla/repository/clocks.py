@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from services.sla.domain.calendar import Calendar
@@ -254,6 +254,17 @@ OPEN_ON_CALENDAR = (
 
 async def open_clocks_on_calendar(conn: Conn, calendar_id: str) -> int:
     return int(await conn.fetchval(OPEN_ON_CALENDAR, calendar_id))
+
+
+RUNNING_DUE_AFTER = """
+SELECT count(*) FROM sla_clock
+WHERE state = 'running' AND spec->>'calendar_id' = $1 AND due_at >= ($2::date + 1)::timestamp AT TIME ZONE $3
+"""
+
+
+async def running_due_after(conn: Conn, calendar_id: str, day: date, *, time_zone: str = "UTC") -> int:
+    """Running clocks on the calendar whose deadline lies after `day` (the calendar's local date)."""
+    return int(await conn.fetchval(RUNNING_DUE_AFTER, calendar_id, day, time_zone))
 
 
 SET_DUE_AT = "UPDATE sla_clock SET due_at = $3, updated_at = $4 WHERE contact_id = $1 AND clock = $2"

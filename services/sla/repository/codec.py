@@ -9,6 +9,7 @@ from typing import Any
 
 from services.sla.domain.calendar import Calendar, DayNote, Hours
 from services.sla.domain.policy import ClockRule, ClockSpec, Policy, Step, Target
+from services.sla.repository.official import official_days
 
 
 def hours_json(hours: Sequence[Hours]) -> list[list[str]]:
@@ -38,6 +39,8 @@ def calendar_from(row: Any) -> Calendar:
         workdays=notes_from(row["workdays"]),
         workday_hours=hours_from(row["workday_hours"]),
         version=row["version"],
+        official=official_days(row["official"]) if row["official"] else None,
+        covered_until=row["covered_until"],
     )
 
 

@@ -27,10 +27,15 @@ async def test_the_seeded_working_hours_calendar_holds_the_official_2025_and_202
     assert calendar["weekly"] == {
         day: [{"start": "09:00", "end": "18:00"}] for day in ("mon", "tue", "wed", "thu", "fri")
     }
-    assert [(d["date"], d["name"]) for d in calendar["holidays"]] == [
-        (n.day.isoformat(), n.name) for n in CHINA_HOLIDAYS
-    ]
-    assert [d["date"] for d in calendar["workdays"]] == [n.day.isoformat() for n in CHINA_WORKDAYS]
+    assert calendar["official"] == "CN"  # the notices come from the official source now, not a typed list
+    days = await shared_sla.client.get(
+        "/v1/sla/calendars/working-hours/days", params={"from": "2025-01-01", "to": "2026-12-31"}, headers=ADMIN
+    )
+    assert days.status_code == 200, days.text
+    off = {d["date"] for d in days.json() if not d["working"]}
+    worked_weekends = {d["date"] for d in days.json() if d["working"] and d["source"] == "official"}
+    assert {n.day.isoformat() for n in CHINA_HOLIDAYS} <= off
+    assert worked_weekends == {n.day.isoformat() for n in CHINA_WORKDAYS}
 
 
 async def test_adding_working_time_on_a_calendar_crosses_spring_festival(shared_sla: Sla) -> None:
