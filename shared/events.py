@@ -266,12 +266,17 @@ class ContactReceivedV1(Event):
 class ContactMessageAddedV1(Event):
     contact_id: uuid.UUID
     message_id: uuid.UUID
+    """For an agent's reply: the reply id (also the id of its `outbound.message.requested`)."""
     channel: Channel
     from_customer: bool = True
     text: str
     language: str | None = None
     received_at: datetime
     reopened: bool = False
+    author: str | None = None
+    """The agent or supervisor who wrote a reply (None for the customer's messages)."""
+    solution: bool = False
+    """The reply is the solution or plan sent to the customer (stops the formal-response clock)."""
 
 
 @event_type("switchboard.contact.reclassified.v1", INTAKE_CONTACTS)
@@ -284,6 +289,23 @@ class ContactReclassifiedV1(Event):
     """`rule:<id>` or `agent:<id>`."""
     emergency_reasons: list[str] = Field(default_factory=list)
     required_skills: list[str] = Field(default_factory=list)
+
+
+@event_type("switchboard.outbound.delivery_reported.v1", INTAKE_CONTACTS)
+class OutboundDeliveryReportedV1(Event):
+    """A channel adapter's receipt for an `outbound.message.requested` changed the message's delivery state
+    (receipts for every service's messages come to intake: `POST /v1/outbound/receipts`)."""
+
+    message_id: uuid.UUID
+    contact_id: uuid.UUID | None = None
+    origin: str
+    """The service that asked for the message: intake (replies), routing (end notices), feedback (surveys)."""
+    kind: str
+    """`reply`, `end_notice`, `survey`, … (`outbound.message.requested`'s kind or template)."""
+    channel: Channel
+    status: Literal["accepted", "sent", "delivered", "read", "failed", "bounced"]
+    reason: str | None = None
+    at: datetime
 
 
 @event_type("switchboard.customer.merged.v1", INTAKE_CONTACTS)
@@ -646,9 +668,22 @@ class ArticleArchivedV1(Event):
 # --- outbound.messages --------------------------------------------------------------------------------------
 
 
+class OutboundAttachment(BaseModel):
+    """An attachment by reference: the adapter fetches `url` (Switchboard keeps no content), checks `sha256`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
 @event_type("switchboard.outbound.message.requested.v1", OUTBOUND_MESSAGES)
 class OutboundMessageRequestedV1(Event):
-    """The contract for channel adapters: deliver `template` with `variables` to `recipient` on `channel`."""
+    """The contract for channel adapters (docs/adapters.md): deliver `template` with `variables` to `recipient`
+    on `channel`; a `reply` carries its text itself (`text`, `html`, `subject`, `headers`, `attachments`)."""
 
     message_id: uuid.UUID
     """Idempotency key: an adapter delivers each message id at most once."""
@@ -658,6 +693,17 @@ class OutboundMessageRequestedV1(Event):
     template: str
     variables: dict[str, str] = Field(default_factory=dict)
     language: str = "zh-Hans"
+    kind: str | None = None
+    """What the message is: `reply` (an agent's answer), `end_notice`, `survey`, `callback_notice`…"""
+    origin: str | None = None
+    """The service that asked for it (receipts go to intake whatever the origin)."""
+    text: str | None = None
+    html: str | None = None
+    """E-mail only: the HTML alternative of `text`."""
+    subject: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    """E-mail threading: `Message-ID` (ours), `In-Reply-To`, `References` — send them as given."""
+    attachments: list[OutboundAttachment] = Field(default_factory=list)
 
 
 # --- ops.probe ----------------------------------------------------------------------------------------------

@@ -10,17 +10,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_client import Histogram
 
-from services.intake.api import channels, classification, contacts, customers
+from services.intake.api import channels, classification, contacts, conversation, customers
 from services.intake.config import IntakeSettings
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
+from services.intake.handlers.conversation import TIMELINE_EVENTS, on_timeline_event
 from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
 from services.intake.repository.contacts import purge_idempotency_keys
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
-from shared.events import ROUTING_WORK
+from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ROUTING_WORK, SLA_EVENTS
 from shared.housekeeping import Chore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -54,7 +55,12 @@ async def _start(runtime: Runtime) -> None:
 
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-    return [ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event, accepts=WORK_EVENTS_HANDLED)]
+    timeline_topics = [ROUTING_WORK.name, SLA_EVENTS.name, FEEDBACK_EVENTS.name, OUTBOUND_MESSAGES.name]
+    return [
+        ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event, accepts=WORK_EVENTS_HANDLED),
+        # The contact's timeline and owner; a poll in one transaction (every effect is in the database).
+        ConsumerSpec("intake.timeline", timeline_topics, on_timeline_event, batch=True, accepts=TIMELINE_EVENTS),
+    ]
 
 
 def _chores(runtime: Runtime) -> Sequence[Chore]:
@@ -73,7 +79,7 @@ def spec() -> ServiceSpec:
     return ServiceSpec(
         name="intake",
         migrations=MIGRATIONS,
-        routers=[channels.router, contacts.router, customers.router, classification.router],
+        routers=[channels.router, contacts.router, conversation.router, customers.router, classification.router],
         consumers=_consumers,
         on_start=_start,
         chores=_chores,

@@ -39,3 +39,5 @@ class IntakeSettings(ServiceSettings):
     """Most single posts one transaction commits together (group commit); 1 commits every post on its own."""
     group_commit_flushers: int = 4
     """Transactions of single posts in flight at once; posts arriving meanwhile wait and share the next one."""
+    reply_message_id_domain: str = "switchboard.invalid"
+    """The domain of the Message-IDs our e-mail replies carry (`<reply id@domain>`); set it to your mail domain."""

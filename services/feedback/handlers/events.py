@@ -22,6 +22,7 @@ from shared.events import (
     CustomerMergedV1,
     CustomerUnmergedV1,
     Event,
+    OutboundDeliveryReportedV1,
     SurveyCancelledV1,
     SurveyScheduledV1,
     SurveySkippedV1,
@@ -40,6 +41,7 @@ HANDLED: frozenset[type[Event]] = frozenset(
         WorkReopenedV1,
         CustomerMergedV1,
         CustomerUnmergedV1,
+        OutboundDeliveryReportedV1,
     }
 )
 """Every type `handle` acts on; the consumer skips the rest before the inbox."""
@@ -64,6 +66,17 @@ async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
         await repo.merge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
     elif isinstance(event, CustomerUnmergedV1):
         await repo.unmerge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+    elif isinstance(event, OutboundDeliveryReportedV1) and event.origin == "feedback":
+        # Receipts for every service's messages go to intake, which checked the adapter's key and reports them.
+        await repo.record_receipt(
+            conn,
+            message_id=event.message_id,
+            status=event.status,
+            detail=event.reason,
+            reported_at=event.at,
+            by="intake",
+            now=now,
+        )
 
 
 async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: datetime) -> None:

@@ -102,6 +102,8 @@ def _outbound(
             "template": template,
             "variables": variables,
             "language": language,
+            "kind": "survey",
+            "origin": "feedback",
         }
     )
 

@@ -335,14 +335,20 @@ async def wrap_up_expired(tx: Tx, work_id: uuid.UUID) -> WorkRecord | None:
 
 
 async def _send_end_notice(tx: Tx, work: WorkRecord) -> bool:
+    """Queue the end notice (LC-04); each notice has an id of its own, so one sent after a failed one is a new
+    message to the adapter, and its receipt (through intake) decides "customer notified"."""
     contact = await work_repo.get_contact(tx.conn, work.contact_id)
     if contact is None:
         return False
     route = end_notice_route(contact.channel, dict(contact.reply_to))
     if route is None:
         return False
+    message_id = uuid.uuid4()
+    await work_repo.insert_end_notice(tx.conn, message_id=message_id, work_id=work.work_id, now=tx.now)
     message = OutboundMessageRequestedV1(
-        message_id=uuid.uuid5(work.work_id, f"end-notice-{work.reopened}"),
+        message_id=message_id,
+        kind="end_notice",
+        origin="routing",
         contact_id=work.contact_id,
         channel=route.channel,
         recipient=route.recipient,
@@ -419,7 +425,15 @@ async def notify_customer(tx: Tx, work_id: uuid.UUID, actor: Actor, *, sent_else
         raise NotAllowed("only an agent who handled this work or a supervisor")
     if not sent_elsewhere and not await _send_end_notice(tx, work):
         raise Conflict("no way to reach the customer is known for the end notice")
-    return await _save(tx, replace(work, customer_notified=True, updated_at=tx.now), "customer_notified", actor)
+    # After a notice that failed, a new one counts once it is delivered (its receipt sets the clear).
+    notified = sent_elsewhere or not await work_repo.had_failed_notice(tx.conn, work.work_id)
+    return await _save(
+        tx,
+        replace(work, customer_notified=notified, updated_at=tx.now),
+        "customer_notified" if notified else "end_notice_sent",
+        actor,
+        sent_elsewhere=sent_elsewhere,
+    )
 
 
 async def close_work(tx: Tx, work: WorkRecord, actor: Actor, *, reason: str) -> WorkRecord:

@@ -26,6 +26,7 @@ from shared.events import (
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
     KnowledgeSuggestedV1,
+    OutboundDeliveryReportedV1,
     OutgoingMessage,
     SlaBreachedV1,
     SlaCalendarDataEndingV1,
@@ -358,6 +359,52 @@ async def on_calendar_data_ending(tx: Tx, event: SlaCalendarDataEndingV1) -> Non
         await feed.to_desktop(tx.conn, agent_id=agent_id, kind="notice", body=body, now=tx.now)
 
 
+async def on_delivery_reported(tx: Tx, event: OutboundDeliveryReportedV1) -> None:
+    """A receipt for a message of this contact: a failed reply reaches the people on the work live; an end
+    notice that failed un-sets "customer notified" (the three clears are no longer met) until a new one is
+    delivered."""
+    if event.contact_id is None or event.kind not in ("reply", "end_notice"):
+        return
+    failed = event.status in ("failed", "bounced")
+    if event.kind == "end_notice":
+        reported = await work_repo.report_end_notice(
+            tx.conn, message_id=event.message_id, status=event.status, reason=event.reason, at=event.at
+        )
+        if reported is None or not reported[1] or not (failed or event.status in ("delivered", "read")):
+            return
+        work = await work_repo.get_work(tx.conn, reported[0], for_update=True)
+        if work is None or work.customer_notified == (not failed):
+            return
+        work = replace(work, customer_notified=not failed, updated_at=tx.now)
+        await work_repo.save_work(tx.conn, work)
+        await history(
+            tx, work, "end_notice_failed" if failed else "end_notice_delivered", SYSTEM, reason=event.reason
+        )
+    else:
+        if not failed:
+            return
+        work = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
+        if work is None:
+            return
+    body = {
+        "work_id": work.work_id,
+        "contact_id": work.contact_id,
+        "message_id": event.message_id,
+        "kind": event.kind,
+        "channel": event.channel,
+        "status": event.status,
+        "reason": event.reason,
+        "customer_notified": work.customer_notified,
+        "at": event.at,
+    }
+    if failed:
+        await _to_people(tx, work, "delivery_failed", body)
+        for agent_id in {work.first_owner_id} - {None, work.owner_id, work.slot_agent_id}:
+            await feed.to_desktop(
+                tx.conn, agent_id=str(agent_id), kind="delivery_failed", body=jsonable(body), now=tx.now
+            )
+
+
 Dispatch = Callable[[Tx, Event, dict[str, Any]], Awaitable[None]]
 
 
@@ -390,6 +437,7 @@ def dispatch_table(*, pool: str) -> dict[type[Event], Dispatch]:
         SlaBreachedV1: plain(on_sla),
         SlaEscalatedV1: plain(on_sla),
         SlaCalendarDataEndingV1: plain(on_calendar_data_ending),
+        OutboundDeliveryReportedV1: plain(on_delivery_reported),
         FeedbackFollowupRequiredV1: followup,
         FeedbackNotSolvedV1: plain(on_not_solved),
         KnowledgeSuggestedV1: plain(on_suggested),

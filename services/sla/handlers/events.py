@@ -48,7 +48,9 @@ async def on_message_added(ctx: Ctx, event: Event, at: datetime) -> None:
             ctx, contact_domain.resume_all(ctx.clocks.values(), at, ctx.calendars, reason="customer replied")
         )
     else:
-        await reach_milestones(ctx, "agent_reply", at)
+        # An agent's reply: the first one stops first response where replies are the response (e-mail, web);
+        # one marked as the solution is the formal response "sent to the customer".
+        await reach_milestones(ctx, "solution" if event.solution else "agent_reply", at)
 
 
 async def on_reclassified(ctx: Ctx, event: Event, at: datetime) -> None:

@@ -1,0 +1,276 @@
+"""The conversation over HTTP: replies and notes on a contact, its timeline, and channel adapters' delivery
+receipts for every outbound message."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
+from services.intake.handlers.conversation import (
+    ContactClosed,
+    ContactMissing,
+    Draft,
+    NotYours,
+    UnknownMessage,
+    Writer,
+    WrongChannel,
+    note,
+    reply,
+    take_receipt,
+)
+from services.intake.repository import conversation as repo
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+
+router = APIRouter(tags=["conversation"])
+WRITERS = ("agent", "supervisor", "admin")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AttachmentIn(_In):
+    name: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=3, max_length=127, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    size: int = Field(ge=0, le=50 * 1024 * 1024)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    url: AnyHttpUrl
+    """Where the channel adapter fetches the content (Switchboard stores none)."""
+
+
+class ReplyIn(_In):
+    text: str = Field(max_length=100_000)
+    """Plain text; the whole message on chat, SMS and social, the text part of an e-mail."""
+    html: str | None = Field(default=None, max_length=500_000)
+    """E-mail only: an HTML alternative of `text`."""
+    channel: Literal["email", "chat", "sms", "social"] | None = None
+    """Leave out to answer on the contact's own channel (a call: SMS, else e-mail)."""
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    solution: bool = False
+    """This reply is the solution or plan (stops the formal-response clock; "sent to the customer")."""
+    canned_response_id: uuid.UUID | None = None
+    """The canned response the text started from (kept with the reply)."""
+    article_id: uuid.UUID | None = None
+    """The knowledge article the text started from (kept with the reply)."""
+
+
+class ReplyOut(BaseModel):
+    reply_id: uuid.UUID
+    contact_id: uuid.UUID
+    channel: str
+    subject: str | None
+    headers: dict[str, str]
+    """E-mail: the Message-ID, In-Reply-To and References the reply goes out with."""
+    delivery: str = "requested"
+    first_reply: bool
+    created_at: datetime
+
+
+@router.post(
+    "/v1/contacts/{contact_id}/replies", status_code=201, response_model=ReplyOut, summary="Answer the customer"
+)
+async def post_reply(
+    contact_id: uuid.UUID,
+    body: ReplyIn,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles(*WRITERS))],
+) -> ReplyOut:
+    """The agent who owns the work (or a supervisor or admin) answers on the contact's channel; the reply is
+    stored and queued on `outbound.messages` together, or not at all."""
+    based_on = {
+        k: str(v)
+        for k, v in (("canned_response_id", body.canned_response_id), ("article_id", body.article_id))
+        if v
+    }
+    draft = Draft(
+        text=body.text,
+        html=body.html,
+        channel=body.channel,
+        attachments=tuple(Attachment(**{**a.model_dump(), "url": str(a.url)}) for a in body.attachments),
+        solution=body.solution,
+        based_on=based_on or None,
+    )
+    try:
+        sent = await reply(
+            deps_of(request).pool,
+            contact_id=contact_id,
+            who=Writer(who.role, who.subject),
+            draft=draft,
+            domain=settings_of(request).reply_message_id_domain,
+            now=clock_of(request).now(),
+        )
+    except ContactMissing as exc:
+        raise Problem(404, "Not found", f"no contact {contact_id}") from exc
+    except NotYours as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="not-your-contact") from exc
+    except ContactClosed as exc:
+        raise Problem(409, "Conflict", str(exc), kind="contact-closed") from exc
+    except ReplyRefused as exc:
+        raise _refused(exc) from exc
+    return ReplyOut(**vars(sent))
+
+
+def _refused(exc: ReplyRefused) -> Problem:
+    return Problem(
+        422,
+        "Validation failed",
+        f"body.{exc.field}: {exc}",
+        kind="validation",
+        errors=[{"location": f"body.{exc.field}", "message": str(exc), "type": "reply_refused"}],
+    )
+
+
+class NoteIn(_In):
+    text: str = Field(min_length=1, max_length=20_000)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the note has no text")
+        return value
+
+
+class NoteOut(BaseModel):
+    note_id: uuid.UUID
+    contact_id: uuid.UUID
+
+
+@router.post(
+    "/v1/contacts/{contact_id}/notes", status_code=201, response_model=NoteOut, summary="An internal note"
+)
+async def post_note(
+    contact_id: uuid.UUID,
+    body: NoteIn,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles(*WRITERS))],
+) -> NoteOut:
+    """Never sent to the customer; on the timeline for whoever may see the contact."""
+    try:
+        note_id = await note(
+            deps_of(request).pool,
+            contact_id=contact_id,
+            who=Writer(who.role, who.subject),
+            text=body.text,
+            now=clock_of(request).now(),
+        )
+    except ContactMissing as exc:
+        raise Problem(404, "Not found", f"no contact {contact_id}") from exc
+    except NotYours as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="not-your-contact") from exc
+    return NoteOut(note_id=note_id, contact_id=contact_id)
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    """customer_message, agent_reply, note, queued, offered, offer_declined, offer_expired, accepted, transferred,
+    pending, resumed, solution_recorded, resolved, reopened, closed, sla_warning, sla_breached, sla_escalated,
+    sla_met, sla_missed, survey_sent, survey_answered, customer_not_solved, followup_required,
+    outbound_end_notice, outbound_survey…"""
+    actor: str | None
+    detail: dict[str, Any]
+
+
+class TimelinePage(BaseModel):
+    contact_id: uuid.UUID
+    entries: list[TimelineEntry]
+    next: str | None
+    """Pass as `after` for the next page; None at the end (for now: new entries may come later)."""
+
+
+@router.get("/v1/contacts/{contact_id}/timeline", response_model=TimelinePage, summary="Everything on the contact")
+async def get_timeline(
+    contact_id: uuid.UUID,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles(*WRITERS))],
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> TimelinePage:
+    """Customer messages, replies with their delivery state, notes, routing steps, SLA alerts and survey answers
+    in the order they happened, a page at a time."""
+    try:
+        cursor = Cursor.decode(after) if after else None
+    except ValueError as exc:
+        raise Problem(422, "Validation failed", f"query.after: {exc}", kind="validation") from exc
+    async with deps_of(request).pool.acquire() as conn:
+        head = await repo.get_head(conn, contact_id)
+        if head is None:
+            raise Problem(404, "Not found", f"no contact {contact_id}")
+        if who.role == "agent" and not await repo.agent_may_read(conn, head, who.subject):
+            raise Problem(
+                403,
+                "Forbidden",
+                "agents read the contacts of their own work and their customers' earlier contacts",
+                kind="not-your-contact",
+            )
+        rows = await repo.timeline(conn, contact_id, after=cursor, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TimelinePage(
+        contact_id=contact_id,
+        entries=[TimelineEntry(at=r["at"], kind=r["kind"], actor=r["actor"], detail=r["detail"]) for r in rows],
+        next=Cursor(rows[-1]["at"], rows[-1]["key"]).encode() if more else None,
+    )
+
+
+class ReceiptIn(_In):
+    """A channel adapter's report on a message it was asked to deliver (any `outbound.message.requested`)."""
+
+    message_id: uuid.UUID
+    status: Literal["accepted", "sent", "delivered", "read", "failed", "bounced"]
+    at: datetime | None = None
+    """When it happened, by the adapter's clock (with a time zone); now if left out."""
+    reason: str | None = Field(default=None, max_length=500)
+    """Why it failed or bounced, as the channel said (`550 5.1.1 user unknown`, `number not reachable`)."""
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("at needs a time zone (e.g. 2026-11-23T09:30:00+08:00)")
+        return value
+
+
+class ReceiptOut(BaseModel):
+    message_id: uuid.UUID
+    contact_id: uuid.UUID | None
+    status: str
+    """The message's delivery state after this receipt."""
+    changed: bool
+    """False for a repeated or out-of-date receipt (it had no effect)."""
+
+
+@router.post("/v1/outbound/receipts", status_code=202, response_model=ReceiptOut, summary="A delivery receipt")
+async def post_receipt(
+    body: ReceiptIn, request: Request, who: Annotated[Principal, Depends(require_roles("adapter"))]
+) -> ReceiptOut:
+    now = clock_of(request).now()
+    try:
+        receipt = await take_receipt(
+            deps_of(request).pool,
+            message_id=body.message_id,
+            status=body.status,
+            reported_at=body.at or now,
+            reason=body.reason,
+            adapter=who.subject,
+            channels=who.channels,
+            now=now,
+        )
+    except UnknownMessage as exc:
+        raise Problem(
+            404,
+            "Not found",
+            f"no outbound message {body.message_id} (one requested a moment ago may not be known yet: retry)",
+            kind="unknown-message",
+        ) from exc
+    except WrongChannel as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="channel-not-allowed") from exc
+    return ReceiptOut(**vars(receipt))

@@ -1,0 +1,325 @@
+"""Agents answer the customer through intake: channel-native replies on the real outbound topic, the customer's
+answer threading back, notes, the timeline, delivery receipts, and every bad request refused with nothing
+half-written."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.events import (
+    OUTBOUND_MESSAGES,
+    ROUTING_WORK,
+    Event,
+    WorkAssignedV1,
+    WorkClosedV1,
+    encode,
+)
+from shared.kafka import Producer
+from tests.integration.intake.conftest import Intake, unique
+from tests.integration.intake.test_channels_end_to_end import post_mime, raw_email
+from tests.support import read_topic, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+async def publish(intake: Intake, event: Event, contact_id: str) -> None:
+    """What routing would publish about the contact's work."""
+    producer = Producer(intake.app.state.runtime.settings)
+    await producer.start()
+    try:
+        message = encode(event, source="switchboard/routing", subject=contact_id, time=datetime.now(UTC))
+        await producer.send_raw(ROUTING_WORK.name, key=message.key, value=message.value, headers=message.headers)
+    finally:
+        await producer.stop()
+
+
+async def assign(intake: Intake, contact_id: str, agent_id: str) -> str:
+    work_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    await publish(
+        intake,
+        WorkAssignedV1(
+            work_id=work_id, contact_id=uuid.UUID(contact_id), agent_id=agent_id, first_owner_id=agent_id,
+            accepted_at=now, team="t1", via="offer",
+        ),
+        contact_id,
+    )  # fmt: skip
+
+    async def owned() -> bool:
+        async with intake.app.state.pool.acquire() as conn:
+            owner = await conn.fetchval(
+                "SELECT owner_id FROM contact WHERE contact_id = $1", uuid.UUID(contact_id)
+            )
+        return bool(owner == agent_id)
+
+    await wait_until(owned, timeout_s=30)
+    return str(work_id)
+
+
+async def outbound(intake: Intake, message_id: str) -> dict[str, Any]:
+    async def found() -> bool:
+        return any(
+            json.loads(v)["data"]["message_id"] == message_id
+            for _, v in await read_topic(intake.bootstrap, OUTBOUND_MESSAGES.name)
+        )
+
+    await wait_until(found, timeout_s=30)
+    records = await read_topic(intake.bootstrap, OUTBOUND_MESSAGES.name)
+    data: dict[str, Any] = next(
+        json.loads(v)["data"] for _, v in records if json.loads(v)["data"]["message_id"] == message_id
+    )
+    return data
+
+
+async def timeline(intake: Intake, contact_id: str, **params: Any) -> dict[str, Any]:
+    response = await intake.client.get(
+        f"/v1/contacts/{contact_id}/timeline", params=params, headers=intake.token("supervisor", "sup-1")
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_an_email_reply_is_channel_native_and_the_customers_answer_threads_back(intake: Intake) -> None:
+    customer = f"{unique()}@example.com"
+    first_id = f"<{unique()}@mail.example.com>"
+    accepted = await post_mime(
+        intake,
+        raw_email(message_id=first_id, sender=customer, subject="宽带无法连接", body="从昨天开始宽带就连不上。"),
+    )
+    contact_id = accepted["contact_id"]
+    await assign(intake, contact_id, "A-1")
+
+    stranger = await intake.client.post(
+        f"/v1/contacts/{contact_id}/replies", json={"text": "hello"}, headers=intake.token("agent", "A-2")
+    )
+    assert stranger.status_code == 403 and "A-1" in stranger.json()["detail"]
+
+    sent = await intake.client.post(
+        f"/v1/contacts/{contact_id}/replies",
+        json={"text": "您好，我们已安排工程师上门。", "html": "<p>您好，我们已安排工程师上门。</p>"},
+        headers=intake.token("agent", "A-1"),
+    )
+    assert sent.status_code == 201, sent.text
+    reply = sent.json()
+    assert reply["subject"] == "Re: 宽带无法连接"
+    assert reply["headers"]["In-Reply-To"] == first_id
+    assert reply["headers"]["References"] == first_id
+    ours = reply["headers"]["Message-ID"]
+    assert ours == f"<{reply['reply_id']}@switchboard.invalid>"
+
+    request = await outbound(intake, reply["reply_id"])
+    assert (request["channel"], request["recipient"], request["kind"]) == ("email", customer, "reply")
+    assert request["headers"] == reply["headers"] and request["subject"] == "Re: 宽带无法连接"
+    assert request["html"].startswith("<p>")
+    added = [e for e in await intake.published(contact_id) if e["type"] == "switchboard.contact.message_added.v1"]
+    assert [(e["data"]["from_customer"], e["data"]["author"]) for e in added] == [(False, "A-1")]
+
+    answer = await post_mime(
+        intake,
+        raw_email(
+            message_id=f"<{unique()}@mail.example.com>",
+            sender=customer,
+            subject="Re: 宽带无法连接",
+            body="好的，谢谢。",
+            in_reply_to=ours,
+        ),
+    )
+    assert (answer["contact_id"], answer["outcome"]) == (contact_id, "threaded")
+
+    second = await intake.client.post(
+        f"/v1/contacts/{contact_id}/replies", json={"text": "师傅下午到。"}, headers=intake.token("agent", "A-1")
+    )
+    assert second.json()["subject"] == "Re: 宽带无法连接"
+    assert second.json()["headers"]["References"].split() == [
+        first_id,
+        ours,
+        second.json()["headers"]["In-Reply-To"],
+    ]
+
+    kinds = [e["kind"] for e in (await timeline(intake, contact_id))["entries"]]
+    assert kinds == ["customer_message", "accepted", "agent_reply", "customer_message", "agent_reply"]
+
+
+async def test_chat_and_sms_replies_go_back_where_the_customer_wrote(intake: Intake) -> None:
+    session = unique("s-")
+    chat = await intake.client.post(
+        "/v1/channels/chat", json={"session_id": session, "message_id": "1", "text": "在吗"}, headers=intake.auth()
+    )
+    chat_id = chat.json()["contact_id"]
+    await assign(intake, chat_id, "A-3")
+    sent = await intake.client.post(
+        f"/v1/contacts/{chat_id}/replies", json={"text": "在的，请讲"}, headers=intake.token("agent", "A-3")
+    )
+    assert sent.status_code == 201 and sent.json()["channel"] == "chat"
+    assert (await outbound(intake, sent.json()["reply_id"]))["recipient"] == session
+
+    sms = await intake.client.post(
+        "/v1/channels/sms",
+        json={"sender": {"phone": "+86 139 0013 9001"}, "text": "我的宽带断了"},
+        headers=intake.auth(),
+    )
+    sms_id = sms.json()["contact_id"]
+    await assign(intake, sms_id, "A-3")
+    texted = await intake.client.post(
+        f"/v1/contacts/{sms_id}/replies", json={"text": "已报修"}, headers=intake.token("supervisor", "S-1")
+    )
+    assert texted.status_code == 201 and texted.json()["channel"] == "sms"
+    assert (await outbound(intake, texted.json()["reply_id"]))["recipient"] == "+8613900139001"
+
+
+async def test_bad_replies_are_refused_naming_the_field_and_write_nothing(intake: Intake) -> None:
+    call = await intake.client.post(
+        "/v1/channels/phone",
+        json={"call_id": unique(), "event": "ringing", "ani": "anonymous"},
+        headers=intake.auth(),
+    )
+    assert call.status_code == 202, call.text
+    call_id = call.json()["contact_id"]
+    await assign(intake, call_id, "A-4")
+    agent = intake.token("agent", "A-4")
+    cases = [
+        ({"text": "   "}, "body.text"),
+        ({"text": "x" * 1001, "channel": "sms"}, "body.channel"),  # no number to text either
+        ({"text": "hi"}, "body.channel"),  # a call without a number or address
+        ({"text": "hi", "channel": "fax"}, "body.channel"),
+        ({"text": "hi", "attachments": [{"name": "a.pdf"}]}, "body.attachments"),
+        ({"text": "hi", "colour": "red"}, "body.colour"),
+    ]
+    for body, field in cases:
+        response = await intake.client.post(f"/v1/contacts/{call_id}/replies", json=body, headers=agent)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert field in response.json()["detail"], (field, response.json())
+    async with intake.app.state.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM reply WHERE contact_id = $1", uuid.UUID(call_id)) == 0
+    missing = await intake.client.post(f"/v1/contacts/{uuid.uuid4()}/replies", json={"text": "hi"}, headers=agent)
+    assert missing.status_code == 404
+    adapter = await intake.client.post(
+        f"/v1/contacts/{call_id}/replies", json={"text": "hi"}, headers=intake.auth()
+    )
+    assert adapter.status_code == 403
+
+    session = unique("s-")
+    chat = await intake.client.post(
+        "/v1/channels/chat", json={"session_id": session, "message_id": "1", "text": "再见"}, headers=intake.auth()
+    )
+    chat_id = chat.json()["contact_id"]
+    work_id = await assign(intake, chat_id, "A-4")
+    await publish(
+        intake,
+        WorkClosedV1(
+            work_id=uuid.UUID(work_id), contact_id=uuid.UUID(chat_id), reason="done", at=datetime.now(UTC)
+        ),
+        chat_id,
+    )
+
+    async def closed() -> bool:
+        async with intake.app.state.pool.acquire() as conn:
+            return bool(
+                await conn.fetchval("SELECT status FROM contact WHERE contact_id = $1", uuid.UUID(chat_id))
+                == "closed"
+            )
+
+    await wait_until(closed, timeout_s=30)
+    late = await intake.client.post(f"/v1/contacts/{chat_id}/replies", json={"text": "还在吗"}, headers=agent)
+    assert late.status_code == 409 and f"/v1/work/{work_id}/reopen" in late.json()["detail"]
+
+
+async def test_receipts_move_delivery_forward_once_and_failures_are_announced(intake: Intake) -> None:
+    session = unique("s-")
+    chat = await intake.client.post(
+        "/v1/channels/chat", json={"session_id": session, "message_id": "1", "text": "你好"}, headers=intake.auth()
+    )
+    contact_id = chat.json()["contact_id"]
+    await assign(intake, contact_id, "A-5")
+    reply_id = (
+        await intake.client.post(
+            f"/v1/contacts/{contact_id}/replies", json={"text": "您好"}, headers=intake.token("agent", "A-5")
+        )
+    ).json()["reply_id"]
+
+    async def receipt(status: str, at: str, key: str | None = None, **extra: Any) -> Any:
+        body = {"message_id": reply_id, "status": status, "at": at, **extra}
+        return await intake.client.post("/v1/outbound/receipts", json=body, headers=intake.auth(key))
+
+    assert (await receipt("sent", "2026-12-06T10:00:00+08:00")).json()["changed"] is True
+    failed = await receipt("failed", "2026-12-06T10:00:05+08:00", reason="session expired")
+    assert failed.status_code == 202 and failed.json() == {
+        "message_id": reply_id, "contact_id": contact_id, "status": "failed", "changed": True,
+    }  # fmt: skip
+    again = await receipt("failed", "2026-12-06T10:00:05+08:00", reason="session expired")
+    assert again.json()["changed"] is False
+    stale = await receipt("sent", "2026-12-06T09:59:00+08:00")
+    assert stale.json() == {**failed.json(), "status": "sent", "changed": True}  # a later success after failure
+
+    wrong = await receipt("delivered", "2026-12-06T10:01:00+08:00", key=intake.email_only_key)
+    assert wrong.status_code == 403
+    unknown = await intake.client.post(
+        "/v1/outbound/receipts", json={"message_id": str(uuid.uuid4()), "status": "sent"}, headers=intake.auth()
+    )
+    assert unknown.status_code == 404 and unknown.json()["type"].endswith("unknown-message")
+    naive = await receipt("sent", "2026-12-06T10:00:00")
+    assert naive.status_code == 422
+
+    reports = [
+        (e["data"]["status"], e["data"]["kind"])
+        for e in await intake.published(contact_id)
+        if e["type"] == "switchboard.outbound.delivery_reported.v1"
+    ]
+    assert reports == [("sent", "reply"), ("failed", "reply"), ("sent", "reply")]
+    entry = next(e for e in (await timeline(intake, contact_id))["entries"] if e["kind"] == "agent_reply")
+    assert (entry["detail"]["delivery"], entry["detail"]["delivery_reason"]) == ("sent", None)
+
+
+async def test_notes_and_a_long_timeline_come_a_page_at_a_time_in_order(intake: Intake) -> None:
+    session = unique("s-")
+    first = await intake.client.post(
+        "/v1/channels/chat",
+        json={"session_id": session, "message_id": "0", "text": "问题 0"},
+        headers=intake.auth(),
+    )
+    contact_id = first.json()["contact_id"]
+    await assign(intake, contact_id, "A-6")
+    agent = intake.token("agent", "A-6")
+    for n in range(1, 6):
+        await intake.client.post(
+            "/v1/channels/chat", json={"session_id": session, "message_id": str(n), "text": f"问题 {n}"},
+            headers=intake.auth(),
+        )  # fmt: skip
+        await intake.client.post(f"/v1/contacts/{contact_id}/replies", json={"text": f"回答 {n}"}, headers=agent)
+    noted = await intake.client.post(f"/v1/contacts/{contact_id}/notes", json={"text": "客户很急"}, headers=agent)
+    assert noted.status_code == 201
+    assert (
+        await intake.client.post(f"/v1/contacts/{contact_id}/notes", json={"text": " "}, headers=agent)
+    ).status_code == 422
+    other = await intake.client.post(
+        f"/v1/contacts/{contact_id}/notes", json={"text": "x"}, headers=intake.token("agent", "A-7")
+    )
+    assert other.status_code == 403
+    assert (
+        await intake.client.get(f"/v1/contacts/{contact_id}/timeline", headers=intake.token("agent", "A-7"))
+    ).status_code == 403
+
+    pages: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = await timeline(intake, contact_id, limit=4, **({"after": after} if after else {}))
+        pages.extend(page["entries"])
+        after = page["next"]
+        if after is None:
+            break
+    whole = (await timeline(intake, contact_id))["entries"]
+    assert pages == whole and len(whole) == 13  # 6 messages, accepted, 5 replies, a note
+    assert [e["at"] for e in whole] == sorted(e["at"] for e in whole)
+    texts = [e["detail"].get("text") for e in whole if e["kind"] in ("customer_message", "agent_reply")]
+    assert texts[:3] == ["问题 0", "问题 1", "回答 1"]
+    bad = await intake.client.get(
+        f"/v1/contacts/{contact_id}/timeline", params={"after": "nonsense"}, headers=intake.token("admin")
+    )
+    assert bad.status_code == 422
