@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +17,9 @@ from shared.events import (
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
     KnowledgeSuggestedV1,
+    OutboundDeliveryReportedV1,
+    ReplyTo,
+    SlaCalendarDataEndingV1,
     SlaEscalatedV1,
     SlaWarningV1,
     SuggestedArticle,
@@ -152,3 +155,97 @@ async def test_sla_messages_knowledge_and_feedback_events_act_on_the_contacts_wo
     assert followup["work"]["kind"] == "followup" and followup["work"]["channel"] == "phone"
     reopened = await desk.next_of("offer", timeout_s=30, work__reopened=1)
     assert reopened["work"]["contact_id"] == str(other.contact_id)
+
+
+async def test_a_failed_end_notice_breaks_the_three_clears_until_a_new_one_is_delivered(
+    routing: Routing, producer: Producer
+) -> None:
+    pool = f"p-{uuid.uuid4().hex[:8]}"
+    await routing.put_agent("closer", pool=pool)
+    contact = contact_received(pool, reply_to=ReplyTo(chat_session="sess-1"))
+    await publish(producer, contact, subject=str(contact.contact_id))
+    desk = await routing.desktop("closer")
+    offer = await desk.next_of("offer", timeout_s=30)
+    work_id = offer["work"]["work_id"]
+    await desk.send({"type": "accept", "offer_id": offer["offer_id"]})
+    await desk.next_of("assigned", work__work_id=work_id)
+    resolved = await routing.call(
+        "POST",
+        f"/v1/work/{work_id}/resolve",
+        as_=("agent", "closer"),
+        json={"resolution_code": "done", "final_note": "已处理", "fcr": True, "send_end_notice": True},
+    )
+    assert resolved["work"]["customer_notified"] is True
+    async with routing.app.state.pool.acquire() as conn:
+        first = await conn.fetchval("SELECT message_id FROM end_notice WHERE work_id = $1", uuid.UUID(work_id))
+
+    async def report(message_id: uuid.UUID, status: str) -> None:
+        event = OutboundDeliveryReportedV1(
+            message_id=message_id, contact_id=contact.contact_id, origin="routing", kind="end_notice",
+            channel="chat", status=status, reason="session closed" if status == "failed" else None,
+            at=datetime.now(UTC),
+        )  # fmt: skip
+        await publish(producer, event, subject=str(contact.contact_id))
+
+    await report(first, "failed")
+    failed = await desk.next_of("delivery_failed", timeout_s=30)
+    assert (failed["kind"], failed["reason"], failed["customer_notified"]) == (
+        "end_notice",
+        "session closed",
+        False,
+    )
+    refused = await routing.call("POST", f"/v1/work/{work_id}/close", json={}, as_=("agent", "closer"), expect=409)
+    assert "clear feedback" in refused["detail"]
+    # A new notice: sent, but the clear waits for its delivery this time.
+    notified = await routing.call("POST", f"/v1/work/{work_id}/notify", json={}, as_=("agent", "closer"))
+    assert notified["work"]["customer_notified"] is False
+    async with routing.app.state.pool.acquire() as conn:
+        second = await conn.fetchval(
+            "SELECT message_id FROM end_notice WHERE work_id = $1 ORDER BY requested_at DESC LIMIT 1",
+            uuid.UUID(work_id),
+        )
+    assert second != first
+    await report(first, "delivered")  # a late receipt for the old notice decides nothing
+    await report(second, "delivered")
+
+    async def cleared() -> bool:
+        return bool((await routing.work(work_id))["work"]["customer_notified"])
+
+    await wait_until(cleared, timeout_s=30, interval_s=0.2)
+    closed = await routing.call("POST", f"/v1/work/{work_id}/close", json={}, as_=("agent", "closer"))
+    assert closed["work"]["state"] == "closed"
+
+
+async def test_a_failed_reply_and_a_calendar_running_out_reach_the_desktops(
+    routing: Routing, producer: Producer
+) -> None:
+    pool = f"p-{uuid.uuid4().hex[:8]}"
+    await routing.put_agent("replier", pool=pool)
+    await routing.put_agent("lead", pool=pool, tier="supervisor")
+    contact = contact_received(pool)
+    await publish(producer, contact, subject=str(contact.contact_id))
+    desk = await routing.desktop("replier")
+    lead = await routing.desktop("lead", available=False)
+    await lead.send({"type": "presence", "presence": "away", "ref": "l"})
+    await lead.next_of("presence_set")
+    offer = await desk.next_of("offer", timeout_s=30)
+    await desk.send({"type": "accept", "offer_id": offer["offer_id"]})
+    await desk.next_of("assigned", work__work_id=offer["work"]["work_id"])
+    failed = OutboundDeliveryReportedV1(
+        message_id=uuid.uuid4(), contact_id=contact.contact_id, origin="intake", kind="reply", channel="chat",
+        status="bounced", reason="visitor left", at=datetime.now(UTC),
+    )  # fmt: skip
+    await publish(producer, failed, subject=str(contact.contact_id))
+    seen = await desk.next_of("delivery_failed", timeout_s=30)
+    assert (seen["kind"], seen["status"], seen["message_id"]) == ("reply", "bounced", str(failed.message_id))
+    ending = SlaCalendarDataEndingV1(
+        calendar_id="working-hours", data_until=date(2026, 12, 31), days_left=25, at=datetime.now(UTC)
+    )
+    await publish(producer, ending, subject="calendar:working-hours", source="switchboard/sla")
+    notice = await lead.next_of("notice", timeout_s=30)
+    assert (notice["kind"], notice["calendar_id"], notice["days_left"]) == (
+        "calendar_data_ending",
+        "working-hours",
+        25,
+    )
+    assert not desk.of("notice")  # agents are not told; supervisors (and admins at their desks) are
