@@ -16,6 +16,7 @@ from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.conversation import TIMELINE_EVENTS, on_timeline_event
 from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
+from services.intake.indexer import SearchIndexer
 from services.intake.repository.contacts import purge_idempotency_keys
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -46,6 +47,9 @@ async def _start(runtime: Runtime) -> None:
         buckets=(1, 2, 4, 8, 16, 32, 64, 128),
         registry=runtime.registry,
     )
+    indexer = SearchIndexer(runtime.pool)
+    runtime.extras["intake.indexer"] = indexer
+    runtime.tasks.start("intake-search-indexer", indexer.run(), stop=indexer.stop)
     runtime.extras["intake.commits"] = GroupCommit(
         deps,
         max_items=settings.group_commit_max_items,

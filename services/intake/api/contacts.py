@@ -3,20 +3,112 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.intake.api.common import clock_of, deps_of
 from services.intake.domain.classification import CATEGORIES
+from services.intake.domain.conversation import Cursor
+from services.intake.domain.search import query_terms
 from services.intake.handlers.intake import ContactNotFound, override_classification
 from services.intake.repository.contacts import get_contact
 from services.intake.repository.rules import audit
+from services.intake.repository.search import Filters, list_contacts
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
+from shared.events import Category
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+PEOPLE = ("agent", "supervisor", "admin")
+
+
+class ContactSummary(BaseModel):
+    contact_id: uuid.UUID
+    channel: str
+    customer_id: uuid.UUID
+    grade: str
+    subject: str | None
+    preview: str | None
+    """The start of the customer's first message."""
+    language: str | None
+    category: str
+    priority_class: str
+    emergency: bool
+    status: str
+    owner_id: str | None
+    team: str | None
+    work_state: str | None
+    message_count: int
+    created_at: datetime
+    last_message_at: datetime
+    first_reply_at: datetime | None
+    ended_at: datetime | None
+
+
+class ContactPage(BaseModel):
+    contacts: list[ContactSummary]
+    next: str | None
+    """Pass as `after` for the next (older) page; None when there is none."""
+
+
+def _before(after: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not after:
+        return None
+    try:
+        cursor = Cursor.decode(after)
+        return cursor.at, uuid.UUID(cursor.key)
+    except ValueError as exc:
+        raise Problem(422, "Validation failed", f"query.after: {exc}", kind="validation") from exc
+
+
+async def page_of(request: Request, filters: Filters, *, after: str | None, limit: int) -> ContactPage:
+    async with deps_of(request).pool.acquire() as conn:
+        rows = await list_contacts(conn, filters, before=_before(after), limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
+    return ContactPage(
+        contacts=[ContactSummary(**r) for r in rows],
+        next=Cursor(last["created_at"], str(last["contact_id"])).encode() if last else None,
+    )
+
+
+@router.get("", response_model=ContactPage, summary="Find contacts: filters and free text, newest first")
+async def search_contacts(
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles(*PEOPLE))],
+    status: Literal["received", "reopened", "resolved", "closed", "ignored"] | None = None,
+    channel: Literal["phone", "email", "chat", "web", "sms", "social", "onsite"] | None = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    team: Annotated[str | None, Query(max_length=200)] = None,
+    category: Category | None = None,
+    grade: Literal["strategic", "key", "basic"] | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="words in Chinese (either script) or English")
+    ] = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ContactPage:
+    """Agents see the contacts they own; supervisors and admins every contact (RULES.md security)."""
+    if who.role == "agent":
+        if owner is not None and owner != who.subject:
+            raise Problem(403, "Forbidden", "agents list their own contacts only", kind="not-your-contact")
+        owner = who.subject
+    for name, moment in (("from", since), ("to", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise Problem(422, "Validation failed", f"query.{name}: needs a time zone", kind="validation")
+    filters = Filters(
+        status=status, channel=channel, owner=owner, team=team, category=category, grade=grade, since=since,
+        until=until, terms=tuple(query_terms(q or "")),
+    )  # fmt: skip
+    if q and not filters.terms:
+        raise Problem(422, "Validation failed", "query.q: no word to search for", kind="validation")
+    return await page_of(request, filters, after=after, limit=limit)
 
 
 @router.get("/{contact_id}", summary="The normalised contact with its messages")

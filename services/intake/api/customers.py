@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.common import clock_of, deps_of, media_type, settings_of
+from services.intake.api.contacts import ContactPage, page_of
 from services.intake.domain.customer import (
     Customer,
     CustomerInput,
@@ -20,6 +21,7 @@ from services.intake.domain.customer import (
 from services.intake.domain.identity import namespaced, normalise_email, normalise_phone
 from services.intake.handlers import directory
 from services.intake.repository import customers, rules
+from services.intake.repository.search import Filters, owns_contact_of
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 
@@ -267,3 +269,22 @@ async def unmerge(
     except directory.CustomerNotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc
     return {"surviving_customer_id": str(customer_id), "merged_customer_id": str(body.merged_customer_id)}
+
+
+@router.get("/{customer_id}/contacts", response_model=ContactPage, summary="The customer's contacts, newest first")
+async def customer_contacts(
+    customer_id: uuid.UUID,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))],
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ContactPage:
+    """The history an agent sees beside a contact: an agent may read it for a customer whose contact they own."""
+    if who.role == "agent":
+        async with deps_of(request).pool.acquire() as conn:
+            if not await owns_contact_of(conn, customer_id=customer_id, agent_id=who.subject):
+                raise Problem(
+                    403, "Forbidden", "agents see the history of customers whose contact they own",
+                    kind="not-your-customer",
+                )  # fmt: skip
+    return await page_of(request, Filters(customer_id=customer_id), after=after, limit=limit)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.domain.conversation import Attachment, Cursor, Reachable, Route
+from services.intake.repository.search import owns_contact_of
 from shared.db import Conn
 
 
@@ -321,9 +322,8 @@ async def timeline(conn: Conn, contact_id: uuid.UUID, *, after: Cursor | None, l
     return [dict(row) for row in rows]
 
 
-AGENT_MAY_READ = "SELECT EXISTS (SELECT 1 FROM contact WHERE customer_id = $1 AND owner_id = $2)"
-
-
 async def agent_may_read(conn: Conn, head: ContactHead, agent_id: str) -> bool:
     """An agent reads the contacts whose work they own and the earlier contacts of those customers."""
-    return head.owner_id == agent_id or bool(await conn.fetchval(AGENT_MAY_READ, head.customer_id, agent_id))
+    return head.owner_id == agent_id or await owns_contact_of(
+        conn, customer_id=head.customer_id, agent_id=agent_id
+    )

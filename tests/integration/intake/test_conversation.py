@@ -323,3 +323,57 @@ async def test_notes_and_a_long_timeline_come_a_page_at_a_time_in_order(intake: 
         f"/v1/contacts/{contact_id}/timeline", params={"after": "nonsense"}, headers=intake.token("admin")
     )
     assert bad.status_code == 422
+
+
+async def test_contacts_are_found_by_filters_and_words_in_either_script_as_each_role_may_see(
+    intake: Intake,
+) -> None:
+    phone = f"+86 139 {uuid.uuid4().int % 10**8:08d}"
+    texts = ["我的宽带连不上了，已经两天", "帳單金額不對，多扣了錢", "Router not working since Monday"]
+    ids = []
+    for text in texts:
+        posted = await intake.client.post(
+            "/v1/channels/sms", json={"sender": {"phone": phone}, "text": text}, headers=intake.auth()
+        )
+        ids.append(posted.json()["contact_id"])
+        async with intake.app.state.pool.acquire() as conn:  # a contact per text: close it so the next is new
+            await conn.execute(
+                "UPDATE contact SET status = 'closed', ended_at = now() - interval '30 days'"
+                " WHERE contact_id = $1",
+                uuid.UUID(ids[-1]),
+            )
+    await assign(intake, ids[0], "A-8")
+    indexer = intake.app.state.runtime.extras["intake.indexer"]
+    while await indexer.step():
+        pass
+    sup = intake.token("supervisor", "S-2")
+
+    async def found(headers: dict[str, str], **params: Any) -> list[str]:
+        response = await intake.client.get("/v1/contacts", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return [c["contact_id"] for c in response.json()["contacts"]]
+
+    assert await found(sup, q="寬帶") == [ids[0]]  # Traditional query, Simplified text
+    assert await found(sup, q="账单 多扣") == [ids[1]]  # Simplified query, Traditional text
+    assert await found(sup, q="ROUTER working") == [ids[2]]
+    assert await found(sup, q="宽带 Router") == []
+    customer_id = (await intake.client.get(f"/v1/contacts/{ids[0]}", headers=sup)).json()["customer"][
+        "customer_id"
+    ]
+    history = await intake.client.get(f"/v1/customers/{customer_id}/contacts", params={"limit": 2}, headers=sup)
+    page = history.json()
+    assert [c["contact_id"] for c in page["contacts"]] == [ids[2], ids[1]] and page["next"]
+    rest = await intake.client.get(
+        f"/v1/customers/{customer_id}/contacts", params={"after": page["next"]}, headers=sup
+    )
+    assert [c["contact_id"] for c in rest.json()["contacts"]] == [ids[0]] and rest.json()["next"] is None
+
+    owner = intake.token("agent", "A-8")
+    assert await found(owner, channel="sms") == [ids[0]]  # an agent sees their own contacts
+    assert (await intake.client.get("/v1/contacts", params={"owner": "A-9"}, headers=owner)).status_code == 403
+    assert (await intake.client.get(f"/v1/customers/{customer_id}/contacts", headers=owner)).status_code == 200
+    stranger = intake.token("agent", "A-9")
+    assert (await intake.client.get(f"/v1/customers/{customer_id}/contacts", headers=stranger)).status_code == 403
+    assert (await intake.client.get("/v1/contacts", headers=intake.auth())).status_code == 403
+    for bad in ({"q": "，。"}, {"after": "x"}, {"from": "2026-12-01T00:00:00"}, {"status": "lost"}):
+        assert (await intake.client.get("/v1/contacts", params=bad, headers=sup)).status_code == 422, bad
