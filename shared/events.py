@@ -291,6 +291,30 @@ class ContactReclassifiedV1(Event):
     required_skills: list[str] = Field(default_factory=list)
 
 
+@event_type("switchboard.contact.abandoned.v1", INTAKE_CONTACTS)
+class ContactAbandonedV1(Event):
+    """The customer left before anyone answered (a call hung up, a chat visitor gone, a web or e-mail contact
+    withdrawn by its adapter) — unless they asked for a callback, which keeps their place or books a time."""
+
+    contact_id: uuid.UUID
+    reason: Literal["hung_up", "visitor_left", "withdrawn"]
+    at: datetime
+    callback: Literal["none", "keep_place", "scheduled"] = "none"
+    callback_at: datetime | None = None
+    """With `scheduled`: when the customer wants to be called."""
+    callback_phone: str | None = None
+    """The number to call back (E.164; PII, never logged); the caller's own number when left out."""
+
+
+@event_type("switchboard.contact.callback_attempted.v1", INTAKE_CONTACTS)
+class ContactCallbackAttemptedV1(Event):
+    """The phone adapter's report of one callback attempt."""
+
+    contact_id: uuid.UUID
+    outcome: Literal["answered", "no_answer", "busy", "failed"]
+    at: datetime
+
+
 @event_type("switchboard.outbound.delivery_reported.v1", INTAKE_CONTACTS)
 class OutboundDeliveryReportedV1(Event):
     """A channel adapter's receipt for an `outbound.message.requested` changed the message's delivery state
@@ -439,6 +463,32 @@ class WorkReopenedV1(Event):
     work_id: uuid.UUID
     contact_id: uuid.UUID
     reason: str
+    at: datetime
+
+
+@event_type("switchboard.work.abandoned.v1", ROUTING_WORK)
+class WorkAbandonedV1(Event):
+    """Waiting work closed because the customer left (or a callback found nobody after its attempts): live
+    offers withdrawn, nothing offered after it; SLA cancels its clocks with reason `abandoned`."""
+
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    pool: str
+    channel: Channel
+    reason: str
+    """hung_up, visitor_left, withdrawn, or unreachable (callback attempts exhausted)."""
+    waited_s: float
+    at: datetime
+
+
+@event_type("switchboard.work.callback_scheduled.v1", ROUTING_WORK)
+class WorkCallbackScheduledV1(Event):
+    """The work waits for a callback time (booked by the customer, or the next try after an unanswered one)."""
+
+    work_id: uuid.UUID
+    contact_id: uuid.UUID
+    due_at: datetime
+    attempts: int = 0
     at: datetime
 
 

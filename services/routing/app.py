@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from fastapi import FastAPI
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -18,8 +22,10 @@ from services.routing.config import RoutingSettings
 from services.routing.desktop import DesktopHub
 from services.routing.desktop import router as desktop_router
 from services.routing.dispatcher import Dispatcher
+from services.routing.domain import figures as figures_domain
 from services.routing.handlers.common import HANDLE_SECONDS, WAIT_SECONDS, Tx
 from services.routing.handlers.events import dispatch_table, handle_events
+from services.routing.repository import figures as figures_repo
 from services.routing.repository.policy import PolicyCache
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -29,6 +35,7 @@ from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, KNOWLEDGE_EVENTS, SL
 from shared.kafka import Delivery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def _settings(runtime: Runtime) -> RoutingSettings:
@@ -109,12 +116,77 @@ class QueueCollector(Collector):
         yield oldest
 
 
+class IntervalFigures(Collector):
+    """Service level, abandon rate and average speed of answer of the current 15-minute interval, by pool and
+    channel; refreshed every `refresh_s` from the database (a scrape reads the last result)."""
+
+    INTERVAL = timedelta(minutes=15)
+
+    def __init__(self, runtime: Runtime, *, refresh_s: float = 15.0) -> None:
+        self.runtime = runtime
+        self.refresh_s = refresh_s
+        self.latest: list[figures_domain.IntervalFigures] = []
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def refresh(self) -> None:
+        now = self.runtime.clock.now()
+        start = now - timedelta(seconds=now.timestamp() % self.INTERVAL.total_seconds())
+        async with self.runtime.pool.acquire() as conn:
+            policy = await self.runtime.extras["policies"].get(conn)
+            counts = await figures_repo.interval_counts(
+                conn,
+                since=start,
+                until=now + timedelta(seconds=1),
+                interval=self.INTERVAL,
+                pool=None,
+                channel=None,
+            )
+        self.latest = figures_domain.all_figures(counts, policy.service_level_s)
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.refresh()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("interval figures: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.refresh_s)
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["pool", "channel"]
+        level = GaugeMetricFamily(
+            "switchboard_routing_service_level", "Share answered within the channel's threshold, current interval",
+            labels=labels,
+        )  # fmt: skip
+        abandon = GaugeMetricFamily(
+            "switchboard_routing_abandon_rate", "Share abandoned before an answer, current interval", labels=labels
+        )
+        asa = GaugeMetricFamily(
+            "switchboard_routing_asa_seconds", "Average speed of answer, current interval", labels=labels
+        )
+        for f in self.latest:
+            for family, value in ((level, f.service_level), (abandon, f.abandon_rate), (asa, f.asa_s)):
+                if value is not None:
+                    family.add_metric([f.pool, f.channel], value)
+        yield level
+        yield abandon
+        yield asa
+
+
 async def on_start(runtime: Runtime) -> None:
     settings = _settings(runtime)
     instance = _identify(runtime)
     for metric in (QueueCollector(runtime), WAIT_SECONDS, HANDLE_SECONDS):
         with contextlib.suppress(ValueError):  # registered by an earlier start of this app
             runtime.registry.register(metric)
+    interval = IntervalFigures(runtime)
+    with contextlib.suppress(ValueError):
+        runtime.registry.register(interval)
+    runtime.extras["interval_figures"] = interval
+    runtime.tasks.start("interval-figures", interval.run(), stop=interval.stop)
     hub = DesktopHub(db=runtime.pool, dsn=settings.database_url, clock=runtime.clock, origin=instance)
     await hub.start()
     runtime.extras["hub"] = hub

@@ -27,6 +27,7 @@ from services.routing.domain.model import directed_to, next_relaxation
 from services.routing.domain.policy import Policy
 from services.routing.domain.records import BUSY_OR_GONE, AgentRecord, WorkRecord, to_agent, to_work
 from services.routing.domain.timers import TimerKind, Timers
+from services.routing.handlers.callbacks import callback_due, department_deadline
 from services.routing.handlers.commands import wrap_up_expired
 from services.routing.handlers.common import SYSTEM, Tx
 from services.routing.handlers.offers import Fence, Fenced, fail_offer, lock_offer, make_offers, set_presence
@@ -248,7 +249,9 @@ class Dispatcher:
         agents = await agent_repo.list_agents(conn, pool=pool)
         for record in sorted(agents, key=lambda a: (a.idle_since, a.agent_id)):
             self._apply_agent(record, now)
-        works = await work_repo.works_in_pool(conn, pool=pool, states=["queued", "wrap_up"])
+        works = await work_repo.works_in_pool(
+            conn, pool=pool, states=["queued", "wrap_up", "scheduled", "pending_department"]
+        )
         for work in sorted(works, key=lambda w: w.enqueued_at):
             self._apply_work(work, now)
         for offer in await offer_repo.live_offers_in_pool(conn, pool):
@@ -302,6 +305,10 @@ class Dispatcher:
             return False
         if record.state == "wrap_up" and record.slot_agent_id and record.wrap_up_until:
             self.timers_.set("wrap_up", str(record.work_id), record.wrap_up_until)
+        if record.state == "scheduled":
+            self.timers_.set("callback", str(record.work_id), record.scheduled_until or now)
+        if record.state == "pending_department" and record.pending_until is not None:
+            self.timers_.set("deadline", str(record.work_id), record.pending_until)
         if record.state != "queued":
             engine.drop_work(record.work_id)
             return False
@@ -441,6 +448,10 @@ class Dispatcher:
                 await wrap_up_expired(tx, uuid.UUID(key))
             elif kind == "grace":
                 await self._grace_over(tx, key)
+            elif kind == "callback":
+                await callback_due(tx, uuid.UUID(key))
+            elif kind == "deadline":
+                await department_deadline(tx, uuid.UUID(key))
 
     async def _grace_over(self, tx: Tx, agent_id: str) -> None:
         agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
@@ -503,7 +514,7 @@ class _TimerBook:
         self._timers.cancel(kind, key)
 
     def cancel_work(self, work_id: uuid.UUID) -> None:
-        kinds: tuple[TimerKind, ...] = ("relax", "hold", "wrap_up")
+        kinds: tuple[TimerKind, ...] = ("relax", "hold", "wrap_up", "callback", "deadline")
         for kind in kinds:
             self._timers.cancel(kind, str(work_id))
 

@@ -12,14 +12,18 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from services.intake.api.common import clock_of, deps_of, settings_of
 from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
+from services.intake.domain.identity import normalise_phone
 from services.intake.handlers.conversation import (
     ContactClosed,
     ContactMissing,
+    CustomerLeftTooLate,
     Draft,
     NotYours,
     UnknownMessage,
     Writer,
     WrongChannel,
+    callback_attempted,
+    customer_left,
     note,
     reply,
     take_receipt,
@@ -219,6 +223,92 @@ async def get_timeline(
         entries=[TimelineEntry(at=r["at"], kind=r["kind"], actor=r["actor"], detail=r["detail"]) for r in rows],
         next=Cursor(rows[-1]["at"], rows[-1]["key"]).encode() if more else None,
     )
+
+
+class LeftIn(_In):
+    """The customer left before anyone answered (or asked to be called back instead of waiting)."""
+
+    reason: Literal["hung_up", "visitor_left", "withdrawn"]
+    at: datetime | None = None
+    """When, by the adapter's clock (with a time zone); now if left out."""
+    callback: Literal["none", "keep_place", "scheduled"] = "none"
+    """`keep_place`: call back in the caller's turn; `scheduled`: at `callback_at`."""
+    callback_at: datetime | None = None
+    callback_phone: str | None = Field(default=None, max_length=64)
+    """The number to call back; the caller's own number when left out."""
+
+    @field_validator("at", "callback_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone (e.g. 2026-11-23T09:30:00+08:00)")
+        return value
+
+
+@router.post("/v1/contacts/{contact_id}/abandoned", status_code=202, summary="The customer left unanswered")
+async def post_abandoned(
+    contact_id: uuid.UUID,
+    body: LeftIn,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("adapter"))],
+) -> dict[str, str]:
+    """A call that ended before it was answered, a chat visitor who left, a web or e-mail contact the adapter
+    withdraws: waiting work is closed as abandoned (never offered afterwards), unless a callback is asked for."""
+    now = clock_of(request).now()
+    phone: str | None = None
+    if body.callback_phone is not None:
+        identity = normalise_phone(body.callback_phone, region=settings_of(request).default_region)
+        if not identity.valid:
+            raise Problem(422, "Validation failed", "body.callback_phone: not a phone number", kind="validation")
+        phone = identity.value
+    if body.callback == "scheduled" and (body.callback_at is None or body.callback_at <= now):
+        raise Problem(
+            422, "Validation failed", "body.callback_at: a scheduled callback needs a time in the future",
+            kind="validation",
+        )  # fmt: skip
+    try:
+        await customer_left(
+            deps_of(request).pool, contact_id=contact_id, channels=who.channels, reason=body.reason,
+            at=body.at or now, callback=body.callback, callback_at=body.callback_at, callback_phone=phone, now=now,
+        )  # fmt: skip
+    except ContactMissing as exc:
+        raise Problem(404, "Not found", f"no contact {contact_id} on this key's channels") from exc
+    except CustomerLeftTooLate as exc:
+        raise Problem(409, "Conflict", "the contact is already closed", kind="contact-closed") from exc
+    except ReplyRefused as exc:
+        raise _refused(exc) from exc
+    return {"contact_id": str(contact_id), "status": "accepted"}
+
+
+class AttemptIn(_In):
+    outcome: Literal["answered", "no_answer", "busy", "failed"]
+    at: datetime | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone (e.g. 2026-11-23T09:30:00+08:00)")
+        return value
+
+
+@router.post("/v1/contacts/{contact_id}/callback-attempts", status_code=202, summary="A callback was tried")
+async def post_callback_attempt(
+    contact_id: uuid.UUID,
+    body: AttemptIn,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("adapter"))],
+) -> dict[str, str]:
+    """The phone adapter's report of one callback attempt; unanswered ones are retried by routing's policy."""
+    now = clock_of(request).now()
+    try:
+        await callback_attempted(
+            deps_of(request).pool, contact_id=contact_id, channels=who.channels, outcome=body.outcome,
+            at=body.at or now, now=now,
+        )  # fmt: skip
+    except ContactMissing as exc:
+        raise Problem(404, "Not found", f"no contact {contact_id} (or this key may not report calls)") from exc
+    return {"contact_id": str(contact_id), "status": "accepted"}
 
 
 class ReceiptIn(_In):

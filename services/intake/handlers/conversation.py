@@ -28,6 +28,8 @@ from services.intake.domain.conversation import (
 from services.intake.repository import conversation as repo
 from shared.db import Conn
 from shared.events import (
+    ContactAbandonedV1,
+    ContactCallbackAttemptedV1,
     ContactMessageAddedV1,
     Event,
     FeedbackFollowupRequiredV1,
@@ -42,7 +44,9 @@ from shared.events import (
     SlaWarningV1,
     SurveyAnsweredV1,
     SurveySentV1,
+    WorkAbandonedV1,
     WorkAssignedV1,
+    WorkCallbackScheduledV1,
     WorkClosedV1,
     WorkOfferDeclinedV1,
     WorkOfferedV1,
@@ -279,6 +283,62 @@ async def take_receipt(
     return Receipt(message_id, message.contact_id, after, changed=True)
 
 
+class CustomerLeftTooLate(Exception):
+    """The contact is already closed: nothing waits to be abandoned."""
+
+
+async def customer_left(
+    pool: asyncpg.Pool,
+    *,
+    contact_id: uuid.UUID,
+    channels: frozenset[str],
+    reason: str,
+    at: datetime,
+    callback: str,
+    callback_at: datetime | None,
+    callback_phone: str | None,
+    now: datetime,
+) -> None:
+    """An adapter says the customer left before an answer (a hang-up, a visitor gone, a withdrawn form), maybe
+    asking for a callback; routing decides whether the work was still waiting."""
+    async with pool.acquire() as conn, conn.transaction():
+        head = await repo.lock_head(conn, contact_id)
+        if head is None or (channels and head.channel not in channels):
+            raise ContactMissing(contact_id)
+        if head.status == "closed":
+            raise CustomerLeftTooLate()
+        if callback != "none" and callback_phone is None:
+            callback_phone = (await repo.reachable(conn, head)).phone
+            if callback_phone is None:
+                raise ReplyRefused("no number to call back: give callback_phone", field="callback_phone")
+        event = ContactAbandonedV1(
+            contact_id=contact_id,
+            reason=reason,
+            at=at,
+            callback=callback,
+            callback_at=callback_at,
+            callback_phone=callback_phone,
+        )
+        await enqueue_many(conn, [_message(event, contact_id, now)], now=now)
+
+
+async def callback_attempted(
+    pool: asyncpg.Pool,
+    *,
+    contact_id: uuid.UUID,
+    channels: frozenset[str],
+    outcome: str,
+    at: datetime,
+    now: datetime,
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        head = await repo.get_head(conn, contact_id)
+        if head is None or (channels and "phone" not in channels):
+            raise ContactMissing(contact_id)
+        event = ContactCallbackAttemptedV1(contact_id=contact_id, outcome=outcome, at=at)
+        await enqueue_many(conn, [_message(event, contact_id, now)], now=now)
+
+
 def _message(event: Event, contact_id: uuid.UUID, now: datetime) -> Any:
     return encode(event, source=SOURCE, subject=str(contact_id), time=now)
 
@@ -298,6 +358,8 @@ ROUTING_STEPS: dict[type[Event], str] = {
     WorkResolvedV1: "resolved",
     WorkReopenedV1: "reopened",
     WorkClosedV1: "closed",
+    WorkAbandonedV1: "abandoned",
+    WorkCallbackScheduledV1: "callback_scheduled",
 }
 OTHER_STEPS: dict[type[Event], str] = {
     SlaWarningV1: "sla_warning",

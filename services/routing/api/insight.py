@@ -5,14 +5,15 @@ dispatcher's decisions never do."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.routing.api.common import transaction
 from services.routing.domain.engine import describe_rule
+from services.routing.domain.figures import all_figures
 from services.routing.domain.lifecycle import NotFound
 from services.routing.domain.model import (
     Agent,
@@ -30,9 +31,11 @@ from services.routing.handlers.common import Tx
 from services.routing.handlers.offers import work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
+from services.routing.repository import figures as figures_repo
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.auth import Principal, require_roles
+from shared.errors import Problem
 from shared.events import Channel
 
 router = APIRouter(tags=["insight"])
@@ -226,3 +229,50 @@ async def status(request: Request, _p: Staff) -> dict[str, Any]:
             "desktop_messages_sent": hub.sent if hub is not None else 0,
             "leases": await feed.leases(tx.conn),
         }
+
+
+class IntervalOut(BaseModel):
+    interval_start: datetime
+    pool: str
+    channel: str
+    arrived: int
+    answered: int
+    abandoned: int
+    answered_in_threshold: int
+    threshold_s: int
+    service_level: float | None
+    """Answered within `threshold_s` ÷ (answered + abandoned); work still waiting counts for neither."""
+    abandon_rate: float | None
+    asa_s: float | None
+    """Average speed of answer: queued → first accepted."""
+
+
+@router.get("/v1/figures/queue", response_model=list[IntervalOut])
+async def queue_figures(
+    request: Request,
+    _who: Staff,
+    since: Annotated[datetime, Query(alias="from")],
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    interval_minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
+    pool: Annotated[str | None, Query(max_length=100)] = None,
+    channel: Channel | None = None,
+) -> list[IntervalOut]:
+    """Service level, abandon rate and average speed of answer per interval (15 minutes by default), pool and
+    channel, for contacts that arrived in [from, to) — at most 31 days."""
+    async with transaction(request) as tx:
+        end = until or tx.now + timedelta(microseconds=1)  # up to and including now
+        if since.tzinfo is None or end.tzinfo is None:
+            raise Problem(422, "Validation failed", "from and to need a time zone", kind="validation")
+        if not since < end <= since + timedelta(days=31):
+            raise Problem(
+                422, "Validation failed", "`to` must be after `from`, at most 31 days", kind="validation"
+            )
+        counts = await figures_repo.interval_counts(
+            tx.conn,
+            since=since,
+            until=end,
+            interval=timedelta(minutes=interval_minutes),
+            pool=pool,
+            channel=channel,
+        )
+        return [IntervalOut(**vars(f)) for f in all_figures(counts, tx.policy.service_level_s)]

@@ -17,9 +17,12 @@ STATES: tuple[str, ...] = (
     "resolved",
     "closed",
     "supervisor",
+    "scheduled",
 )
 WAITING = frozenset({"queued"})
-"""Matched automatically. `supervisor` work waits for a person."""
+"""Matched automatically. `supervisor` work waits for a person; `scheduled` work for its callback time."""
+UNANSWERED = frozenset({"queued", "offered", "supervisor", "scheduled"})
+"""Nobody has taken the contact yet: the customer leaving now abandons it."""
 HOLDS_SLOT = frozenset({"offered", "assigned", "in_progress", "wrap_up"})
 """States in which the work occupies one of its agent's slots (pending work gives the slot back)."""
 OWNED = frozenset({"assigned", "in_progress", "pending_customer", "pending_department", "wrap_up"})
@@ -43,6 +46,8 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "reopen": frozenset({"resolved", "closed"}),
     "requeue": frozenset({"supervisor", "queued"}),
     "notify": frozenset({"resolved"}),
+    "abandon": UNANSWERED,
+    "schedule": frozenset({"queued", "offered", "supervisor", "assigned", "in_progress"}),
 }
 ACTIONS: tuple[str, ...] = tuple(_ALLOWED)
 

@@ -97,6 +97,14 @@ class WorkRecord:
     created_at: datetime
     updated_at: datetime
     last_agent_id: str | None = None
+    scheduled_until: datetime | None = None
+    """A `scheduled` callback waits until then."""
+    abandoned_at: datetime | None = None
+    callback_mode: str | None = None
+    """An open callback: `keep_place` or `scheduled`."""
+    callback_attempts: int = 0
+    callback_phone: str | None = None
+    """The number to call back (PII: masked on offers, whole for the owner)."""
 
     @property
     def holds_slot(self) -> bool:

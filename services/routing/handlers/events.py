@@ -12,6 +12,7 @@ from typing import Any
 from services.routing.domain.lifecycle import OPEN, OWNED
 from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord, WorkRecord
+from services.routing.handlers.callbacks import on_abandoned, on_callback_attempt
 from services.routing.handlers.commands import reopen, resume
 from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history
 from services.routing.handlers.offers import jsonable, priority_now, work_view
@@ -19,6 +20,8 @@ from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo
 from shared.events import (
+    ContactAbandonedV1,
+    ContactCallbackAttemptedV1,
     ContactMessageAddedV1,
     ContactReceivedV1,
     ContactReclassifiedV1,
@@ -438,6 +441,8 @@ def dispatch_table(*, pool: str) -> dict[type[Event], Dispatch]:
         SlaEscalatedV1: plain(on_sla),
         SlaCalendarDataEndingV1: plain(on_calendar_data_ending),
         OutboundDeliveryReportedV1: plain(on_delivery_reported),
+        ContactAbandonedV1: plain(on_abandoned),
+        ContactCallbackAttemptedV1: plain(on_callback_attempt),
         FeedbackFollowupRequiredV1: followup,
         FeedbackNotSolvedV1: plain(on_not_solved),
         KnowledgeSuggestedV1: plain(on_suggested),

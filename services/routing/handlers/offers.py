@@ -119,12 +119,29 @@ def work_view(tx: Tx, work: WorkRecord) -> dict[str, Any]:
             "resolution_code": work.resolution_code,
             "fcr": work.fcr,
             "customer_notified": work.customer_notified,
+            "callback": (
+                {
+                    "mode": work.callback_mode,
+                    "attempts": work.callback_attempts,
+                    "phone": mask_phone(work.callback_phone),
+                }
+                if work.callback_mode
+                else None
+            ),
+            "scheduled_until": work.scheduled_until,
             "resolved_at": work.resolved_at,
             "closed_at": work.closed_at,
             "reopened": work.reopened,
             "reason": work.reason,
         }
     )
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """`+86138****8000`: enough to recognise, not enough to dial."""
+    if not phone:
+        return None
+    return phone[:6] + "*" * max(0, len(phone) - 10) + phone[-4:] if len(phone) > 10 else "*" * len(phone)
 
 
 def contact_summary(contact: ContactRecord | None) -> dict[str, Any]:
@@ -155,6 +172,8 @@ async def contact_details(tx: Tx, work: WorkRecord) -> dict[str, Any]:
         details["customer_id"] = str(contact.customer_id)
         details["attributes"] = dict(contact.attributes)
     details["messages"] = jsonable(await work_repo.messages_of(tx.conn, work.contact_id))
+    if work.callback_mode:
+        details["callback_phone"] = work.callback_phone
     details["suggestions"] = jsonable(await work_repo.suggestion_for(tx.conn, work.contact_id))
     return details
 

@@ -20,9 +20,14 @@ w.work_id, w.contact_id, w.kind, w.pool, w.channel, w.customer_id, w.grade, w.wo
 w.requirements, w.state, w.enqueued_at, w.sla_warned, w.escalation_level, w.target_agent_id, w.hold_until,
 w.target_team, w.first_owner_id, w.owner_id, w.slot_agent_id, w.excluded, w.offers_failed, w.pending_department,
 w.pending_until, w.wrap_up_until, w.solution_at, w.resolution_code, w.final_note, w.fcr, w.customer_notified,
-w.resolved_at, w.closed_at, w.reopened, w.reason, w.created_at, w.updated_at, l.agent_id AS last_agent_id
+w.resolved_at, w.closed_at, w.reopened, w.reason, w.created_at, w.updated_at, l.agent_id AS last_agent_id,
+w.scheduled_until, w.abandoned_at, cb.mode AS callback_mode, cb.attempts AS callback_attempts,
+cb.phone AS callback_phone
 """
-FROM_WORK = " FROM work_item w LEFT JOIN customer_last_agent l ON l.customer_id = w.customer_id "
+FROM_WORK = (
+    " FROM work_item w LEFT JOIN customer_last_agent l ON l.customer_id = w.customer_id"
+    " LEFT JOIN callback cb ON cb.work_id = w.work_id AND cb.done_at IS NULL "
+)
 
 
 def _work(row: asyncpg.Record | dict[str, Any]) -> WorkRecord:
@@ -39,7 +44,10 @@ INSERT INTO work_item (work_id, contact_id, kind, pool, channel, customer_id, gr
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
 ON CONFLICT (contact_id, kind) WHERE state <> 'closed' DO NOTHING
 RETURNING
-""" + WORK_COLUMNS.replace("w.", "").replace("l.agent_id AS last_agent_id", "NULL::text AS last_agent_id")
+""" + WORK_COLUMNS.replace("w.", "").replace("l.agent_id AS last_agent_id", "NULL::text AS last_agent_id").replace(
+    "cb.mode AS callback_mode, cb.attempts AS callback_attempts,\ncb.phone AS callback_phone",
+    "NULL::text AS callback_mode, 0 AS callback_attempts, NULL::text AS callback_phone",
+)
 
 
 async def insert_work(
@@ -187,7 +195,8 @@ UPDATE work_item SET
     hold_until = $14, target_team = $15, first_owner_id = $16, owner_id = $17, slot_agent_id = $18,
     excluded = $19, offers_failed = $20, pending_department = $21, pending_until = $22, wrap_up_until = $23,
     solution_at = $24, resolution_code = $25, final_note = $26, fcr = $27, customer_notified = $28,
-    resolved_at = $29, closed_at = $30, reopened = $31, reason = $32, updated_at = $33
+    resolved_at = $29, closed_at = $30, reopened = $31, reason = $32, updated_at = $33, scheduled_until = $34,
+    abandoned_at = $35
 WHERE work_id = $1
 """
 
@@ -230,6 +239,8 @@ async def save_work(conn: Conn, work: WorkRecord) -> None:
         w.reopened,
         w.reason,
         w.updated_at,
+        w.scheduled_until,
+        w.abandoned_at,
     )
 
 
@@ -550,3 +561,10 @@ FAILED_NOTICE = "SELECT EXISTS (SELECT 1 FROM end_notice WHERE work_id = $1 AND 
 
 async def had_failed_notice(conn: Conn, work_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval(FAILED_NOTICE, work_id))
+
+
+HAS_HISTORY = "SELECT EXISTS (SELECT 1 FROM work_history WHERE work_id = $1 AND action = $2 AND at >= $3)"
+
+
+async def has_history(conn: Conn, work_id: uuid.UUID, action: str, *, since: datetime) -> bool:
+    return bool(await conn.fetchval(HAS_HISTORY, work_id, action, since))

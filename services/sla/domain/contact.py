@@ -84,6 +84,17 @@ def resume_all(
     ]
 
 
+def cancel_all(
+    clocks: Iterable[Clock], at: datetime, calendars: Mapping[str, Calendar], *, reason: str
+) -> list[Change]:
+    """Every open clock ends without an outcome (the customer left before anyone answered)."""
+    return [
+        c
+        for clock in clocks
+        if (c := cancel(clock, at, calendar_of(clock.spec, calendars), reason=reason)) is not None
+    ]
+
+
 def reopen_all(clocks: Iterable[Clock], at: datetime, calendars: Mapping[str, Calendar]) -> list[Change]:
     return [c for clock in clocks if (c := reopen(clock, at, calendar_of(clock.spec, calendars))) is not None]
 

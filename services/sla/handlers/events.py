@@ -26,6 +26,7 @@ from shared.events import (
     ContactReclassifiedV1,
     Event,
     FeedbackFollowupRequiredV1,
+    WorkAbandonedV1,
     WorkAssignedV1,
     WorkPendingV1,
     WorkReopenedV1,
@@ -119,6 +120,11 @@ async def on_reopened(ctx: Ctx, event: Event, at: datetime) -> None:
     await apply(ctx, contact_domain.reopen_all(ctx.clocks.values(), at, ctx.calendars))
 
 
+async def on_abandoned(ctx: Ctx, event: Event, at: datetime) -> None:
+    assert isinstance(event, WorkAbandonedV1)
+    await apply(ctx, contact_domain.cancel_all(ctx.clocks.values(), at, ctx.calendars, reason="abandoned"))
+
+
 async def on_followup_required(ctx: Ctx, event: Event, at: datetime) -> None:
     assert isinstance(event, FeedbackFollowupRequiredV1)
     await start_triggered(ctx, "followup", at)
@@ -133,6 +139,7 @@ APPLY: Mapping[type[Event], Apply] = {
     WorkResumedV1: on_resumed,
     WorkResolvedV1: on_resolved,
     WorkReopenedV1: on_reopened,
+    WorkAbandonedV1: on_abandoned,
     FeedbackFollowupRequiredV1: on_followup_required,
 }
 

@@ -377,3 +377,53 @@ async def test_contacts_are_found_by_filters_and_words_in_either_script_as_each_
     assert (await intake.client.get("/v1/contacts", headers=intake.auth())).status_code == 403
     for bad in ({"q": "，。"}, {"after": "x"}, {"from": "2026-12-01T00:00:00"}, {"status": "lost"}):
         assert (await intake.client.get("/v1/contacts", params=bad, headers=sup)).status_code == 422, bad
+
+
+async def test_adapters_report_callers_who_leave_and_callback_attempts(intake: Intake) -> None:
+    call = await intake.client.post(
+        "/v1/channels/phone", json={"call_id": unique(), "event": "ringing", "ani": "13800138000"},
+        headers=intake.auth(),
+    )  # fmt: skip
+    contact_id = call.json()["contact_id"]
+    left = await intake.client.post(
+        f"/v1/contacts/{contact_id}/abandoned",
+        json={"reason": "hung_up", "callback": "keep_place"},
+        headers=intake.auth(),
+    )
+    assert left.status_code == 202, left.text
+    tried = await intake.client.post(
+        f"/v1/contacts/{contact_id}/callback-attempts", json={"outcome": "no_answer"}, headers=intake.auth()
+    )
+    assert tried.status_code == 202
+    events = {e["type"]: e["data"] for e in await intake.published(contact_id)}
+    abandoned = events["switchboard.contact.abandoned.v1"]
+    assert (abandoned["reason"], abandoned["callback"], abandoned["callback_phone"]) == (
+        "hung_up", "keep_place", "+8613800138000",
+    )  # fmt: skip
+    assert events["switchboard.contact.callback_attempted.v1"]["outcome"] == "no_answer"
+
+    anonymous = await intake.client.post(
+        "/v1/channels/phone",
+        json={"call_id": unique(), "event": "ringing", "ani": "anonymous"},
+        headers=intake.auth(),
+    )
+    anonymous_id = anonymous.json()["contact_id"]
+    later = (datetime.now(UTC).replace(microsecond=0)).isoformat()
+    cases = [
+        ({"reason": "hung_up", "callback": "keep_place"}, 422, "callback_phone"),  # nobody to call back
+        ({"reason": "hung_up", "callback": "scheduled", "callback_at": later}, 422, "callback_at"),  # not future
+        ({"reason": "hung_up", "callback": "keep_place", "callback_phone": "12"}, 422, "callback_phone"),
+        ({"reason": "hung_up", "at": "2026-12-06T10:00:00"}, 422, "at"),
+        ({"reason": "bored"}, 422, "reason"),
+    ]
+    for body, status, field in cases:
+        response = await intake.client.post(
+            f"/v1/contacts/{anonymous_id}/abandoned", json=body, headers=intake.auth()
+        )
+        assert response.status_code == status and field in response.json()["detail"], (body, response.text)
+    other_channel = await intake.client.post(
+        f"/v1/contacts/{anonymous_id}/abandoned",
+        json={"reason": "hung_up"},
+        headers=intake.auth(intake.email_only_key),
+    )
+    assert other_channel.status_code == 404
