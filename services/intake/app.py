@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_client import Histogram
 
-from services.intake.api import channels, classification, contacts, conversation, customers
+from services.intake.api import canned, channels, classification, contacts, conversation, customers
 from services.intake.config import IntakeSettings
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
@@ -83,7 +83,14 @@ def spec() -> ServiceSpec:
     return ServiceSpec(
         name="intake",
         migrations=MIGRATIONS,
-        routers=[channels.router, contacts.router, conversation.router, customers.router, classification.router],
+        routers=[
+            channels.router,
+            contacts.router,
+            conversation.router,
+            canned.router,
+            customers.router,
+            classification.router,
+        ],
         consumers=_consumers,
         on_start=_start,
         chores=_chores,

@@ -427,3 +427,68 @@ async def test_adapters_report_callers_who_leave_and_callback_attempts(intake: I
         headers=intake.auth(intake.email_only_key),
     )
     assert other_channel.status_code == 404
+
+
+async def test_canned_responses_are_kept_by_supervisors_searched_and_filled_in_for_a_contact(
+    intake: Intake,
+) -> None:
+    sup, agent = intake.token("supervisor", "S-3"), intake.token("agent", "A-10")
+    body = {
+        "title": "宽带报修已受理",
+        "texts": {
+            "zh-Hans": "{customer_name}您好，您的报修（编号 {contact_ref}）已受理，{agent_name} {date}",
+            "zh-Hant": "{customer_name}您好，您的報修（編號 {contact_ref}）已受理",
+            "en": "Dear {customer_name}, your repair request {contact_ref} is in hand.",
+        },
+        "tags": ["broadband"],
+    }
+    assert (await intake.client.post("/v1/canned-responses", json=body, headers=agent)).status_code == 403
+    created = await intake.client.post("/v1/canned-responses", json=body, headers=sup)
+    assert created.status_code == 201, created.text
+    canned = created.json()
+    bad = await intake.client.post(
+        "/v1/canned-responses", json={**body, "texts": {"en": "Hi {nickname}"}}, headers=sup
+    )
+    assert bad.status_code == 422 and "nickname" in bad.json()["detail"]
+    found = await intake.client.get("/v1/canned-responses", params={"q": "報修"}, headers=agent)
+    assert [c["canned_response_id"] for c in found.json()] == [canned["canned_response_id"]]
+
+    session = unique("s-")
+    chat = await intake.client.post(
+        "/v1/channels/chat",
+        json={"session_id": session, "message_id": "1", "text": "宽带坏了", "visitor": {"name": "王小明"}},
+        headers=intake.auth(),
+    )
+    contact_id = chat.json()["contact_id"]
+    path = f"/v1/canned-responses/{canned['canned_response_id']}/render"
+    assert (await intake.client.get(path, params={"contact_id": contact_id}, headers=agent)).status_code == 403
+    await assign(intake, contact_id, "A-10")
+    rendered = (await intake.client.get(path, params={"contact_id": contact_id}, headers=agent)).json()
+    assert rendered["language"] == "zh-Hans"
+    assert rendered["text"].startswith("王小明您好") and contact_id[:8].upper() in rendered["text"]
+    assert "A-10" in rendered["text"] and "{" not in rendered["text"]
+    english = await intake.client.get(path, params={"contact_id": contact_id, "language": "en"}, headers=agent)
+    assert english.json()["text"].startswith("Dear 王小明")
+
+    stale = await intake.client.put(
+        f"/v1/canned-responses/{canned['canned_response_id']}", json=body, headers={**sup, "If-Match": '"7"'}
+    )
+    assert stale.status_code == 412
+    changed = await intake.client.put(
+        f"/v1/canned-responses/{canned['canned_response_id']}",
+        json={**body, "title": "宽带报修"},
+        headers={**sup, "If-Match": '"1"'},
+    )
+    assert changed.json()["version"] == 2
+    gone = await intake.client.delete(f"/v1/canned-responses/{canned['canned_response_id']}", headers=sup)
+    assert gone.status_code == 204
+    assert (await intake.client.get(path, params={"contact_id": contact_id}, headers=agent)).status_code == 404
+    async with intake.app.state.pool.acquire() as conn:
+        actions = [
+            r["action"]
+            for r in await conn.fetch(
+                "SELECT action FROM audit_log WHERE target = $1 ORDER BY audit_id",
+                f"canned_response:{canned['canned_response_id']}",
+            )
+        ]
+    assert actions == ["canned_response.create", "canned_response.update", "canned_response.retire"]

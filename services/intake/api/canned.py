@@ -1,0 +1,204 @@
+"""`/v1/canned-responses`: reply templates supervisors and admins keep (audited), agents search and fill in."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.intake.api.common import clock_of, deps_of
+from services.intake.domain.conversation import render
+from services.intake.domain.search import query_terms, terms
+from services.intake.repository import canned as repo
+from services.intake.repository import conversation as conversation_repo
+from services.intake.repository.rules import audit
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+
+router = APIRouter(prefix="/v1/canned-responses", tags=["canned responses"])
+LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+VARIABLES = ("customer_name", "contact_ref", "agent_name", "date", "subject")
+EDITORS = ("supervisor", "admin")
+_VARIABLE = re.compile(r"\{([a-z_]+)\}")
+
+
+class CannedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    texts: dict[Literal["zh-Hans", "zh-Hant", "en"], str] = Field(min_length=1)
+    """The text per language; variables in braces: {customer_name}, {contact_ref}, {agent_name}, {date},
+    {subject}."""
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _texts(self) -> CannedIn:
+        for language, text in self.texts.items():
+            if not text.strip() or len(text) > 20_000:
+                raise ValueError(f"texts.{language} must be 1 to 20,000 characters")
+            unknown = sorted(set(_VARIABLE.findall(text)) - set(VARIABLES))
+            if unknown:
+                raise ValueError(f"texts.{language}: unknown variable(s) {unknown}; known: {list(VARIABLES)}")
+        return self
+
+
+class CannedOut(BaseModel):
+    canned_response_id: uuid.UUID
+    title: str
+    texts: dict[str, str]
+    tags: list[str]
+    version: int
+    updated_by: str
+    updated_at: datetime
+
+
+def _out(row: dict[str, Any]) -> CannedOut:
+    return CannedOut(**{k: v for k, v in row.items() if k != "active"})
+
+
+def _texts(body: CannedIn) -> dict[str, str]:
+    return {str(language): text for language, text in body.texts.items()}
+
+
+def _terms(body: CannedIn) -> list[str]:
+    return terms("\n".join((body.title, *body.texts.values(), *body.tags)))
+
+
+@router.get("", response_model=list[CannedOut], summary="Search canned responses")
+async def search_canned(
+    request: Request,
+    _who: Annotated[Principal, Depends(require_roles("agent", *EDITORS))],
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[CannedOut]:
+    """By words of the title, text or tags in either Chinese script or English."""
+    async with deps_of(request).pool.acquire() as conn:
+        rows = await repo.search(conn, terms=query_terms(q or ""), tag=tag, limit=limit)
+    return [_out(r) for r in rows]
+
+
+@router.post("", status_code=201, response_model=CannedOut, summary="Add a canned response")
+async def create_canned(
+    body: CannedIn, request: Request, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
+) -> CannedOut:
+    now = clock_of(request).now()
+    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+        row = await repo.insert(
+            conn, canned_response_id=uuid.uuid4(), title=body.title, texts=_texts(body), tags=body.tags,
+            terms=_terms(body), by=who.subject, now=now,
+        )  # fmt: skip
+        await _audit(conn, who, "canned_response.create", row, now)
+    return _out(row)
+
+
+@router.put("/{canned_response_id}", response_model=CannedOut, summary="Change a canned response")
+async def update_canned(
+    canned_response_id: uuid.UUID,
+    body: CannedIn,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles(*EDITORS))],
+    if_match: Annotated[str | None, Header(description='the version read, as "3"')] = None,
+) -> CannedOut:
+    expected = _version(if_match)
+    now = clock_of(request).now()
+    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+        row = await repo.update(
+            conn, canned_response_id=canned_response_id, title=body.title, texts=_texts(body), tags=body.tags,
+            terms=_terms(body), expected_version=expected, by=who.subject, now=now,
+        )  # fmt: skip
+        if row is None:
+            exists = await repo.get(conn, canned_response_id)
+            if exists is None:
+                raise Problem(404, "Not found", f"no canned response {canned_response_id}")
+            raise Problem(
+                412, "Precondition failed", f"it is at version {exists['version']} now; read it again",
+                kind="version-mismatch",
+            )  # fmt: skip
+        await _audit(conn, who, "canned_response.update", row, now)
+    return _out(row)
+
+
+def _version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().strip('"')
+    if not text.isdigit():
+        raise Problem(422, "Validation failed", 'header.If-Match: a version number, as "3"', kind="validation")
+    return int(text)
+
+
+@router.delete("/{canned_response_id}", status_code=204, summary="Retire a canned response")
+async def delete_canned(
+    canned_response_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
+) -> Response:
+    now = clock_of(request).now()
+    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+        before = await repo.get(conn, canned_response_id)
+        if before is None or not await repo.retire(
+            conn, canned_response_id=canned_response_id, by=who.subject, now=now
+        ):
+            raise Problem(404, "Not found", f"no canned response {canned_response_id}")
+        await _audit(conn, who, "canned_response.retire", before, now)
+    return Response(status_code=204)
+
+
+class Rendered(BaseModel):
+    canned_response_id: uuid.UUID
+    language: str
+    text: str
+    """The text with the contact's values filled in: the reply's starting point, for the agent to edit."""
+
+
+@router.get("/{canned_response_id}/render", response_model=Rendered, summary="Fill it in for a contact")
+async def render_canned(
+    canned_response_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("agent", *EDITORS))],
+    language: Literal["zh-Hans", "zh-Hant", "en"] | None = None,
+) -> Rendered:
+    async with deps_of(request).pool.acquire() as conn:
+        canned = await repo.get(conn, canned_response_id)
+        context = await repo.contact_context(conn, contact_id)
+        head = await conversation_repo.get_head(conn, contact_id)
+        if canned is None or context is None or head is None:
+            raise Problem(404, "Not found", "no such canned response or contact")
+        if who.role == "agent" and not await conversation_repo.agent_may_read(conn, head, who.subject):
+            raise Problem(
+                403, "Forbidden", "agents fill in templates for their own contacts", kind="not-your-contact"
+            )
+    texts: dict[str, str] = canned["texts"]
+    wanted = language or _language_of(context["language"])
+    chosen = wanted if wanted in texts else next(lang for lang in (*LANGUAGES, *texts) if lang in texts)
+    today = clock_of(request).now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    values = {
+        "customer_name": context["display_name"] or ("您" if chosen.startswith("zh") else "Customer"),
+        "contact_ref": str(contact_id)[:8].upper(),
+        "agent_name": who.subject,
+        "date": today,
+        "subject": context["subject"] or "",
+    }
+    return Rendered(canned_response_id=canned_response_id, language=chosen, text=render(texts[chosen], values))
+
+
+def _language_of(tag: str | None) -> str:
+    if tag and tag.startswith("zh"):
+        return "zh-Hant" if "Hant" in tag else "zh-Hans"
+    return "en" if tag and tag.startswith("en") else "zh-Hans"
+
+
+async def _audit(conn: Any, who: Principal, action: str, row: dict[str, Any], now: datetime) -> None:
+    await audit(
+        conn,
+        actor=f"{who.role}:{who.subject}",
+        action=action,
+        target=f"canned_response:{row['canned_response_id']}",
+        detail={"title": row["title"], "version": row["version"]},
+        at=now,
+    )
