@@ -185,7 +185,9 @@ def _problem_body(problem: Problem, index: int) -> dict[str, Any]:
 
 
 @router.post(
-    "/{channel}", status_code=202, summary="A phone call event, chat message, or sms/social/onsite message"
+    "/{channel}",
+    status_code=202,
+    summary="A phone call event, chat message, or sms/social/onsite message (agents record onsite walk-ins too)",
 )
 async def post_channel(
     channel: Literal["phone", "chat", "sms", "social", "onsite"],
@@ -193,12 +195,20 @@ async def post_channel(
     principal: Annotated[Principal, Depends(authenticate)],
     idempotency_key: IdempotencyKey = None,
 ) -> AcceptedOut:
-    if principal.role != "adapter":
-        raise Problem(403, "Forbidden", "this endpoint takes an adapter API key")
-    check_channel(principal, channel)
+    walk_in = channel == "onsite" and principal.role in ("agent", "supervisor", "admin")
+    if principal.role != "adapter" and not walk_in:
+        raise Problem(
+            403, "Forbidden", "this endpoint takes an adapter API key (agents may record onsite walk-ins)"
+        )
+    if not walk_in:
+        check_channel(principal, channel)
     if media_type(request) != "application/json":
         raise _unsupported(media_type(request), "application/json")
     payload = json_object(await request.body())
+    if walk_in:
+        # A walk-in recorded at the desk goes through intake like any contact: classified, clocked, surveyed.
+        metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+        payload["metadata"] = {**metadata, "recorded_by": f"{principal.role}:{principal.subject}"}
     return await _accept_one(
         request, principal, inbound_for(channel, payload, settings_of(request)), idempotency_key
     )

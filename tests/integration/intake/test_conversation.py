@@ -492,3 +492,18 @@ async def test_canned_responses_are_kept_by_supervisors_searched_and_filled_in_f
             )
         ]
     assert actions == ["canned_response.create", "canned_response.update", "canned_response.retire"]
+
+
+async def test_an_agent_records_a_walk_in_that_goes_through_intake_like_any_contact(intake: Intake) -> None:
+    walk_in = {"sender": {"name": "李女士", "phone": "+86 139 0013 9077"}, "text": "我的账号被盗了，来营业厅处理"}
+    recorded = await intake.client.post("/v1/channels/onsite", json=walk_in, headers=intake.token("agent", "A-11"))
+    assert recorded.status_code == 202, recorded.text
+    contact_id = recorded.json()["contact_id"]
+    received = next(
+        e["data"] for e in await intake.published(contact_id) if e["type"] == "switchboard.contact.received.v1"
+    )
+    assert (received["channel"], received["category"], received["emergency"]) == ("onsite", "security_event", True)
+    stored = (await intake.client.get(f"/v1/contacts/{contact_id}", headers=intake.token("admin"))).json()
+    assert stored["messages"][0]["metadata"]["recorded_by"] == "agent:A-11"
+    sms = await intake.client.post("/v1/channels/sms", json=walk_in, headers=intake.token("agent", "A-11"))
+    assert sms.status_code == 403  # other channels are the adapters'
