@@ -3,7 +3,8 @@
 Labels are read the way mail clients read them, not literally: `gb2312` is decoded as GB18030 (its superset,
 what senders really write), `big5` as CP950 then Big5-HKSCS, `ks_c_5601-1987` as CP949, Latin-1 as CP1252.
 Bytes with no usable label are detected: UTF-8 first, then GB18030 or Big5 by which yields common Chinese
-characters, then CP1252, which decodes anything.
+characters, then a general detector (charset-normalizer) for other scripts — Cyrillic, Greek, Japanese… —
+then CP1252, which decodes anything.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import binascii
 import codecs
 import re
 from dataclasses import dataclass
+
+import charset_normalizer
 
 _ALIASES = {
     "gb2312": "gb18030",
@@ -102,7 +105,13 @@ def decode_bytes(data: bytes, label: str | None = None, *, hints: tuple[str, ...
 def decode_declared(data: bytes, label: str | None, *, hints: tuple[str, ...] = ()) -> str:
     """Like `decode_bytes`, but an unknown label on bytes nothing decodes cleanly is an error, not a guess."""
     unknown = bool(label) and codec_for(label) is None
-    if unknown and not data.isascii() and not _is_utf8(data) and _best_chinese(data, hints) is None:
+    if (
+        unknown
+        and not data.isascii()
+        and not _is_utf8(data)
+        and _best_chinese(data, hints) is None
+        and _other_script(data) is None
+    ):
         try:
             data.decode("cp1252")
         except UnicodeDecodeError as exc:
@@ -137,7 +146,7 @@ def _cp1252(data: bytes) -> str:
 
 def detect(data: bytes, *, hints: tuple[str, ...] = ()) -> str:
     """Best reading of unlabelled 8-bit bytes: UTF-8, common Chinese (GB18030 or Big5), a hinted charset,
-    nearly-UTF-8, then CP1252."""
+    nearly-UTF-8, another script the general detector finds, then CP1252."""
     if _is_utf8(data):
         return data.decode("utf-8")
     best = _best_chinese(data, hints)
@@ -152,7 +161,44 @@ def detect(data: bytes, *, hints: tuple[str, ...] = ()) -> str:
                 continue
     if _nearly_utf8(data):
         return data.decode("utf-8", errors="replace")
-    return _cp1252(data)
+    other = _other_script(data)
+    return other if other is not None else _cp1252(data)
+
+
+def _other_script(data: bytes) -> str | None:
+    """charset-normalizer's reading of `data` if it is in a script CP1252 cannot write; None otherwise.
+
+    A Latin reading is left to CP1252, which unlabelled Western mail mostly is: the detector cannot tell CP1252
+    from CP1250 on a few accented letters and would turn French `à` into `ŕ`. UTF-16 and UTF-32 without a byte
+    order mark are never mail text, though short Latin bytes can read as them.
+    """
+    for match in charset_normalizer.from_bytes(data):
+        if match.encoding.startswith(("utf_16", "utf_32")) and not match.byte_order_mark:
+            continue
+        text = str(match)
+        return text if _mostly_another_script(text) else None
+    return None
+
+
+def _mostly_another_script(text: str) -> bool:
+    """Most letters beyond ASCII are of a script other than Latin, in words of such letters: what Cyrillic,
+    Greek or Japanese text looks like, and neither a misreading of Western text (`Jьrgen`) nor of stray bytes
+    (`Б Н Р`) does."""
+    letters = foreign = 0
+    for i, ch in enumerate(text):
+        if ch.isascii() or not ch.isalpha():
+            continue
+        letters += 1
+        before, after = text[i - 1 : i], text[i + 1 : i + 2]
+        in_word = any(not c.isascii() and c.isalpha() for c in (before, after))
+        if in_word and not _is_latin(ch) and not any(_ascii_letter(c) for c in (before, after) if c):
+            foreign += 1
+    return letters > 0 and foreign >= 0.8 * letters
+
+
+def _is_latin(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x250 or 0x1E00 <= code <= 0x1EFF
 
 
 def _best_chinese(

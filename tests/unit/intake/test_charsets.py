@@ -220,3 +220,63 @@ def test_an_attachment_over_the_limit_refuses_the_email_with_its_name_and_size()
     with pytest.raises(AttachmentTooLarge, match=r"'big.pdf' is 3000 bytes; the limit is 1000"):
         parse_email(raw, max_attachment_bytes=1000)
     assert parse_email(raw, max_attachment_bytes=5000).attachments[0].size == 3000
+
+
+# Bodies as a customer writes them, encoded by a client that put no charset label on them.
+OTHER_SCRIPTS = [
+    (
+        "Здравствуйте! Уже второй день не могу войти в личный кабинет: пишет «неверный пароль», хотя пароль "
+        "я сменил вчера по SMS. Номер договора 4471-22. Помогите, пожалуйста.\r\nС уважением, Иван Петров",
+        "cp1251",
+    ),
+    (
+        "Καλησπέρα σας, από χθες δεν μπορώ να συνδεθώ στον λογαριασμό μου. Άλλαξα τον κωδικό, αλλά εμφανίζεται "
+        "σφάλμα 403. Μπορείτε να με βοηθήσετε;\r\nΕυχαριστώ,\r\nΓιώργος Παπαδόπουλος",
+        "cp1253",
+    ),
+    (
+        "お世話になっております。昨日からログインできません。パスワードを変更しましたが、"
+        "「認証エラー」と表示されます。注文番号は A-20931 です。\r\nよろしくお願いいたします。\r\n山田太郎",
+        "shift_jis",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "charset"), OTHER_SCRIPTS, ids=["russian cp1251", "greek cp1253", "japanese sjis"]
+)
+def test_unlabelled_cyrillic_greek_and_japanese_bodies_are_read_not_turned_into_cp1252(
+    text: str, charset: str
+) -> None:
+    data = text.encode(charset)
+    assert detect(data) == text
+    assert parse_email(mail([b"Subject: x"], data, content_type=b"text/plain")).text == text.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "charset"), OTHER_SCRIPTS, ids=["russian cp1251", "greek cp1253", "japanese sjis"]
+)
+def test_other_scripts_under_an_unknown_label_are_read(text: str, charset: str) -> None:
+    parsed = parse_email(mail([b"Subject: x"], text.encode(charset), content_type=b"text/plain; charset=x-user"))
+    assert parsed.text == text.replace("\r\n", "\n")
+
+
+def test_unlabelled_chinese_is_still_read_by_the_chinese_rules_first() -> None:
+    simplified, traditional = (
+        "您好，我的宽带从昨天开始就断了，请尽快派人维修。",
+        "您好，我的寬頻從昨天開始就斷了，請盡快派人維修。",
+    )
+    assert detect(simplified.encode("gbk")) == simplified
+    assert detect(traditional.encode("big5")) == traditional
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bonjour, je n'arrive plus à me connecter depuis hier. Merci de votre aide. Cordialement, Hélène",
+        "Sehr geehrte Damen und Herren, seit gestern kann ich mich nicht anmelden. Grüße, Jürgen Größ",
+        "Jürgen",
+    ],
+)
+def test_unlabelled_western_text_stays_cp1252(text: str) -> None:
+    assert detect(text.encode("cp1252")) == text
