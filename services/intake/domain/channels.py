@@ -11,6 +11,7 @@ from services.intake.domain.contact import Inbound, KeyScope, fingerprint
 from services.intake.domain.identity import (
     Identity,
     InvalidIdentity,
+    called_region,
     namespaced,
     normalise_email,
     normalise_phone,
@@ -130,7 +131,7 @@ def phone_inbound(
         raise MissingField("call_id: must not be empty")
     identities: list[Identity] = []
     if ani and ani.strip():
-        identities.append(normalise_phone(ani, region=region))
+        identities.append(normalise_phone(ani, region=called_region(dnis, region=region)))
     text = (transcript or "").strip()
     if not text:
         summary = f"{direction} call"
@@ -267,11 +268,13 @@ def generic_inbound(
     sent_at: datetime | None,
     metadata: Mapping[str, Any],
     region: str,
+    called: str | None = None,
 ) -> Inbound:
-    """sms, social and onsite: a sender identity, a text, a time and whatever else the adapter has."""
+    """sms, social and onsite: a sender identity, a text, a time and whatever else the adapter has. `called`: the
+    number the customer wrote to, whose country a sender number without a country code is local to."""
     if not text.strip():
         raise MissingField("text: must not be empty")
-    identities = _contact_identities(sender_email, sender_phone, region)
+    identities = _contact_identities(sender_email, sender_phone, called_region(called, region=region))
     if sender_id and sender_id.strip():
         identities.insert(
             0, namespaced("social" if channel == "social" else "chat", platform or channel, sender_id)
@@ -303,7 +306,7 @@ def generic_inbound(
         language=detect_language(clean),
         thread_keys=thread,
         sent_at=sent_at,
-        metadata=_compact({"platform": platform, **dict(metadata)}),
+        metadata=_compact({"platform": platform, "to": called, **dict(metadata)}),
     )
 
 
