@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+import phonenumbers
 from rich.console import Console
 from rich.table import Table
 
@@ -142,9 +143,14 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     if not channels or unknown:
         err.print(f"--channels takes a comma-separated list of {', '.join(CHANNELS)} (got {args.channels!r})")
         return 2
+    region = args.region.strip().upper() if args.region else None
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        err.print(f"--region takes a country code such as CN, HK, TW, US or GB (got {args.region!r})")
+        return 2
     stack = Stack(StackSettings())
-    key = asyncio.run(stack.create_api_key(args.name, channels))
-    err.print(f"API key {key.key_id} for {args.name!r}, channels {', '.join(channels)} (shown once):")
+    key = asyncio.run(stack.create_api_key(args.name, channels, region=region))
+    where = f"region {region}" if region else "the intake's default region"
+    err.print(f"API key {key.key_id} for {args.name!r}, channels {', '.join(channels)}, {where} (shown once):")
     print(key.key)
     return 0
 
@@ -344,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="print a new adapter API key")
     create.add_argument("--name", required=True, help="who uses it, e.g. mail-gateway")
     create.add_argument("--channels", required=True, help=f"comma-separated: {','.join(CHANNELS)}")
+    create.add_argument(
+        "--region",
+        help="country whose local numbers the adapter sends, e.g. HK (default: the intake's default_region, CN)",
+    )
     create.set_defaults(func=cmd_keys_create)
     revoke = keys.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key")

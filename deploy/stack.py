@@ -99,7 +99,7 @@ class Stack:
             env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin.spans_endpoint
         return env
 
-    async def create_api_key(self, name: str, channels: list[str]) -> NewApiKey:
+    async def create_api_key(self, name: str, channels: list[str], *, region: str | None = None) -> NewApiKey:
         """Every service verifies adapters against its own database, so the key goes to each of them."""
         key = generate_api_key()
         for service in SERVICES:
@@ -107,7 +107,7 @@ class Stack:
             try:
                 await migrate(conn, [("shared", SHARED_MIGRATIONS)])
                 async with conn.transaction():
-                    await insert_api_key(conn, key=key, name=name, channels=channels, now=utcnow())
+                    await insert_api_key(conn, key=key, name=name, channels=channels, now=utcnow(), region=region)
             finally:
                 await conn.close()
         return key

@@ -35,6 +35,9 @@ class Principal:
     """Agent/user id for tokens; the key's name for adapters."""
     channels: frozenset[str] = frozenset()
     """Channels an adapter key may post to; empty for people."""
+    region: str | None = None
+    """An adapter key's region (ISO 3166 alpha-2): its phone numbers without a country code are local to it.
+    None for people, and for a key made without one (the service's default region applies)."""
 
 
 class AuthError(Exception):
@@ -71,13 +74,15 @@ def _digest(secret: str) -> bytes:
 
 
 INSERT_API_KEY = """
-INSERT INTO api_key (api_key_id, name, secret_sha256, channels, created_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO api_key (api_key_id, name, secret_sha256, channels, region, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
 """
 
 
-async def insert_api_key(conn: Conn, *, key: NewApiKey, name: str, channels: Sequence[str], now: datetime) -> None:
-    await conn.execute(INSERT_API_KEY, key.key_id, name, key.digest, list(channels), now)
+async def insert_api_key(
+    conn: Conn, *, key: NewApiKey, name: str, channels: Sequence[str], now: datetime, region: str | None = None
+) -> None:
+    await conn.execute(INSERT_API_KEY, key.key_id, name, key.digest, list(channels), region, now)
 
 
 REVOKE_API_KEY = """
@@ -91,7 +96,7 @@ async def revoke_api_key(conn: Conn, *, key_id_or_name: str, now: datetime) -> i
 
 
 SELECT_API_KEY = """
-SELECT name, secret_sha256, channels FROM api_key WHERE api_key_id = $1 AND revoked_at IS NULL
+SELECT name, secret_sha256, channels, region FROM api_key WHERE api_key_id = $1 AND revoked_at IS NULL
 """
 
 
@@ -100,7 +105,9 @@ async def verify_api_key(conn: Conn, key: str) -> Principal:
     row = await conn.fetchrow(SELECT_API_KEY, key_id)
     if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), _digest(secret)):
         raise AuthError("unknown or revoked API key")
-    return Principal(role="adapter", subject=row["name"], channels=frozenset(row["channels"]))
+    return Principal(
+        role="adapter", subject=row["name"], channels=frozenset(row["channels"]), region=row["region"]
+    )
 
 
 # --- bearer tokens ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
 
 
 async def on_start(runtime: Runtime) -> None:
+    await asyncio.to_thread(page.load_catalogs)
     settings = _settings(runtime)
     scheduler = Scheduler(
         runtime.pool,

@@ -33,6 +33,7 @@ def thread_policy(settings: IntakeSettings) -> ThreadPolicy:
         subject_window=timedelta(seconds=settings.email_subject_window_s),
         customer_windows={k: timedelta(seconds=v) for k, v in settings.customer_windows_s.items()},
         reopen_window=timedelta(seconds=settings.reopen_window_s),
+        retry_window=timedelta(seconds=settings.natural_key_window_s),
     )
 
 
@@ -69,7 +70,8 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 
 def _chores(runtime: Runtime) -> Sequence[Chore]:
     """Idempotency-Keys are forgotten once no retry can need them. Natural keys (Message-ID, call and chat
-    ids) live on the messages themselves and are never purged."""
+    ids) live on the messages themselves and are never purged (a content key without an id or a send time
+    carries its own time window)."""
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
 

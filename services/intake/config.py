@@ -35,6 +35,12 @@ class IntakeSettings(ServiceSettings):
     """A follow-up to a resolved or closed contact within this window reopens it; later ones open a new contact."""
     idempotency_key_retention_s: int = 7 * 24 * 3600
     """How long an `Idempotency-Key` answers retries; natural keys (Message-ID, call and chat ids) never expire."""
+    natural_key_window_s: int = Field(default=300, gt=0)
+    """A message without an id or a send time is a retry of an earlier one from the same sender with the same
+    content only within this window; later, the same words are a new message (the customer wrote again).
+    Five minutes outlasts an adapter's retries with backoff (seconds to about two minutes) and a gateway
+    restart, and is shorter than a customer waits before writing the same thing again. A message without any
+    identity is never a retry by its content (two people may type the same words): send an Idempotency-Key."""
     group_commit_max_items: int = 100
     """Most single posts one transaction commits together (group commit); 1 commits every post on its own."""
     group_commit_flushers: int = 4

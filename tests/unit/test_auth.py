@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from deploy.cli import build_parser
 from shared.auth import AuthError, generate_api_key, issue_token, split_api_key, verify_token
 
 SECRET = "s" * 48
@@ -49,3 +50,11 @@ def test_short_secrets_and_unknown_roles_cannot_mint_tokens() -> None:
         issue_token("short", role="agent", subject="A", ttl=timedelta(hours=1), now=NOW)
     with pytest.raises(ValueError, match="unknown role"):
         issue_token(SECRET, role="superuser", subject="A", ttl=timedelta(hours=1), now=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("region", ["zz", "XX", "China"])
+def test_keys_create_refuses_a_region_that_is_not_a_country_code(region: str) -> None:
+    args = build_parser().parse_args(
+        ["keys", "create", "--name", "hk-sms", "--channels", "sms", "--region", region]
+    )
+    assert args.func(args) == 2

@@ -153,19 +153,68 @@ def _question_problems(policy: SurveyPolicy) -> list[str]:
 
 
 def page_language(contact_language: str | None, offered: Sequence[str]) -> str:
-    """The page's language for a contact: Traditional for zh-TW/HK/MO and Hant, Simplified for other zh."""
-    fallback = offered[0] if offered else LANGUAGES[0]
-    if not contact_language:
-        return fallback
-    tag = contact_language.strip().replace("_", "-").lower()
-    if tag.startswith("zh"):
-        traditional = any(part in tag.split("-") for part in ("hant", "tw", "hk", "mo"))
-        wanted = "zh-Hant" if traditional else "zh-Hans"
-    elif tag.startswith("en"):
-        wanted = "en"
-    else:
-        return fallback
-    return wanted if wanted in offered else fallback
+    """The page's language for a contact: Traditional for zh-TW/HK/MO and Hant, Simplified for other zh; the
+    first offered when the contact's is not offered."""
+    return offered_language(contact_language, offered) or (offered[0] if offered else LANGUAGES[0])
+
+
+def offered_language(tag: str | None, offered: Sequence[str]) -> str | None:
+    """The offered page language a language tag asks for (as `page_language` reads it), or None."""
+    wanted = _page_code(tag or "")
+    return wanted if wanted is not None and wanted in offered else None
+
+
+def negotiate_language(accept_language: str, offered: Sequence[str]) -> str | None:
+    """The offered page language a browser's `Accept-Language` prefers most, or None if it names none of them.
+
+    Weights are honoured (RFC 9110 §12.5.4): the highest q wins, equal weights keep the header's order, q=0
+    refuses a language no other item asks for, and `*` stands for any offered language the header does not
+    name. Tags are read as
+    `page_language` reads them (zh-TW, zh-HK, zh-MO, zh-Hant and Cantonese → zh-Hant; other zh → zh-Hans).
+    """
+    weighed: list[tuple[float, int, str]] = []
+    named: set[str] = set()
+    anything: tuple[float, int] | None = None
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.partition(";")
+        weight = _weight(params)
+        if not tag.strip() or weight is None:
+            continue
+        if tag.strip() == "*":
+            anything = (weight, position)
+            continue
+        code = _page_code(tag)
+        if code is not None:
+            named.add(code)
+            weighed.append((weight, position, code))
+    if anything is not None:
+        weighed.extend((anything[0], anything[1], code) for code in offered if code not in named)
+    best = [(-weight, position, code) for weight, position, code in weighed if weight > 0 and code in offered]
+    return min(best)[2] if best else None
+
+
+def _weight(params: str) -> float | None:
+    """The q of one Accept-Language item (1 when absent); None when it is not a valid weight."""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                weight = float(value.strip())
+            except ValueError:
+                return None
+            return weight if 0 <= weight <= 1 else None
+    return 1.0
+
+
+def _page_code(tag: str) -> str | None:
+    parts = tag.strip().replace("_", "-").lower().split("-")
+    if parts[0] == "yue" or (parts[0] == "zh" and "yue" in parts):
+        return "zh-Hant"  # Cantonese is written in Traditional characters (Hong Kong, Macau)
+    if parts[0] == "zh":
+        return "zh-Hant" if any(part in parts for part in ("hant", "tw", "hk", "mo")) else "zh-Hans"
+    if parts[0] == "en":
+        return "en"
+    return None
 
 
 # --- JSON form (the policy's questions are stored and served as JSON) --------------------------------------

@@ -80,11 +80,11 @@ async def post_email(
     kind = media_type(request)
     if kind in ("message/rfc822", "text/plain", "application/octet-stream"):
         if len(body) > THREADPOOL_PARSE_BYTES:
-            inbound = await run_in_threadpool(email_from_raw, body, settings)
+            inbound = await run_in_threadpool(email_from_raw, body, settings, region=principal.region)
         else:
-            inbound = email_from_raw(body, settings)
+            inbound = email_from_raw(body, settings, region=principal.region)
     elif kind == "application/json":
-        inbound = inbound_for("email", json_object(body), settings)
+        inbound = inbound_for("email", json_object(body), settings, region=principal.region)
     else:
         raise _unsupported(kind, "message/rfc822 or application/json")
     return await _accept_one(request, principal, inbound, idempotency_key)
@@ -108,9 +108,8 @@ async def post_web(
         payload = json_object(body)
     else:
         raise _unsupported(kind, "application/json or application/x-www-form-urlencoded")
-    return await _accept_one(
-        request, principal, inbound_for("web", payload, settings_of(request)), idempotency_key
-    )
+    inbound = inbound_for("web", payload, settings_of(request), region=principal.region)
+    return await _accept_one(request, principal, inbound, idempotency_key)
 
 
 def _busy() -> Problem:
@@ -153,7 +152,8 @@ async def post_batch(request: Request, principal: Annotated[Principal, Depends(a
     for index, item in enumerate(batch.items):
         try:
             check_channel(principal, item.channel)
-            prepared.append((index, inbound_for(item.channel, item.payload, settings), item.idempotency_key))
+            inbound = inbound_for(item.channel, item.payload, settings, region=principal.region)
+            prepared.append((index, inbound, item.idempotency_key))
         except Problem as problem:
             results.append(BatchItemOut(index=index, status=problem.status, error=_problem_body(problem, index)))
         except ValidationError as exc:
@@ -209,6 +209,5 @@ async def post_channel(
         # A walk-in recorded at the desk goes through intake like any contact: classified, clocked, surveyed.
         metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
         payload["metadata"] = {**metadata, "recorded_by": f"{principal.role}:{principal.subject}"}
-    return await _accept_one(
-        request, principal, inbound_for(channel, payload, settings_of(request)), idempotency_key
-    )
+    inbound = inbound_for(channel, payload, settings_of(request), region=principal.region)
+    return await _accept_one(request, principal, inbound, idempotency_key)

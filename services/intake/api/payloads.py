@@ -129,6 +129,9 @@ class GenericIn(_Payload):
     message_id: str | None = Field(default=None, max_length=200)
     conversation_id: str | None = Field(default=None, max_length=200)
     sender: SenderIn = Field(default_factory=SenderIn)
+    to: str | None = Field(default=None, max_length=200)
+    """The number the customer wrote to (our SMS number): a sender number without a country code is local to
+    its country."""
     text: str = Field(min_length=1)
     sent_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -152,7 +155,8 @@ def _email_from_json(payload: dict[str, Any], region: str) -> Inbound:
     )
 
 
-def email_from_raw(raw: bytes, settings: IntakeSettings) -> Inbound:
+def email_from_raw(raw: bytes, settings: IntakeSettings, *, region: str | None = None) -> Inbound:
+    """`region`: the posting adapter key's, for phone numbers in a signature (the service's default if None)."""
     if len(raw) > settings.max_email_bytes:
         raise Problem(
             413, "Payload too large", f"the email is {len(raw)} bytes; the limit is {settings.max_email_bytes}"
@@ -163,18 +167,21 @@ def email_from_raw(raw: bytes, settings: IntakeSettings) -> Inbound:
         raise Problem(422, "Malformed email", str(exc), kind="malformed-email") from exc
     except AttachmentTooLarge as exc:
         raise Problem(413, "Payload too large", str(exc), kind="attachment-too-large") from exc
-    return email_inbound(parsed, region=settings.default_region)
+    return email_inbound(parsed, region=region or settings.default_region)
 
 
-def inbound_for(channel: str, payload: dict[str, Any], settings: IntakeSettings) -> Inbound:
-    """One JSON payload of `channel` → Inbound; bad input raises a 4xx `Problem`."""
-    region = settings.default_region
+def inbound_for(
+    channel: str, payload: dict[str, Any], settings: IntakeSettings, *, region: str | None = None
+) -> Inbound:
+    """One JSON payload of `channel` → Inbound; bad input raises a 4xx `Problem`. `region`: the posting adapter
+    key's, which numbers without a country code are local to (the service's default if None)."""
+    region = region or settings.default_region
     try:
         if channel == "email":
             raw = payload.get("raw")
             if isinstance(raw, str) and set(payload) <= {"raw"}:
                 try:
-                    return email_from_raw(base64.b64decode(raw, validate=True), settings)
+                    return email_from_raw(base64.b64decode(raw, validate=True), settings, region=region)
                 except binascii.Error as exc:
                     raise Problem(422, "Validation failed", "raw: not base64", kind="validation") from exc
             return _email_from_json(payload, region)
@@ -246,6 +253,7 @@ def inbound_for(channel: str, payload: dict[str, Any], settings: IntakeSettings)
                     sender_id=message.sender.id,
                     platform=message.sender.platform,
                     sender_name=message.sender.name,
+                    called=message.to,
                     conversation_id=message.conversation_id,
                     text=message.text,
                     sent_at=message.sent_at,

@@ -7,17 +7,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from services.intake.domain.contact import Inbound, fingerprint
+from services.intake.domain.contact import Inbound, KeyScope, fingerprint
 from services.intake.domain.identity import (
     Identity,
     InvalidIdentity,
+    called_region,
     namespaced,
     normalise_email,
     normalise_phone,
     phones_in_text,
 )
 from services.intake.domain.language import detect_language
-from services.intake.domain.mime import Attachment, ParsedEmail
+from services.intake.domain.mime import Address, Attachment, ParsedEmail
 from services.intake.domain.text import html_to_text, split_reply
 
 
@@ -36,12 +37,13 @@ def email_inbound(parsed: ParsedEmail, *, region: str) -> Inbound:
             identities.append(reply)
     identities.extend(phones_in_text(split.signature, region=region))
     clean = split.new or (parsed.text if not split.quoted else "")
-    own_key = parsed.message_id or "fp:" + fingerprint(
-        parsed.sender.address if parsed.sender else None, parsed.subject, parsed.sent_at, parsed.text
+    own_key, scope = _natural_key(
+        parsed.message_id, "fp:", identities, parsed.sent_at, parsed.subject, parsed.text
     )
     return Inbound(
         channel="email",
         natural_key=own_key,
+        key_scope=scope,
         identities=tuple(identities),
         text=clean.strip(),
         original=parsed.text,
@@ -49,7 +51,7 @@ def email_inbound(parsed: ParsedEmail, *, region: str) -> Inbound:
         sender_name=parsed.sender.name if parsed.sender and parsed.sender.name else None,
         language=detect_language(f"{parsed.subject or ''}\n{clean}"),
         attachments=parsed.attachments,
-        thread_keys=(f"email:{own_key}",),
+        thread_keys=(f"email:{parsed.message_id}",) if parsed.message_id else (),
         reply_to_keys=tuple(f"email:{ref}" for ref in dict.fromkeys((*parsed.in_reply_to, *parsed.references))),
         sent_at=parsed.sent_at,
         metadata={
@@ -83,7 +85,7 @@ def parsed_email_inbound(
         raise MissingField("text: an email needs a text or html body, a subject or an attachment")
     parsed = ParsedEmail(
         subject=subject,
-        sender=None,
+        sender=Address(from_address, from_name or "") if from_address else None,
         to=(),
         cc=(),
         reply_to=None,
@@ -97,15 +99,7 @@ def parsed_email_inbound(
         charsets=(),
     )
     inbound = email_inbound(parsed, region=region)
-    identities = list(inbound.identities)
-    if from_address:
-        identities.insert(0, normalise_email(from_address))
-    return replace(
-        inbound,
-        identities=tuple(identities),
-        sender_name=from_name,
-        metadata={**inbound.metadata, "to": list(to)},
-    )
+    return replace(inbound, sender_name=from_name, metadata={**inbound.metadata, "to": list(to)})
 
 
 def _bracket(message_id: str | None) -> str | None:
@@ -137,7 +131,7 @@ def phone_inbound(
         raise MissingField("call_id: must not be empty")
     identities: list[Identity] = []
     if ani and ani.strip():
-        identities.append(normalise_phone(ani, region=region))
+        identities.append(normalise_phone(ani, region=called_region(dnis, region=region)))
     text = (transcript or "").strip()
     if not text:
         summary = f"{direction} call"
@@ -234,14 +228,21 @@ def web_inbound(
     body = (message or "").strip()
     split = split_reply(body)
     text = split.new or body
-    key = (
-        submission_id.strip()
-        if submission_id and submission_id.strip()
-        else fingerprint(form_id, email, phone, subject, message, sorted(fields.items()))
+    prefix = f"web:{form_id or 'form'}:"
+    key, scope = _natural_key(
+        prefix + submission_id.strip() if submission_id and submission_id.strip() else None,
+        prefix,
+        identities,
+        sent_at,
+        form_id,
+        subject,
+        message,
+        sorted(fields.items()),
     )
     return Inbound(
         channel="web",
-        natural_key=f"web:{form_id or 'form'}:{key}",
+        natural_key=key,
+        key_scope=scope,
         identities=tuple(identities),
         text=text,
         original=message or "",
@@ -267,21 +268,25 @@ def generic_inbound(
     sent_at: datetime | None,
     metadata: Mapping[str, Any],
     region: str,
+    called: str | None = None,
 ) -> Inbound:
-    """sms, social and onsite: a sender identity, a text, a time and whatever else the adapter has."""
+    """sms, social and onsite: a sender identity, a text, a time and whatever else the adapter has. `called`: the
+    number the customer wrote to, whose country a sender number without a country code is local to."""
     if not text.strip():
         raise MissingField("text: must not be empty")
-    identities = _contact_identities(sender_email, sender_phone, region)
+    identities = _contact_identities(sender_email, sender_phone, called_region(called, region=region))
     if sender_id and sender_id.strip():
         identities.insert(
             0, namespaced("social" if channel == "social" else "chat", platform or channel, sender_id)
         )
     if not identities and channel != "onsite":
         raise MissingField("sender: give at least one of sender.phone, sender.email or sender.id")
-    key = (
-        message_id.strip()
-        if message_id and message_id.strip()
-        else fingerprint([i.value for i in identities], text, sent_at)
+    key, scope = _natural_key(
+        f"{channel}:{message_id.strip()}" if message_id and message_id.strip() else None,
+        f"{channel}:",
+        identities,
+        sent_at,
+        text,
     )
     thread = (
         (f"{channel}:conversation:{conversation_id.strip()}",)
@@ -292,7 +297,8 @@ def generic_inbound(
     clean = split.new or text.strip()
     return Inbound(
         channel=channel,
-        natural_key=f"{channel}:{key}",
+        natural_key=key,
+        key_scope=scope,
         identities=tuple(identities),
         text=clean,
         original=text,
@@ -300,8 +306,22 @@ def generic_inbound(
         language=detect_language(clean),
         thread_keys=thread,
         sent_at=sent_at,
-        metadata=_compact({"platform": platform, **dict(metadata)}),
+        metadata=_compact({"platform": platform, "to": called, **dict(metadata)}),
     )
+
+
+def _natural_key(
+    given: str | None, prefix: str, identities: Sequence[Identity], sent_at: datetime | None, *content: object
+) -> tuple[str, KeyScope]:
+    """The key the adapter `given` names the message for ever. Without one: the sender's valid identities, the
+    content and the send time name it for ever; without a send time they name only its retries; without a
+    sender nothing does, since two people may write the same words."""
+    if given:
+        return given, "message"
+    senders = [i.value for i in identities if i.valid and i.strong]
+    if not senders:
+        return prefix.rstrip(":"), "post"
+    return prefix + fingerprint(senders, *content, sent_at), "message" if sent_at is not None else "retry"
 
 
 def _contact_identities(email: str | None, phone: str | None, region: str) -> list[Identity]:

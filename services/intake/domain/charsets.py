@@ -3,7 +3,8 @@
 Labels are read the way mail clients read them, not literally: `gb2312` is decoded as GB18030 (its superset,
 what senders really write), `big5` as CP950 then Big5-HKSCS, `ks_c_5601-1987` as CP949, Latin-1 as CP1252.
 Bytes with no usable label are detected: UTF-8 first, then GB18030 or Big5 by which yields common Chinese
-characters, then CP1252, which decodes anything.
+characters, then a general detector (charset-normalizer) for other scripts — Cyrillic, Greek, Japanese… —
+then CP1252, which decodes anything.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import binascii
 import codecs
 import re
 from dataclasses import dataclass
+
+import charset_normalizer
 
 _ALIASES = {
     "gb2312": "gb18030",
@@ -53,6 +56,7 @@ _ALIASES = {
     "unicode-1-1-utf-7": "utf-7",
 }
 _FALLBACKS = {"cp950": ("big5hkscs",), "cp932": ("shift_jis_2004",)}
+_CHINESE = ("gb18030", "cp950", "big5hkscs")
 
 
 class UnknownCharset(ValueError):
@@ -73,43 +77,88 @@ def codec_for(label: str | None) -> str | None:
 
 def decode_bytes(data: bytes, label: str | None = None, *, hints: tuple[str, ...] = ()) -> str:
     """Decode `data` labelled `label` (may be wrong or missing); `hints` are other charsets the message uses."""
+    return read_bytes(data, label, hints=hints)[0]
+
+
+def read_bytes(data: bytes, label: str | None = None, *, hints: tuple[str, ...] = ()) -> tuple[str, str | None]:
+    """`decode_bytes`, and the codec that read the bytes (None for ASCII)."""
     codec = codec_for(label)
     if b"\x1b$" in data and (codec is None or codec.startswith("iso2022")):
-        return decode_iso2022_jp(data)
+        return decode_iso2022_jp(data), "iso2022_jp"
     if codec == "utf-7":
-        return data.decode("utf-7", errors="replace")
+        return data.decode("utf-7", errors="replace"), codec
     if data.isascii():
-        return data.decode("ascii")
+        return data.decode("ascii"), None
     if _is_utf8(data):
         # Valid multi-byte UTF-8 is almost never an accident, whatever the label says (mislabelled mail is common).
-        return data.decode("utf-8")
+        return data.decode("utf-8"), "utf-8"
     if codec is None or codec == "utf-8":
-        return detect(data, hints=hints)
+        return _detect(data, hints)
     if codec.startswith("iso2022_jp"):
-        return decode_iso2022_jp(data)
+        return decode_iso2022_jp(data), codec
     if codec == "cp1252":
-        # Chinese mail labelled Latin-1 exists; only a strongly Chinese reading overrides the label.
-        chinese = _best_chinese(data, hints, threshold=0.9, min_chars=4)
-        return chinese if chinese is not None else _cp1252(data)
+        # Chinese mail labelled Latin-1 exists; only a strongly Chinese reading overrides the label (a short one
+        # only when the message's other text is Chinese).
+        short = 2 if _first_chinese(hints) else 4
+        chinese = _best_chinese(data, hints, threshold=0.9, min_chars=short)
+        return chinese if chinese is not None else (_cp1252(data), "cp1252")
     for name in (codec, *_FALLBACKS.get(codec, ())):
         try:
-            return data.decode(name)
+            text = data.decode(name)
         except UnicodeDecodeError:
             continue
-    return data.decode(codec, errors="replace")
+        return _other_chinese(data, codec, text) or (text, name)
+    return _other_chinese(data, codec, "") or (data.decode(codec, errors="replace"), codec)
+
+
+_SAMPLE_CHARS = 500
+"""How much of a text its Chinese score is taken over when a label is checked (scoring all of it costs)."""
+
+
+def _other_chinese(data: bytes, codec: str, labelled: str) -> tuple[str, str] | None:
+    """GBK labelled Big5, or Big5 labelled GB2312: the other family's reading when it is common Chinese and
+    clearly more so than the label's reading (`labelled`, empty if the label did not decode), which then reads
+    as rare characters."""
+    if codec not in _CHINESE:
+        return None
+    score = chinese_score(labelled[:_SAMPLE_CHARS])
+    if score >= 0.75:
+        return None
+    for other in ("cp950", "big5hkscs") if codec == "gb18030" else ("gb18030",):
+        try:
+            text = data.decode(other)
+        except UnicodeDecodeError:
+            continue
+        sample = text[:_SAMPLE_CHARS]
+        better = chinese_score(sample)
+        enough = sum(1 for ch in sample if 0x4E00 <= ord(ch) <= 0x9FFF) >= 3
+        if enough and better >= 0.9 and better - score >= 0.25:
+            return text, other
+    return None
 
 
 def decode_declared(data: bytes, label: str | None, *, hints: tuple[str, ...] = ()) -> str:
     """Like `decode_bytes`, but an unknown label on bytes nothing decodes cleanly is an error, not a guess."""
+    return read_declared(data, label, hints=hints)[0]
+
+
+def read_declared(data: bytes, label: str | None, *, hints: tuple[str, ...] = ()) -> tuple[str, str | None]:
+    """`decode_declared`, and the codec that read the bytes (None for ASCII)."""
     unknown = bool(label) and codec_for(label) is None
-    if unknown and not data.isascii() and not _is_utf8(data) and _best_chinese(data, hints) is None:
+    if (
+        unknown
+        and not data.isascii()
+        and not _is_utf8(data)
+        and _best_chinese(data, hints) is None
+        and _other_script(data) is None
+    ):
         try:
             data.decode("cp1252")
         except UnicodeDecodeError as exc:
             raise UnknownCharset(
                 f"unknown charset {label!r}, and the bytes are not UTF-8, GB18030, Big5 or CP1252"
             ) from exc
-    return decode_bytes(data, label, hints=hints)
+    return read_bytes(data, label, hints=hints)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -137,31 +186,73 @@ def _cp1252(data: bytes) -> str:
 
 def detect(data: bytes, *, hints: tuple[str, ...] = ()) -> str:
     """Best reading of unlabelled 8-bit bytes: UTF-8, common Chinese (GB18030 or Big5), a hinted charset,
-    nearly-UTF-8, then CP1252."""
+    nearly-UTF-8, another script the general detector finds, then CP1252."""
+    return _detect(data, hints)[0]
+
+
+def _detect(data: bytes, hints: tuple[str, ...]) -> tuple[str, str | None]:
     if _is_utf8(data):
-        return data.decode("utf-8")
+        return data.decode("utf-8"), "utf-8"
     best = _best_chinese(data, hints)
     if best is not None:
         return best
     for hint in hints:
         codec = codec_for(hint)
-        if codec and codec not in ("cp1252", "utf-8", "gb18030", "cp950", "big5hkscs"):
+        if codec and codec not in ("cp1252", "utf-8", *_CHINESE):
             try:
-                return data.decode(codec)
+                return data.decode(codec), codec
             except UnicodeDecodeError:
                 continue
     if _nearly_utf8(data):
-        return data.decode("utf-8", errors="replace")
-    return _cp1252(data)
+        return data.decode("utf-8", errors="replace"), "utf-8"
+    other = _other_script(data)
+    return other if other is not None else (_cp1252(data), "cp1252")
+
+
+def _other_script(data: bytes) -> tuple[str, str] | None:
+    """charset-normalizer's reading of `data` (and its codec) if it is in a script CP1252 cannot write.
+
+    A Latin reading is left to CP1252, which unlabelled Western mail mostly is: the detector cannot tell CP1252
+    from CP1250 on a few accented letters and would turn French `à` into `ŕ`. UTF-16 and UTF-32 without a byte
+    order mark are never mail text, though short Latin bytes can read as them.
+    """
+    for match in charset_normalizer.from_bytes(data):
+        if match.encoding.startswith(("utf_16", "utf_32")) and not match.byte_order_mark:
+            continue
+        text = str(match)
+        return (text, match.encoding) if _mostly_another_script(text) else None
+    return None
+
+
+def _mostly_another_script(text: str) -> bool:
+    """Most letters beyond ASCII are of a script other than Latin, in words of such letters: what Cyrillic,
+    Greek or Japanese text looks like, and neither a misreading of Western text (`Jьrgen`) nor of stray bytes
+    (`Б Н Р`) does."""
+    letters = foreign = 0
+    for i, ch in enumerate(text):
+        if ch.isascii() or not ch.isalpha():
+            continue
+        letters += 1
+        before, after = text[i - 1 : i], text[i + 1 : i + 2]
+        in_word = any(not c.isascii() and c.isalpha() for c in (before, after))
+        if in_word and not _is_latin(ch) and not any(_ascii_letter(c) for c in (before, after) if c):
+            foreign += 1
+    return letters > 0 and foreign >= 0.8 * letters
+
+
+def _is_latin(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x250 or 0x1E00 <= code <= 0x1EFF
 
 
 def _best_chinese(
     data: bytes, hints: tuple[str, ...], *, threshold: float = 0.6, min_chars: int = 2
-) -> str | None:
-    """GB18030 or Big5, whichever reads as common Chinese; None if neither does."""
-    scored: list[tuple[float, int, str]] = []
-    preferred = {codec_for(h) for h in hints}
-    for rank, codec in enumerate(("gb18030", "cp950", "big5hkscs")):
+) -> tuple[str, str] | None:
+    """GB18030 or Big5, whichever reads as common Chinese (the message's first Chinese charset on a tie), and
+    its codec; None if neither does."""
+    scored: list[tuple[float, int, str, str]] = []
+    preferred = _first_chinese(hints)
+    for rank, codec in enumerate(_CHINESE):
         try:
             text = data.decode(codec)
         except UnicodeDecodeError:
@@ -170,11 +261,21 @@ def _best_chinese(
             continue
         score = chinese_score(text)
         if score >= threshold:
-            bonus = 0.05 if codec in preferred else 0.0
-            scored.append((score + bonus, -rank, text))
+            bonus = 0.05 if preferred in (codec, "cp950" if codec == "big5hkscs" else None) else 0.0
+            scored.append((score + bonus, -rank, text, codec))
     if not scored:
         return None
-    return max(scored)[2]
+    best = max(scored)
+    return best[2], best[3]
+
+
+def _first_chinese(hints: tuple[str, ...]) -> str | None:
+    """The first of `hints` that is GB or Big5 (as the codec that reads it), if any."""
+    for hint in hints:
+        codec = codec_for(hint)
+        if codec in _CHINESE:
+            return "cp950" if codec == "big5hkscs" else codec
+    return None
 
 
 def chinese_score(text: str) -> float:
@@ -229,7 +330,7 @@ def repair_mojibake(text: str) -> str:
         repaired = raw.decode("utf-8")
         return repaired if chinese_score(repaired) >= 0.6 else text
     best = _best_chinese(raw, ())
-    return best if best is not None else text
+    return best[0] if best is not None else text
 
 
 # --- ISO-2022-JP with the vendor rows real senders use ------------------------------------------------------

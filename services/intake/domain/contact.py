@@ -2,7 +2,8 @@
 
 `Inbound` is what every channel's payload becomes. `thread_decision` says whether it continues an existing
 contact (threaded, possibly reopening it) or starts a new one; `fingerprint` gives messages without a natural
-key (Message-ID, call id, chat message id) a content key, so a retried post is recognised.
+key (Message-ID, call id, chat message id) a content key, so a retried post is recognised, and `keyed` says for
+how long such a key names the same message.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from services.intake.domain.identity import Identity
 from services.intake.domain.mime import Attachment
 
 Outcome = Literal["created", "threaded", "duplicate"]
+KeyScope = Literal["message", "retry", "post"]
 OPEN_STATUSES = frozenset(("received", "reopened"))
 """Intake's view: open until routing reports the work resolved or closed."""
 CLOSED_STATUSES = frozenset(("resolved", "closed"))
@@ -50,6 +52,15 @@ class Inbound:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     automatic: bool = False
     """Sent by a machine (auto-reply, bounce): stored and threaded, but never creates a customer's contact."""
+    key_scope: KeyScope = "message"
+    """How long `natural_key` names this message. `message`: for ever (the adapter's id, or the sender, content
+    and send time). `retry`: a sender and content without an id or a send time, which name a retry but not the
+    same words written again later (see `keyed`). `post`: content without a valid identity, which names
+    nothing (two people may type the same words); only an Idempotency-Key recognises such a post's retry."""
+    earlier_keys: tuple[str, ...] = ()
+    """Set by `keyed` for a `retry` key: the keys an earlier post of the message may be stored under."""
+    seen_since: datetime | None = None
+    """Set by `keyed` for a `retry` key: an earlier post counts only if it was received at or after this."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,8 @@ class ThreadPolicy:
     """Per channel: any open contact of the same customer on the channel within this window."""
     reopen_window: timedelta
     """A follow-up this soon after resolve/close reopens the contact; later ones start a new contact."""
+    retry_window: timedelta
+    """A message named only by its sender and content (no id, no send time) is a retry this long (`keyed`)."""
 
 
 @dataclass(frozen=True)
@@ -155,9 +168,32 @@ def storable(inbound: Inbound) -> Inbound:
     )
 
 
+def keyed(inbound: Inbound, *, now: datetime, window: timedelta) -> Inbound:
+    """The message with the natural key it is stored under and the keys an earlier post of it may have.
+
+    A `retry` key gets the number of the `window`-long period `now` falls in, and is looked up under this
+    period's and the previous one's number, counting only a post received since `now - window`: a retry within
+    the window is recognised on either side of a period boundary, the same words a window later are new. A
+    `post` key gets a random suffix: no earlier post is the same message. Apply once, when the post arrives.
+    """
+    if inbound.key_scope == "message":
+        return inbound
+    if inbound.key_scope == "post":
+        return replace(inbound, natural_key=f"{inbound.natural_key}:post:{uuid.uuid4().hex}")
+    seconds = max(1, int(window.total_seconds()))
+    period = int(now.timestamp()) // seconds
+    return replace(
+        inbound,
+        natural_key=f"{inbound.natural_key}@{period}",
+        earlier_keys=(f"{inbound.natural_key}@{period - 1}",),
+        seen_since=now - window,
+    )
+
+
 def _key_names(inbound: Inbound) -> set[str]:
     names = {f"{i.kind}:{i.value}" for i in inbound.identities}
     names.add(f"message:{inbound.channel}:{inbound.natural_key}")
+    names |= {f"message:{inbound.channel}:{key}" for key in inbound.earlier_keys}
     names |= {f"thread:{key}" for key in inbound.thread_keys}
     return names
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import urllib.parse
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,20 +35,99 @@ class InvalidIdentity(ValueError):
 
 
 def normalise_phone(raw: str, *, region: str = "CN", strong: bool = True) -> Identity:
-    """E.164 with `;ext=` kept; an unparseable or invalid number is kept as given and flagged, never guessed."""
+    """E.164 with `;ext=` kept; an unparseable or invalid number is kept as given and flagged, never guessed.
+
+    Read as PBXs and forms write them: a SIP or tel URI (`sip:+8613800138000@pbx`, `tel:+86-10-1234-5678`), an
+    extension after 转, 分机, ext, x or # (or after a last dash, `021-64376000-8021`, when what comes before it is
+    a whole number), and the first valid one of several numbers in one field. `region` reads numbers written
+    without a country code.
+    """
     given = " ".join(raw.split())
     if not given:
         raise InvalidIdentity("empty phone number")
-    try:
-        number = phonenumbers.parse(given, region)
-    except phonenumbers.NumberParseException:
+    number = first_valid_number(raw, region=region)
+    if number is None:
         return Identity("phone", given, valid=False, strong=strong)
-    if not phonenumbers.is_valid_number(number):
-        return Identity("phone", given, valid=False, strong=strong)
+    return Identity("phone", _e164(number), valid=True, strong=strong)
+
+
+def called_region(called: str | None, *, region: str) -> str:
+    """The country of the number the customer called or wrote to (a range too new for the metadata still names
+    its country by its code); `region` when there is none. A caller id without a country code is local to the
+    network that delivered the call: the called number's."""
+    if not called or not called.strip():
+        return region
+    number = first_valid_number(called, region=region)
+    if number is not None:
+        found = phonenumbers.region_code_for_number(number)
+    else:
+        try:
+            loose = phonenumbers.parse(_unwrapped(called)[0], region)
+        except phonenumbers.NumberParseException:
+            return region
+        if not phonenumbers.is_possible_number(loose):
+            return region
+        found = phonenumbers.region_code_for_country_code(loose.country_code or 0)
+    return found if found and found not in (phonenumbers.UNKNOWN_REGION, "001") else region
+
+
+_URI = re.compile(r"\b(sips?|tel):([^\s<>@]+)", re.IGNORECASE)
+_URI_PARAMS = re.compile(r";(?!ext=|phone-context=)[^;]*", re.IGNORECASE)
+_EXTENSION_WORDS = re.compile(
+    r"\s*(?:转分机|轉分機|分机号|分機號|转|轉|分机|分機|内线|內線|extension)\s*[:：]?\s*", re.IGNORECASE
+)
+_DASH_EXTENSION = re.compile(r"^(.*\d)\s*-\s*(\d{1,6})$")
+_SEPARATORS = re.compile(r"\s*(?:[/,，;；、|\n]|或|\sor\s)\s*", re.IGNORECASE)
+
+
+def first_valid_number(raw: str, *, region: str) -> phonenumbers.PhoneNumber | None:
+    """The first valid number in a caller id or a phone field, or None: nothing is ever completed or corrected."""
+    text, from_uri = _unwrapped(raw)
+    if from_uri:
+        return _valid(text, region)
+    text = _EXTENSION_WORDS.sub(" ext. ", text).strip()
+    text = re.sub(r"\s*ext\.\s*$", "", text)
+    whole = _valid(text, region)
+    if whole is not None:
+        return whole
+    for piece in _SEPARATORS.split(text):
+        number = _valid(piece, region)
+        if number is not None:
+            return number
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        return match.number
+    return None
+
+
+def _unwrapped(raw: str) -> tuple[str, bool]:
+    """The number of a SIP or tel URI (display name, host and parameters other than the extension dropped) and
+    True; anything else as written and False. In NFKC: full-width digits become digits."""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    uri = _URI.search(text)
+    if uri is None:
+        return text, False
+    user = _URI_PARAMS.sub("", urllib.parse.unquote(uri.group(2)))
+    return (f"tel:{user}" if uri.group(1).lower() == "tel" else user), True
+
+
+def _valid(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    candidates = [text]
+    dash = _DASH_EXTENSION.match(text.strip())
+    if dash is not None and "ext" not in text.lower():
+        candidates.append(f"{dash.group(1)} ext. {dash.group(2)}")
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return number
+    return None
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if number.extension:
-        e164 += f";ext={number.extension}"
-    return Identity("phone", e164, valid=True, strong=strong)
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}$")
@@ -73,10 +153,7 @@ def phones_in_text(text: str, *, region: str = "CN", limit: int = 3) -> list[Ide
     """Valid phone numbers written in free text (a signature), as weak identities."""
     found: list[Identity] = []
     for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        if match.number.extension:
-            e164 += f";ext={match.number.extension}"
-        identity = Identity("phone", e164, valid=True, strong=False)
+        identity = Identity("phone", _e164(match.number), valid=True, strong=False)
         if identity not in found:
             found.append(identity)
         if len(found) >= limit:

@@ -22,8 +22,8 @@ from email.policy import Compat32
 from services.intake.domain.charsets import (
     UnknownCharset,
     codec_for,
-    decode_declared,
     decode_header_value,
+    read_declared,
 )
 from services.intake.domain.text import html_to_text
 
@@ -78,6 +78,7 @@ class _RawHeaders(Compat32):
 _POLICY = _RawHeaders()
 _HEADER_LINE = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9_-]*[ \t]*:")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_ADDRESS_WITH_COMMENT = re.compile(r"^\s*([^\s@()<>,;\"]+@[^\s@()<>,;\"]+)\s*\((.+)\)\s*$", re.DOTALL)
 
 
 def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> ParsedEmail:
@@ -95,13 +96,16 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
     texts = walker.texts if any(t.strip() for t in walker.texts) else walker.attached_texts
     text = "\n\n".join(part for part in texts if part.strip())
     defects = [type(d).__name__ for part in message.walk() for d in getattr(part, "defects", [])]
-    subject = _header(message, "subject", hints)
+    # Raw 8-bit and wrongly labelled headers are read like the body: the charsets that actually read its text
+    # first (a Big5 body labelled GB2312, or not labelled at all), then the labels.
+    header_hints = tuple(dict.fromkeys((*walker.read, *hints)))
+    subject = _header(message, "subject", header_hints)
     return ParsedEmail(
         subject=subject,
-        sender=_first_address(message, "from", hints),
-        to=_addresses(message, "to", hints),
-        cc=_addresses(message, "cc", hints),
-        reply_to=_first_address(message, "reply-to", hints),
+        sender=_first_address(message, "from", header_hints),
+        to=_addresses(message, "to", header_hints),
+        cc=_addresses(message, "cc", header_hints),
+        reply_to=_first_address(message, "reply-to", header_hints),
         message_id=_first_id(message.get("message-id")),
         in_reply_to=_ids(message.get("in-reply-to")),
         references=_ids(message.get("references")),
@@ -148,6 +152,11 @@ def _first_address(message: Message, name: str, hints: tuple[str, ...]) -> Addre
         display = raw[: raw.rfind("<")].strip()
         name_text = decode_header_value(display, hints=hints).strip().strip('"').strip()
         return Address(address=decode_header_value(address, hints=hints), name=name_text)
+    # `addr (Name)`: the comment read raw, since Big5 bytes such as 許 (B3 5C) hold backslashes a parser unescapes.
+    comment = _ADDRESS_WITH_COMMENT.match(raw)
+    if comment:
+        name_text = decode_header_value(comment.group(2), hints=hints).strip().strip('"').strip()
+        return Address(address=comment.group(1), name=name_text)
     addresses = _addresses(message, name, hints)
     return addresses[0] if addresses else None
 
@@ -209,6 +218,8 @@ class _Walker:
         self.attachments: list[Attachment] = []
         self.attached_texts: list[str] = []
         self.from_html = False
+        self.read: list[str] = []
+        """The codecs that read the text parts beyond ASCII, in order."""
 
     def visit(self, part: Message) -> None:
         ctype = part.get_content_type()
@@ -272,6 +283,7 @@ class _Walker:
         message = inner[0]
         walker = _Walker(hints=self.hints, max_attachment_bytes=self.max_attachment_bytes)
         walker.visit(message)
+        self.read.extend(walker.read)
         header = [
             "---------- Forwarded message ----------",
             f"From: {_header(message, 'from', self.hints) or ''}",
@@ -316,9 +328,11 @@ class _Walker:
         data = _payload_bytes(part)
         label = part.get_content_charset()
         try:
-            text = decode_declared(data, label, hints=self.hints)
+            text, codec = read_declared(data, label, hints=self.hints)
         except UnknownCharset as exc:
             raise MalformedEmail(str(exc)) from exc
+        if codec is not None and codec not in self.read:
+            self.read.append(codec)
         if fallback_type:
             text = _salvage_multipart(text)
             html = html or "<html" in text.lower()

@@ -18,7 +18,7 @@ from datetime import datetime
 import asyncpg
 from opentelemetry.context import Context, get_current
 
-from services.intake.domain.contact import Inbound, lock_keys, rounds, storable
+from services.intake.domain.contact import Inbound, lock_keys, rounds
 from services.intake.handlers.intake import (
     ATTEMPTS,
     RETRYABLE,
@@ -29,6 +29,7 @@ from services.intake.handlers.intake import (
     Staging,
     accept,
     accept_in,
+    prepared,
 )
 from services.intake.repository import contacts
 from shared.db import Conn
@@ -43,7 +44,7 @@ async def accept_batch(
     """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
     per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
     the batch runs again with a savepoint per item, so a lost race is retried alone."""
-    work = [Item(storable(inbound), key, adapter, now) for inbound, key in items]
+    work = [Item(prepared(inbound, policy=deps.policy, now=now), key, adapter, now) for inbound, key in items]
     try:
         return _all_accepted(await _group_once(deps, work, savepoints=False))
     except RETRYABLE:
@@ -62,7 +63,7 @@ class Item:
     """One message to accept, with who posted it and when: the unit of a batch or of a group commit."""
 
     inbound: Inbound
-    """Scrubbed (`storable`) when the batch or the group commit takes it in."""
+    """`prepared` when the batch or the group commit takes it in."""
     idempotency_key: str | None
     adapter: str
     now: datetime
@@ -221,7 +222,8 @@ class GroupCommit:
     async def accept(self, item: Item) -> Accepted:
         """The post's own outcome once its transaction committed; `Busy` or the item's own error otherwise."""
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(replace(item, inbound=storable(item.inbound), trace=get_current()), done))
+        inbound = prepared(item.inbound, policy=self._deps.policy, now=item.now)
+        self._queue.append(_Waiting(replace(item, inbound=inbound, trace=get_current()), done))
         if self._active < self._flushers:
             self._active += 1
             task = asyncio.create_task(self._flush(), name="intake-group-commit")

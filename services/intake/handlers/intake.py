@@ -17,7 +17,15 @@ from typing import Literal
 import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
-from services.intake.domain.contact import Inbound, ThreadPolicy, reach_back, storable, thread_decision
+from services.intake.domain.contact import (
+    Inbound,
+    ThreadPolicy,
+    keyed,
+    lock_keys,
+    reach_back,
+    storable,
+    thread_decision,
+)
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -155,13 +163,22 @@ RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRa
 ATTEMPTS = 4
 
 
+def prepared(inbound: Inbound, *, policy: ThreadPolicy, now: datetime) -> Inbound:
+    """A message as it arrives, made ready to store: scrubbed, and its natural key set for the time it came."""
+    return keyed(storable(inbound), now=now, window=policy.retry_window)
+
+
 async def accept(
     deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
 ) -> Accepted:
-    inbound = storable(inbound)
+    """One message (already `prepared`) in a transaction of its own."""
     for attempt in range(ATTEMPTS):
         try:
             async with deps.pool.acquire() as conn, conn.transaction():
+                if inbound.earlier_keys:
+                    # Its earlier post may be stored under another period's key, which no unique index ties to
+                    # this one: a concurrent retry waits for it here instead.
+                    await contacts.lock(conn, keys=lock_keys([inbound]))
                 return await accept_in(
                     conn, deps, inbound, adapter=adapter, idempotency_key=idempotency_key, now=now
                 )
@@ -183,7 +200,7 @@ async def accept_in(
     staging: Staging | None = None,
     found: contacts.Lookup | None = None,
 ) -> Accepted:
-    """The whole of accepting one message (already `storable`), inside the caller's transaction; its events go to
+    """The whole of accepting one message (already `prepared`), inside the caller's transaction; its events go to
     the outbox at once, or to `staging` when the caller writes the events of many messages together (and, if it
     defers, their new customers and contacts). `found` is the message's lookup when the caller made it together
     with others'.

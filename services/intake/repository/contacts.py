@@ -188,7 +188,8 @@ class Lookup:
     """The latest contact holding one of the message's thread or reply-to keys."""
 
 
-# One round trip: the natural key's message (kind ''), every known identity with its customer's attributes, and
+# One round trip: the natural key's message (kind ''; a retry key's also under the previous period's key, if
+# received within its window), every known identity with its customer's attributes, and
 # the latest contact holding one of the thread keys (kind 'thread'); `item` says which message a row answers
 # when many are looked up in one pipelined round trip.
 LOOKUP = """
@@ -196,7 +197,8 @@ SELECT $6::int AS item, '' AS kind, m.natural_key AS value, m.contact_id AS cust
        NULL AS grade, NULL AS value_tier, NULL AS risk_level, NULL AS lifecycle_stage, NULL AS pii_level,
        NULL AS channel, NULL AS status, NULL::timestamptz AS last_message_at, NULL::timestamptz AS ended_at,
        NULL AS subject_key
-FROM message m WHERE m.channel = $1 AND m.natural_key = $2
+FROM message m
+WHERE m.channel = $1 AND m.natural_key = ANY($2::text[]) AND ($7::timestamptz IS NULL OR m.received_at >= $7)
 UNION ALL
 SELECT $6, i.kind, i.value, s.customer_id, NULL, s.grade, s.value_tier, s.risk_level, s.lifecycle_stage,
        s.pii_level, NULL, NULL, NULL, NULL, NULL
@@ -221,11 +223,12 @@ async def lookup(conn: Conn, *, inbound: Inbound) -> Lookup:
 def _lookup_args(item: int, inbound: Inbound) -> tuple[Any, ...]:
     return (
         inbound.channel,
-        inbound.natural_key,
+        [inbound.natural_key, *inbound.earlier_keys],
         [i.kind for i in inbound.identities],
         [i.value for i in inbound.identities],
         [*inbound.reply_to_keys, *inbound.thread_keys],
         item,
+        inbound.seen_since,
     )
 
 

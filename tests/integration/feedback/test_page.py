@@ -124,3 +124,35 @@ async def test_a_well_signed_link_to_an_invitation_we_never_made_is_treated_as_f
     async with feedback.client() as client:
         page = await client.get(f"/s/{token}", headers={"accept-language": "en"})
     assert page.status_code == 404 and "Link not recognised" in page.text
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "heading"),
+    [
+        ("en;q=0.1, zh-CN;q=0.9", "链接无效"),
+        ("zh-TW;q=0.2, en;q=0.8", "Link not recognised"),
+        ("fr-CA, fr;q=0.9, zh-HK;q=0.5, en;q=0.4", "連結無效"),
+    ],
+)
+async def test_a_page_before_the_invitation_is_known_speaks_the_language_the_browser_weighs_highest(
+    feedback: Feedback, accept_language: str, heading: str
+) -> None:
+    async with feedback.client() as client:
+        page = await client.get("/s/garbage", headers={"accept-language": accept_language})
+    assert page.status_code == 404 and f"<h1>{heading}</h1>" in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "texts"),
+    [
+        ("zh-CN", ["<title>服务评价</title>", "请评价本次服务", "(服务编号 ", 'aria-label="语言"', "提交评价"]),
+        ("zh-HK", ["<title>服務評價</title>", "請評價本次服務", "(服務編號 ", 'aria-label="語言"', "非常可能"]),
+        ("en", ["<title>Rate our service</title>", "How did we do?", "(ref. ", 'aria-label="Language"', "Send"]),
+    ],
+)
+async def test_the_form_shows_its_languages_catalog(feedback: Feedback, language: str, texts: list[str]) -> None:
+    _, path = await sent_invitation(feedback, language=language)
+    async with feedback.client() as client:
+        page = await client.get(path, headers={"accept-language": "fr"})
+    for text in texts:
+        assert text in page.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from shared.app import running
 from shared.auth import generate_api_key, insert_api_key, issue_token
-from shared.clock import utcnow
+from shared.clock import Clock, utcnow
 from shared.events import INTAKE_CONTACTS
 from shared.outbox import backlog
 from tests.support import TOKEN_SECRET, TestStack, read_topic, service_settings, wait_until
@@ -61,8 +62,17 @@ def intake_settings(stack: TestStack, database: str, **overrides: object) -> Int
 
 @pytest.fixture
 async def intake(test_stack: TestStack, empty_database: str) -> AsyncIterator[Intake]:
+    async with started(test_stack, empty_database) as service:
+        yield service
+
+
+@asynccontextmanager
+async def started(
+    test_stack: TestStack, empty_database: str, *, clock: Clock | None = None
+) -> AsyncIterator[Intake]:
+    """Intake on a fresh database, on `clock` (the wall clock if None), with its two adapter keys."""
     settings = intake_settings(test_stack, empty_database.rsplit("/", 1)[1])
-    async with running(create_app(settings)) as app:
+    async with running(create_app(settings, clock=clock)) as app:
         await wait_until(lambda: app.state.runtime.producer_ready.is_set(), timeout_s=30)
         every = generate_api_key()
         email_only = generate_api_key()

@@ -368,3 +368,30 @@ async def test_concurrent_first_messages_from_one_new_customer_make_one_customer
     async with intake.app.state.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM customer") == 1
         assert await conn.fetchval("SELECT count(*) FROM message") == 8
+
+
+async def test_an_adapter_keys_region_or_the_called_number_reads_local_numbers(intake: Intake) -> None:
+    from shared.auth import generate_api_key, insert_api_key
+    from shared.clock import utcnow
+
+    hong_kong = generate_api_key()
+    async with intake.app.state.pool.acquire() as conn:
+        await insert_api_key(conn, key=hong_kong, name="hk-sms", channels=["sms"], now=utcnow(), region="HK")
+    sms = {"sender": {"phone": "9123 4567"}, "text": "我部電話冇訊號", "message_id": unique()}
+    by_key = await post(intake, "sms", sms, Authorization=f"Bearer {hong_kong.key}")
+    by_called = await post(intake, "phone", {"call_id": unique(), "ani": "2345 6789", "dnis": "+852 3100 1234"})
+    by_default = await post(intake, "sms", {**sms, "message_id": unique()})
+
+    async def phones(accepted: dict[str, Any]) -> list[tuple[str, bool]]:
+        async with intake.app.state.pool.acquire() as conn:
+            sender = await conn.fetchval(
+                "SELECT sender FROM message WHERE message_id = $1", uuid.UUID(accepted["message_id"])
+            )
+        return [(i["value"], i["valid"]) for i in sender if i["kind"] == "phone"]
+
+    assert await phones(by_key) == [("+85291234567", True)]
+    assert await phones(by_called) == [("+85223456789", True)]
+    assert await phones(by_default) == [("9123 4567", False)], "read in CN it is no number, and none is made up"
+    customer = (await intake.client.get(f"/v1/contacts/{by_key['contact_id']}", headers=intake.auth())).json()
+    other = (await intake.client.get(f"/v1/contacts/{by_default['contact_id']}", headers=intake.auth())).json()
+    assert customer["customer"]["customer_id"] != other["customer"]["customer_id"]

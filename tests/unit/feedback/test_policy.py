@@ -1,8 +1,10 @@
-"""Policies that cannot work are refused with every reason; the page speaks the contact's language."""
+"""Policies that cannot work are refused with every reason; the page speaks the contact's language, or the one
+the browser weighs highest."""
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import time, timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from services.feedback.domain.policy import (
     InvalidPolicy,
     Option,
     QuietHours,
+    negotiate_language,
     page_language,
     questions_from_json,
     questions_to_json,
@@ -92,3 +95,66 @@ def test_the_page_speaks_simplified_traditional_or_english_by_the_contacts_langu
 
 def test_a_language_the_policy_does_not_offer_falls_back_to_its_first() -> None:
     assert page_language("en-US", ("zh-Hans", "zh-Hant")) == "zh-Hans"
+
+
+ALL = ("zh-Hans", "zh-Hant", "en")
+
+
+@pytest.mark.parametrize(
+    ("header", "offered", "page"),
+    [
+        ("en;q=0.1, zh-CN;q=0.9", ALL, "zh-Hans"),
+        ("zh-TW,zh;q=0.9,en-US;q=0.8,en;q=0.7", ALL, "zh-Hant"),
+        ("en-US,en;q=0.9,zh-CN;q=0.8", ALL, "en"),
+        ("fr-FR, fr;q=0.9, en;q=0.5, zh-HK;q=0.6", ALL, "zh-Hant"),
+        ("zh-MO", ALL, "zh-Hant"),
+        ("zh-Hant-HK", ALL, "zh-Hant"),
+        ("yue-HK, en;q=0.5", ALL, "zh-Hant"),
+        ("zh-Hans-SG", ALL, "zh-Hans"),
+        ("ZH_cn", ALL, "zh-Hans"),
+        ("zh-CN;q=0.5, en;q=0.5", ALL, "zh-Hans"),
+        ("en;q=0.5, zh-CN;q=0.5", ALL, "en"),
+        ("zh-CN;q=bad, en", ALL, "en"),
+        ("zh-CN;q=2, en;q=0.3", ALL, "en"),
+        ("en;q=0, *", ALL, "zh-Hans"),
+        ("de, *;q=0.2", ("en", "zh-Hans"), "en"),
+        ("zh-TW, en;q=0.8", ("zh-Hans", "en"), "en"),
+        ("zh-TW", ("zh-Hans", "en"), None),
+        ("fr, de;q=0.8", ALL, None),
+        ("", ALL, None),
+        ("*;q=0", ALL, None),
+    ],
+)
+def test_the_browser_language_weighed_highest_wins(
+    header: str, offered: tuple[str, ...], page: str | None
+) -> None:
+    assert negotiate_language(header, offered) == page
+
+
+def naive_negotiation(header: str, offered: tuple[str, ...]) -> str | None:
+    """The rule said plainly: the items sorted by weight (stable), the first whose language is offered."""
+    items = []
+    for item in header.split(","):
+        tag, _, q = item.strip().partition(";q=")
+        items.append((float(q) if q else 1.0, tag.lower()))
+    for weight, tag in sorted(items, key=lambda pair: -pair[0]):
+        parts = tag.split("-")
+        if parts[0] == "yue" or (parts[0] == "zh" and {"hant", "tw", "hk", "mo"} & set(parts)):
+            page = "zh-Hant"
+        elif parts[0] in ("zh", "en"):
+            page = "zh-Hans" if parts[0] == "zh" else "en"
+        else:
+            continue
+        if weight > 0 and page in offered:
+            return page
+    return None
+
+
+def test_negotiation_agrees_with_the_naive_rule_on_random_headers() -> None:
+    tags = ["zh-CN", "zh-TW", "zh-HK", "zh", "zh-Hant", "en", "en-GB", "fr", "de-DE", "ja", "yue"]
+    weights = ["", ";q=1", ";q=0.9", ";q=0.5", ";q=0.1", ";q=0"]
+    rng = random.Random(18)
+    for _ in range(2000):
+        header = ", ".join(rng.choice(tags) + rng.choice(weights) for _ in range(rng.randint(1, 5)))
+        offered = rng.choice([ALL, ("zh-Hans", "en"), ("zh-Hant",), ("en", "zh-Hant")])
+        assert negotiate_language(header, offered) == naive_negotiation(header, offered), (header, offered)

@@ -220,3 +220,123 @@ def test_an_attachment_over_the_limit_refuses_the_email_with_its_name_and_size()
     with pytest.raises(AttachmentTooLarge, match=r"'big.pdf' is 3000 bytes; the limit is 1000"):
         parse_email(raw, max_attachment_bytes=1000)
     assert parse_email(raw, max_attachment_bytes=5000).attachments[0].size == 3000
+
+
+# Bodies as a customer writes them, encoded by a client that put no charset label on them.
+OTHER_SCRIPTS = [
+    (
+        "Здравствуйте! Уже второй день не могу войти в личный кабинет: пишет «неверный пароль», хотя пароль "
+        "я сменил вчера по SMS. Номер договора 4471-22. Помогите, пожалуйста.\r\nС уважением, Иван Петров",
+        "cp1251",
+    ),
+    (
+        "Καλησπέρα σας, από χθες δεν μπορώ να συνδεθώ στον λογαριασμό μου. Άλλαξα τον κωδικό, αλλά εμφανίζεται "
+        "σφάλμα 403. Μπορείτε να με βοηθήσετε;\r\nΕυχαριστώ,\r\nΓιώργος Παπαδόπουλος",
+        "cp1253",
+    ),
+    (
+        "お世話になっております。昨日からログインできません。パスワードを変更しましたが、"
+        "「認証エラー」と表示されます。注文番号は A-20931 です。\r\nよろしくお願いいたします。\r\n山田太郎",
+        "shift_jis",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "charset"), OTHER_SCRIPTS, ids=["russian cp1251", "greek cp1253", "japanese sjis"]
+)
+def test_unlabelled_cyrillic_greek_and_japanese_bodies_are_read_not_turned_into_cp1252(
+    text: str, charset: str
+) -> None:
+    data = text.encode(charset)
+    assert detect(data) == text
+    assert parse_email(mail([b"Subject: x"], data, content_type=b"text/plain")).text == text.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "charset"), OTHER_SCRIPTS, ids=["russian cp1251", "greek cp1253", "japanese sjis"]
+)
+def test_other_scripts_under_an_unknown_label_are_read(text: str, charset: str) -> None:
+    parsed = parse_email(mail([b"Subject: x"], text.encode(charset), content_type=b"text/plain; charset=x-user"))
+    assert parsed.text == text.replace("\r\n", "\n")
+
+
+def test_unlabelled_chinese_is_still_read_by_the_chinese_rules_first() -> None:
+    simplified, traditional = (
+        "您好，我的宽带从昨天开始就断了，请尽快派人维修。",
+        "您好，我的寬頻從昨天開始就斷了，請盡快派人維修。",
+    )
+    assert detect(simplified.encode("gbk")) == simplified
+    assert detect(traditional.encode("big5")) == traditional
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bonjour, je n'arrive plus à me connecter depuis hier. Merci de votre aide. Cordialement, Hélène",
+        "Sehr geehrte Damen und Herren, seit gestern kann ich mich nicht anmelden. Grüße, Jürgen Größ",
+        "Jürgen",
+    ],
+)
+def test_unlabelled_western_text_stays_cp1252(text: str) -> None:
+    assert detect(text.encode("cp1252")) == text
+
+
+def big5_mail(sender: bytes, *, subject: bytes = b"x", label: bytes = b"") -> bytes:
+    """A Hong Kong or Taiwan client's message: raw 8-bit Big5 in the body (labelled `label`, or not at all)."""
+    body = "您好，我上個月的帳單多收了一百元，請盡快處理退款，謝謝。".encode("big5")
+    content_type = b"text/plain" + (b"; charset=" + label if label else b"")
+    return mail([b"Subject: " + subject], body, content_type=content_type).replace(
+        b"From: sender@example.com", b"From: " + sender
+    )
+
+
+# Short names whose Big5 bytes also read as common simplified characters (陳菊 as 朝碘): only the message's own
+# charset tells them apart.
+AMBIGUOUS_NAMES = ["陳菊", "韓國瑜", "黎智英", "游錫堃"]
+
+
+@pytest.mark.parametrize("label", [b"", b"big5", b"gb2312"], ids=["unlabelled", "labelled", "mislabelled"])
+@pytest.mark.parametrize("name", AMBIGUOUS_NAMES)
+def test_a_raw_big5_sender_is_read_with_the_charset_that_read_the_body(name: str, label: bytes) -> None:
+    parsed = parse_email(big5_mail(name.encode("big5hkscs") + b" <client@example.com.hk>", label=label))
+    assert parsed.sender is not None
+    assert (parsed.sender.name, parsed.sender.address) == (name, "client@example.com.hk")
+    assert "退款" in parsed.text
+
+
+def test_a_raw_big5_name_in_an_address_comment_keeps_its_backslash_bytes() -> None:
+    name = "許功蓋"  # B3 5C A5 5C BB 5C: every second byte is a backslash
+    parsed = parse_email(big5_mail(b"hui@example.com.hk (" + name.encode("big5") + b")"))
+    assert parsed.sender is not None
+    assert (parsed.sender.name, parsed.sender.address) == (name, "hui@example.com.hk")
+
+
+@pytest.mark.parametrize(
+    ("text", "charset", "label"),
+    [
+        ("請盡快處理我的退款申請", "big5", "gb2312"),
+        ("请尽快处理我的退款申请", "gbk", "big5"),
+        ("关于我的订单退款问题", "gbk", "x-unknown"),
+        ("Не работает интернет", "cp1251", "x-unknown"),
+        ("ログインできません", "shift_jis", "x-sjis-unknown"),
+    ],
+    ids=["big5 labelled gb2312", "gbk labelled big5", "gbk unknown label", "cp1251 unknown", "sjis unknown"],
+)
+def test_a_subject_under_a_wrong_or_unknown_label_is_read(text: str, charset: str, label: str) -> None:
+    subject = encoded_word(label, text.encode(charset)).encode()
+    assert parse_email(mail([b"Subject: " + subject], b"hello")).subject == text
+
+
+def test_a_short_chinese_subject_labelled_latin1_is_read_when_the_body_is_chinese() -> None:
+    subject = encoded_word("iso-8859-1", "退款".encode("big5")).encode()
+    assert parse_email(big5_mail(b"a@example.com.hk", subject=subject)).subject == "退款"
+    assert parse_email(mail([b"Subject: " + subject], b"hello")).subject != "退款", "no Chinese body, no guess"
+
+
+def test_a_wrong_chinese_label_on_a_body_is_read_as_the_other_chinese_charset() -> None:
+    body = "您好，我上個月的帳單多收了一百元，請盡快處理退款，謝謝。"
+    assert parse_email(mail([], body.encode("big5"), content_type=b"text/plain; charset=gb2312")).text == body
+    simplified = "您好，我上个月的账单多收了一百元，请尽快处理退款，谢谢。"
+    assert decode_bytes(simplified.encode("gbk"), "big5") == simplified
+    assert decode_bytes(GBK_ONLY.encode("gbk"), "gb2312") == GBK_ONLY, "a right label is kept"

@@ -24,6 +24,7 @@ POLICY = ThreadPolicy(
     subject_window=timedelta(days=7),
     customer_windows={"sms": timedelta(hours=24)},
     reopen_window=timedelta(days=7),
+    retry_window=timedelta(minutes=5),
 )
 
 
