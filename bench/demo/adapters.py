@@ -83,6 +83,7 @@ class AdapterStats:
     posted: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     rejected: Counter[int] = field(default_factory=Counter)
+    hang_ups: Counter[str] = field(default_factory=Counter)
     contact_ids: dict[str, list[str]] = field(default_factory=dict)
     """The contact id intake answered, per outcome (created, threaded, duplicate), in posting order."""
 
@@ -141,6 +142,14 @@ class Adapters:
             return None
         thread.contact_id = body["contact_id"]
         return thread, key
+
+    async def hang_up(self, thread: Thread, *, callback: bool) -> None:
+        """The caller hangs up before an answer (maybe asking for a callback); routing ignores it once answered."""
+        body = {"reason": "hung_up", "callback": "keep_place" if callback else "none"}
+        response = await self.client.post(f"/v1/contacts/{thread.contact_id}/abandoned", json=body)
+        self.stats.hang_ups["callback" if callback else "abandoned"] += 1
+        if response.status_code != 202:
+            self.stats.rejected[response.status_code] += 1
 
     async def retry(self, thread: Thread, key: str) -> None:
         """An adapter that timed out and posts the same thing again: intake must answer `duplicate`."""

@@ -80,6 +80,8 @@ class AgentStats:
     lookups: int = 0
     suggestions_seen: int = 0
     suggestions_used: int = 0
+    replies: int = 0
+    callbacks: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -91,6 +93,8 @@ class SimAgent:
         token: str,
         routing_url: str,
         knowledge_url: str,
+        intake_url: str,
+        phone_adapter: httpx.AsyncClient,
         rng: random.Random,
         stats: AgentStats,
         handle_seconds: float,
@@ -100,6 +104,9 @@ class SimAgent:
         self.token = token
         self.routing = httpx.AsyncClient(base_url=routing_url, headers=self._auth(), timeout=15)
         self.knowledge = httpx.AsyncClient(base_url=knowledge_url, headers=self._auth(), timeout=15)
+        self.intake = httpx.AsyncClient(base_url=intake_url, headers=self._auth(), timeout=15)
+        self.phone_adapter = phone_adapter
+        """The phone adapter's client (its API key): it dials callbacks and reports each attempt."""
         self.ws_url = routing_url.replace("http://", "ws://") + "/v1/desktop/ws"
         self.rng = rng
         self.stats = stats
@@ -130,6 +137,7 @@ class SimAgent:
         with contextlib.suppress(Exception):
             await self.routing.aclose()
             await self.knowledge.aclose()
+            await self.intake.aclose()
 
     async def _listen(self, ws: ClientConnection, after: int | None) -> int | None:
         while not self._stop.is_set():
@@ -168,12 +176,17 @@ class SimAgent:
         work_id = work.get("work_id")
         if work_id is None:
             return
+        contact_id = work.get("contact_id")
         try:
+            if work.get("callback") and not await self._call_back(str(contact_id), work["callback"]):
+                return  # nobody answered: routing schedules the next try (or closes it as unreachable)
             await self._step(f"/v1/work/{work_id}/start", {})
             suggestions = contact.get("suggestions") or []
             self.stats.suggestions_seen += len(suggestions)
+            await self._reply(str(contact_id), contact, solution=False)
             await self._look_up(contact, suggestions)
             await asyncio.sleep(self.rng.lognormvariate(0, 0.5) * self.handle_seconds)
+            await self._reply(str(contact_id), contact, solution=True)
             await self._step(f"/v1/work/{work_id}/solution", {"note": "Explained the cause and the fix."})
             await self._step(
                 f"/v1/work/{work_id}/resolve",
@@ -188,6 +201,29 @@ class SimAgent:
             await self._step(f"/v1/work/{work_id}/close", {"reason": "three clears done"})
         except httpx.HTTPError as exc:
             self.stats.errors[type(exc).__name__] += 1
+
+    async def _reply(self, contact_id: str, contact: dict[str, Any], *, solution: bool) -> None:
+        """Answer the customer on their channel: a first acknowledgement, later the solution."""
+        english = (contact.get("language") or "zh").startswith("en")
+        if solution:
+            text = "We have fixed the problem; details below." if english else "问题已经处理好了，具体说明如下。"
+        else:
+            text = "Thank you, we are looking into it now." if english else "您好，已收到，正在为您处理。"
+        response = await self.intake.post(
+            f"/v1/contacts/{contact_id}/replies", json={"text": text, "solution": solution}
+        )
+        if response.status_code == 201:
+            self.stats.replies += 1
+        else:
+            self.stats.errors[f"reply {response.status_code}"] += 1
+
+    async def _call_back(self, contact_id: str, callback: dict[str, Any]) -> bool:
+        """Dial the caller back (the phone adapter does, and reports the attempt): True when they answer."""
+        await asyncio.sleep(self.rng.uniform(0.5, 2.0))
+        outcome = "answered" if self.rng.random() < 0.75 else "no_answer"
+        self.stats.callbacks[outcome] += 1
+        await self.phone_adapter.post(f"/v1/contacts/{contact_id}/callback-attempts", json={"outcome": outcome})
+        return outcome == "answered"
 
     async def _step(self, path: str, body: dict[str, Any]) -> None:
         response = await self.routing.post(path, json=body)

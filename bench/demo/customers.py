@@ -28,6 +28,10 @@ class CustomerStats:
     answered: Counter[str] = field(default_factory=Counter)
     low_scores: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    receipts: Counter[int] = field(default_factory=Counter)
+    """Status codes intake answered the receipts with."""
+    reply_answers: Counter[str] = field(default_factory=Counter)
+    """Intake's outcome for customers' e-mail answers to agents' replies (they should all be `threaded`)."""
 
 
 def scores(rng: random.Random) -> dict[str, Any]:
@@ -44,12 +48,14 @@ class Customers:
         *,
         bootstrap: str,
         feedback: httpx.AsyncClient,
+        intake: httpx.AsyncClient,
         adapter_keys: dict[str, str],
         rng: random.Random,
         answer_share: float,
     ) -> None:
         self.bootstrap = bootstrap
         self.feedback = feedback
+        self.intake = intake
         self.keys = adapter_keys
         self.rng = rng
         self.answer_share = answer_share
@@ -84,17 +90,29 @@ class Customers:
         return {"Authorization": f"Bearer {self.keys[channel]}"}
 
     async def _receive(self, message: OutboundMessageRequestedV1) -> None:
-        self.stats.messages[message.template] += 1
+        self.stats.messages[message.kind or message.template] += 1
         try:
-            await self.feedback.post(
-                "/v1/outbound/receipts",
-                json={
-                    "message_id": str(message.message_id),
-                    "status": "delivered",
-                    "at": datetime.now(UTC).isoformat(),
-                },
-                headers=self._auth(message.channel),
-            )
+            # Every receipt goes to intake (the adapter contract's one place), whichever service asked.
+            failed = message.kind == "reply" and self.rng.random() < 0.03
+            for attempt in range(10):  # a message requested a moment ago may not be known to intake yet
+                receipt = await self.intake.post(
+                    "/v1/outbound/receipts",
+                    json={
+                        "message_id": str(message.message_id),
+                        "status": "failed" if failed else "delivered",
+                        "at": datetime.now(UTC).isoformat(),
+                        **({"reason": "recipient unreachable"} if failed else {}),
+                    },
+                    headers=self._auth(message.channel),
+                )
+                if receipt.status_code != 404:
+                    break
+                await asyncio.sleep(0.2 * (attempt + 1))
+            self.stats.receipts[receipt.status_code] += 1
+            if message.kind == "reply" and message.channel == "email" and not failed and self.rng.random() < 0.2:
+                await asyncio.sleep(self.rng.uniform(1, 4))
+                await self._answer_reply(message)
+                return
             if not message.template.startswith("survey.invitation") or self.rng.random() >= self.answer_share:
                 return
             await asyncio.sleep(self.rng.uniform(1, 6))  # reading it, thinking
@@ -111,6 +129,31 @@ class Customers:
             self.stats.answered[message.channel] += 1
         except httpx.HTTPError as exc:
             self.stats.errors[type(exc).__name__] += 1
+
+    async def _answer_reply(self, message: OutboundMessageRequestedV1) -> None:
+        """The customer answers an agent's e-mail from their mail client: it must thread into the contact."""
+        own = message.headers.get("Message-ID", "")
+        mime = "\r\n".join(
+            [
+                f"From: <{message.recipient}>",
+                "To: support@example.com",
+                f"Subject: Re: {(message.subject or '').removeprefix('Re: ')}",
+                f"Message-ID: <answer-{message.message_id}@example.com>",
+                f"In-Reply-To: {own}",
+                f"References: {message.headers.get('References', '')} {own}".strip(),
+                "MIME-Version: 1.0",
+                'Content-Type: text/plain; charset="utf-8"',
+                "",
+                "收到，谢谢！",
+            ]
+        )
+        response = await self.intake.post(
+            "/v1/channels/email",
+            content=mime.encode(),
+            headers={**self._auth("email"), "Content-Type": "message/rfc822"},
+        )
+        if response.status_code == 202:
+            self.stats.reply_answers[response.json().get("outcome", "?")] += 1
 
     async def _respond(self, message: OutboundMessageRequestedV1, body: dict[str, Any]) -> None:
         response = await self.feedback.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.demo.tally import Snapshot, percentile
 
@@ -20,6 +21,8 @@ class RunInfo:
     """What the simulated desktops counted: offers, declines, knowledge lookups, suggestions used."""
     adapter_figures: dict[str, int] = field(default_factory=dict)
     """What the simulated adapters saw: posts and intake's outcomes (created, threaded, duplicate)."""
+    queue_figures: list[dict[str, Any]] = field(default_factory=list)
+    """Routing's `/v1/figures/queue` for the run: service level, abandon rate, speed of answer."""
 
 
 def _ptile_row(name: str, values: list[float]) -> str:
@@ -29,6 +32,14 @@ def _ptile_row(name: str, values: list[float]) -> str:
         f"| {name} | {len(values)} | {percentile(values, 0.5):,.1f} | {percentile(values, 0.9):,.1f} | "
         f"{percentile(values, 0.99):,.1f} |"
     )
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"
 
 
 def markdown(snap: Snapshot, run: RunInfo, charts: list[str]) -> str:
@@ -63,6 +74,24 @@ def markdown(snap: Snapshot, run: RunInfo, charts: list[str]) -> str:
         "|---|---|---|---|---|",
         _ptile_row("wait (received → accepted)", snap.wait_s),
         _ptile_row("handle (accepted → resolved)", snap.handle_s),
+        _ptile_row("first reply (received → agent's reply)", snap.reply_s),
+        "",
+        f"Agents sent {snap.replies} replies; {snap.failed_deliveries} deliveries failed (reported by adapters). "
+        f"{snap.abandoned} contacts were abandoned before an answer.",
+        "",
+        "## Queue: service level and abandonment",
+        "",
+        "Routing's figures for the run (`GET /v1/figures/queue`): service level is the share answered within the "
+        "channel's threshold (configured in real seconds: phone 20 s, chat 60 s), of those answered or abandoned.",
+        "",
+        "| pool | channel | arrived | answered | abandoned | service level | abandon rate | speed of answer |",
+        "|---|---|---|---|---|---|---|---|",
+        *(
+            f"| {f['pool']} | {f['channel']} | {f['arrived']} | {f['answered']} | {f['abandoned']} | "
+            f"{_pct(f['service_level'])} (≤ {f['threshold_s']} s) | {_pct(f['abandon_rate'])} | "
+            f"{_seconds(f['asa_s'])} |"
+            for f in run.queue_figures
+        ),
         "",
         "## SLA",
         "",

@@ -232,12 +232,15 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
             observing.result()  # the observer failed to start: say why now, not after the run
 
         agent_stats = AgentStats()
+        phone_adapter = httpx.AsyncClient(base_url=urls["intake"], headers=adapter_auth, timeout=30)
         agents = [
             SimAgent(
                 profile,
                 token=stack.token("agent", profile.agent_id),
                 routing_url=urls["routing"],
                 knowledge_url=urls["knowledge"],
+                intake_url=urls["intake"],
+                phone_adapter=phone_adapter,
                 rng=random.Random(options.seed * 1000 + i),
                 stats=agent_stats,
                 handle_seconds=6.0,
@@ -249,6 +252,7 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
             customers = Customers(
                 bootstrap=stack.settings.kafka_bootstrap,
                 feedback=feedback_public,
+                intake=phone_adapter,
                 adapter_keys={channel: key.key for channel in CHANNELS},
                 rng=random.Random(options.seed + 1),
                 answer_share=0.6,
@@ -262,6 +266,14 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
                 agent.stop()
             customers.stop()
             await asyncio.gather(*agent_tasks, customer_task, return_exceptions=True)
+        await phone_adapter.aclose()
+        queue_figures = await _ok(
+            await clients["routing"].get(
+                "/v1/figures/queue",
+                params={"from": started_at.isoformat(), "interval_minutes": max(1, int(options.minutes * 2 + 2))},
+            ),
+            "queue figures",
+        )
         observer.stop()
         await observing
     finally:
@@ -287,12 +299,18 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
             "knowledge lookups": agent_stats.lookups,
             "suggestions pushed with the work": agent_stats.suggestions_seen,
             "suggestions used": agent_stats.suggestions_used,
+            "replies sent": agent_stats.replies,
+            "callbacks answered": agent_stats.callbacks["answered"],
+            "callbacks unanswered": agent_stats.callbacks["no_answer"],
             "request errors": sum(agent_stats.errors.values()),
+            **{f"errors: {k}": v for k, v in sorted(agent_stats.errors.items())},
         },
+        queue_figures=queue_figures,
         adapter_figures={
             **{f"posted {k}": v for k, v in sorted(posting_stats.posted.items())},
             **{f"outcome {k}": v for k, v in sorted(posting_stats.outcomes.items())},
             **{f"rejected {k}": v for k, v in sorted(posting_stats.rejected.items())},
+            **{f"callers who hung up ({k})": v for k, v in sorted(posting_stats.hang_ups.items())},
         },
     )
     report = write_report(snapshot, run_info, out)
@@ -318,6 +336,11 @@ async def _drive(
         if made is None:
             return
         thread, key = made
+        if thread.channel == "phone" and rng.random() < 0.2:
+            # The caller gives up waiting; a third of them ask to be called back in their turn instead.
+            await asyncio.sleep(rng.uniform(0.05, 0.8))
+            await posting.hang_up(thread, callback=rng.random() < 0.33)
+            return
         if rng.random() < 0.05:
             await posting.retry(thread, key)  # the adapter timed out and posts again
         if rng.random() < 0.15:

@@ -27,6 +27,7 @@ class ContactFacts:
     assigned_at: datetime | None = None
     resolved_at: datetime | None = None
     agent_id: str | None = None
+    first_reply_at: datetime | None = None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -56,6 +57,11 @@ class Snapshot:
     """(first-contact resolutions, resolutions)."""
     wait_s: list[float]
     handle_s: list[float]
+    reply_s: list[float]
+    """Received → the agent's first reply, of contacts that got one."""
+    abandoned: int
+    replies: int
+    failed_deliveries: int
     suggestions: int
     surveys_sent: int
     followups: int
@@ -105,6 +111,9 @@ class Tally:
     surveys: dict[str, str] = field(default_factory=dict)
     """Each invitation feedback has planned for a resolution: scheduled, sent, skipped or cancelled."""
     resolved_minutes: Counter[int] = field(default_factory=Counter)
+    abandoned: int = 0
+    replies: int = 0
+    failed_deliveries: int = 0
 
     def apply(self, envelope: ev.Envelope, event: ev.Event) -> None:
         """Fold in one event. Events about contacts this run did not receive (earlier work still moving in the
@@ -127,8 +136,18 @@ class Tally:
                     priority_class=event.priority_class,
                     received_at=event.received_at,
                 )
+            case ev.ContactMessageAddedV1() if not event.from_customer:
+                self.replies += 1
+                facts = self.contacts.get(str(event.contact_id))
+                if facts is not None and facts.first_reply_at is None:
+                    facts.first_reply_at = event.received_at
             case ev.ContactMessageAddedV1():
                 self.messages_threaded += 1
+            case ev.WorkAbandonedV1():
+                self.abandoned += 1
+                self._move(event.contact_id, "abandoned")
+            case ev.OutboundDeliveryReportedV1() if event.status in ("failed", "bounced"):
+                self.failed_deliveries += 1
             case ev.WorkQueuedV1():
                 self._move(event.contact_id, "queued")
             case ev.WorkOfferedV1():
@@ -153,7 +172,9 @@ class Tally:
             case ev.WorkReopenedV1():
                 self._move(event.contact_id, "queued")
             case ev.WorkClosedV1():
-                self._move(event.contact_id, "closed")
+                facts = self.contacts.get(str(event.contact_id))
+                if facts is None or facts.state != "abandoned":
+                    self._move(event.contact_id, "closed")
             case ev.AgentPresenceChangedV1():
                 self.presence[event.agent_id] = event.presence
             case ev.SlaWarningV1():
@@ -204,6 +225,7 @@ class Tally:
             for f in facts
             if f.resolved_at is not None and f.assigned_at is not None
         ]
+        reply = [(f.first_reply_at - f.received_at).total_seconds() for f in facts if f.first_reply_at is not None]
         return Snapshot(
             contacts=len(facts),
             messages_threaded=self.messages_threaded,
@@ -220,6 +242,10 @@ class Tally:
             fcr=(self.fcr_first, self.resolutions),
             wait_s=wait,
             handle_s=handle,
+            reply_s=reply,
+            abandoned=self.abandoned,
+            replies=self.replies,
+            failed_deliveries=self.failed_deliveries,
             suggestions=self.suggestions,
             surveys_sent=self.surveys_sent,
             followups=self.followups,

@@ -47,3 +47,6 @@ class IntakeSettings(ServiceSettings):
     """Transactions of single posts in flight at once; posts arriving meanwhile wait and share the next one."""
     reply_message_id_domain: str = "switchboard.invalid"
     """The domain of the Message-IDs our e-mail replies carry (`<reply id@domain>`); set it to your mail domain."""
+    ownership_wait_s: float = 2.0
+    """How long a reply or note by an agent waits for intake to learn (from routing's events) that the agent owns
+    the work, before it is refused: the desktop learns it first."""

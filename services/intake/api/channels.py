@@ -207,7 +207,8 @@ async def post_channel(
     payload = json_object(await request.body())
     if walk_in:
         # A walk-in recorded at the desk goes through intake like any contact: classified, clocked, surveyed.
-        metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+        given = payload.get("metadata")
+        metadata: dict[str, Any] = given if isinstance(given, dict) else {}
         payload["metadata"] = {**metadata, "recorded_by": f"{principal.role}:{principal.subject}"}
     inbound = inbound_for(channel, payload, settings_of(request), region=principal.region)
     return await _accept_one(request, principal, inbound, idempotency_key)

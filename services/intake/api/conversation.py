@@ -109,6 +109,7 @@ async def post_reply(
             draft=draft,
             domain=settings_of(request).reply_message_id_domain,
             now=clock_of(request).now(),
+            ownership_wait_s=settings_of(request).ownership_wait_s,
         )
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc
@@ -164,6 +165,7 @@ async def post_note(
             who=Writer(who.role, who.subject),
             text=body.text,
             now=clock_of(request).now(),
+            ownership_wait_s=settings_of(request).ownership_wait_s,
         )
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc

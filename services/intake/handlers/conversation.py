@@ -8,7 +8,9 @@ one transaction, or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,10 +137,37 @@ async def _writable(conn: Conn, contact_id: uuid.UUID, who: Writer) -> repo.Cont
     return head
 
 
+async def caught_up(pool: asyncpg.Pool, contact_id: uuid.UUID, who: Writer, *, wait_s: float) -> None:
+    """Intake learns who owns the work from routing's events, a moment after the agent's desktop does: an agent
+    who answers at once (or right after a reopen) may be ahead of it. Wait up to `wait_s` for intake's view to
+    say the agent may write; the transaction that follows decides."""
+    if who.role != "agent" or wait_s <= 0:
+        return
+    deadline = time.monotonic() + wait_s
+    while True:
+        async with pool.acquire() as conn:
+            head = await repo.get_head(conn, contact_id)
+        if head is None or (
+            may_write(role=who.role, subject=who.subject, owner_id=head.owner_id) and head.status != "closed"
+        ):
+            return
+        if time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def reply(
-    pool: asyncpg.Pool, *, contact_id: uuid.UUID, who: Writer, draft: Draft, domain: str, now: datetime
+    pool: asyncpg.Pool,
+    *,
+    contact_id: uuid.UUID,
+    who: Writer,
+    draft: Draft,
+    domain: str,
+    now: datetime,
+    ownership_wait_s: float = 0.0,
 ) -> Sent:
     """Store the reply and queue it for sending, or raise and write nothing."""
+    await caught_up(pool, contact_id, who, wait_s=ownership_wait_s)
     async with pool.acquire() as conn, conn.transaction():
         head = await _writable(conn, contact_id, who)
         if not draft.text.strip():
@@ -202,8 +231,17 @@ async def reply(
     )
 
 
-async def note(pool: asyncpg.Pool, *, contact_id: uuid.UUID, who: Writer, text: str, now: datetime) -> uuid.UUID:
+async def note(
+    pool: asyncpg.Pool,
+    *,
+    contact_id: uuid.UUID,
+    who: Writer,
+    text: str,
+    now: datetime,
+    ownership_wait_s: float = 0.0,
+) -> uuid.UUID:
     """An internal note: never sent, visible on the timeline to whoever may see the contact."""
+    await caught_up(pool, contact_id, who, wait_s=ownership_wait_s)
     async with pool.acquire() as conn, conn.transaction():
         head = await repo.lock_head(conn, contact_id)
         if head is None:

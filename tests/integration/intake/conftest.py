@@ -56,6 +56,7 @@ class Intake:
 
 def intake_settings(stack: TestStack, database: str, **overrides: object) -> IntakeSettings:
     base = service_settings(stack, database, service="intake").model_dump()
+    base["ownership_wait_s"] = 0.2  # refusals come quickly; one test waits the real way
     base.update(overrides)
     return IntakeSettings.model_validate(base)
 

@@ -507,3 +507,29 @@ async def test_an_agent_records_a_walk_in_that_goes_through_intake_like_any_cont
     assert stored["messages"][0]["metadata"]["recorded_by"] == "agent:A-11"
     sms = await intake.client.post("/v1/channels/sms", json=walk_in, headers=intake.token("agent", "A-11"))
     assert sms.status_code == 403  # other channels are the adapters'
+
+
+async def test_an_agent_who_replies_the_moment_they_accept_is_not_refused_while_intake_catches_up(
+    intake: Intake,
+) -> None:
+    """The desktop hears of the acceptance before intake does (routing's event is on its way): the reply waits
+    for intake's view instead of answering 403."""
+    intake.app.state.runtime.settings.ownership_wait_s = 10.0
+    session = unique("s-")
+    chat = await intake.client.post(
+        "/v1/channels/chat", json={"session_id": session, "message_id": "1", "text": "你好"}, headers=intake.auth()
+    )
+    contact_id = chat.json()["contact_id"]
+    now = datetime.now(UTC)
+    await publish(
+        intake,
+        WorkAssignedV1(
+            work_id=uuid.uuid4(), contact_id=uuid.UUID(contact_id), agent_id="A-12", first_owner_id="A-12",
+            accepted_at=now,
+        ),
+        contact_id,
+    )  # fmt: skip
+    at_once = await intake.client.post(
+        f"/v1/contacts/{contact_id}/replies", json={"text": "您好"}, headers=intake.token("agent", "A-12")
+    )
+    assert at_once.status_code == 201, at_once.text
