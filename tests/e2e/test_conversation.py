@@ -104,14 +104,24 @@ async def test_an_email_is_answered_threaded_timed_and_shown_in_order_and_so_are
         "Authorization": f"Bearer {(await stack.create_api_key('e2e-all', ['email', 'chat', 'sms', 'phone'])).key}"
     }
     admin = {"Authorization": f"Bearer {stack.token('admin', 'e2e-admin')}"}
+    pool = f"conv-{uuid.uuid4().hex[:6]}"  # this test's own pool: other tests' desks never take its work
+    customer = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+    visitor = f"v-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(timeout=30) as http:
         created = await http.put(
             f"{base['routing']}/v1/agents/A-CONV",
-            json={"display_name": "Conversation agent", "tier": "senior", "team": "care",
+            json={"display_name": "Conversation agent", "tier": "senior", "team": "care", "pool": pool,
                   "languages": ["zh-Hans", "en"], "skills": {"general": 4, "complaints": 4, "technical": 4}},
             headers=admin,
         )  # fmt: skip
         assert created.status_code in (200, 201), created.text
+        known = await http.post(
+            f"{base['intake']}/v1/customers",
+            json={"name": "陈先生", "attributes": {"routing_pool": pool}, "emails": [customer],
+                  "phones": ["+86 139 0013 8123"], "chat_ids": [f"web:{visitor}"]},
+            headers=admin,
+        )  # fmt: skip
+        assert known.status_code == 201, known.text
         desk = Desk(stack, http, "A-CONV")
         ws_url = base["routing"].replace("http://", "ws://") + "/v1/desktop/ws"
         async with connect(ws_url, additional_headers=desk.headers, open_timeout=30) as ws:
@@ -120,7 +130,6 @@ async def test_an_email_is_answered_threaded_timed_and_shown_in_order_and_so_are
             await next_message(ws, "presence_set")
 
             # E-mail: the raw message, the reply with its threading headers, the customer's answer threading back.
-            customer = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
             first_id = f"<{uuid.uuid4().hex}@mail.example.com>"
             mime = (
                 f"From: Customer <{customer}>\r\nTo: support@example.com\r\nSubject: 账单有疑问\r\n"
@@ -177,7 +186,13 @@ async def test_an_email_is_answered_threaded_timed_and_shown_in_order_and_so_are
             session = f"s-{uuid.uuid4().hex[:10]}"
             chat = await http.post(
                 f"{base['intake']}/v1/channels/chat",
-                json={"session_id": session, "message_id": "1", "text": "在吗？路由器一直闪红灯"},
+                json={
+                    "session_id": session,
+                    "message_id": "1",
+                    "text": "在吗？路由器一直闪红灯",
+                    "platform": "web",
+                    "visitor": {"id": visitor},
+                },
                 headers=adapter,
             )
             chat_id = chat.json()["contact_id"]
@@ -203,7 +218,7 @@ async def test_an_email_is_answered_threaded_timed_and_shown_in_order_and_so_are
             await next_message(ws, "presence_set")
             call = await http.post(
                 f"{base['intake']}/v1/channels/phone",
-                json={"call_id": f"c-{uuid.uuid4().hex[:10]}", "event": "ringing", "ani": "13800138123"},
+                json={"call_id": f"c-{uuid.uuid4().hex[:10]}", "event": "ringing", "ani": "13900138123"},
                 headers=adapter,
             )
             call_id = call.json()["contact_id"]

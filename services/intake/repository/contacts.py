@@ -195,25 +195,30 @@ class Lookup:
 LOOKUP = """
 SELECT $6::int AS item, '' AS kind, m.natural_key AS value, m.contact_id AS customer_id, m.message_id,
        NULL AS grade, NULL AS value_tier, NULL AS risk_level, NULL AS lifecycle_stage, NULL AS pii_level,
-       NULL AS channel, NULL AS status, NULL::timestamptz AS last_message_at, NULL::timestamptz AS ended_at,
-       NULL AS subject_key
+       NULL AS routing_pool, NULL AS time_zone, NULL AS channel, NULL AS status,
+       NULL::timestamptz AS last_message_at, NULL::timestamptz AS ended_at, NULL AS subject_key
 FROM message m
 WHERE m.channel = $1 AND m.natural_key = ANY($2::text[]) AND ($7::timestamptz IS NULL OR m.received_at >= $7)
 UNION ALL
 SELECT $6, i.kind, i.value, s.customer_id, NULL, s.grade, s.value_tier, s.risk_level, s.lifecycle_stage,
-       s.pii_level, NULL, NULL, NULL, NULL, NULL
+       s.pii_level, s.attributes->>'routing_pool', s.attributes->>'time_zone', NULL, NULL, NULL, NULL, NULL
 FROM customer_identity i
 JOIN customer c ON c.customer_id = i.customer_id
 JOIN customer s ON s.customer_id = COALESCE(c.merged_into, c.customer_id)
 WHERE (i.kind, i.value) IN (SELECT * FROM unnest($3::text[], $4::text[]))
 UNION ALL
-(SELECT $6, 'thread', NULL, c.customer_id, c.contact_id, NULL, NULL, NULL, NULL, NULL,
+(SELECT $6, 'thread', NULL, c.customer_id, c.contact_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
         c.channel, c.status, c.last_message_at, c.ended_at, c.subject_key
  FROM thread_key t JOIN contact c ON c.contact_id = t.contact_id
  WHERE t.key = ANY($5::text[])
  ORDER BY c.last_message_at DESC
  LIMIT 1)
 """
+
+
+CUSTOMER_KEYS = ("grade", "value_tier", "risk_level", "lifecycle_stage", "pii_level", "routing_pool", "time_zone")
+"""What rules and events carry of a customer: grade and tiers, and the two directory attributes other services
+act on (routing's pool, the time zone for quiet hours). No personal data."""
 
 
 async def lookup(conn: Conn, *, inbound: Inbound) -> Lookup:
@@ -266,7 +271,7 @@ def _lookup(rows: Sequence[asyncpg.Record]) -> Lookup:
             continue
         known[(row["kind"], row["value"])] = row["customer_id"]
         attributes[row["customer_id"]] = {
-            k: row[k] for k in ("grade", "value_tier", "risk_level", "lifecycle_stage", "pii_level") if row[k]
+            k: row[k] for k in CUSTOMER_KEYS if row[k]
         }
     return Lookup(seen, known, attributes, thread)
 

@@ -118,12 +118,14 @@ def _customer(row: asyncpg.Record, identities: Sequence[asyncpg.Record]) -> Cust
 
 
 SELECT_ATTRIBUTES = """
-SELECT grade, value_tier, risk_level, lifecycle_stage, pii_level FROM customer WHERE customer_id = $1
+SELECT grade, value_tier, risk_level, lifecycle_stage, pii_level, attributes->>'routing_pool' AS routing_pool,
+       attributes->>'time_zone' AS time_zone
+FROM customer WHERE customer_id = $1
 """
 
 
 async def customer_attributes(conn: Conn, *, customer_id: uuid.UUID) -> dict[str, str]:
-    """Grade and tiers (what rules and events carry); no PII."""
+    """Grade and tiers, the routing pool and time zone (what rules and events carry); no PII."""
     row = await conn.fetchrow(SELECT_ATTRIBUTES, customer_id)
     if row is None:
         return {"grade": "basic"}
