@@ -270,9 +270,7 @@ def _lookup(rows: Sequence[asyncpg.Record]) -> Lookup:
             )
             continue
         known[(row["kind"], row["value"])] = row["customer_id"]
-        attributes[row["customer_id"]] = {
-            k: row[k] for k in CUSTOMER_KEYS if row[k]
-        }
+        attributes[row["customer_id"]] = {k: row[k] for k in CUSTOMER_KEYS if row[k]}
     return Lookup(seen, known, attributes, thread)
 
 
