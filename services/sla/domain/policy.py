@@ -24,8 +24,9 @@ _SECONDS: Mapping[str, float] = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.
 Trigger = Literal["received", "followup"]
 TRIGGERS: tuple[Trigger, ...] = ("received", "followup")
 
-EVENT_MILESTONES: tuple[str, ...] = ("accepted", "responded", "replied", "solution", "resolved")
-"""Milestones derived from events; any other slug is a manual milestone recorded through the API."""
+EVENT_MILESTONES: tuple[str, ...] = ("accepted", "responded", "replied", "solution", "resolved", "fed_back")
+"""Milestones derived from events; any other slug is a manual milestone recorded through the API. `fed_back`:
+the result reached the customer — resolved with the customer notified, or the end notice delivered."""
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 

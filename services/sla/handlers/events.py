@@ -26,6 +26,7 @@ from shared.events import (
     ContactReclassifiedV1,
     Event,
     FeedbackFollowupRequiredV1,
+    OutboundDeliveryReportedV1,
     WorkAbandonedV1,
     WorkAssignedV1,
     WorkPendingV1,
@@ -113,6 +114,15 @@ async def on_resumed(ctx: Ctx, event: Event, at: datetime) -> None:
 async def on_resolved(ctx: Ctx, event: Event, at: datetime) -> None:
     assert isinstance(event, WorkResolvedV1)
     await reach_milestones(ctx, "resolved", at)
+    if event.customer_notified:
+        await reach_milestones(ctx, "fed_back", at)
+
+
+async def on_delivery(ctx: Ctx, event: Event, at: datetime) -> None:
+    """The end notice reached the customer: the result is fed back (complaint resolution, RULES.md)."""
+    assert isinstance(event, OutboundDeliveryReportedV1)
+    if event.kind == "end_notice" and event.status in ("delivered", "read"):
+        await reach_milestones(ctx, "fed_back", at)
 
 
 async def on_reopened(ctx: Ctx, event: Event, at: datetime) -> None:
@@ -140,6 +150,7 @@ APPLY: Mapping[type[Event], Apply] = {
     WorkResolvedV1: on_resolved,
     WorkReopenedV1: on_reopened,
     WorkAbandonedV1: on_abandoned,
+    OutboundDeliveryReportedV1: on_delivery,
     FeedbackFollowupRequiredV1: on_followup_required,
 }
 
@@ -213,6 +224,10 @@ def handler(deps: Deps) -> TransactionalHandler:
         cause = Cause(envelope.type, envelope.id)
         if isinstance(event, ContactReceivedV1):
             await on_contact_received(conn, deps, event, cause)
+        elif isinstance(event, OutboundDeliveryReportedV1) and not (
+            event.contact_id and event.kind == "end_notice" and event.status in ("delivered", "read")
+        ):
+            return  # other deliveries move no clock
         elif event is not None and type(event) in APPLY:
             await on_contact_event(conn, deps, event, cause, event_time(event, envelope.time))
 

@@ -12,6 +12,7 @@ from shared.clock import utcnow
 from shared.events import (
     ContactMessageAddedV1,
     FeedbackFollowupRequiredV1,
+    OutboundDeliveryReportedV1,
     WorkPendingV1,
     WorkReopenedV1,
     WorkResolvedV1,
@@ -176,3 +177,38 @@ async def test_attainment_counts_met_and_missed_per_clock_and_at_risk_lists_the_
     assert (
         await sla.client.get("/v1/sla/at-risk", headers={"Authorization": f"Bearer {token('agent')}"})
     ).status_code == 403
+
+
+async def test_a_complaint_is_resolved_only_once_the_result_reaches_the_customer(sla: Sla) -> None:
+    """RULES.md: complaint resolution stops at "resolved and result fed back" — a resolution the customer was not
+    told of leaves it running until the end notice is delivered."""
+    t = utcnow() - timedelta(hours=2)
+    received = contact_received(channel="email", category="complaint", received_at=t)
+    await sla.publish(received)
+    await sla.wait_for_contact(
+        received.contact_id, lambda v: any(c["clock"] == "complaint_resolution" for c in v["clocks"])
+    )
+    await sla.publish(
+        WorkResolvedV1(
+            work_id=uuid.uuid4(), contact_id=received.contact_id, agent_id="A-1", resolution_code="refund",
+            fcr=True, customer_notified=False, resolved_at=t + timedelta(hours=1),
+        )
+    )  # fmt: skip
+    view = await sla.wait_for_contact(received.contact_id, lambda v: clock(v, "formal_response")["state"] == "met")
+    assert clock(view, "complaint_resolution")["state"] == "running"
+    notice = uuid.uuid4()
+    failed = OutboundDeliveryReportedV1(
+        message_id=notice, contact_id=received.contact_id, origin="routing", kind="end_notice", channel="email",
+        status="failed", at=t + timedelta(hours=1, minutes=5),
+    )  # fmt: skip
+    delivered = failed.model_copy(
+        update={"message_id": uuid.uuid4(), "status": "delivered", "at": t + timedelta(hours=1, minutes=30)}
+    )
+    await sla.publish(failed)
+    await sla.publish(delivered)
+    view = await sla.wait_for_contact(
+        received.contact_id, lambda v: clock(v, "complaint_resolution")["state"] == "met"
+    )
+    assert clock(view, "complaint_resolution")["since"].startswith(
+        (t + timedelta(hours=1, minutes=30)).isoformat()[:16]
+    )
