@@ -104,7 +104,11 @@ async def list_contacts(
         + (" WHERE " + " AND ".join(where) if where else "")
         + f" ORDER BY c.created_at DESC, c.contact_id DESC LIMIT ${len(args)}"
     )
-    return [dict(r) for r in await conn.fetch(sql, *args)]
+    # Planned for these values: a common word is found fastest by walking the newest contacts, a rare one through
+    # the terms index, and only PostgreSQL's statistics of the words can tell which (a generic plan cannot).
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        return [dict(r) for r in await conn.fetch(sql, *args)]
 
 
 OWNS = "SELECT EXISTS (SELECT 1 FROM contact WHERE customer_id = $1 AND owner_id = $2)"
