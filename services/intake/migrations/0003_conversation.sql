@@ -10,7 +10,7 @@ ALTER TABLE contact ADD COLUMN work_state text;
 ALTER TABLE contact ADD COLUMN first_reply_at timestamptz;
 ALTER TABLE contact ADD COLUMN search_terms text[];     -- folded words and Chinese characters and pairs
 ALTER TABLE contact ADD COLUMN indexed_at timestamptz;   -- the last_message_at search_terms were made from
-CREATE INDEX contact_owner_idx ON contact (owner_id, created_at DESC) WHERE owner_id IS NOT NULL;
+CREATE INDEX contact_owner_idx ON contact (owner_id, last_message_at DESC) WHERE owner_id IS NOT NULL;
 CREATE INDEX contact_customer_idx ON contact (customer_id, created_at DESC);
 CREATE INDEX contact_created_idx ON contact (created_at DESC, contact_id);
 CREATE INDEX contact_search_idx ON contact USING gin (search_terms);
