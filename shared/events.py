@@ -41,6 +41,9 @@ SERVICES: tuple[str, ...] = ("intake", "routing", "sla", "feedback", "knowledge"
 # --- topics -------------------------------------------------------------------------------------------------
 
 DAY_MS = 24 * 60 * 60 * 1000
+MAX_EVENT_BYTES = 1024 * 1024
+"""Default largest message (envelope, key and headers) a topic takes and a producer sends; both are set from the
+one setting `SWITCHBOARD_MAX_EVENT_BYTES`. Writers bound what they put in an event to stay well inside it."""
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,11 @@ class _Tasks(Protocol):
 
     def names(self) -> Iterable[str]: ...
 
+    def restarts(self) -> dict[str, int]: ...
+
 
 class DeliveryCollector(Collector):
-    """Consumer outcomes and lag, outbox throughput and backlog, background task health."""
+    """Consumer outcomes and lag, outbox throughput, backlog and parked rows, background task health."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class DeliveryCollector(Collector):
                 ("handled", stats.handled),
                 ("skipped", stats.skipped),
                 ("retried", stats.retries),
+                ("waited", stats.waits),
                 ("dead_lettered", stats.dead_lettered),
             ):
                 events.add_metric([loop.group, outcome], value)
@@ -88,9 +91,17 @@ class DeliveryCollector(Collector):
                 "switchboard_background_task_up", "1 while a background task runs", labels=["task"]
             )
             failed = tasks.failures()
+            restarts = CounterMetricFamily(
+                "switchboard_background_task_restarts",
+                "Times a background task died and was started again",
+                labels=["task"],
+            )
+            counts = tasks.restarts()
             for name in tasks.names():
                 up.add_metric([name], 0 if name in failed else 1)
+                restarts.add_metric([name], counts.get(name, 0))
             yield up
+            yield restarts
 
 
 class HttpMetrics:

@@ -41,7 +41,8 @@ from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.auth import authenticate_websocket
 from shared.clock import Clock
-from shared.db import create_pool
+from shared.db import Listener, create_pool
+from shared.faults import Backoff, describe
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["desktop"])
@@ -85,9 +86,14 @@ class Session:
 
 
 class DesktopHub:
-    """The sockets of this instance, and the pusher that drains each agent's feed into its socket."""
+    """The sockets of this instance, and the pusher that drains each agent's feed into its socket.
 
-    def __init__(self, *, db: asyncpg.Pool, dsn: str, clock: Clock, origin: str) -> None:
+    NOTIFY is how the hub learns of new messages, so `listen` keeps its LISTEN connection open: once it is open
+    again after a loss (a database restart), every open desktop is sent what it missed meanwhile."""
+
+    def __init__(
+        self, *, db: asyncpg.Pool, dsn: str, clock: Clock, origin: str, backoff: Backoff | None = None
+    ) -> None:
         self.db = db
         self._own_pool = False
         self.dsn = dsn
@@ -95,7 +101,15 @@ class DesktopHub:
         self.origin = origin
         self.sessions: dict[str, Session] = {}
         self.sent = 0
-        self._listener: asyncpg.Connection | None = None
+        self.backoff = backoff or Backoff()
+        self._listener = Listener(
+            dsn,
+            feed.DESKTOP_CHANNEL,
+            self._on_notify,
+            what="desktop hub",
+            backoff=Backoff(self.backoff.initial_s, self.backoff.max_s),
+        )
+        self._stop = asyncio.Event()
         self._due: set[str] = set()
         self._pusher: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -104,19 +118,41 @@ class DesktopHub:
         # Connections of its own for pushes: a desktop never waits behind the consumer's partition batches.
         self.db = await create_pool(self.dsn, min_size=1, max_size=3)
         self._own_pool = True
+        if not await self._listener.ensure():
+            log.warning("desktop hub: no LISTEN connection yet; desktops get messages once there is one")
+
+    async def listen(self) -> None:
+        """Keep the LISTEN connection open (checked every `keepalive_s`, reopened with backoff when lost) until
+        the hub closes; each time it opens, push every open desktop what it has not been sent."""
         try:
-            self._listener = await asyncpg.connect(self.dsn)
-            await self._listener.add_listener(feed.DESKTOP_CHANNEL, self._on_notify)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("desktop hub: no LISTEN connection (%s); desktops get messages on reconnect only", exc)
+            while not self._stop.is_set():
+                if await self._listener.ensure():
+                    self._push_later(set(self.sessions))
+                wait = self._listener.retry_in()
+                await self._until_lost_or_stopped(self._listener.keepalive_s if wait is None else wait)
+        finally:
+            await self._listener.close()
+
+    async def _until_lost_or_stopped(self, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._listener.lost.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def trouble(self) -> str | None:
+        return self._listener.trouble
 
     async def close(self) -> None:
+        self._stop.set()
         for session in list(self.sessions.values()):
             with contextlib.suppress(Exception):
                 await session.websocket.close(code=1001)
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
+        await self._listener.close()
         if self._pusher is not None:
             self._pusher.cancel()
         for task in list(self._deliveries):
@@ -130,21 +166,35 @@ class DesktopHub:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, agent_id: object) -> None:
         assert isinstance(agent_id, str)
         if agent_id in self.sessions:
-            self._due.add(agent_id)
-            if self._pusher is None or self._pusher.done():
-                self._pusher = asyncio.create_task(self._push_due())
+            self._push_later({agent_id})
+
+    def _push_later(self, agent_ids: set[str]) -> None:
+        if not agent_ids:
+            return
+        self._due |= agent_ids
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.create_task(self._push_due())
 
     async def _push_due(self) -> None:
         """Read the feed of every agent told since the last round with one query, then hand each socket its
         messages in a task of its own: a slow desktop never holds up the others or the next round."""
-        while self._due:
+        while self._due and not self._stop.is_set():
             due, self._due = self._due, set()
             try:
                 found = await self._fetch(due)
             except Exception as exc:  # noqa: BLE001 — the pusher must outlive any one round's failure
-                # Nothing is lost: the messages stay above the sockets' floors for the next push or reconnect.
-                log.warning("desktop hub: reading the feed of %d desktops failed: %s", len(due), exc)
+                # Nothing is lost: the messages stay above the sockets' floors; this round is tried again.
+                self._due |= due
+                delay = self.backoff.next()
+                log.warning(
+                    "desktop hub: reading the feed of %d desktops failed (%s); again in %.1fs",
+                    len(due),
+                    describe(exc),
+                    delay,
+                )
+                await asyncio.sleep(delay)
                 continue
+            self.backoff.reset()
             for session, messages in found:
                 if messages:
                     task = asyncio.create_task(self._deliver(session, messages))
@@ -287,7 +337,7 @@ async def desktop_socket(websocket: WebSocket) -> None:
                     await agent_repo.set_disconnected(tx.conn, agent_id=agent_id, at=tx.now, now=tx.now)
                     await agent_changed(tx, agent)
 
-            with contextlib.suppress(OSError, asyncpg.PostgresError):
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await _tx_run(websocket, disconnect)
 
 
