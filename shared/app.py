@@ -39,7 +39,7 @@ from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import DeliveryCollector, HttpMetrics
-from shared.outbox import OutboxRelay, backlog
+from shared.outbox import OutboxRelay, backlog, parked_rows
 from shared.telemetry import TracingMiddleware, setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -247,8 +247,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         try:
             async with asyncio.timeout(2), runtime.pool.acquire() as conn:
                 delivery.outbox_backlog = await backlog(conn)
-        except (OSError, asyncpg.PostgresError, TimeoutError):
-            delivery.outbox_backlog = -1
+                delivery.outbox_parked = await parked_rows(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            delivery.outbox_backlog = delivery.outbox_parked = -1
         return Response(generate_latest(registry), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/health/live", tags=["health"])

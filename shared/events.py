@@ -263,6 +263,9 @@ class ContactReceivedV1(Event):
     """How to reach the customer afterwards (survey invitations, end notices); optional."""
     emergency_reasons: list[str] = Field(default_factory=list)
     """Why `emergency` is set: safety, privacy, major_complaint, security, major_failure (CH-16)."""
+    text_truncated: bool = False
+    """`text` (or `subject`) is the start of a longer one, cut to what an event carries; intake keeps the whole
+    message (`GET /v1/contacts/{contact_id}`)."""
 
 
 @event_type("switchboard.contact.message_added.v1", INTAKE_CONTACTS)
@@ -275,6 +278,8 @@ class ContactMessageAddedV1(Event):
     language: str | None = None
     received_at: datetime
     reopened: bool = False
+    text_truncated: bool = False
+    """`text` is the start of a longer one, cut to what an event carries; intake keeps the whole message."""
 
 
 @event_type("switchboard.contact.reclassified.v1", INTAKE_CONTACTS)

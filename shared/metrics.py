@@ -43,6 +43,8 @@ class DeliveryCollector(Collector):
         self._tasks = tasks
         self.outbox_backlog = 0
         """Set by the `/metrics` handler just before a scrape (it needs a query)."""
+        self.outbox_parked = 0
+        """Likewise: outbox rows the broker refused, parked until an operator acts."""
 
     def collect(self) -> Iterator[Metric]:
         events = CounterMetricFamily(
@@ -85,6 +87,11 @@ class DeliveryCollector(Collector):
                 by_type.add_metric([event_type], count)
             yield by_type
         yield GaugeMetricFamily("switchboard_outbox_backlog", "Outbox rows waiting", value=self.outbox_backlog)
+        yield GaugeMetricFamily(
+            "switchboard_outbox_parked",
+            "Outbox rows the broker refuses (too large, …): parked, not published, until an operator acts",
+            value=self.outbox_parked,
+        )
         tasks = self._tasks()
         if tasks is not None:
             up = GaugeMetricFamily(

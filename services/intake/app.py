@@ -37,7 +37,12 @@ def thread_policy(settings: IntakeSettings) -> ThreadPolicy:
 async def _start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
-    deps = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
+    deps = Deps(
+        pool=runtime.pool,
+        policy=thread_policy(settings),
+        rules=RulesCache(),
+        event_text_chars=settings.event_text_chars,
+    )
     runtime.extras["intake"] = deps
     group_sizes = Histogram(
         "switchboard_intake_group_commit_posts",

@@ -168,6 +168,7 @@ async def test_metrics_expose_requests_outbox_backlog_and_background_tasks(app: 
     text = response.text
     assert 'switchboard_http_requests_total{method="GET",route="/v1/admin/thing",status="401"} 1.0' in text
     assert "switchboard_outbox_backlog 0.0" in text
+    assert "switchboard_outbox_parked 0.0" in text
     assert 'switchboard_background_task_up{task="outbox-relay"} 1.0' in text
 
 

@@ -17,7 +17,15 @@ from typing import Literal
 import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
-from services.intake.domain.contact import Inbound, ThreadPolicy, reach_back, storable, thread_decision
+from services.intake.domain.contact import (
+    EVENT_SUBJECT_CHARS,
+    Inbound,
+    ThreadPolicy,
+    carried,
+    reach_back,
+    storable,
+    thread_decision,
+)
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -71,6 +79,8 @@ class Deps:
     pool: asyncpg.Pool
     policy: ThreadPolicy
     rules: RulesCache
+    event_text_chars: int = 32_000
+    """Longest text an event carries (`IntakeSettings.event_text_chars`)."""
 
 
 class Staging:
@@ -277,6 +287,7 @@ async def accept_in(
             idempotency_key=idempotency_key,
             now=now,
         )
+        text, cut = carried(inbound.text, deps.event_text_chars)
         await _publish(
             conn,
             ContactMessageAddedV1(
@@ -284,10 +295,11 @@ async def accept_in(
                 message_id=message_id,
                 channel=touched.channel,
                 from_customer=not inbound.automatic,
-                text=inbound.text,
+                text=text,
                 language=inbound.language,
                 received_at=now,
                 reopened=decision.reopen,
+                text_truncated=cut,
             ),
             contact_id=contact_id,
             now=now,
@@ -320,6 +332,8 @@ async def accept_in(
     if inbound.automatic:
         # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
         return Accepted(contact_id, message_id, "created")
+    text, text_cut = carried(inbound.text, deps.event_text_chars)
+    subject, subject_cut = carried(inbound.subject, EVENT_SUBJECT_CHARS) if inbound.subject else (None, False)
     await _publish(
         conn,
         ContactReceivedV1(
@@ -331,8 +345,8 @@ async def accept_in(
                 grade=attributes.get("grade", "basic"),
                 attributes={k: v for k, v in attributes.items() if k != "grade"},
             ),
-            subject=inbound.subject,
-            text=inbound.text,
+            subject=subject,
+            text=text,
             language=inbound.language,
             category=classification.category,
             priority_class=classification.priority_class,
@@ -342,6 +356,7 @@ async def accept_in(
             received_at=now,
             thread_keys=list(inbound.thread_keys),
             reply_to=_reply_to(inbound),
+            text_truncated=text_cut or subject_cut,
         ),
         contact_id=contact_id,
         now=now,
