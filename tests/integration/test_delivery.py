@@ -92,14 +92,23 @@ async def record_effect(conn: Conn, delivery: Delivery) -> None:
     await conn.execute("INSERT INTO effect (event_id, note) VALUES ($1, $2)", delivery.event_id, event.note)
 
 
-async def test_outbox_event_written_while_the_broker_is_down_arrives_exactly_once_when_it_is_back(
+async def test_an_event_written_while_the_broker_is_down_arrives_exactly_once_when_it_is_back(
     test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
 ) -> None:
+    """Through the outbox relay to a consumer that was running all along: both ride out the broker's restart."""
     assert test_stack.stack is not None, "this test stops and starts the broker it owns"
     topic = await new_topic(test_stack.kafka_bootstrap)
     broker = test_stack.stack.kafka
     relay = OutboxRelay(pool, producer, dsn=settings.database_url, idle_wait_s=0.1)
     running = asyncio.create_task(relay.run())
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    consumer = ConsumerLoop(
+        settings=settings, group=group, topics=[topic], producer=producer,
+        handler=idempotent(pool, group, record_effect, SystemClock().now),
+        dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+    )  # fmt: skip
+    consuming = asyncio.create_task(consumer.run())
+    await wait_until(consumer.assigned.is_set, timeout_s=30)
     broker.stop()
     try:
         event_id = await stage(pool, topic, probe("written while the broker was down"))
@@ -112,11 +121,16 @@ async def test_outbox_event_written_while_the_broker_is_down_arrives_exactly_onc
     try:
         await wait_until(lambda: relay.published == 1, timeout_s=60)
         assert await relay_once(pool, producer) == 0, "a published row must not be published again"
+        await wait_until(lambda: consumer.stats.handled == 1, timeout_s=60)
+        assert not consuming.done() and consumer.stats.dead_lettered == 0
     finally:
         relay.stop()
+        consumer.stop()
         await running
+        await consuming
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
     assert copies_of(await read_topic(test_stack.kafka_bootstrap, topic), event_id) == 1
+    assert await pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", event_id) == 1
 
 
 @pytest.mark.parametrize("refused_by", ["producer", "broker"])
