@@ -156,12 +156,12 @@ class Listener:
             return False
         try:
             conn: asyncpg.Connection = await asyncpg.connect(self.dsn, timeout=10)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # noqa: BLE001 — whatever kept it from opening, it is tried again (and shown)
             self._unavailable(exc)
             return False
         try:
             await conn.add_listener(self.channel, self.on_notice)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # noqa: BLE001 — as above
             conn.terminate()
             self._unavailable(exc)
             return False

@@ -129,7 +129,8 @@ async def test_the_outbox_relay_publishes_what_is_staged_after_a_database_restar
     records = await read_topic(test_stack.kafka_bootstrap, service.topic)
     published = [json.loads(value)["id"] for _, value in records]
     assert published[:1] == [str(before)] and str(after) in published
-    assert service.runtime.tasks.restarts()["outbox-relay"] == 0, "the relay rode the restart out itself"
+    relay_task = service.runtime.tasks.entries["outbox-relay"]
+    assert relay_task.restarts == 0, f"the relay rides the restart out itself; it died of {relay_task.error}"
     await wait_until(service.is_ready, timeout_s=15)
     assert recovered_s < 15, recovered_s
 
