@@ -42,13 +42,16 @@ from services.routing.repository import work as work_repo
 from shared.auth import authenticate_websocket
 from shared.clock import Clock
 from shared.db import Listener, create_pool
-from shared.faults import Backoff, describe
+from shared.faults import Backoff, describe, transient
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["desktop"])
 
 REPLACED = 4000
 UNKNOWN_AGENT = 4404
+TRY_AGAIN_LATER = 1013
+RETRY_AFTER_S = 5
+"""What a desktop is told to wait before sending again while the database is unavailable."""
 
 
 LATE_COMMIT_WINDOW_S = 60.0
@@ -305,7 +308,13 @@ async def desktop_socket(websocket: WebSocket) -> None:
         }
 
     await websocket.accept()
-    state = await _tx_run(websocket, connect)
+    try:
+        state = await _tx_run(websocket, connect)
+    except Exception as exc:
+        if not transient(exc):
+            raise
+        await websocket.close(code=TRY_AGAIN_LATER, reason="the database is unavailable; connect again shortly")
+        return
     if state is None:
         await websocket.close(code=UNKNOWN_AGENT, reason=f"no agent {agent_id}; an admin creates agents first")
         return
@@ -389,4 +398,10 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
             return changed
     except (NotFound, NotAllowed, Conflict, InvalidTransition, ValueError) as exc:
         return error(str(exc))
+    except Exception as exc:
+        if not transient(exc):
+            raise
+        # Nothing was done (the transaction did not commit): the desktop sends it again, as an adapter would.
+        busy = error("the database is unavailable or busy; send it again shortly")
+        return {**busy, "retry_after": RETRY_AFTER_S}
     return error(f"unknown message type {kind!r}; use accept, decline, presence or ping")

@@ -12,7 +12,7 @@ import pytest
 from shared.clock import ManualClock
 from shared.errors import PROBLEM_JSON
 from tests.integration.routing.harness import bearer, routing_settings, running_routing
-from tests.support import TestStack, restart_database, wait_until
+from tests.support import TestStack, database_down, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,9 @@ async def test_a_desktop_gets_its_offers_after_a_database_restart(
         desk = await routing.desktop("steady")
         before = await routing.manual_work(pool)
         await desk.next_of("offer", work__work_id=before["work_id"])
-        await restart_database(test_stack)
+        async with database_down(test_stack):
+            unanswered = await desk.send({"type": "presence", "presence": "available"})
+        assert unanswered["type"] == "error" and unanswered["retry_after"] > 0, unanswered
         created: list[str] = []
 
         async def work_created() -> bool:
