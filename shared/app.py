@@ -219,6 +219,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         try:
             yield
         finally:
+            tasks.request_stop()
             stopping.set()
             runtime.producer_ready.set()  # release consumers still waiting, so they can see the stop
             # Background tasks first: what `on_stop` closes (routing's desktop hub) is used by some of them.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ class _Entry:
     """Why it last died (or how it ended)."""
     restarts: int = 0
     restart_at: float | None = None
-    """Event-loop time it starts again, while it is down."""
+    """When it starts again (`time.monotonic()`), while it is down."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -63,7 +64,7 @@ class BackgroundTasks:
 
     async def _supervise(self, entry: _Entry) -> None:
         backoff = Backoff(self.restart_initial_s, self.restart_max_s)
-        clock = asyncio.get_running_loop().time
+        clock = time.monotonic
         while True:
             began = clock()
             try:
@@ -97,7 +98,7 @@ class BackgroundTasks:
 
     def failures(self) -> dict[str, str]:
         """Tasks that are not running, with why: down until their restart, or ended. Empty while all run."""
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         found: dict[str, str] = {}
         for name, entry in self.entries.items():
             if entry.task is not None and entry.task.done():
@@ -121,12 +122,17 @@ class BackgroundTasks:
         """How often each task was started again after it died."""
         return {name: entry.restarts for name, entry in self.entries.items()}
 
+    def request_stop(self) -> None:
+        """Ask every task to finish its current work (a task ending from now on is not restarted)."""
+        for entry in self.entries.values():
+            if not entry.stopping.is_set():
+                entry.stopping.set()
+                if entry.stop is not None and entry.task is not None and not entry.task.done():
+                    entry.stop()
+
     async def stop_all(self, *, grace_s: float = 10.0) -> None:
         """Ask every task to finish its current work, wait up to `grace_s`, then cancel what is left."""
-        for entry in self.entries.values():
-            entry.stopping.set()
-            if entry.stop is not None and entry.task is not None and not entry.task.done():
-                entry.stop()
+        self.request_stop()
         tasks = [e.task for e in self.entries.values() if e.task is not None]
         if not tasks:
             return
