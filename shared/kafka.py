@@ -251,6 +251,10 @@ async def wait_for_broker(bootstrap: str, *, timeout_s: float) -> None:
 
 # --- consumer loop ------------------------------------------------------------------------------------------
 
+PERSISTENT_WAITS = 10
+"""Passing failures in a row after which contention (a deadlock, a lock timeout: not a dependency away) is shown
+in readiness too: a partition stuck that long is worth an operator's look."""
+
 
 @dataclass
 class ConsumerStats:
@@ -459,7 +463,7 @@ class ConsumerLoop:
         loop stopped meanwhile."""
         self.stats.waits += 1
         delay = self._backoff.next()
-        if unavailable(exc):
+        if unavailable(exc) or self._backoff.failures > PERSISTENT_WAITS:
             self._waiting_for = f"{what} failed: {describe(exc)}"
         log.warning("%s: %s met a passing failure (%s); again in %.1fs", self.name, what, describe(exc), delay)
         return await pause(self._stop, delay)
