@@ -126,8 +126,12 @@ class Dispatcher:
             settings={"idle_in_transaction_session_timeout": f"{int(self.settings.lease_ttl_s * 1000)}ms"},
         )
         self._own_pool = True
-        async with self.db.acquire() as conn:
-            self.engine = Engine(await current_policy(conn))
+        try:
+            async with self.db.acquire() as conn:
+                self.engine = Engine(await current_policy(conn))
+        except BaseException:
+            self.db.terminate()  # a start that fails (the database went away again) leaves no pool behind
+            raise
         self._forget(self.clock.now())
         if not await self._listener.ensure():
             log.warning("dispatcher: no LISTEN connection yet; relying on periodic resync until there is one")
