@@ -252,14 +252,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_provision(args: argparse.Namespace) -> int:
     """Databases and topics on servers someone else runs (docker compose, a cluster)."""
+    from deploy.config import StackSettings
     from deploy.postgres import ensure_databases
     from deploy.stack import DATABASES
     from shared.events import TOPICS
     from shared.kafka import ensure_topics, wait_for_broker
 
+    max_event_bytes = StackSettings().max_event_bytes  # SWITCHBOARD_MAX_EVENT_BYTES, as the services read it
+
     async def provision() -> tuple[list[str], list[str]]:
         await wait_for_broker(args.kafka, timeout_s=args.wait)
-        topics = await ensure_topics(args.kafka, TOPICS)
+        topics = await ensure_topics(args.kafka, TOPICS, max_message_bytes=max_event_bytes)
         databases = await ensure_databases(args.postgres, list(DATABASES))
         return topics, databases
 

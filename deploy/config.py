@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.events import SERVICES
+from shared.events import MAX_EVENT_BYTES, SERVICES
 
 
 def free_port() -> int:
@@ -47,6 +47,8 @@ class StackSettings(BaseSettings):
     """The trace viewer (Zipkin UI and API) started by `up --traces`."""
     start_timeout_s: float = 120.0
     """How long `up` waits for each component to become ready."""
+    max_event_bytes: int = MAX_EVENT_BYTES
+    """Largest message the topics take; the services' producers get the same (`SWITCHBOARD_MAX_EVENT_BYTES`)."""
 
     @property
     def state(self) -> Path:

@@ -93,6 +93,7 @@ class Stack:
             "SWITCHBOARD_DATABASE_URL": s.database_url(name),
             "SWITCHBOARD_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
             "SWITCHBOARD_TOKEN_SECRET": self.token_secret(),
+            "SWITCHBOARD_MAX_EVENT_BYTES": str(s.max_event_bytes),
             "PYTHONUNBUFFERED": "1",
         }
         if self.zipkin.process.pid() is not None:
@@ -157,7 +158,7 @@ class Stack:
         self.say(f"kafka: ready on {s.kafka_bootstrap} (pid {pid}, answered a metadata request)")
 
         t = time.monotonic()
-        new_topics = await ensure_topics(s.kafka_bootstrap, TOPICS)
+        new_topics = await ensure_topics(s.kafka_bootstrap, TOPICS, max_message_bytes=s.max_event_bytes)
         await warm_group_coordinator(s.kafka_bootstrap)
         times.add("topics", time.monotonic() - t, f"{len(new_topics)} created")
         self.say(f"topics: {len(TOPICS)} declared, {len(new_topics)} created now")

@@ -1,8 +1,10 @@
 """The one app factory every service uses.
 
 `create_app(spec, settings)` gives a FastAPI app whose lifespan opens the pool, applies migrations, starts the
-producer, the outbox relay and the service's consumers as background tasks that fail loudly, and stops them
-gracefully. Every app has `/health/live`, `/health/ready`, problem+json errors, tracing and auth state.
+producer, the outbox relay and the service's consumers as background tasks that ride out a database or broker
+outage, are restarted if they die anyway, and stop gracefully. Every app has `/health/live`, `/health/ready`
+(which says what is degraded), problem+json errors (503 with Retry-After while a dependency is away), tracing
+and auth state.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
 from shared.errors import install_problem_handlers, problem_response
 from shared.events import Event, dlq_topic
+from shared.faults import Backoff
 from shared.housekeeping import Chore, Housekeeping, Retention
 from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import DeliveryCollector, HttpMetrics
-from shared.outbox import OutboxRelay, backlog
+from shared.outbox import OutboxRelay, backlog, parked_rows
 from shared.telemetry import TracingMiddleware, setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -153,6 +156,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
                 dsn=settings.database_url,
                 batch_size=settings.outbox_batch_size,
                 idle_wait_s=settings.outbox_idle_wait_s,
+                backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
             ),
             registry=registry,
         )
@@ -164,7 +168,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         stopping = asyncio.Event()
 
         async def run_relay() -> None:
-            if not await start_with_retry(producer.start, f"{spec.name} producer", stop=stopping):
+            if not producer.started and not await start_with_retry(
+                producer.start, f"{spec.name} producer", stop=stopping
+            ):
                 return
             runtime.producer_ready.set()
             await runtime.relay.run()
@@ -173,18 +179,19 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             stopping.set()
             runtime.relay.stop()
 
-        tasks.start("outbox-relay", run_relay(), stop=stop_relay)
+        tasks.start("outbox-relay", run_relay, stop=stop_relay, trouble=runtime.relay.trouble)
         housekeeping = Housekeeping(
             pool,
             clock,
             interval_s=settings.housekeeping_interval_s,
+            backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
             retention=Retention(
                 inbox=timedelta(seconds=settings.inbox_retention_s),
                 journeys=timedelta(seconds=settings.journey_retention_s),
             ),
             chores=spec.chores(runtime),
         )
-        tasks.start("housekeeping", housekeeping.run(), stop=housekeeping.stop)
+        tasks.start("housekeeping", housekeeping.run, stop=housekeeping.stop)
         for consumer in spec.consumers(runtime):
             group = spec.name if consumer.name == spec.name else f"{spec.name}.{consumer.name}"
             loop = ConsumerLoop(
@@ -206,17 +213,19 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
                 await runtime.producer_ready.wait()  # dead letters need a started producer
                 await loop.run()
 
-            tasks.start(loop.name, run_consumer(), stop=loop.stop)
+            tasks.start(loop.name, run_consumer, stop=loop.stop, trouble=loop.trouble)
         if spec.on_start is not None:
             await spec.on_start(runtime)
         try:
             yield
         finally:
+            tasks.request_stop()
             stopping.set()
             runtime.producer_ready.set()  # release consumers still waiting, so they can see the stop
+            # Background tasks first: what `on_stop` closes (routing's desktop hub) is used by some of them.
+            await tasks.stop_all()
             if spec.on_stop is not None:
                 await spec.on_stop(runtime)
-            await tasks.stop_all()
             await producer.stop()
             await pool.close()
 
@@ -239,8 +248,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         try:
             async with asyncio.timeout(2), runtime.pool.acquire() as conn:
                 delivery.outbox_backlog = await backlog(conn)
-        except (OSError, asyncpg.PostgresError, TimeoutError):
-            delivery.outbox_backlog = -1
+                delivery.outbox_parked = await parked_rows(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            delivery.outbox_backlog = delivery.outbox_parked = -1
         return Response(generate_latest(registry), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/health/live", tags=["health"])
@@ -251,8 +261,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
     async def ready(request: Request) -> JSONResponse | dict[str, Any]:
         runtime: Runtime = request.app.state.runtime
         checks = await readiness(runtime)
+        restarts = {name: n for name, n in runtime.tasks.restarts().items() if n}
+        extra: dict[str, Any] = {"restarts": restarts} if restarts else {}
         if all(v == "ok" for v in checks.values()):
-            ready = {"status": "ready", "service": spec.name, "checks": checks}
+            ready = {"status": "ready", "service": spec.name, "checks": checks, **extra}
             notes = spec.readiness_notes(runtime)
             return {**ready, "notes": notes} if notes else ready
         return problem_response(
@@ -261,7 +273,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             "Not ready",
             "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
             kind="not-ready",
+            headers={"Retry-After": "5"},
             checks=checks,
+            **extra,
         )
 
     for router in spec.routers:
@@ -275,7 +289,7 @@ async def readiness(runtime: Runtime) -> dict[str, str]:
         async with asyncio.timeout(2):
             await runtime.pool.fetchval("SELECT 1")
         checks["database"] = "ok"
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         checks["database"] = f"unreachable ({type(exc).__name__})"
     if not runtime.producer.started:
         checks["kafka"] = "not connected yet"
@@ -286,8 +300,13 @@ async def readiness(runtime: Runtime) -> dict[str, str]:
             checks["kafka"] = "ok"
         except Exception as exc:  # noqa: BLE001 — any client error means the same to a load balancer: not ready
             checks["kafka"] = f"unreachable ({type(exc).__name__})"
+    # Down (dead until its restart) or degraded (waiting for a dependency): either way not doing its job now.
     failures = runtime.tasks.failures()
-    checks["background"] = "ok" if not failures else "; ".join(f"{k} {v}" for k, v in failures.items())
+    troubles = runtime.tasks.troubles()
+    checks["background"] = (
+        "; ".join([*(f"{k} {v}" for k, v in failures.items()), *(f"{k} waits: {v}" for k, v in troubles.items())])
+        or "ok"
+    )
     return checks
 
 

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.events import MAX_EVENT_BYTES
+
 
 class ServiceSettings(BaseSettings):
     """What a service process needs to reach its database, the broker and its callers."""
@@ -39,6 +41,14 @@ class ServiceSettings(BaseSettings):
     """Producer batching delay: a few ms of latency buys far fewer, larger requests."""
     kafka_max_batch_bytes: int = 256 * 1024
     """Largest producer batch per partition."""
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=256 * 1024)
+    """Largest message the producer sends; the topics are created (and kept) taking the same size from the same
+    variable (`switchboard up`, `switchboard provision`). An event over it is parked in the outbox."""
+    retry_initial_s: float = 0.25
+    """First wait of a background loop or consumer after the database or the broker failed; doubles (with
+    jitter) for as long as the failure lasts."""
+    retry_max_s: float = 5.0
+    """Longest such wait: how long a loop may take to notice that a dependency is back."""
     consumer_max_attempts: int = 5
     """Handler attempts per message before it goes to the dead-letter topic."""
     consumer_backoff_initial_s: float = 0.2

@@ -1,4 +1,4 @@
-"""PostgreSQL: the asyncpg pool and the migration runner.
+"""PostgreSQL: the asyncpg pool, LISTEN connections that reopen themselves, and the migration runner.
 
 Migrations are numbered plain-SQL files (`0001_slug.sql`), forward-only, applied in order under an advisory
 lock so concurrent starters apply each file exactly once. Each service applies `shared/migrations/` (outbox,
@@ -7,11 +7,12 @@ inbox, API keys) and then its own. A landed file is never edited: a changed chec
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -19,6 +20,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from shared.faults import Backoff, describe
 from shared.telemetry import database_spans, query_span
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,111 @@ async def connect(dsn: str, *, plan_cache_mode: str = PLAN_CACHE_MODE) -> asyncp
     )
     await _init_connection(conn)
     return conn
+
+
+Notice = Callable[[Any, int, str, object], None]
+"""What asyncpg calls with each notification: (connection, sender pid, channel, payload)."""
+
+
+class Listener:
+    """A LISTEN connection that opens again when it is lost.
+
+    Its owner calls `ensure()` on every turn of its loop: it opens the connection when there is none (no more
+    often than its backoff allows) and checks an idle one with a round trip every `keepalive_s` (a connection
+    cut without a word looks open forever). `ensure()` is True when it opened the connection just now:
+    notifications sent while there was none are lost, so the owner then re-reads what they would have told it.
+    LISTEN comes before that read, so nothing falls between the two.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        channel: str,
+        on_notice: Notice,
+        *,
+        what: str,
+        backoff: Backoff | None = None,
+        keepalive_s: float = 15.0,
+    ) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.on_notice = on_notice
+        self.what = what
+        self.backoff = backoff or Backoff()
+        self.keepalive_s = keepalive_s
+        self.lost = asyncio.Event()
+        """Set when the connection ends (an owner may wait on it); cleared when one is open again."""
+        self.trouble: str | None = None
+        """Why there is no connection, while there is none."""
+        self.opened = 0
+        self._conn: asyncpg.Connection | None = None
+        self._next_try = 0.0
+        self._next_check = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    def retry_in(self) -> float | None:
+        """Seconds until `ensure()` tries to open the connection again; None while it is open."""
+        if self.listening:
+            return None
+        return max(self._next_try - asyncio.get_running_loop().time(), 0.0)
+
+    async def ensure(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        if self._conn is not None and not self._conn.is_closed():
+            if now < self._next_check:
+                return False
+            try:
+                async with asyncio.timeout(5):
+                    await self._conn.fetchval("SELECT 1")
+                self._next_check = now + self.keepalive_s
+                return False
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("%s: the LISTEN connection stopped answering (%s); opening another", self.what, exc)
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+            self.lost.set()
+        if now < self._next_try:
+            return False
+        try:
+            conn: asyncpg.Connection = await asyncpg.connect(self.dsn, timeout=10)
+        except Exception as exc:  # noqa: BLE001 — whatever kept it from opening, it is tried again (and shown)
+            self._unavailable(exc)
+            return False
+        try:
+            await conn.add_listener(self.channel, self.on_notice)
+        except Exception as exc:  # noqa: BLE001 — as above
+            conn.terminate()
+            self._unavailable(exc)
+            return False
+        conn.add_termination_listener(lambda _conn: self.lost.set())
+        self._conn = conn
+        self.lost.clear()
+        self.trouble = None
+        self.backoff.reset()
+        self._next_check = now + self.keepalive_s
+        self.opened += 1
+        if self.opened > 1:
+            log.info("%s: LISTEN connection open again", self.what)
+        return True
+
+    def _unavailable(self, exc: BaseException) -> None:
+        delay = self.backoff.next()
+        self._next_try = asyncio.get_running_loop().time() + delay
+        self.lost.set()
+        self.trouble = f"no LISTEN connection: {describe(exc)}"
+        log.warning("%s: cannot LISTEN (%s); trying again in %.1fs", self.what, describe(exc), delay)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                conn.terminate()
 
 
 @dataclass(frozen=True)

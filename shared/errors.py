@@ -1,17 +1,26 @@
-"""RFC 9457 problem details for every error path: domain errors, validation, routing, and the unexpected."""
+"""RFC 9457 problem details for every error path: domain errors, validation, routing, a dependency away (503 with
+Retry-After, which an adapter can act on), and the unexpected."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.faults import transient, unavailable
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://switchboard.dev/problems/"
+RETRY_AFTER_UNAVAILABLE_S = 5
+"""Retry-After while the database or the broker is away: about how long a restart takes."""
+RETRY_AFTER_CONTENTION_S = 1
+"""Retry-After when the request's transaction met another (serialization failure, deadlock)."""
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +132,26 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, 500, "Internal error", "The server failed to handle this request.", kind="internal"
         )
 
+    async def on_dependency(request: Request, exc: Exception) -> JSONResponse:
+        """A failure of the database or the broker: 503 with Retry-After while it passes, else as unexpected."""
+        if not transient(exc):
+            return await on_unexpected(request, exc)
+        away = unavailable(exc)
+        log.warning("%s %s: 503, %s", request.method, request.url.path, f"{type(exc).__name__}: {exc}"[:300])
+        return problem_response(
+            request,
+            503,
+            "Service unavailable",
+            "The database or the message broker is unavailable; try again later."
+            if away
+            else "The request met a concurrent change; try again.",
+            kind="unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S if away else RETRY_AFTER_CONTENTION_S)},
+        )
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for dependency_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError):
+        app.add_exception_handler(dependency_error, on_dependency)
     app.add_exception_handler(Exception, on_unexpected)

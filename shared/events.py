@@ -41,6 +41,9 @@ SERVICES: tuple[str, ...] = ("intake", "routing", "sla", "feedback", "knowledge"
 # --- topics -------------------------------------------------------------------------------------------------
 
 DAY_MS = 24 * 60 * 60 * 1000
+MAX_EVENT_BYTES = 1024 * 1024
+"""Default largest message (envelope, key and headers) a topic takes and a producer sends; both are set from the
+one setting `SWITCHBOARD_MAX_EVENT_BYTES`. Writers bound what they put in an event to stay well inside it."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,9 @@ class ContactReceivedV1(Event):
     """How to reach the customer afterwards (survey invitations, end notices); optional."""
     emergency_reasons: list[str] = Field(default_factory=list)
     """Why `emergency` is set: safety, privacy, major_complaint, security, major_failure (CH-16)."""
+    text_truncated: bool = False
+    """`text` (or `subject`) is the start of a longer one, cut to what an event carries; intake keeps the whole
+    message (`GET /v1/contacts/{contact_id}`)."""
 
 
 @event_type("switchboard.contact.message_added.v1", INTAKE_CONTACTS)
@@ -277,6 +283,8 @@ class ContactMessageAddedV1(Event):
     """The agent or supervisor who wrote a reply (None for the customer's messages)."""
     solution: bool = False
     """The reply is the solution or plan sent to the customer (stops the formal-response clock)."""
+    text_truncated: bool = False
+    """`text` is the start of a longer one, cut to what an event carries; intake keeps the whole message."""
 
 
 @event_type("switchboard.contact.reclassified.v1", INTAKE_CONTACTS)

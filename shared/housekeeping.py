@@ -7,14 +7,14 @@
 
 A service adds its own retention as `Chore`s (`ServiceSpec.chores`: intake's Idempotency-Keys), run in the
 same transaction. `housekeep(...)` is the single step (tests call it with any `now`); `Housekeeping.run`
-repeats it every `housekeeping_interval_s` until stopped. (Feedback's comment retention runs with its survey
+repeats it every `housekeeping_interval_s` until stopped (after a failure with the database away, as soon as
+it is back). (Feedback's comment retention runs with its survey
 scheduler, which owns those rows' other deadlines.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ import asyncpg
 
 from shared.clock import Clock
 from shared.db import Conn
+from shared.faults import Backoff, describe, pause, transient
 from shared.inbox import purge_before
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,14 @@ class Housekeeping:
         interval_s: float,
         retention: Retention,
         chores: Sequence[Chore] = (),
+        backoff: Backoff | None = None,
     ) -> None:
         self.pool = pool
         self.clock = clock
         self.interval_s = interval_s
         self.retention = retention
         self.chores = tuple(chores)
+        self.backoff = backoff or Backoff()
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -102,7 +105,12 @@ class Housekeeping:
         while not self._stop.is_set():
             try:
                 await housekeep(self.pool, now=self.clock.now(), retention=self.retention, chores=self.chores)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("housekeeping: %s; trying again in %.0f s", exc, self.interval_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                delay = min(self.backoff.next(), self.interval_s)
+                log.warning("housekeeping: %s; trying again in %.1f s", describe(exc), delay)
+                await pause(self._stop, delay)
+                continue
+            self.backoff.reset()
+            await pause(self._stop, self.interval_s)

@@ -1,8 +1,11 @@
 """Kafka, wrapped once (aiokafka is untyped): producer, topic creation and the consumer loop.
 
-The consumer loop commits offsets by hand after each record is handled, retries a failing handler with
-backoff, then puts the record on the service's dead-letter topic with the error and origin in headers and
-moves on. Handlers are idempotent through the inbox, so a redelivery after a crash has no second effect.
+The consumer loop commits offsets by hand after each record is handled. A transient failure (`shared.faults`:
+the database or the broker away, a deadlock) is waited out for as long as it lasts: the record is tried again,
+never dead-lettered, and no offset is committed past it. A record that cannot be handled — undecodable, or its
+handler failing otherwise `consumer_max_attempts` times — goes to the service's dead-letter topic with the
+error and origin in headers, and the partition moves on. Handlers are idempotent through the inbox, so a
+redelivery after a crash has no second effect.
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from shared.config import ServiceSettings
-from shared.events import Decoded, Event, Topic, UndecodableMessage, decode
+from shared.events import MAX_EVENT_BYTES, Decoded, Event, Topic, UndecodableMessage, decode
+from shared.faults import Backoff, describe, pause, transient, unavailable
 from shared.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -63,23 +68,38 @@ BatchHandler = Callable[[Sequence[Delivery], SpanFor], Awaitable[None]]
 
 
 class Producer:
-    """An idempotent producer (acks=all) with deliberate batching: linger a few ms, batches up to 256 KiB."""
+    """An idempotent producer (acks=all) with deliberate batching: linger a few ms, batches up to 256 KiB. It
+    refuses a message larger than `max_event_bytes`, the size the topics take (`ensure_topics`)."""
 
     def __init__(self, settings: ServiceSettings) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            client_id=f"{settings.service}-producer",
+        self.settings = settings
+        self._producer = self._client()
+        self.started = False
+
+    def _client(self) -> Any:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            client_id=f"{self.settings.service}-producer",
             enable_idempotence=True,
             acks="all",
-            linger_ms=settings.kafka_linger_ms,
-            max_batch_size=settings.kafka_max_batch_bytes,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
+            linger_ms=self.settings.kafka_linger_ms,
+            max_batch_size=self.settings.kafka_max_batch_bytes,
+            request_timeout_ms=self.settings.kafka_request_timeout_ms,
+            max_request_size=self.settings.max_event_bytes,
         )
-        self.started = False
 
     async def start(self) -> None:
         await self._producer.start()
         self.started = True
+
+    async def renew(self) -> None:
+        """Replace the client with a new one (a new producer id, sequences from zero): after the broker refused
+        a batch, the old one's sequence of that partition has a gap and each later batch there fails."""
+        old, self._producer = self._producer, self._client()
+        with contextlib.suppress(KafkaError):
+            await old.stop()
+        await self._producer.start()
+        log.warning("%s: producer renewed", self.settings.service)
 
     async def stop(self) -> None:
         """Flush and close; safe when start never finished (the client may hold half-open connections)."""
@@ -123,13 +143,22 @@ async def start_with_retry(
 # --- topics -------------------------------------------------------------------------------------------------
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, timeout_s: float = 30.0) -> list[str]:
-    """Create what is missing from the declared list; return the names created now."""
+async def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[Topic],
+    *,
+    max_message_bytes: int = MAX_EVENT_BYTES,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create what is missing from the declared list; return the names created now. Every topic takes messages
+    of up to `max_message_bytes` (the producers' `max_event_bytes`, set from the same setting); an existing
+    topic with another limit gets this one."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
+        declared = list(topics)
         existing = set(await admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
+        missing = [t for t in declared if t.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
@@ -138,14 +167,41 @@ async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, timeout_s: f
                             t.name,
                             num_partitions=t.partitions,
                             replication_factor=1,
-                            topic_configs={"retention.ms": str(t.retention_ms)},
+                            topic_configs=_topic_configs(t, max_message_bytes),
                         )
                         for t in missing
                     ]
                 )
+        present = [t for t in declared if t.name in existing]
+        if present:
+            await _align_message_limit(admin, present, max_message_bytes)
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def _topic_configs(topic: Topic, max_message_bytes: int) -> dict[str, str]:
+    return {"retention.ms": str(topic.retention_ms), "max.message.bytes": str(max_message_bytes)}
+
+
+async def _align_message_limit(admin: AIOKafkaAdminClient, topics: list[Topic], max_message_bytes: int) -> None:
+    """Give existing topics the message limit they would be created with now. (AlterConfigs replaces a topic's
+    own settings as a whole: both settings we manage go together.)"""
+    described = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, t.name, {"max.message.bytes": None}) for t in topics]
+    )
+    limits: dict[str, str] = {}
+    for response in described:
+        for _error, _message, _type, name, entries in response.resources:
+            for entry in entries:
+                if entry[0] == "max.message.bytes":
+                    limits[name] = entry[1]
+    stale = [t for t in topics if limits.get(t.name) != str(max_message_bytes)]
+    if stale:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t.name, _topic_configs(t, max_message_bytes)) for t in stale]
+        )
+        log.info("topics: %d now take messages of up to %d bytes", len(stale), max_message_bytes)
 
 
 async def warm_group_coordinator(bootstrap: str, *, timeout_s: float = 120.0) -> None:
@@ -195,6 +251,10 @@ async def wait_for_broker(bootstrap: str, *, timeout_s: float) -> None:
 
 # --- consumer loop ------------------------------------------------------------------------------------------
 
+PERSISTENT_WAITS = 10
+"""Passing failures in a row after which contention (a deadlock, a lock timeout: not a dependency away) is shown
+in readiness too: a partition stuck that long is worth an operator's look."""
+
 
 @dataclass
 class ConsumerStats:
@@ -202,6 +262,9 @@ class ConsumerStats:
     skipped: int = 0
     dead_lettered: int = 0
     retries: int = 0
+    """Attempts that failed otherwise than transiently (counted towards `consumer_max_attempts`)."""
+    waits: int = 0
+    """Attempts that met a transient failure (the database or the broker away, a deadlock): tried again later."""
     batches: int = 0
     batch_fallbacks: int = 0
     lag: dict[str, int] = field(default_factory=dict)
@@ -211,9 +274,10 @@ class ConsumerLoop:
     """Consume `topics` as consumer group `group`, calling `handler` for each known event.
 
     With a `batch_handler`, a poll's records — every partition's, each partition in its order — are first
-    handled together in one go (one transaction); if anything in the batch fails, the whole batch is rolled back
-    by the handler and each partition's records go through `handler` one by one, with retries and
-    dead-lettering, in their order. Offsets are committed once per poll.
+    handled together in one go (one transaction); if the batch fails transiently it is tried again as it is;
+    if it fails otherwise, the whole batch is rolled back by the handler and each partition's records go
+    through `handler` one by one, with retries and dead-lettering, in their order. Offsets are committed once
+    per poll, up to the last record handled.
     """
 
     def __init__(
@@ -245,9 +309,15 @@ class ConsumerLoop:
         self._stop = asyncio.Event()
         self._tracer = tracer("switchboard.kafka")
         self._consumer: Any = None
+        self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+        self._waiting_for: str | None = None
 
     def stop(self) -> None:
         self._stop.set()
+
+    def trouble(self) -> str | None:
+        """What the loop is waiting for, while a dependency it needs is away."""
+        return self._waiting_for
 
     def partitions(self, topic: str) -> tuple[frozenset[int], int] | None:
         """The partitions of `topic` this member holds now and how many the topic has; None until it joined.
@@ -271,13 +341,21 @@ class ConsumerLoop:
             max_poll_records=self.settings.consumer_max_records,
             fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
+            max_partition_fetch_bytes=max(self.settings.max_event_bytes, 1024 * 1024),
             isolation_level="read_committed",
         )
         if not await start_with_retry(self._consumer.start, self.name, stop=self._stop):
             return
         try:
             while not self._stop.is_set():
-                batch = await self._consumer.getmany(timeout_ms=200)
+                try:
+                    batch = await self._consumer.getmany(timeout_ms=200)
+                except KafkaError as exc:
+                    if not transient(exc):
+                        raise
+                    if await self._wait_out(exc, "fetching"):
+                        break
+                    continue
                 if self._consumer.assignment():
                     self.assigned.set()
                 offsets = await self._handle_poll(batch)
@@ -295,7 +373,10 @@ class ConsumerLoop:
         their database commits overlap instead of queueing behind one another."""
         if self.batch_handler is not None and sum(len(messages) for messages in batch.values()) > 1:
             records = [self._record(m) for messages in batch.values() for m in messages]
-            if await self._handle_batch(records):
+            outcome = await self._handle_batch(records)
+            if outcome == "stopped":
+                return {}  # nothing of this poll is committed: the next run reads it again
+            if outcome == "handled":
                 offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages}
                 for tp, offset in offsets.items():
                     self._note_lag(tp, offset)
@@ -304,12 +385,12 @@ class ConsumerLoop:
         return {tp: offset for tp, offset in zip(batch, done, strict=True) if offset is not None}
 
     async def _drain(self, tp: TopicPartition, messages: list[Any]) -> int | None:
-        """Handle one partition's records in order, one by one; the offset to commit next, None if none was."""
+        """Handle one partition's records in order, one by one; the offset to commit next, None if none was.
+        A record not done when the loop stops is not passed: it and those after it are read again."""
         next_offset = None
         for message in messages:
-            if self._stop.is_set():
+            if self._stop.is_set() or not await self._process(self._record(message)):
                 break
-            await self._process(self._record(message))
             next_offset = message.offset + 1
         if next_offset is not None:
             self._note_lag(tp, next_offset)
@@ -340,32 +421,56 @@ class ConsumerLoop:
             # makes the repeat harmless.
             log.warning("%s: commit of %d partitions failed: %s", self.name, len(offsets), exc)
 
-    async def _handle_batch(self, records: list[Record]) -> bool:
-        """True if the batch handler took every record; False sends them down the one-by-one path."""
+    async def _handle_batch(self, records: list[Record]) -> Literal["handled", "one by one", "stopped"]:
+        """Whether the batch handler took every record, the records go down the one-by-one path, or the loop
+        stopped while a transient failure was being waited out."""
         assert self.batch_handler is not None
         deliveries: list[Delivery] = []
         for record in records:
             try:
                 decoded = decode(record.value)
             except UndecodableMessage:
-                return False  # dead-lettered in order by the one-by-one path
+                return "one by one"  # dead-lettered in order by the one-by-one path
             if self._wanted(decoded):
                 deliveries.append(Delivery(record, decoded))
         if not deliveries:  # nothing this consumer acts on: no transaction at all
             self.stats.skipped += len(records)
-            return True
-        try:
-            await self.batch_handler(deliveries, self._delivery_span)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 — any failure means: retry these records one by one
-            self.stats.batch_fallbacks += 1
-            log.info("%s: a batch of %d failed (%s); handling them one by one", self.name, len(records), exc)
-            return False
+            return "handled"
+        while True:
+            try:
+                await self.batch_handler(deliveries, self._delivery_span)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — a transient failure is waited out, any other means one by one
+                if self._stop.is_set():
+                    return "stopped"
+                if transient(exc):
+                    if await self._wait_out(exc, f"a batch of {len(records)}"):
+                        return "stopped"
+                    continue
+                self.stats.batch_fallbacks += 1
+                log.info("%s: a batch of %d failed (%s); handling them one by one", self.name, len(records), exc)
+                return "one by one"
+            break
+        self._recovered()
         self.stats.batches += 1
         self.stats.handled += len(deliveries)
         self.stats.skipped += len(records) - len(deliveries)
-        return True
+        return "handled"
+
+    async def _wait_out(self, exc: BaseException, what: str) -> bool:
+        """A transient failure: wait (backoff with jitter) before the same thing is tried again; True when the
+        loop stopped meanwhile."""
+        self.stats.waits += 1
+        delay = self._backoff.next()
+        if unavailable(exc) or self._backoff.failures > PERSISTENT_WAITS:
+            self._waiting_for = f"{what} failed: {describe(exc)}"
+        log.warning("%s: %s met a passing failure (%s); again in %.1fs", self.name, what, describe(exc), delay)
+        return await pause(self._stop, delay)
+
+    def _recovered(self) -> None:
+        self._backoff.reset()
+        self._waiting_for = None
 
     def _wanted(self, decoded: Decoded) -> bool:
         """A known event of a type this consumer acts on (unknown types and the others are skipped)."""
@@ -403,50 +508,60 @@ class ConsumerLoop:
             self._describe(span, delivery.decoded)
             yield span
 
-    async def _process(self, record: Record) -> None:
+    async def _process(self, record: Record) -> bool:
+        """Handle one record: True once it is done with (handled, skipped or dead-lettered), False if the loop
+        stopped first."""
         with self._record_span(record) as span:
             try:
                 decoded = decode(record.value)
             except UndecodableMessage as exc:
                 span.set_status(Status(StatusCode.ERROR, "undecodable"))
-                await self._dead_letter(record, exc, attempts=0)
-                return
+                return await self._dead_letter(record, exc, attempts=0)
             self._describe(span, decoded)
             if not self._wanted(decoded):
                 self.stats.skipped += 1
-                return
+                return True
             delivery = Delivery(record, decoded)
             delay = self.settings.consumer_backoff_initial_s
-            for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            attempt = 0
+            while True:
                 try:
                     await self.handler(delivery)
-                    self.stats.handled += 1
-                    return
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 — the loop retries any handler failure, then dead-letters it
                     span.record_exception(exc)
-                    if attempt == self.settings.consumer_max_attempts or self._stop.is_set():
+                    if self._stop.is_set():
+                        return False  # not done: its offset stays uncommitted for the next run
+                    where = f"{decoded.envelope.type} at {record.topic}[{record.partition}]@{record.offset}"
+                    if transient(exc):
+                        if await self._wait_out(exc, where):
+                            return False
+                        continue
+                    attempt += 1
+                    if attempt >= self.settings.consumer_max_attempts:
                         span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                        await self._dead_letter(record, exc, attempts=attempt)
-                        return
+                        return await self._dead_letter(record, exc, attempts=attempt)
                     self.stats.retries += 1
                     log.warning(
-                        "%s: %s at %s[%d]@%d failed (attempt %d/%d): %s",
+                        "%s: %s failed (attempt %d/%d): %s",
                         self.name,
-                        decoded.envelope.type,
-                        record.topic,
-                        record.partition,
-                        record.offset,
+                        where,
                         attempt,
                         self.settings.consumer_max_attempts,
                         exc,
                     )
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), delay)
+                    if await pause(self._stop, delay):
+                        return False
                     delay = min(delay * 2, self.settings.consumer_backoff_max_s)
+                    continue
+                self._recovered()
+                self.stats.handled += 1
+                return True
 
-    async def _dead_letter(self, record: Record, error: BaseException, *, attempts: int) -> None:
+    async def _dead_letter(self, record: Record, error: BaseException, *, attempts: int) -> bool:
+        """Put the record on the dead-letter topic (waiting for the broker as long as it is away); False if the
+        loop stopped before it was there."""
         reason = f"{type(error).__name__}: {error}"[:2000]
         headers = [
             *record.headers,
@@ -457,7 +572,16 @@ class ConsumerLoop:
             ("dlq.consumer.group", self.group.encode()),
             ("dlq.attempts", str(attempts).encode()),
         ]
-        await self.producer.send_raw(self.dlq_topic, key=record.key, value=record.value, headers=headers)
+        while True:
+            try:
+                await self.producer.send_raw(self.dlq_topic, key=record.key, value=record.value, headers=headers)
+            except KafkaError as exc:
+                if not transient(exc):
+                    raise
+                if await self._wait_out(exc, f"dead-lettering {record.topic}[{record.partition}]@{record.offset}"):
+                    return False
+                continue
+            break
         self.stats.dead_lettered += 1
         log.error(
             "%s: dead-lettered %s[%d]@%d to %s after %d attempt(s): %s",
@@ -469,3 +593,4 @@ class ConsumerLoop:
             attempts,
             reason,
         )
+        return True

@@ -26,9 +26,11 @@ class _Tasks(Protocol):
 
     def names(self) -> Iterable[str]: ...
 
+    def restarts(self) -> dict[str, int]: ...
+
 
 class DeliveryCollector(Collector):
-    """Consumer outcomes and lag, outbox throughput and backlog, background task health."""
+    """Consumer outcomes and lag, outbox throughput, backlog and parked rows, background task health."""
 
     def __init__(
         self,
@@ -41,6 +43,8 @@ class DeliveryCollector(Collector):
         self._tasks = tasks
         self.outbox_backlog = 0
         """Set by the `/metrics` handler just before a scrape (it needs a query)."""
+        self.outbox_parked = 0
+        """Likewise: outbox rows the broker refused, parked until an operator acts."""
 
     def collect(self) -> Iterator[Metric]:
         events = CounterMetricFamily(
@@ -57,6 +61,7 @@ class DeliveryCollector(Collector):
                 ("handled", stats.handled),
                 ("skipped", stats.skipped),
                 ("retried", stats.retries),
+                ("waited", stats.waits),
                 ("dead_lettered", stats.dead_lettered),
             ):
                 events.add_metric([loop.group, outcome], value)
@@ -82,15 +87,28 @@ class DeliveryCollector(Collector):
                 by_type.add_metric([event_type], count)
             yield by_type
         yield GaugeMetricFamily("switchboard_outbox_backlog", "Outbox rows waiting", value=self.outbox_backlog)
+        yield GaugeMetricFamily(
+            "switchboard_outbox_parked",
+            "Outbox rows the broker refuses (too large, …): parked, not published, until an operator acts",
+            value=self.outbox_parked,
+        )
         tasks = self._tasks()
         if tasks is not None:
             up = GaugeMetricFamily(
                 "switchboard_background_task_up", "1 while a background task runs", labels=["task"]
             )
             failed = tasks.failures()
+            restarts = CounterMetricFamily(
+                "switchboard_background_task_restarts",
+                "Times a background task died and was started again",
+                labels=["task"],
+            )
+            counts = tasks.restarts()
             for name in tasks.names():
                 up.add_metric([name], 0 if name in failed else 1)
+                restarts.add_metric([name], counts.get(name, 0))
             yield up
+            yield restarts
 
 
 class HttpMetrics:

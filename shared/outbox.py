@@ -2,9 +2,10 @@
 
 `enqueue` writes an event in the caller's transaction, with the caller's trace context beside it. The relay
 locks a batch (`FOR UPDATE SKIP LOCKED`), publishes it (idempotent producer, acks=all), and deletes the rows
-in the same transaction once every message is acknowledged. If the broker is away the transaction rolls back
-and the rows wait: nothing accepted is lost. A crash after the ack but before the commit publishes the batch
-again; consumers' inboxes drop the repeats (event ids are stable).
+in the same transaction once every message is acknowledged. If the broker or the database is away the
+transaction rolls back and the rows wait: nothing accepted is lost. A crash after the ack but before the commit
+publishes the batch again; consumers' inboxes drop the repeats (event ids are stable). A row the broker refuses
+for good (larger than it takes) is parked, kept with why, and holds up nothing behind it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +26,9 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
 
-from shared.db import Conn
+from shared.db import Conn, Listener
 from shared.events import Event, OutgoingMessage, encode
+from shared.faults import Backoff, describe, pause, producer_broken, refused_by_broker, transient, unavailable
 from shared.kafka import Producer
 from shared.telemetry import context_from_carrier, current_trace_carrier, trace_headers, tracer
 
@@ -125,11 +128,16 @@ async def enqueue_many(
 @dataclass(frozen=True)
 class _Row:
     outbox_id: int
+    event_id: uuid.UUID
     topic: str
     key: bytes
     value: bytes
     headers: list[list[str]]
     trace: dict[str, Any]
+
+    @property
+    def event_type(self) -> str:
+        return next((v for k, v in self.headers if k == "ce_type"), "unknown")
 
 
 # One relay publishes at a time per database: two relays each taking a batch (SKIP LOCKED) could send a
@@ -137,8 +145,9 @@ class _Row:
 # (Two-key advisory locks live apart from the one-key subject locks of the inbox.)
 RELAY_TURN = "SELECT pg_try_advisory_xact_lock(23306, 2817)"
 LOCK_BATCH = """
-SELECT outbox_id, topic, key, value, headers, trace
+SELECT outbox_id, event_id, topic, key, value, headers, trace
 FROM outbox
+WHERE parked_at IS NULL
 ORDER BY outbox_id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -147,13 +156,28 @@ DELETE_BATCH = "DELETE FROM outbox WHERE outbox_id = ANY($1::bigint[])"
 NOTE_FAILURE = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE outbox_id = ANY($1::bigint[])
 """
+PARK = """
+UPDATE outbox SET parked_at = now(), attempts = attempts + 1, last_error = refused.error
+FROM unnest($1::bigint[], $2::text[]) AS refused(outbox_id, error)
+WHERE outbox.outbox_id = refused.outbox_id
+"""
 
 
 async def relay_once(
-    pool: asyncpg.Pool, producer: Producer, *, batch_size: int = 500, tally: Counter[str] | None = None
+    pool: asyncpg.Pool,
+    producer: Producer,
+    *,
+    batch_size: int = 500,
+    tally: Counter[str] | None = None,
+    parked: Counter[str] | None = None,
 ) -> int:
-    """Publish one batch; return how many rows left the outbox (counted by event type into `tally`) — 0 also
-    when another relay has the turn. Raises if the broker did not take them."""
+    """Publish one batch; return how many rows left the queue (counted by event type into `tally`, or into
+    `parked` for those parked) — 0 also when another relay has the turn.
+
+    A row the broker refuses for good (`shared.faults.refused_by_broker`: too large, …) is parked — kept with
+    its error, never taken again — and the rows behind it go on. Rows the broker acknowledged leave; any other
+    failure leaves its rows for the next batch and is raised (the relay tries again; after a failure of the
+    producer's own state, with a renewed producer)."""
     async with pool.acquire() as conn:
         async with conn.transaction():
             if not await conn.fetchval(RELAY_TURN):
@@ -162,17 +186,52 @@ async def relay_once(
             if not rows:
                 return 0
             try:
-                await _publish(producer, rows)
-            except (KafkaError, OSError, TimeoutError) as exc:
-                failure = exc
+                outcomes = await _publish(producer, rows)
+            except (KafkaError, OSError) as exc:
+                failure: BaseException = exc
+                unsent = rows
             else:
-                await conn.execute(DELETE_BATCH, [r.outbox_id for r in rows])
+                sent: list[_Row] = []
+                refused: list[tuple[_Row, BaseException]] = []
+                failed: list[tuple[_Row, BaseException]] = []
+                for row, error in zip(rows, outcomes, strict=True):
+                    if error is None:
+                        sent.append(row)
+                    elif refused_by_broker(error):
+                        refused.append((row, error))
+                    else:
+                        failed.append((row, error))
+                # What the broker acknowledged leaves, whatever happened to the others (they follow it anyway).
+                if sent:
+                    await conn.execute(DELETE_BATCH, [r.outbox_id for r in sent])
+                if refused:
+                    await _park(conn, refused)
                 if tally is not None:
-                    tally.update(next((v for k, v in r.headers if k == "ce_type"), "unknown") for r in rows)
-                return len(rows)
-        # Outside the rolled-back transaction, so the failure is visible to operators.
-        await conn.execute(NOTE_FAILURE, [r.outbox_id for r in rows], f"{type(failure).__name__}: {failure}")
+                    tally.update(r.event_type for r in sent)
+                if parked is not None:
+                    parked.update(r.event_type for r, _ in refused)
+                if not failed:
+                    return len(rows)
+                failure = failed[0][1]
+                unsent = [row for row, _ in failed]
+        # Outside the transaction (rolled back or committed), so the failure is visible to operators.
+        await conn.execute(NOTE_FAILURE, [r.outbox_id for r in unsent], describe(failure))
+        if producer_broken(failure):
+            await producer.renew()
         raise failure
+
+
+async def _park(conn: Conn, refused: Sequence[tuple[_Row, BaseException]]) -> None:
+    await conn.execute(PARK, [r.outbox_id for r, _ in refused], [describe(e) for _, e in refused])
+    for row, error in refused:
+        log.error(
+            "outbox relay: parked event %s (%s, %d bytes, for %s) the broker refuses: %s",
+            row.event_id,
+            row.event_type,
+            len(row.value),
+            row.topic,
+            describe(error),
+        )
 
 
 def _links(carrier: dict[str, Any]) -> list[Link]:
@@ -185,33 +244,53 @@ def _links(carrier: dict[str, Any]) -> list[Link]:
     return [Link(linked)] if linked.is_valid and linked.trace_id != journey.trace_id else []
 
 
-async def _publish(producer: Producer, rows: Sequence[_Row]) -> None:
+async def _publish(producer: Producer, rows: Sequence[_Row]) -> list[BaseException | None]:
+    """Send every row and wait for every acknowledgement; each row's outcome, in order (None: acknowledged).
+    Raises only when sending itself fails for a reason other than the broker refusing the message."""
     send_tracer = tracer("switchboard.outbox")
-    acks = []
-    for row in rows:
-        parent = context_from_carrier(row.trace)
-        with send_tracer.start_as_current_span(
-            f"send {row.topic}",
-            context=parent,
-            kind=SpanKind.PRODUCER,
-            links=_links(row.trace),
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "send",
-                "messaging.destination.name": row.topic,
-                "cloudevents.event_type": next((v for k, v in row.headers if k == "ce_type"), ""),
-            },
-        ):
-            headers = [(k, v.encode("latin-1")) for k, v in row.headers]
-            acks.append(
-                await producer.send(row.topic, key=row.key, value=row.value, headers=headers + trace_headers())
-            )
-    # Every message must be acknowledged before the rows may go; one failure fails (and retries) the batch.
-    await asyncio.gather(*acks)
+    outcomes: list[BaseException | None] = [None] * len(rows)
+    acks: list[tuple[int, asyncio.Future[Any]]] = []
+    try:
+        for n, row in enumerate(rows):
+            parent = context_from_carrier(row.trace)
+            with send_tracer.start_as_current_span(
+                f"send {row.topic}",
+                context=parent,
+                kind=SpanKind.PRODUCER,
+                links=_links(row.trace),
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": row.topic,
+                    "cloudevents.event_type": row.event_type,
+                },
+            ) as span:
+                headers = [(k, v.encode("latin-1")) for k, v in row.headers]
+                try:
+                    ack = await producer.send(
+                        row.topic, key=row.key, value=row.value, headers=headers + trace_headers()
+                    )
+                except KafkaError as exc:
+                    if not refused_by_broker(exc):
+                        raise
+                    span.record_exception(exc)
+                    outcomes[n] = exc  # refused before it left (larger than the producer may send)
+                    continue
+                acks.append((n, ack))
+    finally:
+        # Every acknowledgement is awaited, even when a later send failed: none is left unobserved.
+        results = await asyncio.gather(*(ack for _, ack in acks), return_exceptions=True)
+    for (n, _), result in zip(acks, results, strict=True):
+        if isinstance(result, BaseException):
+            outcomes[n] = result
+    return outcomes
 
 
 class OutboxRelay:
-    """Runs `relay_once` in a loop: immediately while there is backlog, else on NOTIFY or after a short wait."""
+    """Runs `relay_once` in a loop: immediately while there is backlog, else on NOTIFY or after a short wait.
+
+    It outlives its dependencies: while the database or the broker is away it waits (`Backoff`) and tries
+    again, reopening its LISTEN connection as needed, and says meanwhile what it waits for (`trouble`)."""
 
     def __init__(
         self,
@@ -221,18 +300,30 @@ class OutboxRelay:
         dsn: str,
         batch_size: int = 500,
         idle_wait_s: float = 0.5,
+        backoff: Backoff | None = None,
     ) -> None:
         self.pool = pool
         self.producer = producer
         self.dsn = dsn
         self.batch_size = batch_size
         self.idle_wait_s = idle_wait_s
+        self.backoff = backoff or Backoff()
         self.published = 0
         self.published_by_type: Counter[str] = Counter()
         """Events published, by CloudEvents type (offers by outcome, SLA events by kind, …)."""
+        self.parked_by_type: Counter[str] = Counter()
+        """Events parked since start, by type: the broker refuses them (`relay_once`)."""
         self.failures = 0
         self.vacuums = 0
         self._unvacuumed = 0
+        self._waiting_for: str | None = None
+        self._listener = Listener(
+            dsn,
+            NOTIFY_CHANNEL,
+            lambda *_: self._wake.set(),
+            what="outbox relay",
+            backoff=Backoff(self.backoff.initial_s, self.backoff.max_s),
+        )
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -240,30 +331,37 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
 
+    def trouble(self) -> str | None:
+        """What the relay is waiting for, while it cannot publish (or only by polling)."""
+        return self._waiting_for or self._listener.trouble
+
     async def run(self) -> None:
-        listener: asyncpg.Connection | None = None
-        try:
-            listener = await asyncpg.connect(self.dsn)
-            await listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("outbox relay: no LISTEN connection (%s); polling every %.1fs", exc, self.idle_wait_s)
-        delay = 0.25
         try:
             while not self._stop.is_set():
                 self._wake.clear()
+                await self._listener.ensure()
                 try:
                     moved = await relay_once(
-                        self.pool, self.producer, batch_size=self.batch_size, tally=self.published_by_type
+                        self.pool,
+                        self.producer,
+                        batch_size=self.batch_size,
+                        tally=self.published_by_type,
+                        parked=self.parked_by_type,
                     )
-                    delay = 0.25
-                except (KafkaError, OSError, TimeoutError) as exc:
+                except Exception as exc:
+                    if not (transient(exc) or producer_broken(exc)):  # a broken producer was renewed
+                        raise
                     self.failures += 1
-                    log.warning("outbox relay: broker did not take the batch (%s); retry in %.1fs", exc, delay)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), delay)
-                    delay = min(delay * 2, 5.0)
+                    delay = self.backoff.next()
+                    if unavailable(exc):
+                        self._waiting_for = f"cannot publish: {describe(exc)}"
+                    log.warning("outbox relay: batch not published (%s); retry in %.1fs", describe(exc), delay)
+                    if await pause(self._stop, delay):
+                        break
                     continue
-                self.published += moved
+                self.backoff.reset()
+                self._waiting_for = None
+                self.published = sum(self.published_by_type.values())
                 self._unvacuumed += moved
                 if self._unvacuumed >= VACUUM_EVERY:
                     await self._vacuum()
@@ -271,8 +369,7 @@ class OutboxRelay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.idle_wait_s)
         finally:
-            if listener is not None:
-                await listener.close()
+            await self._listener.close()
 
     async def _vacuum(self) -> None:
         """The outbox is a queue: every row is deleted soon after it is written, and until a vacuum removes
@@ -284,7 +381,7 @@ class OutboxRelay:
             async with self.pool.acquire() as conn:
                 await conn.execute(VACUUM)
             self.vacuums += 1
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("outbox relay: vacuum failed (%s); autovacuum will do it later", exc)
 
 
@@ -293,8 +390,16 @@ VACUUM_EVERY = 1000
 VACUUM = "VACUUM (SKIP_LOCKED, TRUNCATE false) outbox"
 
 
-BACKLOG = "SELECT count(*) FROM outbox"
+BACKLOG = "SELECT count(*) FROM outbox WHERE parked_at IS NULL"
 
 
 async def backlog(conn: Conn) -> int:
+    """Rows waiting to be published (parked rows wait for an operator, not for the relay)."""
     return int(await conn.fetchval(BACKLOG))
+
+
+PARKED = "SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL"
+
+
+async def parked_rows(conn: Conn) -> int:
+    return int(await conn.fetchval(PARKED))

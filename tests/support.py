@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,8 @@ def service_settings(stack: TestStack, database: str, **overrides: object) -> Se
         "consumer_backoff_max_s": 0.05,
         "consumer_max_attempts": 3,
         "outbox_idle_wait_s": 0.1,
+        "retry_initial_s": 0.05,
+        "retry_max_s": 0.5,
         "token_secret": SecretStr(TOKEN_SECRET),
         "log_json": False,
     }
@@ -118,6 +121,24 @@ async def read_topic(
     finally:
         with contextlib.suppress(Exception):
             await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def database_down(stack: TestStack) -> AsyncIterator[None]:
+    """The test stack's PostgreSQL stopped for real (a fast shutdown ends every session) for the block, then
+    started again. Stopping and starting run in threads, so the code under test keeps running meanwhile."""
+    assert stack.stack is not None, "this test stops and starts the PostgreSQL server it owns"
+    postgres = stack.stack.postgres
+    await asyncio.to_thread(postgres.stop)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(postgres.start)
+
+
+async def restart_database(stack: TestStack) -> None:
+    async with database_down(stack):
+        pass
 
 
 async def wait_until(predicate: object, *, timeout_s: float = 15.0, interval_s: float = 0.05) -> None:

@@ -18,6 +18,7 @@ from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
 from shared.events import INTAKE_CONTACTS, ROUTING_WORK
+from shared.faults import Backoff
 from shared.kafka import Delivery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,10 +58,11 @@ async def on_start(runtime: Runtime) -> None:
         interval_s=settings.scheduler_interval_s,
         batch=settings.scheduler_batch,
         retention=timedelta(days=settings.comment_retention_days),
+        backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
     runtime.extras["scheduler"] = scheduler
     runtime.extras["links"] = scheduler.links
-    runtime.tasks.start("survey-scheduler", scheduler.run(), stop=scheduler.stop)
+    runtime.tasks.start("survey-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
 
 
 def spec() -> ServiceSpec:

@@ -8,7 +8,6 @@ commits with its outbound message: a restart neither loses nor repeats an invita
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ import asyncpg
 from services.feedback import repository as repo
 from services.feedback.handlers import Links, expire_invitation, send_invitation
 from shared.clock import Clock
+from shared.faults import Backoff, describe, pause, transient, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timede
 
 
 class Scheduler:
-    """Runs `fire_due` every `interval_s` until stopped; a database hiccup is logged and retried."""
+    """Runs `fire_due` every `interval_s` until stopped; while the database is away it waits (backoff with
+    jitter) and tries again."""
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class Scheduler:
         interval_s: float,
         batch: int,
         retention: timedelta,
+        backoff: Backoff | None = None,
     ) -> None:
         self.pool = pool
         self.clock = clock
@@ -77,10 +79,15 @@ class Scheduler:
         self.batch = batch
         self.retention = retention
         self.outcomes: Counter[str] = Counter()
+        self.backoff = backoff or Backoff()
+        self._waiting_for: str | None = None
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def trouble(self) -> str | None:
+        return self._waiting_for
 
     async def run(self) -> None:
         last_purge: datetime | None = None
@@ -93,7 +100,15 @@ class Scheduler:
                     if purged:
                         log.info("erased %d survey comments past retention", purged)
                     last_purge = now
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.warning("survey scheduler: %s; retrying", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                delay = self.backoff.next()
+                if unavailable(exc):
+                    self._waiting_for = f"database: {describe(exc)}"
+                log.warning("survey scheduler: %s; retrying in %.1fs", describe(exc), delay)
+                await pause(self._stop, delay)
+                continue
+            self.backoff.reset()
+            self._waiting_for = None
+            await pause(self._stop, self.interval_s)

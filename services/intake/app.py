@@ -40,7 +40,12 @@ def thread_policy(settings: IntakeSettings) -> ThreadPolicy:
 async def _start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
-    deps = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
+    deps = Deps(
+        pool=runtime.pool,
+        policy=thread_policy(settings),
+        rules=RulesCache(),
+        event_text_chars=settings.event_text_chars,
+    )
     runtime.extras["intake"] = deps
     group_sizes = Histogram(
         "switchboard_intake_group_commit_posts",
@@ -50,7 +55,7 @@ async def _start(runtime: Runtime) -> None:
     )
     indexer = SearchIndexer(runtime.pool)
     runtime.extras["intake.indexer"] = indexer
-    runtime.tasks.start("intake-search-indexer", indexer.run(), stop=indexer.stop)
+    runtime.tasks.start("intake-search-indexer", indexer.run, stop=indexer.stop)
     runtime.extras["intake.commits"] = GroupCommit(
         deps,
         max_items=settings.group_commit_max_items,

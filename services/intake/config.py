@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from shared.config import ServiceSettings
+
+EVENT_ALLOWANCE_BYTES = 64 * 1024
+"""What an event holds besides its text (envelope, subject, customer, keys, headers), generously."""
 
 
 class IntakeSettings(ServiceSettings):
@@ -23,6 +28,10 @@ class IntakeSettings(ServiceSettings):
     """Largest single attachment in an email; a bigger one refuses the email with 413."""
     max_text_chars: int = 100_000
     """Longest text of a chat, web, phone transcript or generic message."""
+    event_text_chars: int = 32_000
+    """Longest text an event carries; a longer one (an email's, up to `max_email_bytes`) is cut in the event,
+    flagged `text_truncated`, and kept whole in intake's database. At most 4 bytes a character, so with the
+    envelope it stays well inside `max_event_bytes`."""
     max_batch_items: int = 500
     """Items per `POST /v1/channels/batch`."""
     email_subject_window_s: int = 7 * 24 * 3600
@@ -50,3 +59,12 @@ class IntakeSettings(ServiceSettings):
     ownership_wait_s: float = 2.0
     """How long a reply or note by an agent waits for intake to learn (from routing's events) that the agent owns
     the work, before it is refused: the desktop learns it first."""
+
+    @model_validator(mode="after")
+    def _events_fit(self) -> Self:
+        if self.event_text_chars * 4 + EVENT_ALLOWANCE_BYTES > self.max_event_bytes:
+            raise ValueError(
+                f"event_text_chars={self.event_text_chars} (up to 4 bytes each) does not fit in "
+                f"max_event_bytes={self.max_event_bytes}; lower it or raise max_event_bytes"
+            )
+        return self

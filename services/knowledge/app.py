@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.events import INTAKE_CONTACTS
+from shared.faults import Backoff, describe, pause, transient
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 
 async def on_start(runtime: Runtime) -> None:
     search_log = search_log_of(runtime)
-    runtime.tasks.start("search-log", search_log.run(runtime.pool), stop=search_log.stop)
+    runtime.tasks.start("search-log", lambda: search_log.run(runtime.pool), stop=search_log.stop)
     holder = holder_of(runtime)
     async with runtime.pool.acquire() as conn:
         engine = await SearchEngine.load(conn, now=runtime.clock.now())
@@ -59,20 +59,33 @@ async def on_start(runtime: Runtime) -> None:
     stop = asyncio.Event()
     interval = getattr(runtime.settings, "index_poll_s", 1.0)
 
+    backoff = Backoff(runtime.settings.retry_initial_s, runtime.settings.retry_max_s)
+
     async def follow() -> None:
-        """Apply what other instances stored; the instance that writes refreshes right after its commit."""
+        """Apply what other instances stored; the instance that writes refreshes right after its commit. While
+        the database is away it waits and tries again (the index it holds still answers searches)."""
+        delay = interval
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+            await pause(stop, delay)
             engine = holder.get()
-            if engine is not None and not stop.is_set():
+            if engine is None or stop.is_set():
+                continue
+            try:
                 async with runtime.pool.acquire() as conn:
                     await engine.refresh(conn)
                 if engine.index.dead_share() > 0.3 and len(engine.index) > 1000 and not holder.rebuilding.locked():
                     async with holder.rebuilding, runtime.pool.acquire() as conn:
                         holder.set(await SearchEngine.load(conn, now=runtime.clock.now()))
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                delay = backoff.next()
+                log.warning("search index: refresh failed (%s); again in %.1fs", describe(exc), delay)
+                continue
+            backoff.reset()
+            delay = interval
 
-    runtime.tasks.start("index-follow", follow(), stop=stop.set)
+    runtime.tasks.start("index-follow", follow, stop=stop.set)
 
 
 async def on_stop(runtime: Runtime) -> None:

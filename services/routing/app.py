@@ -32,6 +32,7 @@ from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
 from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, KNOWLEDGE_EVENTS, SLA_EVENTS
+from shared.faults import Backoff
 from shared.kafka import Delivery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -186,15 +187,22 @@ async def on_start(runtime: Runtime) -> None:
     with contextlib.suppress(ValueError):
         runtime.registry.register(interval)
     runtime.extras["interval_figures"] = interval
-    runtime.tasks.start("interval-figures", interval.run(), stop=interval.stop)
-    hub = DesktopHub(db=runtime.pool, dsn=settings.database_url, clock=runtime.clock, origin=instance)
+    runtime.tasks.start("interval-figures", interval.run, stop=interval.stop)
+    hub = DesktopHub(
+        db=runtime.pool,
+        dsn=settings.database_url,
+        clock=runtime.clock,
+        origin=instance,
+        backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+    )
     await hub.start()
     runtime.extras["hub"] = hub
+    runtime.tasks.start("desktop-listener", hub.listen, stop=hub.stop, trouble=hub.trouble)
     if settings.dispatcher:
         dispatcher = Dispatcher(db=runtime.pool, settings=settings, clock=runtime.clock, instance=instance)
         await dispatcher.start()
         runtime.extras["dispatcher"] = dispatcher
-        runtime.tasks.start("dispatcher", dispatcher.run(), stop=dispatcher.stop)
+        runtime.tasks.start("dispatcher", dispatcher.run, stop=dispatcher.stop, trouble=dispatcher.trouble)
 
 
 async def on_stop(runtime: Runtime) -> None:

@@ -41,13 +41,17 @@ from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.auth import authenticate_websocket
 from shared.clock import Clock
-from shared.db import create_pool
+from shared.db import Listener, create_pool
+from shared.faults import Backoff, describe, transient
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["desktop"])
 
 REPLACED = 4000
 UNKNOWN_AGENT = 4404
+TRY_AGAIN_LATER = 1013
+RETRY_AFTER_S = 5
+"""What a desktop is told to wait before sending again while the database is unavailable."""
 
 
 LATE_COMMIT_WINDOW_S = 60.0
@@ -85,9 +89,14 @@ class Session:
 
 
 class DesktopHub:
-    """The sockets of this instance, and the pusher that drains each agent's feed into its socket."""
+    """The sockets of this instance, and the pusher that drains each agent's feed into its socket.
 
-    def __init__(self, *, db: asyncpg.Pool, dsn: str, clock: Clock, origin: str) -> None:
+    NOTIFY is how the hub learns of new messages, so `listen` keeps its LISTEN connection open: once it is open
+    again after a loss (a database restart), every open desktop is sent what it missed meanwhile."""
+
+    def __init__(
+        self, *, db: asyncpg.Pool, dsn: str, clock: Clock, origin: str, backoff: Backoff | None = None
+    ) -> None:
         self.db = db
         self._own_pool = False
         self.dsn = dsn
@@ -95,7 +104,15 @@ class DesktopHub:
         self.origin = origin
         self.sessions: dict[str, Session] = {}
         self.sent = 0
-        self._listener: asyncpg.Connection | None = None
+        self.backoff = backoff or Backoff()
+        self._listener = Listener(
+            dsn,
+            feed.DESKTOP_CHANNEL,
+            self._on_notify,
+            what="desktop hub",
+            backoff=Backoff(self.backoff.initial_s, self.backoff.max_s),
+        )
+        self._stop = asyncio.Event()
         self._due: set[str] = set()
         self._pusher: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -104,19 +121,41 @@ class DesktopHub:
         # Connections of its own for pushes: a desktop never waits behind the consumer's partition batches.
         self.db = await create_pool(self.dsn, min_size=1, max_size=3)
         self._own_pool = True
+        if not await self._listener.ensure():
+            log.warning("desktop hub: no LISTEN connection yet; desktops get messages once there is one")
+
+    async def listen(self) -> None:
+        """Keep the LISTEN connection open (checked every `keepalive_s`, reopened with backoff when lost) until
+        the hub closes; each time it opens, push every open desktop what it has not been sent."""
         try:
-            self._listener = await asyncpg.connect(self.dsn)
-            await self._listener.add_listener(feed.DESKTOP_CHANNEL, self._on_notify)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("desktop hub: no LISTEN connection (%s); desktops get messages on reconnect only", exc)
+            while not self._stop.is_set():
+                if await self._listener.ensure():
+                    self._push_later(set(self.sessions))
+                wait = self._listener.retry_in()
+                await self._until_lost_or_stopped(self._listener.keepalive_s if wait is None else wait)
+        finally:
+            await self._listener.close()
+
+    async def _until_lost_or_stopped(self, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._listener.lost.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def trouble(self) -> str | None:
+        return self._listener.trouble
 
     async def close(self) -> None:
+        self._stop.set()
         for session in list(self.sessions.values()):
             with contextlib.suppress(Exception):
                 await session.websocket.close(code=1001)
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
+        await self._listener.close()
         if self._pusher is not None:
             self._pusher.cancel()
         for task in list(self._deliveries):
@@ -130,21 +169,35 @@ class DesktopHub:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, agent_id: object) -> None:
         assert isinstance(agent_id, str)
         if agent_id in self.sessions:
-            self._due.add(agent_id)
-            if self._pusher is None or self._pusher.done():
-                self._pusher = asyncio.create_task(self._push_due())
+            self._push_later({agent_id})
+
+    def _push_later(self, agent_ids: set[str]) -> None:
+        if not agent_ids:
+            return
+        self._due |= agent_ids
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.create_task(self._push_due())
 
     async def _push_due(self) -> None:
         """Read the feed of every agent told since the last round with one query, then hand each socket its
         messages in a task of its own: a slow desktop never holds up the others or the next round."""
-        while self._due:
+        while self._due and not self._stop.is_set():
             due, self._due = self._due, set()
             try:
                 found = await self._fetch(due)
             except Exception as exc:  # noqa: BLE001 — the pusher must outlive any one round's failure
-                # Nothing is lost: the messages stay above the sockets' floors for the next push or reconnect.
-                log.warning("desktop hub: reading the feed of %d desktops failed: %s", len(due), exc)
+                # Nothing is lost: the messages stay above the sockets' floors; this round is tried again.
+                self._due |= due
+                delay = self.backoff.next()
+                log.warning(
+                    "desktop hub: reading the feed of %d desktops failed (%s); again in %.1fs",
+                    len(due),
+                    describe(exc),
+                    delay,
+                )
+                await asyncio.sleep(delay)
                 continue
+            self.backoff.reset()
             for session, messages in found:
                 if messages:
                     task = asyncio.create_task(self._deliver(session, messages))
@@ -255,7 +308,13 @@ async def desktop_socket(websocket: WebSocket) -> None:
         }
 
     await websocket.accept()
-    state = await _tx_run(websocket, connect)
+    try:
+        state = await _tx_run(websocket, connect)
+    except Exception as exc:
+        if not transient(exc):
+            raise
+        await websocket.close(code=TRY_AGAIN_LATER, reason="the database is unavailable; connect again shortly")
+        return
     if state is None:
         await websocket.close(code=UNKNOWN_AGENT, reason=f"no agent {agent_id}; an admin creates agents first")
         return
@@ -287,7 +346,7 @@ async def desktop_socket(websocket: WebSocket) -> None:
                     await agent_repo.set_disconnected(tx.conn, agent_id=agent_id, at=tx.now, now=tx.now)
                     await agent_changed(tx, agent)
 
-            with contextlib.suppress(OSError, asyncpg.PostgresError):
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await _tx_run(websocket, disconnect)
 
 
@@ -339,4 +398,10 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
             return changed
     except (NotFound, NotAllowed, Conflict, InvalidTransition, ValueError) as exc:
         return error(str(exc))
+    except Exception as exc:
+        if not transient(exc):
+            raise
+        # Nothing was done (the transaction did not commit): the desktop sends it again, as an adapter would.
+        busy = error("the database is unavailable or busy; send it again shortly")
+        return {**busy, "retry_after": RETRY_AFTER_S}
     return error(f"unknown message type {kind!r}; use accept, decline, presence or ping")

@@ -4,7 +4,9 @@ the database, makes offers, and fires what is due (offer expiry, relaxation, hol
 Changes reach it as NOTIFY messages (any instance, after commit); it re-reads the changed rows, so the
 database stays the truth and the engine an index of it. Every offer is written in a transaction that
 share-locks the pool's lease at the epoch this instance acquired: a deposed instance cannot offer (or
-assign) anything, whatever its memory says. `fire_due(now=...)` is the single step tests call.
+assign) anything, whatever its memory says. When the database goes away, or its LISTEN connection is lost
+(notices missed), it forgets its pools and loads them afresh once the database answers again; restarted after
+it died, it starts from the database too. `fire_due(now=...)` is the single step tests call.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.policy import current_policy
 from shared.clock import Clock
-from shared.db import create_pool
+from shared.db import Listener, create_pool
+from shared.faults import Backoff, describe, pause, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +78,31 @@ class Dispatcher:
         self.origin = f"{instance}/dispatcher"
         """Offers this dispatcher writes carry this origin; their notices are not read back."""
         self.engine: Engine | None = None
+        self.stats = DispatcherStats()
+        self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._listener = Listener(
+            settings.database_url,
+            feed.CHANGE_CHANNEL,
+            self._on_notify,
+            what="dispatcher",
+            backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+        )
+        self._open = False
+        self._listens_since = 0
+        """The LISTEN connection `start` found (its count of opens): one opened later means notices were missed."""
+        self._waiting_for: str | None = None
+        self._forget(clock.now())
+
+    def _forget(self, now: datetime) -> None:
+        """No pools, timers or pending changes in memory: what `start` begins from."""
         self.timers_ = _TimerBook()
         self.epochs: dict[str, int] = {}
-        self.stats = DispatcherStats()
         self._pending: set[tuple[str, str, str]] = set()
         self._deferred: set[tuple[str, str, str]] = set()
         self._retry_at: datetime | None = None
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
-        self._next_lease = datetime.min.replace(tzinfo=clock.now().tzinfo)
+        self._next_lease = datetime.min.replace(tzinfo=now.tzinfo)
         self._last_sync: dict[str, datetime] = {}
         self._tried: dict[str, datetime] = {}
         self._next_purge = self._next_lease
@@ -109,24 +127,31 @@ class Dispatcher:
             settings={"idle_in_transaction_session_timeout": f"{int(self.settings.lease_ttl_s * 1000)}ms"},
         )
         self._own_pool = True
-        async with self.db.acquire() as conn:
-            self.engine = Engine(await current_policy(conn))
         try:
-            self._listener = await asyncpg.connect(self.settings.database_url)
-            await self._listener.add_listener(feed.CHANGE_CHANNEL, self._on_notify)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("dispatcher: no LISTEN connection (%s); relying on periodic resync", exc)
+            async with self.db.acquire() as conn:
+                self.engine = Engine(await current_policy(conn))
+        except BaseException:
+            self.db.terminate()  # a start that fails (the database went away again) leaves no pool behind
+            raise
+        self._forget(self.clock.now())
+        if not await self._listener.ensure():
+            log.warning("dispatcher: no LISTEN connection yet; relying on periodic resync until there is one")
+        self._listens_since = self._listener.opened
+        self._open = True
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
 
+    def trouble(self) -> str | None:
+        """What the dispatcher waits for: the database, or the LISTEN connection that tells it of changes."""
+        return self._waiting_for or self._listener.trouble
+
     async def close(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
+        self._open = False
+        await self._listener.close()
         now = self.clock.now()
-        with contextlib.suppress(OSError, asyncpg.PostgresError):
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             async with self.db.acquire() as conn:
                 for pool in list(self.epochs):
                     await feed.release_lease(conn, pool=pool, holder=self.instance, now=now)
@@ -137,6 +162,8 @@ class Dispatcher:
                 self.db.terminate()
 
     async def run(self) -> None:
+        if not self._open:  # started again after it died: from the database, as a new process would
+            await self.start()
         try:
             while not self._stop.is_set():
                 now = self.clock.now()
@@ -144,6 +171,10 @@ class Dispatcher:
                     self._pending |= self._deferred
                     self._deferred.clear()
                 try:
+                    if await self._listener.ensure() and self._listener.opened > self._listens_since:
+                        # Notices sent while nobody listened are lost: what they would have said is re-read.
+                        log.info("dispatcher: listening again; reloading owned pools")
+                        self._reload_owned(now)
                     if now >= self._next_lease:
                         await self.maintain_leases(now)
                     await self.process_changes(now)
@@ -151,13 +182,15 @@ class Dispatcher:
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     # The database went away or ended our session: nothing half-done was committed. Start the
                     # owned pools afresh from the database once it answers again.
-                    log.warning("dispatcher: database error (%s); reloading owned pools", exc)
-                    for pool in list(self.epochs):
-                        self.drop_pool(pool)
-                    self._next_lease = now
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), 0.5)
+                    delay = self.backoff.next()
+                    if unavailable(exc):
+                        self._waiting_for = f"database: {describe(exc)}"
+                    log.warning("dispatcher: database error (%s); reloading owned pools in %.1fs", exc, delay)
+                    self._reload_owned(now)
+                    await pause(self._stop, delay)
                     continue
+                self.backoff.reset()
+                self._waiting_for = None
                 self._wake.clear()
                 if self._pending:
                     continue
@@ -167,6 +200,7 @@ class Dispatcher:
                     (self._next_lease - self.clock.now()).total_seconds(),
                     (due - self.clock.now()).total_seconds() if due else 1.0,
                     (retry - self.clock.now()).total_seconds() if retry else 1.0,
+                    1.0 if (reopen := self._listener.retry_in()) is None else reopen,
                     1.0,
                 )
                 if wait > 0:
@@ -265,6 +299,12 @@ class Dispatcher:
             conn, pool=pool, states=["queued", "offered", "wrap_up"], changed_since=since
         ):
             self._pending.add((pool, "work", str(work.work_id)))
+
+    def _reload_owned(self, now: datetime) -> None:
+        """Forget the owned pools; the next lease round takes them again (ours still) and loads them afresh."""
+        for pool in list(self.epochs):
+            self.drop_pool(pool)
+        self._next_lease = now
 
     def drop_pool(self, pool: str) -> None:
         self.epochs.pop(pool, None)

@@ -17,6 +17,7 @@ from services.sla.scheduler import Scheduler
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
+from shared.faults import Backoff
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -62,19 +63,21 @@ async def _start(runtime: Runtime) -> None:
         batch_size=settings.sla_fire_batch_size,
         lead_s=settings.sla_fire_lead_s,
         hold_before_commit_s=settings.sla_hold_before_commit_s,
+        backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
     runtime.extras["scheduler"] = scheduler
     if settings.sla_scheduler:
-        runtime.tasks.start("sla-scheduler", scheduler.run(), stop=scheduler.stop)
+        runtime.tasks.start("sla-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
     watch = CalendarWatch(
         runtime.pool,
         runtime.clock,
         warn_days=settings.sla_calendar_warn_days,
         interval_s=settings.sla_calendar_check_s,
+        backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
     watch.register(runtime.registry)
     runtime.extras["calendar_watch"] = watch
-    runtime.tasks.start("sla-calendar-watch", watch.run(), stop=watch.stop)
+    runtime.tasks.start("sla-calendar-watch", watch.run, stop=watch.stop)
 
 
 def _notes(runtime: Runtime) -> dict[str, str]:

@@ -11,7 +11,6 @@ day per calendar an `sla.calendar_data_ending` event that routing shows on super
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import asyncpg
@@ -20,16 +19,26 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.sla.handlers.calendars import DataEnding, announce, data_endings
 from shared.clock import Clock
+from shared.faults import Backoff, describe, pause, transient
 
 log = logging.getLogger(__name__)
 
 
 class CalendarWatch:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, warn_days: int, interval_s: float) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        *,
+        warn_days: int,
+        interval_s: float,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.pool = pool
         self.clock = clock
         self.warn_days = warn_days
         self.interval_s = interval_s
+        self.backoff = backoff or Backoff()
         self.days_left: dict[str, int] = {}
         self.ending: list[DataEnding] = []
         self._stop = asyncio.Event()
@@ -51,10 +60,15 @@ class CalendarWatch:
         while not self._stop.is_set():
             try:
                 await self.check()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("calendar watch: %s; looking again in %.0f s", exc, self.interval_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                delay = min(self.backoff.next(), self.interval_s)
+                log.warning("calendar watch: %s; looking again in %.1f s", describe(exc), delay)
+                await pause(self._stop, delay)
+                continue
+            self.backoff.reset()
+            await pause(self._stop, self.interval_s)
 
     def notes(self) -> dict[str, str]:
         """Readiness notes: what an operator should see without the service being unready."""

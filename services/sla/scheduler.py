@@ -7,7 +7,8 @@ the due rows at or before `now`, records each in `sla_fired` (primary key: conta
 clocks and their history, and stages the `sla.*` events in the outbox. A crash before the commit leaves the
 due rows in place and nothing published; after it, the fired rows exist and the due rows are gone. Either way
 each (contact, clock, alert) is announced once. On start the scheduler fires whatever fell due while it was
-down, then reloads its horizon.
+down, then reloads its horizon. While the database is away it waits and tries again; when its LISTEN connection
+opens again (notices were missed meanwhile) it reloads its horizon from the table.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from services.sla.repository import timers
 from services.sla.repository.contacts import Cause
 from services.sla.repository.timers import EVERYTHING, Firing, Ownership
 from shared.clock import Clock as WallClock
-from shared.db import Conn
+from shared.db import Conn, Listener
 from shared.events import OutgoingMessage
+from shared.faults import Backoff, describe, pause, unavailable
 from shared.outbox import enqueue_many
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class Scheduler:
         hold_before_commit_s: float = 0.0,
         max_held: int = 1_000_000,
         lead_s: float = 0.0,
+        backoff: Backoff | None = None,
     ) -> None:
         self.pool = pool
         self.clock = clock
@@ -85,7 +88,20 @@ class Scheduler:
         self._loaded_until: datetime | None = None
         self._owned: Ownership | None = None
         self._noted_while_loading: list[float] | None = None
-        self._listening = False
+        self.backoff = backoff or Backoff()
+        self._listener = (
+            Listener(
+                dsn,
+                NOTIFY_CHANNEL,
+                self._on_notify,
+                what="sla scheduler",
+                backoff=Backoff(self.backoff.initial_s, self.backoff.max_s),
+            )
+            if dsn is not None
+            else None
+        )
+        self._caught_up = False
+        self._waiting_for: str | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -197,28 +213,36 @@ class Scheduler:
         self._stop.set()
         self._wake.set()
 
+    def trouble(self) -> str | None:
+        """What the scheduler waits for: the database, or the LISTEN connection that tells it of new moments."""
+        return self._waiting_for or (self._listener.trouble if self._listener is not None else None)
+
     async def run(self) -> None:
-        listener: asyncpg.Connection | None = None
-        delay = 0.25
         try:
-            await self.catch_up()
             while not self._stop.is_set():
                 try:
-                    if listener is None or listener.is_closed():
-                        listener = await self._listen()
-                    await self._tick(listening=listener is not None)
-                    delay = 0.25
+                    if not self._caught_up:
+                        await self.catch_up()
+                        self._caught_up = True
+                    listening = False
+                    if self._listener is not None:
+                        if await self._listener.ensure():
+                            self._loaded_until = None  # notices may have been missed: reload from the table
+                        listening = self._listener.listening
+                    await self._tick(listening=listening)
+                    self.backoff.reset()
+                    self._waiting_for = None
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     self.stats.errors += 1
+                    delay = self.backoff.next()
+                    if unavailable(exc):
+                        self._waiting_for = f"database: {describe(exc)}"
                     log.warning("sla scheduler: database unavailable (%s); retrying in %.1fs", exc, delay)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), delay)
-                    delay = min(delay * 2, 5.0)
                     self._loaded_until = None  # reload once the database is back
+                    await pause(self._stop, delay)
         finally:
-            if listener is not None:
-                with contextlib.suppress(Exception):
-                    await listener.close()
+            if self._listener is not None:
+                await self._listener.close()
 
     async def catch_up(self) -> None:
         """Whatever fell due while nobody was running: fire it now, then load the horizon."""
@@ -255,22 +279,14 @@ class Scheduler:
             await self.fire_due(now=now, until=datetime.fromtimestamp(target + 1e-3, tz=UTC))
             return
         wait = 1.0  # at least once a second: ownership changes and a lost listener are noticed
+        reopen = self._listener.retry_in() if self._listener is not None else None
+        if reopen is not None:
+            wait = min(wait, reopen)
         if self._heap:
             wait = min(wait, self._heap[0] - now_ts - self.lead_s)
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        if self.dsn is None:
-            return None
-        try:
-            listener: asyncpg.Connection = await asyncpg.connect(self.dsn, timeout=10)
-            await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
-            return listener
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("sla scheduler: no LISTEN connection (%s); reloading every second instead", exc)
-            return None
 
     def _on_notify(self, _conn: Conn, _pid: int, _channel: str, payload: object) -> None:
         try:

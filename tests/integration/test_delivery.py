@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 from shared.clock import SystemClock
 from shared.config import ServiceSettings
 from shared.db import SHARED_MIGRATIONS, Conn, connect, create_pool, migrate
-from shared.events import ProbePingedV1, dlq_topic, encode
+from shared.events import MAX_EVENT_BYTES, ProbePingedV1, Topic, dlq_topic, encode
 from shared.housekeeping import Forgotten, Retention, housekeep
 from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Delivery, Producer, ensure_topics, wait_for_broker
@@ -26,9 +26,11 @@ from shared.outbox import (
     RELAY_TURN,
     VACUUM_EVERY,
     OutboxRelay,
+    backlog,
     enqueue,
     enqueue_many,
     enqueue_message,
+    parked_rows,
     relay_once,
 )
 from shared.telemetry import tracer
@@ -90,14 +92,23 @@ async def record_effect(conn: Conn, delivery: Delivery) -> None:
     await conn.execute("INSERT INTO effect (event_id, note) VALUES ($1, $2)", delivery.event_id, event.note)
 
 
-async def test_outbox_event_written_while_the_broker_is_down_arrives_exactly_once_when_it_is_back(
+async def test_an_event_written_while_the_broker_is_down_arrives_exactly_once_when_it_is_back(
     test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
 ) -> None:
+    """Through the outbox relay to a consumer that was running all along: both ride out the broker's restart."""
     assert test_stack.stack is not None, "this test stops and starts the broker it owns"
     topic = await new_topic(test_stack.kafka_bootstrap)
     broker = test_stack.stack.kafka
     relay = OutboxRelay(pool, producer, dsn=settings.database_url, idle_wait_s=0.1)
     running = asyncio.create_task(relay.run())
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    consumer = ConsumerLoop(
+        settings=settings, group=group, topics=[topic], producer=producer,
+        handler=idempotent(pool, group, record_effect, SystemClock().now),
+        dlq_topic=await new_topic(test_stack.kafka_bootstrap, prefix="dlq"),
+    )  # fmt: skip
+    consuming = asyncio.create_task(consumer.run())
+    await wait_until(consumer.assigned.is_set, timeout_s=30)
     broker.stop()
     try:
         event_id = await stage(pool, topic, probe("written while the broker was down"))
@@ -110,11 +121,69 @@ async def test_outbox_event_written_while_the_broker_is_down_arrives_exactly_onc
     try:
         await wait_until(lambda: relay.published == 1, timeout_s=60)
         assert await relay_once(pool, producer) == 0, "a published row must not be published again"
+        await wait_until(lambda: consumer.stats.handled == 1, timeout_s=60)
+        assert not consuming.done() and consumer.stats.dead_lettered == 0
+    finally:
+        relay.stop()
+        consumer.stop()
+        await running
+        await consuming
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert copies_of(await read_topic(test_stack.kafka_bootstrap, topic), event_id) == 1
+    assert await pool.fetchval("SELECT count(*) FROM effect WHERE event_id = $1", event_id) == 1
+
+
+@pytest.mark.parametrize("refused_by", ["producer", "broker"])
+async def test_an_event_the_broker_refuses_is_parked_and_the_events_behind_it_are_published(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, refused_by: str
+) -> None:
+    """Refused by the producer: larger than `max_event_bytes`. By the broker: a topic whose limit was not set
+    from the same setting (its refusal also leaves the idempotent producer's sequence with a gap)."""
+    limit = 256 * 1024
+    topic = f"test.{uuid.uuid4().hex[:10]}"
+    topic_limit, producer_limit = (limit, MAX_EVENT_BYTES) if refused_by == "broker" else (MAX_EVENT_BYTES, limit)
+    await ensure_topics(
+        test_stack.kafka_bootstrap, [Topic(topic, 1, 3_600_000, "tests")], max_message_bytes=topic_limit
+    )
+    producer = Producer(settings.model_copy(update={"max_event_bytes": producer_limit}))
+    await producer.start()
+    relay = OutboxRelay(pool, producer, dsn=settings.database_url, idle_wait_s=0.1)
+    running = asyncio.create_task(relay.run())
+    try:
+        first = await stage(pool, topic, probe("first"))
+        too_large = await stage(pool, topic, probe("x" * (limit + 1000)))
+        last = await stage(pool, topic, probe("last"))
+        await wait_until(lambda: relay.published == 2 and sum(relay.parked_by_type.values()) == 1, timeout_s=30)
+        assert await relay_once(pool, producer) == 0, "a parked row is not tried again"
     finally:
         relay.stop()
         await running
-    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
-    assert copies_of(await read_topic(test_stack.kafka_bootstrap, topic), event_id) == 1
+        await producer.stop()
+    published = [json.loads(value)["id"] for _, value in await read_topic(test_stack.kafka_bootstrap, topic)]
+    assert published == [str(first), str(last)]
+    row = await pool.fetchrow("SELECT event_id, parked_at, last_error FROM outbox")
+    assert row is not None and row["event_id"] == too_large and row["parked_at"] is not None
+    assert row["last_error"].startswith("MessageSizeTooLargeError")
+    assert relay.parked_by_type == {ProbePingedV1.TYPE: 1}
+    async with pool.acquire() as conn:
+        assert (await backlog(conn), await parked_rows(conn)) == (0, 1)
+
+
+async def test_topics_take_the_messages_the_producers_may_send_both_set_from_one_setting(
+    test_stack: TestStack, settings: ServiceSettings
+) -> None:
+    topic = Topic(f"test.{uuid.uuid4().hex[:10]}", 1, 3_600_000, "tests")
+    assert await ensure_topics(test_stack.kafka_bootstrap, [topic], max_message_bytes=256 * 1024) == [topic.name]
+    limit = 512 * 1024  # the setting raised: the existing topic follows
+    assert await ensure_topics(test_stack.kafka_bootstrap, [topic], max_message_bytes=limit) == []
+    producer = Producer(settings.model_copy(update={"max_event_bytes": limit}))
+    await producer.start()
+    try:
+        await producer.send_raw(topic.name, key=b"k", value=b"x" * (400 * 1024), headers=[])
+    finally:
+        await producer.stop()
+    [(_, value)] = await read_topic(test_stack.kafka_bootstrap, topic.name)
+    assert len(value) == 400 * 1024
 
 
 async def test_redelivered_event_has_no_second_effect(

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
@@ -37,6 +38,16 @@ async def admin_thing(principal: Annotated[Principal, Depends(require_roles("adm
     return {"admin": principal.subject}
 
 
+@router.post("/v1/contended")
+async def contended() -> None:
+    raise asyncpg.SerializationError("could not serialize access due to concurrent update")
+
+
+@router.post("/v1/broken")
+async def broken() -> None:
+    raise asyncpg.UndefinedColumnError('column "nope" does not exist')
+
+
 @router.get("/v1/customers/lookup/{token}")
 async def lookup(token: str, phone: str) -> dict[str, str]:
     return {"found": "no"}
@@ -59,22 +70,35 @@ async def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
-async def test_ready_when_database_and_broker_answer_and_unready_when_a_background_task_dies(app: FastAPI) -> None:
+async def test_ready_when_database_and_broker_answer_and_unready_while_a_dead_background_task_waits_to_restart(
+    app: FastAPI,
+) -> None:
+    lives: list[asyncio.Event] = []
+
+    async def crash_once_then_run() -> None:
+        lives.append(asyncio.Event())
+        if len(lives) == 1:
+            raise RuntimeError("consumer lost its mind")
+        await lives[-1].wait()
+
     async with await client_for(app) as client:
         assert (await client.get("/health/live")).json()["status"] == "ok"
         ready = await client.get("/health/ready")
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "background": "ok"}
-
-        async def crash() -> None:
-            raise RuntimeError("consumer lost its mind")
-
-        app.state.runtime.tasks.start("consumer:crashy", crash())
-        await asyncio.sleep(0.05)
+        tasks = app.state.runtime.tasks
+        tasks.start("consumer:crashy", crash_once_then_run, stop=lambda: lives[-1].set())
+        await wait_until(lambda: "consumer:crashy" in tasks.failures(), timeout_s=5)
         unready = await client.get("/health/ready")
+        await wait_until(lambda: len(lives) == 2, timeout_s=5)  # started again after its backoff
+        ready_again = await client.get("/health/ready")
+        metrics = (await client.get("/metrics")).text
     assert unready.status_code == 503
     assert unready.headers["content-type"] == PROBLEM_JSON
-    assert "consumer:crashy RuntimeError: consumer lost its mind" in unready.json()["detail"]
+    assert "consumer:crashy RuntimeError: consumer lost its mind (restart 1 in" in unready.json()["detail"]
+    assert ready_again.status_code == 200, ready_again.text
+    assert ready_again.json()["restarts"] == {"consumer:crashy": 1}
+    assert 'switchboard_background_task_restarts_total{task="consumer:crashy"} 1.0' in metrics
 
 
 async def test_adapter_keys_are_checked_against_the_database_and_scoped_to_channels(app: FastAPI) -> None:
@@ -109,6 +133,18 @@ async def test_bearer_tokens_carry_roles_that_endpoints_check(app: FastAPI) -> N
     assert adapter_token_on_adapter_route.status_code == 403
 
 
+async def test_a_transaction_meeting_another_answers_503_with_retry_after_and_a_bug_still_500(
+    app: FastAPI,
+) -> None:
+    async with await client_for(app) as client:
+        contended = await client.post("/v1/contended")
+        broken = await client.post("/v1/broken")
+    assert contended.status_code == 503 and contended.headers["retry-after"] == "1"
+    assert contended.headers["content-type"] == PROBLEM_JSON
+    assert contended.json()["type"].endswith("/unavailable")
+    assert broken.status_code == 500 and "retry-after" not in broken.headers
+
+
 async def test_oversized_bodies_are_refused_before_they_are_read(
     test_stack: TestStack, empty_database: str, tmp_path: Path
 ) -> None:
@@ -132,6 +168,7 @@ async def test_metrics_expose_requests_outbox_backlog_and_background_tasks(app: 
     text = response.text
     assert 'switchboard_http_requests_total{method="GET",route="/v1/admin/thing",status="401"} 1.0' in text
     assert "switchboard_outbox_backlog 0.0" in text
+    assert "switchboard_outbox_parked 0.0" in text
     assert 'switchboard_background_task_up{task="outbox-relay"} 1.0' in text
 
 

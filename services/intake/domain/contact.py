@@ -26,6 +26,16 @@ OPEN_STATUSES = frozenset(("received", "reopened"))
 CLOSED_STATUSES = frozenset(("resolved", "closed"))
 IGNORED = "ignored"
 """A contact only machines wrote to (auto-replies, bounces): stored, never published or worked."""
+EVENT_SUBJECT_CHARS = 998
+"""Longest subject an event carries (RFC 5322's line limit); longer ones are cut like long texts."""
+
+
+def carried(value: str, limit: int) -> tuple[str, bool]:
+    """What of `value` an event carries: its first `limit` characters, and whether that cut anything. Events
+    stay well inside the broker's message limit; the whole text stays in intake's database."""
+    if len(value) <= limit:
+        return value, False
+    return value[:limit], True
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ REPLY_CHANNELS = ("email", "chat", "sms", "social")
 on the account it came from)."""
 MAX_TEXT_CHARS = {"email": 100_000, "chat": 10_000, "sms": 1_000, "social": 2_000}
 MAX_ATTACHMENTS = 10
+MAX_REPLY_BYTES = 700_000
+"""Text and HTML of one reply together, in UTF-8: what an `outbound.message.requested` carries stays within the
+event size limit (SWITCHBOARD_MAX_EVENT_BYTES, 1 MiB by default)."""
 RECEIPT_STATUSES = ("accepted", "sent", "delivered", "read", "failed", "bounced")
 FAILED = frozenset({"failed", "bounced"})
 _RANK = {"requested": 0, "accepted": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5, "bounced": 5}
@@ -138,9 +141,15 @@ def reply_subject(subject: str | None) -> str:
     return text if _RE.match(text) else f"Re: {text}"
 
 
-def check_text(channel: str, text: str, attachments: Sequence[Attachment]) -> None:
+def check_text(channel: str, text: str, attachments: Sequence[Attachment], html: str | None = None) -> None:
     if not text.strip():
         raise ReplyRefused("the reply has no text", field="text")
+    size = len(text.encode("utf-8", "surrogatepass")) + len((html or "").encode("utf-8", "surrogatepass"))
+    if size > MAX_REPLY_BYTES:
+        raise ReplyRefused(
+            f"text and html together are {size:,} bytes; a reply carries at most {MAX_REPLY_BYTES:,}",
+            field="html" if html else "text",
+        )
     limit = MAX_TEXT_CHARS[channel]
     if len(text) > limit:
         raise ReplyRefused(

@@ -176,7 +176,7 @@ async def reply(
         route = route_reply(
             await repo.reachable(conn, head), channel=draft.channel, reply_id=reply_id, domain=domain
         )
-        check_text(route.channel, draft.text, draft.attachments)
+        check_text(route.channel, draft.text, draft.attachments, draft.html)
         if draft.html is not None and route.channel != "email":
             raise ReplyRefused("only e-mail carries HTML; send plain text on this channel", field="html")
         await repo.insert_reply(

@@ -18,8 +18,10 @@ import asyncpg
 
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
 from services.intake.domain.contact import (
+    EVENT_SUBJECT_CHARS,
     Inbound,
     ThreadPolicy,
+    carried,
     keyed,
     lock_keys,
     reach_back,
@@ -79,6 +81,8 @@ class Deps:
     pool: asyncpg.Pool
     policy: ThreadPolicy
     rules: RulesCache
+    event_text_chars: int = 32_000
+    """Longest text an event carries (`IntakeSettings.event_text_chars`)."""
 
 
 class Staging:
@@ -294,6 +298,7 @@ async def accept_in(
             idempotency_key=idempotency_key,
             now=now,
         )
+        text, cut = carried(inbound.text, deps.event_text_chars)
         await _publish(
             conn,
             ContactMessageAddedV1(
@@ -301,10 +306,11 @@ async def accept_in(
                 message_id=message_id,
                 channel=touched.channel,
                 from_customer=not inbound.automatic,
-                text=inbound.text,
+                text=text,
                 language=inbound.language,
                 received_at=now,
                 reopened=decision.reopen,
+                text_truncated=cut,
             ),
             contact_id=contact_id,
             now=now,
@@ -337,6 +343,8 @@ async def accept_in(
     if inbound.automatic:
         # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
         return Accepted(contact_id, message_id, "created")
+    text, text_cut = carried(inbound.text, deps.event_text_chars)
+    subject, subject_cut = carried(inbound.subject, EVENT_SUBJECT_CHARS) if inbound.subject else (None, False)
     await _publish(
         conn,
         ContactReceivedV1(
@@ -348,8 +356,8 @@ async def accept_in(
                 grade=attributes.get("grade", "basic"),
                 attributes={k: v for k, v in attributes.items() if k != "grade"},
             ),
-            subject=inbound.subject,
-            text=inbound.text,
+            subject=subject,
+            text=text,
             language=inbound.language,
             category=classification.category,
             priority_class=classification.priority_class,
@@ -359,6 +367,7 @@ async def accept_in(
             received_at=now,
             thread_keys=list(inbound.thread_keys),
             reply_to=_reply_to(inbound),
+            text_truncated=text_cut or subject_cut,
         ),
         contact_id=contact_id,
         now=now,

@@ -219,6 +219,28 @@ async def test_every_real_email_is_accepted_over_http(intake: Intake) -> None:
     assert "created" in outcomes
 
 
+async def test_an_email_of_over_a_megabyte_is_published_with_its_text_cut_and_kept_whole(intake: Intake) -> None:
+    line = "我的账户被多扣了费用，请尽快帮我核实并退款。Please check the duplicate charge on my account.\n"
+    text = line * (1_100_000 // len(line.encode()) + 1)
+    raw = (
+        f"From: long@example.com\r\nTo: support@example.com\r\nSubject: 很长的邮件\r\n"
+        f"Message-ID: <{unique()}@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: 8bit\r\n\r\n{text}"
+    ).encode()
+    assert len(raw) > 1024 * 1024
+    response = await intake.client.post(
+        "/v1/channels/email", content=raw, headers={**intake.auth(), "Content-Type": "message/rfc822"}
+    )
+    assert response.status_code == 202, response.text
+    contact_id = response.json()["contact_id"]
+    data = await received(intake, contact_id)  # published: the relay was not held up
+    limit = intake.app.state.settings.event_text_chars
+    assert data["text_truncated"] is True and len(data["text"]) == limit
+    assert text.startswith(data["text"])
+    contact = (await intake.client.get(f"/v1/contacts/{contact_id}", headers=intake.auth())).json()
+    assert len(contact["messages"][0]["text"]) > limit, "intake keeps the whole text"
+
+
 async def test_parsed_json_email_is_accepted_and_threads_by_in_reply_to(intake: Intake) -> None:
     first_id = f"{unique()}@gateway"
     first = await post(

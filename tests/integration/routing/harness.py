@@ -37,6 +37,8 @@ def routing_settings(stack: TestStack, database_url: str, **overrides: Any) -> R
         "consumer_backoff_max_s": 0.05,
         "consumer_max_attempts": 3,
         "outbox_idle_wait_s": 0.1,
+        "retry_initial_s": 0.05,
+        "retry_max_s": 0.5,
         "token_secret": SecretStr(TOKEN_SECRET),
         "log_json": False,
         "lease_renew_s": 0.5,
