@@ -68,6 +68,11 @@ class ServiceSettings(BaseSettings):
     """Outbox rows published per relay step."""
     outbox_idle_wait_s: float = 0.5
     """Longest wait for a NOTIFY before the relay looks at the outbox again."""
+    audit_retention_days: int = 6 * 365
+    """Audit records are kept this long (RULES.md: 6 years), then destroyed with a destruction record."""
+    content_retention_days: int = 3 * 365
+    """Contact content (messages, replies, notes, the text and addresses other services keep of a contact) is
+    erased this long after the contact ended (RULES.md: 3 years); the contact's facts stay for the figures."""
     inbox_retention_s: int = 8 * 24 * 3600
     """How long handled event ids are kept against redelivery: longer than the topics' retention (7 days)."""
     journey_retention_s: int = 30 * 24 * 3600

@@ -5,11 +5,12 @@
 - journeys (the trace a contact's journey began in) first seen more than `journey_retention_s` ago: later work
   on such a contact starts a new trace instead of continuing the old one.
 
-A service adds its own retention as `Chore`s (`ServiceSpec.chores`: intake's Idempotency-Keys), run in the
-same transaction. `housekeep(...)` is the single step (tests call it with any `now`); `Housekeeping.run`
-repeats it every `housekeeping_interval_s` until stopped (after a failure with the database away, as soon as
-it is back). (Feedback's comment retention runs with its survey
-scheduler, which owns those rows' other deadlines.)
+A service adds its own retention as `Chore`s (`ServiceSpec.chores`: intake's Idempotency-Keys and contact
+content, every service's audit, …), run in the same transaction; each chore that destroys records leaves a
+destruction record (`destruction_record`: what, how many, older than when, under which retention — RULES.md
+"Security"). `housekeep(...)` is the single step (tests call it with any `now`); `Housekeeping.run` repeats it
+every `housekeeping_interval_s` until stopped (after a failure with the database away, as soon as it is back).
+(Feedback's comment retention runs with its survey scheduler, which owns those rows' other deadlines.)
 """
 
 from __future__ import annotations
@@ -46,11 +47,46 @@ class Retention:
 @dataclass(frozen=True)
 class Chore:
     """A service's own retention: `purge(conn, cutoff)` forgets its rows older than `now - retention` and says
-    how many."""
+    how many. A chore that destroys personal data or records (`recorded`) leaves a destruction record."""
 
     name: str
     retention: timedelta
     purge: Callable[[Conn, datetime], Awaitable[int]]
+    recorded: bool = True
+
+
+Purge = Callable[[Conn, datetime], Awaitable[int]]
+
+
+def delete_older_than(table: str, column: str, *, batch: int = 10_000) -> Purge:
+    """A purge that deletes up to `batch` rows of `table` whose `column` is before the cutoff (the rest on the
+    next round). Table and column are the service's own constants, never input."""
+    sql = (
+        f"WITH doomed AS (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT {batch}) "  # noqa: S608
+        f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM doomed)"
+    )
+
+    async def purge(conn: Conn, cutoff: datetime) -> int:
+        status = await conn.execute(sql, cutoff)
+        return int(status.rsplit(" ", 1)[-1])
+
+    return purge
+
+
+def audit_chore(table: str, days: int, *, column: str = "at") -> Chore:
+    """The service's audit, kept `days` (RULES.md: six years)."""
+    return Chore("audit records", timedelta(days=days), delete_older_than(table, column))
+
+
+RECORD_DESTRUCTION = """
+INSERT INTO destruction_record (at, what, rows, cutoff, retention_days) VALUES ($1, $2, $3, $4, $5)
+"""
+
+
+async def record_destruction(
+    conn: Conn, *, what: str, rows: int, cutoff: datetime, retention: timedelta, now: datetime
+) -> None:
+    await conn.execute(RECORD_DESTRUCTION, now, what, rows, cutoff, retention.total_seconds() / 86400)
 
 
 @dataclass(frozen=True)
@@ -64,10 +100,23 @@ async def housekeep(
     pool: asyncpg.Pool, *, now: datetime, retention: Retention, chores: Sequence[Chore] = ()
 ) -> Forgotten:
     async with pool.acquire() as conn, conn.transaction():
+        purged: dict[str, int] = {}
+        for chore in chores:
+            cutoff = now - chore.retention
+            purged[chore.name] = await chore.purge(conn, cutoff)
+            if chore.recorded and purged[chore.name]:
+                await record_destruction(
+                    conn,
+                    what=chore.name,
+                    rows=purged[chore.name],
+                    cutoff=cutoff,
+                    retention=chore.retention,
+                    now=now,
+                )
         forgotten = Forgotten(
             inbox_rows=await purge_before(conn, now - retention.inbox),
             journeys=await purge_journeys_before(conn, now - retention.journeys),
-            chores={chore.name: await chore.purge(conn, now - chore.retention) for chore in chores},
+            chores=purged,
         )
     if forgotten.inbox_rows or forgotten.journeys or any(forgotten.chores.values()):
         log.info(

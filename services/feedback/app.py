@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from services.feedback import api, page
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import Links, handle
 from services.feedback.handlers.events import HANDLED
+from services.feedback.repository import retention as retention_repo
 from services.feedback.scheduler import Scheduler
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -19,6 +21,7 @@ from shared.clock import Clock
 from shared.db import Conn
 from shared.events import INTAKE_CONTACTS, ROUTING_WORK
 from shared.faults import Backoff
+from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -65,9 +68,24 @@ async def on_start(runtime: Runtime) -> None:
     runtime.tasks.start("survey-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
 
 
+def _retention(runtime: Runtime) -> Sequence[Chore]:
+    """Stored recipients (where an invitation went) once the invitation is over and `recipient_retention_days`
+    have passed; a contact's addresses after `content_retention_days`; the audit after six years."""
+    settings = runtime.settings
+    days = getattr(settings, "recipient_retention_days", 30)
+    return [
+        Chore("survey recipients", timedelta(days=days), retention_repo.erase_recipients),
+        Chore(
+            "contact addresses", timedelta(days=settings.content_retention_days), retention_repo.erase_addresses
+        ),
+        audit_chore("audit_entry", settings.audit_retention_days),
+    ]
+
+
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name="feedback",
+        chores=_retention,
         migrations=MIGRATIONS,
         routers=[api.router, page.router],
         consumers=consumers,

@@ -43,3 +43,7 @@ class FeedbackSettings(ServiceSettings):
             return own.encode()
         # A key of its own, derived so that a survey link can never pass for a bearer token or the reverse.
         return hmac.new(self.token_secret.get_secret_value().encode(), b"survey-links", hashlib.sha256).digest()
+
+    recipient_retention_days: int = 30
+    """Where an invitation went (a phone number or address) is erased this long after the resolution it surveyed,
+    once the invitation is over (answered, expired, skipped)."""

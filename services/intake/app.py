@@ -18,12 +18,13 @@ from services.intake.handlers.conversation import TIMELINE_EVENTS, on_timeline_e
 from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
 from services.intake.indexer import SearchIndexer
 from services.intake.repository.contacts import purge_idempotency_keys
+from services.intake.repository.conversation import erase_content
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
 from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ROUTING_WORK, SLA_EVENTS
-from shared.housekeeping import Chore
+from shared.housekeeping import Chore, audit_chore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -76,14 +77,22 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 def _chores(runtime: Runtime) -> Sequence[Chore]:
     """Idempotency-Keys are forgotten once no retry can need them. Natural keys (Message-ID, call and chat
     ids) live on the messages themselves and are never purged (a content key without an id or a send time
-    carries its own time window)."""
+    carries its own time window). Contact content is erased after `content_retention_days` (3 years), audit
+    records after `audit_retention_days` (6 years), each with a destruction record."""
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
 
     async def purge(conn: Conn, cutoff: datetime) -> int:
         return await purge_idempotency_keys(conn, before=cutoff)
 
-    return [Chore("idempotency keys", timedelta(seconds=settings.idempotency_key_retention_s), purge)]
+    async def erase(conn: Conn, cutoff: datetime) -> int:
+        return await erase_content(conn, cutoff, now=runtime.clock.now())
+
+    return [
+        Chore("idempotency keys", timedelta(seconds=settings.idempotency_key_retention_s), purge, recorded=False),
+        Chore("contact content", timedelta(days=settings.content_retention_days), erase),
+        audit_chore("audit_log", settings.audit_retention_days),
+    ]
 
 
 def spec() -> ServiceSpec:

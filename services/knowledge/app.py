@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,6 +21,7 @@ from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.events import INTAKE_CONTACTS
 from shared.faults import Backoff, describe, pause, transient
+from shared.housekeeping import Chore, audit_chore, delete_older_than
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -93,9 +95,21 @@ async def on_stop(runtime: Runtime) -> None:
         task.cancel()
 
 
+def _retention(runtime: Runtime) -> Sequence[Chore]:
+    """Searches (what agents typed, which may quote a customer) after `search_log_retention_days`; the audit of
+    article changes after six years."""
+    settings = runtime.settings
+    days = getattr(settings, "search_log_retention_days", 365)
+    return [
+        Chore("search log", timedelta(days=days), delete_older_than("search_log", "searched_at")),
+        audit_chore("audit_log", settings.audit_retention_days),
+    ]
+
+
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name="knowledge",
+        chores=_retention,
         migrations=MIGRATIONS,
         routers=[api_import.router, api_search.router, api.router],
         consumers=consumers,

@@ -25,3 +25,5 @@ class KnowledgeSettings(ServiceSettings):
     """Write at once when this many lookups wait."""
     search_log_max_pending: int = 100_000
     """Lookups kept while the database is unreachable; older ones are dropped (and counted) beyond this."""
+    search_log_retention_days: int = 365
+    """What agents searched for (it may quote a customer) is kept this long, then destroyed with a record."""

@@ -26,6 +26,7 @@ from services.routing.domain import figures as figures_domain
 from services.routing.handlers.common import HANDLE_SECONDS, WAIT_SECONDS, Tx
 from services.routing.handlers.events import dispatch_table, handle_events
 from services.routing.repository import figures as figures_repo
+from services.routing.repository import work as work_repo
 from services.routing.repository.policy import PolicyCache
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -33,6 +34,7 @@ from shared.clock import Clock
 from shared.db import Conn
 from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, KNOWLEDGE_EVENTS, SLA_EVENTS
 from shared.faults import Backoff
+from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -211,9 +213,22 @@ async def on_stop(runtime: Runtime) -> None:
         await hub.close()
 
 
+def _retention(runtime: Runtime) -> Sequence[Chore]:
+    """What routing keeps of a contact for desktops (its text, messages, the addresses for the end notice) is
+    erased after `content_retention_days` (3 years); its audit after `audit_retention_days` (6 years)."""
+    settings = runtime.settings
+    return [
+        Chore(
+            "contact text and addresses", timedelta(days=settings.content_retention_days), work_repo.erase_contacts
+        ),
+        audit_chore("audit", settings.audit_retention_days),
+    ]
+
+
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name="routing",
+        chores=_retention,
         migrations=MIGRATIONS,
         routers=[agents.router, work.router, insight.router, desktop_router],
         consumers=consumers,

@@ -18,6 +18,7 @@ from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.faults import Backoff
+from shared.housekeeping import Chore, audit_chore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -85,9 +86,15 @@ def _notes(runtime: Runtime) -> dict[str, str]:
     return watch.notes() if isinstance(watch, CalendarWatch) else {}
 
 
+def _retention(runtime: Runtime) -> Sequence[Chore]:
+    """SLA keeps no contact content; its audit of policy and calendar changes goes after six years."""
+    return [audit_chore("audit_entry", runtime.settings.audit_retention_days)]
+
+
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name="sla",
+        chores=_retention,
         migrations=MIGRATIONS,
         routers=routers(),
         consumers=_consumers,

@@ -327,3 +327,32 @@ async def agent_may_read(conn: Conn, head: ContactHead, agent_id: str) -> bool:
     return head.owner_id == agent_id or await owns_contact_of(
         conn, customer_id=head.customer_id, agent_id=agent_id
     )
+
+
+# --- retention ----------------------------------------------------------------------------------------------
+
+ERASE_CONTENT = """
+WITH old AS (
+    SELECT contact_id FROM contact
+    WHERE content_erased_at IS NULL AND coalesce(ended_at, last_message_at) < $1
+    LIMIT 2000
+    FOR UPDATE SKIP LOCKED
+), messages AS (
+    UPDATE message SET text = '', original = '', subject = NULL, sender_name = NULL, sender = '[]',
+                       attachments = '[]', metadata = '{}'
+    WHERE contact_id IN (SELECT contact_id FROM old)
+), replies AS (
+    UPDATE reply SET text = '', html = NULL, recipient = '', subject = NULL, attachments = '[]', headers = '{}'
+    WHERE contact_id IN (SELECT contact_id FROM old)
+), notes AS (
+    UPDATE note SET text = '' WHERE contact_id IN (SELECT contact_id FROM old)
+)
+UPDATE contact SET subject = NULL, search_terms = NULL, content_erased_at = $2
+WHERE contact_id IN (SELECT contact_id FROM old)
+"""
+
+
+async def erase_content(conn: Conn, cutoff: datetime, *, now: datetime) -> int:
+    """Erase the content of contacts that ended before `cutoff` (a batch at a time); how many contacts."""
+    status = await conn.execute(ERASE_CONTENT, cutoff, now)
+    return int(status.rsplit(" ", 1)[-1])

@@ -568,3 +568,23 @@ HAS_HISTORY = "SELECT EXISTS (SELECT 1 FROM work_history WHERE work_id = $1 AND 
 
 async def has_history(conn: Conn, work_id: uuid.UUID, action: str, *, since: datetime) -> bool:
     return bool(await conn.fetchval(HAS_HISTORY, work_id, action, since))
+
+
+# --- retention ------------------------------------------------------------------------------------------------
+
+ERASE_CONTACTS = """
+WITH old AS (
+    SELECT contact_id FROM contact
+    WHERE received_at < $1 AND (text <> '' OR reply_to <> '{}' OR subject IS NOT NULL)
+    LIMIT 2000
+), messages AS (
+    UPDATE contact_message SET text = '' WHERE contact_id IN (SELECT contact_id FROM old) AND text <> ''
+)
+UPDATE contact SET text = '', subject = NULL, reply_to = '{}' WHERE contact_id IN (SELECT contact_id FROM old)
+"""
+
+
+async def erase_contacts(conn: Conn, cutoff: datetime) -> int:
+    """Retention: what routing keeps of contacts received before `cutoff` (text, messages, addresses)."""
+    status = await conn.execute(ERASE_CONTACTS, cutoff)
+    return int(status.rsplit(" ", 1)[-1])

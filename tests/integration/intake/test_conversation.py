@@ -533,3 +533,57 @@ async def test_an_agent_who_replies_the_moment_they_accept_is_not_refused_while_
         f"/v1/contacts/{contact_id}/replies", json={"text": "您好"}, headers=intake.token("agent", "A-12")
     )
     assert at_once.status_code == 201, at_once.text
+
+
+async def test_contact_content_and_old_audit_go_by_retention_each_with_a_destruction_record(
+    intake: Intake,
+) -> None:
+    from datetime import timedelta
+
+    from services.intake.app import spec
+    from shared.housekeeping import Retention, housekeep
+
+    session = unique("s-")
+    chat = await intake.client.post(
+        "/v1/channels/chat", json={"session_id": session, "message_id": "1", "text": "我的手机号是13800138000"},
+        headers=intake.auth(),
+    )  # fmt: skip
+    contact_id = uuid.UUID(chat.json()["contact_id"])
+    await assign(intake, str(contact_id), "A-13")
+    await intake.client.post(
+        f"/v1/contacts/{contact_id}/replies", json={"text": "好的"}, headers=intake.token("agent", "A-13")
+    )
+    await intake.client.post(
+        f"/v1/contacts/{contact_id}/notes", json={"text": "客户很急"}, headers=intake.token("agent", "A-13")
+    )
+    pool = intake.app.state.pool
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO audit_log (actor, action, target, detail, at)"
+            " VALUES ('x', 'old', 't', '{}', now() - interval '7 years')"
+        )
+    chores = spec().chores(intake.app.state.runtime)
+    retention = Retention(inbox=timedelta(days=30), journeys=timedelta(days=30))
+    soon = await housekeep(pool, now=datetime.now(UTC) + timedelta(days=365), retention=retention, chores=chores)
+    assert soon.chores["contact content"] == 0  # a year on: kept
+    assert soon.chores["audit records"] == 1  # the seven-year-old entry only
+    later = await housekeep(
+        pool, now=datetime.now(UTC) + timedelta(days=3 * 365 + 1), retention=retention, chores=chores
+    )
+    assert later.chores["contact content"] >= 1
+    async with pool.acquire() as conn:
+        texts = await conn.fetch("SELECT text, original, sender FROM message WHERE contact_id = $1", contact_id)
+        reply = await conn.fetchrow("SELECT text, recipient FROM reply WHERE contact_id = $1", contact_id)
+        note = await conn.fetchval("SELECT text FROM note WHERE contact_id = $1", contact_id)
+        contact = await conn.fetchrow(
+            "SELECT category, content_erased_at FROM contact WHERE contact_id = $1", contact_id
+        )
+        records = await conn.fetch(
+            "SELECT what, rows, retention_days FROM destruction_record ORDER BY destruction_id"
+        )
+    assert all((t["text"], t["original"], t["sender"]) == ("", "", []) for t in texts)
+    assert (reply["text"], reply["recipient"], note) == ("", "", "")
+    assert contact["content_erased_at"] is not None and contact["category"]  # the facts stay for the figures
+    assert [(r["what"], float(r["retention_days"])) for r in records] == [
+        ("audit records", 2190.0), ("contact content", 1095.0),
+    ]  # fmt: skip
