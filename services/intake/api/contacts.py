@@ -13,7 +13,9 @@ from services.intake.api.common import clock_of, deps_of
 from services.intake.domain.classification import CATEGORIES
 from services.intake.domain.conversation import Cursor
 from services.intake.domain.search import query_terms
+from services.intake.handlers.conversation import Writer, caught_up
 from services.intake.handlers.intake import ContactNotFound, override_classification
+from services.intake.repository import conversation as conversation_repo
 from services.intake.repository.contacts import get_contact
 from services.intake.repository.rules import audit
 from services.intake.repository.search import Filters, list_contacts
@@ -115,10 +117,23 @@ async def search_contacts(
 async def read_contact(
     contact_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(authenticate)]
 ) -> dict[str, Any]:
+    if principal.role == "ops":
+        raise Problem(403, "Forbidden", "ops reads figures and health, not contacts", kind="not-your-contact")
     async with deps_of(request).pool.acquire() as conn:
         contact = await get_contact(conn, contact_id=contact_id)
-    if contact is None or (principal.role == "adapter" and contact["channel"] not in principal.channels):
-        raise Problem(404, "Not found", f"no contact {contact_id}")
+        head = await conversation_repo.get_head(conn, contact_id) if contact is not None else None
+        if contact is None or head is None:
+            raise Problem(404, "Not found", f"no contact {contact_id}")
+        if principal.role == "adapter" and (
+            contact["channel"] not in principal.channels
+            or not any(m["adapter"] == principal.subject for m in contact["messages"])
+        ):
+            raise Problem(404, "Not found", f"no contact {contact_id}")  # an adapter reads what it posted
+        if principal.role == "agent" and not await conversation_repo.agent_may_read(conn, head, principal.subject):
+            raise Problem(
+                403, "Forbidden", "agents read the contacts of their own work and their customers' earlier ones",
+                kind="not-your-contact",
+            )  # fmt: skip
     if contact["pii_level"] == "important":
         # Reads of important personal data are audited (RULES.md, security): who, what, when.
         async with deps_of(request).pool.acquire() as conn:
@@ -196,6 +211,15 @@ async def reclassify(
     principal: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))],
 ) -> dict[str, Any]:
     assert body.category in CATEGORIES
+    if principal.role == "agent":
+        await caught_up(deps_of(request).pool, contact_id, Writer(principal.role, principal.subject), wait_s=2.0)
+        async with deps_of(request).pool.acquire() as conn:
+            head = await conversation_repo.get_head(conn, contact_id)
+        if head is not None and head.owner_id != principal.subject:
+            raise Problem(
+                403, "Forbidden", "only the agent who owns the contact's work (or a supervisor) reclassifies it",
+                kind="not-your-contact",
+            )  # fmt: skip
     if body.emergency and body.priority_class != "urgent":
         raise Problem(
             422, "Validation failed", "an emergency contact is always priority_class 'urgent'", kind="validation"

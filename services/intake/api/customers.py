@@ -29,6 +29,8 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 READERS = require_roles("agent", "supervisor", "admin")
 WRITERS = require_roles("admin", "supervisor")
+DIRECTORY = require_roles("supervisor", "admin")
+"""Paging through the directory: never agents (RULES.md security: customer data by need)."""
 
 
 class CustomerIn(BaseModel):
@@ -107,13 +109,24 @@ async def create(
 @router.get("", summary="Customers page by page, optionally of one grade")
 async def list_page(
     request: Request,
-    principal: Annotated[Principal, Depends(READERS)],
+    principal: Annotated[Principal, Depends(DIRECTORY)],
     grade: Annotated[str | None, Query(pattern="^(strategic|key|basic)$")] = None,
     after: Annotated[uuid.UUID | None, Query(description="the last customer_id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     async with deps_of(request).pool.acquire() as conn:
         page = await customers.list_customers(conn, grade=grade, after=after, limit=limit)
+    important = [str(c.customer_id) for c in page if c.pii_level == "important"]
+    if important:  # reads of important personal data are audited, lists included
+        async with deps_of(request).pool.acquire() as conn:
+            await rules.audit(
+                conn,
+                actor=f"{principal.role}:{principal.subject}",
+                action="customer.list",
+                target="customers",
+                detail={"customer_ids": important},
+                at=clock_of(request).now(),
+            )
     return {
         "customers": [_out(c) for c in page],
         "next_after": str(page[-1].customer_id) if len(page) == limit else None,
@@ -144,10 +157,37 @@ async def lookup(
     async with deps_of(request).pool.acquire() as conn:
         customer_id = await customers.customer_by_identity(conn, identity=identity)
         customer = await customers.get_customer(conn, customer_id=customer_id) if customer_id else None
+        owner = (
+            customer is not None
+            and principal.role == "agent"
+            and await owns_contact_of(conn, customer_id=customer.customer_id, agent_id=principal.subject)
+        )
     if customer is None:
         raise Problem(404, "Not found", f"no customer has this {kind}")
+    if principal.role == "adapter":
+        # An adapter learns whom it is talking to (to route a call, greet a known customer), not their record.
+        return {"customer_id": str(customer.customer_id), "grade": customer.grade}
+    if principal.role == "agent" and not owner:
+        return _masked(customer)
     await _audit_read(request, principal, customer)
     return _out(customer)
+
+
+def _mask(value: str) -> str:
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return value[:4] + "*" * max(0, len(value) - 8) + value[-4:] if len(value) > 8 else "*" * len(value)
+
+
+def _masked(customer: Customer) -> dict[str, Any]:
+    """What an agent who does not own one of the customer's contacts sees: who, not how to reach them."""
+    out = _out(customer)
+    out["name"] = (customer.display_name or "")[:1] + "*" if customer.display_name else None
+    out["identities"] = [{**i, "value": _mask(i["value"])} for i in out["identities"]]
+    out["attributes"] = {}
+    out["masked"] = True
+    return out
 
 
 @router.get("/{customer_id}", summary="A customer with grade, attributes and identities")
@@ -156,6 +196,14 @@ async def read(
 ) -> dict[str, Any]:
     async with deps_of(request).pool.acquire() as conn:
         customer = await customers.get_customer(conn, customer_id=customer_id)
+        if (
+            customer is not None
+            and principal.role == "agent"
+            and not await owns_contact_of(conn, customer_id=customer_id, agent_id=principal.subject)
+        ):
+            raise Problem(
+                403, "Forbidden", "agents read the customers whose contact they own", kind="not-your-customer"
+            )
     if customer is None:
         raise Problem(404, "Not found", f"no customer {customer_id}")
     await _audit_read(request, principal, customer)

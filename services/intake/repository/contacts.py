@@ -148,7 +148,7 @@ WHERE c.contact_id = $1
 """
 SELECT_MESSAGES = """
 SELECT message_id, channel, natural_key, sender_name, subject, text, original, language, attachments, metadata,
-       automatic, sent_at, received_at
+       automatic, sent_at, received_at, adapter
 FROM message WHERE contact_id = $1 ORDER BY received_at, message_id
 """
 

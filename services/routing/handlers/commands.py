@@ -480,7 +480,12 @@ async def reopen(tx: Tx, work: WorkRecord, actor: Actor, *, reason: str) -> Work
 
 
 async def reopen_command(tx: Tx, work_id: uuid.UUID, actor: Actor, *, reason: str) -> WorkRecord:
+    """A supervisor, or an agent who handled this work (its first owner, its last owner, or an assignee)."""
     work = await lock(tx, work_id, actor, "reopen", owner_only=False)
+    if not actor.is_supervisor and actor.subject not in (work.first_owner_id, work.owner_id):
+        handled = await offer_repo.assignments_of(tx.conn, work.work_id)
+        if not any(a["agent_id"] == actor.subject for a in handled):
+            raise NotAllowed("only an agent who handled this work, or a supervisor, may reopen it")
     return await reopen(tx, work, actor, reason=reason)
 
 

@@ -62,8 +62,18 @@ async def test_an_email_becomes_a_contact_and_a_contact_received_event_on_kafka(
     assert data["category"] == "enquiry" and data["priority_class"] == "routine"
 
     customer = (
+        await intake.client.get(
+            "/v1/customers/lookup", params={"email": sender}, headers=intake.token("supervisor")
+        )
+    ).json()
+    masked = (
         await intake.client.get("/v1/customers/lookup", params={"email": sender}, headers=intake.token("agent"))
     ).json()
+    assert masked["masked"] and all("*" in i["value"] for i in masked["identities"])  # not the agent's customer
+    adapter = (
+        await intake.client.get("/v1/customers/lookup", params={"email": sender}, headers=intake.auth())
+    ).json()
+    assert adapter == {"customer_id": customer["customer_id"], "grade": "basic"}  # whom, not the record
     identities = {(i["kind"], i["value"]) for i in customer["identities"]}
     assert ("email", sender.lower()) in identities
     assert ("phone", "+8613800138000") in identities, "the signature's phone is linked to the new customer"

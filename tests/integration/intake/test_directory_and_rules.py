@@ -178,6 +178,12 @@ async def test_reads_of_important_personal_data_are_audited(intake: Intake) -> N
         headers=intake.auth(),
     )
     contact_id = accepted.json()["contact_id"]
+    from tests.integration.intake.test_conversation import assign
+
+    assert (
+        await intake.client.get(f"/v1/contacts/{contact_id}", headers=intake.token("agent", "A-1"))
+    ).status_code == 403
+    await assign(intake, contact_id, "A-1")
     await intake.client.get(f"/v1/contacts/{contact_id}", headers=intake.token("agent", "A-1"))
     await intake.client.get(f"/v1/customers/{customer['customer_id']}", headers=intake.token("supervisor", "S-1"))
     assert await audit_actions(intake, f"contact:{contact_id}") == ["contact.read"]

@@ -83,7 +83,7 @@ async def test_a_chat_visitor_giving_a_known_email_is_linked_to_that_customer(in
         "attributes": {"pii_level": "general"},
     }
     lookup = await intake.client.get(
-        "/v1/customers/lookup", params={"chat_id": f"web:{visitor}"}, headers=intake.token("agent")
+        "/v1/customers/lookup", params={"chat_id": f"web:{visitor}"}, headers=intake.token("supervisor")
     )
     assert lookup.json()["customer_id"] == customer_id, "the chat id is now one of the customer's identities"
 
@@ -120,7 +120,16 @@ async def test_a_follow_up_that_raises_an_emergency_reclassifies_the_contact(int
 
 
 async def test_an_agent_override_is_stored_audited_and_published(intake: Intake) -> None:
+    from tests.integration.intake.test_conversation import assign
+
     accepted = await chat(intake, unique(), "1", "hello there")
+    stranger = await intake.client.post(
+        f"/v1/contacts/{accepted['contact_id']}/classification",
+        json={"category": "complaint", "priority_class": "routine", "reason": "not mine"},
+        headers=intake.token("agent", "A-8"),
+    )
+    assert stranger.status_code == 403  # only the owner (or a supervisor) reclassifies
+    await assign(intake, accepted["contact_id"], "A-7")
     response = await intake.client.post(
         f"/v1/contacts/{accepted['contact_id']}/classification",
         json={"category": "complaint", "priority_class": "routine", "reason": "customer is upset"},

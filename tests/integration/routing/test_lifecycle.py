@@ -221,6 +221,10 @@ async def test_closing_needs_the_three_clears_and_a_reopen_goes_back_to_the_firs
     closed = await routing.call("POST", f"/v1/work/{work['work_id']}/close", json={}, as_=as_owner)
     assert closed["work"]["state"] == "closed"
     await other.send({"type": "presence", "presence": "available"})
+    stranger = await routing.call(
+        "POST", f"/v1/work/{work['work_id']}/reopen", json={"reason": "x"}, as_=("agent", "other"), expect=403
+    )
+    assert "handled" in stranger["detail"]  # only an agent who handled it, or a supervisor
     await routing.call("POST", f"/v1/work/{work['work_id']}/reopen", json={"reason": "客户说没有解决"})
     again = await owner.next_of("offer", work__work_id=work["work_id"], work__reopened=1)
     assert again["work"]["target_agent_id"] == "owner"  # held for the first owner
