@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.intake.api.common import clock_of, deps_of, settings_of
 from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
@@ -231,20 +231,13 @@ class LeftIn(_In):
     """The customer left before anyone answered (or asked to be called back instead of waiting)."""
 
     reason: Literal["hung_up", "visitor_left", "withdrawn"]
-    at: datetime | None = None
+    at: AwareDatetime | None = None
     """When, by the adapter's clock (with a time zone); now if left out."""
     callback: Literal["none", "keep_place", "scheduled"] = "none"
     """`keep_place`: call back in the caller's turn; `scheduled`: at `callback_at`."""
-    callback_at: datetime | None = None
+    callback_at: AwareDatetime | None = None
     callback_phone: str | None = Field(default=None, max_length=64)
     """The number to call back; the caller's own number when left out."""
-
-    @field_validator("at", "callback_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a time zone (e.g. 2026-11-23T09:30:00+08:00)")
-        return value
 
 
 @router.post("/v1/contacts/{contact_id}/abandoned", status_code=202, summary="The customer left unanswered")
@@ -284,14 +277,7 @@ async def post_abandoned(
 
 class AttemptIn(_In):
     outcome: Literal["answered", "no_answer", "busy", "failed"]
-    at: datetime | None = None
-
-    @field_validator("at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a time zone (e.g. 2026-11-23T09:30:00+08:00)")
-        return value
+    at: AwareDatetime | None = None
 
 
 @router.post("/v1/contacts/{contact_id}/callback-attempts", status_code=202, summary="A callback was tried")
@@ -318,17 +304,10 @@ class ReceiptIn(_In):
 
     message_id: uuid.UUID
     status: Literal["accepted", "sent", "delivered", "read", "failed", "bounced"]
-    at: datetime | None = None
+    at: AwareDatetime | None = None
     """When it happened, by the adapter's clock (with a time zone); now if left out."""
     reason: str | None = Field(default=None, max_length=500)
     """Why it failed or bounced, as the channel said (`550 5.1.1 user unknown`, `number not reachable`)."""
-
-    @field_validator("at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("at needs a time zone (e.g. 2026-11-23T09:30:00+08:00)")
-        return value
 
 
 class ReceiptOut(BaseModel):
