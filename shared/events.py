@@ -263,6 +263,8 @@ class ContactReceivedV1(Event):
     """How to reach the customer afterwards (survey invitations, end notices); optional."""
     emergency_reasons: list[str] = Field(default_factory=list)
     """Why `emergency` is set: safety, privacy, major_complaint, security, major_failure (CH-16)."""
+    subcategory: str | None = None
+    """Level 2 (or `level2/level3`) under `category`, from the rule set's taxonomy."""
     text_truncated: bool = False
     """`text` (or `subject`) is the start of a longer one, cut to what an event carries; intake keeps the whole
     message (`GET /v1/contacts/{contact_id}`)."""
@@ -297,6 +299,7 @@ class ContactReclassifiedV1(Event):
     """`rule:<id>` or `agent:<id>`."""
     emergency_reasons: list[str] = Field(default_factory=list)
     required_skills: list[str] = Field(default_factory=list)
+    subcategory: str | None = None
 
 
 @event_type("switchboard.contact.abandoned.v1", INTAKE_CONTACTS)

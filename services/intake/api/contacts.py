@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.intake.api.common import clock_of, deps_of
-from services.intake.domain.classification import CATEGORIES
+from services.intake.domain.classification import CATEGORIES, valid_subcategory
 from services.intake.domain.conversation import Cursor
 from services.intake.domain.search import query_terms
 from services.intake.handlers.conversation import Writer, caught_up
@@ -37,6 +37,7 @@ class ContactSummary(BaseModel):
     """The start of the customer's first message."""
     language: str | None
     category: str
+    subcategory: str | None
     priority_class: str
     emergency: bool
     status: str
@@ -87,6 +88,7 @@ async def search_contacts(
     owner: Annotated[str | None, Query(max_length=200)] = None,
     team: Annotated[str | None, Query(max_length=200)] = None,
     category: Category | None = None,
+    subcategory: Annotated[str | None, Query(max_length=130, pattern=r"^[a-z][a-z0-9_/]*$")] = None,
     grade: Literal["strategic", "key", "basic"] | None = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
@@ -105,7 +107,8 @@ async def search_contacts(
         if moment is not None and moment.tzinfo is None:
             raise Problem(422, "Validation failed", f"query.{name}: needs a time zone", kind="validation")
     filters = Filters(
-        status=status, channel=channel, owner=owner, team=team, category=category, grade=grade, since=since,
+        status=status, channel=channel, owner=owner, team=team, category=category, subcategory=subcategory,
+        grade=grade, since=since,
         until=until, terms=tuple(query_terms(q or "")),
     )  # fmt: skip
     if q and not filters.terms:
@@ -156,6 +159,7 @@ async def read_contact(
         "emergency": contact["emergency"],
         "emergency_reasons": contact["emergency_reasons"],
         "required_skills": contact["required_skills"],
+        "subcategory": contact["subcategory"],
         "classified_by": contact["classified_by"],
         "status": contact["status"],
         "identity_conflicts": [str(c) for c in contact["identity_conflicts"]],
@@ -200,6 +204,8 @@ class ReclassifyIn(BaseModel):
     priority_class: Literal["urgent", "complex", "routine"]
     emergency: bool = False
     required_skills: list[str] = Field(default_factory=list, max_length=20)
+    subcategory: str | None = Field(default=None, max_length=130)
+    """`level2` or `level2/level3` of the category, from the rule set's `subcategories`."""
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -220,6 +226,16 @@ async def reclassify(
                 403, "Forbidden", "only the agent who owns the contact's work (or a supervisor) reclassifies it",
                 kind="not-your-contact",
             )  # fmt: skip
+    if body.subcategory is not None:
+        async with deps_of(request).pool.acquire() as conn:
+            rules_in_force = await deps_of(request).rules.get(conn)
+        if not valid_subcategory(rules_in_force, body.category, body.subcategory):
+            known = sorted(rules_in_force.subcategories.get(body.category, {}))
+            raise Problem(
+                422, "Validation failed",
+                f"body.subcategory: {body.subcategory!r} is not a sub-type of {body.category!r} (known: {known})",
+                kind="validation",
+            )  # fmt: skip
     if body.emergency and body.priority_class != "urgent":
         raise Problem(
             422, "Validation failed", "an emergency contact is always priority_class 'urgent'", kind="validation"
@@ -235,6 +251,7 @@ async def reclassify(
             agent=principal.subject,
             reason=body.reason,
             now=clock_of(request).now(),
+            subcategory=body.subcategory,
         )
     except ContactNotFound as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc

@@ -56,6 +56,9 @@ class Outcome:
     emergency: str | None = None
     """The emergency reason (safety, privacy, major_complaint, security, major_failure) if this rule raises one."""
     skills: tuple[str, ...] = ()
+    subcategory: str | None = None
+    """Level 2, or level 2 and 3 as `level2/level3`, under the category the contact ends with (RULES.md: free
+    sub-types under each level-1 category, named in the rule set's `subcategories`)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class RuleSet:
     priority_by_category: Mapping[str, str]
     skills_by_category: Mapping[str, tuple[str, ...]]
     default_category: str = "enquiry"
+    subcategories: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Level-1 category → its level-2 sub-types → their level-3 sub-types (admin-edited data)."""
+    skills_by_subcategory: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """`category/level2` (or `category/level2/level3`) → skills routing must find for it."""
     document: Mapping[str, Any] = field(default_factory=dict)
     """The document as stored, for the admin API to hand back."""
     keywords: Keywords = field(init=False, repr=False, compare=False)
@@ -112,6 +119,8 @@ class Classification:
     emergency_reasons: tuple[str, ...]
     required_skills: tuple[str, ...]
     fired: tuple[Firing, ...]
+    subcategory: str | None = None
+    """`level2` or `level2/level3` under `category`."""
 
     @property
     def by(self) -> str:
@@ -137,6 +146,16 @@ def classify(rules: RuleSet, facts: Facts) -> Classification:
     skills = list(rules.skills_by_category.get(category, ()))
     for firing in fired:
         skills.extend(firing.outcome.skills)
+    # The first sub-type named for the category the contact ends with (a rule may name one under another).
+    subcategory = next(
+        (
+            f.outcome.subcategory
+            for f in fired
+            if f.outcome.subcategory and valid_subcategory(rules, category, f.outcome.subcategory)
+        ),
+        None,
+    )
+    skills.extend(subcategory_skills(rules, category, subcategory))
     if emergency_reasons:
         skills.append("emergency")
     return Classification(
@@ -146,6 +165,25 @@ def classify(rules: RuleSet, facts: Facts) -> Classification:
         emergency_reasons=emergency_reasons,
         required_skills=tuple(dict.fromkeys(skills)),
         fired=tuple(fired),
+        subcategory=subcategory,
+    )
+
+
+def valid_subcategory(rules: RuleSet, category: str, subcategory: str) -> bool:
+    """`level2` or `level2/level3` is one of the category's sub-types in the rule set."""
+    level2, _, level3 = subcategory.partition("/")
+    known = rules.subcategories.get(category, {})
+    return level2 in known and (not level3 or level3 in known[level2])
+
+
+def subcategory_skills(rules: RuleSet, category: str, subcategory: str | None) -> tuple[str, ...]:
+    """Skills for the sub-type: its level 2's, then its level 3's."""
+    if not subcategory:
+        return ()
+    level2 = subcategory.split("/", 1)[0]
+    return (
+        *rules.skills_by_subcategory.get(f"{category}/{level2}", ()),
+        *(rules.skills_by_subcategory.get(f"{category}/{subcategory}", ()) if "/" in subcategory else ()),
     )
 
 
@@ -249,6 +287,19 @@ def parse_ruleset(document: Mapping[str, Any], *, version: int) -> RuleSet:
     }
     for category in skills:
         _check(category in CATEGORIES, f"skills_by_category: unknown category {category!r}")
+    subcategories = _subcategories(document.get("subcategories", {}))
+    skills_by_subcategory = {
+        str(k): tuple(_strings(v, f"skills_by_subcategory.{k}"))
+        for k, v in _mapping(document, "skills_by_subcategory").items()
+    }
+    for key in skills_by_subcategory:
+        category, _, rest = key.partition("/")
+        known = subcategories.get(category, {})
+        level2, _, level3 = rest.partition("/")
+        _check(
+            category in CATEGORIES and level2 in known and (not level3 or level3 in known[level2]),
+            f"skills_by_subcategory: {key!r} is not a category/level2[/level3] of subcategories",
+        )
     default = document.get("default_category", "enquiry")
     _check(default in CATEGORIES, f"default_category: unknown category {default!r}")
     raw_rules = document.get("rules", [])
@@ -273,14 +324,61 @@ def parse_ruleset(document: Mapping[str, Any], *, version: int) -> RuleSet:
                 enabled=bool(raw.get("enabled", True)),
             )
         )
+    for rule in rules:
+        wanted = rule.then.subcategory
+        if wanted and rule.then.category:
+            _check(
+                _in_taxonomy(subcategories, rule.then.category, wanted),
+                f"rule {rule.rule_id!r}.then.subcategory: {wanted!r} is not a sub-type of {rule.then.category!r}",
+            )
+        elif wanted:
+            _check(
+                any(_in_taxonomy(subcategories, c, wanted) for c in subcategories),
+                f"rule {rule.rule_id!r}.then.subcategory: {wanted!r} is in no category's subcategories",
+            )
     return RuleSet(
         version=version,
         rules=tuple(rules),
         priority_by_category=dict(priority),
         skills_by_category=skills,
         default_category=str(default),
+        subcategories=subcategories,
+        skills_by_subcategory=skills_by_subcategory,
         document=dict(document),
     )
+
+
+def _in_taxonomy(taxonomy: Mapping[str, Mapping[str, tuple[str, ...]]], category: str, subcategory: str) -> bool:
+    level2, _, level3 = subcategory.partition("/")
+    known = taxonomy.get(category, {})
+    return level2 in known and (not level3 or level3 in known[level2])
+
+
+_SUBTYPE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _subcategories(raw: object) -> dict[str, dict[str, tuple[str, ...]]]:
+    """`{category: {level2: [level3, …]}}`, each name a lower-case slug."""
+    _check(isinstance(raw, Mapping), "subcategories must be an object")
+    assert isinstance(raw, Mapping)
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for category, level2s in raw.items():
+        _check(category in CATEGORIES, f"subcategories: unknown category {category!r}")
+        _check(isinstance(level2s, Mapping), f"subcategories.{category} must be an object of level-2 sub-types")
+        assert isinstance(level2s, Mapping)
+        out[category] = {}
+        for level2, level3s in level2s.items():
+            _check(
+                bool(_SUBTYPE.match(str(level2))), f"subcategories.{category}: {level2!r} is not a lower-case slug"
+            )
+            names = tuple(_strings(level3s, f"subcategories.{category}.{level2}"))
+            for name in names:
+                _check(
+                    bool(_SUBTYPE.match(name)),
+                    f"subcategories.{category}.{level2}: {name!r} is not a lower-case slug",
+                )
+            out[category][str(level2)] = names
+    return out
 
 
 def _condition(raw: object, where: str) -> Condition:
@@ -336,7 +434,7 @@ def _condition(raw: object, where: str) -> Condition:
 def _outcome(raw: object, where: str) -> Outcome:
     _check(isinstance(raw, Mapping), f"{where}.then must be an object")
     assert isinstance(raw, Mapping)
-    known = {"category", "priority_class", "emergency", "skills"}
+    known = {"category", "priority_class", "emergency", "skills", "subcategory"}
     unknown = set(raw) - known
     _check(not unknown, f"{where}.then: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
     category = raw.get("category")
@@ -348,13 +446,16 @@ def _outcome(raw: object, where: str) -> Outcome:
         emergency is None or emergency in EMERGENCY_REASONS,
         f"{where}.then.emergency: {emergency!r} is not one of {EMERGENCY_REASONS}",
     )
+    subcategory = raw.get("subcategory")
+    _check(subcategory is None or isinstance(subcategory, str), f"{where}.then.subcategory must be a string")
     outcome = Outcome(
         category=category,
         priority_class=priority,
         emergency=emergency,
         skills=tuple(_strings(raw.get("skills", []), f"{where}.then.skills")),
+        subcategory=subcategory,
     )
-    _check(any((category, priority, emergency, outcome.skills)), f"{where}.then does nothing")
+    _check(any((category, priority, emergency, outcome.skills, subcategory)), f"{where}.then does nothing")
     return outcome
 
 
@@ -389,6 +490,7 @@ def explain(rules: RuleSet, facts: Facts) -> dict[str, Any]:
         "emergency": result.emergency,
         "emergency_reasons": list(result.emergency_reasons),
         "required_skills": list(result.required_skills),
+        "subcategory": result.subcategory,
         "fired": [
             {
                 "rule_id": f.rule_id,
@@ -401,6 +503,7 @@ def explain(rules: RuleSet, facts: Facts) -> dict[str, Any]:
                         ("priority_class", f.outcome.priority_class),
                         ("emergency", f.outcome.emergency),
                         ("skills", list(f.outcome.skills)),
+                        ("subcategory", f.outcome.subcategory),
                     )
                     if v
                 },

@@ -364,6 +364,7 @@ async def accept_in(
             emergency=classification.emergency,
             emergency_reasons=list(classification.emergency_reasons),
             required_skills=list(classification.required_skills),
+            subcategory=classification.subcategory,
             received_at=now,
             thread_keys=list(inbound.thread_keys),
             reply_to=_reply_to(inbound),
@@ -402,6 +403,7 @@ async def _reclassify(
         required_skills=result.required_skills,
         by=by,
         now=now,
+        subcategory=result.subcategory,
     )
     await _publish(
         conn,
@@ -413,6 +415,7 @@ async def _reclassify(
             emergency_reasons=list(result.emergency_reasons),
             required_skills=list(result.required_skills),
             by=by,
+            subcategory=result.subcategory,
         ),
         contact_id=contact_id,
         now=now,
@@ -435,6 +438,7 @@ async def override_classification(
     agent: str,
     reason: str,
     now: datetime,
+    subcategory: str | None = None,
 ) -> None:
     """An agent's correction of the rules' decision (PR-04): stored, audited and announced."""
     result = Classification(
@@ -444,6 +448,7 @@ async def override_classification(
         emergency_reasons=("agent",) if emergency else (),
         required_skills=required_skills,
         fired=(),
+        subcategory=subcategory,
     )
     async with pool.acquire() as conn, conn.transaction():
         current = await contacts.get_contact(conn, contact_id=contact_id)

@@ -95,7 +95,7 @@ class Touched:
 UPDATE_CLASSIFICATION = """
 UPDATE contact
 SET category = $2, priority_class = $3, emergency = $4, emergency_reasons = $5, required_skills = $6,
-    classified_by = $7, updated_at = $8
+    classified_by = $7, updated_at = $8, subcategory = $9
 WHERE contact_id = $1
 """
 
@@ -111,6 +111,7 @@ async def update_classification(
     required_skills: Sequence[str],
     by: str,
     now: datetime,
+    subcategory: str | None = None,
 ) -> bool:
     status = await conn.execute(
         UPDATE_CLASSIFICATION,
@@ -122,6 +123,7 @@ async def update_classification(
         list(required_skills),
         by,
         now,
+        subcategory,
     )
     return bool(status == "UPDATE 1")
 
@@ -141,6 +143,7 @@ async def set_status(
 SELECT_CONTACT = """
 SELECT c.contact_id, c.channel, c.customer_id, cu.grade, cu.pii_level, c.subject, c.language, c.category,
        c.priority_class, c.emergency, c.emergency_reasons, c.required_skills, c.classified_by, c.status,
+       c.subcategory,
        c.identity_conflicts, c.message_count, c.reopen_count, c.created_at, c.updated_at, c.last_message_at,
        c.ended_at
 FROM contact c JOIN customer cu ON cu.customer_id = c.customer_id
@@ -285,9 +288,9 @@ WITH new_contact AS (
     INSERT INTO contact (
         contact_id, channel, customer_id, subject, subject_key, language, category, priority_class, emergency,
         emergency_reasons, required_skills, classified_by, status, identity_conflicts, created_at, updated_at,
-        last_message_at, ended_at
+        last_message_at, ended_at, subcategory
     ) VALUES ($1, $3, $17, $7, $18, $10, $19, $20, $21, $22, $23, $24, $28, $25, $16, $16, $16,
-              CASE WHEN $28 = 'ignored' THEN $16::timestamptz END)
+              CASE WHEN $28 = 'ignored' THEN $16::timestamptz END, $29)
     RETURNING contact_id
 ), new_message AS (
     INSERT INTO message (
@@ -363,6 +366,7 @@ def _contact_args(new: NewContact) -> list[Any]:
         list(new.inbound.thread_keys),
         new.idempotency_key,
         new.status,
+        new.classification.subcategory,
     ]
 
 

@@ -52,6 +52,8 @@ class Filters:
     owner: str | None = None
     team: str | None = None
     category: str | None = None
+    subcategory: str | None = None
+    """`level2` matches every `level2/…` under it."""
     grade: str | None = None
     customer_id: uuid.UUID | None = None
     since: datetime | None = None
@@ -60,7 +62,8 @@ class Filters:
 
 
 _SELECT = """
-SELECT c.contact_id, c.channel, c.customer_id, cu.grade, c.subject, c.language, c.category, c.priority_class,
+SELECT c.contact_id, c.channel, c.customer_id, cu.grade, c.subject, c.language, c.category, c.subcategory,
+       c.priority_class,
        c.emergency, c.status, c.owner_id, c.team, c.work_state, c.message_count, c.created_at, c.last_message_at,
        c.first_reply_at, c.ended_at,
        (SELECT left(m.text, 200) FROM message m WHERE m.contact_id = c.contact_id ORDER BY m.received_at
@@ -75,6 +78,7 @@ _CONDITIONS = {
     "owner": "c.owner_id = ${}",
     "team": "c.team = ${}",
     "category": "c.category = ${}",
+    "subcategory": "(c.subcategory = ${0} OR c.subcategory LIKE ${0} || '/%')",
     "grade": "cu.grade = ${}",
     "customer_id": "c.customer_id = ${}",
     "since": "c.created_at >= ${}",

@@ -116,7 +116,7 @@ async def test_merge_is_an_audited_admin_action_that_can_be_undone(intake: Intak
 async def test_rules_are_replaced_by_an_admin_and_take_effect_at_once(intake: Intake) -> None:
     admin = intake.token("admin", "ad-2")
     current = (await intake.client.get("/v1/classification/rules", headers=admin)).json()
-    assert current["version"] == 2  # the second shipped set (Traditional-Chinese keywords), applied by migration
+    assert current["version"] == 3  # the shipped sets 2 (Traditional keywords) and 3 (sub-types), by migration
     document = {k: v for k, v in current.items() if k != "version"}
     document["rules"].insert(
         0,
@@ -124,7 +124,7 @@ async def test_rules_are_replaced_by_an_admin_and_take_effect_at_once(intake: In
          "then": {"category": "complaint", "priority_class": "complex", "skills": ["vip"]}},
     )  # fmt: skip
     stored = await intake.client.put("/v1/classification/rules", json=document, headers=admin)
-    assert stored.status_code == 200 and stored.json()["version"] == 3
+    assert stored.status_code == 200 and stored.json()["version"] == 4
     accepted = await intake.client.post(
         "/v1/channels/chat", json={"session_id": unique(), "message_id": "1", "text": "我的黑卡怎么用不了"},
         headers=intake.auth(),
@@ -133,6 +133,7 @@ async def test_rules_are_replaced_by_an_admin_and_take_effect_at_once(intake: In
     assert (event["category"], event["priority_class"]) == ("complaint", "complex")
     assert "vip" in event["required_skills"]
     assert await audit_actions(intake, "classification:rules") == [
+        "classification.rules.shipped",
         "classification.rules.shipped",
         "classification.rules.replace",
     ]
@@ -144,7 +145,7 @@ async def test_an_invalid_rule_set_is_refused_and_nothing_changes(intake: Intake
         "/v1/classification/rules", json={"rules": [{"id": "x", "when": {}, "then": {}}]}, headers=admin
     )
     assert response.status_code == 422 and response.json()["title"] == "Invalid rules"
-    assert (await intake.client.get("/v1/classification/rules", headers=admin)).json()["version"] == 2
+    assert (await intake.client.get("/v1/classification/rules", headers=admin)).json()["version"] == 3
     supervisor = await intake.client.put("/v1/classification/rules", json={}, headers=intake.token("supervisor"))
     assert supervisor.status_code == 403
 
@@ -220,3 +221,41 @@ async def test_an_emergency_written_in_traditional_chinese_is_urgent(intake: Int
         event = (await intake.published(accepted.json()["contact_id"]))[0]["data"]
         assert (event["priority_class"], event["emergency"]) == ("urgent", True), text
         assert reason in event["emergency_reasons"]
+
+
+async def test_sub_types_are_classified_corrected_by_the_owner_and_searched(intake: Intake) -> None:
+    from tests.integration.intake.test_conversation import assign
+
+    accepted = await intake.client.post(
+        "/v1/channels/chat",
+        json={"session_id": unique(), "message_id": "1", "text": "这个月被重复扣费了，账单不对"},
+        headers=intake.auth(),
+    )
+    contact_id = accepted.json()["contact_id"]
+    event = (await intake.published(contact_id))[0]["data"]
+    assert (event["category"], event["subcategory"]) == ("data_anomaly", "billing_error")
+    assert "billing" in event["required_skills"]
+    await assign(intake, contact_id, "A-21")
+    agent = intake.token("agent", "A-21")
+    wrong = await intake.client.post(
+        f"/v1/contacts/{contact_id}/classification",
+        json={"category": "complaint", "priority_class": "routine", "subcategory": "fraud", "reason": "x"},
+        headers=agent,
+    )
+    assert wrong.status_code == 422 and "subcategory" in wrong.json()["detail"]
+    fixed = await intake.client.post(
+        f"/v1/contacts/{contact_id}/classification",
+        json={"category": "complaint", "priority_class": "routine", "subcategory": "billing/overcharge",
+              "reason": "the customer complains about the overcharge"},
+        headers=agent,
+    )  # fmt: skip
+    assert fixed.status_code == 200, fixed.text
+    reclassified = (await intake.published(contact_id))[-1]["data"]
+    assert reclassified["subcategory"] == "billing/overcharge"
+    indexer = intake.app.state.runtime.extras["intake.indexer"]
+    while await indexer.step():
+        pass
+    sup = intake.token("supervisor")
+    found = await intake.client.get("/v1/contacts", params={"subcategory": "billing"}, headers=sup)
+    assert contact_id in [c["contact_id"] for c in found.json()["contacts"]]
+    assert all(c["subcategory"].startswith("billing") for c in found.json()["contacts"])

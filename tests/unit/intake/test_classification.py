@@ -239,3 +239,51 @@ def test_invalid_rule_sets_are_refused_with_a_message_naming_the_problem(change:
     change(document)
     with pytest.raises(InvalidRules, match=message):
         parse_ruleset(document, version=2)
+
+
+def test_level_2_and_3_categories_come_from_the_rules_and_bring_their_skills() -> None:
+    document = shipped_document()
+    assert document["subcategories"]["complaint"]["billing"] == ["overcharge", "refund_delay"]
+    rules = parse_ruleset(document, version=3)
+    doubled = classify(rules, Facts(text="这个月被重复扣费了两次"))
+    assert (doubled.category, doubled.subcategory) == ("data_anomaly", "billing_error")
+    assert "billing" in doubled.required_skills  # skills_by_subcategory
+    stolen = classify(rules, Facts(text="My account was hacked"))
+    assert stolen.subcategory == "account_takeover"
+    assert classify(rules, Facts(text="请问营业时间")).subcategory is None
+    document["rules"].insert(
+        0,
+        {
+            "id": "over",
+            "when": {"any_keywords": ["多收"]},
+            "then": {"category": "complaint", "subcategory": "billing/overcharge"},
+        },
+    )
+    over = classify(parse_ruleset(document, version=4), Facts(text="你们多收了我的钱"))
+    assert (over.category, over.subcategory) == ("complaint", "billing/overcharge")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["subcategories"].update(nonsense={}), "unknown category"),
+        (lambda d: d["subcategories"]["complaint"].update({"Bad Name": []}), "slug"),
+        (
+            _add(
+                {
+                    "id": "x",
+                    "when": {"any_keywords": ["a"]},
+                    "then": {"category": "complaint", "subcategory": "fraud"},
+                }
+            ),
+            "not a sub-type",
+        ),
+        (lambda d: d["skills_by_subcategory"].update({"complaint/nothing": ["x"]}), "skills_by_subcategory"),
+    ],
+    ids=["unknown category", "bad slug", "wrong parent", "skills for nothing"],
+)
+def test_a_bad_taxonomy_is_refused_naming_the_problem(change: Any, message: str) -> None:
+    document = shipped_document()
+    change(document)
+    with pytest.raises(InvalidRules, match=message):
+        parse_ruleset(document, version=9)
