@@ -265,6 +265,8 @@ class ContactReceivedV1(Event):
     """Why `emergency` is set: safety, privacy, major_complaint, security, major_failure (CH-16)."""
     subcategory: str | None = None
     """Level 2 (or `level2/level3`) under `category`, from the rule set's taxonomy."""
+    incident_level: Literal["general", "major", "serious", "critical"] | None = None
+    """Security incidents (security_event, data_leak): 一般 / 较大 / 重大 / 特别重大 (F17)."""
     text_truncated: bool = False
     """`text` (or `subject`) is the start of a longer one, cut to what an event carries; intake keeps the whole
     message (`GET /v1/contacts/{contact_id}`)."""
@@ -300,6 +302,7 @@ class ContactReclassifiedV1(Event):
     emergency_reasons: list[str] = Field(default_factory=list)
     required_skills: list[str] = Field(default_factory=list)
     subcategory: str | None = None
+    incident_level: Literal["general", "major", "serious", "critical"] | None = None
 
 
 @event_type("switchboard.contact.abandoned.v1", INTAKE_CONTACTS)

@@ -160,6 +160,7 @@ async def read_contact(
         "emergency_reasons": contact["emergency_reasons"],
         "required_skills": contact["required_skills"],
         "subcategory": contact["subcategory"],
+        "incident_level": contact["incident_level"],
         "classified_by": contact["classified_by"],
         "status": contact["status"],
         "identity_conflicts": [str(c) for c in contact["identity_conflicts"]],
@@ -206,6 +207,8 @@ class ReclassifyIn(BaseModel):
     required_skills: list[str] = Field(default_factory=list, max_length=20)
     subcategory: str | None = Field(default=None, max_length=130)
     """`level2` or `level2/level3` of the category, from the rule set's `subcategories`."""
+    incident_level: Literal["general", "major", "serious", "critical"] | None = None
+    """For security_event and data_leak (一般 / 较大 / 重大 / 特别重大); general when left out."""
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -226,6 +229,11 @@ async def reclassify(
                 403, "Forbidden", "only the agent who owns the contact's work (or a supervisor) reclassifies it",
                 kind="not-your-contact",
             )  # fmt: skip
+    if body.incident_level is not None and body.category not in ("security_event", "data_leak"):
+        raise Problem(
+            422, "Validation failed", "body.incident_level: only security_event and data_leak have one",
+            kind="validation",
+        )  # fmt: skip
     if body.subcategory is not None:
         async with deps_of(request).pool.acquire() as conn:
             rules_in_force = await deps_of(request).rules.get(conn)
@@ -252,6 +260,7 @@ async def reclassify(
             reason=body.reason,
             now=clock_of(request).now(),
             subcategory=body.subcategory,
+            incident_level=body.incident_level,
         )
     except ContactNotFound as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc

@@ -30,6 +30,10 @@ CATEGORIES: tuple[str, ...] = (
 )
 PRIORITY_CLASSES: tuple[str, ...] = ("routine", "complex", "urgent")
 EMERGENCY_REASONS: tuple[str, ...] = ("safety", "privacy", "major_complaint", "security", "major_failure")
+INCIDENT_LEVELS: tuple[str, ...] = ("general", "major", "serious", "critical")
+"""Security incidents (F17, ES-05): 一般 / 较大 / 重大 / 特别重大, in rising order."""
+INCIDENT_CATEGORIES = frozenset({"security_event", "data_leak"})
+"""Categories that are security incidents: they always have a level (一般 unless a rule says more)."""
 _CHANNELS = ("phone", "email", "chat", "web", "sms", "social", "onsite")
 _CUSTOMER_FIELDS = ("grade", "value_tier", "risk_level", "lifecycle_stage", "pii_level")
 
@@ -59,6 +63,8 @@ class Outcome:
     subcategory: str | None = None
     """Level 2, or level 2 and 3 as `level2/level3`, under the category the contact ends with (RULES.md: free
     sub-types under each level-1 category, named in the rule set's `subcategories`)."""
+    incident_level: str | None = None
+    """For a security incident: at least this level."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,8 @@ class Classification:
     fired: tuple[Firing, ...]
     subcategory: str | None = None
     """`level2` or `level2/level3` under `category`."""
+    incident_level: str | None = None
+    """general, major, serious or critical for security incidents (security_event, data_leak); else None."""
 
     @property
     def by(self) -> str:
@@ -158,6 +166,10 @@ def classify(rules: RuleSet, facts: Facts) -> Classification:
     skills.extend(subcategory_skills(rules, category, subcategory))
     if emergency_reasons:
         skills.append("emergency")
+    levels = [f.outcome.incident_level for f in fired if f.outcome.incident_level]
+    incident_level = (
+        max(levels or ["general"], key=INCIDENT_LEVELS.index) if category in INCIDENT_CATEGORIES else None
+    )
     return Classification(
         category=category,
         priority_class=priority,
@@ -166,6 +178,7 @@ def classify(rules: RuleSet, facts: Facts) -> Classification:
         required_skills=tuple(dict.fromkeys(skills)),
         fired=tuple(fired),
         subcategory=subcategory,
+        incident_level=incident_level,
     )
 
 
@@ -434,7 +447,7 @@ def _condition(raw: object, where: str) -> Condition:
 def _outcome(raw: object, where: str) -> Outcome:
     _check(isinstance(raw, Mapping), f"{where}.then must be an object")
     assert isinstance(raw, Mapping)
-    known = {"category", "priority_class", "emergency", "skills", "subcategory"}
+    known = {"category", "priority_class", "emergency", "skills", "subcategory", "incident_level"}
     unknown = set(raw) - known
     _check(not unknown, f"{where}.then: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
     category = raw.get("category")
@@ -448,14 +461,20 @@ def _outcome(raw: object, where: str) -> Outcome:
     )
     subcategory = raw.get("subcategory")
     _check(subcategory is None or isinstance(subcategory, str), f"{where}.then.subcategory must be a string")
+    level = raw.get("incident_level")
+    _check(
+        level is None or level in INCIDENT_LEVELS,
+        f"{where}.then.incident_level: {level!r} is not one of {INCIDENT_LEVELS}",
+    )
     outcome = Outcome(
         category=category,
         priority_class=priority,
         emergency=emergency,
         skills=tuple(_strings(raw.get("skills", []), f"{where}.then.skills")),
         subcategory=subcategory,
+        incident_level=level,
     )
-    _check(any((category, priority, emergency, outcome.skills, subcategory)), f"{where}.then does nothing")
+    _check(any((category, priority, emergency, outcome.skills, subcategory, level)), f"{where}.then does nothing")
     return outcome
 
 
@@ -491,6 +510,7 @@ def explain(rules: RuleSet, facts: Facts) -> dict[str, Any]:
         "emergency_reasons": list(result.emergency_reasons),
         "required_skills": list(result.required_skills),
         "subcategory": result.subcategory,
+        "incident_level": result.incident_level,
         "fired": [
             {
                 "rule_id": f.rule_id,
@@ -504,6 +524,7 @@ def explain(rules: RuleSet, facts: Facts) -> dict[str, Any]:
                         ("emergency", f.outcome.emergency),
                         ("skills", list(f.outcome.skills)),
                         ("subcategory", f.outcome.subcategory),
+                        ("incident_level", f.outcome.incident_level),
                     )
                     if v
                 },

@@ -16,7 +16,14 @@ from typing import Literal
 
 import asyncpg
 
-from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
+from services.intake.domain.classification import (
+    INCIDENT_CATEGORIES,
+    Classification,
+    Facts,
+    RuleSet,
+    classify,
+    more_urgent,
+)
 from services.intake.domain.contact import (
     EVENT_SUBJECT_CHARS,
     Inbound,
@@ -365,6 +372,7 @@ async def accept_in(
             emergency_reasons=list(classification.emergency_reasons),
             required_skills=list(classification.required_skills),
             subcategory=classification.subcategory,
+            incident_level=classification.incident_level,
             received_at=now,
             thread_keys=list(inbound.thread_keys),
             reply_to=_reply_to(inbound),
@@ -404,6 +412,7 @@ async def _reclassify(
         by=by,
         now=now,
         subcategory=result.subcategory,
+        incident_level=result.incident_level,
     )
     await _publish(
         conn,
@@ -416,6 +425,7 @@ async def _reclassify(
             required_skills=list(result.required_skills),
             by=by,
             subcategory=result.subcategory,
+            incident_level=result.incident_level,
         ),
         contact_id=contact_id,
         now=now,
@@ -439,6 +449,7 @@ async def override_classification(
     reason: str,
     now: datetime,
     subcategory: str | None = None,
+    incident_level: str | None = None,
 ) -> None:
     """An agent's correction of the rules' decision (PR-04): stored, audited and announced."""
     result = Classification(
@@ -449,6 +460,7 @@ async def override_classification(
         required_skills=required_skills,
         fired=(),
         subcategory=subcategory,
+        incident_level=incident_level or ("general" if category in INCIDENT_CATEGORIES else None),
     )
     async with pool.acquire() as conn, conn.transaction():
         current = await contacts.get_contact(conn, contact_id=contact_id)

@@ -1,8 +1,11 @@
--- Level-2/3 categories (RULES.md: free sub-types under each level-1 category): the contact's, as rules or an
+-- Level-2/3 categories (RULES.md: free sub-types under each level-1 category) and security incident levels (F17):
+-- the contact's sub-type, as rules or an
 -- agent set it (`level2` or `level2/level3`), and the shipped taxonomy (`subcategories`, with the skills a
 -- sub-type needs) in a third version of the shipped rule set, where the rules are still the shipped ones
 -- (version 2); an admin's own rule set is theirs to extend. Audited either way.
 ALTER TABLE contact ADD COLUMN subcategory text;
+-- Security incidents' level (F17: 一般 general / 较大 major / 重大 serious / 特别重大 critical), for SLA's clocks.
+ALTER TABLE contact ADD COLUMN incident_level text;
 
 INSERT INTO classification_ruleset (version, document, updated_by, updated_at)
 SELECT 3, $rules${
@@ -46,6 +49,69 @@ SELECT 3, $rules${
   ]
  },
  "rules": [
+  {
+   "id": "incident_critical",
+   "description": "A security incident on a massive scale (F17 特别重大)",
+   "when": {
+    "any_keywords": [
+     "大规模泄露",
+     "大規模洩露",
+     "所有用户数据",
+     "所有用戶資料",
+     "全部客户资料",
+     "全部客戶資料",
+     "数百万",
+     "數百萬",
+     "mass breach",
+     "millions of records",
+     "all customer data"
+    ]
+   },
+   "then": {
+    "incident_level": "critical"
+   }
+  },
+  {
+   "id": "incident_serious",
+   "description": "A security incident touching many customers (F17 重大)",
+   "when": {
+    "any_keywords": [
+     "大量用户",
+     "大量用戶",
+     "批量泄露",
+     "批量洩露",
+     "很多客户",
+     "很多客戶",
+     "多名客户",
+     "多名客戶",
+     "many customers",
+     "thousands of",
+     "large number of accounts"
+    ]
+   },
+   "then": {
+    "incident_level": "serious"
+   }
+  },
+  {
+   "id": "incident_major",
+   "description": "A security incident with money or several accounts involved (F17 较大)",
+   "when": {
+    "any_keywords": [
+     "盗刷",
+     "盜刷",
+     "资金损失",
+     "資金損失",
+     "多个账户",
+     "多個帳戶",
+     "money was taken",
+     "several accounts"
+    ]
+   },
+   "then": {
+    "incident_level": "major"
+   }
+  },
   {
    "id": "safety",
    "description": "Personal safety at risk (CH-16): emergency",

@@ -95,7 +95,7 @@ class Touched:
 UPDATE_CLASSIFICATION = """
 UPDATE contact
 SET category = $2, priority_class = $3, emergency = $4, emergency_reasons = $5, required_skills = $6,
-    classified_by = $7, updated_at = $8, subcategory = $9
+    classified_by = $7, updated_at = $8, subcategory = $9, incident_level = $10
 WHERE contact_id = $1
 """
 
@@ -112,6 +112,7 @@ async def update_classification(
     by: str,
     now: datetime,
     subcategory: str | None = None,
+    incident_level: str | None = None,
 ) -> bool:
     status = await conn.execute(
         UPDATE_CLASSIFICATION,
@@ -124,6 +125,7 @@ async def update_classification(
         by,
         now,
         subcategory,
+        incident_level,
     )
     return bool(status == "UPDATE 1")
 
@@ -143,7 +145,7 @@ async def set_status(
 SELECT_CONTACT = """
 SELECT c.contact_id, c.channel, c.customer_id, cu.grade, cu.pii_level, c.subject, c.language, c.category,
        c.priority_class, c.emergency, c.emergency_reasons, c.required_skills, c.classified_by, c.status,
-       c.subcategory,
+       c.subcategory, c.incident_level,
        c.identity_conflicts, c.message_count, c.reopen_count, c.created_at, c.updated_at, c.last_message_at,
        c.ended_at
 FROM contact c JOIN customer cu ON cu.customer_id = c.customer_id
@@ -288,9 +290,9 @@ WITH new_contact AS (
     INSERT INTO contact (
         contact_id, channel, customer_id, subject, subject_key, language, category, priority_class, emergency,
         emergency_reasons, required_skills, classified_by, status, identity_conflicts, created_at, updated_at,
-        last_message_at, ended_at, subcategory
+        last_message_at, ended_at, subcategory, incident_level
     ) VALUES ($1, $3, $17, $7, $18, $10, $19, $20, $21, $22, $23, $24, $28, $25, $16, $16, $16,
-              CASE WHEN $28 = 'ignored' THEN $16::timestamptz END, $29)
+              CASE WHEN $28 = 'ignored' THEN $16::timestamptz END, $29, $30)
     RETURNING contact_id
 ), new_message AS (
     INSERT INTO message (
@@ -367,6 +369,7 @@ def _contact_args(new: NewContact) -> list[Any]:
         new.idempotency_key,
         new.status,
         new.classification.subcategory,
+        new.classification.incident_level,
     ]
 
 

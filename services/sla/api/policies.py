@@ -54,6 +54,8 @@ class ClockIn(_In):
     starts_on: Literal["received", "followup"] = "received"
     stops_on: list[str] = Field(min_length=1)
     categories: list[Category] = Field(default_factory=list)
+    incident_levels: list[Literal["general", "major", "serious", "critical"]] = Field(default_factory=list)
+    """Only security incidents of these levels (F17 一般/较大/重大/特别重大); empty: any contact."""
     calendar_id: str | None = None
     warning_fraction: float | None = None
     ladder: list[StepIn] | None = None
@@ -111,6 +113,7 @@ def to_policy(body: PolicyIn, *, policy_id: uuid.UUID, version: int) -> Policy:
                 starts_on=c.starts_on,
                 stops_on=tuple(c.stops_on),
                 categories=tuple(c.categories),
+                incident_levels=tuple(c.incident_levels),
                 calendar_id=c.calendar_id,
                 warning_fraction=c.warning_fraction,
                 ladder=None if c.ladder is None else tuple(_step(s) for s in c.ladder),

@@ -70,6 +70,8 @@ class ClockRule:
     stops_on: tuple[str, ...] = ("resolved",)
     categories: tuple[str, ...] = ()
     """The clock applies only to contacts of these categories; empty means every category."""
+    incident_levels: tuple[str, ...] = ()
+    """The clock applies only to security incidents of these levels (F17); empty means any contact."""
     calendar_id: str | None = None
     warning_fraction: float | None = None
     ladder: tuple[Step, ...] | None = None
@@ -105,6 +107,8 @@ class ContactKeys:
     channel: str | None
     category: str | None
     emergency: bool = False
+    incident_level: str | None = None
+    """Security incidents: general, major, serious or critical (F17)."""
 
     @property
     def effective_priority(self) -> str | None:
@@ -145,8 +149,13 @@ def matches(policy: Policy, keys: ContactKeys) -> bool:
     )
 
 
+INCIDENT_LEVELS: tuple[str, ...] = ("general", "major", "serious", "critical")
+
+
 def rule_applies(rule: ClockRule, keys: ContactKeys) -> bool:
-    return not rule.categories or keys.category in rule.categories
+    return (not rule.categories or keys.category in rule.categories) and (
+        not rule.incident_levels or keys.incident_level in rule.incident_levels
+    )
 
 
 def resolve(

@@ -58,7 +58,11 @@ async def on_message_added(ctx: Ctx, event: Event, at: datetime) -> None:
 async def on_reclassified(ctx: Ctx, event: Event, at: datetime) -> None:
     assert isinstance(event, ContactReclassifiedV1)
     ctx.contact = replace(
-        ctx.contact, category=event.category, priority_class=event.priority_class, emergency=event.emergency
+        ctx.contact,
+        category=event.category,
+        priority_class=event.priority_class,
+        emergency=event.emergency,
+        incident_level=event.incident_level,
     )
     await contact_repo.save_contact(ctx.conn, ctx.contact, now=ctx.now)
     specs = resolve(ctx.policies, ctx.contact.keys)
@@ -180,6 +184,7 @@ async def on_contact_received(conn: Conn, deps: Deps, event: ContactReceivedV1, 
         priority_class=event.priority_class,
         category=event.category,
         emergency=event.emergency,
+        incident_level=event.incident_level,
         received_at=event.received_at,
     )
     await contact_repo.save_contact(conn, contact, now=now)

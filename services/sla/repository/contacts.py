@@ -23,10 +23,13 @@ class Contact:
     received_at: datetime | None = None
     """None until contact.received was handled."""
     agent_id: str | None = None
+    incident_level: str | None = None
 
     @property
     def keys(self) -> ContactKeys:
-        return ContactKeys(self.grade, self.priority_class, self.channel, self.category, self.emergency)
+        return ContactKeys(
+            self.grade, self.priority_class, self.channel, self.category, self.emergency, self.incident_level
+        )
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class Cause:
 LOCK_CONTACT = """
 INSERT INTO sla_contact (contact_id, updated_at) VALUES ($1, $2)
 ON CONFLICT (contact_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
-RETURNING contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id
+RETURNING contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id,
+          incident_level
 """
 
 
@@ -54,7 +58,7 @@ async def lock_contact(conn: Conn, contact_id: uuid.UUID, *, now: datetime) -> C
 UPDATE_CONTACT = """
 UPDATE sla_contact
 SET customer_id = $2, channel = $3, grade = $4, priority_class = $5, category = $6, emergency = $7,
-    received_at = $8, agent_id = $9, updated_at = $10
+    received_at = $8, agent_id = $9, updated_at = $10, incident_level = $11
 WHERE contact_id = $1
 """
 
@@ -73,11 +77,13 @@ async def save_contact(conn: Conn, contact: Contact, *, now: datetime) -> None:
         c.received_at,
         c.agent_id,
         now,
+        c.incident_level,
     )
 
 
 SELECT_CONTACT = """
-SELECT contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id
+SELECT contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id,
+       incident_level
 FROM sla_contact WHERE contact_id = $1
 """
 

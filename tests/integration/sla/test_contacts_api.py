@@ -212,3 +212,30 @@ async def test_a_complaint_is_resolved_only_once_the_result_reaches_the_customer
     assert clock(view, "complaint_resolution")["since"].startswith(
         (t + timedelta(hours=1, minutes=30)).isoformat()[:16]
     )
+
+
+async def test_each_security_incident_level_adds_its_own_response(sla: Sla) -> None:
+    """F17: a general incident runs the emergency clocks; a critical one also tells the service manager at once
+    and must be reported to management within the hour."""
+    names: dict[str, set[str]] = {}
+    for level in ("general", "critical"):
+        received = contact_received(
+            channel="phone", category="data_leak", priority_class="urgent", emergency=True
+        ).model_copy(update={"incident_level": level})
+        await sla.publish(received)
+        view = await sla.wait_for_contact(received.contact_id, lambda v: len(v["clocks"]) >= 4)
+        names[level] = {c["clock"] for c in view["clocks"]}
+        if level == "critical":
+            report = clock(view, "management_report")
+            assert report["target"]["amount"] == 1 and report["target"]["unit"] == "hours"
+            await sla.fire(utcnow())  # the level-0 steps are due at the start
+            events = await sla.published(received.contact_id)
+            escalated = [
+                e["data"]
+                for e in events
+                if e["type"] == "switchboard.sla.escalated.v1" and e["data"]["level"] == 0
+            ]
+            assert {"service_manager"} <= {e["target_role"] for e in escalated}
+    assert {"emergency_response", "emergency_assessment"} <= names["general"]
+    assert not names["general"] & {"incident_assessment", "incident_response", "management_report"}
+    assert {"incident_assessment", "incident_response", "management_report"} <= names["critical"]

@@ -287,3 +287,18 @@ def test_a_bad_taxonomy_is_refused_naming_the_problem(change: Any, message: str)
     change(document)
     with pytest.raises(InvalidRules, match=message):
         parse_ruleset(document, version=9)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("我的账号被盗了", "general"),
+        ("My account was hacked and money was taken", "major"),
+        ("大量用户的账号被盗了", "serious"),
+        ("數百萬客戶資料外洩", "critical"),
+        ("There was a mass breach: all customer data leaked", "critical"),
+        ("请问营业时间", None),  # not a security incident: no level
+    ],
+)
+def test_security_incidents_have_a_level_the_rules_raise(text: str, level: str | None) -> None:
+    assert classify(RULES, Facts(text=text)).incident_level == level

@@ -196,3 +196,15 @@ def test_a_sound_policy_validates() -> None:
 def test_unusable_policies_are_refused_with_the_reason(policy: object, message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         validate(policy, calendar_ids=KNOWN)  # type: ignore[arg-type]
+
+
+def test_a_clock_for_some_incident_levels_runs_only_for_those() -> None:
+    from services.sla.domain.policy import ContactKeys, rule_applies
+
+    rule = make_rule(
+        "incident_response", 1, "hours", categories=("security_event",), incident_levels=("serious", "critical")
+    )
+    serious = ContactKeys("basic", "urgent", "phone", "security_event", True, "serious")
+    general = ContactKeys("basic", "urgent", "phone", "security_event", True, "general")
+    assert rule_applies(rule, serious) and not rule_applies(rule, general)
+    assert rule_applies(make_rule("first_response", 15, "minutes"), general)  # no filter: every contact
