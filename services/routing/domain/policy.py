@@ -158,6 +158,33 @@ def parse_policy(document: Mapping[str, Any], *, version: int = 0) -> Policy:
     return policy
 
 
+@dataclass(frozen=True)
+class LowerBonus:
+    """C-5: `higher` (the better grade) gets a smaller priority bonus than `lower`."""
+
+    higher: str
+    higher_bonus: int
+    lower: str
+    lower_bonus: int
+
+    def text(self) -> str:
+        return (
+            f"grade_bonus: {self.higher} +{self.higher_bonus} is below {self.lower} +{self.lower_bonus}; "
+            "a higher grade never gets a lower priority (C-5: strategic ≥ key ≥ basic)"
+        )
+
+
+def lower_bonuses(grade_bonus: Mapping[str, int]) -> list[LowerBonus]:
+    """Every pair of grades whose bonuses are out of order (a grade left out has 0)."""
+    bonus = {g: grade_bonus.get(g, 0) for g in GRADES}
+    return [
+        LowerBonus(higher, bonus[higher], lower, bonus[lower])
+        for i, higher in enumerate(GRADES)
+        for lower in GRADES[i + 1 :]
+        if bonus[higher] < bonus[lower]
+    ]
+
+
 # --- priority ------------------------------------------------------------------------------------------------
 
 
