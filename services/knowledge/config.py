@@ -25,3 +25,5 @@ class KnowledgeSettings(ServiceSettings):
     """Write at once when this many lookups wait."""
     search_log_max_pending: int = 100_000
     """Lookups kept while the database is unreachable; older ones are dropped (and counted) beyond this."""
+    overdue_check_s: float = 3600.0
+    """How often articles past their review-by date are looked for and announced to their owners."""

@@ -1,5 +1,5 @@
 """Consumed events: contacts from intake, SLA warnings and escalations, feedback follow-ups, knowledge
-suggestions. Each runs in the inbox transaction that claimed the event."""
+suggestions and overdue articles. Each runs in the inbox transaction that claimed the event."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from shared.events import (
     Event,
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
+    KnowledgeArticleOverdueV1,
     KnowledgeSuggestedV1,
     OutboundDeliveryReportedV1,
     OutgoingMessage,
@@ -354,6 +355,16 @@ async def on_suggested(tx: Tx, event: KnowledgeSuggestedV1) -> None:
         )
 
 
+async def on_article_overdue(tx: Tx, event: KnowledgeArticleOverdueV1) -> None:
+    """The owner of an article past its review-by date is told on their desktop (a desktop that reconnects with
+    its last id gets what it missed, within the desktop retention); an owner who is no agent of routing's has no
+    desktop to tell. Knowledge's overdue list stays the full record."""
+    if await agent_repo.get_agent(tx.conn, event.owner) is None:
+        return
+    body = jsonable({"kind": "article_overdue", **event.model_dump(mode="json")})
+    await feed.to_desktop(tx.conn, agent_id=event.owner, kind="notice", body=body, now=tx.now)
+
+
 async def on_calendar_data_ending(tx: Tx, event: SlaCalendarDataEndingV1) -> None:
     """Supervisors' desktops (admins and service managers work from them) are told that a calendar runs out of
     holiday data; SLA repeats it daily, so a supervisor who was offline hears it the next day."""
@@ -446,4 +457,5 @@ def dispatch_table(*, pool: str) -> dict[type[Event], Dispatch]:
         FeedbackFollowupRequiredV1: followup,
         FeedbackNotSolvedV1: plain(on_not_solved),
         KnowledgeSuggestedV1: plain(on_suggested),
+        KnowledgeArticleOverdueV1: plain(on_article_overdue),
     }
