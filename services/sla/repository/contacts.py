@@ -23,6 +23,10 @@ class Contact:
     received_at: datetime | None = None
     """None until contact.received was handled."""
     agent_id: str | None = None
+    value_tier: str | None = None
+    risk_level: str | None = None
+    lifecycle_stage: str | None = None
+    """The customer's attributes as contact.received carried them, for the figures."""
 
     @property
     def keys(self) -> ContactKeys:
@@ -40,7 +44,8 @@ class Cause:
 LOCK_CONTACT = """
 INSERT INTO sla_contact (contact_id, updated_at) VALUES ($1, $2)
 ON CONFLICT (contact_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
-RETURNING contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id
+RETURNING contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id,
+          value_tier, risk_level, lifecycle_stage
 """
 
 
@@ -54,7 +59,7 @@ async def lock_contact(conn: Conn, contact_id: uuid.UUID, *, now: datetime) -> C
 UPDATE_CONTACT = """
 UPDATE sla_contact
 SET customer_id = $2, channel = $3, grade = $4, priority_class = $5, category = $6, emergency = $7,
-    received_at = $8, agent_id = $9, updated_at = $10
+    received_at = $8, agent_id = $9, updated_at = $10, value_tier = $11, risk_level = $12, lifecycle_stage = $13
 WHERE contact_id = $1
 """
 
@@ -73,11 +78,15 @@ async def save_contact(conn: Conn, contact: Contact, *, now: datetime) -> None:
         c.received_at,
         c.agent_id,
         now,
+        c.value_tier,
+        c.risk_level,
+        c.lifecycle_stage,
     )
 
 
 SELECT_CONTACT = """
-SELECT contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id
+SELECT contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id,
+       value_tier, risk_level, lifecycle_stage
 FROM sla_contact WHERE contact_id = $1
 """
 
