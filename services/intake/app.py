@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_client import Histogram
 
-from services.intake.api import canned, channels, classification, contacts, conversation, customers
+from services.intake.api import canned, channels, classification, contacts, conversation, customers, tracked
 from services.intake.config import IntakeSettings
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
@@ -90,6 +90,7 @@ def spec() -> ServiceSpec:
             contacts.router,
             conversation.router,
             canned.router,
+            tracked.router,  # before customers: `/v1/customers/tracked` is no customer id
             customers.router,
             classification.router,
         ],

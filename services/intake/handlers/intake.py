@@ -26,6 +26,7 @@ from services.intake.domain.contact import (
     storable,
     thread_decision,
 )
+from services.intake.domain.customer import tracked_reason
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
 from services.intake.repository import contacts, customers, rules
@@ -293,6 +294,7 @@ async def accept_in(
             adapter=adapter,
             idempotency_key=idempotency_key,
             now=now,
+            tracked=None if inbound.automatic else tracked_reason(attributes),
         )
         await _publish(
             conn,
@@ -329,6 +331,7 @@ async def accept_in(
         idempotency_key=idempotency_key,
         now=now,
         status="ignored" if inbound.automatic else "received",
+        tracked=None if inbound.automatic else tracked_reason(attributes),
     )
     if staging is not None and staging.defer:
         staging.stage_contact(new_contact)
