@@ -42,7 +42,8 @@ SELECT t.contact_id, t.customer_id, t.reason, t.registered_at,
                  AND s.kind IN ('assigned', 'transferred', 'solution_recorded', 'resolved')
                UNION ALL
                SELECT s.detail->>'to_agent_id', s.at FROM contact_step s
-               WHERE s.contact_id = t.contact_id AND s.kind = 'transferred' AND s.detail->>'to_agent_id' IS NOT NULL
+               WHERE s.contact_id = t.contact_id AND s.kind = 'transferred'
+                 AND s.detail->>'to_agent_id' IS NOT NULL
            ) AS h
            GROUP BY h.who ORDER BY min(h.at), h.who
        ) AS handled_by
