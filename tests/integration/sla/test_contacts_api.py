@@ -195,7 +195,7 @@ async def test_attainment_breaks_down_by_the_customers_value_tier_risk_level_and
     await sla.wait_for_contact(late.contact_id, lambda v: clock(v, "first_response")["state"] == "missed")
     await sla.wait_for_contact(quick.contact_id, lambda v: clock(v, "first_response")["state"] == "met")
 
-    async def rows(**params: object) -> dict[tuple[str | None, ...], tuple[int, int, int]]:
+    async def rows(**params: str) -> dict[tuple[str | None, ...], tuple[int, int, int]]:
         query = {"group_by": ["clock", "value_tier", "risk_level", "lifecycle_stage"], "clock": "first_response"}
         response = await sla.client.get("/v1/sla/attainment", params={**query, **params}, headers=SUPERVISOR)
         assert response.status_code == 200, response.text

@@ -1,4 +1,4 @@
-"""Which customers' contacts get tracked registration (002 §2.2: 高风险客户 get special registration and tracking)."""
+"""Which customers' contacts get tracked registration (002 §2.2: 高风险客户 get special registration)."""
 
 from __future__ import annotations
 
