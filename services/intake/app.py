@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from prometheus_client import Histogram
 
 from services.intake.api import canned, channels, classification, contacts, conversation, customers, tracked
+from services.intake.api import settings as settings_api
 from services.intake.config import IntakeSettings
-from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.conversation import TIMELINE_EVENTS, on_timeline_event
 from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
+from services.intake.handlers.settings import ThreadPolicyCache
 from services.intake.indexer import SearchIndexer
 from services.intake.repository.contacts import purge_idempotency_keys
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
@@ -28,19 +29,11 @@ from shared.housekeeping import Chore
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def thread_policy(settings: IntakeSettings) -> ThreadPolicy:
-    return ThreadPolicy(
-        subject_window=timedelta(seconds=settings.email_subject_window_s),
-        customer_windows={k: timedelta(seconds=v) for k, v in settings.customer_windows_s.items()},
-        reopen_window=timedelta(seconds=settings.reopen_window_s),
-        retry_window=timedelta(seconds=settings.natural_key_window_s),
-    )
-
-
 async def _start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
-    deps = Deps(pool=runtime.pool, policy=thread_policy(settings), rules=RulesCache())
+    threads = ThreadPolicyCache(retry_window=timedelta(seconds=settings.natural_key_window_s))
+    deps = Deps(pool=runtime.pool, threads=threads, rules=RulesCache())
     runtime.extras["intake"] = deps
     group_sizes = Histogram(
         "switchboard_intake_group_commit_posts",
@@ -93,6 +86,7 @@ def spec() -> ServiceSpec:
             tracked.router,  # before customers: `/v1/customers/tracked` is no customer id
             customers.router,
             classification.router,
+            settings_api.router,
         ],
         consumers=_consumers,
         on_start=_start,

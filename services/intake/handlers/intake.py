@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
@@ -19,7 +19,6 @@ import asyncpg
 from services.intake.domain.classification import Classification, Facts, RuleSet, classify, more_urgent
 from services.intake.domain.contact import (
     Inbound,
-    ThreadPolicy,
     keyed,
     lock_keys,
     reach_back,
@@ -29,6 +28,7 @@ from services.intake.domain.contact import (
 from services.intake.domain.customer import tracked_reason
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
+from services.intake.handlers.settings import ThreadPolicyCache
 from services.intake.repository import contacts, customers, rules
 from shared.db import Conn
 from shared.events import (
@@ -78,7 +78,8 @@ class RulesCache:
 @dataclass(frozen=True)
 class Deps:
     pool: asyncpg.Pool
-    policy: ThreadPolicy
+    threads: ThreadPolicyCache
+    """The threading windows in force (admin data) and the retry window."""
     rules: RulesCache
 
 
@@ -164,9 +165,9 @@ RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRa
 ATTEMPTS = 4
 
 
-def prepared(inbound: Inbound, *, policy: ThreadPolicy, now: datetime) -> Inbound:
+def prepared(inbound: Inbound, *, retry_window: timedelta, now: datetime) -> Inbound:
     """A message as it arrives, made ready to store: scrubbed, and its natural key set for the time it came."""
-    return keyed(storable(inbound), now=now, window=policy.retry_window)
+    return keyed(storable(inbound), now=now, window=retry_window)
 
 
 async def accept(
@@ -252,6 +253,7 @@ async def accept_in(
             )
         attributes = found.attributes.get(customer_id, {"grade": "basic"})
 
+    policy = await deps.threads.get(conn)
     subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
     by_subject = (
         await contacts.contact_by_subject(conn, customer_id=customer_id, subject_key=subject_key)
@@ -263,7 +265,7 @@ async def accept_in(
         if by_key is None
         and by_subject is None
         and not is_new_customer
-        and deps.policy.customer_windows.get(inbound.channel)
+        and policy.customer_windows.get(inbound.channel)
         else None
     )
     decision = thread_decision(
@@ -271,7 +273,7 @@ async def accept_in(
         by_subject=by_subject,
         by_customer=by_customer,
         channel=inbound.channel,
-        policy=deps.policy,
+        policy=policy,
         now=now,
     )
     message_id = uuid.uuid4()
