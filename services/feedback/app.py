@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -12,6 +11,7 @@ from services.feedback import api, page
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import Links, handle
 from services.feedback.handlers.events import HANDLED
+from services.feedback.handlers.settings import SettingsCache
 from services.feedback.scheduler import Scheduler
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
@@ -50,13 +50,15 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
 async def on_start(runtime: Runtime) -> None:
     await asyncio.to_thread(page.load_catalogs)
     settings = _settings(runtime)
+    cache = SettingsCache()
+    runtime.extras["feedback.settings"] = cache
     scheduler = Scheduler(
         runtime.pool,
         runtime.clock,
         links(settings),
         interval_s=settings.scheduler_interval_s,
         batch=settings.scheduler_batch,
-        retention=timedelta(days=settings.comment_retention_days),
+        settings=cache,
     )
     runtime.extras["scheduler"] = scheduler
     runtime.extras["links"] = scheduler.links

@@ -17,6 +17,7 @@ import asyncpg
 
 from services.feedback import repository as repo
 from services.feedback.handlers import Links, expire_invitation, send_invitation
+from services.feedback.handlers.settings import SettingsCache
 from shared.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timede
 
 
 class Scheduler:
-    """Runs `fire_due` every `interval_s` until stopped; a database hiccup is logged and retried."""
+    """Runs `fire_due` every `interval_s` until stopped, and the comment purge hourly with the retention in force
+    (admin data, `settings`); a database hiccup is logged and retried."""
 
     def __init__(
         self,
@@ -68,19 +70,28 @@ class Scheduler:
         *,
         interval_s: float,
         batch: int,
-        retention: timedelta,
+        settings: SettingsCache,
     ) -> None:
         self.pool = pool
         self.clock = clock
         self.links = links
         self.interval_s = interval_s
         self.batch = batch
-        self.retention = retention
+        self.settings = settings
         self.outcomes: Counter[str] = Counter()
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def purge(self, now: datetime) -> int:
+        """Erase the comments past the retention in force at `now`; returns how many."""
+        async with self.pool.acquire() as conn:
+            days = (await self.settings.get(conn)).comment_retention_days
+        purged = await purge_comments(self.pool, now=now, retention=timedelta(days=days))
+        if purged:
+            log.info("erased %d survey comments past retention", purged)
+        return purged
 
     async def run(self) -> None:
         last_purge: datetime | None = None
@@ -89,9 +100,7 @@ class Scheduler:
             try:
                 self.outcomes.update(await fire_due(self.pool, now=now, links=self.links, batch=self.batch))
                 if last_purge is None or now - last_purge > timedelta(hours=1):
-                    purged = await purge_comments(self.pool, now=now, retention=self.retention)
-                    if purged:
-                        log.info("erased %d survey comments past retention", purged)
+                    await self.purge(now)
                     last_purge = now
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.warning("survey scheduler: %s; retrying", exc)
