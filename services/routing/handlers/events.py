@@ -16,6 +16,7 @@ from services.routing.handlers.callbacks import on_abandoned, on_callback_attemp
 from services.routing.handlers.commands import reopen, resume
 from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history
 from services.routing.handlers.offers import jsonable, priority_now, work_view
+from services.routing.handlers.paging import start_page
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo
@@ -173,10 +174,12 @@ async def on_contacts_received(
     for work in works:
         if reasons[work.work_id] == "emergency contact":
             await page_emergency_team(tx, work)
+            await start_page(tx, work)
 
 
 async def page_emergency_team(tx: Tx, work: WorkRecord) -> None:
-    # CH-16: the emergency team is paged at once, whoever the offer goes to.
+    # CH-16: the emergency team is paged at once, whoever the offer goes to; on their desktops now, and by SMS to
+    # the on-call list when none of them takes it in time (`start_page`).
     for agent_id in await agent_repo.online_agents_of_tier(tx.conn, EMERGENCY_TIER):
         await feed.to_desktop(
             tx.conn,
@@ -268,6 +271,8 @@ async def on_reclassified(tx: Tx, event: ContactReclassifiedV1, data: dict[str, 
     await work_repo.save_work(tx.conn, changed)
     await history(tx, changed, "reclassified", SYSTEM, work_class=work_class, by=event.by)
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
+    if event.emergency and await start_page(tx, changed):
+        await page_emergency_team(tx, changed)  # became an emergency (a follow-up, an agent): paged as one
 
 
 async def on_sla(tx: Tx, event: SlaWarningV1 | SlaBreachedV1 | SlaEscalatedV1) -> None:
