@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +52,8 @@ POLICY: dict[str, Any] = {
         {"level": 3, "role": "service_manager", "after_fraction": 1.0},
     ],
     "clocks": [{"clock": "first_response", "target": {"amount": 4, "unit": "seconds"}, "stops_on": ["responded"]}],
+    # Seconds for key customers only: looser strategic rows are what C-5 refuses without a reason.
+    "override_reason": "crash test: a clock short enough to fire during the test",
 }
 EXPECTED = ["warning", "breached", "escalated:1", "escalated:2", "escalated:3"]
 
@@ -174,9 +175,9 @@ async def test_kill_9_between_firing_and_committing_then_restart_publishes_every
 
     records = await read_topic(test_stack.kafka_bootstrap, SLA_EVENTS.name)
     envelopes = [json.loads(value) for _, value in records]
-    mine = [
-        e for e in envelopes if uuid.UUID(e["subject"]) in set(ids) and e["data"].get("clock") == "first_response"
-    ]
+    # Subjects are compared as text: sla.events also carries `calendar:<id>` subjects (calendar data ending).
+    wanted = {str(i) for i in ids}
+    mine = [e for e in envelopes if e["subject"] in wanted and e["data"].get("clock") == "first_response"]
     announced = Counter((e["subject"], _kind(e)) for e in mine if _kind(e) in EXPECTED)
     assert set(announced.values()) == {1}, f"each (contact, clock, level) exactly once: {announced}"
     assert len(announced) == CONTACTS * len(EXPECTED)
