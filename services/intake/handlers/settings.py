@@ -13,6 +13,7 @@ import asyncpg
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.domain.settings import ThreadSettings, parse_thread_settings
 from services.intake.repository import rules, settings
+from shared.db import Conn
 
 SETTINGS_TTL_S = 2.0
 
@@ -28,7 +29,7 @@ class ThreadPolicyCache:
         self._policy: ThreadPolicy | None = None
         self._checked = 0.0
 
-    async def settings(self, conn: Any) -> ThreadSettings:
+    async def settings(self, conn: Conn) -> ThreadSettings:
         if self._settings is None:
             self._settings = await settings.latest_thread_settings(conn)
             self._checked = time.monotonic()
@@ -39,7 +40,7 @@ class ThreadPolicyCache:
                 self._policy = None
         return self._settings
 
-    async def get(self, conn: Any) -> ThreadPolicy:
+    async def get(self, conn: Conn) -> ThreadPolicy:
         current = await self.settings(conn)
         if self._policy is None:
             self._policy = current.policy(retry_window=self.retry_window)
