@@ -729,6 +729,23 @@ class ArticleArchivedV1(Event):
     version: int
 
 
+@event_type("switchboard.knowledge.article_overdue.v1", KNOWLEDGE_EVENTS)
+class KnowledgeArticleOverdueV1(Event):
+    """A published article passed its review-by date (RULES.md: every article alerts its owner when overdue).
+    Announced once per review-by date; marking it reviewed sets a new date, which is announced again when it
+    passes. Subject and key are `article:<id>`; routing shows it on the owner's desktop."""
+
+    article_id: uuid.UUID
+    version: int
+    """The published version that is due for review."""
+    title: str
+    language: str
+    owner: str
+    """The article's owner: an agent id (routing's desktops are keyed by it)."""
+    review_by: datetime
+    at: datetime
+
+
 # --- outbound.messages --------------------------------------------------------------------------------------
 
 

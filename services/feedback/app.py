@@ -13,6 +13,7 @@ from services.feedback import api, page
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import Links, handle
 from services.feedback.handlers.events import HANDLED
+from services.feedback.handlers.settings import SettingsCache
 from services.feedback.repository import retention as retention_repo
 from services.feedback.scheduler import Scheduler
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
@@ -54,13 +55,15 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
 async def on_start(runtime: Runtime) -> None:
     await asyncio.to_thread(page.load_catalogs)
     settings = _settings(runtime)
+    cache = SettingsCache()
+    runtime.extras["feedback.settings"] = cache
     scheduler = Scheduler(
         runtime.pool,
         runtime.clock,
         links(settings),
         interval_s=settings.scheduler_interval_s,
         batch=settings.scheduler_batch,
-        retention=timedelta(days=settings.comment_retention_days),
+        settings=cache,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
     runtime.extras["scheduler"] = scheduler

@@ -31,8 +31,6 @@ class FeedbackSettings(ServiceSettings):
     """Default time zone of the `day` grouping in figures."""
     consume_events: bool = True
     """Consume intake's and routing's events; an instance that only serves the page and the API may not."""
-    comment_retention_days: int = 365
-    """Survey comments are erased after this many days (RULES.md, Security); scores stay."""
 
     def page_base_url(self) -> str:
         return self.public_base_url or f"http://{self.host}:{self.port}"

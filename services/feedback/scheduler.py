@@ -16,8 +16,10 @@ import asyncpg
 
 from services.feedback import repository as repo
 from services.feedback.handlers import Links, expire_invitation, send_invitation
+from services.feedback.handlers.settings import SettingsCache
 from shared.clock import Clock
 from shared.faults import Backoff, describe, pause, transient, unavailable
+from shared.housekeeping import record_destruction
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timede
     async with pool.acquire() as conn, conn.transaction():
         erased = await repo.purge_comments_before(conn, cutoff=cutoff)
         if erased:
+            await record_destruction(
+                conn, what="survey comments", rows=erased, cutoff=cutoff, retention=retention, now=now
+            )
             await repo.insert_audit(
                 conn,
                 actor="feedback-scheduler",
@@ -58,8 +63,8 @@ async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timede
 
 
 class Scheduler:
-    """Runs `fire_due` every `interval_s` until stopped; while the database is away it waits (backoff with
-    jitter) and tries again."""
+    """Runs `fire_due` every `interval_s` until stopped, and the comment purge hourly with the retention in force
+    (admin data, `settings`); while the database is away it waits (backoff with jitter) and tries again."""
 
     def __init__(
         self,
@@ -69,7 +74,7 @@ class Scheduler:
         *,
         interval_s: float,
         batch: int,
-        retention: timedelta,
+        settings: SettingsCache,
         backoff: Backoff | None = None,
     ) -> None:
         self.pool = pool
@@ -77,7 +82,7 @@ class Scheduler:
         self.links = links
         self.interval_s = interval_s
         self.batch = batch
-        self.retention = retention
+        self.settings = settings
         self.outcomes: Counter[str] = Counter()
         self.backoff = backoff or Backoff()
         self._waiting_for: str | None = None
@@ -89,6 +94,15 @@ class Scheduler:
     def trouble(self) -> str | None:
         return self._waiting_for
 
+    async def purge(self, now: datetime) -> int:
+        """Erase the comments past the retention in force at `now`; returns how many."""
+        async with self.pool.acquire() as conn:
+            days = (await self.settings.get(conn)).comment_retention_days
+        purged = await purge_comments(self.pool, now=now, retention=timedelta(days=days))
+        if purged:
+            log.info("erased %d survey comments past retention", purged)
+        return purged
+
     async def run(self) -> None:
         last_purge: datetime | None = None
         while not self._stop.is_set():
@@ -96,9 +110,7 @@ class Scheduler:
             try:
                 self.outcomes.update(await fire_due(self.pool, now=now, links=self.links, batch=self.batch))
                 if last_purge is None or now - last_purge > timedelta(hours=1):
-                    purged = await purge_comments(self.pool, now=now, retention=self.retention)
-                    if purged:
-                        log.info("erased %d survey comments past retention", purged)
+                    await self.purge(now)
                     last_purge = now
             except Exception as exc:
                 if not transient(exc):

@@ -10,12 +10,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_client import Histogram
 
-from services.intake.api import canned, channels, classification, contacts, conversation, customers
+from services.intake.api import canned, channels, classification, contacts, conversation, customers, tracked
+from services.intake.api import settings as settings_api
 from services.intake.config import IntakeSettings
-from services.intake.domain.contact import ThreadPolicy
 from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.conversation import TIMELINE_EVENTS, on_timeline_event
 from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
+from services.intake.handlers.settings import ThreadPolicyCache
 from services.intake.indexer import SearchIndexer
 from services.intake.repository.contacts import purge_idempotency_keys
 from services.intake.repository.conversation import erase_content
@@ -29,21 +30,13 @@ from shared.housekeeping import Chore, audit_chore
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def thread_policy(settings: IntakeSettings) -> ThreadPolicy:
-    return ThreadPolicy(
-        subject_window=timedelta(seconds=settings.email_subject_window_s),
-        customer_windows={k: timedelta(seconds=v) for k, v in settings.customer_windows_s.items()},
-        reopen_window=timedelta(seconds=settings.reopen_window_s),
-        retry_window=timedelta(seconds=settings.natural_key_window_s),
-    )
-
-
 async def _start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
+    threads = ThreadPolicyCache(retry_window=timedelta(seconds=settings.natural_key_window_s))
     deps = Deps(
         pool=runtime.pool,
-        policy=thread_policy(settings),
+        threads=threads,
         rules=RulesCache(),
         event_text_chars=settings.event_text_chars,
     )
@@ -104,8 +97,10 @@ def spec() -> ServiceSpec:
             contacts.router,
             conversation.router,
             canned.router,
+            tracked.router,  # before customers: `/v1/customers/tracked` is no customer id
             customers.router,
             classification.router,
+            settings_api.router,
         ],
         consumers=_consumers,
         on_start=_start,

@@ -34,14 +34,6 @@ class IntakeSettings(ServiceSettings):
     envelope it stays well inside `max_event_bytes`."""
     max_batch_items: int = 500
     """Items per `POST /v1/channels/batch`."""
-    email_subject_window_s: int = 7 * 24 * 3600
-    """An email with the same subject from the same customer within this window continues the contact."""
-    customer_windows_s: dict[str, int] = Field(
-        default_factory=lambda: {"sms": 24 * 3600, "social": 24 * 3600, "chat": 1800}
-    )
-    """Per channel: a message from a customer with an open contact on that channel within this window joins it."""
-    reopen_window_s: int = 7 * 24 * 3600
-    """A follow-up to a resolved or closed contact within this window reopens it; later ones open a new contact."""
     idempotency_key_retention_s: int = 7 * 24 * 3600
     """How long an `Idempotency-Key` answers retries; natural keys (Message-ID, call and chat ids) never expire."""
     natural_key_window_s: int = Field(default=300, gt=0)

@@ -1,4 +1,5 @@
-"""Wires the knowledge service: its routes, the contact consumer, the search engine and its refresh loop."""
+"""Wires the knowledge service: its routes, the contact consumer, the search engine and its refresh loop, and the
+watch that announces overdue articles."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from services.knowledge import api, api_import, api_search
 from services.knowledge.config import KnowledgeSettings
 from services.knowledge.handlers import Deps, on_contact_event
+from services.knowledge.overdue import OverdueWatch
 from services.knowledge.search import EngineHolder, SearchEngine
 from services.knowledge.searchlog import SearchLogBuffer
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
@@ -88,6 +90,10 @@ async def on_start(runtime: Runtime) -> None:
             delay = interval
 
     runtime.tasks.start("index-follow", follow, stop=stop.set)
+    interval_s = getattr(runtime.settings, "overdue_check_s", 3600.0)
+    watch = OverdueWatch(runtime.pool, runtime.clock, interval_s=interval_s)
+    runtime.extras["overdue_watch"] = watch
+    runtime.tasks.start("overdue-watch", watch.run, stop=watch.stop)
 
 
 async def on_stop(runtime: Runtime) -> None:

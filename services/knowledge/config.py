@@ -27,3 +27,5 @@ class KnowledgeSettings(ServiceSettings):
     """Lookups kept while the database is unreachable; older ones are dropped (and counted) beyond this."""
     search_log_retention_days: int = 365
     """What agents searched for (it may quote a customer) is kept this long, then destroyed with a record."""
+    overdue_check_s: float = 3600.0
+    """How often articles past their review-by date are looked for and announced to their owners."""

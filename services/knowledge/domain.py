@@ -109,6 +109,18 @@ class Article:
         return self.live and self.review_by is not None and self.review_by <= now
 
 
+@dataclass(frozen=True)
+class Overdue:
+    """A published article past its review-by date, as its owner is told of it."""
+
+    article_id: uuid.UUID
+    version: int
+    title: str
+    language: str
+    owner: str
+    review_by: datetime
+
+
 def clean_content(content: Content, *, channels_known: tuple[str, ...]) -> Content:
     """Trim and de-duplicate lists; refuse what an article may not be."""
     title = " ".join(content.title.split())

@@ -1,4 +1,5 @@
 """Consumers: every new contact and customer message gets the top articles for its text, language and category.
+And the overdue announcement: articles past their review-by date, told to their owners once per date.
 
 Each runs in the inbox transaction the consumer loop opened. A suggestion is logged like a lookup (source
 `suggestion`, text masked) so contacts nothing answers show up in the gaps report, and `knowledge.suggested`
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.knowledge.analysis import query_key
-from services.knowledge.domain import language_family
+from services.knowledge.domain import Overdue, language_family
 from services.knowledge.ranking import SearchFilter
+from services.knowledge.repository import claim_overdue
 from services.knowledge.search import SearchEngine
 from services.knowledge.searchlog import (
     ContactContext,
@@ -24,7 +26,13 @@ from services.knowledge.searchlog import (
     save_contact_context,
 )
 from shared.db import Conn
-from shared.events import ContactMessageAddedV1, ContactReceivedV1, KnowledgeSuggestedV1, SuggestedArticle
+from shared.events import (
+    ContactMessageAddedV1,
+    ContactReceivedV1,
+    KnowledgeArticleOverdueV1,
+    KnowledgeSuggestedV1,
+    SuggestedArticle,
+)
 from shared.kafka import Delivery
 from shared.outbox import enqueue
 from shared.telemetry import mask_pii
@@ -153,3 +161,21 @@ async def suggest(
     )
     await enqueue(conn, event, source=SOURCE, subject=str(context.contact_id), now=now)
     return event
+
+
+async def announce_overdue(conn: Conn, *, now: datetime, limit: int) -> list[Overdue]:
+    """Claim up to `limit` overdue articles not announced for their review-by date and stage
+    `knowledge.article_overdue` for each, in the caller's transaction: the claim and the event commit together."""
+    found = await claim_overdue(conn, now=now, limit=limit)
+    for article in found:
+        event = KnowledgeArticleOverdueV1(
+            article_id=article.article_id,
+            version=article.version,
+            title=article.title,
+            language=article.language,
+            owner=article.owner,
+            review_by=article.review_by,
+            at=now,
+        )
+        await enqueue(conn, event, source=SOURCE, subject=f"article:{article.article_id}", now=now)
+    return found

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.knowledge.domain import Article, Content, Version, markdown_to_text
+from services.knowledge.domain import Article, Content, Overdue, Version, markdown_to_text
 from services.knowledge.ranking import FieldTerms, IndexedArticle, StoredDocument
 from shared.db import Conn
 
@@ -112,6 +112,38 @@ LIMIT $2 OFFSET $3
 
 async def overdue_articles(conn: Conn, *, now: datetime, limit: int, offset: int) -> list[Article]:
     return [_article(r) for r in await conn.fetch(OVERDUE, now, limit, offset)]
+
+
+# Articles whose review-by date passed and was not announced yet, claimed in one statement: the notice row is
+# written here, so two instances (or a run after a restart) never announce the same date twice.
+CLAIM_OVERDUE = """
+WITH due AS (
+    SELECT a.article_id, a.published_version AS version, a.owner, a.review_by
+    FROM article a
+    WHERE a.published_version IS NOT NULL AND a.status <> 'archived' AND a.review_by <= $1
+      AND NOT EXISTS (
+          SELECT 1 FROM article_overdue_notice n WHERE n.article_id = a.article_id AND n.review_by = a.review_by
+      )
+    ORDER BY a.review_by, a.article_id
+    LIMIT $2
+    FOR UPDATE OF a SKIP LOCKED
+), claimed AS (
+    INSERT INTO article_overdue_notice (article_id, review_by, version, announced_at)
+    SELECT article_id, review_by, version, $1 FROM due
+    ON CONFLICT DO NOTHING
+    RETURNING article_id
+)
+SELECT due.article_id, due.version, due.owner, due.review_by, v.title, v.language
+FROM due
+JOIN claimed ON claimed.article_id = due.article_id
+JOIN article_version v ON v.article_id = due.article_id AND v.version = due.version
+ORDER BY due.review_by, due.article_id
+"""
+
+
+async def claim_overdue(conn: Conn, *, now: datetime, limit: int) -> list[Overdue]:
+    """Up to `limit` articles overdue at `now` whose review-by date nobody announced, now marked announced."""
+    return [Overdue(**dict(row)) for row in await conn.fetch(CLAIM_OVERDUE, now, limit)]
 
 
 VERSION_COLUMNS = """

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.routing.api import agents, insight, work
+from services.routing.api import agents, insight, paging, work
 from services.routing.config import RoutingSettings
 from services.routing.desktop import DesktopHub
 from services.routing.desktop import router as desktop_router
@@ -230,7 +230,7 @@ def spec() -> ServiceSpec:
         name="routing",
         chores=_retention,
         migrations=MIGRATIONS,
-        routers=[agents.router, work.router, insight.router, desktop_router],
+        routers=[agents.router, work.router, insight.router, paging.router, desktop_router],
         consumers=consumers,
         on_start=on_start,
         on_stop=on_stop,

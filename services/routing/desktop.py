@@ -4,8 +4,8 @@ Everything for a desktop is first written to the agent's feed (`desktop_message`
 caused it); the hub of whichever instance holds the agent's socket is woken by NOTIFY and sends what the
 socket has not seen, in order, each message with its feed id. A desktop that reconnects with `?after=<last
 id>` gets exactly what it missed: nothing lost, nothing twice. Without `after` it gets a `hello` snapshot
-(live offers, its work) and then new messages. The desktop may send `accept`, `decline`, `presence` and
-`ping`; everything else it does goes over REST.
+(live offers, its work) and then new messages. The desktop may send `accept`, `decline`, `presence`,
+`acknowledge` (an emergency alert: the emergency team has it) and `ping`; everything else goes over REST.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from services.routing.handlers.offers import (
     set_presence,
     work_view,
 )
+from services.routing.handlers.paging import acknowledge
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
@@ -396,6 +397,16 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
 
             changed: dict[str, Any] = await _tx_run(websocket, change)
             return changed
+        if kind == "acknowledge":
+            contact_id = uuid.UUID(str(message.get("contact_id")))
+
+            async def ack(tx: Tx) -> dict[str, Any]:
+                page = await acknowledge(tx, contact_id, actor)
+                return {"type": "acknowledged", "ref": ref, "contact_id": str(contact_id),
+                        "paged": page.paged_at is not None}  # fmt: skip
+
+            acked: dict[str, Any] = await _tx_run(websocket, ack)
+            return acked
     except (NotFound, NotAllowed, Conflict, InvalidTransition, ValueError) as exc:
         return error(str(exc))
     except Exception as exc:
@@ -404,4 +415,4 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
         # Nothing was done (the transaction did not commit): the desktop sends it again, as an adapter would.
         busy = error("the database is unavailable or busy; send it again shortly")
         return {**busy, "retry_after": RETRY_AFTER_S}
-    return error(f"unknown message type {kind!r}; use accept, decline, presence or ping")
+    return error(f"unknown message type {kind!r}; use accept, decline, presence, acknowledge or ping")

@@ -1,5 +1,6 @@
 """The dispatcher: one task per routing instance that owns pools (by lease), keeps their engine in step with
-the database, makes offers, and fires what is due (offer expiry, relaxation, holds, wrap-up, desktop grace).
+the database, makes offers, and fires what is due (offer expiry, relaxation, holds, wrap-up, desktop grace,
+callbacks, department deadlines, emergency pages).
 
 Changes reach it as NOTIFY messages (any instance, after commit); it re-reads the changed rows, so the
 database stays the truth and the engine an index of it. Every offer is written in a transaction that
@@ -33,9 +34,11 @@ from services.routing.handlers.callbacks import callback_due, department_deadlin
 from services.routing.handlers.commands import wrap_up_expired
 from services.routing.handlers.common import SYSTEM, Tx
 from services.routing.handlers.offers import Fence, Fenced, fail_offer, lock_offer, make_offers, set_presence
+from services.routing.handlers.paging import page_due
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
+from services.routing.repository import paging as paging_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.policy import current_policy
 from shared.clock import Clock
@@ -290,6 +293,8 @@ class Dispatcher:
             self._apply_work(work, now)
         for offer in await offer_repo.live_offers_in_pool(conn, pool):
             self.timers_.set_offer(offer.offer_id, offer.expires_at)
+        for page in await paging_repo.pending_in_pool(conn, pool):
+            self.timers_.set("page", str(page.contact_id), page.due_at)
         await self.match(set(engine.waiting), {a.agent_id for a in agents}, now)
 
     async def _resync(self, conn: Any, pool: str, *, since: datetime, now: datetime) -> None:
@@ -367,6 +372,7 @@ class Dispatcher:
         pending, self._pending = self._pending, set()
         works = {uuid.UUID(k) for p, kind, k in pending if kind in ("work", "offer")}
         agents = {k for p, kind, k in pending if kind == "agent"}
+        pages = [uuid.UUID(k) for p, kind, k in pending if kind == "page"]
         async with self.db.acquire() as conn:
             for pool in {p for p, _, _ in pending} - set(self.epochs) - {"*"}:
                 await self._try_acquire(conn, pool, now)
@@ -388,6 +394,9 @@ class Dispatcher:
             for agent in await agent_repo.get_agents(conn, list(agents)):
                 if self._apply_agent(agent, now):
                     dirty_agents.add(agent.agent_id)
+            for page in await paging_repo.get_pages(conn, pages):
+                if page.pool in self.epochs and not page.settled:
+                    self.timers_.set("page", str(page.contact_id), page.due_at)
         await self.match(dirty_works, dirty_agents, now)
 
     # --- decisions --------------------------------------------------------------------------------------------
@@ -492,6 +501,10 @@ class Dispatcher:
                 await callback_due(tx, uuid.UUID(key))
             elif kind == "deadline":
                 await department_deadline(tx, uuid.UUID(key))
+            elif kind == "page":
+                waiting = await page_due(tx, uuid.UUID(key))
+                if waiting is not None:
+                    self.timers_.set("page", key, waiting.due_at)
 
     async def _grace_over(self, tx: Tx, agent_id: str) -> None:
         agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)

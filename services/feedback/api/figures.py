@@ -18,6 +18,9 @@ from shared.errors import Problem
 from shared.telemetry import mask_pii
 
 router = APIRouter(tags=["feedback"])
+GroupBy = Literal[
+    "agent", "team", "channel", "grade", "category", "day", "value_tier", "risk_level", "lifecycle_stage", "all"
+]
 
 
 class FiguresOut(BaseModel):
@@ -79,7 +82,7 @@ def _sum(tallies: list[Tally]) -> Tally:
 async def get_figures(
     request: Request,
     who: FiguresReader,
-    by: Literal["agent", "team", "channel", "grade", "category", "day", "all"] = "all",
+    by: GroupBy = "all",
     since: Annotated[
         date | None, Query(alias="from", description="first day (in tz), default 30 days ago")
     ] = None,
@@ -93,8 +96,9 @@ async def get_figures(
     comments: Annotated[int, Query(ge=0, le=500)] = 20,
 ) -> FiguresReport:
     """Satisfaction figures over invitations sent in the period: satisfied % (CSAT 4–5), the 100-point mean,
-    NPS, FCR %, response rate; grouped `by` one dimension, with the latest low-score comments. An agent sees
-    only their own figures."""
+    NPS, FCR %, response rate; grouped `by` one dimension (the customer's value tier, risk level and lifecycle
+    stage among them; `(none)` when the contact arrived without one), with the latest low-score comments. An
+    agent sees only their own figures."""
     runtime = runtime_of(request)
     settings = runtime.settings
     default_zone = settings.figures_time_zone if isinstance(settings, FeedbackSettings) else "Asia/Shanghai"

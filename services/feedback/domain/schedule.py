@@ -30,6 +30,10 @@ class ContactFacts:
     time_zone: str | None = None
     agent_id: str | None = None
     team: str | None = None
+    value_tier: str | None = None
+    risk_level: str | None = None
+    lifecycle_stage: str | None = None
+    """The customer's attributes as contact.received carried them, for the figures."""
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,9 @@ async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: date
         email=reply.email if reply else None,
         chat_session=reply.chat_session if reply else None,
         time_zone=(reply.time_zone if reply else None) or event.customer.attributes.get("time_zone"),
+        value_tier=event.customer.attributes.get("value_tier"),
+        risk_level=event.customer.attributes.get("risk_level"),
+        lifecycle_stage=event.customer.attributes.get("lifecycle_stage"),
     )
     await repo.upsert_contact(conn, facts=facts, now=now)
     # A resolution seen before its contact (the two topics are not ordered together) is planned now.

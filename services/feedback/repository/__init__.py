@@ -47,6 +47,7 @@ from services.feedback.repository.policies import (
     lock_policy_version,
     save_policy,
 )
+from services.feedback.repository.settings import insert_settings, latest_settings, lock_settings, settings_version
 
 __all__ = [
     "LOW_SCORE_COMMENTS",
@@ -61,9 +62,11 @@ __all__ = [
     "insert_audit",
     "insert_invitation",
     "insert_response",
+    "insert_settings",
     "invitations_for_contact",
     "last_sent_at",
     "last_surveyed_at",
+    "latest_settings",
     "list_audit",
     "list_policies",
     "lock_customer",
@@ -71,6 +74,7 @@ __all__ = [
     "lock_expired",
     "lock_invitation",
     "lock_policy_version",
+    "lock_settings",
     "lock_waiting",
     "low_score_comments",
     "mark_answered",
@@ -82,6 +86,7 @@ __all__ = [
     "save_policy",
     "set_contact_agent",
     "set_contact_category",
+    "settings_version",
     "tallies",
     "unmerge_customer",
     "update_planned",

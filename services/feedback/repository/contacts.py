@@ -11,15 +11,16 @@ from shared.db import Conn
 UPSERT_CONTACT = """
 INSERT INTO contact_fact (
     contact_id, channel, customer_id, original_customer_id, grade, category, language, phone, email,
-    chat_session, time_zone, updated_at
-) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    chat_session, time_zone, updated_at, value_tier, risk_level, lifecycle_stage
+) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (contact_id) DO UPDATE SET
     channel = EXCLUDED.channel, customer_id = EXCLUDED.customer_id,
     original_customer_id = EXCLUDED.original_customer_id, grade = EXCLUDED.grade,
     category = EXCLUDED.category, language = COALESCE(EXCLUDED.language, contact_fact.language),
     phone = COALESCE(EXCLUDED.phone, contact_fact.phone), email = COALESCE(EXCLUDED.email, contact_fact.email),
     chat_session = COALESCE(EXCLUDED.chat_session, contact_fact.chat_session),
-    time_zone = COALESCE(EXCLUDED.time_zone, contact_fact.time_zone), updated_at = EXCLUDED.updated_at
+    time_zone = COALESCE(EXCLUDED.time_zone, contact_fact.time_zone), updated_at = EXCLUDED.updated_at,
+    value_tier = EXCLUDED.value_tier, risk_level = EXCLUDED.risk_level, lifecycle_stage = EXCLUDED.lifecycle_stage
 """
 
 
@@ -38,6 +39,9 @@ async def upsert_contact(conn: Conn, *, facts: ContactFacts, now: datetime) -> N
         facts.chat_session,
         facts.time_zone,
         now,
+        facts.value_tier,
+        facts.risk_level,
+        facts.lifecycle_stage,
     )
 
 
@@ -61,7 +65,7 @@ async def set_contact_agent(
 
 SELECT_CONTACT = """
 SELECT contact_id, channel, customer_id, grade, category, language, phone, email, chat_session, time_zone,
-       agent_id, team
+       agent_id, team, value_tier, risk_level, lifecycle_stage
 FROM contact_fact WHERE contact_id = $1
 """
 

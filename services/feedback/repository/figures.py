@@ -8,33 +8,37 @@ from typing import Any
 from services.feedback.domain.figures import Tally
 from shared.db import Conn
 
-# The group key is picked by a parameter from a fixed list, so the statement stays one constant.
+# The group key is picked by a parameter from a fixed list, so the statement stays one constant. The customer's
+# attributes come from the contact as intake announced it.
 TALLIES = """
 SELECT
     CASE $1::text
-        WHEN 'agent' THEN agent_id
-        WHEN 'team' THEN COALESCE(team, '(none)')
-        WHEN 'channel' THEN channel
-        WHEN 'grade' THEN grade
-        WHEN 'category' THEN COALESCE(category, '(none)')
-        WHEN 'day' THEN to_char(sent_at AT TIME ZONE $4::text, 'YYYY-MM-DD')
+        WHEN 'agent' THEN i.agent_id
+        WHEN 'team' THEN COALESCE(i.team, '(none)')
+        WHEN 'channel' THEN i.channel
+        WHEN 'grade' THEN i.grade
+        WHEN 'category' THEN COALESCE(i.category, '(none)')
+        WHEN 'day' THEN to_char(i.sent_at AT TIME ZONE $4::text, 'YYYY-MM-DD')
+        WHEN 'value_tier' THEN COALESCE(f.value_tier, '(none)')
+        WHEN 'risk_level' THEN COALESCE(f.risk_level, '(none)')
+        WHEN 'lifecycle_stage' THEN COALESCE(f.lifecycle_stage, '(none)')
         ELSE 'all'
     END AS key,
-    count(*) FILTER (WHERE COALESCE(delivery, '') NOT IN ('failed', 'bounced')) AS sent,
-    count(*) FILTER (WHERE status = 'answered') AS answered,
-    count(csat) AS csat_answers,
-    count(*) FILTER (WHERE csat >= 4) AS csat_satisfied,
-    COALESCE(sum(csat_points), 0)::float8 AS csat_points,
-    count(nps) AS nps_answers,
-    count(*) FILTER (WHERE nps >= 9) AS promoters,
-    count(*) FILTER (WHERE nps <= 6) AS detractors,
-    count(solved) AS solved_answers,
-    count(*) FILTER (WHERE solved AND fcr) AS first_contact_resolved
-FROM invitation
-WHERE sent_at >= $2 AND sent_at < $3
-  AND ($5::text IS NULL OR agent_id = $5)
-  AND ($6::text IS NULL OR team = $6)
-  AND ($7::text IS NULL OR channel = $7)
+    count(*) FILTER (WHERE COALESCE(i.delivery, '') NOT IN ('failed', 'bounced')) AS sent,
+    count(*) FILTER (WHERE i.status = 'answered') AS answered,
+    count(i.csat) AS csat_answers,
+    count(*) FILTER (WHERE i.csat >= 4) AS csat_satisfied,
+    COALESCE(sum(i.csat_points), 0)::float8 AS csat_points,
+    count(i.nps) AS nps_answers,
+    count(*) FILTER (WHERE i.nps >= 9) AS promoters,
+    count(*) FILTER (WHERE i.nps <= 6) AS detractors,
+    count(i.solved) AS solved_answers,
+    count(*) FILTER (WHERE i.solved AND i.fcr) AS first_contact_resolved
+FROM invitation i LEFT JOIN contact_fact f ON f.contact_id = i.contact_id
+WHERE i.sent_at >= $2 AND i.sent_at < $3
+  AND ($5::text IS NULL OR i.agent_id = $5)
+  AND ($6::text IS NULL OR i.team = $6)
+  AND ($7::text IS NULL OR i.channel = $7)
 GROUP BY 1
 ORDER BY 1
 """

@@ -50,6 +50,12 @@ class Customer:
         return {k: v for k, v in values.items() if v}
 
 
+def tracked_reason(attributes: Mapping[str, Any]) -> str | None:
+    """Why a contact of this customer is registered for tracking, or None: 002 §2.2 gives high-risk customers
+    (高风险客户) special registration and tracking (RULES.md, Customers and grades), every contact of theirs."""
+    return "risk_level:high" if attributes.get("risk_level") == "high" else None
+
+
 class InvalidCustomer(ValueError):
     pass
 

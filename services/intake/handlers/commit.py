@@ -44,7 +44,8 @@ async def accept_batch(
     """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
     per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
     the batch runs again with a savepoint per item, so a lost race is retried alone."""
-    work = [Item(prepared(inbound, policy=deps.policy, now=now), key, adapter, now) for inbound, key in items]
+    window = deps.threads.retry_window
+    work = [Item(prepared(inbound, retry_window=window, now=now), key, adapter, now) for inbound, key in items]
     try:
         return _all_accepted(await _group_once(deps, work, savepoints=False))
     except RETRYABLE:
@@ -222,7 +223,7 @@ class GroupCommit:
     async def accept(self, item: Item) -> Accepted:
         """The post's own outcome once its transaction committed; `Busy` or the item's own error otherwise."""
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        inbound = prepared(item.inbound, policy=self._deps.policy, now=item.now)
+        inbound = prepared(item.inbound, retry_window=self._deps.threads.retry_window, now=item.now)
         self._queue.append(_Waiting(replace(item, inbound=inbound, trace=get_current()), done))
         if self._active < self._flushers:
             self._active += 1

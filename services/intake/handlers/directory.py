@@ -15,9 +15,10 @@ from services.intake.domain.customer import (
     ImportError_,
     ImportRow,
     InvalidCustomer,
+    tracked_reason,
 )
 from services.intake.domain.identity import Identity
-from services.intake.repository import customers, rules
+from services.intake.repository import customers, rules, tracked
 from shared.db import Conn
 from shared.events import CustomerMergedV1, CustomerUnmergedV1
 from shared.outbox import enqueue
@@ -97,6 +98,7 @@ async def update_customer(
         await customers.link_identities(
             conn, customer_id=customer_id, identities=data.identities, source=f"admin:{actor}", now=now
         )
+        await _track_open_contacts(conn, [(customer_id, _values(data))], now=now)
         await rules.audit(
             conn,
             actor=actor,
@@ -108,6 +110,19 @@ async def update_customer(
         customer = await customers.get_customer(conn, customer_id=customer_id)
     assert customer is not None
     return customer
+
+
+async def _track_open_contacts(
+    conn: Conn, changed: list[tuple[uuid.UUID, dict[str, Any]]], *, now: datetime
+) -> None:
+    """A customer who becomes high-risk has their open contacts registered at once, not only their next ones."""
+    by_reason: dict[str, list[uuid.UUID]] = {}
+    for customer_id, values in changed:
+        reason = tracked_reason(values)
+        if reason is not None:
+            by_reason.setdefault(reason, []).append(customer_id)
+    for reason, customer_ids in by_reason.items():
+        await tracked.register_open_contacts(conn, customer_ids=customer_ids, reason=reason, now=now)
 
 
 def _audit_fields(data: CustomerInput) -> dict[str, Any]:
@@ -186,6 +201,7 @@ async def import_customers(
         await customers.insert_customers(conn, rows=inserts, source=source, now=now)
         await customers.update_customers(conn, rows=updates, now=now)
         await customers.link_many(conn, links=links, source=source, now=now)
+        await _track_open_contacts(conn, updates, now=now)
         await rules.audit(
             conn,
             actor=actor,

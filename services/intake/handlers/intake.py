@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
@@ -27,7 +27,6 @@ from services.intake.domain.classification import (
 from services.intake.domain.contact import (
     EVENT_SUBJECT_CHARS,
     Inbound,
-    ThreadPolicy,
     carried,
     keyed,
     lock_keys,
@@ -35,8 +34,10 @@ from services.intake.domain.contact import (
     storable,
     thread_decision,
 )
+from services.intake.domain.customer import tracked_reason
 from services.intake.domain.identity import identify
 from services.intake.domain.text import normalise_subject
+from services.intake.handlers.settings import ThreadPolicyCache
 from services.intake.repository import contacts, customers, rules
 from shared.db import Conn
 from shared.events import (
@@ -86,7 +87,8 @@ class RulesCache:
 @dataclass(frozen=True)
 class Deps:
     pool: asyncpg.Pool
-    policy: ThreadPolicy
+    threads: ThreadPolicyCache
+    """The threading windows in force (admin data) and the retry window."""
     rules: RulesCache
     event_text_chars: int = 32_000
     """Longest text an event carries (`IntakeSettings.event_text_chars`)."""
@@ -174,9 +176,9 @@ RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRa
 ATTEMPTS = 4
 
 
-def prepared(inbound: Inbound, *, policy: ThreadPolicy, now: datetime) -> Inbound:
+def prepared(inbound: Inbound, *, retry_window: timedelta, now: datetime) -> Inbound:
     """A message as it arrives, made ready to store: scrubbed, and its natural key set for the time it came."""
-    return keyed(storable(inbound), now=now, window=policy.retry_window)
+    return keyed(storable(inbound), now=now, window=retry_window)
 
 
 async def accept(
@@ -262,6 +264,7 @@ async def accept_in(
             )
         attributes = found.attributes.get(customer_id, {"grade": "basic"})
 
+    policy = await deps.threads.get(conn)
     subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
     by_subject = (
         await contacts.contact_by_subject(conn, customer_id=customer_id, subject_key=subject_key)
@@ -273,7 +276,7 @@ async def accept_in(
         if by_key is None
         and by_subject is None
         and not is_new_customer
-        and deps.policy.customer_windows.get(inbound.channel)
+        and policy.customer_windows.get(inbound.channel)
         else None
     )
     decision = thread_decision(
@@ -281,7 +284,7 @@ async def accept_in(
         by_subject=by_subject,
         by_customer=by_customer,
         channel=inbound.channel,
-        policy=deps.policy,
+        policy=policy,
         now=now,
     )
     message_id = uuid.uuid4()
@@ -304,6 +307,7 @@ async def accept_in(
             adapter=adapter,
             idempotency_key=idempotency_key,
             now=now,
+            tracked=None if inbound.automatic else tracked_reason(attributes),
         )
         text, cut = carried(inbound.text, deps.event_text_chars)
         await _publish(
@@ -342,6 +346,7 @@ async def accept_in(
         idempotency_key=idempotency_key,
         now=now,
         status="ignored" if inbound.automatic else "received",
+        tracked=None if inbound.automatic else tracked_reason(attributes),
     )
     if staging is not None and staging.defer:
         staging.stage_contact(new_contact)

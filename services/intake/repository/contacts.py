@@ -284,7 +284,7 @@ _MESSAGE_VALUES = """
     $11::jsonb, $12::jsonb, $13::boolean, $14::text, $15::timestamptz, $16::timestamptz
 """
 
-# contact, message, thread keys and idempotency key in one statement.
+# contact, message, thread keys, idempotency key and tracked registration in one statement.
 INSERT_CONTACT_WITH_MESSAGE = f"""
 WITH new_contact AS (
     INSERT INTO contact (
@@ -306,6 +306,9 @@ WITH new_contact AS (
 ), idempotency AS (
     INSERT INTO idempotency_key (adapter, key, contact_id, message_id, created_at)
     SELECT $14, $27, new_contact.contact_id, $2, $16 FROM new_contact WHERE $27::text IS NOT NULL
+), tracked AS (
+    INSERT INTO tracked_contact (contact_id, customer_id, reason, registered_at)
+    SELECT new_contact.contact_id, $17, $31, $16 FROM new_contact WHERE $31::text IS NOT NULL
 )
 SELECT contact_id FROM new_contact
 """  # noqa: S608 — a constant value list, no input
@@ -351,6 +354,8 @@ class NewContact:
     now: datetime
     status: str = "received"
     """`ignored` for a contact no customer opened (an auto-reply, a bounce): stored, not worked."""
+    tracked: str | None = None
+    """Why the contact is registered for tracking (its customer is high-risk), or None."""
 
 
 def _contact_args(new: NewContact) -> list[Any]:
@@ -370,6 +375,7 @@ def _contact_args(new: NewContact) -> list[Any]:
         new.status,
         new.classification.subcategory,
         new.classification.incident_level,
+        new.tracked,
     ]
 
 
@@ -381,7 +387,8 @@ async def insert_contacts_with_messages(conn: Conn, *, contacts: Sequence[NewCon
         await conn.executemany(INSERT_CONTACT_WITH_MESSAGE, [_contact_args(c) for c in contacts])
 
 
-# The contact touched (and reopened if so decided), the message, thread keys and idempotency key: one statement.
+# The contact touched (and reopened if so decided), the message, thread keys, idempotency key and (for a
+# high-risk customer's contact registered before it was) the tracked registration: one statement.
 ADD_MESSAGE = f"""
 WITH touched AS (
     UPDATE contact
@@ -403,6 +410,10 @@ WITH touched AS (
 ), idempotency AS (
     INSERT INTO idempotency_key (adapter, key, contact_id, message_id, created_at)
     SELECT $14, $19, touched.contact_id, $2, $16 FROM touched WHERE $19::text IS NOT NULL
+), tracked AS (
+    INSERT INTO tracked_contact (contact_id, customer_id, reason, registered_at)
+    SELECT touched.contact_id, touched.customer_id, $20, $16 FROM touched WHERE $20::text IS NOT NULL
+    ON CONFLICT (contact_id) DO NOTHING
 )
 SELECT channel, customer_id, priority_class, emergency FROM touched
 """  # noqa: S608 — a constant value list, no input
@@ -418,6 +429,7 @@ async def add_message(
     adapter: str,
     idempotency_key: str | None,
     now: datetime,
+    tracked: str | None = None,
 ) -> Touched:
     row = await conn.fetchrow(
         ADD_MESSAGE,
@@ -425,6 +437,7 @@ async def add_message(
         reopen,
         list(inbound.thread_keys),
         idempotency_key,
+        tracked,
     )
     assert row is not None, "the thread lookup found this contact in the same transaction"
     return Touched(row["channel"], row["customer_id"], row["priority_class"], row["emergency"])

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.routing.api.common import actor_of, transaction
 from services.routing.domain.lifecycle import NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES, displayed_presence, primary_language
-from services.routing.domain.policy import GRADES, WORK_CLASSES, parse_policy
+from services.routing.domain.policy import GRADES, WORK_CLASSES, Policy, lower_bonuses, parse_policy
 from services.routing.domain.records import AgentRecord, effective_capacity, to_agent
 from services.routing.handlers.common import Tx, agent_changed, publish_presence
 from services.routing.handlers.offers import set_presence
@@ -205,6 +205,8 @@ class PolicyIn(BaseModel):
     document: dict[str, Any]
     """The whole policy (see GET): priority weights, tiers, capacity, wrap-up, offers, bonuses, relaxation."""
     note: str | None = Field(default=None, max_length=500)
+    override_reason: str | None = Field(default=None, min_length=1, max_length=1000)
+    """Save even though a higher grade gets a lower bonus than a lower grade (C-5); the reason is audited."""
 
 
 @router.get("/v1/routing/policy", response_model=PolicyOut)
@@ -213,10 +215,37 @@ async def get_policy(request: Request, _p: Staff) -> PolicyOut:
         return PolicyOut(**await policy_repo.current_document(tx.conn))
 
 
+def _check_grades(current: Policy, new: Policy, override_reason: str | None) -> dict[str, Any]:
+    """C-5 on the grade bonuses: refuse an order that puts a higher grade below a lower one, unless a reason is
+    given; what was already out of order (an earlier, audited override) does not block other edits."""
+    before = set(lower_bonuses(current.grade_bonus))
+    found = [b for b in lower_bonuses(new.grade_bonus) if b not in before]
+    if not found:
+        return {}
+    if override_reason is None:
+        raise Problem(
+            422,
+            "Higher grade looser",
+            f"{found[0].text()}; send override_reason to save it anyway (audited)",
+            kind="looser-grade",
+            errors=[
+                {"location": "body.document.grade_bonus", "message": b.text(), "type": "looser_grade"}
+                for b in found
+            ],
+        )
+    return {"c5_override": {"reason": override_reason, "grade_bonus": dict(new.grade_bonus)}}
+
+
 async def _save_policy(
-    tx: Tx, document: dict[str, Any], principal: Principal, note: str | None, policies: PolicyCache
+    tx: Tx,
+    document: dict[str, Any],
+    principal: Principal,
+    note: str | None,
+    policies: PolicyCache,
+    override_reason: str | None = None,
 ) -> PolicyOut:
-    parse_policy(document)  # refuses a document that cannot be applied, with the reason
+    new = parse_policy(document)  # refuses a document that cannot be applied, with the reason
+    override = _check_grades(await policy_repo.current_policy(tx.conn), new, override_reason)
     version = await policy_repo.insert_policy(
         tx.conn, document=document, now=tx.now, created_by=actor_of(principal).label, note=note
     )
@@ -225,7 +254,7 @@ async def _save_policy(
         actor=actor_of(principal).label,
         action="policy_changed",
         target="routing_policy",
-        detail={"version": version, "note": note},
+        detail={"version": version, "note": note, **override},
         now=tx.now,
     )
     await feed.notify_change(tx.conn, origin=tx.origin, pool="*", kind="policy", key=str(version))
@@ -237,7 +266,12 @@ async def _save_policy(
 async def put_policy(body: PolicyIn, request: Request, principal: Admin) -> PolicyOut:
     async with transaction(request) as tx:
         return await _save_policy(
-            tx, body.document, principal, body.note, request.app.state.runtime.extras["policies"]
+            tx,
+            body.document,
+            principal,
+            body.note,
+            request.app.state.runtime.extras["policies"],
+            body.override_reason,
         )
 
 

@@ -77,6 +77,8 @@ class Policy:
     service_level_goal: float = 0.8
     callback_max_attempts: int = 3
     callback_retry_s: int = 600
+    emergency_page_after_s: int = 120
+    """An emergency contact no emergency-tier agent accepted or acknowledged this long pages the on-call list."""
 
     def tiers_for(self, work_class: str, grade: str) -> frozenset[str]:
         return frozenset(t.tier for t in self.tiers.values() if work_class in t.classes and grade in t.grades)
@@ -142,6 +144,7 @@ def parse_policy(document: Mapping[str, Any], *, version: int = 0) -> Policy:
             service_level_goal=float(document.get("service_level_goal", 0.8)),
             callback_max_attempts=int(document.get("callback_max_attempts", 3)),
             callback_retry_s=int(document.get("callback_retry_s", 600)),
+            emergency_page_after_s=int(document.get("emergency_page_after_s", 120)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, PolicyError):
@@ -151,11 +154,40 @@ def parse_policy(document: Mapping[str, Any], *, version: int = 0) -> Policy:
         raise PolicyError("offer_timeout_s, max_offers and max_scan must be at least 1")
     if policy.callback_max_attempts < 1 or policy.callback_retry_s < 0:
         raise PolicyError("callback_max_attempts must be at least 1 and callback_retry_s zero or more")
+    if policy.emergency_page_after_s < 1:
+        raise PolicyError("emergency_page_after_s must be at least 1")
     if not 0 < policy.service_level_goal <= 1:
         raise PolicyError("service_level_goal is a share between 0 and 1")
     if policy.age_points_per_minute < 0:
         raise PolicyError("age_points_per_minute must be zero or more")
     return policy
+
+
+@dataclass(frozen=True)
+class LowerBonus:
+    """C-5: `higher` (the better grade) gets a smaller priority bonus than `lower`."""
+
+    higher: str
+    higher_bonus: int
+    lower: str
+    lower_bonus: int
+
+    def text(self) -> str:
+        return (
+            f"grade_bonus: {self.higher} +{self.higher_bonus} is below {self.lower} +{self.lower_bonus}; "
+            "a higher grade never gets a lower priority (C-5: strategic ≥ key ≥ basic)"
+        )
+
+
+def lower_bonuses(grade_bonus: Mapping[str, int]) -> list[LowerBonus]:
+    """Every pair of grades whose bonuses are out of order (a grade left out has 0)."""
+    bonus = {g: grade_bonus.get(g, 0) for g in GRADES}
+    return [
+        LowerBonus(higher, bonus[higher], lower, bonus[lower])
+        for i, higher in enumerate(GRADES)
+        for lower in GRADES[i + 1 :]
+        if bonus[higher] < bonus[lower]
+    ]
 
 
 # --- priority ------------------------------------------------------------------------------------------------

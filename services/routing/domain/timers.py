@@ -1,5 +1,5 @@
 """Due times of everything routing waits for (offer expiry, relaxation, holds, wrap-up, desktop grace,
-booked callbacks, department deadlines).
+booked callbacks, department deadlines, emergency pages).
 
 One heap; setting a timer again replaces it, cancelling leaves a stale entry that `pop_due` skips.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-TimerKind = Literal["offer", "relax", "hold", "wrap_up", "grace", "callback", "deadline"]
+TimerKind = Literal["offer", "relax", "hold", "wrap_up", "grace", "callback", "deadline", "page"]
 
 
 @dataclass

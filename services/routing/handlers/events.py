@@ -1,5 +1,5 @@
 """Consumed events: contacts from intake, SLA warnings and escalations, feedback follow-ups, knowledge
-suggestions. Each runs in the inbox transaction that claimed the event."""
+suggestions and overdue articles. Each runs in the inbox transaction that claimed the event."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from services.routing.handlers.callbacks import on_abandoned, on_callback_attemp
 from services.routing.handlers.commands import reopen, resume
 from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history
 from services.routing.handlers.offers import jsonable, priority_now, work_view
+from services.routing.handlers.paging import start_page
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo
@@ -28,6 +29,7 @@ from shared.events import (
     Event,
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
+    KnowledgeArticleOverdueV1,
     KnowledgeSuggestedV1,
     OutboundDeliveryReportedV1,
     OutgoingMessage,
@@ -172,10 +174,12 @@ async def on_contacts_received(
     for work in works:
         if reasons[work.work_id] == "emergency contact":
             await page_emergency_team(tx, work)
+            await start_page(tx, work)
 
 
 async def page_emergency_team(tx: Tx, work: WorkRecord) -> None:
-    # CH-16: the emergency team is paged at once, whoever the offer goes to.
+    # CH-16: the emergency team is paged at once, whoever the offer goes to; on their desktops now, and by SMS to
+    # the on-call list when none of them takes it in time (`start_page`).
     for agent_id in await agent_repo.online_agents_of_tier(tx.conn, EMERGENCY_TIER):
         await feed.to_desktop(
             tx.conn,
@@ -267,6 +271,8 @@ async def on_reclassified(tx: Tx, event: ContactReclassifiedV1, data: dict[str, 
     await work_repo.save_work(tx.conn, changed)
     await history(tx, changed, "reclassified", SYSTEM, work_class=work_class, by=event.by)
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
+    if event.emergency and await start_page(tx, changed):
+        await page_emergency_team(tx, changed)  # became an emergency (a follow-up, an agent): paged as one
 
 
 async def on_sla(tx: Tx, event: SlaWarningV1 | SlaBreachedV1 | SlaEscalatedV1) -> None:
@@ -352,6 +358,16 @@ async def on_suggested(tx: Tx, event: KnowledgeSuggestedV1) -> None:
         await _to_people(
             tx, work, "suggestion", {"work_id": work.work_id, "contact_id": work.contact_id, "articles": articles}
         )
+
+
+async def on_article_overdue(tx: Tx, event: KnowledgeArticleOverdueV1) -> None:
+    """The owner of an article past its review-by date is told on their desktop (a desktop that reconnects with
+    its last id gets what it missed, within the desktop retention); an owner who is no agent of routing's has no
+    desktop to tell. Knowledge's overdue list stays the full record."""
+    if await agent_repo.get_agent(tx.conn, event.owner) is None:
+        return
+    body = jsonable({"kind": "article_overdue", **event.model_dump(mode="json")})
+    await feed.to_desktop(tx.conn, agent_id=event.owner, kind="notice", body=body, now=tx.now)
 
 
 async def on_calendar_data_ending(tx: Tx, event: SlaCalendarDataEndingV1) -> None:
@@ -446,4 +462,5 @@ def dispatch_table(*, pool: str) -> dict[type[Event], Dispatch]:
         FeedbackFollowupRequiredV1: followup,
         FeedbackNotSolvedV1: plain(on_not_solved),
         KnowledgeSuggestedV1: plain(on_suggested),
+        KnowledgeArticleOverdueV1: plain(on_article_overdue),
     }

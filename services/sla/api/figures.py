@@ -20,7 +20,10 @@ from shared.events import Channel, Grade, PriorityClass
 
 router = APIRouter(prefix="/v1/sla", tags=["figures"])
 
-Dimension = Literal["clock", "grade", "priority_class", "channel"]
+Dimension = Literal["clock", "grade", "priority_class", "channel", "value_tier", "risk_level", "lifecycle_stage"]
+ValueTier = Literal["high", "mid", "low"]
+RiskLevel = Literal["high", "mid", "low"]
+LifecycleStage = Literal["prospect", "new", "growing", "mature", "declining", "churned"]
 
 
 class AttainmentOut(BaseModel):
@@ -40,6 +43,10 @@ class AttainmentOut(BaseModel):
     mean_s: float | None
     """Mean elapsed working time of the stopped clocks: for `first_response`, the mean time to first response."""
     p90_s: float | None
+    value_tier: str | None = None
+    risk_level: str | None = None
+    lifecycle_stage: str | None = None
+    """The customer's attributes when grouped by them (`(none)`: the contact arrived without one)."""
 
 
 class AttainmentReport(BaseModel):
@@ -63,9 +70,13 @@ async def attainment(
     grade: Grade | None = None,
     priority_class: PriorityClass | None = None,
     channel: Channel | None = None,
+    value_tier: ValueTier | None = None,
+    risk_level: RiskLevel | None = None,
+    lifecycle_stage: LifecycleStage | None = None,
 ) -> AttainmentReport:
     """Clocks started in [since, until) (default: the last 30 days), grouped by the chosen dimensions (default:
-    by clock) and optionally by day, week or month."""
+    by clock; also by the customer's value tier, risk level and lifecycle stage) and optionally by day, week or
+    month."""
     now = now_of(request)
     until = until or now
     since = since or until - timedelta(days=30)
@@ -78,8 +89,13 @@ async def attainment(
         priority_class="priority_class" in dims,
         channel="channel" in dims,
         period=period,
+        value_tier="value_tier" in dims,
+        risk_level="risk_level" in dims,
+        lifecycle_stage="lifecycle_stage" in dims,
     )
-    filters = figures.Filters(since, until, clock, grade, priority_class, channel)
+    filters = figures.Filters(
+        since, until, clock, grade, priority_class, channel, value_tier, risk_level, lifecycle_stage
+    )
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -97,6 +113,9 @@ async def attainment(
                 grade=r.grade,
                 priority_class=r.priority_class,
                 channel=r.channel,
+                value_tier=r.value_tier,
+                risk_level=r.risk_level,
+                lifecycle_stage=r.lifecycle_stage,
                 period=r.period.date().isoformat() if r.period else None,
                 met=r.met,
                 missed=r.missed,

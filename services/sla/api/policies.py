@@ -7,10 +7,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.sla.api.common import MANAGERS, now_of, pool_of
+from services.sla.domain.grades import Looser, newly_looser
 from services.sla.domain.policy import (
     ClockRule,
     ContactKeys,
@@ -74,6 +75,8 @@ class PolicyIn(_In):
     ladder: list[StepIn] = Field(default_factory=list)
     clocks: list[ClockIn] = Field(min_length=1)
     active: bool = True
+    override_reason: str | None = Field(default=None, min_length=1, max_length=1000)
+    """Save even though a higher grade becomes looser than a lower one (C-5); the reason is audited."""
 
 
 class PolicyOut(BaseModel):
@@ -166,6 +169,33 @@ async def _check(conn: Any, policy: Policy) -> None:
                 kind="policy-keys-taken",
                 policy_id=str(other),
             )
+
+
+async def _check_grades(conn: Any, policy: Policy, override_reason: str | None) -> dict[str, Any]:
+    """C-5: refuse a save that makes a higher grade looser than a lower one, unless it carries a reason; returns
+    what the audit entry records of an accepted override (nothing when none was needed)."""
+    await admin_repo.lock_policies(conn)  # two saves checked at once could together break the rule
+    before = await admin_repo.active_policies(conn)
+    after = [p for p in before if p.policy_id != policy.policy_id] + ([policy] if policy.active else [])
+    looser = newly_looser(before, after)
+    if not looser:
+        return {}
+    if override_reason is None:
+        raise Problem(
+            422,
+            "Higher grade looser",
+            f"{_looser_text(looser)}; a higher grade is never looser (C-5): tighten it, or send override_reason "
+            "to save it anyway (audited)",
+            kind="looser-grade",
+            errors=[{"location": "body.clocks", "message": f.text(), "type": "looser_grade"} for f in looser],
+            looser=[f.json() for f in looser],
+        )
+    return {"c5_override": {"reason": override_reason, "looser": [f.json() for f in looser]}}
+
+
+def _looser_text(looser: list[Looser]) -> str:
+    more = f" (and {len(looser) - 1} more)" if len(looser) > 1 else ""
+    return looser[0].text() + more
 
 
 async def _get(conn: Any, policy_id: uuid.UUID, *, for_update: bool = False) -> PolicyRecord:
@@ -281,6 +311,7 @@ async def create_policy(
     now = now_of(request)
     async with pool_of(request).acquire() as conn, conn.transaction():
         await _check(conn, policy)
+        override = await _check_grades(conn, policy, body.override_reason)
         await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
         await admin_repo.audit(
             conn,
@@ -289,7 +320,7 @@ async def create_policy(
             action="created",
             entity="policy",
             entity_id=str(policy.policy_id),
-            detail={"version": 1, "after": _audit_view(policy)},
+            detail={"version": 1, "after": _audit_view(policy), **override},
             now=now,
         )
     response.headers["Location"] = f"/v1/sla/policies/{policy.policy_id}"
@@ -313,6 +344,7 @@ async def update_policy(
         _check_version(if_match, before)
         policy = to_policy(body, policy_id=policy_id, version=before.policy.version + 1)
         await _check(conn, policy)
+        override = await _check_grades(conn, policy, body.override_reason)
         await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
         await admin_repo.audit(
             conn,
@@ -325,6 +357,7 @@ async def update_policy(
                 "version": policy.version,
                 "before": _audit_view(before.policy),
                 "after": _audit_view(policy),
+                **override,
             },
             now=now,
         )
@@ -338,8 +371,10 @@ async def deactivate_policy(
     request: Request,
     who: Annotated[Principal, Depends(require_roles("admin"))],
     if_match: Annotated[str | None, Header()] = None,
+    override_reason: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
 ) -> PolicyOut:
-    """Deactivation is a new version with `active: false`; the history stays."""
+    """Deactivation is a new version with `active: false`; the history stays. Refused like a save when a higher
+    grade would fall back to a looser row (C-5), unless `override_reason` is given (audited)."""
     now = now_of(request)
     async with pool_of(request).acquire() as conn, conn.transaction():
         before = await _get(conn, policy_id, for_update=True)
@@ -347,6 +382,7 @@ async def deactivate_policy(
         if not before.policy.active:
             return policy_out(before)
         policy = replace(before.policy, active=False, version=before.policy.version + 1)
+        override = await _check_grades(conn, policy, override_reason)
         await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
         await admin_repo.audit(
             conn,
@@ -355,7 +391,7 @@ async def deactivate_policy(
             action="deactivated",
             entity="policy",
             entity_id=str(policy_id),
-            detail={"version": policy.version},
+            detail={"version": policy.version, **override},
             now=now,
         )
     return policy_out(PolicyRecord(policy, now, who.subject))

@@ -186,6 +186,9 @@ async def on_contact_received(conn: Conn, deps: Deps, event: ContactReceivedV1, 
         emergency=event.emergency,
         incident_level=event.incident_level,
         received_at=event.received_at,
+        value_tier=event.customer.attributes.get("value_tier"),
+        risk_level=event.customer.attributes.get("risk_level"),
+        lifecycle_stage=event.customer.attributes.get("lifecycle_stage"),
     )
     await contact_repo.save_contact(conn, contact, now=now)
     calendars, policies = await deps.admin.load(conn)

@@ -139,6 +139,14 @@ async def list_policies(conn: Conn, *, include_inactive: bool = False) -> list[P
     return [_record(row) for row in await conn.fetch(SELECT_POLICIES, include_inactive)]
 
 
+LOCK_POLICIES = "LOCK TABLE sla_policy IN SHARE ROW EXCLUSIVE MODE"
+
+
+async def lock_policies(conn: Conn) -> None:
+    """Until the transaction ends, other policy saves wait (reads do not): a rule across rows holds."""
+    await conn.execute(LOCK_POLICIES)
+
+
 async def active_policies(conn: Conn) -> list[Policy]:
     return [r.policy for r in await list_policies(conn)]
 

@@ -24,6 +24,10 @@ class Contact:
     """None until contact.received was handled."""
     agent_id: str | None = None
     incident_level: str | None = None
+    value_tier: str | None = None
+    risk_level: str | None = None
+    lifecycle_stage: str | None = None
+    """The customer's attributes as contact.received carried them, for the figures."""
 
     @property
     def keys(self) -> ContactKeys:
@@ -44,7 +48,7 @@ LOCK_CONTACT = """
 INSERT INTO sla_contact (contact_id, updated_at) VALUES ($1, $2)
 ON CONFLICT (contact_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
 RETURNING contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id,
-          incident_level
+          incident_level, value_tier, risk_level, lifecycle_stage
 """
 
 
@@ -58,7 +62,8 @@ async def lock_contact(conn: Conn, contact_id: uuid.UUID, *, now: datetime) -> C
 UPDATE_CONTACT = """
 UPDATE sla_contact
 SET customer_id = $2, channel = $3, grade = $4, priority_class = $5, category = $6, emergency = $7,
-    received_at = $8, agent_id = $9, updated_at = $10, incident_level = $11
+    received_at = $8, agent_id = $9, updated_at = $10, incident_level = $11, value_tier = $12, risk_level = $13,
+    lifecycle_stage = $14
 WHERE contact_id = $1
 """
 
@@ -78,12 +83,15 @@ async def save_contact(conn: Conn, contact: Contact, *, now: datetime) -> None:
         c.agent_id,
         now,
         c.incident_level,
+        c.value_tier,
+        c.risk_level,
+        c.lifecycle_stage,
     )
 
 
 SELECT_CONTACT = """
 SELECT contact_id, customer_id, channel, grade, priority_class, category, emergency, received_at, agent_id,
-       incident_level
+       incident_level, value_tier, risk_level, lifecycle_stage
 FROM sla_contact WHERE contact_id = $1
 """
 

@@ -18,6 +18,10 @@ class Grouping:
     channel: bool = False
     period: str | None = None
     """`day`, `week` or `month` (in `time_zone`), or None for the whole range."""
+    value_tier: bool = False
+    risk_level: bool = False
+    lifecycle_stage: bool = False
+    """The customer's attributes as the contact arrived with them; `(none)` groups contacts without one."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class Filters:
     grade: str | None = None
     priority_class: str | None = None
     channel: str | None = None
+    value_tier: str | None = None
+    risk_level: str | None = None
+    lifecycle_stage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,31 +51,42 @@ class AttainmentRow:
     mean_s: float | None
     p90_s: float | None
     goal: float | None
+    value_tier: str | None = None
+    risk_level: str | None = None
+    lifecycle_stage: str | None = None
 
 
-# One statement for every grouping: a dimension left out of the grouping is NULL in every row.
+# One statement for every grouping: a dimension left out of the grouping is NULL in every row. The customer's
+# attributes come from the contact row (they never change with a re-target).
 ATTAINMENT = """
 SELECT
-    CASE WHEN $1 THEN clock END AS clock,
-    CASE WHEN $2 THEN grade END AS grade,
-    CASE WHEN $3 THEN priority_class END AS priority_class,
-    CASE WHEN $4 THEN channel END AS channel,
-    CASE WHEN $5::text IS NOT NULL THEN date_trunc($5::text, started_at AT TIME ZONE $6) END AS period,
-    count(*) FILTER (WHERE state = 'met') AS met,
-    count(*) FILTER (WHERE state = 'missed') AS missed,
-    count(*) FILTER (WHERE state IN ('running', 'paused')) AS open,
-    count(*) FILTER (WHERE breached_at IS NOT NULL) AS breaches,
-    avg(elapsed_s) FILTER (WHERE state IN ('met', 'missed')) AS mean_s,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed_s) FILTER (WHERE state IN ('met', 'missed')) AS p90_s,
-    max((spec->>'goal')::double precision) AS goal
-FROM sla_clock
-WHERE started_at >= $7 AND started_at < $8 AND state <> 'cancelled'
-  AND ($9::text IS NULL OR clock = $9)
-  AND ($10::text IS NULL OR grade = $10)
-  AND ($11::text IS NULL OR priority_class = $11)
-  AND ($12::text IS NULL OR channel = $12)
-GROUP BY 1, 2, 3, 4, 5
-ORDER BY 5 NULLS FIRST, 1 NULLS FIRST, 2 NULLS FIRST, 3 NULLS FIRST, 4 NULLS FIRST
+    CASE WHEN $1 THEN c.clock END AS clock,
+    CASE WHEN $2 THEN c.grade END AS grade,
+    CASE WHEN $3 THEN c.priority_class END AS priority_class,
+    CASE WHEN $4 THEN c.channel END AS channel,
+    CASE WHEN $5::text IS NOT NULL THEN date_trunc($5::text, c.started_at AT TIME ZONE $6) END AS period,
+    CASE WHEN $13 THEN COALESCE(co.value_tier, '(none)') END AS value_tier,
+    CASE WHEN $14 THEN COALESCE(co.risk_level, '(none)') END AS risk_level,
+    CASE WHEN $15 THEN COALESCE(co.lifecycle_stage, '(none)') END AS lifecycle_stage,
+    count(*) FILTER (WHERE c.state = 'met') AS met,
+    count(*) FILTER (WHERE c.state = 'missed') AS missed,
+    count(*) FILTER (WHERE c.state IN ('running', 'paused')) AS open,
+    count(*) FILTER (WHERE c.breached_at IS NOT NULL) AS breaches,
+    avg(c.elapsed_s) FILTER (WHERE c.state IN ('met', 'missed')) AS mean_s,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY c.elapsed_s) FILTER (WHERE c.state IN ('met', 'missed')) AS p90_s,
+    max((c.spec->>'goal')::double precision) AS goal
+FROM sla_clock c JOIN sla_contact co ON co.contact_id = c.contact_id
+WHERE c.started_at >= $7 AND c.started_at < $8 AND c.state <> 'cancelled'
+  AND ($9::text IS NULL OR c.clock = $9)
+  AND ($10::text IS NULL OR c.grade = $10)
+  AND ($11::text IS NULL OR c.priority_class = $11)
+  AND ($12::text IS NULL OR c.channel = $12)
+  AND ($16::text IS NULL OR co.value_tier = $16)
+  AND ($17::text IS NULL OR co.risk_level = $17)
+  AND ($18::text IS NULL OR co.lifecycle_stage = $18)
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+ORDER BY 5 NULLS FIRST, 1 NULLS FIRST, 2 NULLS FIRST, 3 NULLS FIRST, 4 NULLS FIRST, 6 NULLS FIRST, 7 NULLS FIRST,
+         8 NULLS FIRST
 """
 
 
@@ -87,6 +105,12 @@ async def attainment(conn: Conn, *, grouping: Grouping, filters: Filters, time_z
         filters.grade,
         filters.priority_class,
         filters.channel,
+        grouping.value_tier,
+        grouping.risk_level,
+        grouping.lifecycle_stage,
+        filters.value_tier,
+        filters.risk_level,
+        filters.lifecycle_stage,
     )
     return [AttainmentRow(**dict(row)) for row in rows]
 

@@ -52,6 +52,8 @@ POLICY: dict[str, Any] = {
         {"level": 3, "role": "service_manager", "after_fraction": 1.0},
     ],
     "clocks": [{"clock": "first_response", "target": {"amount": 4, "unit": "seconds"}, "stops_on": ["responded"]}],
+    # Seconds for key customers only: looser strategic rows are what C-5 refuses without a reason.
+    "override_reason": "crash test: a clock short enough to fire during the test",
 }
 EXPECTED = ["warning", "breached", "escalated:1", "escalated:2", "escalated:3"]
 

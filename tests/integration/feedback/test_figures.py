@@ -1,4 +1,5 @@
-"""Satisfaction figures by agent, team, channel, grade, category and day; comments masked for who may not see."""
+"""Satisfaction figures by agent, team, channel, grade, category, day and the customer's attributes; comments
+masked for who may not see."""
 
 from __future__ import annotations
 
@@ -103,6 +104,33 @@ async def test_figures_by_agent_team_channel_grade_category_and_day(feedback: Fe
 
     own = await report("agent", feedback.token("agent", "a-1"), agent="a-2")
     assert [g["key"] for g in own["groups"]] == ["a-1"], "an agent sees only their own figures"
+
+
+async def test_figures_break_down_by_the_customers_value_tier_risk_level_and_lifecycle_stage(
+    feedback: Feedback,
+) -> None:
+    def customer(**attributes: str) -> CustomerRef:
+        return CustomerRef(customer_id=uuid.uuid4(), grade="basic", attributes=attributes)
+
+    risky = customer(value_tier="high", risk_level="high", lifecycle_stage="declining")
+    steady = customer(value_tier="high", risk_level="low", lifecycle_stage="mature")
+    await answered(feedback, {"csat": "1"}, customer=risky)
+    await answered(feedback, {"csat": "5"}, customer=steady)
+    await answered(feedback, {"csat": "4"}, customer=customer())
+
+    async def groups(by: str) -> dict[str, tuple[int, float | None]]:
+        async with feedback.client() as client:
+            response = await client.get(
+                "/v1/feedback/figures",
+                params={"by": by, "from": "2026-11-20", "to": "2026-11-30"},
+                headers=feedback.token("supervisor"),
+            )
+        assert response.status_code == 200, response.text
+        return {g["key"]: (g["answered"], g["satisfied_pct"]) for g in response.json()["groups"]}
+
+    assert await groups("value_tier") == {"high": (2, 50.0), "(none)": (1, 100.0)}
+    assert await groups("risk_level") == {"high": (1, 0.0), "low": (1, 100.0), "(none)": (1, 100.0)}
+    assert await groups("lifecycle_stage") == {"declining": (1, 0.0), "mature": (1, 100.0), "(none)": (1, 100.0)}
 
 
 async def test_figures_refuse_nonsense_periods_and_zones(feedback: Feedback) -> None:

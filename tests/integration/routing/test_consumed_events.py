@@ -1,7 +1,7 @@
 """Events routing consumes, on the real broker: SLA warnings and escalations raise priority live and reach the
 owner's desktop (an escalation also its target role's desktops); customer messages go to the owner; knowledge
-suggestions reach the desktop; a low survey score becomes follow-up work for a supervisor; "not solved" reopens
-the contact."""
+suggestions and overdue articles reach the desktop; a low survey score becomes follow-up work for a supervisor;
+"not solved" reopens the contact."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from shared.events import (
     ContactMessageAddedV1,
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
+    KnowledgeArticleOverdueV1,
     KnowledgeSuggestedV1,
     OutboundDeliveryReportedV1,
     ReplyTo,
@@ -249,3 +250,43 @@ async def test_a_failed_reply_and_a_calendar_running_out_reach_the_desktops(
         25,
     )
     assert not desk.of("notice")  # agents are not told; supervisors (and admins at their desks) are
+
+
+async def test_an_overdue_article_reaches_its_owners_desktop_when_it_reconnects(
+    routing: Routing, producer: Producer
+) -> None:
+    await routing.put_agent("writer", pool="p-kb")
+    await routing.put_agent("reader", pool="p-kb")
+    reader = await routing.desktop("reader")
+    away = await routing.desktop("writer", available=False)
+    last_seen = max([m["id"] for m in away.received if "id" in m], default=0)
+    await away.close()
+    article_id = uuid.uuid4()
+    overdue = KnowledgeArticleOverdueV1(
+        article_id=article_id, version=3, title="如何开具电子发票", language="zh-Hans", owner="writer",
+        review_by=datetime(2026, 5, 1, tzinfo=UTC), at=datetime.now(UTC),
+    )  # fmt: skip
+    stranger = overdue.model_copy(update={"article_id": uuid.uuid4(), "owner": "someone-in-knowledge-only"})
+    for event in (overdue, stranger):
+        await publish(producer, event, subject=f"article:{event.article_id}", source="switchboard/knowledge")
+
+    async def queued() -> bool:
+        async with routing.app.state.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT count(*) FROM desktop_message WHERE kind = 'notice'"))
+
+    await wait_until(queued, timeout_s=30)
+    writer = await routing.desktop("writer", after=last_seen, available=False)
+    notice = await writer.next_of("notice", timeout_s=30)
+    assert (notice["kind"], notice["article_id"], notice["title"], notice["version"]) == (
+        "article_overdue",
+        str(article_id),
+        "如何开具电子发票",
+        3,
+    )
+    assert notice["review_by"].startswith("2026-05-01")
+    async with routing.app.state.pool.acquire() as conn:
+        owners = await conn.fetch("SELECT agent_id FROM desktop_message WHERE kind = 'notice'")
+    assert [r["agent_id"] for r in owners] == ["writer"], "only the owner; an owner who is no agent gets nothing"
+    assert not reader.of("notice")
+    await writer.close()
+    await reader.close()

@@ -174,13 +174,14 @@ def contact_received(
     priority_class: str = "routine",
     emergency: bool = False,
     received_at: datetime | None = None,
+    attributes: dict[str, str] | None = None,
 ) -> ContactReceivedV1:
     return ContactReceivedV1.model_validate(
         {
             "contact_id": contact_id or uuid.uuid4(),
             "message_id": uuid.uuid4(),
             "channel": channel,
-            "customer": CustomerRef(customer_id=uuid.uuid4(), grade=grade),
+            "customer": CustomerRef(customer_id=uuid.uuid4(), grade=grade, attributes=attributes or {}),
             "text": "我的账单有问题",
             "category": category,
             "priority_class": priority_class,

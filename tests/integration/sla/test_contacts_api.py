@@ -179,6 +179,41 @@ async def test_attainment_counts_met_and_missed_per_clock_and_at_risk_lists_the_
     ).status_code == 403
 
 
+async def test_attainment_breaks_down_by_the_customers_value_tier_risk_level_and_lifecycle_stage(sla: Sla) -> None:
+    t = utcnow() - timedelta(hours=1)
+    risky = {"value_tier": "high", "risk_level": "high", "lifecycle_stage": "declining"}
+    steady = {"value_tier": "low", "risk_level": "low", "lifecycle_stage": "mature"}
+    late, quick, unknown = (
+        contact_received(channel="phone", received_at=t, attributes=a) for a in (risky, steady, {})
+    )
+    for received in (late, quick, unknown):
+        await sla.publish(received)
+    for received in (late, quick, unknown):
+        await sla.wait_for_contact(received.contact_id, lambda v: len(v["clocks"]) == 3)
+    await sla.publish(work_assigned(late.contact_id, t + timedelta(minutes=40)))
+    await sla.publish(work_assigned(quick.contact_id, t + timedelta(seconds=10)))
+    await sla.wait_for_contact(late.contact_id, lambda v: clock(v, "first_response")["state"] == "missed")
+    await sla.wait_for_contact(quick.contact_id, lambda v: clock(v, "first_response")["state"] == "met")
+
+    async def rows(**params: str) -> dict[tuple[str | None, ...], tuple[int, int, int]]:
+        query = {"group_by": ["clock", "value_tier", "risk_level", "lifecycle_stage"], "clock": "first_response"}
+        response = await sla.client.get("/v1/sla/attainment", params={**query, **params}, headers=SUPERVISOR)
+        assert response.status_code == 200, response.text
+        return {
+            (r["value_tier"], r["risk_level"], r["lifecycle_stage"]): (r["met"], r["missed"], r["open"])
+            for r in response.json()["rows"]
+        }
+
+    assert await rows() == {
+        ("high", "high", "declining"): (0, 1, 0),
+        ("low", "low", "mature"): (1, 0, 0),
+        ("(none)", "(none)", "(none)"): (0, 0, 1),
+    }
+    assert await rows(risk_level="high") == {("high", "high", "declining"): (0, 1, 0)}
+    refused = await sla.client.get("/v1/sla/attainment", params={"risk_level": "extreme"}, headers=SUPERVISOR)
+    assert refused.status_code == 422 and "risk_level" in refused.text
+
+
 async def test_a_complaint_is_resolved_only_once_the_result_reaches_the_customer(sla: Sla) -> None:
     """RULES.md: complaint resolution stops at "resolved and result fed back" — a resolution the customer was not
     told of leaves it running until the end notice is delivered."""

@@ -33,6 +33,8 @@ SECONDS_POLICY: dict[str, Any] = {
     "clocks": [
         {"clock": "first_response", "target": {"amount": 10, "unit": "seconds"}, "stops_on": ["responded"]}
     ],
+    # Seconds for key customers only: looser strategic rows are what C-5 refuses without a reason.
+    "override_reason": "test: a clock short enough to watch every level fire",
 }
 
 

@@ -127,7 +127,9 @@ POLICY: dict[str, Any] = {
     "warning_fraction": 0.8,
     "ladder": [{"level": 1, "role": "team_lead"}],
     "clocks": [
-        {"clock": "first_response", "target": {"amount": 20, "unit": "minutes"}, "stops_on": ["responded"]}
+        # A clock of its own: a first_response row for key customers alone would make key looser than basic
+        # (urgent contacts, 15 minutes) or strategic looser than key (15 minutes) as soon as it moves (C-5).
+        {"clock": "social_reply", "target": {"amount": 20, "unit": "minutes"}, "stops_on": ["responded"]}
     ],
 }
 
@@ -192,6 +194,69 @@ async def test_a_bad_policy_is_refused_with_a_problem_that_says_why(
     assert needle in response.text
 
 
+SEEDED_KEY = "00000000-0000-4000-8000-000000000003"
+SEEDED_STRATEGIC = "00000000-0000-4000-8000-000000000002"
+SLOW_STRATEGIC: dict[str, Any] = {
+    **POLICY,
+    "name": "Strategic customers on chat",
+    "grade": "strategic",
+    "channel": "chat",
+    "clocks": [
+        {"clock": "first_response", "target": {"amount": 20, "unit": "minutes"}, "stops_on": ["responded"]}
+    ],
+}
+
+
+async def test_a_strategic_policy_looser_than_key_is_refused_naming_both_unless_an_override_is_audited(
+    sla: Sla,
+) -> None:
+    refused = await sla.client.post("/v1/sla/policies", json=SLOW_STRATEGIC, headers=ADMIN)
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM_JSON
+    problem = refused.json()
+    assert problem["type"].endswith("/looser-grade")
+    assert "'Strategic customers on chat'" in problem["detail"] and SEEDED_KEY in problem["detail"]
+    assert "override_reason" in problem["detail"]
+    pairs = {(f["higher"]["grade"], f["lower"]["grade"], f["lower"]["policy_id"]) for f in problem["looser"]}
+    assert ("strategic", "key", SEEDED_KEY) in pairs
+    assert all(f["channel"] == "chat" and f["clock"] == "first_response" for f in problem["looser"])
+    listed = (await sla.client.get("/v1/sla/policies", headers=ADMIN)).json()
+    assert "Strategic customers on chat" not in {p["name"] for p in listed}, "nothing was saved"
+
+    reason = "contract 2026-17 gives this customer group 20 minutes on chat"
+    saved = await sla.client.post(
+        "/v1/sla/policies", json={**SLOW_STRATEGIC, "override_reason": reason}, headers=ADMIN
+    )
+    assert saved.status_code == 201, saved.text
+    audit = (
+        await sla.client.get("/v1/sla/audit", params={"entity_id": saved.json()["policy_id"]}, headers=ADMIN)
+    ).json()
+    override = audit[0]["detail"]["c5_override"]
+    assert override["reason"] == reason and {f["lower"]["policy_id"] for f in override["looser"]} >= {SEEDED_KEY}
+
+    # Once accepted, the looseness is known: renaming the row needs no new reason, making it looser still does.
+    url = f"/v1/sla/policies/{saved.json()['policy_id']}"
+    renamed = await sla.client.put(url, json={**SLOW_STRATEGIC, "name": "Strategic chat"}, headers=ADMIN)
+    assert renamed.status_code == 200, renamed.text
+    slower = copy.deepcopy(SLOW_STRATEGIC)
+    slower["clocks"][0]["target"]["amount"] = 25
+    assert (await sla.client.put(url, json=slower, headers=ADMIN)).status_code == 422
+
+
+async def test_deactivating_the_strategic_row_is_refused_while_strategic_would_fall_back_to_a_looser_one(
+    sla: Sla,
+) -> None:
+    url = f"/v1/sla/policies/{SEEDED_STRATEGIC}"
+    refused = await sla.client.delete(url, headers=ADMIN)
+    assert refused.status_code == 422 and refused.json()["type"].endswith("/looser-grade")
+    assert "30 minutes (policy 'Defaults (every contact)'" in refused.json()["detail"]
+    assert (await sla.client.get(url, headers=ADMIN)).json()["active"] is True
+    removed = await sla.client.delete(url, params={"override_reason": "strategic grade retired"}, headers=ADMIN)
+    assert removed.status_code == 200 and removed.json()["active"] is False
+    audit = (await sla.client.get("/v1/sla/audit", params={"entity_id": SEEDED_STRATEGIC}, headers=ADMIN)).json()
+    assert audit[0]["action"] == "deactivated"
+    assert audit[0]["detail"]["c5_override"]["reason"] == "strategic grade retired"
+
+
 async def test_only_admins_change_policies_and_agents_do_not_read_them(shared_sla: Sla) -> None:
     supervisor = {"Authorization": f"Bearer {token('supervisor')}"}
     agent = {"Authorization": f"Bearer {token('agent')}"}
@@ -216,7 +281,7 @@ async def test_a_contact_keeps_the_policy_version_it_started_under(sla: Sla) -> 
     await sla.wait_for_contact(after.contact_id, lambda v: len(v["clocks"]) >= 1)
 
     def first(view: dict[str, Any]) -> tuple[int, float]:
-        clock = next(c for c in view["clocks"] if c["clock"] == "first_response")
+        clock = next(c for c in view["clocks"] if c["clock"] == "social_reply")
         return clock["policy_version"], clock["target"]["seconds"]
 
     assert first(await sla.contact(before.contact_id)) == (1, 1200.0)

@@ -8,7 +8,14 @@ from datetime import timedelta
 import pytest
 
 from services.routing.domain.engine import Engine, naive_best_work
-from services.routing.domain.policy import PolicyError, parse_policy, priority_at, queue_key, static_priority
+from services.routing.domain.policy import (
+    PolicyError,
+    lower_bonuses,
+    parse_policy,
+    priority_at,
+    queue_key,
+    static_priority,
+)
 from tests.unit.routing.builders import NOW, POLICY_DOCUMENT, make_agent, make_policy, make_work
 
 POLICY = make_policy()
@@ -79,3 +86,19 @@ def test_a_policy_document_with_unknown_names_is_refused_with_the_reason() -> No
     steps = [{"after_s": 60, "level_drop": 1}, {"after_s": 30, "level_drop": 2}]
     with pytest.raises(PolicyError, match="increasing"):
         parse_policy({**POLICY_DOCUMENT, "relaxation": steps})
+
+
+def test_grade_bonuses_in_rules_order_are_accepted_and_ties_are_not_looser() -> None:
+    assert lower_bonuses(POLICY.grade_bonus) == []
+    assert lower_bonuses({"strategic": 150, "key": 150}) == []
+
+
+def test_a_higher_grade_with_a_lower_bonus_is_found_for_every_pair_out_of_order() -> None:
+    found = lower_bonuses({"strategic": 100, "key": 150, "basic": 120})
+    assert [(b.higher, b.lower) for b in found] == [("strategic", "key"), ("strategic", "basic")]
+    assert "strategic +100 is below key +150" in found[0].text()
+    assert [(b.higher, b.lower) for b in lower_bonuses({"strategic": 300})] == []
+    assert [(b.higher, b.lower, b.higher_bonus) for b in lower_bonuses({"basic": 10})] == [
+        ("strategic", "basic", 0),
+        ("key", "basic", 0),
+    ], "a grade left out has no bonus"

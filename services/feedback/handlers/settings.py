@@ -1,0 +1,70 @@
+"""Feedback's settings in force, cached like intake's classification rules; replaced (validated, versioned,
+audited) by an admin."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from services.feedback import repository as repo
+from services.feedback.domain.settings import Settings, parse_settings
+from shared.db import Conn
+
+SETTINGS_TTL_S = 2.0
+
+
+class SettingsCache:
+    """The settings in force, re-read when another process (or this one) stored a newer version."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._checked = 0.0
+
+    async def get(self, conn: Conn) -> Settings:
+        if self._settings is None:
+            self._settings = await repo.latest_settings(conn)
+            self._checked = time.monotonic()
+        elif time.monotonic() - self._checked > SETTINGS_TTL_S:
+            self._checked = time.monotonic()
+            if await repo.settings_version(conn) != self._settings.version:
+                self._settings = await repo.latest_settings(conn)
+        return self._settings
+
+    def invalidate(self) -> None:
+        self._settings = None
+
+
+class SettingsVersionConflict(Exception):
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the settings are at version {current}")
+        self.current = current
+
+
+async def change_settings(
+    conn: Conn,
+    *,
+    document: dict[str, Any],
+    expected_version: int | None,
+    actor: str,
+    role: str,
+    now: datetime,
+) -> Settings:
+    """Validate, save (version + 1) and audit before and after. `InvalidSettings` or `SettingsVersionConflict`."""
+    after = parse_settings(document, version=0)
+    await repo.lock_settings(conn)
+    before = await repo.latest_settings(conn)
+    if expected_version is not None and before.version != expected_version:
+        raise SettingsVersionConflict(before.version)
+    version = await repo.insert_settings(conn, document=after.document(), by=actor, now=now)
+    await repo.insert_audit(
+        conn,
+        actor=actor,
+        role=role,
+        action="feedback_settings.update",
+        subject="feedback_settings",
+        detail={"before": before.document(), "after": after.document(), "version": version},
+        now=now,
+    )
+    return replace(after, version=version)

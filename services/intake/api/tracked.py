@@ -1,0 +1,117 @@
+"""`GET /v1/customers/tracked`: the tracked registration of high-risk customers (002 §2.2) — which customers,
+their contacts, when each was registered, and who handled it; for supervisors and admins, every read audited."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from services.intake.api.common import clock_of, deps_of
+from services.intake.domain.conversation import Cursor
+from services.intake.repository import rules, tracked
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+class TrackedCustomer(BaseModel):
+    customer_id: uuid.UUID
+    name: str | None
+    grade: str
+    value_tier: str | None
+    risk_level: str | None
+    """Now; the registration's `reason` says what it was when the contact was registered."""
+    lifecycle_stage: str | None
+
+
+class TrackedContact(BaseModel):
+    contact_id: uuid.UUID
+    channel: str
+    subject: str | None
+    category: str
+    priority_class: str
+    emergency: bool
+    status: str
+    work_state: str | None
+    created_at: datetime
+    ended_at: datetime | None
+
+
+class Registration(BaseModel):
+    registered_at: datetime
+    reason: str
+    """Why it is tracked: `risk_level:high`."""
+    customer: TrackedCustomer
+    contact: TrackedContact
+    owner_id: str | None
+    """Who holds the work now."""
+    team: str | None
+    handled_by: list[str]
+    """Every agent who handled it (assigned, passed it on, recorded the solution, resolved it), earliest first."""
+
+
+class RegistrationPage(BaseModel):
+    registrations: list[Registration]
+    next: str | None
+    """Pass as `after` for the next (older) page; None when there is none."""
+
+
+def _before(after: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not after:
+        return None
+    try:
+        cursor = Cursor.decode(after)
+        return cursor.at, uuid.UUID(cursor.key)
+    except ValueError as exc:
+        raise Problem(422, "Validation failed", f"query.after: {exc}", kind="validation") from exc
+
+
+@router.get("/tracked", response_model=RegistrationPage, summary="High-risk customers' tracked contacts")
+async def tracked_registrations(
+    request: Request,
+    who: Annotated[Principal, Depends(require_roles("supervisor", "admin"))],
+    customer_id: uuid.UUID | None = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RegistrationPage:
+    """Newest registration first, optionally of one customer. The page holds names (personal data): each read is
+    audited with who read which customers."""
+    before = _before(after)
+    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+        rows = await tracked.tracked_page(conn, customer_id=customer_id, before=before, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        await rules.audit(
+            conn,
+            actor=f"{who.role}:{who.subject}",
+            action="customer.tracked.read",
+            target="customers:tracked",
+            detail={
+                "customers": sorted({str(r["customer_id"]) for r in rows}),
+                "contacts": len(rows),
+                "customer_id": str(customer_id) if customer_id else None,
+                "after": after,
+            },
+            at=clock_of(request).now(),
+        )
+    last = rows[-1] if more else None
+    return RegistrationPage(
+        registrations=[
+            Registration(
+                registered_at=r["registered_at"],
+                reason=r["reason"],
+                customer=TrackedCustomer(name=r["display_name"], **r),
+                contact=TrackedContact(**r),
+                owner_id=r["owner_id"],
+                team=r["team"],
+                handled_by=list(r["handled_by"]),
+            )
+            for r in rows
+        ],
+        next=Cursor(last["registered_at"], str(last["contact_id"])).encode() if last else None,
+    )

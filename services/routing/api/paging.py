@@ -1,0 +1,124 @@
+"""Emergency paging: the on-call list (admin, every change audited; supervisors and ops read it) and the
+acknowledgement an emergency-team member gives from the desktop (REST or the socket's `acknowledge`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.routing.api.common import actor_of, transaction
+from services.routing.domain.lifecycle import NotFound
+from services.routing.domain.paging import EmergencyPage, OnCall, masked_phone
+from services.routing.handlers.paging import acknowledge
+from services.routing.repository import feed
+from services.routing.repository import paging as paging_repo
+from shared.auth import Principal, require_roles
+
+router = APIRouter(tags=["paging"])
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Staff = Annotated[Principal, Depends(require_roles("admin", "supervisor", "ops"))]
+Person = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
+OnCallId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
+
+
+class OnCallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
+    """E.164 (`+8613800138000`): pages go out by SMS."""
+    active: bool = True
+
+
+class OnCallOut(BaseModel):
+    on_call_id: str
+    name: str
+    phone: str
+    active: bool
+
+
+def _out(entry: OnCall) -> OnCallOut:
+    return OnCallOut(on_call_id=entry.on_call_id, name=entry.name, phone=entry.phone, active=entry.active)
+
+
+@router.get("/v1/on-call", response_model=list[OnCallOut])
+async def list_on_call(request: Request, _p: Staff) -> list[OnCallOut]:
+    """Who is paged by SMS when an emergency contact is not taken in time (`emergency_page_after_s`)."""
+    async with transaction(request) as tx:
+        return [_out(e) for e in await paging_repo.list_on_call(tx.conn)]
+
+
+@router.put("/v1/on-call/{on_call_id}", response_model=OnCallOut)
+async def put_on_call(
+    on_call_id: OnCallId, body: OnCallIn, request: Request, response: Response, principal: Admin
+) -> OnCallOut:
+    entry = OnCall(on_call_id, body.name, body.phone, body.active)
+    async with transaction(request) as tx:
+        created = await paging_repo.put_on_call(tx.conn, entry, by=actor_of(principal).label, now=tx.now)
+        await feed.audit(
+            tx.conn,
+            actor=actor_of(principal).label,
+            action="on_call_added" if created else "on_call_changed",
+            target=f"on_call:{on_call_id}",
+            detail={"name": body.name, "phone": masked_phone(body.phone), "active": body.active},
+            now=tx.now,
+        )
+    response.status_code = 201 if created else 200
+    return _out(entry)
+
+
+@router.delete("/v1/on-call/{on_call_id}", status_code=204)
+async def delete_on_call(on_call_id: str, request: Request, principal: Admin) -> Response:
+    async with transaction(request) as tx:
+        if not await paging_repo.delete_on_call(tx.conn, on_call_id):
+            raise NotFound(f"no one on call as {on_call_id}")
+        await feed.audit(
+            tx.conn,
+            actor=actor_of(principal).label,
+            action="on_call_removed",
+            target=f"on_call:{on_call_id}",
+            detail={},
+            now=tx.now,
+        )
+    return Response(status_code=204)
+
+
+class PageOut(BaseModel):
+    contact_id: uuid.UUID
+    work_id: uuid.UUID
+    due_at: datetime
+    """When the on-call list is paged unless the emergency team has it by then."""
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    paged_at: datetime | None
+
+
+def page_out(page: EmergencyPage) -> PageOut:
+    return PageOut(
+        contact_id=page.contact_id,
+        work_id=page.work_id,
+        due_at=page.due_at,
+        acknowledged_at=page.acknowledged_at,
+        acknowledged_by=page.acknowledged_by,
+        paged_at=page.paged_at,
+    )
+
+
+@router.get("/v1/emergencies/{contact_id}", response_model=PageOut)
+async def get_page(contact_id: uuid.UUID, request: Request, _p: Person) -> PageOut:
+    async with transaction(request) as tx:
+        page = await paging_repo.get_page(tx.conn, contact_id)
+        if page is None:
+            raise NotFound(f"no emergency page for contact {contact_id}")
+        return page_out(page)
+
+
+@router.post("/v1/emergencies/{contact_id}/acknowledge", response_model=PageOut)
+async def acknowledge_page(contact_id: uuid.UUID, request: Request, principal: Person) -> PageOut:
+    """The emergency team has it: no SMS page goes out for this contact after this."""
+    async with transaction(request) as tx:
+        return page_out(await acknowledge(tx, contact_id, actor_of(principal)))
