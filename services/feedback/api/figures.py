@@ -19,7 +19,17 @@ from shared.telemetry import mask_pii
 
 router = APIRouter(tags=["feedback"])
 GroupBy = Literal[
-    "agent", "team", "channel", "grade", "category", "day", "value_tier", "risk_level", "lifecycle_stage", "all"
+    "agent",
+    "team",
+    "channel",
+    "grade",
+    "category",
+    "subcategory",
+    "day",
+    "value_tier",
+    "risk_level",
+    "lifecycle_stage",
+    "all",
 ]
 
 

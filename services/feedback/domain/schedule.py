@@ -34,6 +34,8 @@ class ContactFacts:
     risk_level: str | None = None
     lifecycle_stage: str | None = None
     """The customer's attributes as contact.received carried them, for the figures."""
+    subcategory: str | None = None
+    """Level 2 (or `level2/level3`) under `category`."""
 
 
 @dataclass(frozen=True)

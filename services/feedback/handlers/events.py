@@ -53,7 +53,9 @@ async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
     if isinstance(event, ContactReceivedV1):
         await on_contact_received(conn, event, now=now)
     elif isinstance(event, ContactReclassifiedV1):
-        await repo.set_contact_category(conn, contact_id=event.contact_id, category=event.category, now=now)
+        await repo.set_contact_category(
+            conn, contact_id=event.contact_id, category=event.category, now=now, subcategory=event.subcategory
+        )
     elif isinstance(event, WorkAssignedV1):
         await repo.set_contact_agent(
             conn, contact_id=event.contact_id, agent_id=event.agent_id, team=event.team, now=now
@@ -95,6 +97,7 @@ async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: date
         value_tier=event.customer.attributes.get("value_tier"),
         risk_level=event.customer.attributes.get("risk_level"),
         lifecycle_stage=event.customer.attributes.get("lifecycle_stage"),
+        subcategory=event.subcategory,
     )
     await repo.upsert_contact(conn, facts=facts, now=now)
     # A resolution seen before its contact (the two topics are not ordered together) is planned now.

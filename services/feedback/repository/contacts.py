@@ -11,8 +11,8 @@ from shared.db import Conn
 UPSERT_CONTACT = """
 INSERT INTO contact_fact (
     contact_id, channel, customer_id, original_customer_id, grade, category, language, phone, email,
-    chat_session, time_zone, updated_at, value_tier, risk_level, lifecycle_stage
-) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    chat_session, time_zone, updated_at, value_tier, risk_level, lifecycle_stage, subcategory
+) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (contact_id) DO UPDATE SET
     channel = EXCLUDED.channel, customer_id = EXCLUDED.customer_id,
     original_customer_id = EXCLUDED.original_customer_id, grade = EXCLUDED.grade,
@@ -20,7 +20,8 @@ ON CONFLICT (contact_id) DO UPDATE SET
     phone = COALESCE(EXCLUDED.phone, contact_fact.phone), email = COALESCE(EXCLUDED.email, contact_fact.email),
     chat_session = COALESCE(EXCLUDED.chat_session, contact_fact.chat_session),
     time_zone = COALESCE(EXCLUDED.time_zone, contact_fact.time_zone), updated_at = EXCLUDED.updated_at,
-    value_tier = EXCLUDED.value_tier, risk_level = EXCLUDED.risk_level, lifecycle_stage = EXCLUDED.lifecycle_stage
+    value_tier = EXCLUDED.value_tier, risk_level = EXCLUDED.risk_level, lifecycle_stage = EXCLUDED.lifecycle_stage,
+    subcategory = EXCLUDED.subcategory
 """
 
 
@@ -42,14 +43,19 @@ async def upsert_contact(conn: Conn, *, facts: ContactFacts, now: datetime) -> N
         facts.value_tier,
         facts.risk_level,
         facts.lifecycle_stage,
+        facts.subcategory,
     )
 
 
-SET_CONTACT_CATEGORY = "UPDATE contact_fact SET category = $2, updated_at = $3 WHERE contact_id = $1"
+SET_CONTACT_CATEGORY = (
+    "UPDATE contact_fact SET category = $2, subcategory = $4, updated_at = $3 WHERE contact_id = $1"
+)
 
 
-async def set_contact_category(conn: Conn, *, contact_id: uuid.UUID, category: str, now: datetime) -> None:
-    await conn.execute(SET_CONTACT_CATEGORY, contact_id, category, now)
+async def set_contact_category(
+    conn: Conn, *, contact_id: uuid.UUID, category: str, now: datetime, subcategory: str | None = None
+) -> None:
+    await conn.execute(SET_CONTACT_CATEGORY, contact_id, category, now, subcategory)
 
 
 SET_CONTACT_AGENT = """

@@ -18,6 +18,8 @@ SELECT
         WHEN 'channel' THEN i.channel
         WHEN 'grade' THEN i.grade
         WHEN 'category' THEN COALESCE(i.category, '(none)')
+        WHEN 'subcategory'
+            THEN COALESCE(f.category, i.category, '(none)') || '/' || COALESCE(f.subcategory, '(none)')
         WHEN 'day' THEN to_char(i.sent_at AT TIME ZONE $4::text, 'YYYY-MM-DD')
         WHEN 'value_tier' THEN COALESCE(f.value_tier, '(none)')
         WHEN 'risk_level' THEN COALESCE(f.risk_level, '(none)')

@@ -133,6 +133,23 @@ async def test_figures_break_down_by_the_customers_value_tier_risk_level_and_lif
     assert await groups("lifecycle_stage") == {"declining": (1, 0.0), "mature": (1, 100.0), "(none)": (1, 100.0)}
 
 
+async def test_figures_break_down_by_level_2_and_3_categories(feedback: Feedback) -> None:
+    await answered(feedback, {"csat": "1"}, category="complaint", subcategory="billing/overcharge")
+    await answered(feedback, {"csat": "5"}, category="complaint", subcategory="billing/overcharge")
+    await answered(feedback, {"csat": "5"}, category="complaint", subcategory="delivery")
+    await answered(feedback, {"csat": "4"}, category="enquiry")
+    async with feedback.client() as client:
+        response = await client.get(
+            "/v1/feedback/figures",
+            params={"by": "subcategory", "from": "2026-11-20", "to": "2026-11-30"},
+            headers=feedback.token("supervisor"),
+        )
+    groups = {g["key"]: (g["answered"], g["satisfied_pct"]) for g in response.json()["groups"]}
+    assert groups == {
+        "complaint/billing/overcharge": (2, 50.0), "complaint/delivery": (1, 100.0), "enquiry/(none)": (1, 100.0),
+    }  # fmt: skip
+
+
 async def test_figures_refuse_nonsense_periods_and_zones(feedback: Feedback) -> None:
     async with feedback.client() as client:
         backwards = await client.get(
