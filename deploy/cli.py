@@ -271,16 +271,22 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job: the stack (started if it is not up), seeded, then a simulated contact centre through it."""
+    """The main job: the stack (started if it is not up), seeded, then a simulated contact centre through it; the
+    addresses and sign-ins of the workspace and the wallboard are printed before the run and after it."""
     from bench.demo.run import DemoOptions, run
 
     code = cmd_up(argparse.Namespace(no_services=False, traces=args.traces))
     if code:
         return code
     options = DemoOptions(minutes=args.minutes, rate_per_min=args.rate, agents=args.agents, seed=args.seed)
-    report = asyncio.run(run(_stack(), options, console)).report
-    console.print(report.read_text(encoding="utf-8").split("## Charts")[0])
-    console.print(f"[bold]report:[/] {report}  (charts beside it)")
+    from bench.demo.people import print_sign_ins
+
+    stack = _stack()
+    result = asyncio.run(run(stack, options, console))
+    console.print(result.report.read_text(encoding="utf-8").split("## Charts")[0])
+    console.print(f"[bold]report:[/] {result.report}  (charts beside it)")
+    console.print("The stack keeps running (`switchboard down` stops it): take offers and watch it in a browser.")
+    print_sign_ins(console, stack, result.sign_ins)
     return 0
 
 

@@ -53,12 +53,16 @@ async function safely(name, load) {
 async function poll() {
   const now = Date.now();
   const since = new Date(intervalStart(now) - 7 * INTERVAL_MS).toISOString();
-  const [queue, agents, figures, risk] = await Promise.all([
+  // Two reads of the risk list: the breached (overdue first) and, separately, the running clocks closest to
+  // their breach, so a pile of old breaches never hides the next warning.
+  const [queue, agents, figures, overdue, soon] = await Promise.all([
     safely("queue", () => get(svc("routing", "/supervisor/queue", { limit: 20 }))),
     safely("agents", () => get(svc("routing", "/agents"))),
     safely("figures", () => get(svc("routing", "/figures/queue", { from: since }))),
-    safely("risk", () => get(svc("sla", "/sla/at-risk", { include_breached: true, limit: 30 }))),
+    safely("risk", () => get(svc("sla", "/sla/at-risk", { include_breached: true, limit: 20 }))),
+    safely("risk", () => get(svc("sla", "/sla/at-risk", { limit: 20 }))),
   ]);
+  const risk = overdue && soon ? [...overdue.filter((r) => r.breached), ...soon] : undefined;
   board.fetchedAt = Date.now();
   if (queue) {
     board.queue = queue;

@@ -127,6 +127,7 @@ function onScreen(message, arrived) {
     measured.offers.push({
       offer_id: message.offer_id,
       contact_id: message.work.contact_id,
+      shown_at: shown,
       latency_ms: Number.isNaN(committed) ? null : shown - committed,
       socket_to_screen_ms: performance.now() - arrived,
     });
