@@ -451,5 +451,6 @@ function stepDetail(entry) {
   if (d.channel && entry.kind.startsWith("outbound_")) parts.push(label("channel", d.channel));
   if (d.delivery) parts.push(label("delivery", d.delivery));
   if (d.csat) parts.push(`CSAT ${d.csat}`);
-  return parts.length ? h("span", { class: "meta" }, ` · ${parts.join(" · ")}`) : null;
+  const shown = [...new Set(parts)];
+  return shown.length ? h("span", { class: "meta" }, ` · ${shown.join(" · ")}`) : null;
 }
