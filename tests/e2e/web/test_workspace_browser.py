@@ -8,7 +8,6 @@ both. Screenshots of both pages, in English and Chinese, are taken on the way.""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import time
@@ -59,8 +58,11 @@ def shot(browser: Any, name: str, *, whole_page: bool = False) -> None:
     """The screen as the person sees it, or (the wallboard) the whole page down to its last panel."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     if whole_page:
-        capture = {"format": "png", "captureBeyondViewport": True}
-        png = base64.b64decode(browser.execute_cdp_cmd("Page.captureScreenshot", capture)["data"])
+        width, height = browser.execute_script("return [window.innerWidth, document.documentElement.scrollHeight]")
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        png = browser.get_screenshot_as_png()
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     else:
         png = browser.get_screenshot_as_png()
     (SCREENSHOTS / name).write_bytes(png)

@@ -39,6 +39,7 @@ def test_every_text_a_script_or_page_asks_for_is_in_the_catalogs() -> None:
     for source in scripts().values():
         asked |= set(re.findall(r"\bt\(\"([a-z_]+\.[a-z_.]+)\"", source))
         asked |= set(re.findall(r"\b(?:tile|field)\([^)]*?\"([a-z_]+\.[a-z_]+)\"", source))
+        asked |= set(re.findall(r"\balert\(\"([a-z_]+\.[a-z_.]+)\"", source))
     for page in STATIC.glob("*.html"):
         asked |= set(re.findall(r'data-i18n(?:-[a-z]+)?="([a-z_.]+)"', page.read_text(encoding="utf-8")))
     assert asked, "the scan found nothing: the pattern is out of date"

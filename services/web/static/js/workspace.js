@@ -68,8 +68,8 @@ function receive(message, arrived) {
       break;
     case "offer_closed":
       if (state.offers.delete(message.offer_id)) renderOffers();
-      if (message.status === "expired") alert(t("alert.offer_missed"), null, "warn");
-      if (message.status === "withdrawn") alert(t("alert.offer_withdrawn"), null, "info");
+      if (message.status === "expired") alert("alert.offer_missed", {}, null, "warn");
+      if (message.status === "withdrawn") alert("alert.offer_withdrawn", {}, null, "info");
       break;
     case "assigned":
       upsertWork(message.work);
@@ -90,7 +90,7 @@ function receive(message, arrived) {
       break;
     case "message":
       if (selectedWork()?.contact_id === message.contact_id) conversation.refresh();
-      else alert(t("alert.customer_wrote"), message.contact_id, "info");
+      else alert("alert.customer_wrote", {}, message.contact_id, "info");
       break;
     case "suggestion":
       state.suggestions.set(message.contact_id, message.articles);
@@ -104,16 +104,16 @@ function receive(message, arrived) {
       renderPresence();
       break;
     case "escalation":
-      alert(t("alert.escalation", { level: message.level, clock: label("clock", message.clock) }), message.contact_id, "bad");
+      alert("alert.escalation", { level: message.level, clock: ["clock", message.clock] }, message.contact_id, "bad");
       break;
     case "delivery_failed":
-      alert(t("alert.delivery_failed", { channel: label("channel", message.channel) }), message.contact_id, "bad");
+      alert("alert.delivery_failed", { channel: ["channel", message.channel] }, message.contact_id, "bad");
       break;
     case "alert":
-      alert(t("alert.emergency"), message.work?.contact_id, "bad");
+      alert("alert.emergency", {}, message.work?.contact_id, "bad");
       break;
     case "notice":
-      alert(t("alert.notice", { kind: label("notice", message.kind) }), null, "info");
+      alert("alert.notice", { kind: ["notice", message.kind] }, null, "info");
       break;
     default:
       break;
@@ -150,7 +150,7 @@ function slaAlert(message) {
     upsertWork({ ...work, sla_warned: true, escalation_level: Math.max(work.escalation_level || 0, message.level || 0) });
   }
   const kind = message.kind === "breached" ? "bad" : "warn";
-  alert(t(`alert.sla_${message.kind}`, { clock: label("clock", message.clock) }), message.contact_id, kind, "sla");
+  alert(`alert.sla_${message.kind}`, { clock: ["clock", message.clock] }, message.contact_id, kind, "sla");
   if (selectedWork()?.contact_id === message.contact_id) side.refreshClocks();
 }
 
@@ -197,11 +197,20 @@ function select(workId) {
   side.show(work, details, work ? state.suggestions.get(work.contact_id) : null);
 }
 
-function alert(text, contactId, kind = "info", tag = "") {
-  state.alerts.unshift({ text, contactId, kind, tag, at: new Date() });
+/** An alert kept as its text key and values, so it reads in whatever language is chosen later; `[prefix, value]`
+ * values are labels (`["clock", "first_response"]`). */
+function alert(key, vars, contactId, kind = "info", tag = "") {
+  state.alerts.unshift({ key, vars, contactId, kind, tag, at: new Date() });
   state.alerts = state.alerts.slice(0, 30);
   renderAlerts();
-  toast(text, kind === "bad" ? "error" : kind);
+  toast(alertText(state.alerts[0]), kind === "bad" ? "error" : kind);
+}
+
+function alertText(entry) {
+  const vars = Object.fromEntries(
+    Object.entries(entry.vars).map(([name, value]) => [name, Array.isArray(value) ? label(...value) : value]),
+  );
+  return t(entry.key, vars);
 }
 
 // --- drawing ---------------------------------------------------------------------------------------------------
@@ -384,7 +393,7 @@ function renderAlerts() {
       "ul",
       { class: "alerts" },
       state.alerts.map((a) =>
-        h("li", { class: `alert ${a.kind}`, dataset: { tag: a.tag } }, h("time", {}, time(a.at)), " ", a.text),
+        h("li", { class: `alert ${a.kind}`, dataset: { tag: a.tag } }, h("time", {}, time(a.at)), " ", alertText(a)),
       ),
     ),
   );
