@@ -181,6 +181,43 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_add(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+    if len(password) < 8:
+        err.print("the password needs at least 8 characters")
+        return 2
+    stack = Stack(StackSettings())
+    subject = args.subject or args.name
+    created = asyncio.run(
+        stack.add_user(
+            user_id=args.name,
+            display_name=args.display_name or args.name,
+            role=args.role,
+            subject=subject,
+            password=password,
+        )
+    )
+    verb = "added" if created else "changed"
+    err.print(f"{verb} {args.name} ({args.role}; the services know them as {subject})")
+    return 0
+
+
+def cmd_users_list(_args: argparse.Namespace) -> int:
+    users = asyncio.run(Stack(StackSettings()).list_users())
+    table = Table(title=f"web sign-ins — {len(users)}")
+    for column in ("name", "display name", "role", "agent / subject", "active"):
+        table.add_column(column)
+    for name, display, role, subject, active in users:
+        table.add_row(name, display, role, subject, "yes" if active else "no")
+    console.print(table)
+    return 0
+
+
 def _parse_ttl(text: str) -> timedelta:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     if text and text[-1] in units and text[:-1].isdigit():
@@ -234,16 +271,22 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job: the stack (started if it is not up), seeded, then a simulated contact centre through it."""
+    """The main job: the stack (started if it is not up), seeded, then a simulated contact centre through it; the
+    addresses and sign-ins of the workspace and the wallboard are printed before the run and after it."""
     from bench.demo.run import DemoOptions, run
 
     code = cmd_up(argparse.Namespace(no_services=False, traces=args.traces))
     if code:
         return code
     options = DemoOptions(minutes=args.minutes, rate_per_min=args.rate, agents=args.agents, seed=args.seed)
-    report = asyncio.run(run(_stack(), options, console)).report
-    console.print(report.read_text(encoding="utf-8").split("## Charts")[0])
-    console.print(f"[bold]report:[/] {report}  (charts beside it)")
+    from bench.demo.people import print_sign_ins
+
+    stack = _stack()
+    result = asyncio.run(run(stack, options, console))
+    console.print(result.report.read_text(encoding="utf-8").split("## Charts")[0])
+    console.print(f"[bold]report:[/] {result.report}  (charts beside it)")
+    console.print("The stack keeps running (`switchboard down` stops it): take offers and watch it in a browser.")
+    print_sign_ins(console, stack, result.sign_ins)
     return 0
 
 
@@ -332,7 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start Kafka, PostgreSQL, topics and the five services (idempotent)")
+    up = sub.add_parser(
+        "up", help="start Kafka, PostgreSQL, topics, the five services and the web gateway (idempotent)"
+    )
     up.add_argument("--no-services", action="store_true", help="only the broker, the database and the topics")
     up.add_argument("--traces", action="store_true", help="also start the Zipkin trace viewer and export to it")
     up.set_defaults(func=cmd_up)
@@ -367,6 +412,18 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", required=True, help="subject: the agent or user id")
     token.add_argument("--ttl", default="8h", help="lifetime, e.g. 30m, 8h, 7d (default 8h)")
     token.set_defaults(func=cmd_token)
+
+    users = sub.add_parser("users", help="people who sign in at the web gateway with a password").add_subparsers(
+        dest="users_command", required=True
+    )
+    add_user = users.add_parser("add", help="add a user, or change one's role, agent id or password")
+    add_user.add_argument("name", help="the sign-in name (lower case)")
+    add_user.add_argument("--role", required=True, choices=[r for r in ROLES if r != "adapter"])
+    add_user.add_argument("--subject", help="the agent id routing knows (default: the name)")
+    add_user.add_argument("--display-name", help="shown in the page header")
+    add_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add_user.set_defaults(func=cmd_users_add)
+    users.add_parser("list", help="a table of the web sign-ins").set_defaults(func=cmd_users_list)
 
     smoke = sub.add_parser("smoke", help="round trip through outbox → Kafka → consumer → inbox, with figures")
     smoke.add_argument("--events", type=int, default=200)

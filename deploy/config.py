@@ -43,6 +43,8 @@ class StackSettings(BaseSettings):
     sla_port: int = DEFAULT_SERVICE_PORTS["sla"]
     feedback_port: int = DEFAULT_SERVICE_PORTS["feedback"]
     knowledge_port: int = DEFAULT_SERVICE_PORTS["knowledge"]
+    web_port: int = 8100
+    """The web gateway: the workspace, the wallboard and sign-in, with `/api/<service>/…` behind it."""
     zipkin_port: int = 9511
     """The trace viewer (Zipkin UI and API) started by `up --traces`."""
     start_timeout_s: float = 120.0
@@ -65,6 +67,10 @@ class StackSettings(BaseSettings):
     def service_port(self, service: str) -> int:
         port: int = getattr(self, f"{service}_port")
         return port
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
     def database_url(self, database: str) -> str:
         return f"postgresql://switchboard@127.0.0.1:{self.postgres_port}/{database}"
@@ -91,5 +97,6 @@ class StackSettings(BaseSettings):
             sla_port=free_port(),
             feedback_port=free_port(),
             knowledge_port=free_port(),
+            web_port=free_port(),
             start_timeout_s=120,
         )

@@ -20,14 +20,19 @@ from deploy.config import StackSettings
 from deploy.postgres import Postgres
 from deploy.processes import Managed, ProcessError, spawn, tail
 from deploy.traces import Zipkin
+from services.web import repository as web_repo
+from services.web.app import MIGRATIONS as WEB_MIGRATIONS
+from services.web.domain import hash_password
 from shared.auth import NewApiKey, Role, generate_api_key, insert_api_key, issue_token
 from shared.clock import utcnow
 from shared.db import SHARED_MIGRATIONS, connect, migrate
 from shared.events import SERVICES, TOPICS
 from shared.kafka import ensure_topics, wait_for_broker, warm_group_coordinator
 
-DATABASES: tuple[str, ...] = (*SERVICES, "ops")
-"""One database per service, plus `ops` for the CLI's smoke checks and benchmarks."""
+DATABASES: tuple[str, ...] = (*SERVICES, "ops", "web")
+"""One database per service, `ops` for the CLI's smoke checks and benchmarks, and `web` for the gateway's users
+and sessions."""
+WEB = "web"
 
 Say = Callable[[str], None]
 
@@ -69,6 +74,7 @@ class Stack:
             name: Managed(name, settings.state / "run" / f"{name}.pid", marker=f"services.{name}")
             for name in SERVICES
         }
+        self.web = Managed(WEB, settings.state / "run" / "web.pid", marker="services.web")
 
     # --- secrets and environment --------------------------------------------------------------------------
 
@@ -99,6 +105,51 @@ class Stack:
         if self.zipkin.process.pid() is not None:
             env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin.spans_endpoint
         return env
+
+    def web_env(self) -> dict[str, str]:
+        s = self.settings
+        env = {
+            "SWITCHBOARD_SERVICE": WEB,
+            "SWITCHBOARD_HOST": "127.0.0.1",
+            "SWITCHBOARD_PORT": str(s.web_port),
+            "SWITCHBOARD_DATABASE_URL": s.database_url(WEB),
+            "SWITCHBOARD_TOKEN_SECRET": self.token_secret(),
+            "PYTHONUNBUFFERED": "1",
+            **{f"SWITCHBOARD_{name.upper()}_URL": f"http://127.0.0.1:{s.service_port(name)}" for name in SERVICES},
+        }
+        if self.zipkin.process.pid() is not None:
+            env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin.spans_endpoint
+        return env
+
+    async def add_user(self, *, user_id: str, display_name: str, role: Role, subject: str, password: str) -> bool:
+        """A person who signs in at the web gateway with a password (kept as a scrypt hash); True if new. An
+        existing name gets the new display name, role, subject and password."""
+        hashed = await asyncio.to_thread(hash_password, password)
+        conn = await connect(self.settings.database_url(WEB))
+        try:
+            await migrate(conn, [(WEB, WEB_MIGRATIONS)])
+            async with conn.transaction():
+                return await web_repo.upsert_user(
+                    conn,
+                    user_id=user_id.strip().lower(),
+                    display_name=display_name,
+                    role=role,
+                    subject=subject,
+                    password_hash=hashed,
+                    now=utcnow(),
+                )
+        finally:
+            await conn.close()
+
+    async def list_users(self) -> list[tuple[str, str, str, str, bool]]:
+        """(name, display name, role, subject, active) of every password user."""
+        conn = await connect(self.settings.database_url(WEB))
+        try:
+            await migrate(conn, [(WEB, WEB_MIGRATIONS)])
+            users = await web_repo.list_users(conn)
+        finally:
+            await conn.close()
+        return [(u.user_id, u.display_name, u.role, u.subject, u.active) for u in users]
 
     async def create_api_key(self, name: str, channels: list[str], *, region: str | None = None) -> NewApiKey:
         """Every service verifies adapters against its own database, so the key goes to each of them."""
@@ -173,6 +224,9 @@ class Stack:
             t = time.monotonic()
             await self.start_services()
             times.add("services", time.monotonic() - t, f"{len(SERVICES)} ready")
+            t = time.monotonic()
+            await self.start_web()
+            times.add("web gateway", time.monotonic() - t, s.web_url)
         return times
 
     def _check_port_free(self, port: int, what: str) -> None:
@@ -202,6 +256,23 @@ class Stack:
                 + ("" if name in started else ", already running")
             )
 
+    async def start_web(self) -> None:
+        s = self.settings
+        started = self.web.pid() is None
+        if started:
+            self._check_port_free(s.web_port, "the web gateway")
+            spawn(
+                self.web,
+                [sys.executable, "-m", "services.web", "serve"],
+                log=self._log(WEB),
+                env=self.web_env(),
+            )
+        await self._await_http(f"{s.web_url}/health/ready", WEB, self.web, self._log(WEB))
+        self.say(
+            f"web: workspace {s.web_url}/workspace, wallboard {s.web_url}/wallboard (pid {self.web.pid()})"
+            + ("" if started else ", already running")
+        )
+
     async def _await_ready(self, name: str) -> None:
         url = f"http://127.0.0.1:{self.settings.service_port(name)}/health/ready"
         await self._await_http(url, name, self.services[name], self._log(name))
@@ -229,8 +300,9 @@ class Stack:
     # --- down ---------------------------------------------------------------------------------------------
 
     def down(self) -> list[str]:
-        """Stop services first (they drain and commit), then the broker, then the database."""
-        stopped = [name for name, managed in self.services.items() if managed.stop(timeout_s=20)]
+        """Stop the gateway and the services first (they drain and commit), then the broker, then the database."""
+        stopped = [WEB] if self.web.stop(timeout_s=15) else []
+        stopped += [name for name, managed in self.services.items() if managed.stop(timeout_s=20)]
         for name in stopped:
             self.say(f"{name}: stopped")
         if self.kafka.stop():
@@ -259,6 +331,7 @@ class Stack:
                         name, s.service_port(name), managed.pid(), await self._http_health(client, name)
                     )
                 )
+            rows.append(ComponentStatus(WEB, s.web_port, self.web.pid(), await self._web_health(client)))
             zipkin_pid = self.zipkin.process.pid()
             if zipkin_pid is not None:
                 try:
@@ -291,6 +364,15 @@ class Stack:
             return "ok"
         except TimeoutError:
             return "not answering metadata requests"
+
+    async def _web_health(self, client: httpx.AsyncClient) -> str:
+        if self.web.pid() is None:
+            return "stopped"
+        try:
+            response = await client.get(f"{self.settings.web_url}/health/ready")
+        except httpx.HTTPError as exc:
+            return f"no answer ({type(exc).__name__})"
+        return "ok" if response.status_code == 200 else f"not ready ({response.status_code})"
 
     async def _http_health(self, client: httpx.AsyncClient, name: str) -> str:
         if self.services[name].pid() is None:

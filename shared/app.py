@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.auth import KeyCache
+from shared.auth import KeyCache, TokenVerifier
 from shared.clock import Clock, SystemClock
 from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
@@ -165,6 +165,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         app.state.pool = pool
         app.state.settings = settings
         app.state.key_cache = KeyCache()
+        app.state.token_verifier = TokenVerifier.from_settings(settings)
         stopping = asyncio.Event()
 
         async def run_relay() -> None:
@@ -227,6 +228,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             if spec.on_stop is not None:
                 await spec.on_stop(runtime)
             await producer.stop()
+            await app.state.token_verifier.aclose()
             await pool.close()
 
     # FastAPI's own telemetry stays off: it records raw paths and query strings (survey tokens, phone lookups)

@@ -1,7 +1,10 @@
 """Who is calling: adapter API keys (stored hashed, scoped to channels) and signed bearer tokens (role + subject).
 
 Key format `sbk_<key id>_<secret>`: the id finds the row, the secret is compared by SHA-256 digest in constant
-time (the secret is 192 random bits, so a slow hash adds nothing). Tokens are HS256 JWTs.
+time (the secret is 192 random bits, so a slow hash adds nothing). Our own tokens are HS256 JWTs; with an
+OpenID Connect provider configured, its RS256/ES256 access tokens are accepted too, checked against its JWKS.
+The algorithm in a token's header only chooses which of the two checks runs: HS256 is never checked with a
+provider's key, nor a provider's algorithm with our secret.
 """
 
 from __future__ import annotations
@@ -15,15 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import httpx
 import jwt
 from fastapi import Request, WebSocket
 
+from shared.config import ServiceSettings
 from shared.db import Conn
 from shared.errors import Problem
+from shared.jwks import JwksCache, JwksError
 
 Role = Literal["adapter", "agent", "supervisor", "admin", "ops"]
 ROLES: tuple[Role, ...] = ("adapter", "agent", "supervisor", "admin", "ops")
 USER_ROLES: tuple[Role, ...] = ("agent", "supervisor", "admin", "ops")
+ROLE_STRENGTH: tuple[Role, ...] = ("admin", "supervisor", "agent", "ops")
+"""When a provider's token names several roles, the first of these it names is the one that counts."""
 KEY_PREFIX = "sbk"
 KEY_CACHE_SECONDS = 30.0
 
@@ -146,6 +154,161 @@ def verify_token(secret: str, token: str, *, issuer: str = "switchboard") -> Pri
     return Principal(role=role, subject=str(claims["sub"]))
 
 
+# --- tokens of an identity provider (OpenID Connect) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimRules:
+    """Where a provider's token keeps what Switchboard needs (see ServiceSettings.oidc_*)."""
+
+    role_claim: str = "role"
+    role_map: tuple[tuple[str, str], ...] = ()
+    subject_claim: str = "sub"
+
+
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def principal_from_claims(claims: dict[str, Any], rules: ClaimRules) -> Principal:
+    """The role (mapped, the strongest of several) and subject a verified token's claims carry."""
+    raw = _claim(claims, rules.role_claim)
+    listed = raw if isinstance(raw, list) else [raw]
+    names = [name for name in listed if isinstance(name, str)]
+    mapping = dict(rules.role_map)
+    roles = {mapping.get(name, name) for name in names}
+    role = next((r for r in ROLE_STRENGTH if r in roles), None)
+    if role is None:
+        raise AuthError(f"the token's {rules.role_claim!r} claim names no Switchboard role")
+    subject = _claim(claims, rules.subject_claim)
+    if not isinstance(subject, str | int) or isinstance(subject, bool) or not str(subject).strip():
+        raise AuthError(f"the token has no {rules.subject_claim!r} claim")
+    return Principal(role=role, subject=str(subject).strip())
+
+
+class TokenVerifier:
+    """Checks bearer tokens: ours (HS256, the shared secret) and, when configured, an identity provider's
+    (asymmetric, by its JWKS, with issuer, audience and expiry)."""
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        issuer: str = "switchboard",
+        oidc_issuer: str | None = None,
+        oidc_audience: str | None = None,
+        jwks_url: str | None = None,
+        algorithms: Sequence[str] = ("RS256", "ES256"),
+        rules: ClaimRules = ClaimRules(),
+        leeway_s: float = 30.0,
+        jwks_cache_s: float = 600.0,
+        timeout_s: float = 5.0,
+    ) -> None:
+        if oidc_issuer and not oidc_audience:
+            raise ValueError("an OpenID Connect issuer needs the audience its tokens carry for Switchboard")
+        self.secret = secret
+        self.issuer = issuer
+        self.oidc_issuer = oidc_issuer
+        self.oidc_audience = oidc_audience
+        self.algorithms = tuple(a for a in algorithms if a != "HS256")
+        self.rules = rules
+        self.leeway_s = leeway_s
+        self.timeout_s = timeout_s
+        self._http: httpx.AsyncClient | None = None
+        self.jwks = (
+            JwksCache(issuer=oidc_issuer, jwks_url=jwks_url, http=self.http, ttl_s=jwks_cache_s)
+            if oidc_issuer
+            else None
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+        return cls(
+            secret=settings.token_secret.get_secret_value(),
+            issuer=settings.token_issuer,
+            oidc_issuer=settings.oidc_issuer,
+            oidc_audience=settings.oidc_audience,
+            jwks_url=settings.oidc_jwks_url,
+            algorithms=settings.oidc_algorithms,
+            rules=ClaimRules(
+                role_claim=settings.oidc_role_claim,
+                role_map=tuple(sorted(settings.oidc_role_map.items())),
+                subject_claim=settings.oidc_subject_claim,
+            ),
+            leeway_s=settings.oidc_leeway_s,
+            jwks_cache_s=settings.oidc_jwks_cache_s,
+        )
+
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError("invalid token") from exc
+        algorithm = header.get("alg")
+        if algorithm == "HS256":
+            if not self.secret:
+                raise AuthError("tokens signed with the shared secret are not accepted here")
+            return verify_token(self.secret, token, issuer=self.issuer)
+        if self.jwks is None or algorithm not in self.algorithms:
+            raise AuthError(f"tokens signed with {algorithm!r} are not accepted")
+        return principal_from_claims(await self.provider_claims(token, audience=self.oidc_audience), self.rules)
+
+    async def provider_claims(
+        self, token: str, *, audience: str | None, nonce: str | None = None
+    ) -> dict[str, Any]:
+        """A provider token's claims once its signature (by the provider's key), issuer, audience and expiry
+        hold — and its `nonce`, for an ID token."""
+        if self.jwks is None:
+            raise AuthError("no identity provider is configured")
+        try:
+            header = jwt.get_unverified_header(token)
+            algorithm = str(header.get("alg"))
+            if algorithm not in self.algorithms:
+                raise AuthError(f"tokens signed with {algorithm!r} are not accepted")
+            key = await self.jwks.key(header.get("kid"), algorithm)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=audience,
+                issuer=self.oidc_issuer,
+                leeway=self.leeway_s,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except JwksError as exc:
+            raise AuthError(str(exc)) from exc
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token ({exc})") from exc
+        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+            raise AuthError("the ID token answers another sign-in")
+        return claims
+
+
+def token_verifier(state: Any) -> TokenVerifier:
+    """The app's verifier (made by the app factory; made here from the settings for apps built without it)."""
+    verifier: TokenVerifier | None = getattr(state, "token_verifier", None)
+    if verifier is None:
+        verifier = state.token_verifier = TokenVerifier.from_settings(state.settings)
+    return verifier
+
+
 # --- FastAPI dependencies -----------------------------------------------------------------------------------
 
 
@@ -194,9 +357,7 @@ async def authenticate(request: Request) -> Principal:
                     principal = await verify_api_key(conn, credential)
                 cache.put(credential, principal)
             return principal
-        return verify_token(
-            state.settings.token_secret.get_secret_value(), credential, issuer=state.settings.token_issuer
-        )
+        return await token_verifier(state).verify(credential)
     except AuthError as exc:
         raise Problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
@@ -243,11 +404,10 @@ async def authenticate_websocket(websocket: WebSocket, *roles: Role) -> Principa
     header = websocket.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     token = credentials.strip() if scheme.lower() == "bearer" else websocket.query_params.get("access_token", "")
-    settings = websocket.app.state.settings
     try:
         if not token:
             raise AuthError("send `Authorization: Bearer <token>` or `?access_token=<token>`")
-        principal = verify_token(settings.token_secret.get_secret_value(), token, issuer=settings.token_issuer)
+        principal = await token_verifier(websocket.app.state).verify(token)
     except AuthError as exc:
         await websocket.close(code=4401, reason=str(exc)[:120])
         return None

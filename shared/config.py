@@ -83,6 +83,26 @@ class ServiceSettings(BaseSettings):
     """HMAC secret that signs and verifies bearer tokens; the local stack generates one per state dir."""
     token_issuer: str = "switchboard"  # noqa: S105 — an issuer name, not a secret
     """`iss` claim of bearer tokens."""
+    oidc_issuer: str | None = None
+    """An OpenID Connect provider's issuer URL: its RS256/ES256 access tokens are then accepted beside ours,
+    checked against its published keys (JWKS), this issuer, `oidc_audience` and their expiry."""
+    oidc_audience: str | None = None
+    """The `aud` the provider's tokens must carry for Switchboard (required with `oidc_issuer`)."""
+    oidc_jwks_url: str | None = None
+    """Where the provider publishes its signing keys; read from the issuer's discovery document when unset."""
+    oidc_role_claim: str = "role"
+    """Claim carrying the Switchboard role: a dotted path for nested claims (`realm_access.roles`), holding a
+    string or a list; when a list names several roles the strongest counts (admin, supervisor, agent, ops)."""
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    """The provider's role names to Switchboard's (`{"cc-agents": "agent"}`); unmapped names count as they are."""
+    oidc_subject_claim: str = "sub"
+    """Claim carrying the agent or user id that routing and the other services know (e.g. `agent_id`)."""
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    """Signature algorithms accepted from the provider (asymmetric only: HS256 is reserved for our own)."""
+    oidc_leeway_s: float = 30.0
+    """Clock skew allowed on `exp`, `nbf` and `iat`, in seconds."""
+    oidc_jwks_cache_s: float = 600.0
+    """How long the provider's keys are used before they are read again (an unknown key id reads them early)."""
     max_request_bytes: int = 25 * 1024 * 1024
     """Largest request body accepted (raw MIME with attachments is the big one)."""
     log_level: str = "INFO"

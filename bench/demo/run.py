@@ -31,6 +31,7 @@ from bench.demo.agents import AgentStats, SimAgent, roster
 from bench.demo.content import articles
 from bench.demo.customers import Customers
 from bench.demo.observer import Observer, live_view
+from bench.demo.people import print_sign_ins, seed_people
 from bench.demo.report import RunInfo, write_report
 from bench.demo.tally import Snapshot
 from deploy.stack import Stack
@@ -60,6 +61,8 @@ class DemoResult:
     adapters: adapters_mod.AdapterStats
     agents: AgentStats
     started_at: datetime
+    sign_ins: dict[str, str]
+    """The demo's browser sign-ins (name → password)."""
 
 
 @dataclass
@@ -225,10 +228,12 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
             await seed_surveys(clients["feedback"], restore)
             await seed_directory(clients["intake"], people)
             await seed_knowledge(clients["knowledge"], rng, options.articles)
+            sign_ins = await seed_people(stack, clients["routing"])
         console.print(
             f"seeded {len(profiles)} agents, {len(people)} customers, {options.articles} articles; "
             f"policies compressed ×{TIME_SCALE:g} (restored at the end)"
         )
+        print_sign_ins(console, stack, sign_ins)
 
         observer = Observer(stack.settings.kafka_bootstrap)
         observing = asyncio.create_task(observer.run())
@@ -320,7 +325,7 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
         },
     )
     report = write_report(snapshot, run_info, out)
-    return DemoResult(report, snapshot, posting_stats, agent_stats, started_at)
+    return DemoResult(report, snapshot, posting_stats, agent_stats, started_at, sign_ins)
 
 
 async def _drive(

@@ -51,7 +51,7 @@ async def test_a_restart_keeps_topics_offsets_and_rows(lifecycle_stack: StackSet
     assert up.returncode == 0, up.stdout + up.stderr
     status = cli(settings, "status")
     assert status.returncode == 0, status.stdout
-    for component in ("postgresql", "kafka", "intake", "routing", "sla", "feedback", "knowledge"):
+    for component in ("postgresql", "kafka", "intake", "routing", "sla", "feedback", "knowledge", "web"):
         assert component in status.stdout
 
     topic = f"test.lifecycle.{uuid.uuid4().hex[:8]}"
@@ -76,13 +76,13 @@ async def test_a_restart_keeps_topics_offsets_and_rows(lifecycle_stack: StackSet
     down = cli(settings, "down")
     assert down.returncode == 0, down.stderr
     stopped = cli(settings, "status")
-    assert stopped.returncode == 1 and stopped.stdout.count("stopped") == 7, stopped.stdout
+    assert stopped.returncode == 1 and stopped.stdout.count("stopped") == 8, stopped.stdout
 
     again = cli(settings, "up")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "0 created now" in again.stdout, "topics must survive the restart"
     idempotent = cli(settings, "up")
-    assert idempotent.returncode == 0 and idempotent.stdout.count("already running") == 5, idempotent.stdout
+    assert idempotent.returncode == 0 and idempotent.stdout.count("already running") == 6, idempotent.stdout
 
     assert [v for _, v in await read_topic(settings.kafka_bootstrap, topic)] == [
         b"message 0",

@@ -39,3 +39,15 @@ def test_the_provision_step_creates_topics_and_databases_with_a_real_cli_command
     args = build_parser().parse_args(command[1:])
     assert args.kafka == "kafka:9092"
     assert args.postgres.endswith("/postgres")
+
+
+def test_the_web_gateway_serves_the_one_origin_and_forwards_to_every_service_by_its_compose_name() -> None:
+    services = compose()["services"]
+    web = services["web"]
+    assert web["command"] == ["python", "-m", "services.web", "serve"]
+    assert web["ports"] == ["8100:8100"]
+    assert web["environment"]["SWITCHBOARD_DATABASE_URL"].endswith("/web")
+    for name in SERVICES:
+        port = services[name]["environment"]["SWITCHBOARD_PORT"]
+        assert web["environment"][f"SWITCHBOARD_{name.upper()}_URL"] == f"http://{name}:{port}"
+    assert "healthcheck" in web

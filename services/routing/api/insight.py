@@ -175,13 +175,14 @@ async def dry_run(body: DryRunIn, request: Request, _p: Staff) -> dict[str, Any]
 async def queue_view(
     request: Request, _p: Staff, pool: str | None = None, team: str | None = None, limit: int = 50
 ) -> dict[str, Any]:
-    """Waiting work by team, class and grade (count, oldest, highest priority), the supervisor queue, and agents
-    by presence with their load."""
+    """Waiting work by team, class and grade (count, oldest, highest priority) and by pool × channel (the
+    wallboard's queues), the supervisor queue, and agents by presence with their load."""
     async with transaction(request) as tx:
         waiting = await work_repo.list_work(
             tx.conn, states=["queued", "offered"], pool=pool, team=team, limit=100_000
         )
         groups: dict[str, dict[str, Any]] = {}
+        queues: dict[tuple[str, str], dict[str, Any]] = {}
         for w in waiting:
             key = f"{w.target_team or 'any team'} · {w.work_class} · {w.grade} · {w.channel}"
             view = work_view(tx, w)
@@ -190,6 +191,13 @@ async def queue_view(
             g["offered"] += w.state == "offered"
             g["oldest_s"] = max(g["oldest_s"], view["waited_s"])
             g["top_priority"] = max(g["top_priority"], view["priority"])
+            q = queues.setdefault(
+                (w.pool, w.channel),
+                {"pool": w.pool, "channel": w.channel, "waiting": 0, "offered": 0, "oldest_s": 0.0},
+            )
+            q["waiting"] += 1
+            q["offered"] += w.state == "offered"
+            q["oldest_s"] = max(q["oldest_s"], view["waited_s"])
         top = sorted((work_view(tx, w) for w in waiting), key=lambda v: -v["priority"])[: max(1, min(limit, 500))]
         supervisor = await work_repo.list_work(tx.conn, states=["supervisor"], pool=pool, team=team, limit=500)
         agents = await agent_repo.list_agents(tx.conn, pool=pool, team=team)
@@ -210,6 +218,7 @@ async def queue_view(
         return {
             "waiting": len(waiting),
             "groups": dict(sorted(groups.items(), key=lambda kv: -kv[1]["top_priority"])),
+            "queues": [queues[k] for k in sorted(queues)],
             "top": top,
             "supervisor_queue": [work_view(tx, w) for w in supervisor],
             "agents": {k: by_presence[k] for k in sorted(by_presence)},

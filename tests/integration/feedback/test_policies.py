@@ -56,7 +56,9 @@ async def test_an_admin_changes_a_policy_and_the_change_is_audited(feedback: Fee
     assert saved.status_code == 200, saved.text
     assert (saved.json()["delay_minutes"], saved.json()["version"], saved.json()["updated_by"]) == (30, 2, "ada")
     assert stale.status_code == 409 and stale.json()["current_version"] == 2
-    [entry] = [e for e in audit.json() if e["action"].startswith("survey_policy")]  # the settings' seed is there too
+    [entry] = [
+        e for e in audit.json() if e["action"].startswith("survey_policy")
+    ]  # the settings' seed is there too
     assert (entry["actor"], entry["action"], entry["subject"]) == (
         "ada",
         "survey_policy.update",

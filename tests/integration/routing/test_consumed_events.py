@@ -64,6 +64,9 @@ async def test_sla_messages_knowledge_and_feedback_events_act_on_the_contacts_wo
         return bool(queue["waiting"] == 2)
 
     await wait_until(both_waiting, timeout_s=30, interval_s=0.2)
+    [by_queue] = queue["queues"]  # the wallboard's pool × channel view of the same two
+    assert (by_queue["pool"], by_queue["channel"], by_queue["waiting"]) == (pool, contact.channel, 2)
+    assert by_queue["oldest_s"] == max(w["waited_s"] for w in queue["top"])
     first_id = next(w["work_id"] for w in queue["top"] if w["contact_id"] == str(other.contact_id))
     # The warning lifts the later contact above the earlier one while both wait.
     now = datetime.now(UTC)

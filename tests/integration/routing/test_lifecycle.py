@@ -80,6 +80,7 @@ async def test_unanswered_offers_expire_move_on_and_after_three_the_work_waits_f
     assert found["work"]["offers_failed"] == 3
     queue = await routing.call("GET", f"/v1/supervisor/queue?pool={pool}")
     assert [w["work_id"] for w in queue["supervisor_queue"]] == [work["work_id"]]
+    assert queue["queues"] == []  # at the supervisor, the work waits in no pool's queue
     assert {a["agent_id"] for a in queue["agents"]["away"]} == {"R0", "R1", "R2"}  # a missed offer sets away
     assert [e["action"] for e in found["history"]].count("offer_expired") == 3
 
