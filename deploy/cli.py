@@ -20,8 +20,8 @@ from rich.table import Table
 from deploy.broker import MissingTool
 from deploy.config import StackSettings
 from deploy.processes import ProcessError
-from deploy.stack import Stack
-from shared.auth import ROLES, revoke_api_key
+from deploy.stack import Stack, operator
+from shared.auth import ROLES, audit_access, revoke_api_key
 from shared.clock import utcnow
 from shared.config import ServiceSettings
 from shared.db import connect
@@ -163,7 +163,14 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
         for dsn in await _each_service_db(stack):
             conn = await connect(dsn)
             try:
-                total += await revoke_api_key(conn, key_id_or_name=args.key, now=utcnow())
+                async with conn.transaction():
+                    revoked = await revoke_api_key(conn, key_id_or_name=args.key, now=utcnow())
+                    if revoked:
+                        await audit_access(
+                            conn, actor=operator(), action="api_key.revoke", target=f"api_key:{args.key}",
+                            detail={"keys": revoked}, now=utcnow(),
+                        )  # fmt: skip
+                total += revoked
             finally:
                 await conn.close()
         return total
@@ -204,6 +211,13 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     )
     verb = "added" if created else "changed"
     err.print(f"{verb} {args.name} ({args.role}; the services know them as {subject})")
+    return 0
+
+
+def cmd_users_revoke(args: argparse.Namespace) -> int:
+    """A person's tokens stop working in every service within a minute (open desktops too)."""
+    asyncio.run(Stack(StackSettings()).revoke_subject(args.subject, reason=args.reason))
+    err.print(f"revoked every token issued to {args.subject!r} until now (new sign-ins work again)")
     return 0
 
 
@@ -424,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add_user.set_defaults(func=cmd_users_add)
     users.add_parser("list", help="a table of the web sign-ins").set_defaults(func=cmd_users_list)
+    revoke_user = users.add_parser(
+        "revoke", help="every token issued to this subject (agent id or user) stops working within a minute"
+    )
+    revoke_user.add_argument("subject")
+    revoke_user.add_argument("--reason", default=None)
+    revoke_user.set_defaults(func=cmd_users_revoke)
 
     smoke = sub.add_parser("smoke", help="round trip through outbox → Kafka → consumer → inbox, with figures")
     smoke.add_argument("--events", type=int, default=200)

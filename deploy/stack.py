@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import secrets
 import socket
 import sys
@@ -23,7 +24,15 @@ from deploy.traces import Zipkin
 from services.web import repository as web_repo
 from services.web.app import MIGRATIONS as WEB_MIGRATIONS
 from services.web.domain import hash_password
-from shared.auth import NewApiKey, Role, generate_api_key, insert_api_key, issue_token
+from shared.auth import (
+    NewApiKey,
+    Role,
+    audit_access,
+    generate_api_key,
+    insert_api_key,
+    issue_token,
+    revoke_subject,
+)
 from shared.clock import utcnow
 from shared.db import SHARED_MIGRATIONS, connect, migrate
 from shared.events import SERVICES, TOPICS
@@ -61,6 +70,11 @@ def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def operator() -> str:
+    """Who runs this command, for the access audit (the login name; never a secret)."""
+    return f"cli:{getpass.getuser()}"
 
 
 class Stack:
@@ -160,9 +174,28 @@ class Stack:
                 await migrate(conn, [("shared", SHARED_MIGRATIONS)])
                 async with conn.transaction():
                     await insert_api_key(conn, key=key, name=name, channels=channels, now=utcnow(), region=region)
+                    await audit_access(
+                        conn, actor=operator(), action="api_key.create", target=f"api_key:{key.key_id}",
+                        detail={"name": name, "channels": channels, "region": region}, now=utcnow(),
+                    )  # fmt: skip
             finally:
                 await conn.close()
         return key
+
+    async def revoke_subject(self, subject: str, *, reason: str | None) -> None:
+        """A user's tokens stop working in every service (within a minute, open sockets too)."""
+        for service in SERVICES:
+            conn = await connect(self.settings.database_url(service))
+            try:
+                await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+                async with conn.transaction():
+                    await revoke_subject(conn, subject=subject, by=operator(), reason=reason, now=utcnow())
+                    await audit_access(
+                        conn, actor=operator(), action="subject.revoke", target=f"subject:{subject}",
+                        detail={"reason": reason}, now=utcnow(),
+                    )  # fmt: skip
+            finally:
+                await conn.close()
 
     def token(self, role: Role, subject: str, ttl: timedelta = timedelta(hours=8)) -> str:
         return issue_token(self.token_secret(), role=role, subject=subject, ttl=ttl, now=utcnow())

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.auth import KeyCache, TokenVerifier
+from shared.auth import KeyCache, TokenVerifier, check_secrets
 from shared.clock import Clock, SystemClock
 from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
@@ -118,6 +118,11 @@ class BodySizeLimit:
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
+    check_secrets(
+        settings.token_secret.get_secret_value(),
+        [old.get_secret_value() for old in settings.token_secrets_previous],
+        provider=settings.oidc_issuer is not None,
+    )
     clock = clock or SystemClock()
     registry = CollectorRegistry()
     holder: dict[str, Runtime] = {}

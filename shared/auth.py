@@ -14,8 +14,8 @@ import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -46,10 +46,36 @@ class Principal:
     region: str | None = None
     """An adapter key's region (ISO 3166 alpha-2): its phone numbers without a country code are local to it.
     None for people, and for a key made without one (the service's default region applies)."""
+    issued_at: datetime | None = field(default=None, compare=False)
+    """When the token was issued (None for keys): a subject revoked later no longer passes with it."""
+    expires_at: datetime | None = field(default=None, compare=False)
+    """When the token expires: an open socket is closed then."""
 
 
 class AuthError(Exception):
     pass
+
+
+MIN_SECRET_CHARS = 32
+
+
+def check_secrets(secret: str, previous: Sequence[str], *, provider: bool) -> None:
+    """Refuse to run with a missing or weak token secret (anyone could mint an admin token), saying how to make
+    one. An identity provider that signs every token may stand in for it."""
+    if not secret and provider:
+        return
+    how = (
+        "set SWITCHBOARD_TOKEN_SECRET to at least 32 random characters, e.g. the output of "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'` (the local stack keeps one in "
+        ".switchboard/token-secret)"
+    )
+    if not secret:
+        raise ValueError(f"no token secret: {how}")
+    if len(secret) < MIN_SECRET_CHARS or len(set(secret)) < 5:
+        raise ValueError(f"the token secret is too weak ({len(secret)} characters): {how}")
+    for old in previous:
+        if len(old) < MIN_SECRET_CHARS:
+            raise ValueError(f"a previous token secret is too weak: {how}")
 
 
 # --- API keys -----------------------------------------------------------------------------------------------
@@ -103,6 +129,28 @@ async def revoke_api_key(conn: Conn, *, key_id_or_name: str, now: datetime) -> i
     return int(status.rsplit(" ", 1)[-1])
 
 
+REVOKE_SUBJECT = """
+INSERT INTO revoked_subject (subject, revoked_at, revoked_by, reason) VALUES ($1, $2, $3, $4)
+ON CONFLICT (subject) DO UPDATE SET revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by,
+                                    reason = EXCLUDED.reason
+"""
+
+
+async def revoke_subject(conn: Conn, *, subject: str, by: str, reason: str | None, now: datetime) -> None:
+    """Every token issued to `subject` until now stops working (within a minute); new ones work again."""
+    await conn.execute(REVOKE_SUBJECT, subject, now, by, reason)
+
+
+INSERT_ACCESS_AUDIT = "INSERT INTO access_audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)"
+
+
+async def audit_access(
+    conn: Conn, *, actor: str, action: str, target: str, detail: dict[str, Any], now: datetime
+) -> None:
+    """Who created or revoked a key or a user's access (RULES.md: every admin change audited)."""
+    await conn.execute(INSERT_ACCESS_AUDIT, now, actor, action, target, detail)
+
+
 SELECT_API_KEY = """
 SELECT name, secret_sha256, channels, region FROM api_key WHERE api_key_id = $1 AND revoked_at IS NULL
 """
@@ -121,9 +169,21 @@ async def verify_api_key(conn: Conn, key: str) -> Principal:
 # --- bearer tokens ------------------------------------------------------------------------------------------
 
 
+MAX_TOKEN_TTL = timedelta(hours=24)
+
+
 def issue_token(
-    secret: str, *, role: Role, subject: str, ttl: timedelta, now: datetime, issuer: str = "switchboard"
+    secret: str,
+    *,
+    role: Role,
+    subject: str,
+    ttl: timedelta,
+    now: datetime,
+    issuer: str = "switchboard",
+    max_ttl: timedelta = MAX_TOKEN_TTL,
 ) -> str:
+    if ttl > max_ttl:
+        raise ValueError(f"a token lives at most {max_ttl}; ask for a shorter ttl (services refuse longer ones)")
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if len(secret) < 32:
@@ -139,19 +199,46 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify_token(secret: str, token: str, *, issuer: str = "switchboard") -> Principal:
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=["HS256"], issuer=issuer, options={"require": ["exp", "sub", "role"]}
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise AuthError("token expired") from exc
-    except jwt.PyJWTError as exc:
-        raise AuthError("invalid token") from exc
+def verify_token(
+    secret: str,
+    token: str,
+    *,
+    issuer: str = "switchboard",
+    previous: Sequence[str] = (),
+    max_lifetime_s: float | None = None,
+) -> Principal:
+    """Our HS256 token, signed with `secret` or, while a rotation rolls out, one of the `previous` secrets; its
+    lifetime no longer than `max_lifetime_s`."""
+    claims: dict[str, Any] | None = None
+    for key in (secret, *previous):
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=["HS256"], issuer=issuer, options={"require": ["exp", "sub", "role"]}
+            )
+            break
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token expired") from exc
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError as exc:
+            raise AuthError("invalid token") from exc
+    if claims is None:
+        raise AuthError("invalid token")
     role = claims["role"]
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}")
-    return Principal(role=role, subject=str(claims["sub"]))
+    issued = claims.get("iat")
+    if max_lifetime_s is not None:
+        if not isinstance(issued, int | float):
+            raise AuthError("the token says not when it was issued")
+        if float(claims["exp"]) - float(issued) > max_lifetime_s:
+            raise AuthError(f"the token lives longer than {max_lifetime_s / 3600:g} hours; ask for a shorter one")
+    return Principal(
+        role=role,
+        subject=str(claims["sub"]),
+        issued_at=datetime.fromtimestamp(float(issued), UTC) if isinstance(issued, int | float) else None,
+        expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),
+    )
 
 
 # --- tokens of an identity provider (OpenID Connect) ---------------------------------------------------------
@@ -200,6 +287,8 @@ class TokenVerifier:
         *,
         secret: str,
         issuer: str = "switchboard",
+        previous: Sequence[str] = (),
+        max_lifetime_s: float | None = None,
         oidc_issuer: str | None = None,
         oidc_audience: str | None = None,
         jwks_url: str | None = None,
@@ -213,6 +302,8 @@ class TokenVerifier:
             raise ValueError("an OpenID Connect issuer needs the audience its tokens carry for Switchboard")
         self.secret = secret
         self.issuer = issuer
+        self.previous = tuple(previous)
+        self.max_lifetime_s = max_lifetime_s
         self.oidc_issuer = oidc_issuer
         self.oidc_audience = oidc_audience
         self.algorithms = tuple(a for a in algorithms if a != "HS256")
@@ -231,6 +322,8 @@ class TokenVerifier:
         return cls(
             secret=settings.token_secret.get_secret_value(),
             issuer=settings.token_issuer,
+            previous=[old.get_secret_value() for old in settings.token_secrets_previous],
+            max_lifetime_s=settings.token_max_lifetime_s,
             oidc_issuer=settings.oidc_issuer,
             oidc_audience=settings.oidc_audience,
             jwks_url=settings.oidc_jwks_url,
@@ -263,7 +356,9 @@ class TokenVerifier:
         if algorithm == "HS256":
             if not self.secret:
                 raise AuthError("tokens signed with the shared secret are not accepted here")
-            return verify_token(self.secret, token, issuer=self.issuer)
+            return verify_token(
+                self.secret, token, issuer=self.issuer, previous=self.previous, max_lifetime_s=self.max_lifetime_s
+            )
         if self.jwks is None or algorithm not in self.algorithms:
             raise AuthError(f"tokens signed with {algorithm!r} are not accepted")
         return principal_from_claims(await self.provider_claims(token, audience=self.oidc_audience), self.rules)
@@ -344,6 +439,54 @@ class KeyCache:
         self._entries[key] = (time.monotonic() + self.ttl, principal)
 
 
+REVOCATION_CACHE_SECONDS = 30.0
+SELECT_REVOKED = "SELECT subject, revoked_at FROM revoked_subject"
+
+
+class Revocations:
+    """Subjects revoked by an operator, read from the database at most every 30 s: a revoked user's tokens stop
+    working within a minute everywhere, sockets included."""
+
+    def __init__(self, ttl: float = REVOCATION_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._revoked: dict[str, datetime] = {}
+        self._loaded = float("-inf")
+
+    async def refresh(self, pool: Any) -> None:
+        if time.monotonic() - self._loaded < self.ttl:
+            return
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(SELECT_REVOKED)
+        self._revoked = {r["subject"]: r["revoked_at"] for r in rows}
+        self._loaded = time.monotonic()
+
+    def revoked(self, principal: Principal) -> bool:
+        """Revoked after this token was issued (a token without an issue time counts as older)."""
+        if principal.role == "adapter":
+            return False
+        at = self._revoked.get(principal.subject)
+        return at is not None and (principal.issued_at is None or principal.issued_at <= at)
+
+
+async def check_revoked(state: Any, principal: Principal) -> None:
+    revocations: Revocations | None = getattr(state, "revocations", None)
+    if revocations is None:
+        revocations = state.revocations = Revocations()
+    await revocations.refresh(state.pool)
+    if revocations.revoked(principal):
+        raise AuthError(f"access for {principal.subject!r} was revoked; sign in again if it is restored")
+
+
+def still_valid(state: Any, principal: Principal, *, now: datetime) -> str | None:
+    """Why an open connection's principal no longer holds (expired, revoked), or None: for long-lived sockets."""
+    if principal.expires_at is not None and principal.expires_at <= now:
+        return "token expired"
+    revocations: Revocations | None = getattr(state, "revocations", None)
+    if revocations is not None and revocations.revoked(principal):
+        return "access revoked"
+    return None
+
+
 async def authenticate(request: Request) -> Principal:
     """Either kind of credential: `sbk_…` keys are looked up, anything else must be a valid token."""
     credential = _bearer(request)
@@ -357,7 +500,9 @@ async def authenticate(request: Request) -> Principal:
                     principal = await verify_api_key(conn, credential)
                 cache.put(credential, principal)
             return principal
-        return await token_verifier(state).verify(credential)
+        principal = await token_verifier(state).verify(credential)
+        await check_revoked(state, principal)
+        return principal
     except AuthError as exc:
         raise Problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
@@ -408,6 +553,7 @@ async def authenticate_websocket(websocket: WebSocket, *roles: Role) -> Principa
         if not token:
             raise AuthError("send `Authorization: Bearer <token>` or `?access_token=<token>`")
         principal = await token_verifier(websocket.app.state).verify(token)
+        await check_revoked(websocket.app.state, principal)
     except AuthError as exc:
         await websocket.close(code=4401, reason=str(exc)[:120])
         return None

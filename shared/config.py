@@ -80,7 +80,13 @@ class ServiceSettings(BaseSettings):
     housekeeping_interval_s: float = 3600.0
     """How often expired delivery records (and a service's own expired records) are deleted."""
     token_secret: SecretStr = Field(default=SecretStr(""))
-    """HMAC secret that signs and verifies bearer tokens; the local stack generates one per state dir."""
+    """Signs and verifies our bearer tokens (HS256); at least 32 characters; the local stack makes one per state
+    dir. Services refuse to start without one unless an identity provider (`oidc_issuer`) signs every token."""
+    token_secrets_previous: list[SecretStr] = Field(default_factory=list)
+    """Secrets tokens may still be signed with while a new `token_secret` rolls out (verify only): rotate by
+    putting the new secret first and the old one here, then removing it after `token_max_lifetime_s`."""
+    token_max_lifetime_s: int = 24 * 3600
+    """A token whose lifetime (expiry − issue time) is longer is refused, wherever it came from."""
     token_issuer: str = "switchboard"  # noqa: S105 — an issuer name, not a secret
     """`iss` claim of bearer tokens."""
     oidc_issuer: str | None = None

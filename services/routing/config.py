@@ -23,3 +23,5 @@ class RoutingSettings(ServiceSettings):
     """Run the dispatcher (matching, offers, timers) in this process."""
     desktop_retention_h: float = 24.0
     """How long desktop messages are kept for reconnecting desktops."""
+    desktop_access_recheck_s: float = 30.0
+    """How often an open desktop's token is checked again (expiry, revocation): it is closed (4401) after."""

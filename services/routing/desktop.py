@@ -40,7 +40,7 @@ from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
-from shared.auth import authenticate_websocket
+from shared.auth import AuthError, Principal, authenticate_websocket, check_revoked, still_valid
 from shared.clock import Clock
 from shared.db import Listener, create_pool
 from shared.faults import Backoff, describe, transient
@@ -330,6 +330,7 @@ async def desktop_socket(websocket: WebSocket) -> None:
         if resume is None:
             await websocket.send_json({**state["hello"], "last_id": state["last"]})
     await hub.push(agent_id)
+    watch = asyncio.create_task(_watch_access(websocket, principal))
     try:
         while True:
             message = await websocket.receive_json()
@@ -339,6 +340,7 @@ async def desktop_socket(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        watch.cancel()
         if hub.detach(session):
 
             async def disconnect(tx: Tx) -> None:
@@ -349,6 +351,30 @@ async def desktop_socket(websocket: WebSocket) -> None:
 
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await _tx_run(websocket, disconnect)
+
+
+ACCESS_ENDED = 4401
+
+
+async def _watch_access(websocket: WebSocket, principal: Principal) -> None:
+    """Close the socket once its token expires or its subject is revoked: a socket outlives any request, so its
+    credentials are checked again every `desktop_access_recheck_s` (within a minute with the services' 30 s
+    revocation cache)."""
+    state = websocket.app.state
+    every = float(getattr(state.settings, "desktop_access_recheck_s", 30.0))
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await check_revoked(state, principal)
+            why = still_valid(state, principal, now=state.runtime.clock.now())
+        except AuthError as exc:
+            why = str(exc)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            continue  # the database is away: the socket stays and is checked again next round
+        if why is not None:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close(code=ACCESS_ENDED, reason=why[:120])
+            return
 
 
 async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str, Any]:
