@@ -196,6 +196,12 @@ class Stack:
                     )  # fmt: skip
             finally:
                 await conn.close()
+        conn = await connect(self.settings.database_url(WEB))
+        try:
+            await migrate(conn, [(WEB, WEB_MIGRATIONS)])
+            await web_repo.end_subject(conn, subject=subject, now=utcnow())  # the gateway mints no new token
+        finally:
+            await conn.close()
 
     def token(self, role: Role, subject: str, ttl: timedelta = timedelta(hours=8)) -> str:
         return issue_token(self.token_secret(), role=role, subject=subject, ttl=ttl, now=utcnow())

@@ -183,3 +183,15 @@ async def purge_expired(conn: Conn, *, now: datetime, states_before: datetime) -
     sessions = await conn.execute(PURGE_SESSIONS, now)
     states = await conn.execute(PURGE_SIGNIN_STATES, states_before)
     return int(sessions.rsplit(" ", 1)[-1]), int(states.rsplit(" ", 1)[-1])
+
+
+END_SUBJECT = """
+WITH users AS (UPDATE web_user SET active = false, updated_at = $2 WHERE subject = $1 AND active)
+DELETE FROM web_session WHERE subject = $1
+"""
+
+
+async def end_subject(conn: Conn, *, subject: str, now: datetime) -> int:
+    """A revoked person: no password sign-in for them, and every session of theirs (password or provider) ends."""
+    status = await conn.execute(END_SUBJECT, subject, now)
+    return int(status.rsplit(" ", 1)[-1])
