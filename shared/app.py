@@ -24,7 +24,6 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import KeyCache
 from shared.clock import Clock, SystemClock
@@ -37,6 +36,7 @@ from shared.housekeeping import Chore, Housekeeping, Retention
 from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
+from shared.limits import RateLimits, RequestLimits
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import DeliveryCollector, HttpMetrics
 from shared.outbox import OutboxRelay, backlog, parked_rows
@@ -95,28 +95,6 @@ class ServiceSpec:
     title: str = ""
 
 
-class BodySizeLimit:
-    """Refuse bodies over the limit up front (Content-Length) with 413 problem+json."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", ())).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                response = problem_response(
-                    Request(scope),
-                    413,
-                    "Payload too large",
-                    f"the body is {int(length)} bytes; the limit is {self.max_bytes}",
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     registry = CollectorRegistry()
@@ -136,6 +114,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             plan_cache_mode=settings.db_plan_cache_mode,
+            acquire_timeout=settings.db_acquire_timeout_s,
         )
         async with pool.acquire() as conn:
             applied = await migrate(conn, service_migrations(spec.name, spec.migrations))
@@ -165,6 +144,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         app.state.pool = pool
         app.state.settings = settings
         app.state.key_cache = KeyCache()
+        app.state.rate_limits = {
+            "adapter": RateLimits(rate=settings.rate_limit_adapter_per_s, burst=settings.rate_limit_adapter_burst),
+            "user": RateLimits(rate=settings.rate_limit_user_per_s, burst=settings.rate_limit_user_burst),
+        }
         stopping = asyncio.Event()
 
         async def run_relay() -> None:
@@ -238,7 +221,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes, max_json_depth=settings.max_json_depth)
     app.add_middleware(HttpMetrics, registry=registry)
     app.add_middleware(TracingMiddleware)
 

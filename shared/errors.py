@@ -149,7 +149,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S if away else RETRY_AFTER_CONTENTION_S)},
         )
 
+    async def on_bad_value(request: Request, exc: Exception) -> JSONResponse:
+        """A value the database cannot take or compare (a number past its column's range, a NUL character in
+        text): the caller's data, so 422, never 500. Routes bound their parameters; this is the net under them."""
+        log.warning("%s %s: 422, %s", request.method, request.url.path, f"{type(exc).__name__}: {exc}"[:300])
+        return problem_response(
+            request,
+            422,
+            "Validation failed",
+            "a value in the request is out of range or is not text the database can store",
+            kind="validation",
+        )
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(asyncpg.DataError, on_bad_value)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     for dependency_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError):
