@@ -165,6 +165,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.DataError, on_bad_value)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    for dependency_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError):
+    dependency_errors = (
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        KafkaError,
+    )
+    for dependency_error in dependency_errors:
         app.add_exception_handler(dependency_error, on_dependency)
     app.add_exception_handler(Exception, on_unexpected)
