@@ -29,7 +29,7 @@ from shared.auth import KeyCache
 from shared.clock import Clock, SystemClock
 from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
-from shared.errors import install_problem_handlers, problem_response
+from shared.errors import document_problems, install_problem_handlers, problem_response
 from shared.events import Event, dlq_topic
 from shared.faults import Backoff
 from shared.housekeeping import Chore, Housekeeping, Retention
@@ -263,6 +263,15 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
 
     for router in spec.routers:
         app.include_router(router)
+    generated = app.openapi
+    documented: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        if not documented:
+            documented.append(document_problems(generated()))
+        return documented[0]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

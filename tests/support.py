@@ -84,6 +84,9 @@ def service_settings(stack: TestStack, database: str, **overrides: object) -> Se
         "retry_max_s": 0.5,
         "token_secret": SecretStr(TOKEN_SECRET),
         "log_json": False,
+        # Tests drive thousands of requests with one credential; the rate limits' own tests turn them on.
+        "rate_limit_user_per_s": 0,
+        "rate_limit_adapter_per_s": 0,
     }
     values.update(overrides)
     return ServiceSettings.model_validate(values)

@@ -1,6 +1,7 @@
 """Schemathesis over every service's OpenAPI, with real credentials, against the service running as a server on
-the real test stack: no generated request may answer 5xx. The run is bounded and repeatable: a fixed number of
-derandomized examples per operation."""
+the real test stack: no generated request may answer 5xx, and every answer keeps to the document (its status
+code, content type and body schema are the ones documented). The run is bounded and repeatable: a fixed number
+of derandomized examples per operation."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.core.failures import FailureGroup
 
 from deploy.config import free_port
 from shared.auth import generate_api_key, insert_api_key, issue_token
@@ -48,6 +51,7 @@ def _settings(service: str, stack: TestStack, database: str) -> ServiceSettings:
     cls = next(v for k, v in vars(config).items() if k.endswith("Settings") and k != "ServiceSettings")
     base = service_settings(stack, database, service=service).model_dump()
     base["token_secret"] = SecretStr(TOKEN_SECRET)
+    base |= {"rate_limit_user_per_s": 0, "rate_limit_adapter_per_s": 0}  # thousands of requests from one caller
     settings_obj: ServiceSettings = cls.model_validate(base)
     return settings_obj
 
@@ -92,6 +96,8 @@ def served(request: pytest.FixtureRequest, test_stack: TestStack) -> Iterator[Se
         thread.join(timeout=30)
 
 
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
 KNOWN: dict[str, list[object]] = {
     "calendar_id": ["24x7", "working-hours"],
     "version": [1, 2],
@@ -108,12 +114,18 @@ def test_no_generated_request_answers_a_server_error(served: Served) -> None:
     operations = creating + [op for op in operations if op not in creating]
     known: dict[str, list[object]] = {name: list(values) for name, values in KNOWN.items()}
     found: dict[str, str] = {}
-    total = sum(_fuzz(operation, served, known, found) for operation in operations)
+    contract: dict[str, str] = {}
+    total = sum(_fuzz(operation, served, known, found, contract) for operation in operations)
     print(f"\n{served.name}: {len(operations)} operations, {total} cases, {len(found)} failing")  # noqa: T201
     assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
+    assert not contract, "answers the OpenAPI document does not allow:\n" + "\n".join(
+        f"{k}: {v}" for k, v in sorted(contract.items())
+    )
 
 
-def _fuzz(operation: Any, served: Served, known: dict[str, list[object]], found: dict[str, str]) -> int:
+def _fuzz(
+    operation: Any, served: Served, known: dict[str, list[object]], found: dict[str, str], contract: dict[str, str]
+) -> int:
     """Up to `EXAMPLES` requests to one operation, with the first credential it does not refuse; returns how many
     were sent and adds what answered 5xx to `found`."""
     who: list[str] = []
@@ -141,6 +153,16 @@ def _fuzz(operation: Any, served: Served, known: dict[str, list[object]], found:
             if response.status_code not in (401, 403):
                 who[:] = [credential]
                 break
+        if CONFORMANCE:
+            try:
+                case.validate_response(response, checks=CONFORMANCE)
+            except FailureGroup as group:
+                for failure in group.exceptions:
+                    title = getattr(failure, "title", type(failure).__name__)
+                    contract.setdefault(
+                        f"{operation.method.upper()} {operation.path}: {title}",
+                        f"{response.status_code} {response.headers.get('content-type', '')} {str(failure)[:200]}",
+                    )
         if response.status_code >= 500:
             found.setdefault(
                 f"{operation.method.upper()} {operation.path} → {response.status_code}",

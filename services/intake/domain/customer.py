@@ -90,12 +90,18 @@ def identities_from(
     """Identities an admin typed: an invalid phone or address is an error here, not a flag."""
     found: list[Identity] = []
     for phone in phones:
-        identity = normalise_phone(phone, region=region)
+        try:
+            identity = normalise_phone(phone, region=region)
+        except InvalidIdentity as exc:
+            raise InvalidCustomer(f"phones: {phone!r}: {exc}") from exc
         if not identity.valid:
             raise InvalidCustomer(f"phones: {phone!r} is not a valid phone number (default region {region})")
         found.append(identity)
     for address in emails:
-        identity = normalise_email(address)
+        try:
+            identity = normalise_email(address)
+        except InvalidIdentity as exc:
+            raise InvalidCustomer(f"emails: {address!r}: {exc}") from exc
         if not identity.valid:
             raise InvalidCustomer(f"emails: {address!r} is not a valid e-mail address")
         found.append(identity)
