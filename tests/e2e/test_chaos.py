@@ -56,6 +56,7 @@ FAST_POLICY: dict[str, Any] = {
             "stops_on": ["responded", "resolved"],
         }
     ],
+    "override_reason": "chaos test: a basic policy measured in seconds so escalations fire during the run",
 }
 
 

@@ -91,7 +91,11 @@ def agent_out(tx: Tx, record: AgentRecord) -> AgentOut:
     )
 
 
-@router.put("/v1/agents/{agent_id}", response_model=AgentOut)
+@router.put(
+    "/v1/agents/{agent_id}",
+    response_model=AgentOut,
+    responses={201: {"model": AgentOut, "description": "The agent was created (200 when it was changed)"}},
+)
 async def put_agent(
     agent_id: AgentId, body: AgentIn, request: Request, response: Response, principal: Admin
 ) -> AgentOut:

@@ -52,7 +52,11 @@ async def list_on_call(request: Request, _p: Staff) -> list[OnCallOut]:
         return [_out(e) for e in await paging_repo.list_on_call(tx.conn)]
 
 
-@router.put("/v1/on-call/{on_call_id}", response_model=OnCallOut)
+@router.put(
+    "/v1/on-call/{on_call_id}",
+    response_model=OnCallOut,
+    responses={201: {"model": OnCallOut, "description": "Added to the on-call list (200 when it was changed)"}},
+)
 async def put_on_call(
     on_call_id: OnCallId, body: OnCallIn, request: Request, response: Response, principal: Admin
 ) -> OnCallOut:
