@@ -31,14 +31,17 @@ STATEMENTS = [
 ]
 
 
-async def generic_plan(database: str, table: str, statement: str, arguments: str) -> str:
-    """The plan a connection prepares for `statement` once `table` has filled, emptied and been vacuumed."""
+async def generic_plan(
+    database: str, table: str, statement: str, arguments: str, *, empty: str = "DELETE FROM"
+) -> str:
+    """The plan a connection prepares for `statement` once `table` has filled, emptied (`empty`) and been
+    vacuumed."""
     conn = await connect(database)
     try:
         async with conn.transaction():
             await conn.execute("SET LOCAL session_replication_role = replica")
             await conn.execute(FILL[table])
-        await conn.execute(f"DELETE FROM {table}")  # noqa: S608 — a table name of this module
+        await conn.execute(f"{empty} {table}")  # a statement and table name of this module
         await conn.execute(f"VACUUM (ANALYZE) {table}")
         await conn.execute(f"PREPARE planned AS {statement}")
         async with conn.transaction():  # EXPLAIN only: nothing runs, nothing is kept
@@ -93,10 +96,8 @@ async def test_an_emptied_and_vacuumed_queue_table_keeps_its_statements_on_the_i
         await conn.close()
     plan = await generic_plan(empty_database, table, statement, arguments)
     assert "Index" in plan and "Seq Scan" not in plan, plan
-    # What the table option prevents: the same statement, planned once vacuum has truncated the table.
-    conn = await connect(empty_database)
-    try:
-        await conn.execute(f"ALTER TABLE {table} RESET (vacuum_truncate)")
-    finally:
-        await conn.close()
-    assert "Seq Scan" in await generic_plan(empty_database, table, statement, arguments)
+    # What the table option prevents: the same statement planned on the table with no pages, as a truncating
+    # vacuum leaves it. Made by TRUNCATE here: whether a vacuum truncates depends on what else the server is
+    # doing (it skips truncation when it cannot take its lock at once or cannot remove every dead row yet).
+    plan = await generic_plan(empty_database, table, statement, arguments, empty="TRUNCATE")
+    assert "Seq Scan" in plan, plan
