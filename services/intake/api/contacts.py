@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from services.intake.api.common import clock_of, deps_of
+from services.intake.api.common import clock_of, deps_of, settings_of
 from services.intake.domain.classification import CATEGORIES, valid_subcategory
 from services.intake.domain.conversation import Cursor
 from services.intake.domain.search import query_terms
@@ -233,7 +233,12 @@ async def reclassify(
 ) -> dict[str, Any]:
     assert body.category in CATEGORIES
     if principal.role == "agent":
-        await caught_up(deps_of(request).pool, contact_id, Writer(principal.role, principal.subject), wait_s=2.0)
+        await caught_up(
+            deps_of(request).pool,
+            contact_id,
+            Writer(principal.role, principal.subject),
+            wait_s=settings_of(request).ownership_wait_s,
+        )
         async with deps_of(request).pool.acquire() as conn:
             head = await conversation_repo.get_head(conn, contact_id)
         if head is not None and head.owner_id != principal.subject:
