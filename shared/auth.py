@@ -557,8 +557,9 @@ def check_channel(principal: Principal, channel: str) -> None:
 
 async def authenticate_websocket(websocket: WebSocket, *roles: Role) -> Principal | None:
     """A bearer token on a WebSocket handshake: the `Authorization` header, or the `access_token` query
-    parameter (browsers cannot set headers on a WebSocket). Refused sockets are closed (4401 unauthenticated,
-    4403 wrong role) and None is returned."""
+    parameter (browsers cannot set headers on a WebSocket). Refused sockets are accepted and closed at once (4401
+    unauthenticated, 4403 wrong role) and None is returned: closed before the accept, the client would only see
+    the handshake refused with HTTP 403, telling a desktop neither to sign in again nor that it may not connect."""
     header = websocket.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     token = credentials.strip() if scheme.lower() == "bearer" else websocket.query_params.get("access_token", "")
@@ -568,9 +569,11 @@ async def authenticate_websocket(websocket: WebSocket, *roles: Role) -> Principa
         principal = await token_verifier(websocket.app.state).verify(token)
         await check_revoked(websocket.app.state, principal)
     except AuthError as exc:
+        await websocket.accept()
         await websocket.close(code=4401, reason=str(exc)[:120])
         return None
     if roles and principal.role not in roles:
+        await websocket.accept()
         await websocket.close(code=4403, reason=f"role {principal.role} may not connect here")
         return None
     return principal

@@ -297,7 +297,9 @@ async def patch_article(
             content = clean_content(Content(**merged), channels_known=CHANNELS)
             if content == current.content:
                 raise InvalidArticle("nothing changed: the edit equals the current version")
-            edited = edit(article, role=principal.role, base_version=body.base_version, now=now)
+            edited = edit(
+                article, role=principal.role, actor=actor(principal), base_version=body.base_version, now=now
+            )
         except KnowledgeError as exc:
             raise problem_from(exc) from exc
         version = Version(article_id, edited.current_version, content, actor(principal), now, body.note)
@@ -325,7 +327,9 @@ async def _step(
             article = await _load(conn, article_id, for_update=True)
             review_days = engine.tuning.review_days if engine is not None else 180
             try:
-                changed = transition(article, action, role=principal.role, now=now, review_days=review_days)
+                changed = transition(
+                    article, action, role=principal.role, actor=actor(principal), now=now, review_days=review_days
+                )
             except KnowledgeError as exc:
                 raise problem_from(exc) from exc
             await update_article(conn, changed)

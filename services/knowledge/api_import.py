@@ -129,12 +129,19 @@ async def import_articles(principal: Authors, request: Request) -> dict[str, Any
                             unchanged += 1
                             outcomes.append(_outcome(item, existing, "unchanged"))
                             continue
-                        article = edit(existing, role=principal.role, base_version=None, now=now)
+                        article = edit(existing, role=principal.role, actor=author, base_version=None, now=now)
                         fresh = False
                     if item.publish:
-                        article = transition(article, "submit", role=principal.role, now=now, review_days=0)
                         article = transition(
-                            article, "publish", role=principal.role, now=now, review_days=engine.tuning.review_days
+                            article, "submit", role=principal.role, actor=author, now=now, review_days=0
+                        )
+                        article = transition(
+                            article,
+                            "publish",
+                            role=principal.role,
+                            actor=author,
+                            now=now,
+                            review_days=engine.tuning.review_days,
                         )
                 except KnowledgeError as exc:
                     errors.append(ItemError(item.position, item.external_id, str(exc)))

@@ -1,9 +1,9 @@
 """Articles, their versions and the review workflow: pure rules, no I/O.
 
 Roles: an author is anyone with an `agent`, `supervisor` or `admin` token (they draft, edit and submit for
-review); a reviewer is a `supervisor` or `admin` (they publish, send back, archive and restore). Editing a
-published article creates a new draft version; the published version stays live in search until the new one
-is published.
+review; an agent edits and submits the articles they wrote or own, as with work); a reviewer is a `supervisor`
+or `admin` (they publish, send back, archive, restore and reassign). Editing a published article creates a new
+draft version; the published version stays live in search until the new one is published.
 """
 
 from __future__ import annotations
@@ -181,10 +181,22 @@ def new_article(
     )
 
 
-def edit(article: Article, *, role: str, base_version: int | None, now: datetime) -> Article:
+def belongs_to(article: Article, actor: str) -> bool:
+    """Whether `actor` (`role:subject`) wrote the article or owns it (an owner is named like the author, or by
+    agent id)."""
+    return article.created_by == actor or article.owner in (actor, actor.partition(":")[2])
+
+
+def _check_owner(article: Article, role: str, actor: str, what: str) -> None:
+    if role not in REVIEWER_ROLES and not belongs_to(article, actor):
+        raise NotAllowed(f"agents {what} the articles they wrote or own; this one is {article.owner}'s")
+
+
+def edit(article: Article, *, role: str, actor: str, base_version: int | None, now: datetime) -> Article:
     """A new version on top of the current one; a published or in-review article goes back to draft."""
     if role not in AUTHOR_ROLES:
         raise NotAllowed(f"role {role!r} may not edit articles; authors are {sorted(AUTHOR_ROLES)}")
+    _check_owner(article, role, actor, "edit")
     if article.status == "archived":
         raise InvalidTransition("an archived article is read-only; restore it first")
     if base_version is not None and base_version != article.current_version:
@@ -194,10 +206,13 @@ def edit(article: Article, *, role: str, base_version: int | None, now: datetime
     return replace(article, status="draft", current_version=article.current_version + 1, updated_at=now)
 
 
-def transition(article: Article, action: Action, *, role: str, now: datetime, review_days: int) -> Article:
+def transition(
+    article: Article, action: Action, *, role: str, actor: str, now: datetime, review_days: int
+) -> Article:
     starts, target, roles = TRANSITIONS[action]
     if role not in roles:
         raise NotAllowed(f"role {role!r} may not {action} articles; that needs one of {sorted(roles)}")
+    _check_owner(article, role, actor, action)
     if article.status not in starts:
         raise InvalidTransition(
             f"cannot {action} an article in {article.status}; {action} needs {' or '.join(sorted(starts))}"

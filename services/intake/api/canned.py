@@ -173,6 +173,15 @@ async def render_canned(
             raise Problem(
                 403, "Forbidden", "agents fill in templates for their own contacts", kind="not-your-contact"
             )
+        if context["pii_level"] == "important":  # the customer's name goes into the text: audited like a read
+            await audit(
+                conn,
+                actor=f"{who.role}:{who.subject}",
+                action="contact.render",
+                target=f"contact:{contact_id}",
+                detail={"canned_response_id": str(canned_response_id)},
+                at=clock_of(request).now(),
+            )
     texts: dict[str, str] = canned["texts"]
     wanted = language or _language_of(context["language"])
     chosen = wanted if wanted in texts else next(lang for lang in (*LANGUAGES, *texts) if lang in texts)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from services.intake.api.common import clock_of, deps_of
+from services.intake.api.common import clock_of, deps_of, settings_of
 from services.intake.domain.classification import CATEGORIES, valid_subcategory
 from services.intake.domain.conversation import Cursor
 from services.intake.domain.search import query_terms
@@ -67,11 +67,23 @@ def _before(after: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise Problem(422, "Validation failed", f"query.after: {exc}", kind="validation") from exc
 
 
-async def page_of(request: Request, filters: Filters, *, after: str | None, limit: int) -> ContactPage:
+async def page_of(
+    request: Request, who: Principal, filters: Filters, *, after: str | None, limit: int
+) -> ContactPage:
     async with deps_of(request).pool.acquire() as conn:
         rows = await list_contacts(conn, filters, before=_before(after), limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        important = [str(r["contact_id"]) for r in rows if r["pii_level"] == "important"]
+        if important:  # reads of important personal data are audited, lists included (RULES.md, security)
+            await audit(
+                conn,
+                actor=f"{who.role}:{who.subject}",
+                action="contact.list",
+                target="contacts",
+                detail={"contact_ids": important},
+                at=clock_of(request).now(),
+            )
     last = rows[-1] if more else None
     return ContactPage(
         contacts=[ContactSummary(**r) for r in rows],
@@ -113,7 +125,7 @@ async def search_contacts(
     )  # fmt: skip
     if q and not filters.terms:
         raise Problem(422, "Validation failed", "query.q: no word to search for", kind="validation")
-    return await page_of(request, filters, after=after, limit=limit)
+    return await page_of(request, who, filters, after=after, limit=limit)
 
 
 @router.get("/{contact_id}", summary="The normalised contact with its messages")
@@ -221,7 +233,12 @@ async def reclassify(
 ) -> dict[str, Any]:
     assert body.category in CATEGORIES
     if principal.role == "agent":
-        await caught_up(deps_of(request).pool, contact_id, Writer(principal.role, principal.subject), wait_s=2.0)
+        await caught_up(
+            deps_of(request).pool,
+            contact_id,
+            Writer(principal.role, principal.subject),
+            wait_s=settings_of(request).ownership_wait_s,
+        )
         async with deps_of(request).pool.acquire() as conn:
             head = await conversation_repo.get_head(conn, contact_id)
         if head is not None and head.owner_id != principal.subject:

@@ -29,6 +29,8 @@ from services.intake.handlers.conversation import (
     take_receipt,
 )
 from services.intake.repository import conversation as repo
+from services.intake.repository.rules import audit
+from services.intake.repository.search import important_contacts
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 
@@ -218,6 +220,15 @@ async def get_timeline(
                 kind="not-your-contact",
             )
         rows = await repo.timeline(conn, contact_id, after=cursor, limit=limit + 1)
+        if await important_contacts(conn, [contact_id]):  # the customer's own words: audited like the contact
+            await audit(
+                conn,
+                actor=f"{who.role}:{who.subject}",
+                action="contact.timeline.read",
+                target=f"contact:{contact_id}",
+                detail={"after": after},
+                at=clock_of(request).now(),
+            )
     more = len(rows) > limit
     rows = rows[:limit]
     return TimelinePage(

@@ -335,4 +335,4 @@ async def customer_contacts(
                     403, "Forbidden", "agents see the history of customers whose contact they own",
                     kind="not-your-customer",
                 )  # fmt: skip
-    return await page_of(request, Filters(customer_id=customer_id), after=after, limit=limit)
+    return await page_of(request, who, Filters(customer_id=customer_id), after=after, limit=limit)

@@ -89,7 +89,7 @@ async def search(conn: Conn, *, terms: Sequence[str], tag: str | None, limit: in
 
 
 CONTEXT = """
-SELECT c.contact_id, c.subject, c.language, cu.display_name FROM contact c
+SELECT c.contact_id, c.subject, c.language, cu.display_name, cu.pii_level FROM contact c
 JOIN customer cu ON cu.customer_id = c.customer_id WHERE c.contact_id = $1
 """
 

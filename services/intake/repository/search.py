@@ -62,8 +62,8 @@ class Filters:
 
 
 _SELECT = """
-SELECT c.contact_id, c.channel, c.customer_id, cu.grade, c.subject, c.language, c.category, c.subcategory,
-       c.priority_class,
+SELECT c.contact_id, c.channel, c.customer_id, cu.grade, cu.pii_level, c.subject, c.language, c.category,
+       c.subcategory, c.priority_class,
        c.emergency, c.status, c.owner_id, c.team, c.work_state, c.message_count, c.created_at, c.last_message_at,
        c.first_reply_at, c.ended_at,
        (SELECT left(m.text, 200) FROM message m WHERE m.contact_id = c.contact_id ORDER BY m.received_at
@@ -113,6 +113,17 @@ async def list_contacts(
     async with conn.transaction():
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+IMPORTANT = """
+SELECT c.contact_id FROM contact c JOIN customer cu ON cu.customer_id = c.customer_id
+WHERE c.contact_id = ANY($1::uuid[]) AND cu.pii_level = 'important'
+"""
+
+
+async def important_contacts(conn: Conn, contact_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of the contacts whose customer's personal data is important (reading them is audited)."""
+    return [r["contact_id"] for r in await conn.fetch(IMPORTANT, list(contact_ids))]
 
 
 OWNS = "SELECT EXISTS (SELECT 1 FROM contact WHERE customer_id = $1 AND owner_id = $2)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,22 +35,40 @@ def draft() -> Article:
 
 
 def published(review_days: int = 180) -> Article:
-    article = transition(draft(), "submit", role="agent", now=NOW, review_days=review_days)
-    return transition(article, "publish", role="supervisor", now=NOW, review_days=review_days)
+    article = transition(draft(), "submit", role="agent", actor="agent:a1", now=NOW, review_days=review_days)
+    return transition(
+        article, "publish", role="supervisor", actor="supervisor:s1", now=NOW, review_days=review_days
+    )
 
 
 def test_authors_draft_and_submit_but_only_reviewers_publish() -> None:
-    in_review = transition(draft(), "submit", role="agent", now=NOW, review_days=180)
+    in_review = transition(draft(), "submit", role="agent", actor="agent:a1", now=NOW, review_days=180)
     assert in_review.status == "review"
     with pytest.raises(NotAllowed):
-        transition(in_review, "publish", role="agent", now=NOW, review_days=180)
-    live = transition(in_review, "publish", role="admin", now=NOW, review_days=180)
+        transition(in_review, "publish", role="agent", actor="agent:a1", now=NOW, review_days=180)
+    live = transition(in_review, "publish", role="admin", actor="admin:a1", now=NOW, review_days=180)
     assert live.status == "published" and live.published_version == 1 and live.live
+
+
+def test_an_agent_edits_and_submits_only_the_articles_they_wrote_or_own_and_reviewers_any() -> None:
+    mine = draft()
+    with pytest.raises(NotAllowed):
+        edit(mine, role="agent", actor="agent:a2", base_version=None, now=NOW)
+    with pytest.raises(NotAllowed):
+        transition(mine, "submit", role="agent", actor="agent:a2", now=NOW, review_days=180)
+    assert edit(mine, role="supervisor", actor="supervisor:s1", base_version=None, now=NOW).current_version == 2
+    handed_over = replace(mine, owner="a2")  # an owner named by agent id, as a reviewer reassigns it
+    assert transition(handed_over, "submit", role="agent", actor="agent:a2", now=NOW, review_days=180).status == (
+        "review"
+    )
+    assert edit(handed_over, role="agent", actor="agent:a1", base_version=None, now=NOW).current_version == 2
+    with pytest.raises(NotAllowed):
+        edit(handed_over, role="agent", actor="agent:a3", base_version=None, now=NOW)
 
 
 def test_publishing_skips_no_step_of_the_workflow() -> None:
     with pytest.raises(InvalidTransition):
-        transition(draft(), "publish", role="supervisor", now=NOW, review_days=180)
+        transition(draft(), "publish", role="supervisor", actor="supervisor:s1", now=NOW, review_days=180)
 
 
 def test_ops_and_adapters_write_no_articles() -> None:
@@ -69,22 +88,30 @@ def test_an_article_is_overdue_once_its_review_by_date_passes() -> None:
 
 
 def test_editing_a_published_article_keeps_the_published_version_live() -> None:
-    edited = edit(published(), role="agent", base_version=1, now=NOW)
+    edited = edit(published(), role="agent", actor="agent:a1", base_version=1, now=NOW)
     assert edited.current_version == 2 and edited.published_version == 1
     assert edited.status == "draft" and edited.live
 
 
 def test_an_edit_of_an_outdated_version_is_refused() -> None:
     with pytest.raises(StaleVersion):
-        edit(edit(draft(), role="agent", base_version=1, now=NOW), role="agent", base_version=1, now=NOW)
+        edit(
+            edit(draft(), role="agent", actor="agent:a1", base_version=1, now=NOW),
+            role="agent",
+            actor="agent:a1",
+            base_version=1,
+            now=NOW,
+        )
 
 
 def test_archiving_takes_an_article_out_of_search_and_restore_brings_back_a_draft() -> None:
-    archived = transition(published(), "archive", role="supervisor", now=NOW, review_days=180)
+    archived = transition(
+        published(), "archive", role="supervisor", actor="supervisor:s1", now=NOW, review_days=180
+    )
     assert not archived.live and archived.review_by is None
     with pytest.raises(InvalidTransition):
-        edit(archived, role="supervisor", base_version=None, now=NOW)
-    restored = transition(archived, "restore", role="supervisor", now=NOW, review_days=180)
+        edit(archived, role="supervisor", actor="supervisor:s1", base_version=None, now=NOW)
+    restored = transition(archived, "restore", role="supervisor", actor="supervisor:s1", now=NOW, review_days=180)
     assert restored.status == "draft" and not restored.live
 
 
