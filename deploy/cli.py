@@ -342,6 +342,18 @@ def cmd_events_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- lock -------------------------------------------------------------------------------------------------
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from deploy.lock import LOCK, write_lock
+
+    code = write_lock(upgrade=args.upgrade)
+    if code == 0:
+        console.print(f"wrote {LOCK.relative_to(ROOT)}")
+    return code
+
+
 # --- test -------------------------------------------------------------------------------------------------
 
 
@@ -471,6 +483,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = events.add_parser("schema", help="JSON Schema of every event type")
     schema.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
     schema.set_defaults(func=cmd_events_schema)
+
+    lock = sub.add_parser(
+        "lock", help="write deploy/requirements.lock: the image's exact dependencies (with hashes), from pyproject"
+    )
+    lock.add_argument("--upgrade", action="store_true", help="the newest versions allowed, not the locked ones")
+    lock.set_defaults(func=cmd_lock)
 
     test = sub.add_parser("test", help="ruff, mypy, import contracts, then pytest on a real broker and database")
     test.add_argument("--skip-checks", action="store_true", help="only pytest")
