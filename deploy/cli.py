@@ -342,6 +342,30 @@ def cmd_events_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- kubernetes -----------------------------------------------------------------------------------------
+
+
+def cmd_k8s_generate(_args: argparse.Namespace) -> int:
+    from deploy.kube import K8S, generate
+
+    changed = generate()
+    for path in changed:
+        console.print(f"wrote {path.relative_to(ROOT)}")
+    console.print(f"{K8S.relative_to(ROOT)}: {len(changed)} file(s) changed")
+    return 0
+
+
+def cmd_k8s_render(args: argparse.Namespace) -> int:
+    from deploy.kustomize import KustomizeError, render, to_yaml
+
+    try:
+        print(to_yaml(render(Path(args.directory))), end="")
+    except KustomizeError as exc:
+        err.print(f"[red]switchboard:[/] {exc}")
+        return 2
+    return 0
+
+
 # --- lock -------------------------------------------------------------------------------------------------
 
 
@@ -483,6 +507,16 @@ def build_parser() -> argparse.ArgumentParser:
     schema = events.add_parser("schema", help="JSON Schema of every event type")
     schema.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
     schema.set_defaults(func=cmd_events_schema)
+
+    k8s = sub.add_parser("k8s", help="the Kubernetes manifests in deploy/k8s/").add_subparsers(
+        dest="k8s_command", required=True
+    )
+    k8s.add_parser(
+        "generate", help="write the generated manifests (topics from events.py, workloads, database, job)"
+    ).set_defaults(func=cmd_k8s_generate)
+    k8s_render = k8s.add_parser("render", help="print a kustomization as `kubectl apply -k` would apply it")
+    k8s_render.add_argument("directory", help="e.g. deploy/k8s/overlays/example")
+    k8s_render.set_defaults(func=cmd_k8s_render)
 
     lock = sub.add_parser(
         "lock", help="write deploy/requirements.lock: the image's exact dependencies (with hashes), from pyproject"
