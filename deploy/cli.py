@@ -342,7 +342,7 @@ def cmd_events_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- kubernetes -----------------------------------------------------------------------------------------
+# --- kubernetes, generated docs ---------------------------------------------------------------------------
 
 
 def cmd_k8s_generate(_args: argparse.Namespace) -> int:
@@ -363,6 +363,22 @@ def cmd_k8s_render(args: argparse.Namespace) -> int:
     except KustomizeError as exc:
         err.print(f"[red]switchboard:[/] {exc}")
         return 2
+    return 0
+
+
+def cmd_docs_settings(args: argparse.Namespace) -> int:
+    from deploy.reference import OPERATIONS, reference, undocumented, write
+
+    missing = undocumented()
+    if missing:
+        for line in missing:
+            err.print(line)
+        return 1
+    if not args.write:
+        print(reference(), end="")
+        return 0
+    changed = write()
+    console.print(f"{OPERATIONS.relative_to(ROOT)}: {'updated' if changed else 'already current'}")
     return 0
 
 
@@ -517,6 +533,13 @@ def build_parser() -> argparse.ArgumentParser:
     k8s_render = k8s.add_parser("render", help="print a kustomization as `kubectl apply -k` would apply it")
     k8s_render.add_argument("directory", help="e.g. deploy/k8s/overlays/example")
     k8s_render.set_defaults(func=cmd_k8s_render)
+
+    docs = sub.add_parser("docs", help="generated documentation").add_subparsers(
+        dest="docs_command", required=True
+    )
+    settings_doc = docs.add_parser("settings", help="the configuration reference, from the settings classes")
+    settings_doc.add_argument("--write", action="store_true", help="update docs/operations.md in place")
+    settings_doc.set_defaults(func=cmd_docs_settings)
 
     lock = sub.add_parser(
         "lock", help="write deploy/requirements.lock: the image's exact dependencies (with hashes), from pyproject"
