@@ -406,13 +406,20 @@ CHECKS: list[tuple[str, list[str]]] = [
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    """Static checks, then the whole test suite against a real broker and database the tests start."""
+    """Static checks, then the whole test suite against a real broker and database the tests start, then (for
+    the whole suite) `tests/break-mechanisms`: each delivery mechanism removed in turn must fail its test."""
     bindir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SWITCHBOARD_PYTHON": sys.executable,
+    }
     started = time.monotonic()
     results: list[tuple[str, bool, float]] = []
     steps = [] if args.skip_checks else list(CHECKS)
     steps.append(("pytest", ["pytest", *args.pytest_args]))
+    if not args.pytest_args:
+        steps.append(("break-mechanisms", ["bash", "tests/break-mechanisms"]))
     for name, command in steps:
         console.rule(f"[bold]{name}")
         t = time.monotonic()

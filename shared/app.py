@@ -24,19 +24,19 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import KeyCache, TokenVerifier, check_secrets
 from shared.clock import Clock, SystemClock
 from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
-from shared.errors import install_problem_handlers, problem_response
+from shared.errors import document_problems, install_problem_handlers, problem_response
 from shared.events import Event, dlq_topic
 from shared.faults import Backoff
 from shared.housekeeping import Chore, Housekeeping, Retention
 from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
+from shared.limits import RateLimits, RequestLimits
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import DeliveryCollector, HttpMetrics
 from shared.outbox import OutboxRelay, backlog, parked_rows
@@ -95,28 +95,6 @@ class ServiceSpec:
     title: str = ""
 
 
-class BodySizeLimit:
-    """Refuse bodies over the limit up front (Content-Length) with 413 problem+json."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", ())).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                response = problem_response(
-                    Request(scope),
-                    413,
-                    "Payload too large",
-                    f"the body is {int(length)} bytes; the limit is {self.max_bytes}",
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
     check_secrets(
         settings.token_secret.get_secret_value(),
@@ -141,6 +119,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             plan_cache_mode=settings.db_plan_cache_mode,
+            acquire_timeout=settings.db_acquire_timeout_s,
         )
         async with pool.acquire() as conn:
             applied = await migrate(conn, service_migrations(spec.name, spec.migrations))
@@ -171,6 +150,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         app.state.settings = settings
         app.state.key_cache = KeyCache()
         app.state.token_verifier = TokenVerifier.from_settings(settings)
+        app.state.rate_limits = {
+            "adapter": RateLimits(rate=settings.rate_limit_adapter_per_s, burst=settings.rate_limit_adapter_burst),
+            "user": RateLimits(rate=settings.rate_limit_user_per_s, burst=settings.rate_limit_user_burst),
+        }
         stopping = asyncio.Event()
 
         async def run_relay() -> None:
@@ -245,7 +228,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes, max_json_depth=settings.max_json_depth)
     app.add_middleware(HttpMetrics, registry=registry)
     app.add_middleware(TracingMiddleware)
 
@@ -287,6 +270,15 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
 
     for router in spec.routers:
         app.include_router(router)
+    generated = app.openapi
+    documented: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        if not documented:
+            documented.append(document_problems(generated()))
+        return documented[0]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

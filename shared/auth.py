@@ -26,6 +26,7 @@ from shared.config import ServiceSettings
 from shared.db import Conn
 from shared.errors import Problem
 from shared.jwks import JwksCache, JwksError
+from shared.limits import RateLimits, rate_limited
 
 Role = Literal["adapter", "agent", "supervisor", "admin", "ops"]
 ROLES: tuple[Role, ...] = ("adapter", "agent", "supervisor", "admin", "ops")
@@ -488,7 +489,19 @@ def still_valid(state: Any, principal: Principal, *, now: datetime) -> str | Non
 
 
 async def authenticate(request: Request) -> Principal:
-    """Either kind of credential: `sbk_…` keys are looked up, anything else must be a valid token."""
+    """Either kind of credential: `sbk_…` keys are looked up, anything else must be a valid token. Each caller's
+    requests are rate limited (429 with Retry-After) once it is known who they are."""
+    principal = await _identify(request)
+    limits: dict[str, RateLimits] | None = getattr(request.app.state, "rate_limits", None)
+    if limits is not None:
+        if principal.role == "adapter":
+            rate_limited(limits["adapter"], f"key:{principal.subject}")
+        else:
+            rate_limited(limits["user"], f"{principal.role}:{principal.subject}")
+    return principal
+
+
+async def _identify(request: Request) -> Principal:
     credential = _bearer(request)
     state = request.app.state
     try:

@@ -111,7 +111,19 @@ class ServiceSettings(BaseSettings):
     oidc_jwks_cache_s: float = 600.0
     """How long the provider's keys are used before they are read again (an unknown key id reads them early)."""
     max_request_bytes: int = 25 * 1024 * 1024
-    """Largest request body accepted (raw MIME with attachments is the big one)."""
+    """Largest request body accepted (raw MIME with attachments is the big one), counted as it arrives."""
+    max_json_depth: int = 64
+    """Deepest nesting of arrays and objects a JSON body may have; deeper is refused before parsing."""
+    rate_limit_adapter_per_s: float = 200.0
+    """Requests a second each adapter key may send to one service process on average (0: no limit)."""
+    rate_limit_adapter_burst: float = 400.0
+    """Requests an adapter key may send at once before the average applies (429 with Retry-After after)."""
+    rate_limit_user_per_s: float = 30.0
+    """Requests a second each user (role and subject of a token) may send to one service process (0: no limit)."""
+    rate_limit_user_burst: float = 60.0
+    """Requests a user may send at once before the average applies."""
+    db_acquire_timeout_s: float = 10.0
+    """Longest a request or task waits for a pooled database connection before it is answered 503."""
     log_level: str = "INFO"
     """Root log level."""
     log_json: bool = True

@@ -57,6 +57,18 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
+class Pool(asyncpg.Pool):
+    """asyncpg's pool, whose `acquire` waits at most `acquire_timeout` seconds for a connection unless told
+    otherwise: a caller flooding one service makes the others wait a bounded time (then 503), never forever."""
+
+    def __init__(self, *args: Any, acquire_timeout: float | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -64,18 +76,25 @@ async def create_pool(
     max_size: int = 10,
     plan_cache_mode: str = PLAN_CACHE_MODE,
     settings: Mapping[str, str] | None = None,
+    acquire_timeout: float | None = None,
 ) -> asyncpg.Pool:
     """A pool whose connections run with `plan_cache_mode` and any further server `settings`."""
-    pool = await asyncpg.create_pool(
+    pool = Pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         init=_init_connection,
         reset=_reset_connection,
         command_timeout=30,
         server_settings={"plan_cache_mode": plan_cache_mode, **(settings or {})},
+        acquire_timeout=acquire_timeout,
     )
-    assert pool is not None
+    await pool
     return pool
 
 

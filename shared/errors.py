@@ -84,6 +84,48 @@ _TITLES = {
 }
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; extensions (errors, checks, retry hints) may follow.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status"],
+}
+_WRITES = ("post", "put", "patch")
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """The answers every operation can give besides its own, as problem+json: 401 and 403 (credentials), 404
+    (what it names is not there), 422 (validation, FastAPI's own answers included), 429 (rate limit), 503 (a
+    dependency away), 409 for a change that conflicts with the current state, and 400, 413 and 415 for one with a
+    body. Changes `schema` (an OpenAPI document) in place and returns it."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/health/"):
+            continue
+        for method, operation in operations.items():
+            if method not in _METHODS:
+                continue
+            codes = {401, 403, 404, 422, 429, 503}
+            if method in _WRITES:
+                codes |= {400, 409, 413, 415}
+            elif method == "delete":
+                codes.add(409)
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                entry = responses.setdefault(str(code), {"description": _TITLES.get(code, "Service unavailable")})
+                entry["content"] = problem
+    return schema
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -149,9 +191,29 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S if away else RETRY_AFTER_CONTENTION_S)},
         )
 
+    async def on_bad_value(request: Request, exc: Exception) -> JSONResponse:
+        """A value the database cannot take or compare (a number past its column's range, a NUL character in
+        text): the caller's data, so 422, never 500. Routes bound their parameters; this is the net under them."""
+        log.warning("%s %s: 422, %s", request.method, request.url.path, f"{type(exc).__name__}: {exc}"[:300])
+        return problem_response(
+            request,
+            422,
+            "Validation failed",
+            "a value in the request is out of range or is not text the database can store",
+            kind="validation",
+        )
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(asyncpg.DataError, on_bad_value)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    for dependency_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError):
+    dependency_errors = (
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        KafkaError,
+    )
+    for dependency_error in dependency_errors:
         app.add_exception_handler(dependency_error, on_dependency)
     app.add_exception_handler(Exception, on_unexpected)

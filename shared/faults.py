@@ -62,6 +62,10 @@ def unavailable(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.InterfaceError):
         # A connection the server or the network closed under us; asyncpg's other interface errors are misuse.
         return "connection is closed" in str(exc) or "connection was closed" in str(exc)
+    if isinstance(exc, asyncpg.InternalClientError):
+        # A pooled connection the server ended while it sat idle (a fast shutdown) is left in a protocol state
+        # the next query cannot leave ("cannot switch to state 15"): seen when PostgreSQL restarts under load.
+        return True
     return isinstance(exc, kafka.KafkaError) and bool(getattr(exc, "retriable", False))
 
 

@@ -17,7 +17,7 @@ from tests.support import ROOT, TestStack, start_test_stack
 def test_stack() -> Iterator[TestStack]:
     stack = start_test_stack(ROOT / ".switchboard" / "test-stack")
     yield stack
-    if stack.stack is not None:
+    if stack.stack is not None and stack.owned:
         stack.stack.down()
 
 

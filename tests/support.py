@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,8 @@ class TestStack:
     postgres_url: str
     """A URL to the server's `postgres` database; tests create their own databases."""
     stack: Stack | None
+    owned: bool = True
+    """False for a stack a script started for several sessions (`SWITCHBOARD_TEST_STACK`): it outlives this one."""
 
     def database_url(self, database: str) -> str:
         return self.postgres_url.rsplit("/", 1)[0] + "/" + database
@@ -46,8 +49,15 @@ def free_port_stack_settings(state_dir: Path) -> StackSettings:
 def start_test_stack(state_dir: Path) -> TestStack:
     """The same code as `switchboard up` (broker, database, topics), on free ports in a fresh state dir.
 
-    With SWITCHBOARD_TEST_KAFKA and SWITCHBOARD_TEST_POSTGRES set, those running servers are used instead.
+    With SWITCHBOARD_TEST_STACK set (the settings as JSON), that running stack is used and left running; with
+    SWITCHBOARD_TEST_KAFKA and SWITCHBOARD_TEST_POSTGRES set, those running servers are used instead.
     """
+    running = os.environ.get("SWITCHBOARD_TEST_STACK")
+    if running:
+        stack = Stack(StackSettings.model_validate_json(running))
+        return TestStack(
+            stack.settings.kafka_bootstrap, stack.settings.database_url("postgres"), stack, owned=False
+        )
     kafka = os.environ.get("SWITCHBOARD_TEST_KAFKA")
     postgres = os.environ.get("SWITCHBOARD_TEST_POSTGRES")
     if kafka and postgres:
@@ -74,6 +84,9 @@ def service_settings(stack: TestStack, database: str, **overrides: object) -> Se
         "retry_max_s": 0.5,
         "token_secret": SecretStr(TOKEN_SECRET),
         "log_json": False,
+        # Tests drive thousands of requests with one credential; the rate limits' own tests turn them on.
+        "rate_limit_user_per_s": 0,
+        "rate_limit_adapter_per_s": 0,
     }
     values.update(overrides)
     return ServiceSettings.model_validate(values)
@@ -153,3 +166,18 @@ async def wait_until(predicate: object, *, timeout_s: float = 15.0, interval_s: 
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval_s)
+
+
+def start_test_stack_for_shell(state_dir: str) -> str:
+    """Start a broker and a database (as the test session does) and give, as a shell export, the settings that
+    make pytest sessions use it: the scripts under tests/ run several sessions against one stack."""
+    stack = start_test_stack(ROOT / state_dir).stack
+    assert stack is not None
+    return "export SWITCHBOARD_TEST_STACK=" + shlex.quote(stack.settings.model_dump_json())
+
+
+def stop_test_stack(state_dir: str) -> None:
+    state = ROOT / state_dir
+    if state.exists():
+        Stack(StackSettings(state_dir=state)).down()
+        shutil.rmtree(state)

@@ -54,6 +54,8 @@ async def _start(runtime: Runtime) -> None:
         deps,
         max_items=settings.group_commit_max_items,
         flushers=settings.group_commit_flushers,
+        max_waiting=settings.group_commit_max_waiting,
+        max_waiting_per_adapter=settings.group_commit_max_waiting_per_adapter,
         on_group=group_sizes.observe,
     )
 

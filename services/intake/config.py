@@ -46,6 +46,10 @@ class IntakeSettings(ServiceSettings):
     """Most single posts one transaction commits together (group commit); 1 commits every post on its own."""
     group_commit_flushers: int = 4
     """Transactions of single posts in flight at once; posts arriving meanwhile wait and share the next one."""
+    group_commit_max_waiting: int = 2000
+    """Most posts waiting for a group commit; past it a post is answered 503 with Retry-After at once."""
+    group_commit_max_waiting_per_adapter: int = 500
+    """Most posts of one adapter waiting for a group commit, so a flooding adapter cannot crowd out the others."""
     reply_message_id_domain: str = "switchboard.invalid"
     """The domain of the Message-IDs our e-mail replies carry (`<reply id@domain>`); set it to your mail domain."""
     ownership_wait_s: float = 2.0

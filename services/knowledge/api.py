@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.domain import (
@@ -51,6 +51,10 @@ from shared.events import CHANNELS, ArticleArchivedV1, ArticlePublishedV1, Chann
 from shared.outbox import enqueue
 
 router = APIRouter(tags=["articles"])
+MAX_OFFSET = 100_000
+"""Deepest page a list reads (further needs a narrower filter)."""
+MAX_VERSION = 2**31 - 1
+"""Versions are `integer` columns."""
 
 Authors = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
 Staff = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))]
@@ -241,7 +245,7 @@ async def get_articles(
     status: Literal["draft", "review", "published", "archived"] | None = None,
     owner: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     now = runtime.clock.now()
@@ -256,7 +260,7 @@ async def get_overdue(
     principal: Staff,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Published articles past their review-by date, the most overdue first."""
     runtime = runtime_of(request)
@@ -481,7 +485,9 @@ async def get_versions(article_id: uuid.UUID, principal: Staff, request: Request
 
 
 @router.get("/v1/articles/{article_id}/versions/{version}")
-async def get_one_version(article_id: uuid.UUID, version: int, principal: Staff, request: Request) -> VersionOut:
+async def get_one_version(
+    article_id: uuid.UUID, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], principal: Staff, request: Request
+) -> VersionOut:
     runtime = runtime_of(request)
     async with runtime.pool.acquire() as conn:
         found = await get_version(conn, article_id, version)
@@ -495,8 +501,8 @@ async def get_diff(
     article_id: uuid.UUID,
     principal: Staff,
     request: Request,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
 ) -> dict[str, Any]:
     """What changed between two versions (`to` defaults to the current one): unified diffs per text field."""
     runtime = runtime_of(request)

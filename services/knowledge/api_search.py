@@ -90,7 +90,7 @@ async def search(
     category: str | None = None,
     channel: Channel | None = None,
     product: str | None = None,
-    limit: Annotated[int, Query(ge=1)] = 10,
+    limit: Annotated[int, Query(ge=1, le=200)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> Response:
     """Published articles the caller may see, best first. Staff see internal and public articles, adapter keys

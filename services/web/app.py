@@ -24,12 +24,12 @@ from services.web.config import UPSTREAMS, WebSettings
 from services.web.domain import SECURITY_HEADERS, SignInThrottle
 from services.web.handlers import Deps, SessionCache, purge
 from services.web.oidc import OidcClient
-from shared.app import BodySizeLimit
 from shared.auth import TokenVerifier
 from shared.clock import Clock, SystemClock
 from shared.db import create_pool, migrate
 from shared.errors import install_problem_handlers, problem_response
 from shared.lifecycle import BackgroundTasks
+from shared.limits import RequestLimits
 from shared.metrics import HttpMetrics
 from shared.telemetry import TracingMiddleware, setup_telemetry
 
@@ -139,7 +139,7 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None, static: Pat
     )
     install_problem_handlers(app)
     registry = CollectorRegistry()
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(HttpMetrics, registry=registry)
     app.add_middleware(TracingMiddleware)
     app.add_middleware(SecurityHeaders)

@@ -12,7 +12,7 @@ from typing import Annotated
 import asyncpg
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -184,3 +184,62 @@ async def test_a_request_is_one_server_span_with_its_route_template_and_no_path_
     assert [s.name for s in servers] == ["GET /v1/customers/lookup/{token}"]
     recorded = json.dumps([[s.name, dict(s.attributes or {})] for s in finished], default=str)
     assert "tok-SECRET-123" not in recorded and "13512345678" not in recorded
+
+
+@router.get("/v1/slow-query")
+async def slow_query(request: Request) -> dict[str, int]:
+    async with request.app.state.pool.acquire() as conn:
+        return {"value": await conn.fetchval("SELECT 1")}
+
+
+async def test_each_caller_is_rate_limited_on_its_own_with_429_and_retry_after(
+    settings: ServiceSettings, tmp_path: Path
+) -> None:
+    limited = settings.model_copy(
+        update={
+            "rate_limit_user_per_s": 1.0,
+            "rate_limit_user_burst": 3,
+            "rate_limit_adapter_per_s": 1.0,
+            "rate_limit_adapter_burst": 2,
+        }
+    )
+    spec = ServiceSpec(name="apptest", migrations=tmp_path, routers=[router])
+    async with running(create_app(spec, limited)) as app, await client_for(app) as client:
+        key = generate_api_key()
+        async with app.state.pool.acquire() as conn:
+            await insert_api_key(conn, key=key, name="gateway", channels=["email"], now=utcnow())
+
+        def bearer(subject: str) -> dict[str, str]:
+            token = issue_token(
+                TOKEN_SECRET, role="admin", subject=subject, ttl=timedelta(minutes=5), now=utcnow()
+            )
+            return {"Authorization": f"Bearer {token}"}
+
+        flood = [(await client.get("/v1/admin/thing", headers=bearer("A-1"))).status_code for _ in range(5)]
+        other = await client.get("/v1/admin/thing", headers=bearer("A-2"))
+        adapter = [
+            await client.post("/v1/channels/email", headers={"Authorization": f"Bearer {key.key}"})
+            for _ in range(3)
+        ]
+    assert flood == [200, 200, 200, 429, 429]
+    assert other.status_code == 200, "another user keeps their own bucket"
+    assert [r.status_code for r in adapter] == [200, 200, 429]
+    refused = adapter[-1]
+    assert refused.headers["retry-after"] == "1" and refused.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_waiting_for_a_pooled_connection_is_bounded_and_answered_503(
+    settings: ServiceSettings, tmp_path: Path
+) -> None:
+    tight = settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1, "db_acquire_timeout_s": 0.2})
+    spec = ServiceSpec(name="apptest", migrations=tmp_path, routers=[router])
+    async with (
+        running(create_app(spec, tight)) as app,
+        await client_for(app) as client,
+        app.state.pool.acquire(timeout=5),  # the one connection is busy for the whole request
+    ):
+        started = asyncio.get_running_loop().time()
+        response = await client.get("/v1/slow-query")
+        waited = asyncio.get_running_loop().time() - started
+    assert response.status_code == 503 and "retry-after" in response.headers, response.text
+    assert waited < 2

@@ -18,6 +18,7 @@ AWAY = [
     asyncpg.AdminShutdownError("terminating connection due to administrator command"),
     asyncpg.TooManyConnectionsError("sorry, too many clients already"),
     asyncpg.InterfaceError("cannot call Connection.fetchval(): the underlying connection is closed"),
+    asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
     kafka.KafkaConnectionError("Connection at localhost:9092 closed"),
     kafka.KafkaTimeoutError(),
     kafka.RequestTimedOutError(),

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from services.feedback import repository as repo
 from services.feedback.api.dependencies import Admin, Reader, runtime_of
@@ -46,11 +46,20 @@ class QuestionBody(BaseModel):
     options: list[OptionBody] = Field(default_factory=list)
 
 
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "description": "local time, HH:MM[:SS]"}
+    ),
+]
+"""A wall-clock time in the policy's time zone: JSON Schema's `time` format needs an offset, these have none."""
+
+
 class QuietHoursBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
 
 class PolicyBody(BaseModel):

@@ -33,7 +33,7 @@ from services.intake.api.payloads import (
     inbound_for,
 )
 from services.intake.domain.contact import Inbound
-from services.intake.handlers.commit import Item, accept_batch
+from services.intake.handlers.commit import Item, QueueFull, accept_batch
 from services.intake.handlers.intake import Accepted, Busy
 from shared.auth import Principal, authenticate, check_channel, require_adapter
 from shared.errors import Problem
@@ -61,6 +61,13 @@ async def _accept_one(request: Request, principal: Principal, inbound: Inbound, 
             accepted = await commits_of(request).accept(
                 Item(inbound, key, principal.subject, clock_of(request).now())
             )
+        except QueueFull as exc:
+            raise Problem(
+                503,
+                "Busy",
+                f"too many posts wait to be committed ({exc}); nothing was stored — retry shortly",
+                headers={"Retry-After": "1"},
+            ) from exc
         except Busy as exc:
             raise _busy() from exc
         span.set_attribute("intake.outcome", accepted.outcome)

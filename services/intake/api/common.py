@@ -75,6 +75,8 @@ def json_object(body: bytes, *, where: str = "body") -> dict[str, Any]:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(400, "Bad request", f"{where} is not valid JSON: {exc}", kind="bad-json") from exc
+    except RecursionError as exc:  # a body without a JSON content type escapes the depth check at the edge
+        raise Problem(400, "Bad request", f"{where} is nested too deeply", kind="bad-json") from exc
     if not isinstance(value, dict):
         raise Problem(422, "Validation failed", f"{where} must be a JSON object", kind="validation")
     return value

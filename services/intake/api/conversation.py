@@ -12,7 +12,7 @@ from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, fi
 
 from services.intake.api.common import clock_of, deps_of, settings_of
 from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
-from services.intake.domain.identity import normalise_phone
+from services.intake.domain.identity import InvalidIdentity, normalise_phone
 from services.intake.handlers.conversation import (
     ContactClosed,
     ContactMissing,
@@ -252,7 +252,10 @@ async def post_abandoned(
     now = clock_of(request).now()
     phone: str | None = None
     if body.callback_phone is not None:
-        identity = normalise_phone(body.callback_phone, region=settings_of(request).default_region)
+        try:
+            identity = normalise_phone(body.callback_phone, region=settings_of(request).default_region)
+        except InvalidIdentity as exc:
+            raise Problem(422, "Validation failed", f"body.callback_phone: {exc}", kind="validation") from exc
         if not identity.valid:
             raise Problem(422, "Validation failed", "body.callback_phone: not a phone number", kind="validation")
         phone = identity.value

@@ -55,6 +55,8 @@ _ALIASES = {
     "utf8": "utf-8",
     "unicode-1-1-utf-7": "utf-7",
 }
+_NOT_CHARSETS = frozenset({"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "mbcs"})
+"""Text codecs Python has that are no charset a mail could be written in (they fail or read escapes as text)."""
 _FALLBACKS = {"cp950": ("big5hkscs",), "cp932": ("shift_jis_2004",)}
 _CHINESE = ("gb18030", "cp950", "big5hkscs")
 
@@ -64,15 +66,19 @@ class UnknownCharset(ValueError):
 
 
 def codec_for(label: str | None) -> str | None:
-    """The Python codec to read `label` with, or None when the label names nothing we know."""
+    """The Python codec to read `label` with, or None when the label names nothing we know or names a codec that
+    does not turn bytes into text (`base64`, `zlib`, `rot13`: Python knows them, mail must not pick them)."""
     if not label:
         return None
     name = label.strip().strip("\"'").lower()
     name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):  # ValueError: a label with a NUL character in it
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
 
 def decode_bytes(data: bytes, label: str | None = None, *, hints: tuple[str, ...] = ()) -> str:

@@ -5,7 +5,9 @@ rules. Every rule that matches contributes: the first one naming a category sets
 add up; the priority class is the category's, raised by any rule's override and forced to `urgent` by an
 emergency. Rules and texts are both folded by `shared.text.fold` (NFKC, case, Traditional as Simplified with
 OpenCC's phrase tables), so one keyword list serves both scripts; English keywords match whole words. Patterns
-are regular expressions over the folded text, matched case-insensitively.
+are regular expressions over the folded text, matched case-insensitively by RE2: linear in the text whatever
+the pattern (`(a+)+$` cannot stall the event loop), within a memory bound; what RE2 cannot run (backreferences,
+look-around) is refused when the rule set is saved.
 """
 
 from __future__ import annotations
@@ -14,9 +16,36 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import re2
 
 from shared.text import fold, fold_script
+
+PATTERN_MEMORY_BYTES = 8 << 20
+"""RE2's memory budget for one compiled pattern; a pattern that needs more is refused when saved."""
+
+
+class Pattern(Protocol):
+    """A compiled classification pattern (RE2)."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def search(self, text: str) -> object | None: ...
+
+
+def compile_pattern(pattern: str) -> Pattern:
+    """A rule's pattern as RE2 runs it: NFKC and script-folded like the texts, case-insensitive (RE2's own
+    option, which never turns `\\S \\D \\W \\B` into their opposites). Raises `re2.error` if RE2 cannot
+    run it."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.max_mem = PATTERN_MEMORY_BYTES
+    options.log_errors = False
+    compiled: Pattern = re2.compile(fold_script(unicodedata.normalize("NFKC", pattern)), options)
+    return compiled
+
 
 CATEGORIES: tuple[str, ...] = (
     "enquiry",
@@ -47,7 +76,7 @@ class Condition:
     any_keywords: tuple[str, ...] = ()
     all_keywords: tuple[str, ...] = ()
     none_keywords: tuple[str, ...] = ()
-    patterns: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[Pattern, ...] = ()
     channels: tuple[str, ...] = ()
     ivr_selections: tuple[str, ...] = ()
     customer: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -400,13 +429,15 @@ def _condition(raw: object, where: str) -> Condition:
     known = {"any_keywords", "all_keywords", "none_keywords", "patterns", "channels", "ivr_selections", "customer"}
     unknown = set(raw) - known
     _check(not unknown, f"{where}.when: unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
-    patterns: list[re.Pattern[str]] = []
+    patterns: list[Pattern] = []
     for pattern in _strings(raw.get("patterns", []), f"{where}.when.patterns"):
         try:
-            patterns.append(re.compile(fold_script(unicodedata.normalize("NFKC", pattern)), re.IGNORECASE))
-        except re.error as exc:
+            patterns.append(compile_pattern(pattern))
+        except re2.error as exc:
+            reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
             raise InvalidRules(
-                f"{where}.when.patterns: {pattern!r} is not a valid regular expression: {exc}"
+                f"{where}.when.patterns: {pattern!r} is not a valid regular expression for RE2 (linear time: no "
+                f"backreferences or look-around): {reason}"
             ) from exc
     channels = tuple(_strings(raw.get("channels", []), f"{where}.when.channels"))
     for channel in channels:

@@ -96,12 +96,18 @@ def identities_from(
     """Identities an admin typed: an invalid phone or address is an error here, not a flag."""
     found: list[Identity] = []
     for phone in phones:
-        identity = normalise_phone(phone, region=region)
+        try:
+            identity = normalise_phone(phone, region=region)
+        except InvalidIdentity as exc:
+            raise InvalidCustomer(f"phones: {phone!r}: {exc}") from exc
         if not identity.valid:
             raise InvalidCustomer(f"phones: {phone!r} is not a valid phone number (default region {region})")
         found.append(identity)
     for address in emails:
-        identity = normalise_email(address)
+        try:
+            identity = normalise_email(address)
+        except InvalidIdentity as exc:
+            raise InvalidCustomer(f"emails: {address!r}: {exc}") from exc
         if not identity.valid:
             raise InvalidCustomer(f"emails: {address!r} is not a valid e-mail address")
         found.append(identity)
@@ -156,19 +162,25 @@ def read_import(body: bytes, *, content_type: str, region: str) -> Iterator[Impo
             except json.JSONDecodeError as exc:
                 yield ImportError_(number, f"not JSON: {exc.msg} at column {exc.colno}")
                 continue
+            except RecursionError:
+                yield ImportError_(number, "JSON nested too deeply")
+                continue
             if not isinstance(record, dict):
                 yield ImportError_(number, "each line must be a JSON object")
                 continue
             yield _row(number, record, region)
         return
     reader = csv.DictReader(io.StringIO(text))
-    unknown = [c for c in reader.fieldnames or () if c and c.strip() not in IMPORT_COLUMNS]
-    if unknown:
-        yield ImportError_(1, f"unknown column(s) {unknown}; known: {', '.join(IMPORT_COLUMNS)}")
-        return
-    for record in reader:
-        row = {k.strip(): v for k, v in record.items() if k}
-        yield _row(reader.line_num, row, region)
+    try:
+        unknown = [c for c in reader.fieldnames or () if c and c.strip() not in IMPORT_COLUMNS]
+        if unknown:
+            yield ImportError_(1, f"unknown column(s) {unknown}; known: {', '.join(IMPORT_COLUMNS)}")
+            return
+        for record in reader:
+            row = {k.strip(): v for k, v in record.items() if k}
+            yield _row(reader.line_num, row, region)
+    except csv.Error as exc:  # a field past the csv module's limit (128 KiB), a NUL byte, a broken quote
+        yield ImportError_(max(reader.line_num, 1), f"not CSV from here on: {exc}")
 
 
 def _row(line: int, record: Mapping[str, Any], region: str) -> ImportRow | ImportError_:

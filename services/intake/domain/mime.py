@@ -81,8 +81,20 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _ADDRESS_WITH_COMMENT = re.compile(r"^\s*([^\s@()<>,;\"]+@[^\s@()<>,;\"]+)\s*\((.+)\)\s*$", re.DOTALL)
 
 
+MAX_PART_DEPTH = 40
+"""Deepest nesting of MIME parts (multiparts and forwarded messages) read; real mail stays under ten."""
+
+
 def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> ParsedEmail:
-    """Parse one message; raises `MalformedEmail` (with the reason) for input that is not mail."""
+    """Parse one message; raises `MalformedEmail` (with the reason) for input that is not mail, or is nested
+    deeper than `MAX_PART_DEPTH` parts."""
+    try:
+        return _parse_email(raw, max_attachment_bytes=max_attachment_bytes)
+    except RecursionError as exc:  # the stdlib parser and walk() recurse per level, below our own bound
+        raise MalformedEmail(f"MIME parts are nested more than {MAX_PART_DEPTH} deep") from exc
+
+
+def _parse_email(raw: bytes, *, max_attachment_bytes: int | None) -> ParsedEmail:
     if not raw.strip():
         raise MalformedEmail("the message is empty")
     first = raw.lstrip(b"\r\n").split(b"\n", 1)[0]
@@ -211,7 +223,8 @@ def _is_automatic(message: Message, subject: str | None) -> bool:
 
 
 class _Walker:
-    def __init__(self, *, hints: tuple[str, ...], max_attachment_bytes: int | None) -> None:
+    def __init__(self, *, hints: tuple[str, ...], max_attachment_bytes: int | None, depth: int = 0) -> None:
+        self.depth = depth
         self.hints = hints
         self.max_attachment_bytes = max_attachment_bytes
         self.texts: list[str] = []
@@ -222,6 +235,15 @@ class _Walker:
         """The codecs that read the text parts beyond ASCII, in order."""
 
     def visit(self, part: Message) -> None:
+        self.depth += 1
+        try:
+            self._visit(part)
+        finally:
+            self.depth -= 1
+
+    def _visit(self, part: Message) -> None:
+        if self.depth > MAX_PART_DEPTH:
+            raise MalformedEmail(f"MIME parts are nested more than {MAX_PART_DEPTH} deep")
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             self._forwarded(part)
@@ -281,7 +303,7 @@ class _Walker:
         if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
             return
         message = inner[0]
-        walker = _Walker(hints=self.hints, max_attachment_bytes=self.max_attachment_bytes)
+        walker = _Walker(hints=self.hints, max_attachment_bytes=self.max_attachment_bytes, depth=self.depth)
         walker.visit(message)
         self.read.extend(walker.read)
         header = [
@@ -367,7 +389,13 @@ def _payload_bytes(part: Message) -> bytes:
         # compat32 hands 7bit/8bit/binary (and unknown encodings) back as the raw bytes.
         data = part.get_payload(decode=True)
         return data if isinstance(data, bytes) else b""
-    raw = str(part.get_payload(decode=False)).encode("ascii", errors="replace")
+    try:
+        encoded = part.get_payload(decode=False)
+    except (UnicodeError, LookupError):
+        # Raw 8-bit bytes in the body and a charset label that cannot re-encode them: the stdlib decodes the
+        # body with the label before handing it back. The stored payload is what arrived.
+        encoded = vars(part).get("_payload", "")
+    raw = str(encoded).encode("ascii", errors="replace")
     if cte == "base64":
         compact = re.sub(rb"[^A-Za-z0-9+/=]", b"", raw)
         if len(compact.rstrip(b"=")) % 4 == 1:

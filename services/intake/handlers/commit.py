@@ -198,10 +198,17 @@ class _Waiting:
     done: asyncio.Future[Accepted]
 
 
+class QueueFull(Busy):
+    """The group commit's queue (or this adapter's share of it) is full: nothing was stored, retry shortly."""
+
+
 class GroupCommit:
     """Single posts committed together: a post joins the queue; up to `flushers` transactions run at once,
     each taking up to `max_items` waiting posts. A post on an idle service starts its transaction at once, so
-    grouping adds no wait; under load the queue fills while transactions are in flight and groups grow."""
+    grouping adds no wait; under load the queue fills while transactions are in flight and groups grow.
+
+    The queue is bounded: at most `max_waiting` posts wait, at most `max_waiting_per_adapter` of one adapter,
+    so one flooding adapter is refused (`QueueFull`) while the others' posts still get in."""
 
     def __init__(
         self,
@@ -209,12 +216,17 @@ class GroupCommit:
         *,
         max_items: int,
         flushers: int,
+        max_waiting: int = 2000,
+        max_waiting_per_adapter: int = 500,
         on_group: Callable[[int], None] = lambda _size: None,
     ) -> None:
         self._deps = deps
         self._on_group = on_group
         self._max_items = max(1, max_items)
         self._flushers = max(1, flushers)
+        self._max_waiting = max(1, max_waiting)
+        self._max_per_adapter = max(1, max_waiting_per_adapter)
+        self._waiting_by_adapter: dict[str, int] = {}
         self._queue: deque[_Waiting] = deque()
         self._active = 0
         """Flushers running; counted here, not from task completion, so a post never waits on one that ends."""
@@ -222,9 +234,13 @@ class GroupCommit:
 
     async def accept(self, item: Item) -> Accepted:
         """The post's own outcome once its transaction committed; `Busy` or the item's own error otherwise."""
+        waiting = self._waiting_by_adapter.get(item.adapter, 0)
+        if len(self._queue) >= self._max_waiting or waiting >= self._max_per_adapter:
+            raise QueueFull(f"{len(self._queue)} posts wait to be committed, {waiting} of them from this adapter")
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         inbound = prepared(item.inbound, retry_window=self._deps.threads.retry_window, now=item.now)
         self._queue.append(_Waiting(replace(item, inbound=inbound, trace=get_current()), done))
+        self._waiting_by_adapter[item.adapter] = waiting + 1
         if self._active < self._flushers:
             self._active += 1
             task = asyncio.create_task(self._flush(), name="intake-group-commit")
@@ -232,12 +248,24 @@ class GroupCommit:
             task.add_done_callback(self._tasks.discard)
         return await done
 
+    def waiting(self, adapter: str | None = None) -> int:
+        """Posts in the queue, all or one adapter's."""
+        return len(self._queue) if adapter is None else self._waiting_by_adapter.get(adapter, 0)
+
+    def _taken(self, adapter: str) -> None:
+        left = self._waiting_by_adapter.get(adapter, 1) - 1
+        if left > 0:
+            self._waiting_by_adapter[adapter] = left
+        else:
+            self._waiting_by_adapter.pop(adapter, None)
+
     async def _flush(self) -> None:
         try:
             while self._queue:
                 group: list[_Waiting] = []
                 while self._queue and len(group) < self._max_items:
                     waiting = self._queue.popleft()
+                    self._taken(waiting.item.adapter)
                     if not waiting.done.done():  # its caller went away before its turn: not stored, not answered
                         group.append(waiting)
                 if group:

@@ -140,7 +140,7 @@ class DryRunIn(BaseModel):
     """Gives the customer's last agent their bonus, as for a real contact."""
     first_owner_id: str | None = None
     pool: str = "default"
-    waited_s: float = Field(default=0, ge=0)
+    waited_s: float = Field(default=0, ge=0, le=366 * 86400)
     """Pretend the contact has waited this long (to see relaxation and age at work)."""
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.routing.api.common import actor_of, transaction
@@ -102,7 +102,10 @@ async def my_work(request: Request, principal: Person) -> list[dict[str, Any]]:
 
 @router.get("/v1/desktop/feed")
 async def desktop_feed(
-    request: Request, principal: Person, after: int = 0, limit: int = 200
+    request: Request,
+    principal: Person,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: int = 200,
 ) -> list[dict[str, Any]]:
     """The desktop stream over plain HTTP (for clients without a WebSocket): messages after `after`."""
     async with transaction(request) as tx:

@@ -357,6 +357,16 @@ class AddOut(BaseModel):
     working_seconds: float
 
 
+MAX_SPAN_DAYS = 800
+"""Longest stretch of calendar one request computes over (a day listing, an addition, a difference)."""
+_MAX_AMOUNT = {
+    "seconds": MAX_SPAN_DAYS * 86400.0,
+    "minutes": MAX_SPAN_DAYS * 1440.0,
+    "hours": MAX_SPAN_DAYS * 24.0,
+    "working_days": MAX_SPAN_DAYS * 5 / 7,
+}
+
+
 @router.get("/calendars/{calendar_id}/add", response_model=AddOut)
 async def add_on_calendar(
     calendar_id: str,
@@ -366,17 +376,28 @@ async def add_on_calendar(
     amount: Annotated[float, Query(gt=0)],
     unit: Literal["seconds", "minutes", "hours", "working_days"],
 ) -> AddOut:
-    """When `amount` `unit` of working time after `start` is up (as a clock started then would breach)."""
-    async with pool_of(request).acquire() as conn:
-        calendar = await _get(conn, calendar_id)
+    """When `amount` `unit` of working time after `start` is up (as a clock started then would breach); at most
+    `MAX_SPAN_DAYS` days' worth (every clock's target is far shorter), so one request cannot hold the loop."""
     if unit == "working_days" and not float(amount).is_integer():
         raise Problem(422, "Validation failed", "working days are whole days", kind="validation")
-    seconds = target_seconds(Target(amount, unit), calendar, start)
-    due = (
-        add_working_days(calendar, start, int(amount))
-        if unit == "working_days"
-        else add_working_time(calendar, start, seconds)
-    )
+    if amount > _MAX_AMOUNT[unit]:
+        raise Problem(
+            422,
+            "Validation failed",
+            f"at most {_MAX_AMOUNT[unit]:g} {unit} ({MAX_SPAN_DAYS} days)",
+            kind="validation",
+        )
+    async with pool_of(request).acquire() as conn:
+        calendar = await _get(conn, calendar_id)
+    try:
+        seconds = target_seconds(Target(amount, unit), calendar, start)
+        due = (
+            add_working_days(calendar, start, int(amount))
+            if unit == "working_days"
+            else add_working_time(calendar, start, seconds)
+        )
+    except OverflowError as exc:
+        raise Problem(422, "Validation failed", "the result falls after the year 9999", kind="validation") from exc
     return AddOut(start=start, due=due, working_seconds=seconds)
 
 
@@ -394,7 +415,18 @@ async def between_on_calendar(
     start: AwareDatetime,
     end: AwareDatetime,
 ) -> BetweenOut:
-    """Working time from `start` to `end` on the calendar."""
+    """Working time from `start` to `end` on the calendar, at most `MAX_SPAN_DAYS` days apart."""
+    if abs(end - start) > dt.timedelta(days=MAX_SPAN_DAYS):
+        raise Problem(
+            422,
+            "Validation failed",
+            f"`start` and `end` are at most {MAX_SPAN_DAYS} days apart",
+            kind="validation",
+        )
     async with pool_of(request).acquire() as conn:
         calendar = await _get(conn, calendar_id)
-    return BetweenOut(start=start, end=end, working_seconds=working_time_between(calendar, start, end))
+    try:
+        working = working_time_between(calendar, start, end)
+    except OverflowError as exc:
+        raise Problem(422, "Validation failed", "the range reaches past the year 9999", kind="validation") from exc
+    return BetweenOut(start=start, end=end, working_seconds=working)

@@ -13,7 +13,7 @@ import pytest
 
 from services.intake.api.payloads import inbound_for
 from services.intake.domain.identity import Identity
-from services.intake.handlers.commit import GroupCommit, Item
+from services.intake.handlers.commit import GroupCommit, Item, QueueFull
 from services.intake.handlers.intake import Accepted, Deps
 from shared.clock import utcnow
 from shared.events import INTAKE_CONTACTS
@@ -121,3 +121,33 @@ async def test_each_post_in_a_group_publishes_its_event_under_its_own_trace(inta
     for trace_id, accepted in posted:
         assert traceparents[str(accepted.contact_id)].split("-")[1] == trace_id
     assert len({trace_id for trace_id, _ in posted}) == 3
+
+
+async def test_a_flooding_adapter_is_refused_at_its_share_of_the_queue_and_the_others_still_get_in(
+    intake: Intake,
+) -> None:
+    deps: Deps = intake.app.state.runtime.extras["intake"]
+    commits = GroupCommit(deps, max_items=5, flushers=1, max_waiting=40, max_waiting_per_adapter=10)
+    flood = [replace(web_item(intake), adapter="flood") for _ in range(30)]
+    other = [replace(web_item(intake), adapter="quiet") for _ in range(5)]
+
+    results = await asyncio.gather(*(commits.accept(i) for i in [*flood, *other]), return_exceptions=True)
+
+    refused = [r for r in results[:30] if isinstance(r, QueueFull)]
+    assert len(refused) == 20, "the flood got its share of the queue and no more, refused at once"
+    assert all(isinstance(r, Accepted) for r in results[30:]), "the other adapter's posts all got in"
+    assert commits.waiting() == 0 and commits.waiting("flood") == 0, "the counts go back to zero"
+
+
+async def test_a_full_queue_is_answered_503_with_retry_after(intake: Intake) -> None:
+    commits = intake.app.state.runtime.extras["intake.commits"]
+    commits._max_waiting = 0  # a queue that is always full
+    try:
+        response = await intake.client.post(
+            "/v1/channels/web",
+            json={"form_id": "f", "submission_id": unique(), "email": "a@example.com", "message": "hi"},
+            headers=intake.auth(),
+        )
+    finally:
+        commits._max_waiting = 2000
+    assert response.status_code == 503 and response.headers["retry-after"] == "1", response.text

@@ -3,6 +3,7 @@ clocks, validation, and working-time arithmetic for admins."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,28 @@ async def test_adding_working_time_on_a_calendar_crosses_spring_festival(shared_
         headers=ADMIN,
     )
     assert between.json()["working_seconds"] == 18 * 3600
+
+
+async def test_ranges_are_bounded_so_one_request_cannot_hold_the_loop(shared_sla: Sla) -> None:
+    """A "between" over 9,999 years held SLA's event loop for 16 s; an addition near year 9999 answered 500."""
+    started = time.perf_counter()
+    between = await shared_sla.client.get(
+        "/v1/sla/calendars/working-hours/between",
+        params={"start": "0001-01-01T00:00:00+00:00", "end": "9999-12-31T00:00:00+00:00"},
+        headers=ADMIN,
+    )
+    added = await shared_sla.client.get(
+        "/v1/sla/calendars/24x7/add",
+        params={"start": "9999-12-30T00:00:00+00:00", "amount": 700, "unit": "hours"},
+        headers=ADMIN,
+    )
+    huge = await shared_sla.client.get(
+        "/v1/sla/calendars/24x7/add",
+        params={"start": "2026-01-01T00:00:00+00:00", "amount": 1e300, "unit": "seconds"},
+        headers=ADMIN,
+    )
+    assert [between.status_code, added.status_code, huge.status_code] == [422, 422, 422]
+    assert time.perf_counter() - started < 2
 
 
 LUNCH: dict[str, Any] = {

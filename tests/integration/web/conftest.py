@@ -26,7 +26,7 @@ from services.web.domain import hash_password
 from shared.auth import Principal, authenticate_websocket, require_roles
 from shared.clock import utcnow
 from shared.config import ServiceSettings
-from shared.db import connect, migrate
+from shared.db import SHARED_MIGRATIONS, connect, create_pool, migrate
 from tests.integration.web.provider import AUDIENCE, CLIENT_ID, Provider, provider_app
 from tests.support import TOKEN_SECRET, TestStack, wait_until
 
@@ -50,10 +50,12 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
             await asyncio.wait_for(task, 15)
 
 
-def echo_app(settings: ServiceSettings) -> FastAPI:
-    """A service of ours in miniature: every route checks the bearer token the way the five services do."""
+def echo_app(settings: ServiceSettings, pool: Any) -> FastAPI:
+    """A service of ours in miniature: every route checks the bearer token the way the five services do, revoked
+    subjects read from its database included."""
     app = FastAPI()
     app.state.settings = settings
+    app.state.pool = pool
     people = require_roles("agent", "supervisor", "admin", "ops")
     app.state.seen = []
 
@@ -159,8 +161,14 @@ async def gateway(test_stack: TestStack, empty_database: str) -> AsyncIterator[G
             oidc_role_map=ROLE_MAP,
             oidc_subject_claim="agent_id",
         )
-        upstream = echo_app(service_settings)
-        async with serving(upstream) as upstream_url:
+        conn = await connect(empty_database)
+        try:
+            await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+        finally:
+            await conn.close()
+        pool = await create_pool(empty_database, max_size=2)
+        upstream = echo_app(service_settings, pool)
+        async with pool, serving(upstream) as upstream_url:
             settings = WebSettings(
                 database_url=empty_database,
                 token_secret=SecretStr(TOKEN_SECRET),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -302,3 +303,29 @@ def test_a_bad_taxonomy_is_refused_naming_the_problem(change: Any, message: str)
 )
 def test_security_incidents_have_a_level_the_rules_raise(text: str, level: str | None) -> None:
     assert classify(RULES, Facts(text=text)).incident_level == level
+
+
+def test_a_catastrophic_pattern_runs_in_linear_time() -> None:
+    document = shipped_document()
+    document["rules"] = [{"id": "redos", "when": {"patterns": [r"(a+)+$"]}, "then": {"category": "complaint"}}]
+    rules = parse_ruleset(document, version=3)
+    started = time.perf_counter()
+    assert classify(rules, Facts(text="a" * 100_000 + "!")).category == "enquiry"
+    assert time.perf_counter() - started < 0.5  # stdlib `re` takes longer than the age of the universe here
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?<!no )refund", r"a{1000}{1000}"])
+def test_a_pattern_the_linear_time_engine_cannot_run_is_refused_when_saved(pattern: str) -> None:
+    document = shipped_document()
+    document["rules"] = [{"id": "slow", "when": {"patterns": [pattern]}, "then": {"category": "complaint"}}]
+    with pytest.raises(InvalidRules, match="RE2"):
+        parse_ruleset(document, version=3)
+
+
+def test_case_insensitive_patterns_keep_the_meaning_of_their_classes() -> None:
+    document = shipped_document()
+    document["rules"] = [{"id": "x", "when": {"patterns": [r"NO\S\D\W"]}, "then": {"category": "complaint"}}]
+    rules = parse_ruleset(document, version=3)
+    assert classify(rules, Facts(text="noab!")).category == "complaint"
+    assert classify(rules, Facts(text="NOa1!")).category == "enquiry"
+    assert classify(rules, Facts(text="No a!")).category == "enquiry"
