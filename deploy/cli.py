@@ -342,6 +342,58 @@ def cmd_events_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- kubernetes, generated docs ---------------------------------------------------------------------------
+
+
+def cmd_k8s_generate(_args: argparse.Namespace) -> int:
+    from deploy.kube import K8S, generate
+
+    changed = generate()
+    for path in changed:
+        console.print(f"wrote {path.relative_to(ROOT)}")
+    console.print(f"{K8S.relative_to(ROOT)}: {len(changed)} file(s) changed")
+    return 0
+
+
+def cmd_k8s_render(args: argparse.Namespace) -> int:
+    from deploy.kustomize import KustomizeError, render, to_yaml
+
+    try:
+        print(to_yaml(render(Path(args.directory))), end="")
+    except KustomizeError as exc:
+        err.print(f"[red]switchboard:[/] {exc}")
+        return 2
+    return 0
+
+
+def cmd_docs_settings(args: argparse.Namespace) -> int:
+    from deploy.reference import OPERATIONS, reference, undocumented, write
+
+    missing = undocumented()
+    if missing:
+        for line in missing:
+            err.print(line)
+        return 1
+    if not args.write:
+        print(reference(), end="")
+        return 0
+    changed = write()
+    console.print(f"{OPERATIONS.relative_to(ROOT)}: {'updated' if changed else 'already current'}")
+    return 0
+
+
+# --- lock -------------------------------------------------------------------------------------------------
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from deploy.lock import LOCK, write_lock
+
+    code = write_lock(upgrade=args.upgrade)
+    if code == 0:
+        console.print(f"wrote {LOCK.relative_to(ROOT)}")
+    return code
+
+
 # --- test -------------------------------------------------------------------------------------------------
 
 
@@ -478,6 +530,29 @@ def build_parser() -> argparse.ArgumentParser:
     schema = events.add_parser("schema", help="JSON Schema of every event type")
     schema.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
     schema.set_defaults(func=cmd_events_schema)
+
+    k8s = sub.add_parser("k8s", help="the Kubernetes manifests in deploy/k8s/").add_subparsers(
+        dest="k8s_command", required=True
+    )
+    k8s.add_parser(
+        "generate", help="write the generated manifests (topics from events.py, workloads, database, job)"
+    ).set_defaults(func=cmd_k8s_generate)
+    k8s_render = k8s.add_parser("render", help="print a kustomization as `kubectl apply -k` would apply it")
+    k8s_render.add_argument("directory", help="e.g. deploy/k8s/overlays/example")
+    k8s_render.set_defaults(func=cmd_k8s_render)
+
+    docs = sub.add_parser("docs", help="generated documentation").add_subparsers(
+        dest="docs_command", required=True
+    )
+    settings_doc = docs.add_parser("settings", help="the configuration reference, from the settings classes")
+    settings_doc.add_argument("--write", action="store_true", help="update docs/operations.md in place")
+    settings_doc.set_defaults(func=cmd_docs_settings)
+
+    lock = sub.add_parser(
+        "lock", help="write deploy/requirements.lock: the image's exact dependencies (with hashes), from pyproject"
+    )
+    lock.add_argument("--upgrade", action="store_true", help="the newest versions allowed, not the locked ones")
+    lock.set_defaults(func=cmd_lock)
 
     test = sub.add_parser("test", help="ruff, mypy, import contracts, then pytest on a real broker and database")
     test.add_argument("--skip-checks", action="store_true", help="only pytest")

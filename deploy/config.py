@@ -22,7 +22,8 @@ DEFAULT_SERVICE_PORTS = {"intake": 8101, "routing": 8102, "sla": 8103, "feedback
 
 
 class StackSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+    # Each field's docstring is its description: docs/operations.md's reference is generated from them.
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", use_attribute_docstrings=True)
 
     state_dir: Path = Path(".switchboard")
     """Where Kafka's log, PostgreSQL's data, pid files, logs and the token secret live (ignored by git)."""
@@ -39,10 +40,15 @@ class StackSettings(BaseSettings):
     postgres_durable: bool = True
     """fsync and synchronous commit; the test stack turns them off for speed."""
     intake_port: int = DEFAULT_SERVICE_PORTS["intake"]
+    """Intake's HTTP port on 127.0.0.1 (channel adapters post here)."""
     routing_port: int = DEFAULT_SERVICE_PORTS["routing"]
+    """Routing's HTTP port on 127.0.0.1."""
     sla_port: int = DEFAULT_SERVICE_PORTS["sla"]
+    """SLA's HTTP port on 127.0.0.1."""
     feedback_port: int = DEFAULT_SERVICE_PORTS["feedback"]
+    """Feedback's HTTP port on 127.0.0.1 (the survey page)."""
     knowledge_port: int = DEFAULT_SERVICE_PORTS["knowledge"]
+    """Knowledge's HTTP port on 127.0.0.1."""
     web_port: int = 8100
     """The web gateway: the workspace, the wallboard and sign-in, with `/api/<service>/…` behind it."""
     zipkin_port: int = 9511

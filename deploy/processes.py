@@ -1,4 +1,8 @@
-"""Detached child processes with pid files: start once, find again after a restart of the CLI, stop cleanly."""
+"""Detached child processes with pid files: start once, find again after a restart of the CLI, stop cleanly.
+
+psutil is imported where a process is looked at: it belongs to the local stack (the `local` extra), and the
+service image's CLI (`provision`, commands against a deployment) imports this module without it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import psutil
 
 
 class ProcessError(RuntimeError):
@@ -30,6 +32,8 @@ class Managed:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
+        import psutil
+
         try:
             process = psutil.Process(pid)
             alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
@@ -45,6 +49,8 @@ class Managed:
         pid = self.pid()
         if pid is None:
             return False
+        import psutil
+
         try:
             process = psutil.Process(pid)
             process.send_signal(signal.SIGTERM)

@@ -16,7 +16,8 @@ from shared.events import MAX_EVENT_BYTES
 class ServiceSettings(BaseSettings):
     """What a service process needs to reach its database, the broker and its callers."""
 
-    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+    # Each field's docstring is its description: docs/operations.md's reference is generated from them.
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", use_attribute_docstrings=True)
 
     service: str = "switchboard"
     """Service name: consumer group, event `source`, telemetry `service.name`."""
