@@ -17,6 +17,7 @@ import phonenumbers
 from rich.console import Console
 from rich.table import Table
 
+from deploy.asyncapi import asyncapi_text
 from deploy.broker import MissingTool
 from deploy.config import StackSettings
 from deploy.processes import ProcessError
@@ -333,13 +334,19 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_events_schema(args: argparse.Namespace) -> int:
-    text = json_schemas_text()
+    text = asyncapi_text(_version()) if args.events_command == "asyncapi" else json_schemas_text()
     if args.write:
         Path(args.write).write_text(text, encoding="utf-8")
         console.print(f"wrote {args.write}")
     else:
         print(text, end="")
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("switchboard")
 
 
 # --- test -------------------------------------------------------------------------------------------------
@@ -478,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema = events.add_parser("schema", help="JSON Schema of every event type")
     schema.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
     schema.set_defaults(func=cmd_events_schema)
+    asyncapi = events.add_parser("asyncapi", help="AsyncAPI 3 document of every topic, event and desktop message")
+    asyncapi.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
+    asyncapi.set_defaults(func=cmd_events_schema)
 
     test = sub.add_parser("test", help="ruff, mypy, import contracts, then pytest on a real broker and database")
     test.add_argument("--skip-checks", action="store_true", help="only pytest")
