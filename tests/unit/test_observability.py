@@ -178,3 +178,12 @@ def test_a_made_up_metric_would_be_caught() -> None:
     expr = 'sum(rate(switchboard_made_up_total{type="switchboard_x"}[5m])) / on() up'
     assert metric_names(expr) == {"switchboard_made_up_total", "up"}
     assert "switchboard_made_up_total" not in exported()
+
+
+def test_each_alerts_runbook_link_resolves_to_its_section_of_the_operations_book() -> None:
+    from tests.unit.test_contract_links import resolve
+
+    if not (ROOT / "docs" / "operations.md").exists():
+        pytest.skip("docs/operations.md is not written yet")
+    for rule in rules():
+        resolve(rule["annotations"]["runbook_url"])
