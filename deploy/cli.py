@@ -17,6 +17,7 @@ import phonenumbers
 from rich.console import Console
 from rich.table import Table
 
+from deploy.asyncapi import asyncapi_text
 from deploy.broker import MissingTool
 from deploy.config import StackSettings
 from deploy.processes import ProcessError
@@ -333,7 +334,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_events_schema(args: argparse.Namespace) -> int:
-    text = json_schemas_text()
+    text = asyncapi_text(_version()) if args.events_command == "asyncapi" else json_schemas_text()
     if args.write:
         Path(args.write).write_text(text, encoding="utf-8")
         console.print(f"wrote {args.write}")
@@ -392,6 +393,12 @@ def cmd_lock(args: argparse.Namespace) -> int:
     if code == 0:
         console.print(f"wrote {LOCK.relative_to(ROOT)}")
     return code
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("switchboard")
 
 
 # --- test -------------------------------------------------------------------------------------------------
@@ -530,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema = events.add_parser("schema", help="JSON Schema of every event type")
     schema.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
     schema.set_defaults(func=cmd_events_schema)
+    asyncapi = events.add_parser("asyncapi", help="AsyncAPI 3 document of every topic, event and desktop message")
+    asyncapi.add_argument("--write", metavar="PATH", help="write to a file instead of stdout")
+    asyncapi.set_defaults(func=cmd_events_schema)
 
     k8s = sub.add_parser("k8s", help="the Kubernetes manifests in deploy/k8s/").add_subparsers(
         dest="k8s_command", required=True

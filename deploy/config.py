@@ -53,6 +53,9 @@ class StackSettings(BaseSettings):
     """The web gateway: the workspace, the wallboard and sign-in, with `/api/<service>/…` behind it."""
     zipkin_port: int = 9511
     """The trace viewer (Zipkin UI and API) started by `up --traces`."""
+    otlp_port: int = 9518
+    """The OTLP/HTTP receiver `up --traces` starts: every service exports its spans there (`/v1/traces`), and it
+    hands them to the trace viewer."""
     start_timeout_s: float = 120.0
     """How long `up` waits for each component to become ready."""
     max_event_bytes: int = MAX_EVENT_BYTES

@@ -20,7 +20,7 @@ from deploy.broker import KafkaBroker
 from deploy.config import StackSettings
 from deploy.postgres import Postgres
 from deploy.processes import Managed, ProcessError, spawn, tail
-from deploy.traces import Zipkin
+from deploy.traces import OtlpReceiver, Zipkin
 from services.web import repository as web_repo
 from services.web.app import MIGRATIONS as WEB_MIGRATIONS
 from services.web.domain import hash_password
@@ -84,6 +84,7 @@ class Stack:
         self.kafka = KafkaBroker(settings)
         self.postgres = Postgres(settings)
         self.zipkin = Zipkin(settings)
+        self.otlp = OtlpReceiver(settings, self.zipkin)
         self.services = {
             name: Managed(name, settings.state / "run" / f"{name}.pid", marker=f"services.{name}")
             for name in SERVICES
@@ -116,9 +117,15 @@ class Stack:
             "SWITCHBOARD_MAX_EVENT_BYTES": str(s.max_event_bytes),
             "PYTHONUNBUFFERED": "1",
         }
-        if self.zipkin.process.pid() is not None:
-            env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin.spans_endpoint
+        env.update(self.telemetry_env())
         return env
+
+    def telemetry_env(self) -> dict[str, str]:
+        """With the trace viewer up, spans go to its OTLP receiver; otherwise the caller's own `OTEL_*` settings
+        (inherited) say where, if anywhere."""
+        if self.otlp.process.pid() is None:
+            return {}
+        return {"OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
 
     def web_env(self) -> dict[str, str]:
         s = self.settings
@@ -131,8 +138,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             **{f"SWITCHBOARD_{name.upper()}_URL": f"http://127.0.0.1:{s.service_port(name)}" for name in SERVICES},
         }
-        if self.zipkin.process.pid() is not None:
-            env["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = self.zipkin.spans_endpoint
+        env.update(self.telemetry_env())
         return env
 
     async def add_user(self, *, user_id: str, display_name: str, role: Role, subject: str, password: str) -> bool:
@@ -216,7 +222,10 @@ class Stack:
             t = time.monotonic()
             if self.zipkin.process.pid() is None:
                 self._check_port_free(s.zipkin_port, "the Zipkin trace viewer")
+            if self.otlp.process.pid() is None:
+                self._check_port_free(s.otlp_port, "the OTLP receiver")
             self.zipkin.start()  # it boots while the rest comes up; services wait for it below
+            self.otlp.start()
             times.add("trace viewer jar", time.monotonic() - t, "zipkin-server")
 
         t = time.monotonic()
@@ -256,8 +265,12 @@ class Stack:
         if traces:
             t = time.monotonic()
             await self._await_http(self.zipkin.url + "/health", "zipkin", self.zipkin.process, self.zipkin.log)
+            await self._await_http(self.otlp.url + "/health", "otlp", self.otlp.process, self.otlp.log)
             times.add("trace viewer", time.monotonic() - t, self.zipkin.url)
-            self.say(f"zipkin: ready on {self.zipkin.url} (traces of every service go there)")
+            self.say(
+                f"zipkin: ready on {self.zipkin.url}, fed by the OTLP receiver on {self.otlp.url} "
+                "(every service exports its spans there)"
+            )
 
         if services:
             t = time.monotonic()
@@ -350,6 +363,9 @@ class Stack:
         if self.postgres.stop():
             stopped.append("postgresql")
             self.say("postgresql: stopped")
+        if self.otlp.stop():
+            stopped.append("otlp")
+            self.say("otlp receiver: stopped")
         if self.zipkin.stop():
             stopped.append("zipkin")
             self.say("zipkin: stopped")
@@ -380,6 +396,13 @@ class Stack:
                 rows.append(
                     ComponentStatus("zipkin (traces)", s.zipkin_port, zipkin_pid, "ok" if ok else "starting")
                 )
+            otlp_pid = self.otlp.process.pid()
+            if otlp_pid is not None:
+                try:
+                    ok = (await client.get(self.otlp.url + "/health")).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                rows.append(ComponentStatus("otlp (spans in)", s.otlp_port, otlp_pid, "ok" if ok else "starting"))
         return rows
 
     async def _pg_health(self) -> str:

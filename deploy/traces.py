@@ -1,11 +1,17 @@
-"""The local trace viewer: a Zipkin server from Maven Central (one exec jar), and reading journeys back from it.
+"""The local trace viewer: a Zipkin server from Maven Central (one exec jar) fed by OTLP, and reading journeys
+back from it.
 
-`switchboard up --traces` starts it and points every service's span exporter at it; `switchboard trace
-<contact-id>` asks its API for the traces that carry the contact id and prints them as one tree.
+`switchboard up --traces` starts it and, in front of it, our OTLP/HTTP receiver (`deploy.otlp`), and points
+every service's OTLP exporter at the receiver — the same export path as to any backend a deployment has.
+`switchboard trace <contact-id>` asks Zipkin's API for the traces that carry the contact id and prints them as one
+tree. (Zipkin's own OTLP module is not on Maven Central, and Jaeger or the OpenTelemetry Collector would have to
+be built from Go sources or run in Docker; the receiver is 150 lines of Python on packages the services already
+have.)
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +67,34 @@ class Zipkin:
 
     def stop(self) -> bool:
         return self.process.stop(timeout_s=20)
+
+
+class OtlpReceiver:
+    """`python -m deploy.otlp`: OTLP/HTTP in, Zipkin's span API out."""
+
+    def __init__(self, settings: StackSettings, zipkin: Zipkin) -> None:
+        self.settings = settings
+        self.zipkin = zipkin
+        self.process = Managed("otlp", settings.state / "run" / "otlp.pid", marker="deploy.otlp")
+        self.log = settings.state / "logs" / "otlp.log"
+
+    @property
+    def url(self) -> str:
+        """The OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); exporters add `/v1/traces`."""
+        return f"http://127.0.0.1:{self.settings.otlp_port}"
+
+    def start(self) -> int:
+        running = self.process.pid()
+        if running is not None:
+            return running
+        command = [
+            sys.executable, "-m", "deploy.otlp",
+            "--port", str(self.settings.otlp_port), "--zipkin", self.zipkin.spans_endpoint,
+        ]  # fmt: skip
+        return spawn(self.process, command, log=self.log)
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=10)
 
 
 @dataclass

@@ -13,10 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.events import DOCS_URL
 from shared.faults import transient, unavailable
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://switchboard.dev/problems/"
+TYPE_BASE = DOCS_URL + "problems.md#"
+"""A problem's `type` is this plus its kind: the kind's section of `docs/problems.md`."""
 RETRY_AFTER_UNAVAILABLE_S = 5
 """Retry-After while the database or the broker is away: about how long a restart takes."""
 RETRY_AFTER_CONTENTION_S = 1
@@ -26,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
-    """An error the API reports as problem+json. `kind` becomes the `type` URI's last segment."""
+    """An error the API reports as problem+json. `kind` becomes the `type` URI's fragment: a section of
+    `docs/problems.md`, where every kind is explained."""
 
     def __init__(
         self,

@@ -1,9 +1,10 @@
 """Traces, logs and PII masking.
 
-One tracer provider per process: OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
-variable) is set, Zipkin export when `OTEL_EXPORTER_ZIPKIN_ENDPOINT` is. W3C trace context travels in Kafka
-headers so a consumer's span is a child of the producer's; HTTP server spans carry method, route and status,
-never the query string; JSON logs carry trace ids.
+One tracer provider per process; spans leave it by OTLP/HTTP only, when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the
+traces-specific variable) is set — to an OpenTelemetry Collector, Jaeger, Tempo, Zipkin's OTLP ingestion, or the
+local stack's receiver in front of its trace viewer; the standard `OTEL_EXPORTER_OTLP_*` variables configure it.
+W3C trace context travels in Kafka headers so a consumer's span is a child of the producer's; HTTP server spans
+carry method, route and status, never the query string; JSON logs carry trace ids.
 """
 
 from __future__ import annotations
@@ -49,11 +50,6 @@ def setup_telemetry(service: str, *, extra_processors: Iterable[SpanProcessor] =
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-            _database_spans = True
-        if os.environ.get("OTEL_EXPORTER_ZIPKIN_ENDPOINT"):
-            from opentelemetry.exporter.zipkin.json import ZipkinExporter
-
-            _provider.add_span_processor(BatchSpanProcessor(ZipkinExporter()))
             _database_spans = True
         trace.set_tracer_provider(_provider)
     for processor in extra_processors:

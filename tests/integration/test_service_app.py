@@ -141,7 +141,7 @@ async def test_a_transaction_meeting_another_answers_503_with_retry_after_and_a_
         broken = await client.post("/v1/broken")
     assert contended.status_code == 503 and contended.headers["retry-after"] == "1"
     assert contended.headers["content-type"] == PROBLEM_JSON
-    assert contended.json()["type"].endswith("/unavailable")
+    assert contended.json()["type"].endswith("#unavailable")
     assert broken.status_code == 500 and "retry-after" not in broken.headers
 
 

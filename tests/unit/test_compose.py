@@ -20,7 +20,16 @@ def compose() -> dict[str, Any]:
 
 def test_compose_has_broker_database_viewer_and_every_service_with_health_checks() -> None:
     services = compose()["services"]
-    assert {"kafka", "postgres", "provision", "zipkin", *SERVICES} <= set(services)
+    assert {
+        "kafka",
+        "postgres",
+        "provision",
+        "zipkin",
+        "otel-collector",
+        "prometheus",
+        "grafana",
+        *SERVICES,
+    } <= set(services)
     for name in SERVICES:
         service = services[name]
         assert service["command"] == ["python", "-m", f"services.{name}", "serve"]
@@ -29,7 +38,8 @@ def test_compose_has_broker_database_viewer_and_every_service_with_health_checks
         assert "healthcheck" in service
         assert service["depends_on"]["provision"]["condition"] == "service_completed_successfully"
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
-        assert service["environment"]["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == "http://zipkin:9411/api/v2/spans"
+        assert service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert not any(key.startswith("OTEL_EXPORTER_ZIPKIN") for key in service["environment"])
     assert (ROOT / "deploy" / "Dockerfile").exists()
 
 
@@ -51,3 +61,16 @@ def test_the_web_gateway_serves_the_one_origin_and_forwards_to_every_service_by_
         port = services[name]["environment"]["SWITCHBOARD_PORT"]
         assert web["environment"][f"SWITCHBOARD_{name.upper()}_URL"] == f"http://{name}:{port}"
     assert "healthcheck" in web
+
+
+def test_spans_go_by_otlp_to_the_collector_which_hands_them_to_the_trace_viewer() -> None:
+    services = compose()["services"]
+    assert "./deploy/otel-collector.yaml:/etc/otelcol/config.yaml:ro" in services["otel-collector"]["volumes"]
+    config = yaml.safe_load((ROOT / "deploy" / "otel-collector.yaml").read_text())
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    assert config["exporters"]["zipkin"]["endpoint"] == "http://zipkin:9411/api/v2/spans"
+    assert config["service"]["pipelines"]["traces"] == {
+        "receivers": ["otlp"],
+        "processors": ["batch"],
+        "exporters": ["zipkin"],
+    }

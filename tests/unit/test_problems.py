@@ -46,7 +46,7 @@ async def test_validation_errors_name_the_field() -> None:
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM_JSON
     body = response.json()
-    assert body["type"].endswith("/validation")
+    assert body["type"].endswith("#validation")
     assert body["detail"].startswith("body.count:")
     assert body["errors"][0]["location"] == "body.count"
 
@@ -56,7 +56,7 @@ async def test_domain_problems_keep_their_extensions() -> None:
     assert response.status_code == 409
     body = response.json()
     assert body == {
-        "type": "https://switchboard.dev/problems/already-resolved",
+        "type": "https://switchboard.dev/docs/problems.md#already-resolved",
         "title": "Conflict",
         "status": 409,
         "detail": "the contact is already resolved",

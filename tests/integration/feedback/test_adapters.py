@@ -64,7 +64,7 @@ async def test_chat_buttons_send_structured_answers_by_invitation_id(feedback: F
         first = await client.post("/v1/surveys/responses", json=body, headers=feedback.adapter)
         retry = await client.post("/v1/surveys/responses", json=body, headers=feedback.adapter)
     assert first.status_code == 201 and first.json()["followup"] == []
-    assert retry.status_code == 409 and retry.json()["type"].endswith("/survey-answered")
+    assert retry.status_code == 409 and retry.json()["type"].endswith("#survey-answered")
 
 
 async def test_adapter_answers_that_make_no_sense_are_refused_with_the_reason(feedback: Feedback) -> None:
@@ -104,7 +104,7 @@ async def test_an_answer_after_expiry_is_refused_as_gone(feedback: Feedback) -> 
             json={"invitation_id": str(invitation["invitation_id"]), "reply": "5"},
             headers=feedback.adapter,
         )
-    assert late.status_code == 410 and late.json()["type"].endswith("/survey-expired")
+    assert late.status_code == 410 and late.json()["type"].endswith("#survey-expired")
 
 
 async def test_delivery_receipts_are_recorded_and_failed_deliveries_leave_the_response_rate(
@@ -168,7 +168,7 @@ async def test_an_adapter_acts_only_on_invitations_of_the_channels_its_key_cover
             "/v1/surveys/responses", json={**answer, "source": "ivr"}, headers=bearer(cti.key)
         )
     assert (mail_answer.status_code, mail_receipt.status_code) == (403, 403)
-    assert mail_answer.json()["type"].endswith("/channel-not-allowed")
+    assert mail_answer.json()["type"].endswith("#channel-not-allowed")
     assert ivr_answer.status_code == 201, "the phone adapter may answer for its own phone contact"
     assert (await invitation_of(feedback, contact.contact_id))["delivery"] == "requested"
 

@@ -263,7 +263,7 @@ async def test_receipts_move_delivery_forward_once_and_failures_are_announced(in
     unknown = await intake.client.post(
         "/v1/outbound/receipts", json={"message_id": str(uuid.uuid4()), "status": "sent"}, headers=intake.auth()
     )
-    assert unknown.status_code == 404 and unknown.json()["type"].endswith("unknown-message")
+    assert unknown.status_code == 404 and unknown.json()["type"].endswith("#unknown-message")
     naive = await receipt("sent", "2026-12-06T10:00:00")
     assert naive.status_code == 422
 

@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from deploy.config import free_port
 from services.routing.app import create_app
 from services.routing.config import RoutingSettings
+from services.routing.desktop_protocol import check_to_desktop
 from services.routing.dispatcher import Dispatcher
 from shared.auth import Role, issue_token
 from shared.clock import Clock
@@ -61,9 +62,17 @@ def bearer(role: Role, subject: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(role, subject)}"}
 
 
+OFF_CONTRACT: list[str] = []
+"""Messages desktops received that match no type of `services.routing.desktop_protocol` (the documented
+contract, docs/asyncapi.yaml); `conftest.py` fails the test that saw one."""
+MADE_BY_TESTS = frozenset({"note"})
+"""Kinds the feed tests write to the feed themselves: no part of the protocol."""
+
+
 @dataclass
 class Desktop:
-    """An agent's desktop: a real WebSocket client that keeps every message it receives."""
+    """An agent's desktop: a real WebSocket client that keeps every message it receives, each checked against
+    the desktop protocol."""
 
     agent_id: str
     socket: ClientConnection
@@ -74,7 +83,13 @@ class Desktop:
         async def read() -> None:
             with contextlib.suppress(Exception):
                 async for raw in self.socket:
-                    self.received.append(json.loads(raw))
+                    message = json.loads(raw)
+                    try:
+                        if message.get("type") not in MADE_BY_TESTS:
+                            check_to_desktop(message)
+                    except ValueError as exc:
+                        OFF_CONTRACT.append(f"{self.agent_id}: {exc}")
+                    self.received.append(message)
 
         self._reader = asyncio.create_task(read())
 

@@ -31,7 +31,7 @@ async def test_grade_bonuses_that_put_key_above_strategic_are_refused_unless_an_
     refused = await routing.http.put("/v1/routing/policy", json={"document": document}, headers=bearer(*ADMIN))
     assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM_JSON
     problem = refused.json()
-    assert problem["type"].endswith("/looser-grade")
+    assert problem["type"].endswith("#looser-grade")
     assert "strategic +100 is below key +150" in problem["detail"]
     assert problem["errors"][0]["location"] == "body.document.grade_bonus"
     assert (await routing.call("GET", "/v1/routing/policy"))["version"] == current["version"], "nothing saved"

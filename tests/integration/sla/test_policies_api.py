@@ -213,7 +213,7 @@ async def test_a_strategic_policy_looser_than_key_is_refused_naming_both_unless_
     refused = await sla.client.post("/v1/sla/policies", json=SLOW_STRATEGIC, headers=ADMIN)
     assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM_JSON
     problem = refused.json()
-    assert problem["type"].endswith("/looser-grade")
+    assert problem["type"].endswith("#looser-grade")
     assert "'Strategic customers on chat'" in problem["detail"] and SEEDED_KEY in problem["detail"]
     assert "override_reason" in problem["detail"]
     pairs = {(f["higher"]["grade"], f["lower"]["grade"], f["lower"]["policy_id"]) for f in problem["looser"]}
@@ -247,7 +247,7 @@ async def test_deactivating_the_strategic_row_is_refused_while_strategic_would_f
 ) -> None:
     url = f"/v1/sla/policies/{SEEDED_STRATEGIC}"
     refused = await sla.client.delete(url, headers=ADMIN)
-    assert refused.status_code == 422 and refused.json()["type"].endswith("/looser-grade")
+    assert refused.status_code == 422 and refused.json()["type"].endswith("#looser-grade")
     assert "30 minutes (policy 'Defaults (every contact)'" in refused.json()["detail"]
     assert (await sla.client.get(url, headers=ADMIN)).json()["active"] is True
     removed = await sla.client.delete(url, params={"override_reason": "strategic grade retired"}, headers=ADMIN)

@@ -24,7 +24,7 @@ async def test_signing_in_gives_an_httponly_strict_cookie_and_the_service_gets_a
     await gateway.add_user("alice", role="agent", subject="A-7", password="agent-pass-1")
     async with gateway.client() as browser:
         refused = await browser.post("/auth/signin", json={"username": "alice", "password": "nope-nope"})
-        assert problem(refused)["type"].endswith("/signin-refused")
+        assert problem(refused)["type"].endswith("#signin-refused")
         unknown = await browser.post("/auth/signin", json={"username": "mallory", "password": "agent-pass-1"})
         assert problem(unknown)["detail"] == problem(refused)["detail"]  # one answer for both
 
@@ -59,13 +59,13 @@ async def test_changes_need_the_csrf_header_and_this_site_as_their_origin(gatewa
     async with gateway.signed_in("sam", "super-pass-1") as (browser, csrf):
         path = "/api/routing/v1/echo/work/42/assign"
         missing = await browser.post(path, json={"agent_id": "A-7"})
-        assert problem(missing)["type"].endswith("/csrf")
+        assert problem(missing)["type"].endswith("#csrf")
         wrong = await browser.post(path, json={"agent_id": "A-7"}, headers={"X-CSRF-Token": csrf[:-2] + "xx"})
         assert problem(wrong)["status"] == 403
         elsewhere = await browser.post(
             path, json={"agent_id": "A-7"}, headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"}
         )
-        assert problem(elsewhere)["type"].endswith("/cross-origin")
+        assert problem(elsewhere)["type"].endswith("#cross-origin")
         assert gateway.upstream.state.seen == []  # none of them reached the service
 
         done = await browser.post(path, json={"agent_id": "A-7"}, headers={"X-CSRF-Token": csrf})
@@ -76,7 +76,7 @@ async def test_changes_need_the_csrf_header_and_this_site_as_their_origin(gatewa
         signed_out = await browser.post("/auth/signout", headers={"X-CSRF-Token": csrf})
         assert signed_out.status_code == 204
         after = await browser.get("/api/routing/v1/echo/anything")
-        assert problem(after)["type"].endswith("/not-signed-in")
+        assert problem(after)["type"].endswith("#not-signed-in")
 
 
 async def test_without_a_session_the_api_answers_401_and_pages_send_you_to_sign_in(gateway: Gateway) -> None:
@@ -191,4 +191,4 @@ async def test_a_service_that_is_down_is_a_502_problem_not_a_hang(gateway: Gatew
         response = await browser.get("/api/sla/v1/echo/x")
     assert response.status_code == 502
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["type"].endswith("/upstream-unreachable")
+    assert response.json()["type"].endswith("#upstream-unreachable")
