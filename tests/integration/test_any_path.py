@@ -4,6 +4,8 @@ state directory under a long path must not put a socket there."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -15,10 +17,12 @@ from deploy.postgres import Postgres
 pytestmark = pytest.mark.integration
 
 
-async def test_postgresql_starts_under_a_state_directory_whose_path_is_longer_than_a_socket_path(
-    tmp_path: Path,
-) -> None:
-    state = tmp_path / "a checkout with a space" / ("deep-" * 24) / ".switchboard"
+async def test_postgresql_starts_under_a_state_directory_whose_path_is_longer_than_a_socket_path() -> None:
+    # Not under pytest's tmp_path: the server runs as its own user, reaching its data through every parent
+    # (`Postgres` opens them to it), and each pytest session that starts on this machine closes its temporary
+    # root to its owner again — a second test run at the same time made initdb fail with "Permission denied".
+    root = Path(tempfile.mkdtemp(prefix="switchboard-any-path-"))
+    state = root / "a checkout with a space" / ("deep-" * 24) / ".switchboard"
     assert len(str(state / "postgres" / "run" / ".s.PGSQL.65535")) > 107
     postgres = Postgres(StackSettings.throwaway(state))
     try:
@@ -32,3 +36,4 @@ async def test_postgresql_starts_under_a_state_directory_whose_path_is_longer_th
             await conn.close()
     finally:
         await asyncio.to_thread(postgres.stop)
+        shutil.rmtree(root, ignore_errors=True)
