@@ -29,9 +29,8 @@ from services.routing.domain.model import SET_PRESENCES
 from services.routing.handlers.common import Actor, Tx, agent_changed
 from services.routing.handlers.offers import (
     accept_offer,
-    fail_offer,
+    decline_offer,
     jsonable,
-    lock_offer,
     set_presence,
     work_view,
 )
@@ -399,12 +398,7 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
                         "offer_id": str(offer_id),
                         "work_id": str(work.work_id),
                     }
-                offer = await lock_offer(tx, offer_id)
-                if offer is None:
-                    raise NotFound(f"no offer {offer_id}")
-                if offer.agent_id != actor.subject:
-                    raise NotAllowed("this offer was made to another agent")
-                await fail_offer(tx, offer, status="declined", reason=message.get("reason"), actor=actor)
+                await decline_offer(tx, offer_id=offer_id, reason=message.get("reason"), actor=actor)
                 return {"type": "declined", "ref": ref, "offer_id": str(offer_id)}
 
             result: dict[str, Any] = await _tx_run(websocket, act)

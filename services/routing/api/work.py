@@ -15,7 +15,7 @@ from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord
 from services.routing.handlers import commands
 from services.routing.handlers.events import create_work
-from services.routing.handlers.offers import accept_offer, fail_offer, lock_offer, work_view
+from services.routing.handlers.offers import accept_offer, decline_offer, work_view
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
@@ -49,14 +49,8 @@ async def accept(offer_id: uuid.UUID, request: Request, principal: Person) -> Wo
 
 @router.post("/v1/offers/{offer_id}/decline", response_model=WorkOut)
 async def decline(offer_id: uuid.UUID, body: DeclineIn, request: Request, principal: Person) -> WorkOut:
-    actor = actor_of(principal)
     async with transaction(request) as tx:
-        offer = await lock_offer(tx, offer_id)
-        if offer is None:
-            raise NotFound(f"no offer {offer_id}")
-        if offer.agent_id != actor.subject and not actor.is_supervisor:
-            raise NotAllowed("this offer was made to another agent")
-        return out(tx, await fail_offer(tx, offer, status="declined", reason=body.reason, actor=actor))
+        return out(tx, await decline_offer(tx, offer_id=offer_id, reason=body.reason, actor=actor_of(principal)))
 
 
 @router.get("/v1/work/{work_id}")

@@ -179,13 +179,18 @@ def vet_offers(
     policy: Policy,
     proposals: Sequence[tuple[uuid.UUID, str]],
     *,
-    pool: str,
+    pool: str | None,
     works: Mapping[uuid.UUID, WorkRecord],
     agents: Mapping[str, AgentRecord],
+    forced: bool = False,
+    override_capacity: bool = False,
 ) -> Vetted:
     """The proposals that still hold, in order. Each one made takes its slot at once, so a later proposal to
     the same agent sees it (capacity holds across the batch), and a work item is offered once at most. A work
-    item or agent missing from the locked rows is gone, or busy in another transaction."""
+    item or agent missing from the locked rows is gone, or busy in another transaction.
+
+    A supervisor's forced offer (`forced`; no pool: it has no lease) may also take work from the supervisor
+    queue and reach an agent who is not taking offers, and `override_capacity` past a full channel."""
     taken: dict[str, dict[str, int]] = {}
     offered: set[uuid.UUID] = set()
     made: list[tuple[WorkRecord, AgentRecord]] = []
@@ -198,9 +203,9 @@ def vet_offers(
             why = BUSY_OR_GONE
         elif work_id in offered:
             why = "work is offered earlier in this batch"
-        elif work.state != "queued":
+        elif work.state not in (("queued", "supervisor") if forced else ("queued",)):
             why = f"work is {work.state}"
-        elif work.pool != pool:
+        elif pool is not None and work.pool != pool:
             why = f"work moved to pool {work.pool}"
         elif agent is None:
             why = BUSY_OR_GONE
@@ -209,9 +214,9 @@ def vet_offers(
         else:
             load = {**agent.load, **taken.get(agent_id, {})}
             view = to_agent(policy, replace(agent, load=load))
-            if not can_receive_offers(view):
+            if not forced and not can_receive_offers(view):
                 why = f"agent is {agent.presence}" + (" (desktop disconnected)" if agent.disconnected_at else "")
-            elif free_capacity(view, work.channel) <= 0:
+            elif free_capacity(view, work.channel) <= 0 and not override_capacity:
                 why = f"agent has no free {work.channel} slot"
             else:
                 load[work.channel] = load.get(work.channel, 0) + 1

@@ -23,7 +23,7 @@ from services.routing.handlers.offers import (
     assign,
     fail_offer,
     lock_offer,
-    make_offer,
+    make_offers,
     priority_now,
     work_view,
 )
@@ -550,17 +550,16 @@ async def force_offer(
     tx: Tx, work_id: uuid.UUID, actor: Actor, *, agent_id: str, override_capacity: bool
 ) -> uuid.UUID:
     work = await lock(tx, work_id, actor, "offer", owner_only=False)
-    result = await make_offer(
+    await agent_repo.lock_agent(tx.conn, agent_id)  # waited for here: the batch skips rows locked elsewhere
+    result = await make_offers(
         tx,
-        work_id=work.work_id,
-        agent_id=agent_id,
-        decision={"rule": f"forced by {actor.label}"},
+        [(work.work_id, agent_id, {"rule": f"forced by {actor.label}"})],
         fence=None,
         forced_by=actor,
         override_capacity=override_capacity,
     )
-    if isinstance(result, str):
-        raise Conflict(f"cannot offer to {agent_id}: {result}")
+    if not result.made:
+        raise Conflict(f"cannot offer to {agent_id}: {result.rejected[0][2]}")
     await feed.audit(
         tx.conn,
         actor=actor.label,
@@ -569,7 +568,7 @@ async def force_offer(
         detail={"agent_id": agent_id, "override_capacity": override_capacity},
         now=tx.now,
     )
-    return result
+    return result.made[0][1]
 
 
 async def requeue(tx: Tx, work_id: uuid.UUID, actor: Actor, *, reason: str | None) -> WorkRecord:

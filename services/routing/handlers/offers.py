@@ -16,14 +16,12 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, after_failed_offer, check
-from services.routing.domain.model import can_receive_offers, free_capacity
 from services.routing.domain.policy import priority_at, static_priority
 from services.routing.domain.records import (
     AgentRecord,
     ContactRecord,
     OfferRecord,
     WorkRecord,
-    to_agent,
     vet_offers,
 )
 from services.routing.handlers.common import (
@@ -178,87 +176,6 @@ async def contact_details(tx: Tx, work: WorkRecord) -> dict[str, Any]:
     return details
 
 
-async def make_offer(
-    tx: Tx,
-    *,
-    work_id: uuid.UUID,
-    agent_id: str,
-    decision: dict[str, Any],
-    fence: Fence | None,
-    forced_by: Actor | None = None,
-    override_capacity: bool = False,
-) -> uuid.UUID | str:
-    """Offer the work to the agent: the offer id, or why not (the engine was stale). Raises `Fenced`."""
-    if fence is not None and not await feed.holds_fence(
-        tx.conn, pool=fence.pool, holder=fence.holder, epoch=fence.epoch, now=tx.now
-    ):
-        raise Fenced(fence.pool)
-    work = await work_repo.get_work(tx.conn, work_id, for_update=True)
-    if work is None:
-        return "work not found"
-    allowed = ("queued", "supervisor") if forced_by is not None else ("queued",)
-    if work.state not in allowed:
-        return f"work is {work.state}"
-    if fence is not None and work.pool != fence.pool:
-        return f"work moved to pool {work.pool}"
-    agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
-    if agent is None or not agent.active:
-        return "agent not found or inactive"
-    view = to_agent(tx.policy, agent)
-    if forced_by is None and not can_receive_offers(view):
-        return f"agent is {agent.presence}" + (" (desktop disconnected)" if agent.disconnected_at else "")
-    if free_capacity(view, work.channel) <= 0 and not override_capacity:
-        return f"agent has no free {work.channel} slot"
-    offer_id = uuid.uuid4()
-    expires_at = tx.now + timedelta(seconds=tx.policy.offer_timeout_s)
-    await offer_repo.insert_offer(
-        tx.conn,
-        offer_id=offer_id,
-        work_id=work.work_id,
-        agent_id=agent_id,
-        pool=work.pool,
-        epoch=fence.epoch if fence else 0,
-        now=tx.now,
-        expires_at=expires_at,
-        forced_by=forced_by.label if forced_by else None,
-        decision=jsonable(decision),
-    )
-    work = replace(work, state="offered", slot_agent_id=agent_id, updated_at=tx.now)
-    await work_repo.save_work(tx.conn, work)
-    await agent_repo.touch_idle(tx.conn, agent_id=agent_id, now=tx.now)
-    rule = str(decision.get("rule", "forced by a supervisor" if forced_by else ""))
-    await work_repo.add_history_and_notify(
-        tx.conn,
-        work_id=work.work_id,
-        action="offered",
-        actor=(forced_by or SYSTEM).label,
-        detail={"agent_id": agent_id, "offer_id": str(offer_id), "rule": rule},
-        now=tx.now,
-        notice=change_notice(tx, work.pool, "offer", str(work.work_id)),
-    )
-    contact = await work_repo.get_contact(tx.conn, work.contact_id)
-    await feed.to_desktop(
-        tx.conn,
-        agent_id=agent_id,
-        kind="offer",
-        body=_offer_body(tx, work, contact, offer_id, expires_at, forced_by.label if forced_by else None),
-        now=tx.now,
-    )
-    await publish_work(
-        tx,
-        work,
-        WorkOfferedV1(
-            work_id=work.work_id,
-            contact_id=work.contact_id,
-            agent_id=agent_id,
-            offer_id=offer_id,
-            expires_at=expires_at,
-            reasons=[rule] if rule else [],
-        ),
-    )
-    return offer_id
-
-
 def _offer_body(
     tx: Tx,
     work: WorkRecord,
@@ -289,25 +206,42 @@ class Offers:
 
 
 async def make_offers(
-    tx: Tx, proposals: Sequence[tuple[uuid.UUID, str, dict[str, Any]]], *, fence: Fence
+    tx: Tx,
+    proposals: Sequence[tuple[uuid.UUID, str, dict[str, Any]]],
+    *,
+    fence: Fence | None,
+    forced_by: Actor | None = None,
+    override_capacity: bool = False,
 ) -> Offers:
-    """The dispatcher's offers of one pool, set-based: the fence, then the proposals' work items and agents
-    locked with one statement each (never waiting: a row busy elsewhere is rejected and tried again later),
-    every proposal checked as `make_offer` checks one (capacity counted across the batch), then offers, work
-    states, idle clocks, history, desktop messages and events written with one statement each. Raises
-    `Fenced`."""
-    if not await feed.holds_fence(tx.conn, pool=fence.pool, holder=fence.holder, epoch=fence.epoch, now=tx.now):
+    """Offers, set-based: the dispatcher's for one pool (under its `fence`), or a supervisor's forced offer as
+    a batch of one (`forced_by`, no fence). The fence, then the proposals' work items and agents locked with
+    one statement each (never waiting: a row busy in another transaction is rejected and tried again later;
+    rows this transaction holds are read), every proposal checked (`vet_offers`: capacity counted across the
+    batch), then offers, work states, idle clocks, history, desktop messages and events written with one
+    statement each. Raises `Fenced`."""
+    if fence is not None and not await feed.holds_fence(
+        tx.conn, pool=fence.pool, holder=fence.holder, epoch=fence.epoch, now=tx.now
+    ):
         raise Fenced(fence.pool)
     works = await work_repo.lock_works(tx.conn, sorted({p[0] for p in proposals}))
     agents = await agent_repo.lock_agents(tx.conn, sorted({p[1] for p in proposals}))
-    vetted = vet_offers(tx.policy, [(p[0], p[1]) for p in proposals], pool=fence.pool, works=works, agents=agents)
+    vetted = vet_offers(
+        tx.policy,
+        [(p[0], p[1]) for p in proposals],
+        pool=fence.pool if fence else None,
+        works=works,
+        agents=agents,
+        forced=forced_by is not None,
+        override_capacity=override_capacity,
+    )
     if not vetted.made:
         return Offers((), vetted.rejected)
     decisions = {p[0]: p[2] for p in proposals}
+    forced_label = forced_by.label if forced_by else None
     contacts = await work_repo.get_contacts(tx.conn, [w.contact_id for w, _ in vetted.made])
     expires_at = tx.now + timedelta(seconds=tx.policy.offer_timeout_s)
     made: list[tuple[uuid.UUID, uuid.UUID]] = []
-    offers: list[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any]]] = []
+    offers: list[tuple[uuid.UUID, uuid.UUID, str, str, dict[str, Any]]] = []
     history: list[tuple[uuid.UUID, str, str, dict[str, Any]]] = []
     notices: list[str] = []
     desktop: list[tuple[str, str, dict[str, Any]]] = []
@@ -318,12 +252,12 @@ async def make_offers(
         rule = str(decision.get("rule", ""))
         offered = replace(work, state="offered", slot_agent_id=agent.agent_id, updated_at=tx.now)
         made.append((work.work_id, offer_id))
-        offers.append((offer_id, work.work_id, agent.agent_id, jsonable(decision)))
+        offers.append((offer_id, work.work_id, agent.agent_id, work.pool, jsonable(decision)))
         history.append(
             (
                 work.work_id,
                 "offered",
-                SYSTEM.label,
+                (forced_by or SYSTEM).label,
                 {"agent_id": agent.agent_id, "offer_id": str(offer_id), "rule": rule},
             )
         )
@@ -332,7 +266,7 @@ async def make_offers(
             (
                 agent.agent_id,
                 "offer",
-                _offer_body(tx, offered, contacts.get(work.contact_id), offer_id, expires_at, None),
+                _offer_body(tx, offered, contacts.get(work.contact_id), offer_id, expires_at, forced_label),
             )
         )
         event = WorkOfferedV1(
@@ -345,7 +279,12 @@ async def make_offers(
         )
         events.append(encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool))
     await offer_repo.insert_offers(
-        tx.conn, offers=offers, pool=fence.pool, epoch=fence.epoch, now=tx.now, expires_at=expires_at
+        tx.conn,
+        offers=offers,
+        epoch=fence.epoch if fence else 0,
+        now=tx.now,
+        expires_at=expires_at,
+        forced_by=forced_label,
     )
     await work_repo.mark_offered(tx.conn, slots=[(w.work_id, a.agent_id) for w, a in vetted.made], now=tx.now)
     await agent_repo.touch_idle_many(tx.conn, agent_ids=[a.agent_id for _, a in vetted.made], now=tx.now)
@@ -381,6 +320,16 @@ async def accept_offer(tx: Tx, *, offer_id: uuid.UUID, actor: Actor) -> WorkReco
     check("accept", work.state)
     await offer_repo.close_offer(tx.conn, offer_id=offer_id, status="accepted", reason=None, now=tx.now)
     return await assign(tx, work, agent_id=offer.agent_id, actor=actor, via="offer")
+
+
+async def decline_offer(tx: Tx, *, offer_id: uuid.UUID, reason: str | None, actor: Actor) -> WorkRecord:
+    """The agent the offer was made to (or a supervisor) declines it: the work moves on (`fail_offer`)."""
+    offer = await lock_offer(tx, offer_id)
+    if offer is None:
+        raise NotFound(f"no offer {offer_id}")
+    if offer.agent_id != actor.subject and not actor.is_supervisor:
+        raise NotAllowed("this offer was made to another agent")
+    return await fail_offer(tx, offer, status="declined", reason=reason, actor=actor)
 
 
 async def assign(

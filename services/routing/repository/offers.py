@@ -15,57 +15,36 @@ OFFER_COLUMNS = """
 offer_id, work_id, agent_id, pool, epoch, status, created_at, expires_at, decided_at, reason, forced_by, decision
 """
 
-INSERT_OFFER = """
-INSERT INTO offer (offer_id, work_id, agent_id, pool, epoch, status, created_at, expires_at, forced_by, decision)
-VALUES ($1, $2, $3, $4, $5, 'live', $6, $7, $8, $9)
-"""
-
-
-async def insert_offer(
-    conn: Conn,
-    *,
-    offer_id: uuid.UUID,
-    work_id: uuid.UUID,
-    agent_id: str,
-    pool: str,
-    epoch: int,
-    now: datetime,
-    expires_at: datetime,
-    forced_by: str | None,
-    decision: dict[str, Any],
-) -> None:
-    await conn.execute(
-        INSERT_OFFER, offer_id, work_id, agent_id, pool, epoch, now, expires_at, forced_by, decision
-    )
-
-
 INSERT_OFFERS = """
-INSERT INTO offer (offer_id, work_id, agent_id, pool, epoch, status, created_at, expires_at, decision)
-SELECT u.offer_id, u.work_id, u.agent_id, $4, $5, 'live', $6, $7, u.decision
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $8::jsonb[]) AS u(offer_id, work_id, agent_id, decision)
+INSERT INTO offer (offer_id, work_id, agent_id, pool, epoch, status, created_at, expires_at, forced_by, decision)
+SELECT u.offer_id, u.work_id, u.agent_id, u.pool, $5, 'live', $6, $7, $8, u.decision
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $9::jsonb[])
+  AS u(offer_id, work_id, agent_id, pool, decision)
 """
 
 
 async def insert_offers(
     conn: Conn,
     *,
-    offers: Sequence[tuple[uuid.UUID, uuid.UUID, str, dict[str, Any]]],
-    pool: str,
+    offers: Sequence[tuple[uuid.UUID, uuid.UUID, str, str, dict[str, Any]]],
     epoch: int,
     now: datetime,
     expires_at: datetime,
+    forced_by: str | None = None,
 ) -> None:
-    """Live offers (offer, work, agent, decision) of one pool at one epoch, in one statement."""
+    """Live offers (offer, work, agent, pool, decision) made at one epoch (0: forced, no lease), in one
+    statement."""
     await conn.execute(
         INSERT_OFFERS,
         [o[0] for o in offers],
         [o[1] for o in offers],
         [o[2] for o in offers],
-        pool,
+        [o[3] for o in offers],
         epoch,
         now,
         expires_at,
-        [o[3] for o in offers],
+        forced_by,
+        [o[4] for o in offers],
     )
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from deploy.config import free_port
 from services.routing.handlers.common import Tx
-from services.routing.handlers.offers import Fence, Fenced, make_offer
+from services.routing.handlers.offers import Fence, Fenced, Offers, make_offers
 from services.routing.repository import feed
 from services.routing.repository.policy import current_policy
 from shared.db import connect
@@ -63,21 +63,17 @@ async def test_a_deposed_instance_cannot_offer_its_epoch_is_fenced(
             assert old == 1 and new == 2
             policy = await current_policy(conn)
 
-            async def offer_as(holder: str, epoch: int) -> uuid.UUID | str:
+            async def offer_as(holder: str, epoch: int) -> Offers:
                 async with conn.transaction():
                     tx = Tx(conn=conn, now=later, policy=policy, origin=holder)
-                    return await make_offer(
-                        tx,
-                        work_id=uuid.UUID(work["work_id"]),
-                        agent_id="F1",
-                        decision={},
-                        fence=Fence(pool, holder, epoch),
+                    return await make_offers(
+                        tx, [(uuid.UUID(work["work_id"]), "F1", {})], fence=Fence(pool, holder, epoch)
                     )
 
             with pytest.raises(Fenced):
                 await offer_as("old", 1)
             made = await offer_as("new", 2)
-            assert isinstance(made, uuid.UUID)
+            assert [w for w, _ in made.made] == [uuid.UUID(work["work_id"])], made.rejected
             assert await conn.fetchval("SELECT count(*) FROM offer") == 1
         finally:
             await conn.close()

@@ -140,3 +140,30 @@ def test_the_same_work_proposed_twice_is_offered_once() -> None:
     result = vet([work], [agent_record("A"), agent_record("B")], [(work.work_id, "A"), (work.work_id, "B")])
     assert [a.agent_id for _, a in result.made] == ["A"]
     assert result.rejected == ((work.work_id, "B", "work is offered earlier in this batch"),)
+
+
+def test_a_forced_offer_takes_supervisor_queue_work_to_an_agent_not_taking_offers() -> None:
+    """A supervisor's forced offer (a batch of one, no lease): the supervisor queue and an agent who is away are
+    not reasons to refuse it; a full channel still is, unless the supervisor overrides capacity."""
+    escalated = work_record(state="supervisor", pool="elsewhere")
+    away = agent_record("away", presence="away", load={"chat": 2})
+
+    def force(*, override_capacity: bool) -> Any:
+        return vet_offers(
+            make_policy(),
+            [(escalated.work_id, "away")],
+            pool=None,
+            works={escalated.work_id: escalated},
+            agents={"away": away},
+            forced=True,
+            override_capacity=override_capacity,
+        )
+
+    assert [why for _, _, why in force(override_capacity=False).rejected] == ["agent has no free chat slot"]
+    assert [(w.work_id, a.agent_id) for w, a in force(override_capacity=True).made] == [
+        (escalated.work_id, "away")
+    ]
+    # The dispatcher's own batch keeps the supervisor queue and the agent's presence out of reach.
+    assert [why for _, _, why in vet([escalated], [away], [(escalated.work_id, "away")]).rejected] == [
+        "work is supervisor"
+    ]
