@@ -76,7 +76,7 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
             policy=await policies.get(conn),
             origin=runtime.extras["instance"],
         )
-        await handler(tx, event, delivery.decoded.envelope.data)
+        await handler(tx, event)
 
     async def handle_many(conn: Conn, deliveries: Sequence[Delivery]) -> None:
         tx = Tx(
@@ -85,7 +85,7 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
             policy=await policies.get(conn),
             origin=runtime.extras["instance"],
         )
-        events = [(d.decoded.event, d.decoded.envelope.data) for d in deliveries if d.decoded.event is not None]
+        events = [d.decoded.event for d in deliveries if d.decoded.event is not None]
         await handle_events(tx, events, table=table, pool=settings.default_pool)
 
     topics = [INTAKE_CONTACTS.name, SLA_EVENTS.name, FEEDBACK_EVENTS.name, KNOWLEDGE_EVENTS.name]

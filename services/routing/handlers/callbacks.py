@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from services.routing.domain.lifecycle import UNANSWERED
 from services.routing.domain.records import WorkRecord
 from services.routing.handlers.common import SYSTEM, Tx, history, publish_work
-from services.routing.handlers.offers import fail_offer, jsonable, work_view
+from services.routing.handlers.offers import fail_offer, jsonable, queued_event, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import callbacks as callback_repo
 from services.routing.repository import feed
@@ -32,7 +32,6 @@ from shared.events import (
     WorkAbandonedV1,
     WorkCallbackScheduledV1,
     WorkClosedV1,
-    WorkQueuedV1,
 )
 
 SUPERVISOR_TIER = "supervisor"
@@ -138,13 +137,7 @@ async def callback_due(tx: Tx, work_id: uuid.UUID) -> WorkRecord | None:
     work = replace(work, state="queued", enqueued_at=tx.now, scheduled_until=None, updated_at=tx.now)
     await work_repo.save_work(tx.conn, work)
     await history(tx, work, "callback_due", SYSTEM)
-    await publish_work(
-        tx,
-        work,
-        WorkQueuedV1(
-            work_id=work.work_id, contact_id=work.contact_id, pool=work.pool, priority=0, reasons=["callback due"]
-        ),
-    )
+    await publish_work(tx, work, queued_event(tx, work, ["callback due"]))
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
     return work
 

@@ -24,7 +24,7 @@ from services.routing.handlers.offers import (
     fail_offer,
     lock_offer,
     make_offers,
-    priority_now,
+    queued_event,
     work_view,
 )
 from services.routing.repository import agents as agent_repo
@@ -35,7 +35,6 @@ from shared.events import (
     OutboundMessageRequestedV1,
     WorkClosedV1,
     WorkPendingV1,
-    WorkQueuedV1,
     WorkReopenedV1,
     WorkResolvedV1,
     WorkResumedV1,
@@ -89,18 +88,7 @@ async def _release_slot(tx: Tx, work: WorkRecord) -> None:
 
 
 async def _queued(tx: Tx, work: WorkRecord, *reasons: str) -> None:
-    await publish_work(
-        tx,
-        work,
-        WorkQueuedV1(
-            work_id=work.work_id,
-            contact_id=work.contact_id,
-            pool=work.pool,
-            priority=priority_now(tx, work),
-            reasons=list(reasons),
-            queue="supervisor" if work.state == "supervisor" else None,
-        ),
-    )
+    await publish_work(tx, work, queued_event(tx, work, reasons))
 
 
 async def start(tx: Tx, work_id: uuid.UUID, actor: Actor) -> WorkRecord:

@@ -15,7 +15,7 @@ from services.routing.domain.records import ContactRecord, WorkRecord
 from services.routing.handlers.callbacks import on_abandoned, on_callback_attempt
 from services.routing.handlers.commands import reopen, resume
 from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history
-from services.routing.handlers.offers import jsonable, priority_now, work_view
+from services.routing.handlers.offers import jsonable, priority_now, queued_event, work_view
 from services.routing.handlers.paging import start_page
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
@@ -37,7 +37,6 @@ from shared.events import (
     SlaCalendarDataEndingV1,
     SlaEscalatedV1,
     SlaWarningV1,
-    WorkQueuedV1,
     encode,
 )
 from shared.outbox import enqueue_many
@@ -63,14 +62,9 @@ def queued_message(tx: Tx, work: WorkRecord, reason: str) -> OutgoingMessage:
         f"class {work.work_class} +{policy.class_base.get(work.work_class, 0)}",
         f"grade {work.grade} +{policy.grade_bonus.get(work.grade, 0)}",
     ]
-    event = WorkQueuedV1(
-        work_id=work.work_id,
-        contact_id=work.contact_id,
-        pool=work.pool,
-        priority=priority_now(tx, work),
-        reasons=reasons,
+    return encode(
+        queued_event(tx, work, reasons), source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool
     )
-    return encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool)
 
 
 async def create_work(
@@ -126,19 +120,16 @@ async def create_work(
     return work
 
 
-async def on_contact_received(tx: Tx, event: ContactReceivedV1, data: dict[str, Any], *, pool: str) -> None:
-    await on_contacts_received(tx, [(event, data)], pool=pool)
+async def on_contact_received(tx: Tx, event: ContactReceivedV1, *, pool: str) -> None:
+    await on_contacts_received(tx, [event], pool=pool)
 
 
-async def on_contacts_received(
-    tx: Tx, received: Sequence[tuple[ContactReceivedV1, dict[str, Any]]], *, pool: str
-) -> None:
+async def on_contacts_received(tx: Tx, received: Sequence[ContactReceivedV1], *, pool: str) -> None:
     """Contacts (each contact id once) queued with one statement and their `work.queued` events with another.
     Their enqueue instants step by a microsecond, so the queue keeps their arrival order."""
     new: list[work_repo.NewContact] = []
     reasons: dict[uuid.UUID, str] = {}
-    for i, (event, data) in enumerate(received):
-        reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), dict) else {}
+    for i, event in enumerate(received):
         work_pool = event.customer.attributes.get("routing_pool", pool)
         work_id = uuid.uuid4()
         reasons[work_id] = "emergency contact" if event.emergency else "new contact"
@@ -156,7 +147,7 @@ async def on_contacts_received(
                     priority_class=event.priority_class,
                     emergency=event.emergency,
                     attributes=dict(event.customer.attributes),
-                    reply_to={str(k): (str(v) if v is not None else None) for k, v in (reply_to or {}).items()},
+                    reply_to=event.reply_to.model_dump(exclude_none=True) if event.reply_to else {},
                     received_at=event.received_at,
                 ),
                 message_id=event.message_id,
@@ -190,12 +181,10 @@ async def page_emergency_team(tx: Tx, work: WorkRecord) -> None:
         )
 
 
-async def handle_events(
-    tx: Tx, events: Sequence[tuple[Event, dict[str, Any]]], *, table: dict[type[Event], Dispatch], pool: str
-) -> None:
+async def handle_events(tx: Tx, events: Sequence[Event], *, table: dict[type[Event], Dispatch], pool: str) -> None:
     """A polled batch in order: runs of received contacts set-based (`on_contacts_received`), every other event
     through `table`. A run ends before any other event and before a contact seen earlier in it."""
-    run: list[tuple[ContactReceivedV1, dict[str, Any]]] = []
+    run: list[ContactReceivedV1] = []
     in_run: set[uuid.UUID] = set()
 
     async def flush() -> None:
@@ -204,17 +193,17 @@ async def handle_events(
             run.clear()
             in_run.clear()
 
-    for event, data in events:
+    for event in events:
         if isinstance(event, ContactReceivedV1):
             if event.contact_id in in_run:
                 await flush()
-            run.append((event, data))
+            run.append(event)
             in_run.add(event.contact_id)
             continue
         handler = table.get(type(event))
         if handler is not None:
             await flush()
-            await handler(tx, event, data)
+            await handler(tx, event)
     await flush()
 
 
@@ -252,7 +241,7 @@ async def on_message_added(tx: Tx, event: ContactMessageAddedV1) -> None:
         )
 
 
-async def on_reclassified(tx: Tx, event: ContactReclassifiedV1, data: dict[str, Any]) -> None:
+async def on_reclassified(tx: Tx, event: ContactReclassifiedV1) -> None:
     await work_repo.reclassify_contact(
         tx.conn,
         contact_id=event.contact_id,
@@ -265,9 +254,8 @@ async def on_reclassified(tx: Tx, event: ContactReclassifiedV1, data: dict[str, 
         return
     work_class = work_class_of(event.priority_class, event.emergency)
     changed = replace(work, work_class=work_class, category=event.category, updated_at=tx.now)
-    skills = data.get("required_skills")
-    if isinstance(skills, list) and skills:
-        changed = replace(changed, requirements=parse_requirements(skills, default_level=1))
+    if event.required_skills:
+        changed = replace(changed, requirements=parse_requirements(event.required_skills, default_level=1))
     await work_repo.save_work(tx.conn, changed)
     await history(tx, changed, "reclassified", SYSTEM, work_class=work_class, by=event.by)
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
@@ -424,43 +412,32 @@ async def on_delivery_reported(tx: Tx, event: OutboundDeliveryReportedV1) -> Non
             )
 
 
-Dispatch = Callable[[Tx, Event, dict[str, Any]], Awaitable[None]]
+Dispatch = Callable[[Tx, Any], Awaitable[None]]
+"""A use case for one consumed event type, called with the event of that type."""
 
 
 def dispatch_table(*, pool: str) -> dict[type[Event], Dispatch]:
     """Which function handles which consumed event type; everything else is skipped."""
 
-    async def received(tx: Tx, e: Event, data: dict[str, Any]) -> None:
-        assert isinstance(e, ContactReceivedV1)
-        await on_contact_received(tx, e, data, pool=pool)
+    async def received(tx: Tx, e: ContactReceivedV1) -> None:
+        await on_contact_received(tx, e, pool=pool)
 
-    async def followup(tx: Tx, e: Event, _data: dict[str, Any]) -> None:
-        assert isinstance(e, FeedbackFollowupRequiredV1)
+    async def followup(tx: Tx, e: FeedbackFollowupRequiredV1) -> None:
         await on_followup_required(tx, e, pool=pool)
-
-    async def reclassified(tx: Tx, e: Event, data: dict[str, Any]) -> None:
-        assert isinstance(e, ContactReclassifiedV1)
-        await on_reclassified(tx, e, data)
-
-    def plain(fn: Callable[[Tx, Any], Awaitable[None]]) -> Dispatch:
-        async def run(tx: Tx, e: Event, _data: dict[str, Any]) -> None:
-            await fn(tx, e)
-
-        return run
 
     return {
         ContactReceivedV1: received,
-        ContactMessageAddedV1: plain(on_message_added),
-        ContactReclassifiedV1: reclassified,
-        SlaWarningV1: plain(on_sla),
-        SlaBreachedV1: plain(on_sla),
-        SlaEscalatedV1: plain(on_sla),
-        SlaCalendarDataEndingV1: plain(on_calendar_data_ending),
-        OutboundDeliveryReportedV1: plain(on_delivery_reported),
-        ContactAbandonedV1: plain(on_abandoned),
-        ContactCallbackAttemptedV1: plain(on_callback_attempt),
+        ContactMessageAddedV1: on_message_added,
+        ContactReclassifiedV1: on_reclassified,
+        SlaWarningV1: on_sla,
+        SlaBreachedV1: on_sla,
+        SlaEscalatedV1: on_sla,
+        SlaCalendarDataEndingV1: on_calendar_data_ending,
+        OutboundDeliveryReportedV1: on_delivery_reported,
+        ContactAbandonedV1: on_abandoned,
+        ContactCallbackAttemptedV1: on_callback_attempt,
         FeedbackFollowupRequiredV1: followup,
-        FeedbackNotSolvedV1: plain(on_not_solved),
-        KnowledgeSuggestedV1: plain(on_suggested),
-        KnowledgeArticleOverdueV1: plain(on_article_overdue),
+        FeedbackNotSolvedV1: on_not_solved,
+        KnowledgeSuggestedV1: on_suggested,
+        KnowledgeArticleOverdueV1: on_article_overdue,
     }

@@ -86,6 +86,19 @@ def priority_now(tx: Tx, work: WorkRecord) -> int:
     return round(priority_at(tx.policy, static, work.enqueued_at, tx.now))
 
 
+def queued_event(tx: Tx, work: WorkRecord, reasons: Sequence[str]) -> WorkQueuedV1:
+    """`work.queued` for work (new or back) in its queue — the supervisor's when its state says so — at the
+    priority it has now; the one place the event is made."""
+    return WorkQueuedV1(
+        work_id=work.work_id,
+        contact_id=work.contact_id,
+        pool=work.pool,
+        priority=priority_now(tx, work),
+        reasons=list(reasons),
+        queue="supervisor" if work.state == "supervisor" else None,
+    )
+
+
 def work_view(tx: Tx, work: WorkRecord) -> dict[str, Any]:
     return jsonable_dict(
         {
@@ -429,18 +442,7 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
     reasons = [f"offer {status}" + (f": {reason}" if reason else "")]
     if next_state == "supervisor":
         reasons.append(f"{failed} offers failed (limit {tx.policy.max_offers})")
-    await publish_work(
-        tx,
-        work,
-        WorkQueuedV1(
-            work_id=work.work_id,
-            contact_id=work.contact_id,
-            pool=work.pool,
-            priority=priority_now(tx, work),
-            reasons=reasons,
-            queue=next_state if next_state == "supervisor" else None,
-        ),
-    )
+    await publish_work(tx, work, queued_event(tx, work, reasons))
     await feed.to_desktop(
         tx.conn,
         agent_id=offer.agent_id,

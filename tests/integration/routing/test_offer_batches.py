@@ -177,8 +177,8 @@ async def test_a_received_contact_is_queued_in_one_statement_and_a_repeat_only_u
     staged: list[asyncpg.Record] = []
     async with conn.transaction():
         tx = Tx(conn=conn, now=datetime.now(UTC), policy=policy, origin="test")
-        await on_contact_received(tx, first, {}, pool="default")
-        await on_contact_received(tx, repeat, {}, pool="default")
+        await on_contact_received(tx, first, pool="default")
+        await on_contact_received(tx, repeat, pool="default")
         staged.extend(await conn.fetch("SELECT value FROM outbox WHERE topic = 'routing.work'"))
     [work] = await conn.fetch("SELECT work_id, pool, state, work_class, requirements FROM work_item")
     assert (work["pool"], work["state"], work["work_class"]) == (POOL, "queued", "routine")
@@ -207,7 +207,7 @@ async def test_a_polled_batch_queues_its_contacts_together_in_arrival_order_and_
         received_at=datetime.now(UTC),
     )
     a_again = a.model_copy(update={"message_id": uuid.uuid4(), "category": "complaint"})
-    batch: list[tuple[Event, dict[str, Any]]] = [(a, {}), (b, {}), (follow_up, {}), (a_again, {}), (c, {})]
+    batch: list[Event] = [a, b, follow_up, a_again, c]
     policy = await current_policy(conn)
     async with conn.transaction():
         tx = Tx(conn=conn, now=datetime.now(UTC), policy=policy, origin="test")
