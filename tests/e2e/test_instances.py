@@ -215,6 +215,16 @@ async def lease_holders(s: StackSettings) -> dict[str, tuple[str, int]]:
     return {r["pool"]: (r["holder"], r["epoch"]) for r in rows}
 
 
+async def offers_per_epoch(s: StackSettings) -> dict[int, int]:
+    """Routing's offers by the epoch of the lease they were made under."""
+    conn = await asyncpg.connect(s.database_url("routing"), timeout=10)
+    try:
+        rows = await conn.fetch("SELECT epoch, count(*) AS offers FROM offer GROUP BY epoch")
+    finally:
+        await conn.close()
+    return {r["epoch"]: r["offers"] for r in rows}
+
+
 async def first_after(s: StackSettings, database: str, sql: str, moment: datetime) -> datetime | None:
     conn = await asyncpg.connect(s.database_url(database), timeout=10)
     try:
@@ -434,12 +444,18 @@ async def test_two_instances_of_each_service_share_the_work_and_one_of_each_dies
     assert a_intake.metrics["published"] > 0 and b_intake.metrics["published"] > 0, (
         "both intakes' outbox relays published (they take turns on one lock)"
     )
-    epochs = {pool: epoch for pool, (_, epoch) in (await lease_holders(s)).items()}
-    assert all(epoch > 1 for epoch in epochs.values()), "the survivor took every pool at a new epoch"
+    leases = await lease_holders(s)
+    assert all(epoch > 1 for _, epoch in leases.values()), "the survivor took every pool at a new epoch"
+    offers_by_epoch = await offers_per_epoch(s)
+    assert any(epoch < max(offers_by_epoch) for epoch in offers_by_epoch), "the deposed holder had offered"
+    assert max(offers_by_epoch) == max(epoch for _, epoch in leases.values()), "the survivor offers at its epoch"
     assert all(tally[f"accepted at {url}"] > 0 for url in routing_urls), "agents took offers through both"
     a_sla, b_sla = fleet.instances["sla"]
     assert a_sla.partitions_before_kill and b_sla.partitions_before_kill, "both SLA instances held partitions"
     assert not a_sla.partitions_before_kill & b_sla.partitions_before_kill, "no partition held by both"
+    # The first half was announced before the kill and the second half fell due after it: no announcement can
+    # be lost from the counts between the last scrape of the killed instance and its kill.
+    assert sum(i.metrics["scheduled"] for i in fleet.instances["knowledge"]) == ARTICLES, "each announced by one"
     assert all(at_kill[i.name]["scheduled"] > 0 for i in fleet.instances["sla"]), ("both fired timers", at_kill)
     for service in ("sla", "feedback", "knowledge"):
         survivor = survivors[service]
@@ -472,7 +488,8 @@ async def test_two_instances_of_each_service_share_the_work_and_one_of_each_dies
         "kill_at_s": round(kill_s, 1),
         "takeover_s": takeover,
         "sla_partitions_of_survivor_after": sorted(contacts_partitions(survivors["sla"])),
-        "routing_leases_after": {pool: list(held) for pool, held in (await lease_holders(s)).items()},
+        "routing_leases_after": {pool: list(held) for pool, held in leases.items()},
+        "routing_offers_by_epoch": offers_by_epoch,
         "surveys_sent": len(surveys),
         "articles_announced": len(announced),
         "per_service": counts,
