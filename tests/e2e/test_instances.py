@@ -426,6 +426,14 @@ async def test_two_instances_of_each_service_share_the_work_and_one_of_each_dies
     assert twice["contacts with two open or two contact work items"] == 0
     assert twice["offers published twice"] == 0 and twice["works assigned twice"] == 0
     assert twice["SLA alerts fired twice"] == 0
+    received = events_by(
+        await read_topic(s.kafka_bootstrap, INTAKE_CONTACTS.name, timeout_s=60),
+        {"switchboard.contact.received.v1"},
+        "contact_id",
+    )
+    assert {c: len(ids) for c, ids in received.items()} == dict.fromkeys(contacts, 1), (
+        "each contact announced by one event, whichever intake took it and whichever relay sent it"
+    )
     feedback = await read_topic(s.kafka_bootstrap, FEEDBACK_EVENTS.name, timeout_s=60)
     surveys = events_by(feedback, {"switchboard.survey.sent.v1"}, "contact_id")
     assert surveys, "surveys went out during the run"
