@@ -215,6 +215,54 @@ async def lease_holders(s: StackSettings) -> dict[str, tuple[str, int]]:
     return {r["pool"]: (r["holder"], r["epoch"]) for r in rows}
 
 
+def busier(fleet: Fleet, leases: dict[str, tuple[str, int]]) -> dict[str, Instance]:
+    """The instance of each service that did more so far: for routing the one holding more pools, for intake the
+    one whose relay published more, for the others the one whose scheduler did more."""
+    assert leases, "routing holds its pools by lease"
+    held = Counter(holder for holder, _ in leases.values())
+
+    def work(i: Instance) -> int:
+        if i.service == "routing":
+            return held[i.name]
+        return int(i.metrics["published" if i.service == "intake" else "scheduled"])
+
+    return {service: max(pair, key=work) for service, pair in fleet.instances.items()}
+
+
+async def once_each(s: StackSettings, contacts: set[str], articles: list[str]) -> dict[str, Any]:
+    """Nothing done twice across the instances and the kill, at the tables and on the topics; the counts."""
+    twice = await doubled(s, contacts)
+    assert twice["intake contacts beyond the accepted"] == 0
+    assert twice["contacts with two open or two contact work items"] == 0
+    assert twice["offers published twice"] == 0 and twice["works assigned twice"] == 0
+    assert twice["SLA alerts fired twice"] == 0
+    received = events_by(
+        await read_topic(s.kafka_bootstrap, INTAKE_CONTACTS.name, timeout_s=60),
+        {"switchboard.contact.received.v1"},
+        "contact_id",
+    )
+    assert {c: len(ids) for c, ids in received.items()} == dict.fromkeys(contacts, 1), (
+        "each contact announced by one event, whichever intake took it and whichever relay sent it"
+    )
+    feedback = await read_topic(s.kafka_bootstrap, FEEDBACK_EVENTS.name, timeout_s=60)
+    surveys = events_by(feedback, {"switchboard.survey.sent.v1"}, "contact_id")
+    assert surveys, "surveys went out during the run"
+    assert [c for c, ids in surveys.items() if len(ids) > 1] == [], "no contact was surveyed twice"
+    knowledge = await read_topic(s.kafka_bootstrap, KNOWLEDGE_EVENTS.name, timeout_s=60)
+    announced = events_by(knowledge, {"switchboard.knowledge.article_overdue.v1"}, "article_id")
+    assert {a: len(ids) for a, ids in announced.items()} == dict.fromkeys(articles, 1), (
+        "every overdue article was announced to its owner once, by one instance"
+    )
+    letters = {name: len(await read_topic(s.kafka_bootstrap, dlq_topic(name).name)) for name in SERVICES}
+    assert sum(letters.values()) == 0, f"dead letters: {letters}"
+    return {
+        "doubled": twice,
+        "surveys_sent": len(surveys),
+        "articles_announced": len(announced),
+        "dead_letters": letters,
+    }
+
+
 async def offers_per_epoch(s: StackSettings) -> dict[int, int]:
     """Routing's offers by the epoch of the lease they were made under."""
     conn = await asyncpg.connect(s.database_url("routing"), timeout=10)
@@ -347,20 +395,7 @@ async def test_two_instances_of_each_service_share_the_work_and_one_of_each_dies
         at_kill = {i.name: dict(i.metrics) for i in fleet.all()}
         for instance in fleet.all():
             instance.partitions_before_kill = contacts_partitions(instance)
-        holders = await lease_holders(s)
-        assert holders, "routing holds its pools by lease"
-        held = Counter(holder for holder, _ in holders.values())
-        # Each service loses its busier instance: routing the one holding more pools, intake the one whose relay
-        # published more, the others the one whose scheduler did more.
-        busy = {
-            i.name: held[i.name]
-            if i.service == "routing"
-            else i.metrics["published" if i.service == "intake" else "scheduled"]
-            for i in fleet.all()
-        }
-        victims.update(
-            {service: max(pair, key=lambda i: busy[i.name]) for service, pair in fleet.instances.items()}
-        )
+        victims.update(busier(fleet, await lease_holders(s)))
         survivors = {
             service: next(i for i in pair if i is not victims[service])
             for service, pair in fleet.instances.items()
@@ -420,31 +455,7 @@ async def test_two_instances_of_each_service_share_the_work_and_one_of_each_dies
     settle_started = time.monotonic()
     counts = await wait_everywhere(s, contacts)
     settled_s = time.monotonic() - settle_started
-
-    twice = await doubled(s, contacts)
-    assert twice["intake contacts beyond the accepted"] == 0
-    assert twice["contacts with two open or two contact work items"] == 0
-    assert twice["offers published twice"] == 0 and twice["works assigned twice"] == 0
-    assert twice["SLA alerts fired twice"] == 0
-    received = events_by(
-        await read_topic(s.kafka_bootstrap, INTAKE_CONTACTS.name, timeout_s=60),
-        {"switchboard.contact.received.v1"},
-        "contact_id",
-    )
-    assert {c: len(ids) for c, ids in received.items()} == dict.fromkeys(contacts, 1), (
-        "each contact announced by one event, whichever intake took it and whichever relay sent it"
-    )
-    feedback = await read_topic(s.kafka_bootstrap, FEEDBACK_EVENTS.name, timeout_s=60)
-    surveys = events_by(feedback, {"switchboard.survey.sent.v1"}, "contact_id")
-    assert surveys, "surveys went out during the run"
-    assert [c for c, ids in surveys.items() if len(ids) > 1] == [], "no contact was surveyed twice"
-    knowledge = await read_topic(s.kafka_bootstrap, KNOWLEDGE_EVENTS.name, timeout_s=60)
-    announced = events_by(knowledge, {"switchboard.knowledge.article_overdue.v1"}, "article_id")
-    assert {a: len(ids) for a, ids in announced.items()} == dict.fromkeys(articles, 1), (
-        "every overdue article was announced to its owner once, by one instance"
-    )
-    letters = {name: len(await read_topic(s.kafka_bootstrap, dlq_topic(name).name)) for name in SERVICES}
-    assert sum(letters.values()) == 0, f"dead letters: {letters}"
+    once = await once_each(s, contacts, articles)
 
     # The rules for sharing work, seen from outside.
     a_intake, b_intake = fleet.instances["intake"]
@@ -498,13 +509,10 @@ async def test_two_instances_of_each_service_share_the_work_and_one_of_each_dies
         "sla_partitions_of_survivor_after": sorted(contacts_partitions(survivors["sla"])),
         "routing_leases_after": {pool: list(held) for pool, held in leases.items()},
         "routing_offers_by_epoch": offers_by_epoch,
-        "surveys_sent": len(surveys),
-        "articles_announced": len(announced),
         "per_service": counts,
+        **once,
         "answers": dict(adapter.statuses),
         "agents": dict(tally),
-        "dead_letters": letters,
-        "doubled": twice,
         "load_s": round(load_s, 1),
         "settled_after_load_s": round(settled_s, 1),
     }
