@@ -7,7 +7,7 @@ metrics when `/metrics` is scraped. Services add their own metrics to `registry`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -109,6 +109,34 @@ class DeliveryCollector(Collector):
                 restarts.add_metric([name], counts.get(name, 0))
             yield up
             yield restarts
+
+
+class CountOf(Collector):
+    """A counter this instance already keeps (a background loop's tally), read at scrape time: one value, or one
+    value per label when `read` returns a mapping."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        read: Callable[[], float | Mapping[str, float]],
+        *,
+        label: str = "outcome",
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.read = read
+        self.label = label
+
+    def collect(self) -> Iterator[Metric]:
+        value = self.read()
+        if not isinstance(value, Mapping):
+            yield CounterMetricFamily(self.name, self.documentation, value=value)
+            return
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        for label, count in sorted(value.items()):
+            family.add_metric([label], count)
+        yield family
 
 
 class HttpMetrics:

@@ -24,6 +24,7 @@ from shared.events import INTAKE_CONTACTS, ROUTING_WORK
 from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
+from shared.metrics import CountOf
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -68,6 +69,13 @@ async def on_start(runtime: Runtime) -> None:
     )
     runtime.extras["scheduler"] = scheduler
     runtime.extras["links"] = scheduler.links
+    runtime.registry.register(
+        CountOf(
+            "switchboard_feedback_invitations",
+            "Due invitations this instance's scheduler handled, by outcome (sent, deferred, skipped, expired)",
+            lambda: scheduler.outcomes,
+        )
+    )
     runtime.tasks.start("survey-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
 
 

@@ -24,6 +24,7 @@ from shared.clock import Clock
 from shared.events import INTAKE_CONTACTS
 from shared.faults import Backoff, describe, pause, transient
 from shared.housekeeping import Chore, audit_chore, delete_older_than
+from shared.metrics import CountOf
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -93,6 +94,13 @@ async def on_start(runtime: Runtime) -> None:
     interval_s = getattr(runtime.settings, "overdue_check_s", 3600.0)
     watch = OverdueWatch(runtime.pool, runtime.clock, interval_s=interval_s)
     runtime.extras["overdue_watch"] = watch
+    runtime.registry.register(
+        CountOf(
+            "switchboard_knowledge_overdue_announced",
+            "Overdue articles this instance announced to their owners",
+            lambda: watch.announced,
+        )
+    )
     runtime.tasks.start("overdue-watch", watch.run, stop=watch.stop)
 
 

@@ -28,6 +28,8 @@ class OverdueWatch:
         self.clock = clock
         self.interval_s = interval_s
         self.batch = batch
+        self.announced = 0
+        """Articles this instance announced since it started."""
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -41,6 +43,7 @@ class OverdueWatch:
             async with self.pool.acquire() as conn, conn.transaction():
                 found = await announce_overdue(conn, now=now, limit=self.batch)
             announced += len(found)
+            self.announced += len(found)
             if len(found) < self.batch:
                 break
         if announced:

@@ -19,6 +19,7 @@ from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
+from shared.metrics import CountOf
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -67,6 +68,11 @@ async def _start(runtime: Runtime) -> None:
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
     runtime.extras["scheduler"] = scheduler
+    runtime.registry.register(
+        CountOf(
+            "switchboard_sla_timers_fired", "Due SLA moments this instance fired", lambda: scheduler.stats.fired
+        )
+    )
     if settings.sla_scheduler:
         runtime.tasks.start("sla-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
     watch = CalendarWatch(

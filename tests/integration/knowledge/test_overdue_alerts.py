@@ -47,8 +47,10 @@ async def test_an_overdue_article_is_announced_to_its_owner_once_per_review_by_d
     watch.clock = ManualClock(now + timedelta(days=181))
     assert await watch.check() == 1
     assert await watch.check() == 0, "the same date is announced once"
+    assert watch.announced == 1, "what this instance announced, for its /metrics"
     restarted = OverdueWatch(app.state.pool, ManualClock(now + timedelta(days=182)), interval_s=3600)
     assert await restarted.check() == 0, "a restart (or another instance) remembers it"
+    assert restarted.announced == 0
     [first] = await announcements(app, article_id)
     assert first["owner"] == "agent-17" and first["title"] == "如何开具电子发票" and first["version"] == 1
     assert first["review_by"] == published["review_by"].replace("+00:00", "Z")
