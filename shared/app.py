@@ -120,6 +120,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             max_size=settings.db_pool_max,
             plan_cache_mode=settings.db_plan_cache_mode,
             acquire_timeout=settings.db_acquire_timeout_s,
+            statement_cache_size=settings.db_statement_cache_size,
         )
         async with pool.acquire() as conn:
             applied = await migrate(conn, service_migrations(spec.name, spec.migrations))
