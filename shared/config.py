@@ -41,11 +41,11 @@ class ServiceSettings(BaseSettings):
     db_pool_min: int = 1
     """Connections opened at start-up."""
     db_pool_max: int = 10
+    """Upper bound on pooled connections."""
     db_statement_cache_size: int = Field(default=100, ge=0)
     """Prepared statements asyncpg keeps per connection. 0 behind PgBouncer in transaction mode before 1.21
     (a pooled server connection does not have the statements another client prepared); PgBouncer 1.21+ with
     `max_prepared_statements` set keeps the cache working. See docs/operations.md, "PgBouncer"."""
-    """Upper bound on pooled connections."""
     db_plan_cache_mode: Literal["force_generic_plan", "auto", "force_custom_plan"] = "force_generic_plan"
     """PostgreSQL's `plan_cache_mode` for this service's connections; `auto` plans afresh whenever PostgreSQL
     guesses a custom plan is cheaper, which for our short keyed statements costs more than it saves."""
