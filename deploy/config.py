@@ -156,7 +156,12 @@ class TargetSettings(ServiceSettings):
         return bool(given & self.model_fields_set)
 
     def service_database(self, database: str) -> str:
+        """`database` on the deployment's server; inside a service's pod or container, where only that
+        service's own `SWITCHBOARD_DATABASE_URL` is set, that one database (the gateway's for `users`)."""
         if self.postgres_url is None:
+            own = self.database_url.partition("?")[0].rsplit("/", 1)[-1]
+            if "database_url" in self.model_fields_set and own == database:
+                return self.database_url
             raise MissingTarget("SWITCHBOARD_POSTGRES_URL")
         base, _, query = self.postgres_url.partition("?")
         return base.rsplit("/", 1)[0] + "/" + database + (f"?{query}" if query else "")

@@ -131,6 +131,12 @@ def test_a_deployments_databases_keep_the_servers_tls_options() -> None:
     assert not TargetSettings().remote
     with pytest.raises(MissingTarget, match="SWITCHBOARD_POSTGRES_URL"):
         TargetSettings(kafka_bootstrap="kafka:9092").service_database("intake")
+    in_the_gateways_pod = TargetSettings(
+        token_secret=SecretStr("x" * 40), database_url="postgresql://web:pw@db-rw:5432/web?sslmode=require"
+    )
+    assert in_the_gateways_pod.service_database("web") == "postgresql://web:pw@db-rw:5432/web?sslmode=require"
+    with pytest.raises(MissingTarget, match="SWITCHBOARD_POSTGRES_URL"):
+        in_the_gateways_pod.service_database("intake")
 
 
 def test_drift_names_each_difference_and_a_missing_topic_once() -> None:
