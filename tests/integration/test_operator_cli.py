@@ -130,3 +130,17 @@ async def test_with_the_statement_cache_off_no_named_statement_outlives_its_quer
     finally:
         await pool.close()
     assert prepared == kept
+
+
+async def test_the_urls_sslmode_reaches_asyncpg_and_require_refuses_a_server_without_tls(
+    empty_database: str,
+) -> None:
+    """The embedded server is built without OpenSSL, so the other half (verify-full against a TLS server) is
+    asyncpg's own; what is ours is that the URL's options arrive unchanged."""
+    with pytest.raises(ConnectionError, match="SSL"):
+        await create_pool(f"{empty_database}?sslmode=require")
+    pool = await create_pool(f"{empty_database}?sslmode=prefer")
+    try:
+        assert await pool.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is False
+    finally:
+        await pool.close()
