@@ -101,6 +101,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         [old.get_secret_value() for old in settings.token_secrets_previous],
         provider=settings.oidc_issuer is not None,
     )
+    refusals = settings.refusals()
+    if refusals:
+        raise ValueError("; ".join(refusals))
     clock = clock or SystemClock()
     registry = CollectorRegistry()
     holder: dict[str, Runtime] = {}

@@ -169,6 +169,11 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     """Structured JSON logs (with trace ids) instead of plain lines."""
 
+    def refusals(self) -> list[str]:
+        """Why this configuration must not serve (a service adds its own); checked before start-up, apart from
+        pydantic's validation, whose errors would print the inputs, secrets included."""
+        return []
+
     @property
     def replication_factor(self) -> int:
         return self.topic_replication_factor or TOPIC_DURABILITY[self.environment][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
 from shared.config import ServiceSettings
 
@@ -33,16 +33,15 @@ class FeedbackSettings(ServiceSettings):
     consume_events: bool = True
     """Consume intake's and routing's events; an instance that only serves the page and the API may not."""
 
-    @model_validator(mode="after")
-    def _public_links(self) -> FeedbackSettings:
+    def refusals(self) -> list[str]:
         if self.environment != "local" and not self.public_base_url:
-            raise ValueError(
+            return [
                 "SWITCHBOARD_PUBLIC_BASE_URL is required outside the local stack: survey links go to customers, "
-                "and this server's own address (http://{host}:{port}) is not one they can open"
-            )
+                f"and this server's own address (http://{self.host}:{self.port}) is not one they can open"
+            ]
         if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
-            raise ValueError("SWITCHBOARD_PUBLIC_BASE_URL must be an absolute http(s) URL")
-        return self
+            return ["SWITCHBOARD_PUBLIC_BASE_URL must be an absolute http(s) URL"]
+        return []
 
     def page_base_url(self) -> str:
         return self.public_base_url or f"http://{self.host}:{self.port}"
