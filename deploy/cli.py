@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import phonenumbers
 from rich.console import Console
 from rich.table import Table
@@ -106,7 +107,13 @@ def cmd_trace(args: argparse.Namespace) -> int:
         )
         return 1
     viewer = zipkin_url(target)
-    spans = asyncio.run(fetch_contact_spans(viewer, args.contact_id))
+    try:
+        spans = asyncio.run(fetch_contact_spans(viewer, args.contact_id))
+    except httpx.HTTPError as exc:
+        err.print(
+            f"the trace viewer at {viewer} did not answer ({type(exc).__name__}): is SWITCHBOARD_ZIPKIN_URL right?"
+        )
+        return 1
     if not spans:
         err.print(
             f"no spans carry contact.id={args.contact_id} (yet: exporters send in batches every few seconds)"

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from deploy.cli import main
+from deploy.config import free_port
 from deploy.topics import Drift, drift, found_shapes, wanted_shapes
 from shared.auth import verify_token
 from shared.db import create_pool
@@ -144,3 +145,14 @@ async def test_the_urls_sslmode_reaches_asyncpg_and_require_refuses_a_server_wit
         assert await pool.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is False
     finally:
         await pool.close()
+
+
+def test_trace_reads_the_viewer_the_settings_name_and_says_when_it_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("SWITCHBOARD_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("SWITCHBOARD_ZIPKIN_URL", nowhere)
+    assert main(["trace", str(uuid.uuid4())]) == 1
+    said = capsys.readouterr().err
+    assert nowhere in said and "up --traces" not in said, "a deployment's viewer, not the local stack's"
