@@ -76,10 +76,10 @@ class KafkaBroker:
 
     # --- config and storage -------------------------------------------------------------------------------
 
-    def write_config(self) -> None:
+    def properties(self) -> dict[str, str]:
+        """The broker's server.properties (a test broker adds listeners to them)."""
         s = self.settings
-        self.home.mkdir(parents=True, exist_ok=True)
-        lines = {
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": f"127.0.0.1:{s.kafka_controller_port}",
@@ -100,8 +100,15 @@ class KafkaBroker:
             # Topics come from the declared list (shared.events.TOPICS), never from a typo in a client.
             "auto.create.topics.enable": "false",
         }
+
+    def format_options(self) -> list[str]:
+        """More options of `kafka-storage format` (a test broker adds SCRAM users with them)."""
+        return []
+
+    def write_config(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
         text = "# Written by `switchboard up`; edit deploy/broker.py instead.\n"
-        text += "".join(f"{k}={v}\n" for k, v in lines.items())
+        text += "".join(f"{k}={v}\n" for k, v in self.properties().items())
         self.config.write_text(text)
 
     def format_storage(self) -> bool:
@@ -124,6 +131,7 @@ class KafkaBroker:
             "-c",
             str(self.config),
             "--ignore-formatted",
+            *self.format_options(),
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
         if result.returncode != 0:

@@ -12,21 +12,24 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import phonenumbers
 from rich.console import Console
 from rich.table import Table
 
 from deploy.asyncapi import asyncapi_text
 from deploy.broker import MissingTool
-from deploy.config import StackSettings
+from deploy.config import MissingTarget, StackSettings, TargetSettings
 from deploy.processes import ProcessError
-from deploy.stack import Stack, operator
-from shared.auth import ROLES, audit_access, revoke_api_key
+from deploy.stack import Stack, add_user, create_api_key, list_users, operator, revoke_everywhere
+from shared.auth import ROLES, audit_access, issue_token, revoke_api_key
 from shared.clock import utcnow
 from shared.config import ServiceSettings
 from shared.db import connect
 from shared.events import CHANNELS, SERVICES, json_schemas_text
+from shared.kafka import client_options
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -61,6 +64,23 @@ def cmd_down(_args: argparse.Namespace) -> int:
 
 
 def cmd_status(_args: argparse.Namespace) -> int:
+    target = TargetSettings()
+    if not target.remote:
+        return _local_status()
+    from deploy.target import health
+
+    rows = asyncio.run(health(target))
+    table = Table(title="Switchboard deployment")
+    for column in ("component", "where", "health"):
+        table.add_column(column)
+    for row in rows:
+        colour = "green" if row.health == "ok" else "red"
+        table.add_row(row.component, row.where, f"[{colour}]{row.health}[/]")
+    console.print(table)
+    return 0 if rows and all(r.health == "ok" for r in rows) else 1
+
+
+def _local_status() -> int:
     stack = Stack(StackSettings())
     rows = asyncio.run(stack.status())
     table = Table(title=f"Switchboard stack — {stack.settings.state}")
@@ -76,13 +96,24 @@ def cmd_status(_args: argparse.Namespace) -> int:
 def cmd_trace(args: argparse.Namespace) -> int:
     from rich.tree import Tree
 
+    from deploy.target import zipkin_url
     from deploy.traces import SpanNode, fetch_contact_spans, journey
 
-    stack = Stack(StackSettings())
-    if stack.zipkin.process.pid() is None:
-        err.print("the trace viewer is not running: start the stack with `switchboard up --traces`")
+    target = _target()
+    if not target.remote and Stack(StackSettings()).zipkin.process.pid() is None:
+        err.print(
+            "the trace viewer is not running: start the stack with `switchboard up --traces`, or name a "
+            "deployment's with SWITCHBOARD_ZIPKIN_URL"
+        )
         return 1
-    spans = asyncio.run(fetch_contact_spans(stack.zipkin.url, args.contact_id))
+    viewer = zipkin_url(target)
+    try:
+        spans = asyncio.run(fetch_contact_spans(viewer, args.contact_id))
+    except httpx.HTTPError as exc:
+        err.print(
+            f"the trace viewer at {viewer} did not answer ({type(exc).__name__}): is SWITCHBOARD_ZIPKIN_URL right?"
+        )
+        return 1
     if not spans:
         err.print(
             f"no spans carry contact.id={args.contact_id} (yet: exporters send in batches every few seconds)"
@@ -107,19 +138,19 @@ def cmd_trace(args: argparse.Namespace) -> int:
     for root in roots:
         grow(tree, root)
     console.print(tree)
-    console.print(f"[dim]{stack.zipkin.url}/zipkin/?annotationQuery=contact.id%3D{args.contact_id}[/]")
+    console.print(f"[dim]{viewer}/zipkin/?annotationQuery=contact.id%3D{args.contact_id}[/]")
     return 0
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
     from deploy.dlq import read_letters, replay
 
-    settings = StackSettings()
+    kafka = client_options(_target())
     if args.dlq_command == "replay":
-        letters = asyncio.run(replay(settings.kafka_bootstrap, args.service))
+        letters = asyncio.run(replay(kafka, args.service))
         console.print(f"replayed {len(letters)} dead letter(s) of {args.service} to their origin topics")
         return 0
-    letters = asyncio.run(read_letters(settings.kafka_bootstrap, args.service))
+    letters = asyncio.run(read_letters(kafka, args.service))
     table = Table(title=f"{args.service}.dlq — {len(letters)} dead letter(s)")
     for column in ("offset", "origin", "event type", "subject", "attempts", "error"):
         table.add_column(column, overflow="fold")
@@ -134,8 +165,11 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 # --- credentials ------------------------------------------------------------------------------------------
 
 
-async def _each_service_db(stack: Stack) -> list[str]:
-    return [stack.settings.database_url(name) for name in SERVICES]
+def _target() -> TargetSettings:
+    """The deployment the settings name, or the local stack (see `deploy/target.py`)."""
+    from deploy.target import resolve
+
+    return resolve(TargetSettings(), StackSettings())
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
@@ -148,8 +182,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
         err.print(f"--region takes a country code such as CN, HK, TW, US or GB (got {args.region!r})")
         return 2
-    stack = Stack(StackSettings())
-    key = asyncio.run(stack.create_api_key(args.name, channels, region=region))
+    key = asyncio.run(create_api_key(_target().service_database, args.name, channels, region=region))
     where = f"region {region}" if region else "the intake's default region"
     err.print(f"API key {key.key_id} for {args.name!r}, channels {', '.join(channels)}, {where} (shown once):")
     print(key.key)
@@ -157,11 +190,11 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
-    stack = Stack(StackSettings())
+    target = _target()
 
     async def revoke() -> int:
         total = 0
-        for dsn in await _each_service_db(stack):
+        for dsn in [target.service_database(name) for name in SERVICES]:
             conn = await connect(dsn)
             try:
                 async with conn.transaction():
@@ -182,10 +215,11 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    stack = Stack(StackSettings())
+    from deploy.target import token_secret
+
     ttl = _parse_ttl(args.ttl)
-    token = stack.token(args.role, args.sub, ttl)
-    print(token)
+    target = _target()
+    print(issue_token(token_secret(target), role=args.role, subject=args.sub, ttl=ttl, now=utcnow()))
     return 0
 
 
@@ -199,10 +233,10 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     if len(password) < 8:
         err.print("the password needs at least 8 characters")
         return 2
-    stack = Stack(StackSettings())
     subject = args.subject or args.name
     created = asyncio.run(
-        stack.add_user(
+        add_user(
+            _target().service_database,
             user_id=args.name,
             display_name=args.display_name or args.name,
             role=args.role,
@@ -217,13 +251,13 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def cmd_users_revoke(args: argparse.Namespace) -> int:
     """A person's tokens stop working in every service within a minute (open desktops too)."""
-    asyncio.run(Stack(StackSettings()).revoke_subject(args.subject, reason=args.reason))
+    asyncio.run(revoke_everywhere(_target().service_database, args.subject, reason=args.reason))
     err.print(f"revoked every token issued to {args.subject!r} until now (new sign-ins work again)")
     return 0
 
 
 def cmd_users_list(_args: argparse.Namespace) -> int:
-    users = asyncio.run(Stack(StackSettings()).list_users())
+    users = asyncio.run(list_users(_target().service_database))
     table = Table(title=f"web sign-ins — {len(users)}")
     for column in ("name", "display name", "role", "agent / subject", "active"):
         table.add_column(column)
@@ -309,18 +343,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    """Databases and topics on servers someone else runs (docker compose, a cluster)."""
-    from deploy.config import StackSettings
+    """Databases and topics on servers someone else runs (docker compose, a cluster); with `--check`, only a
+    report of how the topics differ from what events.py and the settings want (exit 1 on any difference)."""
     from deploy.postgres import ensure_databases
     from deploy.stack import DATABASES
+    from deploy.topics import drift, found_shapes, wanted_shapes
     from shared.events import TOPICS
     from shared.kafka import ensure_topics, wait_for_broker
 
-    max_event_bytes = StackSettings().max_event_bytes  # SWITCHBOARD_MAX_EVENT_BYTES, as the services read it
+    # The services' own settings: SWITCHBOARD_ENVIRONMENT, _TOPIC_*, _MAX_EVENT_BYTES and the broker's TLS/SASL.
+    settings = ServiceSettings(**({"kafka_bootstrap": args.kafka} if args.kafka else {}))
+    kafka = client_options(settings)
+    if args.check:
+        wanted = wanted_shapes(
+            TOPICS,
+            max_message_bytes=settings.max_event_bytes,
+            replication_factor=settings.replication_factor,
+            min_insync_replicas=settings.min_insync_replicas,
+        )
+
+        async def check() -> dict[str, Any]:
+            await wait_for_broker(kafka, timeout_s=args.wait)
+            return await found_shapes(kafka, list(wanted))
+
+        differences = drift(wanted, asyncio.run(check()))
+        table = Table(
+            title=f"topic drift on {settings.kafka_bootstrap} ({settings.environment}) — {len(differences)}"
+        )
+        for column in ("topic", "what", "wanted", "found"):
+            table.add_column(column)
+        for d in differences:
+            table.add_row(d.topic, d.what, d.wanted, f"[red]{d.found}[/]")
+        console.print(table if differences else f"topics on {settings.kafka_bootstrap}: as declared, no drift")
+        return 1 if differences else 0
+    if not args.postgres:
+        err.print("provision needs --postgres (an admin URL), unless it only --check's the topics")
+        return 2
 
     async def provision() -> tuple[list[str], list[str]]:
-        await wait_for_broker(args.kafka, timeout_s=args.wait)
-        topics = await ensure_topics(args.kafka, TOPICS, max_message_bytes=max_event_bytes)
+        await wait_for_broker(kafka, timeout_s=args.wait)
+        topics = await ensure_topics(
+            kafka,
+            TOPICS,
+            max_message_bytes=settings.max_event_bytes,
+            replication_factor=settings.replication_factor,
+            min_insync_replicas=settings.min_insync_replicas,
+        )
         databases = await ensure_databases(args.postgres, list(DATABASES))
         return topics, databases
 
@@ -524,9 +592,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     provision = sub.add_parser("provision", help="create the databases and every topic on existing servers")
-    provision.add_argument("--kafka", required=True, help="bootstrap servers, e.g. kafka:9092")
     provision.add_argument(
-        "--postgres", required=True, help="admin URL, e.g. postgresql://switchboard@db/postgres"
+        "--kafka", help="bootstrap servers, e.g. kafka:9092 (default: SWITCHBOARD_KAFKA_BOOTSTRAP)"
+    )
+    provision.add_argument("--postgres", help="admin URL, e.g. postgresql://switchboard@db/postgres")
+    provision.add_argument(
+        "--check",
+        action="store_true",
+        help="only report topic drift (partitions, replicas, configs); exit 1 if any",
     )
     provision.add_argument("--wait", type=float, default=120, help="seconds to wait for the broker")
     provision.set_defaults(func=cmd_provision)
@@ -585,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingTool as exc:
         err.print(f"[red]switchboard:[/] {exc}")
         return 3
-    except ProcessError as exc:
+    except (ProcessError, MissingTarget) as exc:
         err.print(f"[red]switchboard:[/] {exc}")
         return 1
     except KeyboardInterrupt:

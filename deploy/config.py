@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.config import ServiceSettings
 from shared.events import MAX_EVENT_BYTES, SERVICES
 
 
@@ -109,3 +110,58 @@ class StackSettings(BaseSettings):
             web_port=free_port(),
             start_timeout_s=120,
         )
+
+
+class MissingTarget(ValueError):
+    """A command against a deployment lacks the setting naming that part of it."""
+
+    def __init__(self, variable: str) -> None:
+        super().__init__(
+            f"this command needs {variable}: other SWITCHBOARD_* settings name a deployment, so the local stack "
+            "is not used (see docs/operations.md, 'Operator commands against a deployment')"
+        )
+
+
+class TargetSettings(ServiceSettings):
+    """Where the operator commands (`keys`, `token`, `users`, `dlq`, `status`, `trace`) act: a deployment given
+    by these settings (docker compose, a cluster), else the local stack `switchboard up` runs. The broker's
+    connection (`SWITCHBOARD_KAFKA_BOOTSTRAP`, TLS, SASL) and `SWITCHBOARD_TOKEN_SECRET` are the services' own
+    settings."""
+
+    postgres_url: str | None = None
+    """The PostgreSQL server of a deployment, as a URL to any database on it with a role that may write the
+    services' databases (`postgresql://admin:pw@db:5432/postgres?sslmode=verify-full`): each service's database
+    is this URL with its name. Unset: the local stack's."""
+    zipkin_url: str | None = None
+    """The trace viewer's Zipkin API that `switchboard trace` reads (compose: `http://localhost:9411`). Unset:
+    the local stack's (`up --traces`)."""
+    intake_url: str | None = None
+    """Intake's base URL for `switchboard status` (compose: `http://localhost:8101`). Unset: the local stack's."""
+    routing_url: str | None = None
+    """Routing's base URL for `switchboard status`."""
+    sla_url: str | None = None
+    """SLA's base URL for `switchboard status`."""
+    feedback_url: str | None = None
+    """Feedback's base URL for `switchboard status`."""
+    knowledge_url: str | None = None
+    """Knowledge's base URL for `switchboard status`."""
+    web_url: str | None = None
+    """The web gateway's base URL for `switchboard status` (compose: `http://localhost:8100`)."""
+
+    @property
+    def remote(self) -> bool:
+        """True when any setting names a deployment: the commands then never touch the local stack."""
+        given = {"postgres_url", "zipkin_url", "kafka_bootstrap", "token_secret", "web_url"}
+        given |= {f"{name}_url" for name in SERVICES}
+        return bool(given & self.model_fields_set)
+
+    def service_database(self, database: str) -> str:
+        """`database` on the deployment's server; inside a service's pod or container, where only that
+        service's own `SWITCHBOARD_DATABASE_URL` is set, that one database (the gateway's for `users`)."""
+        if self.postgres_url is None:
+            own = self.database_url.partition("?")[0].rsplit("/", 1)[-1]
+            if "database_url" in self.model_fields_set and own == database:
+                return self.database_url
+            raise MissingTarget("SWITCHBOARD_POSTGRES_URL")
+        base, _, query = self.postgres_url.partition("?")
+        return base.rsplit("/", 1)[0] + "/" + database + (f"?{query}" if query else "")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.events import dlq_topic
+from shared.kafka import KafkaClient, as_client_options
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,11 @@ def _letter(message: object) -> DeadLetter:
     )
 
 
-async def read_letters(bootstrap: str, service: str, *, group: str | None = None) -> list[DeadLetter]:
+async def read_letters(kafka: str | KafkaClient, service: str, *, group: str | None = None) -> list[DeadLetter]:
     """Every letter in `<service>.dlq`, or with `group`, those after that group's committed offset."""
     topic = dlq_topic(service).name
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+        **as_client_options(kafka), group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -78,13 +79,13 @@ async def read_letters(bootstrap: str, service: str, *, group: str | None = None
         await consumer.stop()
 
 
-async def replay(bootstrap: str, service: str) -> list[DeadLetter]:
+async def replay(kafka: str | KafkaClient, service: str) -> list[DeadLetter]:
     """Send every not-yet-replayed letter back to its origin topic; return what was replayed."""
     group = f"ops.dlq-replay.{service}"
-    letters = await read_letters(bootstrap, service, group=group)
+    letters = await read_letters(kafka, service, group=group)
     if not letters:
         return []
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**as_client_options(kafka), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for letter in letters:
@@ -96,7 +97,7 @@ async def replay(bootstrap: str, service: str) -> list[DeadLetter]:
             await producer.send_and_wait(origin.decode(), value=letter.value, key=letter.key, headers=headers)
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**as_client_options(kafka), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(dlq_topic(service).name, 0)

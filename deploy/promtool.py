@@ -24,11 +24,11 @@ def _works(path: Path) -> bool:
         return False
 
 
-def _download(into: Path) -> Path | None:
-    """The package's .deb in `into`, fetching the package lists once when apt does not know it yet."""
+def download_deb(package: str, into: Path) -> Path | None:
+    """A Debian package's .deb in `into`, fetching the package lists once when apt does not know it yet."""
     for attempt in range(2):
-        done = subprocess.run(["apt-get", "download", PACKAGE], cwd=into, capture_output=True, check=False)
-        found = sorted(into.glob(f"{PACKAGE}_*.deb"))
+        done = subprocess.run(["apt-get", "download", package], cwd=into, capture_output=True, check=False)
+        found = sorted(into.glob(f"{package}_*.deb"))
         if done.returncode == 0 and found:
             return found[-1]
         if attempt == 0 and os.geteuid() == 0:
@@ -46,7 +46,7 @@ def ensure_promtool(state: Path) -> Path:
         return Path(on_path)
     if shutil.which("apt-get") and shutil.which("dpkg-deb"):
         with tempfile.TemporaryDirectory() as tmp:
-            deb = _download(Path(tmp))
+            deb = download_deb(PACKAGE, Path(tmp))
             if deb is not None:
                 unpacked = Path(tmp) / "unpacked"
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True, capture_output=True)

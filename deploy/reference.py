@@ -18,7 +18,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from deploy.config import StackSettings
+from deploy.config import StackSettings, TargetSettings
 from services.feedback.config import FeedbackSettings
 from services.intake.config import IntakeSettings
 from services.knowledge.config import KnowledgeSettings
@@ -58,6 +58,13 @@ SECTIONS: tuple[Section, ...] = (
         StackSettings,
         "Read by `switchboard up`, `demo`, `status`, `down` and the commands that work against the local stack; "
         "no service reads them.",
+    ),
+    Section(
+        "Operator commands against a deployment",
+        TargetSettings,
+        "Read by `keys`, `token`, `users`, `dlq`, `status` and `trace`: with any of these (or "
+        "`SWITCHBOARD_KAFKA_BOOTSTRAP`, `SWITCHBOARD_TOKEN_SECRET`) set they act on that deployment and never on "
+        "the local stack; the broker's TLS and SASL settings are the services' own (above).",
     ),
 )
 

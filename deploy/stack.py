@@ -77,6 +77,86 @@ def operator() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+Databases = Callable[[str], str]
+"""A database's name to its URL on the deployment's server."""
+
+
+async def add_user(
+    database: Databases, *, user_id: str, display_name: str, role: Role, subject: str, password: str
+) -> bool:
+    """A person who signs in at the web gateway with a password (kept as a scrypt hash); True if new. An
+    existing name gets the new display name, role, subject and password."""
+    hashed = await asyncio.to_thread(hash_password, password)
+    conn = await connect(database(WEB))
+    try:
+        await migrate(conn, [(WEB, WEB_MIGRATIONS)])
+        async with conn.transaction():
+            return await web_repo.upsert_user(
+                conn,
+                user_id=user_id.strip().lower(),
+                display_name=display_name,
+                role=role,
+                subject=subject,
+                password_hash=hashed,
+                now=utcnow(),
+            )
+    finally:
+        await conn.close()
+
+
+async def list_users(database: Databases) -> list[tuple[str, str, str, str, bool]]:
+    """(name, display name, role, subject, active) of every password user."""
+    conn = await connect(database(WEB))
+    try:
+        await migrate(conn, [(WEB, WEB_MIGRATIONS)])
+        users = await web_repo.list_users(conn)
+    finally:
+        await conn.close()
+    return [(u.user_id, u.display_name, u.role, u.subject, u.active) for u in users]
+
+
+async def create_api_key(
+    database: Databases, name: str, channels: list[str], *, region: str | None = None
+) -> NewApiKey:
+    """Every service verifies adapters against its own database, so the key goes to each of them."""
+    key = generate_api_key()
+    for service in SERVICES:
+        conn = await connect(database(service))
+        try:
+            await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+            async with conn.transaction():
+                await insert_api_key(conn, key=key, name=name, channels=channels, now=utcnow(), region=region)
+                await audit_access(
+                    conn, actor=operator(), action="api_key.create", target=f"api_key:{key.key_id}",
+                    detail={"name": name, "channels": channels, "region": region}, now=utcnow(),
+                )  # fmt: skip
+        finally:
+            await conn.close()
+    return key
+
+
+async def revoke_everywhere(database: Databases, subject: str, *, reason: str | None) -> None:
+    """A user's tokens stop working in every service (within a minute, open sockets too)."""
+    for service in SERVICES:
+        conn = await connect(database(service))
+        try:
+            await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+            async with conn.transaction():
+                await revoke_subject(conn, subject=subject, by=operator(), reason=reason, now=utcnow())
+                await audit_access(
+                    conn, actor=operator(), action="subject.revoke", target=f"subject:{subject}",
+                    detail={"reason": reason}, now=utcnow(),
+                )  # fmt: skip
+        finally:
+            await conn.close()
+    conn = await connect(database(WEB))
+    try:
+        await migrate(conn, [(WEB, WEB_MIGRATIONS)])
+        await web_repo.end_subject(conn, subject=subject, now=utcnow())  # the gateway mints no new token
+    finally:
+        await conn.close()
+
+
 class Stack:
     def __init__(self, settings: StackSettings, *, say: Say = lambda _msg: None) -> None:
         self.settings = settings
@@ -142,72 +222,19 @@ class Stack:
         return env
 
     async def add_user(self, *, user_id: str, display_name: str, role: Role, subject: str, password: str) -> bool:
-        """A person who signs in at the web gateway with a password (kept as a scrypt hash); True if new. An
-        existing name gets the new display name, role, subject and password."""
-        hashed = await asyncio.to_thread(hash_password, password)
-        conn = await connect(self.settings.database_url(WEB))
-        try:
-            await migrate(conn, [(WEB, WEB_MIGRATIONS)])
-            async with conn.transaction():
-                return await web_repo.upsert_user(
-                    conn,
-                    user_id=user_id.strip().lower(),
-                    display_name=display_name,
-                    role=role,
-                    subject=subject,
-                    password_hash=hashed,
-                    now=utcnow(),
-                )
-        finally:
-            await conn.close()
+        return await add_user(
+            self.settings.database_url,
+            user_id=user_id, display_name=display_name, role=role, subject=subject, password=password,
+        )  # fmt: skip
 
     async def list_users(self) -> list[tuple[str, str, str, str, bool]]:
-        """(name, display name, role, subject, active) of every password user."""
-        conn = await connect(self.settings.database_url(WEB))
-        try:
-            await migrate(conn, [(WEB, WEB_MIGRATIONS)])
-            users = await web_repo.list_users(conn)
-        finally:
-            await conn.close()
-        return [(u.user_id, u.display_name, u.role, u.subject, u.active) for u in users]
+        return await list_users(self.settings.database_url)
 
     async def create_api_key(self, name: str, channels: list[str], *, region: str | None = None) -> NewApiKey:
-        """Every service verifies adapters against its own database, so the key goes to each of them."""
-        key = generate_api_key()
-        for service in SERVICES:
-            conn = await connect(self.settings.database_url(service))
-            try:
-                await migrate(conn, [("shared", SHARED_MIGRATIONS)])
-                async with conn.transaction():
-                    await insert_api_key(conn, key=key, name=name, channels=channels, now=utcnow(), region=region)
-                    await audit_access(
-                        conn, actor=operator(), action="api_key.create", target=f"api_key:{key.key_id}",
-                        detail={"name": name, "channels": channels, "region": region}, now=utcnow(),
-                    )  # fmt: skip
-            finally:
-                await conn.close()
-        return key
+        return await create_api_key(self.settings.database_url, name, channels, region=region)
 
     async def revoke_subject(self, subject: str, *, reason: str | None) -> None:
-        """A user's tokens stop working in every service (within a minute, open sockets too)."""
-        for service in SERVICES:
-            conn = await connect(self.settings.database_url(service))
-            try:
-                await migrate(conn, [("shared", SHARED_MIGRATIONS)])
-                async with conn.transaction():
-                    await revoke_subject(conn, subject=subject, by=operator(), reason=reason, now=utcnow())
-                    await audit_access(
-                        conn, actor=operator(), action="subject.revoke", target=f"subject:{subject}",
-                        detail={"reason": reason}, now=utcnow(),
-                    )  # fmt: skip
-            finally:
-                await conn.close()
-        conn = await connect(self.settings.database_url(WEB))
-        try:
-            await migrate(conn, [(WEB, WEB_MIGRATIONS)])
-            await web_repo.end_subject(conn, subject=subject, now=utcnow())  # the gateway mints no new token
-        finally:
-            await conn.close()
+        await revoke_everywhere(self.settings.database_url, subject, reason=reason)
 
     def token(self, role: Role, subject: str, ttl: timedelta = timedelta(hours=8)) -> str:
         return issue_token(self.token_secret(), role=role, subject=subject, ttl=ttl, now=utcnow())

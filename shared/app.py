@@ -101,6 +101,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         [old.get_secret_value() for old in settings.token_secrets_previous],
         provider=settings.oidc_issuer is not None,
     )
+    refusals = settings.refusals()
+    if refusals:
+        raise ValueError("; ".join(refusals))
     clock = clock or SystemClock()
     registry = CollectorRegistry()
     holder: dict[str, Runtime] = {}
@@ -120,6 +123,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             max_size=settings.db_pool_max,
             plan_cache_mode=settings.db_plan_cache_mode,
             acquire_timeout=settings.db_acquire_timeout_s,
+            statement_cache_size=settings.db_statement_cache_size,
         )
         async with pool.acquire() as conn:
             applied = await migrate(conn, service_migrations(spec.name, spec.migrations))

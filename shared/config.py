@@ -5,12 +5,20 @@ Nothing is read at import time: `__main__` builds the settings once and passes t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events import MAX_EVENT_BYTES
+
+Environment = Literal["local", "production"]
+
+TOPIC_DURABILITY: dict[Environment, tuple[int, int]] = {"local": (1, 1), "production": (3, 2)}
+"""Replication factor and `min.insync.replicas` of every topic by environment: one broker on a laptop; in
+production three copies, of which two must have a write before it is acknowledged (acks=all), so one broker
+may be away without losing or refusing anything."""
 
 
 class ServiceSettings(BaseSettings):
@@ -19,6 +27,9 @@ class ServiceSettings(BaseSettings):
     # Each field's docstring is its description: docs/operations.md's reference is generated from them.
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", use_attribute_docstrings=True)
 
+    environment: Environment = "local"
+    """`local`: one machine (`switchboard up`, the tests). `production` (docker compose, a cluster): topics are
+    replicated (`topic_replication_factor`) and customer-facing links need `public_base_url`."""
     service: str = "switchboard"
     """Service name: consumer group, event `source`, telemetry `service.name`."""
     host: str = "127.0.0.1"
@@ -31,11 +42,40 @@ class ServiceSettings(BaseSettings):
     """Connections opened at start-up."""
     db_pool_max: int = 10
     """Upper bound on pooled connections."""
+    db_statement_cache_size: int = Field(default=100, ge=0)
+    """Prepared statements asyncpg keeps per connection. 0 behind PgBouncer in transaction mode before 1.21
+    (a pooled server connection does not have the statements another client prepared); PgBouncer 1.21+ with
+    `max_prepared_statements` set keeps the cache working. See docs/operations.md, "PgBouncer"."""
     db_plan_cache_mode: Literal["force_generic_plan", "auto", "force_custom_plan"] = "force_generic_plan"
     """PostgreSQL's `plan_cache_mode` for this service's connections; `auto` plans afresh whenever PostgreSQL
     guesses a custom plan is cheaper, which for our short keyed statements costs more than it saves."""
     kafka_bootstrap: str = "127.0.0.1:9192"
     """Kafka bootstrap servers, comma-separated."""
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client (services, `provision`, `dlq`, the tools) talks to the brokers: TLS (`SSL`,
+    `SASL_SSL`) and/or SASL authentication."""
+    kafka_ssl_cafile: Path | None = None
+    """PEM file of the CA that signed the brokers' certificates; unset: the system's trust store."""
+    kafka_ssl_certfile: Path | None = None
+    """PEM client certificate, for brokers that authenticate clients by TLS (mutual TLS)."""
+    kafka_ssl_keyfile: Path | None = None
+    """PEM private key of `kafka_ssl_certfile`."""
+    kafka_ssl_key_password: SecretStr = Field(default=SecretStr(""))
+    """Password of `kafka_ssl_keyfile`, if it is encrypted."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] = "PLAIN"
+    """SASL mechanism with `SASL_PLAINTEXT` or `SASL_SSL`."""
+    kafka_sasl_username: str = ""
+    """SASL user (PLAIN, SCRAM)."""
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""))
+    """SASL password (PLAIN, SCRAM)."""
+    kafka_oauth_token_file: Path | None = None
+    """OAUTHBEARER: a file holding the current access token (a JWT), read afresh for every authentication, so
+    whatever renews it (a sidecar, a projected service-account token) needs no restart here."""
+    topic_replication_factor: int | None = Field(default=None, ge=1)
+    """Replicas of every topic `switchboard provision` creates; unset: by `environment` (local 1, production
+    3)."""
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1)
+    """Topics' `min.insync.replicas`; unset: by `environment` (local 1, production 2)."""
     kafka_request_timeout_ms: int = 15_000
     """How long a produce may wait for the broker before the outbox relay retries the batch."""
     kafka_linger_ms: int = 5
@@ -128,3 +168,16 @@ class ServiceSettings(BaseSettings):
     """Root log level."""
     log_json: bool = True
     """Structured JSON logs (with trace ids) instead of plain lines."""
+
+    def refusals(self) -> list[str]:
+        """Why this configuration must not serve (a service adds its own); checked before start-up, apart from
+        pydantic's validation, whose errors would print the inputs, secrets included."""
+        return []
+
+    @property
+    def replication_factor(self) -> int:
+        return self.topic_replication_factor or TOPIC_DURABILITY[self.environment][0]
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return self.topic_min_insync_replicas or TOPIC_DURABILITY[self.environment][1]

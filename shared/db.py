@@ -77,6 +77,7 @@ async def create_pool(
     plan_cache_mode: str = PLAN_CACHE_MODE,
     settings: Mapping[str, str] | None = None,
     acquire_timeout: float | None = None,
+    statement_cache_size: int = 100,
 ) -> asyncpg.Pool:
     """A pool whose connections run with `plan_cache_mode` and any further server `settings`."""
     pool = Pool(
@@ -91,6 +92,7 @@ async def create_pool(
         init=_init_connection,
         reset=_reset_connection,
         command_timeout=30,
+        statement_cache_size=statement_cache_size,
         server_settings={"plan_cache_mode": plan_cache_mode, **(settings or {})},
         acquire_timeout=acquire_timeout,
     )

@@ -14,15 +14,18 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import AbstractTokenProvider
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from shared.config import ServiceSettings
@@ -64,6 +67,54 @@ BatchHandler = Callable[[Sequence[Delivery], SpanFor], Awaitable[None]]
 """Handles a partition's polled records together (one transaction); `SpanFor` gives each its consumer span."""
 
 
+# --- clients ------------------------------------------------------------------------------------------------
+
+KafkaClient = Mapping[str, Any]
+"""aiokafka's connection options: where the brokers are and how to reach them (`client_options`)."""
+
+
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Bootstrap servers, TLS and SASL for every producer, consumer and admin client: the one place they are
+    read from the settings."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+            certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+            keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            password=settings.kafka_ssl_key_password.get_secret_value() or None,
+        )
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        if settings.kafka_sasl_mechanism == "OAUTHBEARER":
+            if settings.kafka_oauth_token_file is None:
+                raise ValueError("SASL OAUTHBEARER needs SWITCHBOARD_KAFKA_OAUTH_TOKEN_FILE")
+            options["sasl_oauth_token_provider"] = TokenFileProvider(settings.kafka_oauth_token_file)
+        else:
+            options["sasl_plain_username"] = settings.kafka_sasl_username
+            options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+class TokenFileProvider(AbstractTokenProvider):  # type: ignore[misc]  # aiokafka is untyped
+    """OAUTHBEARER tokens from a file, read for every authentication: whoever renews the file (a sidecar, a
+    projected service-account token) needs no restart of ours."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def token(self) -> str:
+        text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
+        return text.strip()
+
+
+def as_client_options(kafka: str | KafkaClient) -> dict[str, Any]:
+    return {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
+
+
 # --- producer -----------------------------------------------------------------------------------------------
 
 
@@ -78,7 +129,7 @@ class Producer:
 
     def _client(self) -> Any:
         return AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_options(self.settings),
             client_id=f"{self.settings.service}-producer",
             enable_idempotence=True,
             acks="all",
@@ -144,16 +195,18 @@ async def start_with_retry(
 
 
 async def ensure_topics(
-    bootstrap: str,
+    kafka: str | KafkaClient,
     topics: Iterable[Topic],
     *,
     max_message_bytes: int = MAX_EVENT_BYTES,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Create what is missing from the declared list; return the names created now. Every topic takes messages
     of up to `max_message_bytes` (the producers' `max_event_bytes`, set from the same setting); an existing
-    topic with another limit gets this one."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    topic with another limit gets this one. `kafka`: bootstrap servers, or `client_options`."""
+    admin = AIOKafkaAdminClient(**as_client_options(kafka), request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
         declared = list(topics)
@@ -166,8 +219,11 @@ async def ensure_topics(
                         NewTopic(
                             t.name,
                             num_partitions=t.partitions,
-                            replication_factor=1,
-                            topic_configs=_topic_configs(t, max_message_bytes),
+                            replication_factor=replication_factor,
+                            topic_configs={
+                                **_topic_configs(t, max_message_bytes),
+                                "min.insync.replicas": str(min_insync_replicas),
+                            },
                         )
                         for t in missing
                     ]
@@ -204,14 +260,14 @@ async def _align_message_limit(admin: AIOKafkaAdminClient, topics: list[Topic], 
         log.info("topics: %d now take messages of up to %d bytes", len(stale), max_message_bytes)
 
 
-async def warm_group_coordinator(bootstrap: str, *, timeout_s: float = 120.0) -> None:
+async def warm_group_coordinator(kafka: str | KafkaClient, *, timeout_s: float = 120.0) -> None:
     """Have the broker create its offsets topic now (a group commit), not on a service's first poll.
 
     On a fresh broker the first consumer group otherwise waits while `__consumer_offsets` is created, which
     under load took over a minute.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id="ops.warm-up", enable_auto_commit=False, request_timeout_ms=30_000
+        **as_client_options(kafka), group_id="ops.warm-up", enable_auto_commit=False, request_timeout_ms=30_000
     )
     await consumer.start()
     try:
@@ -230,12 +286,12 @@ async def warm_group_coordinator(bootstrap: str, *, timeout_s: float = 120.0) ->
         await consumer.stop()
 
 
-async def wait_for_broker(bootstrap: str, *, timeout_s: float) -> None:
+async def wait_for_broker(kafka: str | KafkaClient, *, timeout_s: float) -> None:
     """Ready means a metadata request succeeds, not merely an open port."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     last: Exception | None = None
     while asyncio.get_running_loop().time() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(**as_client_options(kafka), request_timeout_ms=3000)
         try:
             await admin.start()
             await admin.describe_cluster()
@@ -246,7 +302,8 @@ async def wait_for_broker(bootstrap: str, *, timeout_s: float) -> None:
             with contextlib.suppress(Exception):
                 await admin.close()
         await asyncio.sleep(0.3)
-    raise TimeoutError(f"Kafka at {bootstrap} did not answer a metadata request in {timeout_s:.0f}s: {last}")
+    where = as_client_options(kafka)["bootstrap_servers"]
+    raise TimeoutError(f"Kafka at {where} did not answer a metadata request in {timeout_s:.0f}s: {last}")
 
 
 # --- consumer loop ------------------------------------------------------------------------------------------
@@ -333,7 +390,7 @@ class ConsumerLoop:
     async def run(self) -> None:
         self._consumer = AIOKafkaConsumer(
             *self.topics,
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_options(self.settings),
             group_id=self.group,
             client_id=f"{self.settings.service}-{self.group}",
             enable_auto_commit=False,

@@ -19,8 +19,9 @@ class FeedbackSettings(ServiceSettings):
     """Fetches wait up to 100 ms for 64 KiB (surveys go out after the work is resolved): at 200 contacts/s
     this consumer makes a few fetches a second instead of one per producer batch."""
     public_base_url: str = ""
-    """Where customers reach the survey page; links in invitations start with it. Empty: this server's own
-    `http://host:port`, right for a local stack and wrong behind a proxy."""
+    """Where customers reach the survey page (`https://surveys.example.com`); links in invitations start with
+    it. Required outside the local stack (`environment` production); empty in a local one: this server's own
+    `http://host:port`."""
     survey_link_secret: SecretStr = Field(default=SecretStr(""))
     """Key that signs survey links; empty derives one from the token secret."""
     scheduler_interval_s: float = 1.0
@@ -31,6 +32,16 @@ class FeedbackSettings(ServiceSettings):
     """Default time zone of the `day` grouping in figures."""
     consume_events: bool = True
     """Consume intake's and routing's events; an instance that only serves the page and the API may not."""
+
+    def refusals(self) -> list[str]:
+        if self.environment != "local" and not self.public_base_url:
+            return [
+                "SWITCHBOARD_PUBLIC_BASE_URL is required outside the local stack: survey links go to customers, "
+                f"and this server's own address (http://{self.host}:{self.port}) is not one they can open"
+            ]
+        if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
+            return ["SWITCHBOARD_PUBLIC_BASE_URL must be an absolute http(s) URL"]
+        return []
 
     def page_base_url(self) -> str:
         return self.public_base_url or f"http://{self.host}:{self.port}"

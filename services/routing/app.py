@@ -196,6 +196,7 @@ async def on_start(runtime: Runtime) -> None:
         clock=runtime.clock,
         origin=instance,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+        statement_cache_size=settings.db_statement_cache_size,
     )
     await hub.start()
     runtime.extras["hub"] = hub

@@ -95,11 +95,19 @@ class DesktopHub:
     again after a loss (a database restart), every open desktop is sent what it missed meanwhile."""
 
     def __init__(
-        self, *, db: asyncpg.Pool, dsn: str, clock: Clock, origin: str, backoff: Backoff | None = None
+        self,
+        *,
+        db: asyncpg.Pool,
+        dsn: str,
+        clock: Clock,
+        origin: str,
+        backoff: Backoff | None = None,
+        statement_cache_size: int = 100,
     ) -> None:
         self.db = db
         self._own_pool = False
         self.dsn = dsn
+        self.statement_cache_size = statement_cache_size
         self.clock = clock
         self.origin = origin
         self.sessions: dict[str, Session] = {}
@@ -119,7 +127,9 @@ class DesktopHub:
 
     async def start(self) -> None:
         # Connections of its own for pushes: a desktop never waits behind the consumer's partition batches.
-        self.db = await create_pool(self.dsn, min_size=1, max_size=3)
+        self.db = await create_pool(
+            self.dsn, min_size=1, max_size=3, statement_cache_size=self.statement_cache_size
+        )
         self._own_pool = True
         if not await self._listener.ensure():
             log.warning("desktop hub: no LISTEN connection yet; desktops get messages once there is one")

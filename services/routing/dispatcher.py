@@ -127,6 +127,7 @@ class Dispatcher:
             min_size=1,
             max_size=2,
             plan_cache_mode=self.settings.db_plan_cache_mode,
+            statement_cache_size=self.settings.db_statement_cache_size,
             settings={"idle_in_transaction_session_timeout": f"{int(self.settings.lease_ttl_s * 1000)}ms"},
         )
         self._own_pool = True

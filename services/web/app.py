@@ -78,7 +78,12 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None, static: Pat
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_telemetry(settings.service)
-        pool = await create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
+        pool = await create_pool(
+            settings.database_url,
+            min_size=1,
+            max_size=settings.db_pool_max,
+            statement_cache_size=settings.db_statement_cache_size,
+        )
         async with pool.acquire() as conn:
             applied = await migrate(conn, [("web", MIGRATIONS)])
         if applied:

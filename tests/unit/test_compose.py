@@ -74,3 +74,20 @@ def test_spans_go_by_otlp_to_the_collector_which_hands_them_to_the_trace_viewer(
         "processors": ["batch"],
         "exporters": ["zipkin"],
     }
+
+
+def test_compose_runs_the_production_configuration_with_one_replica_and_a_public_survey_address() -> None:
+    services = compose()["services"]
+    for name in (*SERVICES, "web", "provision"):
+        environment = services[name]["environment"]
+        assert environment["SWITCHBOARD_ENVIRONMENT"] == "production", name
+        assert (
+            environment["SWITCHBOARD_TOPIC_REPLICATION_FACTOR"],
+            environment["SWITCHBOARD_TOPIC_MIN_INSYNC_REPLICAS"],
+        ) == (
+            "1",
+            "1",
+        ), f"{name}: compose has one broker"
+    assert services["feedback"]["environment"]["SWITCHBOARD_PUBLIC_BASE_URL"].startswith(
+        "${SWITCHBOARD_PUBLIC_BASE_URL:-http"
+    )
