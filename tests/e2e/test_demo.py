@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from rich.console import Console
 
-from bench.demo.run import DemoOptions, DemoResult, run
+from demo.run import DemoOptions, DemoResult, run
 from deploy.stack import Stack
 from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, ROUTING_WORK, SLA_EVENTS
 from tests.support import read_topic

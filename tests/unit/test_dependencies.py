@@ -100,7 +100,7 @@ def test_services_and_the_clis_start_up_import_only_what_the_image_installs() ->
     """Everything under shared/ and services/, and what deploy/ imports when a module loads (the local stack's
     packages are imported inside the functions that start it)."""
     image = closure(CORE)
-    ours = {"shared", "services", "deploy", "bench", "tests"}
+    ours = {"shared", "services", "deploy", "demo", "bench", "tests"}
     distributions = importlib.metadata.packages_distributions()
     files = [(p, False) for d in ("shared", "services") for p in (ROOT / d).rglob("*.py")]
     files += [(p, True) for p in (ROOT / "deploy").glob("*.py")]

@@ -4,7 +4,6 @@ published exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -12,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +157,16 @@ async def test_kill_9_between_firing_and_committing_then_restart_publishes_every
             == CONTACTS
         )
         assert await conn.fetchval("SELECT count(*) FROM sla_clock WHERE clock = 'first_response'") == CONTACTS
-        await asyncio.sleep(2.5)  # let the breach and level 2 fall due while nothing runs
+        target_s = POLICY["clocks"][0]["target"]["amount"]
+        level_2_after = timedelta(seconds=target_s * POLICY["ladder"][1]["after_fraction"])
+
+        async def breach_and_level_2_due() -> bool:  # they fall due while nothing runs
+            due = await conn.fetchval(
+                "SELECT now() >= max(breach_at) + $1 FROM sla_due WHERE clock = 'first_response'", level_2_after
+            )
+            return bool(due)
+
+        await wait_until(breach_and_level_2_due, timeout_s=30, interval_s=0.1)
 
         service.start()
         ids = [r.contact_id for r in contacts]

@@ -3,7 +3,6 @@ screen, signed in at the web gateway the stack started, and what the browser tes
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -94,7 +93,15 @@ def choose(browser: webdriver.Chrome, select_id: str, value: str) -> None:
 def language(browser: webdriver.Chrome, code: str) -> None:
     choose(browser, "language", code)
     wait(browser, f"return document.documentElement.lang === '{code}'", 10, what=f"the page in {code}")
-    time.sleep(0.3)  # the panels redraw in the same turn; give the fonts a moment to paint
+    painted(browser)  # the panels redraw in the same turn; the fonts must have painted too
+
+
+def painted(browser: webdriver.Chrome) -> None:
+    """Until the page's fonts are loaded and two frames have been drawn since (layout and paint are done)."""
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(() => done(true))));"
+    )
 
 
 def fits(browser: webdriver.Chrome) -> bool:

@@ -7,7 +7,6 @@ both. Screenshots of both pages, in English and Chinese, are taken on the way.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -21,7 +20,7 @@ from selenium.webdriver.common.keys import Keys
 
 from deploy.stack import Stack
 from shared.events import OUTBOUND_MESSAGES
-from tests.e2e.web.conftest import Browser, choose, console, fits, language, sign_in, wait
+from tests.e2e.web.conftest import Browser, choose, console, fits, language, painted, sign_in, wait
 from tests.support import ROOT, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -276,7 +275,7 @@ async def _the_journey(
     for size in ((1024, 768), (768, 1024), (1280, 800)):
         for browser in (agent, lead):
             browser.set_window_size(*size)
-            await asyncio.sleep(0.3)
+            painted(browser)  # WebDriver returns once the window has its new size; then layout and paint
             assert fits(browser), f"{browser.current_url} scrolls sideways at {size}"
     errors = [e for b in (agent, lead) for e in console(b) if e["level"] == "SEVERE"]
     assert not [e for e in errors if "Content Security Policy" in e["message"]], errors

@@ -142,27 +142,34 @@ async def started(settings: FeedbackSettings, clock: ManualClock, producer: Prod
 
 
 @pytest.fixture
-async def producer(test_stack: TestStack, empty_database: str) -> AsyncIterator[Producer]:
+def database_service() -> str:
+    return "feedback"
+
+
+@pytest.fixture
+async def producer(test_stack: TestStack, service_database: str) -> AsyncIterator[Producer]:
     """Stands in for intake and routing: puts their events on the real topics."""
-    producer = Producer(feedback_settings(test_stack, empty_database))
+    producer = Producer(feedback_settings(test_stack, service_database))
     await producer.start()
     yield producer
     await producer.stop()
 
 
 @pytest.fixture
-async def feedback(test_stack: TestStack, empty_database: str, producer: Producer) -> AsyncIterator[Feedback]:
+async def feedback(test_stack: TestStack, service_database: str, producer: Producer) -> AsyncIterator[Feedback]:
     """The service on a fresh database, not consuming (tests call its handlers directly); its scheduler
     sleeps, so tests fire it with `fire_due(now=…)`."""
-    settings = feedback_settings(test_stack, empty_database, consume_events=False)
+    settings = feedback_settings(test_stack, service_database, consume_events=False)
     async with started(settings, ManualClock(T0), producer) as service:
         yield service
 
 
 @pytest.fixture
-async def live_feedback(test_stack: TestStack, empty_database: str, producer: Producer) -> AsyncIterator[Feedback]:
+async def live_feedback(
+    test_stack: TestStack, service_database: str, producer: Producer
+) -> AsyncIterator[Feedback]:
     """The service consuming intake.contacts and routing.work from the real broker, as it runs in the stack."""
-    async with started(feedback_settings(test_stack, empty_database), ManualClock(T0), producer) as service:
+    async with started(feedback_settings(test_stack, service_database), ManualClock(T0), producer) as service:
         yield service
 
 

@@ -17,16 +17,16 @@ from shared.events import CustomerMergedV1, CustomerRef, CustomerUnmergedV1, Eve
 from shared.inbox import idempotent, lock_subjects
 from shared.kafka import Delivery, Producer, Record
 from tests.integration.feedback.conftest import Feedback, feedback_settings, resolve, started
-from tests.support import TestStack
+from tests.support import TestStack, wait_until
 from tests.unit.feedback.builders import T0, make_contact_received, make_work_reopened, make_work_resolved
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_restart_neither_loses_nor_repeats_an_invitation(
-    test_stack: TestStack, empty_database: str, producer: Producer
+    test_stack: TestStack, service_database: str, producer: Producer
 ) -> None:
-    settings = feedback_settings(test_stack, empty_database)
+    settings = feedback_settings(test_stack, service_database)
     clock = ManualClock(T0)
     contact = make_contact_received()
     resolved = make_work_resolved(contact)
@@ -216,7 +216,15 @@ async def test_a_resolution_and_its_contact_handled_at_the_same_time_never_miss_
             await consumer(delivery(contact))
 
         contact_task = asyncio.create_task(handle_contact())
-        await asyncio.sleep(0.5)
+
+        async def waiting_for_a_lock() -> bool:
+            waiting = await feedback.pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return bool(waiting >= 1)
+
+        await wait_until(waiting_for_a_lock, timeout_s=10)
         assert not contact_task.done(), "the contact's handling waits for the resolution's transaction"
         await resolution.commit()
         await asyncio.wait_for(contact_task, 10)

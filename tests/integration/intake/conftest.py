@@ -62,17 +62,22 @@ def intake_settings(stack: TestStack, database: str, **overrides: object) -> Int
 
 
 @pytest.fixture
-async def intake(test_stack: TestStack, empty_database: str) -> AsyncIterator[Intake]:
-    async with started(test_stack, empty_database) as service:
+def database_service() -> str:
+    return "intake"
+
+
+@pytest.fixture
+async def intake(test_stack: TestStack, service_database: str) -> AsyncIterator[Intake]:
+    async with started(test_stack, service_database) as service:
         yield service
 
 
 @asynccontextmanager
 async def started(
-    test_stack: TestStack, empty_database: str, *, clock: Clock | None = None
+    test_stack: TestStack, service_database: str, *, clock: Clock | None = None
 ) -> AsyncIterator[Intake]:
     """Intake on a fresh database, on `clock` (the wall clock if None), with its two adapter keys."""
-    settings = intake_settings(test_stack, empty_database.rsplit("/", 1)[1])
+    settings = intake_settings(test_stack, service_database.rsplit("/", 1)[1])
     async with running(create_app(settings, clock=clock)) as app:
         await wait_until(lambda: app.state.runtime.producer_ready.is_set(), timeout_s=30)
         every = generate_api_key()

@@ -23,9 +23,9 @@ WINDOW = timedelta(minutes=5)
 
 
 @pytest.fixture
-async def timed(test_stack: TestStack, empty_database: str) -> AsyncIterator[tuple[Intake, ManualClock]]:
+async def timed(test_stack: TestStack, service_database: str) -> AsyncIterator[tuple[Intake, ManualClock]]:
     clock = ManualClock(BOUNDARY - timedelta(seconds=10))
-    async with started(test_stack, empty_database, clock=clock) as service:
+    async with started(test_stack, service_database, clock=clock) as service:
         yield service, clock
 
 

@@ -19,8 +19,13 @@ from tests.support import TOKEN_SECRET, TestStack, service_settings, wait_until
 
 
 @pytest.fixture
-async def settings(test_stack: TestStack, empty_database: str) -> KnowledgeSettings:
-    base = service_settings(test_stack, empty_database.rsplit("/", 1)[1], service="knowledge")
+def database_service() -> str:
+    return "knowledge"
+
+
+@pytest.fixture
+async def settings(test_stack: TestStack, service_database: str) -> KnowledgeSettings:
+    base = service_settings(test_stack, service_database.rsplit("/", 1)[1], service="knowledge")
     return KnowledgeSettings.model_validate({**base.model_dump(), "index_poll_s": 0.2})
 
 

@@ -9,6 +9,11 @@ import pytest
 from tests.integration.routing.harness import OFF_CONTRACT
 
 
+@pytest.fixture
+def database_service() -> str:
+    return "routing"
+
+
 @pytest.fixture(autouse=True)
 def desktop_messages_keep_to_the_protocol() -> Iterator[None]:
     OFF_CONTRACT.clear()

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def routing(test_stack: TestStack, empty_database: str) -> AsyncIterator[Routing]:
-    settings = routing_settings(test_stack, empty_database, desktop_access_recheck_s=0.2)
+async def routing(test_stack: TestStack, service_database: str) -> AsyncIterator[Routing]:
+    settings = routing_settings(test_stack, service_database, desktop_access_recheck_s=0.2)
     async with running_routing(settings) as service:
         service.app.state.revocations = Revocations(ttl=0.1)  # the 30 s cache, shortened for the test
         yield service

@@ -32,8 +32,8 @@ def pool() -> str:
 
 
 @pytest.fixture
-async def routing(test_stack: TestStack, empty_database: str, clock: ManualClock) -> AsyncIterator[Routing]:
-    async with running_routing(routing_settings(test_stack, empty_database), clock=clock) as service:
+async def routing(test_stack: TestStack, service_database: str, clock: ManualClock) -> AsyncIterator[Routing]:
+    async with running_routing(routing_settings(test_stack, service_database), clock=clock) as service:
         yield service
 
 
@@ -139,9 +139,9 @@ async def test_a_kept_place_is_offered_in_its_turn_showing_the_callback(
 
 
 async def test_a_booked_callback_queues_at_its_time_across_a_routing_restart(
-    test_stack: TestStack, empty_database: str, clock: ManualClock, pool: str
+    test_stack: TestStack, service_database: str, clock: ManualClock, pool: str
 ) -> None:
-    settings = routing_settings(test_stack, empty_database)
+    settings = routing_settings(test_stack, service_database)
     async with running_routing(settings, clock=clock) as first:
         producer = Producer(first.settings)
         await producer.start()
@@ -191,9 +191,9 @@ async def test_unanswered_callbacks_retry_then_close_as_unreachable(
 
 
 async def test_a_passed_department_deadline_escalates_once_even_after_a_restart(
-    test_stack: TestStack, empty_database: str, clock: ManualClock, pool: str
+    test_stack: TestStack, service_database: str, clock: ManualClock, pool: str
 ) -> None:
-    settings = routing_settings(test_stack, empty_database)
+    settings = routing_settings(test_stack, service_database)
     async with running_routing(settings, clock=clock) as routing:
         await routing.put_agent("owner", pool=pool, team="front")
         await routing.put_agent("lead", pool=pool, team="front", tier="supervisor")

@@ -33,8 +33,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def routing(test_stack: TestStack, empty_database: str) -> AsyncIterator[Routing]:
-    async with running_routing(routing_settings(test_stack, empty_database)) as service:
+async def routing(test_stack: TestStack, service_database: str) -> AsyncIterator[Routing]:
+    async with running_routing(routing_settings(test_stack, service_database)) as service:
         yield service
 
 

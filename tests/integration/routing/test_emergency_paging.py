@@ -42,8 +42,8 @@ def pool() -> str:
 
 
 @pytest.fixture
-async def routing(test_stack: TestStack, empty_database: str, clock: ManualClock) -> AsyncIterator[Routing]:
-    async with running_routing(routing_settings(test_stack, empty_database), clock=clock) as service:
+async def routing(test_stack: TestStack, service_database: str, clock: ManualClock) -> AsyncIterator[Routing]:
+    async with running_routing(routing_settings(test_stack, service_database), clock=clock) as service:
         yield service
 
 
@@ -96,9 +96,9 @@ async def pages_sent(routing: Routing, contact_id: uuid.UUID) -> list[dict[str, 
 
 
 async def test_an_emergency_nobody_takes_pages_the_on_call_list_once_even_across_a_restart(
-    test_stack: TestStack, empty_database: str, clock: ManualClock, pool: str
+    test_stack: TestStack, service_database: str, clock: ManualClock, pool: str
 ) -> None:
-    settings = routing_settings(test_stack, empty_database)
+    settings = routing_settings(test_stack, service_database)
     async with running_routing(settings, clock=clock) as routing:
         for on_call_id, phone, active in (
             ("duty-a", "+8613800000001", True),

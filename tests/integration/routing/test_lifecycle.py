@@ -32,8 +32,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def routing(test_stack: TestStack, empty_database: str, clock: ManualClock) -> AsyncIterator[Routing]:
-    async with running_routing(routing_settings(test_stack, empty_database), clock=clock) as service:
+async def routing(test_stack: TestStack, service_database: str, clock: ManualClock) -> AsyncIterator[Routing]:
+    async with running_routing(routing_settings(test_stack, service_database), clock=clock) as service:
         yield service
 
 
@@ -290,7 +290,7 @@ async def test_dry_run_explains_a_hypothetical_contact_without_offering_anything
 
 
 async def test_an_offer_expiring_while_its_agent_accepts_another_leaves_the_dispatcher_running(
-    routing: Routing, clock: ManualClock, pool: str, empty_database: str
+    routing: Routing, clock: ManualClock, pool: str, service_database: str
 ) -> None:
     """The expiry sets the agent away, which withdraws the agent's other live offers, read unlocked; the agent
     accepts one of them meanwhile. That offer has nothing left to withdraw: the expiry completes (it used to
@@ -303,7 +303,7 @@ async def test_an_offer_expiring_while_its_agent_accepts_another_leaves_the_disp
     second = await routing.manual_work(pool)
     second_offer = await offered(desk, second["work_id"])
     clock.advance(timedelta(seconds=16))  # the first offer is past its 20 s, the second is not
-    conn = await connect(empty_database)
+    conn = await connect(service_database)
     try:
         accepting = conn.transaction()
         await accepting.start()
@@ -326,7 +326,7 @@ async def test_an_offer_expiring_while_its_agent_accepts_another_leaves_the_disp
 
 
 async def test_a_supervisor_assigning_offered_work_while_its_agent_accepts_does_not_deadlock(
-    routing: Routing, pool: str, empty_database: str
+    routing: Routing, pool: str, service_database: str
 ) -> None:
     """Every path that closes an offer locks agent → offer → work. A supervisor assigning offered work used to
     lock the work first and the offer after, while an accept locks the offer first and the work after: caught
@@ -336,7 +336,7 @@ async def test_a_supervisor_assigning_offered_work_while_its_agent_accepts_does_
     desk = await routing.desktop("A")
     work = await routing.manual_work(pool)
     offer = await offered(desk, work["work_id"])
-    conn = await connect(empty_database)
+    conn = await connect(service_database)
     try:
         accepting = conn.transaction()
         await accepting.start()

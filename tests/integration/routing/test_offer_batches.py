@@ -25,7 +25,7 @@ from services.routing.repository.policy import current_policy
 from shared.db import connect
 from shared.events import ContactMessageAddedV1, Event, WorkOfferedV1
 from tests.integration.routing.harness import Routing, contact_received, routing_settings, running_routing
-from tests.support import TestStack
+from tests.support import TestStack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +33,14 @@ POOL = "batch-pool"
 
 
 @pytest.fixture
-async def routing(test_stack: TestStack, empty_database: str) -> AsyncIterator[Routing]:
-    async with running_routing(routing_settings(test_stack, empty_database, dispatcher=False)) as running:
+async def routing(test_stack: TestStack, service_database: str) -> AsyncIterator[Routing]:
+    async with running_routing(routing_settings(test_stack, service_database, dispatcher=False)) as running:
         yield running
 
 
 @pytest.fixture
-async def conn(empty_database: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await connect(empty_database)
+async def conn(service_database: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await connect(service_database)
     try:
         yield connection
     finally:
@@ -121,12 +121,12 @@ async def test_a_work_item_proposed_twice_in_one_batch_is_offered_once(
 
 
 async def test_rows_locked_by_another_transaction_are_left_for_later_without_waiting(
-    routing: Routing, conn: asyncpg.Connection, empty_database: str
+    routing: Routing, conn: asyncpg.Connection, service_database: str
 ) -> None:
     await available_agent(routing, "L1")
     await available_agent(routing, "L2")
     first, second, third = await queued(routing, 3)
-    other = await connect(empty_database)
+    other = await connect(service_database)
     try:
         async with other.transaction():
             await other.execute("SELECT 1 FROM work_item WHERE work_id = $1 FOR UPDATE", first)
@@ -191,8 +191,9 @@ async def test_a_received_contact_is_queued_in_one_statement_and_a_repeat_only_u
     contact = await conn.fetchrow("SELECT category, priority_class FROM contact")
     assert contact is not None and tuple(contact) == ("complaint", "urgent")
     assert [json.loads(r["value"])["data"]["work_id"] for r in staged] == [str(work["work_id"])]
-    await asyncio.sleep(0.2)  # notices arrive after the commit
-    assert f"test|{POOL}|work|{work['work_id']}" in notices
+    notice = f"test|{POOL}|work|{work['work_id']}"
+    await wait_until(lambda: notice in notices, timeout_s=10)  # notices arrive after the commit
+    assert notice in notices
 
 
 async def test_a_polled_batch_queues_its_contacts_together_in_arrival_order_and_keeps_each_contacts_order(

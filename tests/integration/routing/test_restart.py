@@ -18,10 +18,10 @@ pytestmark = pytest.mark.integration
 
 
 async def test_waiting_work_assignments_and_live_offers_survive_a_restart(
-    test_stack: TestStack, empty_database: str
+    test_stack: TestStack, service_database: str
 ) -> None:
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    settings = routing_settings(test_stack, empty_database)
+    settings = routing_settings(test_stack, service_database)
     pool = f"p-{uuid.uuid4().hex[:8]}"
     async with running_routing(settings, clock=clock) as routing:
         for agent in ("keeper", "holder", "late"):
@@ -60,10 +60,10 @@ async def test_waiting_work_assignments_and_live_offers_survive_a_restart(
 
 
 async def test_a_desktop_gets_its_offers_after_a_database_restart(
-    test_stack: TestStack, empty_database: str
+    test_stack: TestStack, service_database: str
 ) -> None:
     pool = f"p-{uuid.uuid4().hex[:8]}"
-    async with running_routing(routing_settings(test_stack, empty_database)) as routing:
+    async with running_routing(routing_settings(test_stack, service_database)) as routing:
         await routing.put_agent("steady", pool=pool, capacity={"chat": 2})
         desk = await routing.desktop("steady")
         before = await routing.manual_work(pool)

@@ -43,14 +43,14 @@ CONTACTS = 30
 
 
 async def test_a_deposed_instance_cannot_offer_its_epoch_is_fenced(
-    test_stack: TestStack, empty_database: str
+    test_stack: TestStack, service_database: str
 ) -> None:
-    async with running_routing(routing_settings(test_stack, empty_database, dispatcher=False)) as routing:
+    async with running_routing(routing_settings(test_stack, service_database, dispatcher=False)) as routing:
         pool = "fenced-pool"
         await routing.put_agent("F1", pool=pool)
         await routing.call("PUT", "/v1/agents/F1/presence", json={"presence": "available"}, as_=("agent", "F1"))
         work = await routing.manual_work(pool)
-        conn = await connect(empty_database)
+        conn = await connect(service_database)
         try:
             now = datetime.now(UTC)
             old = await feed.acquire_lease(
@@ -122,10 +122,10 @@ class Process:
 
 
 @pytest.fixture
-def two(test_stack: TestStack, empty_database: str) -> Iterator[tuple[Process, Process]]:
+def two(test_stack: TestStack, service_database: str) -> Iterator[tuple[Process, Process]]:
     def env(name: str, port: int) -> dict[str, str]:
         return {
-            "SWITCHBOARD_DATABASE_URL": empty_database,
+            "SWITCHBOARD_DATABASE_URL": service_database,
             "SWITCHBOARD_KAFKA_BOOTSTRAP": test_stack.kafka_bootstrap,
             "SWITCHBOARD_PORT": str(port),
             "SWITCHBOARD_TOKEN_SECRET": TOKEN_SECRET,
@@ -147,15 +147,15 @@ def two(test_stack: TestStack, empty_database: str) -> Iterator[tuple[Process, P
 
 
 @pytest.fixture
-async def producer(test_stack: TestStack, empty_database: str) -> AsyncIterator[Producer]:
-    producer = Producer(routing_settings(test_stack, empty_database))
+async def producer(test_stack: TestStack, service_database: str) -> AsyncIterator[Producer]:
+    producer = Producer(routing_settings(test_stack, service_database))
     await producer.start()
     yield producer
     await producer.stop()
 
 
 async def test_two_processes_never_offer_or_assign_twice_while_one_is_frozen_and_deposed(
-    two: tuple[Process, Process], producer: Producer, empty_database: str
+    two: tuple[Process, Process], producer: Producer, service_database: str
 ) -> None:
     a, b = two
     await asyncio.gather(a.ready(), b.ready())
@@ -174,16 +174,16 @@ async def test_two_processes_never_offer_or_assign_twice_while_one_is_frozen_and
             contacts = [contact_received(pools[i % POOLS]) for i in range(CONTACTS)]
             for c in contacts[: CONTACTS // 3]:
                 await publish(producer, c, subject=str(c.contact_id))
-            holders = await wait_for_leases(empty_database, pools)
+            holders = await wait_for_leases(service_database, pools)
             # Freeze whichever process holds the most pools, past its lease: the other must take them over.
             victim = a if holders.count("A") >= holders.count("B") else b
             victim.proc.send_signal(signal.SIGSTOP)
             for c in contacts[CONTACTS // 3 :]:
                 await publish(producer, c, subject=str(c.contact_id))
                 await asyncio.sleep(0.1)
-            await asyncio.sleep(3)
+            await wait_for_expiry(service_database, pools, holder=victim.name)
             victim.proc.send_signal(signal.SIGCONT)
-            conn = await asyncpg.connect(empty_database)
+            conn = await asyncpg.connect(service_database)
             try:
 
                 async def all_assigned() -> bool:
@@ -237,6 +237,25 @@ async def wait_for_leases(database_url: str, pools: list[str]) -> list[str]:
     finally:
         await conn.close()
     return holders
+
+
+async def wait_for_expiry(database_url: str, pools: list[str], *, holder: str) -> None:
+    """Until every lease `holder` had on `pools` has run out (by the database's clock)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+
+        async def expired() -> bool:
+            live = await conn.fetchval(
+                "SELECT count(*) FROM pool_lease"
+                " WHERE pool = ANY($1::text[]) AND holder = $2 AND expires_at >= now()",
+                pools,
+                holder,
+            )
+            return bool(live == 0)
+
+        await wait_until(expired, timeout_s=30, interval_s=0.1)
+    finally:
+        await conn.close()
 
 
 async def accept_everything(desks: list[Desktop]) -> None:

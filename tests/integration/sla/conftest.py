@@ -152,8 +152,13 @@ async def running_sla(test_stack: TestStack, database_url: str) -> AsyncIterator
 
 
 @pytest.fixture
-async def sla(test_stack: TestStack, empty_database: str) -> AsyncIterator[Sla]:
-    async with running_sla(test_stack, empty_database) as sla:
+def database_service() -> str:
+    return "sla"
+
+
+@pytest.fixture
+async def sla(test_stack: TestStack, service_database: str) -> AsyncIterator[Sla]:
+    async with running_sla(test_stack, service_database) as sla:
         yield sla
 
 

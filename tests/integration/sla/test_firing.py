@@ -161,8 +161,8 @@ async def test_a_met_clock_fires_nothing_further(sla: Sla) -> None:
     assert types_of(await sla.published(contact_id), "first_response") == ["clock_started", "warning", "met"]
 
 
-async def test_the_scheduler_fires_on_time_by_itself(test_stack: TestStack, empty_database: str) -> None:
-    settings = await sla_settings(test_stack, empty_database, sla_scheduler=True)
+async def test_the_scheduler_fires_on_time_by_itself(test_stack: TestStack, service_database: str) -> None:
+    settings = await sla_settings(test_stack, service_database, sla_scheduler=True)
     async with running(create_app(settings)) as app:
         runtime: Runtime = app.state.runtime
         await wait_until(lambda: runtime.producer_ready.is_set(), timeout_s=30)
@@ -185,10 +185,10 @@ async def test_the_scheduler_fires_on_time_by_itself(test_stack: TestStack, empt
 
 
 async def test_a_restarted_service_fires_what_fell_due_while_it_was_down_once(
-    test_stack: TestStack, empty_database: str
+    test_stack: TestStack, service_database: str
 ) -> None:
     clock = ManualClock(utcnow())
-    settings = await sla_settings(test_stack, empty_database, sla_scheduler=True, sla_timer_ownership="all")
+    settings = await sla_settings(test_stack, service_database, sla_scheduler=True, sla_timer_ownership="all")
     async with running(create_app(settings, clock=clock)) as app:
         runtime: Runtime = app.state.runtime
         await wait_until(lambda: all(c.assigned.is_set() for c in runtime.consumers), timeout_s=30)

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.integration
 
 
 async def test_each_instance_fires_the_contacts_of_its_own_partitions_and_together_they_fire_each_once(
-    test_stack: TestStack, empty_database: str
+    test_stack: TestStack, service_database: str
 ) -> None:
     contacts_topic = await new_topic(test_stack.kafka_bootstrap, partitions=2, prefix="sla-test.contacts")
-    settings = await sla_settings(test_stack, empty_database, sla_contacts_topic=contacts_topic)
+    settings = await sla_settings(test_stack, service_database, sla_contacts_topic=contacts_topic)
     async with contextlib.AsyncExitStack() as stack:
         apps = [await stack.enter_async_context(running(create_app(settings))) for _ in range(2)]
         runtimes: list[Runtime] = [app.state.runtime for app in apps]

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.demo.report import RunInfo, write_report
-from bench.demo.tally import Tally, percentile
+from demo.report import RunInfo, write_report
+from demo.tally import Tally, percentile
 from shared import events as ev
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

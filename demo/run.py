@@ -26,14 +26,14 @@ import psutil
 from rich.console import Console
 from rich.live import Live
 
-from bench.demo import adapters as adapters_mod
-from bench.demo.agents import AgentStats, SimAgent, roster
-from bench.demo.content import articles
-from bench.demo.customers import Customers
-from bench.demo.observer import Observer, live_view
-from bench.demo.people import print_sign_ins, seed_people
-from bench.demo.report import RunInfo, write_report
-from bench.demo.tally import Snapshot
+from demo import adapters as adapters_mod
+from demo.agents import AgentStats, SimAgent, roster
+from demo.content import articles
+from demo.customers import Customers
+from demo.observer import Observer, live_view
+from demo.people import print_sign_ins, seed_people
+from demo.report import RunInfo, write_report
+from demo.tally import Snapshot
 from deploy.stack import Stack
 from shared.events import CHANNELS
 

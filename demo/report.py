@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.demo.tally import Snapshot, percentile
+from demo.tally import Snapshot, percentile
 
 
 @dataclass(frozen=True)

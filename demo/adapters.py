@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench.demo.content import NAMES, Message, compose, follow_up
+from demo.content import NAMES, Message, compose, follow_up
 
 CHANNEL_SHARES = (("phone", 0.30), ("chat", 0.30), ("email", 0.25), ("web", 0.15))
 

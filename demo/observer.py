@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from bench.demo.tally import Snapshot, Tally, percentile
+from demo.tally import Snapshot, Tally, percentile
 from shared.events import (
     FEEDBACK_EVENTS,
     INTAKE_CONTACTS,
