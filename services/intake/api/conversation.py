@@ -33,6 +33,7 @@ from services.intake.repository.rules import audit
 from services.intake.repository.search import important_contacts
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(tags=["conversation"])
 WRITERS = ("agent", "supervisor", "admin")
@@ -52,6 +53,8 @@ class AttachmentIn(_In):
 
 
 class ReplyIn(_In):
+    model_config = example(text="您好，多扣的 30 元已退回，请查收。", channel="email", solution=True)
+
     text: str = Field(max_length=100_000)
     """Plain text; the whole message on chat, SMS and social, the text part of an e-mail."""
     html: str | None = Field(default=None, max_length=500_000)
@@ -68,6 +71,17 @@ class ReplyIn(_In):
 
 
 class ReplyOut(BaseModel):
+    model_config = example(
+        reply_id="a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        channel="email",
+        subject="Re: 账单金额不对",
+        headers={"Message-ID": "<a1b2c3d4@switchboard.example.com>", "In-Reply-To": "<CAF1x@mail.example.cn>"},
+        delivery="requested",
+        first_reply=True,
+        created_at="2026-12-06T10:00:00+08:00",
+    )
+
     reply_id: uuid.UUID
     contact_id: uuid.UUID
     channel: str
@@ -135,6 +149,8 @@ def _refused(exc: ReplyRefused) -> Problem:
 
 
 class NoteIn(_In):
+    model_config = example(text="客户要求书面说明，已请账务组核实。")
+
     text: str = Field(min_length=1, max_length=20_000)
 
     @field_validator("text")
@@ -146,6 +162,10 @@ class NoteIn(_In):
 
 
 class NoteOut(BaseModel):
+    model_config = example(
+        note_id="b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69"
+    )
+
     note_id: uuid.UUID
     contact_id: uuid.UUID
 
@@ -188,6 +208,25 @@ class TimelineEntry(BaseModel):
 
 
 class TimelinePage(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        entries=[
+            {
+                "at": "2026-12-06T10:00:00+08:00",
+                "kind": "message",
+                "actor": "customer",
+                "detail": {"channel": "email", "text": "十一月的账单多扣了 30 元"},
+            },
+            {
+                "at": "2026-12-06T10:02:00+08:00",
+                "kind": "assigned",
+                "actor": "routing",
+                "detail": {"agent_id": "A-1"},
+            },
+        ],
+        next="MjAyNi0xMi0wNlQxMDowMjowMHxh",
+    )
+
     contact_id: uuid.UUID
     entries: list[TimelineEntry]
     next: str | None
@@ -238,8 +277,19 @@ async def get_timeline(
     )
 
 
+class Acknowledged(BaseModel):
+    model_config = example(contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69", status="accepted")
+
+    contact_id: str
+    status: Literal["accepted"]
+
+
 class LeftIn(_In):
     """The customer left before anyone answered (or asked to be called back instead of waiting)."""
+
+    model_config = example(
+        reason="hung_up", at="2026-12-06T10:01:30+08:00", callback="keep_place", callback_phone="+8613800138000"
+    )
 
     reason: Literal["hung_up", "visitor_left", "withdrawn"]
     at: AwareDatetime | None = None
@@ -251,7 +301,12 @@ class LeftIn(_In):
     """The number to call back; the caller's own number when left out."""
 
 
-@router.post("/v1/contacts/{contact_id}/abandoned", status_code=202, summary="The customer left unanswered")
+@router.post(
+    "/v1/contacts/{contact_id}/abandoned",
+    status_code=202,
+    response_model=Acknowledged,
+    summary="The customer left unanswered",
+)
 async def post_abandoned(
     contact_id: uuid.UUID,
     body: LeftIn,
@@ -290,11 +345,18 @@ async def post_abandoned(
 
 
 class AttemptIn(_In):
+    model_config = example(outcome="no_answer", at="2026-12-06T10:15:00+08:00")
+
     outcome: Literal["answered", "no_answer", "busy", "failed"]
     at: AwareDatetime | None = None
 
 
-@router.post("/v1/contacts/{contact_id}/callback-attempts", status_code=202, summary="A callback was tried")
+@router.post(
+    "/v1/contacts/{contact_id}/callback-attempts",
+    status_code=202,
+    response_model=Acknowledged,
+    summary="A callback was tried",
+)
 async def post_callback_attempt(
     contact_id: uuid.UUID,
     body: AttemptIn,
@@ -316,6 +378,13 @@ async def post_callback_attempt(
 class ReceiptIn(_In):
     """A channel adapter's report on a message it was asked to deliver (any `outbound.message.requested`)."""
 
+    model_config = example(
+        message_id="c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f",
+        status="bounced",
+        at="2026-12-06T10:00:05+08:00",
+        reason="550 5.1.1 user unknown",
+    )
+
     message_id: uuid.UUID
     status: Literal["accepted", "sent", "delivered", "read", "failed", "bounced"]
     at: AwareDatetime | None = None
@@ -325,6 +394,13 @@ class ReceiptIn(_In):
 
 
 class ReceiptOut(BaseModel):
+    model_config = example(
+        message_id="c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f",
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        status="bounced",
+        changed=True,
+    )
+
     message_id: uuid.UUID
     contact_id: uuid.UUID | None
     status: str

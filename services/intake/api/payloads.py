@@ -27,9 +27,16 @@ from services.intake.domain.contact import Inbound
 from services.intake.domain.identity import InvalidIdentity
 from services.intake.domain.mime import Attachment, AttachmentTooLarge, MalformedEmail, parse_email
 from shared.errors import Problem
+from shared.openapi import example
 
 
 class AcceptedOut(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        message_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        outcome="created",
+    )
+
     contact_id: str
     message_id: str
     outcome: Literal["created", "threaded", "duplicate"]
@@ -305,6 +312,30 @@ class BatchItemOut(BaseModel):
 
 
 class BatchOut(BaseModel):
+    model_config = example(
+        accepted=1,
+        rejected=1,
+        results=[
+            {
+                "index": 0,
+                "status": 202,
+                "contact_id": "5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+                "message_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                "outcome": "threaded",
+            },
+            {
+                "index": 1,
+                "status": 422,
+                "error": {
+                    "title": "Validation failed",
+                    "status": 422,
+                    "pointer": "/items/1",
+                    "detail": "items[1].payload.text: Field required",
+                },
+            },
+        ],
+    )
+
     accepted: int
     rejected: int
     results: list[BatchItemOut]
