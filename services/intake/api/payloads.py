@@ -6,7 +6,6 @@ Bad input raises a 4xx `Problem` that names the field; nothing here touches the 
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import datetime
 from typing import Any, Literal
 
@@ -188,9 +187,10 @@ def inbound_for(
             raw = payload.get("raw")
             if isinstance(raw, str) and set(payload) <= {"raw"}:
                 try:
-                    return email_from_raw(base64.b64decode(raw, validate=True), settings, region=region)
-                except binascii.Error as exc:
+                    mime = base64.b64decode(raw, validate=True)
+                except ValueError as exc:  # binascii.Error, or a str that is not ASCII
                     raise Problem(422, "Validation failed", "raw: not base64", kind="validation") from exc
+                return email_from_raw(mime, settings, region=region)
             return _email_from_json(payload, region)
         if channel == "phone":
             call = parse_model(PhoneIn, payload)
