@@ -15,6 +15,7 @@ from services.feedback.api.dependencies import FiguresReader, runtime_of
 from services.feedback.config import FeedbackSettings
 from services.feedback.domain.figures import Figures, Tally, figures
 from shared.errors import Problem
+from shared.openapi import example
 from shared.telemetry import mask_pii
 
 router = APIRouter(tags=["feedback"])
@@ -65,6 +66,58 @@ class LowScoreOut(BaseModel):
 
 
 class FiguresReport(BaseModel):
+    model_config = example(
+        since="2026-12-01T00:00:00+08:00",
+        until="2026-12-06T00:00:00+08:00",
+        time_zone="Asia/Shanghai",
+        by="team",
+        total={
+            "key": "all",
+            "sent": 420,
+            "answered": 131,
+            "response_rate": 31.2,
+            "satisfied_pct": 88.5,
+            "mean_score_100": 84.1,
+            "nps": 37.0,
+            "fcr_pct": 79.4,
+            "csat_answers": 131,
+            "nps_answers": 97,
+        },
+        groups=[
+            {
+                **{
+                    "key": "all",
+                    "sent": 420,
+                    "answered": 131,
+                    "response_rate": 31.2,
+                    "satisfied_pct": 88.5,
+                    "mean_score_100": 84.1,
+                    "nps": 37.0,
+                    "fcr_pct": 79.4,
+                    "csat_answers": 131,
+                    "nps_answers": 97,
+                },
+                "key": "billing",
+            }
+        ],
+        low_scores=[
+            {
+                "invitation_id": "2a3b4c5d-6e7f-4819-a2b3-c4d5e6f7a8b9",
+                "contact_id": "5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+                "agent_id": "A-1",
+                "team": "billing",
+                "channel": "phone",
+                "csat": 1,
+                "nps": 2,
+                "solved": False,
+                "reasons": ["csat 1 ≤ 2"],
+                "comment": "等了太久",
+                "answered_at": "2026-12-06T10:00:00+08:00",
+            }
+        ],
+        comments_masked=False,
+    )
+
     since: datetime
     until: datetime
     time_zone: str
