@@ -168,11 +168,14 @@ async def get_figures(
     zone = _zone(tz or default_zone)
     now = runtime.clock.now()
     last_day = until or now.astimezone(zone).date()
-    first_day = since or last_day - timedelta(days=29)
+    try:
+        first_day = since or last_day - timedelta(days=29)
+        start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
+        end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    except OverflowError as exc:  # a day at the very edge of the calendar (year 1 or 9999)
+        raise Problem(422, "Validation failed", "from/to: a day out of range", kind="validation") from exc
     if first_day > last_day:
         raise Problem(422, "Validation failed", "from is after to", kind="validation")
-    start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
-    end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
     if who.role == "agent":
         agent = who.subject
     masked = who.role != "supervisor"

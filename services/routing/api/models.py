@@ -34,7 +34,7 @@ WORK_EXAMPLE: dict[str, Any] = {
     "first_owner_id": "A-1",
     "offers_failed": 0,
     "customer_notified": False,
-    "reopened": False,
+    "reopened": 0,
 }
 
 
@@ -87,7 +87,8 @@ class WorkView(BaseModel):
     scheduled_until: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
-    reopened: bool | None = None
+    reopened: int | None = None
+    """How many times the work was reopened."""
     reason: str | None = None
 
 

@@ -104,7 +104,10 @@ async def attainment(
     month."""
     now = now_of(request)
     until = until or now
-    since = since or until - timedelta(days=30)
+    try:
+        since = since or until - timedelta(days=30)
+    except OverflowError as exc:  # `until` in the first month of year 1
+        raise Problem(422, "Validation failed", "`until`: out of range", kind="validation") from exc
     if since >= until:
         raise Problem(422, "Validation failed", "`since` must be before `until`", kind="validation")
     dims = set(group_by or ["clock"])
