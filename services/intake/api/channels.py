@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from services.intake.api.bodies import BATCH_BODY, CHANNEL_BODY, EMAIL_BODY, WEB_BODY
 from services.intake.api.common import (
     clock_of,
     commits_of,
@@ -24,7 +25,6 @@ from services.intake.api.common import (
     settings_of,
     validation_problem,
 )
-from services.intake.api.models import BATCH_BODY, CHANNEL_BODY, EMAIL_BODY, WEB_BODY
 from services.intake.api.payloads import (
     AcceptedOut,
     BatchIn,

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from services.intake.api.bodies import RULES_BODY
 from services.intake.api.common import clock_of, deps_of, json_object
-from services.intake.api.models import RULES_BODY, Explanation, RuleSet
+from services.intake.api.models import Explanation, RuleSet
 from services.intake.domain.classification import Facts, InvalidRules, explain, parse_ruleset
 from services.intake.handlers.rules import replace_ruleset
 from shared.auth import Principal, require_roles

@@ -4,13 +4,13 @@ receipts for every outbound message."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.api.models import NoteOut, ReplyOut, TimelineEntry, TimelinePage
 from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
 from services.intake.domain.identity import InvalidIdentity, normalise_phone
 from services.intake.handlers.conversation import (
@@ -68,29 +68,6 @@ class ReplyIn(_In):
     """The canned response the text started from (kept with the reply)."""
     article_id: uuid.UUID | None = None
     """The knowledge article the text started from (kept with the reply)."""
-
-
-class ReplyOut(BaseModel):
-    model_config = example(
-        reply_id="a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
-        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
-        channel="email",
-        subject="Re: 账单金额不对",
-        headers={"Message-ID": "<a1b2c3d4@switchboard.example.com>", "In-Reply-To": "<CAF1x@mail.example.cn>"},
-        delivery="requested",
-        first_reply=True,
-        created_at="2026-12-06T10:00:00+08:00",
-    )
-
-    reply_id: uuid.UUID
-    contact_id: uuid.UUID
-    channel: str
-    subject: str | None
-    headers: dict[str, str]
-    """E-mail: the Message-ID, In-Reply-To and References the reply goes out with."""
-    delivery: str = "requested"
-    first_reply: bool
-    created_at: datetime
 
 
 @router.post(
@@ -161,15 +138,6 @@ class NoteIn(_In):
         return value
 
 
-class NoteOut(BaseModel):
-    model_config = example(
-        note_id="b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69"
-    )
-
-    note_id: uuid.UUID
-    contact_id: uuid.UUID
-
-
 @router.post(
     "/v1/contacts/{contact_id}/notes", status_code=201, response_model=NoteOut, summary="An internal note"
 )
@@ -194,43 +162,6 @@ async def post_note(
     except NotYours as exc:
         raise Problem(403, "Forbidden", str(exc), kind="not-your-contact") from exc
     return NoteOut(note_id=note_id, contact_id=contact_id)
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    kind: str
-    """customer_message, agent_reply, note, queued, offered, offer_declined, offer_expired, accepted, transferred,
-    pending, resumed, solution_recorded, resolved, reopened, closed, sla_warning, sla_breached, sla_escalated,
-    sla_met, sla_missed, survey_sent, survey_answered, customer_not_solved, followup_required,
-    outbound_end_notice, outbound_survey…"""
-    actor: str | None
-    detail: dict[str, Any]
-
-
-class TimelinePage(BaseModel):
-    model_config = example(
-        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
-        entries=[
-            {
-                "at": "2026-12-06T10:00:00+08:00",
-                "kind": "message",
-                "actor": "customer",
-                "detail": {"channel": "email", "text": "十一月的账单多扣了 30 元"},
-            },
-            {
-                "at": "2026-12-06T10:02:00+08:00",
-                "kind": "assigned",
-                "actor": "routing",
-                "detail": {"agent_id": "A-1"},
-            },
-        ],
-        next="MjAyNi0xMi0wNlQxMDowMjowMHxh",
-    )
-
-    contact_id: uuid.UUID
-    entries: list[TimelineEntry]
-    next: str | None
-    """Pass as `after` for the next page; None at the end (for now: new entries may come later)."""
 
 
 @router.get("/v1/contacts/{contact_id}/timeline", response_model=TimelinePage, summary="Everything on the contact")

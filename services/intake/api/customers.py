@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.intake.api.bodies import IMPORT_BODY
 from services.intake.api.common import clock_of, deps_of, media_type, settings_of
 from services.intake.api.contacts import ContactPage, page_of
 from services.intake.api.models import (
-    IMPORT_BODY,
     LOOKUP_EXAMPLES,
     CustomerBrief,
     CustomerOut,

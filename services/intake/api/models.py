@@ -1,16 +1,15 @@
-"""What intake's OpenAPI document says beyond the routes' own types: the answers that the directory, contact and
-classification routes build as plain dicts (each model is their contract, with an example), and the bodies that the
-channel, import and rule routes read themselves, with every content type they take."""
+"""What intake's OpenAPI document says of the answers its routes build as plain dicts (directory, contact,
+classification) and of the conversation's answers: each model is their contract, with an example."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from services.intake.api.payloads import BatchIn, ChatIn, EmailIn, GenericIn, PhoneIn, WebIn
-from shared.openapi import example, request_body, schema_of
+from shared.openapi import example
 
 CUSTOMER_ID = "0b6f3c1e-5a8d-4b1e-9d2a-6f1c2e3d4a5b"
 CONTACT_ID = "5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69"
@@ -308,131 +307,70 @@ class Explanation(BaseModel):
     decided_by: str
 
 
-# --- bodies the routes read themselves ---------------------------------------------------------------------------
+class ReplyOut(BaseModel):
+    model_config = example(
+        reply_id="a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        channel="email",
+        subject="Re: 账单金额不对",
+        headers={"Message-ID": "<a1b2c3d4@switchboard.example.com>", "In-Reply-To": "<CAF1x@mail.example.cn>"},
+        delivery="requested",
+        first_reply=True,
+        created_at="2026-12-06T10:00:00+08:00",
+    )
 
-RAW_EMAIL = (
-    "From: =?UTF-8?B?546L6Iqz?= <wang.fang@example.cn>\r\nTo: service@example.com\r\n"
-    "Subject: =?UTF-8?B?6LSm5Y2V6YeR6aKd5LiN5a+5?=\r\nMessage-ID: <CAF1x@mail.example.cn>\r\n"
-    "Date: Sun, 06 Dec 2026 09:59:40 +0800\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"
-    "十一月的账单多扣了 30 元，请核实。\r\n"
-)
-_MIME = {"type": "string", "contentMediaType": "message/rfc822", "examples": [RAW_EMAIL]}
-_PARSED_EMAIL = {
-    "message_id": "<CAF1x@mail.example.cn>",
-    "from": {"address": "wang.fang@example.cn", "name": "王芳"},
-    "to": [{"address": "service@example.com"}],
-    "subject": "账单金额不对",
-    "text": "十一月的账单多扣了 30 元，请核实。",
-    "date": "2026-12-06T09:59:40+08:00",
-}
-_RAW_JSON = {
-    "type": "object",
-    "properties": {"raw": {"type": "string", "contentEncoding": "base64", "description": "the MIME message"}},
-    "required": ["raw"],
-    "additionalProperties": False,
-}
-EMAIL_BODY = request_body(
-    {
-        "message/rfc822": {"schema": _MIME},
-        "text/plain": {"schema": _MIME},
-        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        "application/json": {
-            "schema": {"anyOf": [schema_of(EmailIn), _RAW_JSON]},
-            "examples": {
-                "parsed": {"summary": "parsed by the gateway", "value": _PARSED_EMAIL},
-                "raw": {"summary": "raw MIME, base64", "value": {"raw": "RnJvbTogd2FuZy5mYW5nQGV4YW1wbGUuY24K"}},
+    reply_id: uuid.UUID
+    contact_id: uuid.UUID
+    channel: str
+    subject: str | None
+    headers: dict[str, str]
+    """E-mail: the Message-ID, In-Reply-To and References the reply goes out with."""
+    delivery: str = "requested"
+    first_reply: bool
+    created_at: datetime
+
+
+class NoteOut(BaseModel):
+    model_config = example(
+        note_id="b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69"
+    )
+
+    note_id: uuid.UUID
+    contact_id: uuid.UUID
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    """customer_message, agent_reply, note, queued, offered, offer_declined, offer_expired, accepted, transferred,
+    pending, resumed, solution_recorded, resolved, reopened, closed, sla_warning, sla_breached, sla_escalated,
+    sla_met, sla_missed, survey_sent, survey_answered, customer_not_solved, followup_required,
+    outbound_end_notice, outbound_survey…"""
+    actor: str | None
+    detail: dict[str, Any]
+
+
+class TimelinePage(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        entries=[
+            {
+                "at": "2026-12-06T10:00:00+08:00",
+                "kind": "message",
+                "actor": "customer",
+                "detail": {"channel": "email", "text": "十一月的账单多扣了 30 元"},
             },
-        },
-    }
-)
-_FORM = {
-    "form_id": "contact-us",
-    "submission_id": "s-20261206-0042",
-    "name": "Li Wei",
-    "email": "li.wei@example.com",
-    "subject": "Invoice copy",
-    "message": "Please send me a copy of invoice 2026-118.",
-    "order_no": "A-7781",
-}
-WEB_BODY = request_body(
-    {
-        "application/json": {"schema": schema_of(WebIn), "examples": {"form": {"value": _FORM}}},
-        "application/x-www-form-urlencoded": {"schema": schema_of(WebIn), "examples": {"form": {"value": _FORM}}},
-    }
-)
-_MESSAGES = {
-    "phone": {
-        "summary": "a call that ended (phone)",
-        "value": {
-            "call_id": "call-88231",
-            "event": "ended",
-            "ani": "+8613800138000",
-            "dnis": "4008001234",
-            "ivr_selections": ["2", "1"],
-            "started_at": "2026-12-06T10:00:00+08:00",
-            "ended_at": "2026-12-06T10:03:12+08:00",
-            "transcript": "我的宽带从昨天开始断网。",
-        },
-    },
-    "chat": {
-        "summary": "a chat message (chat)",
-        "value": {
-            "session_id": "web-9f2c",
-            "message_id": "m-1",
-            "visitor": {"id": "visitor-17", "name": "Li Wei"},
-            "text": "How do I reset my password?",
-            "sent_at": "2026-12-06T10:00:00+08:00",
-        },
-    },
-    "sms": {
-        "summary": "an SMS (sms, social, onsite)",
-        "value": {
-            "message_id": "sms-5531",
-            "sender": {"phone": "13800138000"},
-            "to": "10690000",
-            "text": "话费怎么又扣了？",
-            "sent_at": "2026-12-06T10:00:00+08:00",
-        },
-    },
-}
-CHANNEL_BODY = request_body(
-    {
-        "application/json": {
-            "schema": {"anyOf": [schema_of(PhoneIn), schema_of(ChatIn), schema_of(GenericIn)]},
-            "examples": _MESSAGES,
-        }
-    }
-)
-BATCH_BODY = request_body(
-    {
-        "application/json": {
-            "schema": schema_of(BatchIn),
-            "examples": {
-                "batch": {
-                    "value": {
-                        "items": [
-                            {"channel": "email", "idempotency_key": "mail-1", "payload": _PARSED_EMAIL},
-                            {
-                                "channel": "sms",
-                                "idempotency_key": "sms-5531",
-                                "payload": _MESSAGES["sms"]["value"],
-                            },
-                        ]
-                    }
-                }
+            {
+                "at": "2026-12-06T10:02:00+08:00",
+                "kind": "assigned",
+                "actor": "routing",
+                "detail": {"agent_id": "A-1"},
             },
-        }
-    }
-)
-_CSV = "external_ref,name,grade,phones,emails\nCRM-10086,王芳,key,+8613800138000,wang.fang@example.cn\n"
-_LINES = '{"external_ref": "CRM-10086", "name": "王芳", "grade": "key", "phones": ["+8613800138000"]}\n'
-IMPORT_BODY = request_body(
-    {
-        "text/csv": {"schema": {"type": "string"}, "examples": {"csv": {"value": _CSV}}},
-        **{
-            kind: {"schema": {"type": "string"}, "examples": {"lines": {"value": _LINES}}}
-            for kind in ("application/x-ndjson", "application/jsonl", "application/json-lines")
-        },
-    }
-)
-RULES_BODY = request_body({"application/json": {"schema": schema_of(RuleSetIn)}})
+        ],
+        next="MjAyNi0xMi0wNlQxMDowMjowMHxh",
+    )
+
+    contact_id: uuid.UUID
+    entries: list[TimelineEntry]
+    next: str | None
+    """Pass as `after` for the next page; None at the end (for now: new entries may come later)."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from services.routing.api.common import actor_of, transaction
 from services.routing.api.models import WORK_EXAMPLE, FeedMessage, Offered, WorkDetail, WorkView
@@ -22,7 +22,7 @@ from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.auth import Principal, require_roles
 from shared.events import Channel
-from shared.openapi import example
+from shared.openapi import example, schema_of
 
 router = APIRouter(tags=["work"])
 Person = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
@@ -35,7 +35,8 @@ class WorkOut(BaseModel):
         work=WORK_EXAMPLE, allowed_actions=["start", "pending", "transfer", "solution", "resolve"]
     )
 
-    work: dict[str, Any]
+    work: Annotated[dict[str, Any], WithJsonSchema(schema_of(WorkView))]
+    """`work_view`'s dict as it is (no second validation); documented as the `WorkView` it is."""
     allowed_actions: list[str]
 
 
