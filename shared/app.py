@@ -24,6 +24,7 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
+from pydantic import BaseModel, ConfigDict
 
 from shared.auth import KeyCache, TokenVerifier, check_secrets
 from shared.clock import Clock, SystemClock
@@ -78,6 +79,35 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     """Prometheus metrics of this app; services register their own here."""
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "service": "intake"}]})
+    status: str
+    service: str
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "service": "intake",
+                    "checks": {"database": "ok", "kafka": "ok", "background": "ok"},
+                    "restarts": {"consumer:intake": 1},
+                }
+            ]
+        }
+    )
+    status: str
+    service: str
+    checks: dict[str, str]
+    """database, kafka, background: `ok` or what is wrong (then the answer is a 503 `not-ready` problem)."""
+    restarts: dict[str, int] | None = None
+    """Background tasks restarted since the start, when any was."""
+    notes: dict[str, str] | None = None
+    """Warnings that do not make the service unready."""
 
 
 @dataclass(frozen=True)
@@ -247,11 +277,11 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             delivery.outbox_backlog = delivery.outbox_parked = -1
         return Response(generate_latest(registry), media_type=METRICS_CONTENT_TYPE)
 
-    @app.get("/health/live", tags=["health"])
+    @app.get("/health/live", tags=["health"], response_model=Liveness)
     async def live() -> dict[str, str]:
         return {"status": "ok", "service": spec.name}
 
-    @app.get("/health/ready", tags=["health"], response_model=None)
+    @app.get("/health/ready", tags=["health"], response_model=None, responses={200: {"model": Readiness}})
     async def ready(request: Request) -> JSONResponse | dict[str, Any]:
         runtime: Runtime = request.app.state.runtime
         checks = await readiness(runtime)

@@ -16,11 +16,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 import jwt
-from fastapi import Request, WebSocket
+from fastapi import Request, Security, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.config import ServiceSettings
 from shared.db import Conn
@@ -488,7 +489,27 @@ def still_valid(state: Any, principal: Principal, *, now: datetime) -> str | Non
     return None
 
 
-async def authenticate(request: Request) -> Principal:
+ADAPTER_KEY = HTTPBearer(
+    scheme_name="adapterKey",
+    bearerFormat="sbk_<key id>_<secret>",
+    description="A channel adapter's API key (`switchboard keys create`), scoped to channels: "
+    "`Authorization: Bearer sbk_…`.",
+    auto_error=False,
+)
+BEARER_TOKEN = HTTPBearer(
+    scheme_name="bearerToken",
+    bearerFormat="JWT",
+    description="A person's signed token (`switchboard token`, the web gateway's session, or the identity "
+    "provider's access token) naming a role: agent, supervisor, admin or ops.",
+    auto_error=False,
+)
+# Declared on the dependencies below only so that OpenAPI names the credential each operation takes (Swagger UI's
+# Authorize); the header itself is read and checked by `_identify`.
+AdapterKey = Annotated[HTTPAuthorizationCredentials | None, Security(ADAPTER_KEY)]
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_TOKEN)]
+
+
+async def authenticate(request: Request, _key: AdapterKey = None, _token: BearerToken = None) -> Principal:
     """Either kind of credential: `sbk_…` keys are looked up, anything else must be a valid token. Each caller's
     requests are rate limited (429 with Retry-After) once it is known who they are."""
     principal = await _identify(request)
@@ -520,7 +541,32 @@ async def _identify(request: Request) -> Principal:
         raise Problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
-def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+Check = Callable[[Request], Awaitable[Principal]]
+
+
+def _secured(check: Check, roles: frozenset[str]) -> Check:
+    """`check` as a dependency that declares the credential(s) `roles` can present: an adapter key, a token, or
+    either."""
+    if roles == {"adapter"}:
+
+        async def key(request: Request, _key: AdapterKey = None) -> Principal:
+            return await check(request)
+
+        return key
+    if "adapter" not in roles:
+
+        async def token(request: Request, _token: BearerToken = None) -> Principal:
+            return await check(request)
+
+        return token
+
+    async def either(request: Request, _key: AdapterKey = None, _token: BearerToken = None) -> Principal:
+        return await check(request)
+
+    return either
+
+
+def require_roles(*roles: Role) -> Check:
     allowed = frozenset(roles)
 
     async def dependency(request: Request) -> Principal:
@@ -531,10 +577,10 @@ def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
             )
         return principal
 
-    return dependency
+    return _secured(dependency, allowed)
 
 
-def require_adapter(channels: Iterable[str] = ()) -> Callable[[Request], Awaitable[Principal]]:
+def require_adapter(channels: Iterable[str] = ()) -> Check:
     """An adapter key; with `channels`, the key must be scoped to every one of them."""
     needed = frozenset(channels)
 
@@ -547,7 +593,7 @@ def require_adapter(channels: Iterable[str] = ()) -> Callable[[Request], Awaitab
             raise Problem(403, "Forbidden", f"this key is not scoped to channel(s) {sorted(missing)}")
         return principal
 
-    return dependency
+    return _secured(dependency, frozenset({"adapter"}))
 
 
 def check_channel(principal: Principal, channel: str) -> None:

@@ -89,42 +89,81 @@ _TITLES = {
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "RFC 9457 problem details; extensions (errors, checks, retry hints) may follow.",
+    "description": "RFC 9457 problem details (`docs/problems.md`); extensions (errors, checks, retry hints) may "
+    "follow.",
     "properties": {
-        "type": {"type": "string"},
+        "type": {"type": "string", "description": "`…/problems.md#<kind>`: match on the kind"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
-        "instance": {"type": "string"},
+        "instance": {"type": "string", "description": "the request path"},
+        "errors": {
+            "type": "array",
+            "description": "`validation` only: each field that failed",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
     },
     "required": ["type", "title", "status"],
+    "examples": [
+        {
+            "type": TYPE_BASE + "validation",
+            "title": "Validation failed",
+            "status": 422,
+            "detail": "body.channel: Input should be 'phone', 'email', 'chat', 'web', 'sms', 'social' or 'onsite'",
+            "instance": "/v1/channels/batch",
+            "errors": [
+                {"location": "body.channel", "message": "Input should be 'phone', …", "type": "literal_error"}
+            ],
+        }
+    ],
 }
 _WRITES = ("post", "put", "patch")
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_FASTAPI_422 = ("HTTPValidationError", "ValidationError")
+
+
+def problem_codes(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    """The problems an operation can answer besides its own: 404 (what it names is not there), 422 (validation,
+    FastAPI's own answers included), 503 (a dependency away); with credentials 401, 403 and 429 (rate limit); 409
+    for a change that conflicts with the current state, and 400, 413 and 415 for one with a body. Liveness
+    answers none, readiness only 503."""
+    if path.startswith("/health/"):
+        return {503} if path == "/health/ready" else set()
+    codes = {404, 422, 503}
+    if operation.get("security"):
+        codes |= {401, 403, 429}
+    if method in _WRITES:
+        codes |= {400, 409, 413, 415}
+    elif method == "delete":
+        codes.add(409)
+    return codes
 
 
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
-    """The answers every operation can give besides its own, as problem+json: 401 and 403 (credentials), 404
-    (what it names is not there), 422 (validation, FastAPI's own answers included), 429 (rate limit), 503 (a
-    dependency away), 409 for a change that conflicts with the current state, and 400, 413 and 415 for one with a
-    body. Changes `schema` (an OpenAPI document) in place and returns it."""
+    """Declare `problem_codes` of every operation as problem+json, in place of FastAPI's default 422 shape.
+    Changes `schema` (an OpenAPI document) in place and returns it."""
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in _FASTAPI_422:
+        schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in schema.get("paths", {}).items():
-        if path.startswith("/health/"):
-            continue
         for method, operation in operations.items():
             if method not in _METHODS:
                 continue
-            codes = {401, 403, 404, 422, 429, 503}
-            if method in _WRITES:
-                codes |= {400, 409, 413, 415}
-            elif method == "delete":
-                codes.add(409)
             responses = operation.setdefault("responses", {})
-            for code in sorted(codes):
-                entry = responses.setdefault(str(code), {"description": _TITLES.get(code, "Service unavailable")})
+            for code in sorted(problem_codes(path, method, operation)):
+                title = _TITLES.get(code, "Service unavailable")
+                entry = responses.setdefault(str(code), {"description": title})
+                if code == 422:
+                    entry["description"] = title
                 entry["content"] = problem
     return schema
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.knowledge.api_models import ArticleOut, ArticlePage, Diff, OverduePage, VersionList, VersionOut
 from services.knowledge.domain import (
     Action,
     Article,
@@ -48,6 +49,7 @@ from shared.auth import Principal, require_roles
 from shared.db import Conn
 from shared.errors import Problem
 from shared.events import CHANNELS, ArticleArchivedV1, ArticlePublishedV1, Channel
+from shared.openapi import example
 from shared.outbox import enqueue
 
 router = APIRouter(tags=["articles"])
@@ -95,7 +97,18 @@ def problem_from(exc: KnowledgeError) -> Problem:
 
 
 class ArticleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        title="如何重置密码",
+        body="1. 打开登录页\n2. 点“忘记密码”\n3. 输入短信验证码并设置新密码",
+        language="zh-Hans",
+        summary="按短信验证码重置。",
+        category="account",
+        tags=["password"],
+        channels=[],
+        products=["app"],
+        visibility="public",
+        external_id="kb-reset-password",
+    )
 
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, description="Markdown")
@@ -124,7 +137,9 @@ class ArticleIn(BaseModel):
 
 
 class ArticlePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        base_version=3, note="SMS code instead of e-mail", summary="在登录页点“忘记密码”，按短信验证码重置。"
+    )
 
     base_version: int | None = Field(default=None, description="the version you edited; 409 if it moved on")
     note: str = ""
@@ -137,63 +152,6 @@ class ArticlePatch(BaseModel):
     channels: list[Channel] | None = None
     products: list[str] | None = None
     visibility: Visibility | None = None
-
-
-class ArticleOut(BaseModel):
-    article_id: uuid.UUID
-    status: str
-    version: int
-    published_version: int | None
-    owner: str
-    created_by: str
-    external_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    published_at: datetime | None
-    archived_at: datetime | None
-    review_by: datetime | None
-    overdue: bool
-    title: str
-    summary: str
-    body: str
-    category: str
-    tags: list[str]
-    language: str
-    channels: list[str]
-    products: list[str]
-    visibility: str
-    edited_by: str
-    edited_at: datetime
-
-    @classmethod
-    def of(cls, article: Article, version: Version, now: datetime) -> ArticleOut:
-        c = version.content
-        return cls(
-            article_id=article.article_id,
-            status=article.status,
-            version=article.current_version,
-            published_version=article.published_version,
-            owner=article.owner,
-            created_by=article.created_by,
-            external_id=article.external_id,
-            created_at=article.created_at,
-            updated_at=article.updated_at,
-            published_at=article.published_at,
-            archived_at=article.archived_at,
-            review_by=article.review_by,
-            overdue=article.overdue(now),
-            title=c.title,
-            summary=c.summary,
-            body=c.body,
-            category=c.category,
-            tags=list(c.tags),
-            language=c.language,
-            channels=list(c.channels),
-            products=list(c.products),
-            visibility=c.visibility,
-            edited_by=version.edited_by,
-            edited_at=version.edited_at,
-        )
 
 
 async def _load(conn: Conn, article_id: uuid.UUID, *, for_update: bool = False) -> Article:
@@ -238,7 +196,7 @@ async def create_article(body: ArticleIn, principal: Authors, request: Request) 
     return ArticleOut.of(article, version, now)
 
 
-@router.get("/v1/articles")
+@router.get("/v1/articles", response_model=None, responses={200: {"model": ArticlePage}})
 async def get_articles(
     principal: Staff,
     request: Request,
@@ -255,7 +213,7 @@ async def get_articles(
     return {"items": items, "limit": limit, "offset": offset}
 
 
-@router.get("/v1/articles/overdue")
+@router.get("/v1/articles/overdue", response_model=None, responses={200: {"model": OverduePage}})
 async def get_overdue(
     principal: Staff,
     request: Request,
@@ -311,7 +269,7 @@ async def patch_article(
 
 
 class StepIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(note="checked with the app team")
 
     note: str = ""
 
@@ -393,13 +351,13 @@ async def restore(
 
 
 class OwnerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(owner="K-2")
 
     owner: str = Field(min_length=1)
 
 
 class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(review_by="2027-06-06T10:00:00+08:00")
 
     review_by: datetime
 
@@ -437,42 +395,7 @@ async def put_review(article_id: uuid.UUID, body: ReviewIn, principal: Reviewers
     return await _update(article_id, principal, request, "review", body.review_by)
 
 
-class VersionOut(BaseModel):
-    version: int
-    title: str
-    summary: str
-    body: str
-    category: str
-    tags: list[str]
-    language: str
-    channels: list[str]
-    products: list[str]
-    visibility: str
-    edited_by: str
-    edited_at: datetime
-    note: str
-
-    @classmethod
-    def of(cls, v: Version) -> VersionOut:
-        c = v.content
-        return cls(
-            version=v.version,
-            title=c.title,
-            summary=c.summary,
-            body=c.body,
-            category=c.category,
-            tags=list(c.tags),
-            language=c.language,
-            channels=list(c.channels),
-            products=list(c.products),
-            visibility=c.visibility,
-            edited_by=v.edited_by,
-            edited_at=v.edited_at,
-            note=v.note,
-        )
-
-
-@router.get("/v1/articles/{article_id}/versions")
+@router.get("/v1/articles/{article_id}/versions", response_model=None, responses={200: {"model": VersionList}})
 async def get_versions(article_id: uuid.UUID, principal: Staff, request: Request) -> dict[str, Any]:
     """Every version, newest first, with who changed it and when; `published_version` marks the live one."""
     runtime = runtime_of(request)
@@ -500,7 +423,7 @@ async def get_one_version(
     return VersionOut.of(found)
 
 
-@router.get("/v1/articles/{article_id}/diff")
+@router.get("/v1/articles/{article_id}/diff", response_model=None, responses={200: {"model": Diff}})
 async def get_diff(
     article_id: uuid.UUID,
     principal: Staff,

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from services.knowledge.api import Authors, actor, engine_of, runtime_of
+from services.knowledge.api_models import IMPORT_BODY, ImportReport
 from services.knowledge.domain import (
     REVIEWER_ROLES,
     Article,
@@ -45,15 +46,7 @@ MARKDOWN = ("text/markdown", "text/x-markdown")
 
 
 @router.post(
-    "/v1/articles/import",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/x-ndjson": {"schema": {"type": "string"}},
-                "text/markdown": {"schema": {"type": "string"}},
-            }
-        }
-    },
+    "/v1/articles/import", response_model=None, responses={200: {"model": ImportReport}}, openapi_extra=IMPORT_BODY
 )
 async def import_articles(principal: Authors, request: Request) -> dict[str, Any]:
     runtime = runtime_of(request)

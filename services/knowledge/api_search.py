@@ -15,6 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.analysis import query_key
 from services.knowledge.api import actor, engine_of, runtime_of
+from services.knowledge.api_models import (
+    Gaps,
+    Rebuilding,
+    SettingOut,
+    Settings,
+    SynonymOut,
+    Synonyms,
+    TermAdded,
+    Terms,
+)
 from services.knowledge.domain import language_family
 from services.knowledge.ranking import IndexedArticle, SearchFilter
 from services.knowledge.repository import (
@@ -34,6 +44,7 @@ from services.knowledge.searchlog import SearchLogBuffer, SearchRecord, gaps, re
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
+from shared.openapi import example
 
 router = APIRouter(tags=["search"])
 log = logging.getLogger(__name__)
@@ -73,6 +84,34 @@ class SearchHit(ArticleFields):
 
 
 class SearchOut(BaseModel):
+    model_config = example(
+        search_id="9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0",
+        query="重置密码",
+        total=1,
+        limit=10,
+        offset=0,
+        results=[
+            {
+                "article_id": "7c6b5a49-3827-4165-9e4d-3c2b1a098f7e",
+                "version": 3,
+                "title": "如何重置密码",
+                "summary": "按短信验证码重置。",
+                "category": "account",
+                "tags": ["password"],
+                "language": "zh-Hans",
+                "channels": [],
+                "products": ["app"],
+                "visibility": "public",
+                "published_at": "2026-12-06T10:00:00+08:00",
+                "score": 7.42,
+                "highlights": {
+                    "title": "如何<mark>重置密码</mark>",
+                    "snippet": "点“忘记密码”，按短信验证码<mark>重置</mark>。",
+                },
+            }
+        ],
+    )
+
     search_id: uuid.UUID
     query: str
     total: int
@@ -157,13 +196,15 @@ def hit_fields(article: IndexedArticle) -> dict[str, Any]:
 
 
 class ClickIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(article_id="7c6b5a49-3827-4165-9e4d-3c2b1a098f7e")
 
     article_id: uuid.UUID
 
 
 class VoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        helpful=True, article_id="7c6b5a49-3827-4165-9e4d-3c2b1a098f7e"
+    )
 
     helpful: bool
     article_id: uuid.UUID | None = Field(default=None, description="the article voted on; none: the result list")
@@ -222,7 +263,7 @@ async def vote(search_id: uuid.UUID, body: VoteIn, principal: Searchers, request
     await _feedback(request, principal, search_id, body.article_id, body.helpful)
 
 
-@router.get("/v1/knowledge/gaps")
+@router.get("/v1/knowledge/gaps", response_model=None, responses={200: {"model": Gaps}})
 async def get_gaps(
     principal: Staff,
     request: Request,
@@ -243,18 +284,20 @@ async def get_gaps(
 
 
 class SynonymIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(terms=["重置密码", "找回密码", "reset password"])
 
     terms: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=2, max_length=50)
 
 
-@router.get("/v1/knowledge/synonyms")
+@router.get("/v1/knowledge/synonyms", response_model=None, responses={200: {"model": Synonyms}})
 async def get_synonyms(principal: Staff, request: Request) -> dict[str, Any]:
     async with runtime_of(request).pool.acquire() as conn:
         return {"items": [s.__dict__ for s in await list_synonyms(conn)]}
 
 
-@router.post("/v1/knowledge/synonyms", status_code=201)
+@router.post(
+    "/v1/knowledge/synonyms", status_code=201, response_model=None, responses={201: {"model": SynonymOut}}
+)
 async def post_synonym(body: SynonymIn, principal: Admins, request: Request) -> dict[str, Any]:
     """Words that mean the same to searchers (`["重置密码", "找回密码", "reset password"]`); applied to queries."""
     runtime = runtime_of(request)
@@ -285,18 +328,18 @@ async def remove_synonym(synonym_id: uuid.UUID, principal: Admins, request: Requ
 
 
 class TermIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(term="宽带套餐")
 
     term: str = Field(min_length=1, max_length=60)
 
 
-@router.get("/v1/knowledge/terms")
+@router.get("/v1/knowledge/terms", response_model=None, responses={200: {"model": Terms}})
 async def get_terms(principal: Staff, request: Request) -> dict[str, Any]:
     async with runtime_of(request).pool.acquire() as conn:
         return {"items": await list_product_terms(conn)}
 
 
-@router.post("/v1/knowledge/terms", status_code=201)
+@router.post("/v1/knowledge/terms", status_code=201, response_model=None, responses={201: {"model": TermAdded}})
 async def post_term(body: TermIn, principal: Admins, request: Request) -> dict[str, Any]:
     """A product term for the Chinese dictionary (kept whole by jieba); re-analyses the index in the background."""
     runtime = runtime_of(request)
@@ -322,14 +365,14 @@ async def remove_term(term: str, principal: Admins, request: Request) -> None:
     schedule_rebuild(runtime.extras["engine"], request)
 
 
-@router.get("/v1/knowledge/settings")
+@router.get("/v1/knowledge/settings", response_model=None, responses={200: {"model": Settings}})
 async def get_settings(principal: Staff, request: Request) -> dict[str, Any]:
     async with runtime_of(request).pool.acquire() as conn:
         return {"items": [s.__dict__ for s in await list_settings(conn)]}
 
 
 class SettingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(value=180)
 
     value: float = Field(ge=0)
 
@@ -337,7 +380,7 @@ class SettingIn(BaseModel):
 POSITIVE_INTEGERS = {"review_days", "suggestion_count"}
 
 
-@router.put("/v1/knowledge/settings/{name}")
+@router.put("/v1/knowledge/settings/{name}", response_model=None, responses={200: {"model": SettingOut}})
 async def put_setting(name: str, body: SettingIn, principal: Admins, request: Request) -> dict[str, Any]:
     """Change a figure (review_days, suggestion_count, boosts…); search uses it at once."""
     runtime = runtime_of(request)
@@ -362,7 +405,7 @@ async def put_setting(name: str, body: SettingIn, principal: Admins, request: Re
     return setting.__dict__
 
 
-@router.post("/v1/search/rebuild", status_code=202)
+@router.post("/v1/search/rebuild", status_code=202, response_model=None, responses={202: {"model": Rebuilding}})
 async def rebuild(principal: Admins, request: Request) -> dict[str, Any]:
     """Rebuild the in-memory index from PostgreSQL (re-analysing what is stale) and swap it in when done."""
     runtime = runtime_of(request)

@@ -26,6 +26,7 @@ from services.feedback.handlers import (
     submit_answers,
 )
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(tags=["feedback"])
 
@@ -36,7 +37,9 @@ class ResponseBody(BaseModel):
     Say which invitation it answers by `invitation_id` or `message_id` (from the outbound message), or, for
     an SMS reply with neither, by `channel` + `sender` (the latest open invitation sent to that address)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        message_id="c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f", source="sms", reply="5"
+    )
 
     invitation_id: uuid.UUID | None = None
     message_id: uuid.UUID | None = None
@@ -58,6 +61,14 @@ class ResponseBody(BaseModel):
 
 
 class ResponseOut(BaseModel):
+    model_config = example(
+        response_id="d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70",
+        invitation_id="2a3b4c5d-6e7f-4819-a2b3-c4d5e6f7a8b9",
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        scores={"csat": 5, "solved": True},
+        followup=[],
+    )
+
     response_id: uuid.UUID
     invitation_id: uuid.UUID
     contact_id: uuid.UUID
@@ -124,7 +135,9 @@ async def post_response(request: Request, body: ResponseBody, who: Adapter) -> R
 class ReceiptBody(BaseModel):
     """A channel adapter's report on an `outbound.message.requested` it was asked to deliver."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        message_id="c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f", status="delivered", at="2026-12-06T10:30:05+08:00"
+    )
 
     message_id: uuid.UUID
     status: Literal["accepted", "delivered", "read", "failed", "bounced"]
@@ -139,7 +152,19 @@ class ReceiptBody(BaseModel):
         return self
 
 
-@router.post("/v1/outbound/receipts", status_code=202)
+class ReceiptOut(BaseModel):
+    model_config = example(
+        message_id="c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f",
+        invitation_id="2a3b4c5d-6e7f-4819-a2b3-c4d5e6f7a8b9",
+        status="delivered",
+    )
+
+    message_id: str
+    invitation_id: str
+    status: str
+
+
+@router.post("/v1/outbound/receipts", status_code=202, response_model=ReceiptOut)
 async def post_receipt(request: Request, body: ReceiptBody, who: Adapter) -> dict[str, str]:
     runtime = runtime_of(request)
     now = runtime.clock.now()

@@ -15,6 +15,7 @@ from services.feedback.api.dependencies import FiguresReader, runtime_of
 from services.feedback.config import FeedbackSettings
 from services.feedback.domain.figures import Figures, Tally, figures
 from shared.errors import Problem
+from shared.openapi import example
 from shared.telemetry import mask_pii
 
 router = APIRouter(tags=["feedback"])
@@ -65,6 +66,58 @@ class LowScoreOut(BaseModel):
 
 
 class FiguresReport(BaseModel):
+    model_config = example(
+        since="2026-12-01T00:00:00+08:00",
+        until="2026-12-06T00:00:00+08:00",
+        time_zone="Asia/Shanghai",
+        by="team",
+        total={
+            "key": "all",
+            "sent": 420,
+            "answered": 131,
+            "response_rate": 31.2,
+            "satisfied_pct": 88.5,
+            "mean_score_100": 84.1,
+            "nps": 37.0,
+            "fcr_pct": 79.4,
+            "csat_answers": 131,
+            "nps_answers": 97,
+        },
+        groups=[
+            {
+                **{
+                    "key": "all",
+                    "sent": 420,
+                    "answered": 131,
+                    "response_rate": 31.2,
+                    "satisfied_pct": 88.5,
+                    "mean_score_100": 84.1,
+                    "nps": 37.0,
+                    "fcr_pct": 79.4,
+                    "csat_answers": 131,
+                    "nps_answers": 97,
+                },
+                "key": "billing",
+            }
+        ],
+        low_scores=[
+            {
+                "invitation_id": "2a3b4c5d-6e7f-4819-a2b3-c4d5e6f7a8b9",
+                "contact_id": "5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+                "agent_id": "A-1",
+                "team": "billing",
+                "channel": "phone",
+                "csat": 1,
+                "nps": 2,
+                "solved": False,
+                "reasons": ["csat 1 ≤ 2"],
+                "comment": "等了太久",
+                "answered_at": "2026-12-06T10:00:00+08:00",
+            }
+        ],
+        comments_masked=False,
+    )
+
     since: datetime
     until: datetime
     time_zone: str
@@ -115,11 +168,14 @@ async def get_figures(
     zone = _zone(tz or default_zone)
     now = runtime.clock.now()
     last_day = until or now.astimezone(zone).date()
-    first_day = since or last_day - timedelta(days=29)
+    try:
+        first_day = since or last_day - timedelta(days=29)
+        start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
+        end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    except OverflowError as exc:  # a day at the very edge of the calendar (year 1 or 9999)
+        raise Problem(422, "Validation failed", "from/to: a day out of range", kind="validation") from exc
     if first_day > last_day:
         raise Problem(422, "Validation failed", "from is after to", kind="validation")
-    start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
-    end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
     if who.role == "agent":
         agent = who.subject
     masked = who.role != "supervisor"

@@ -23,6 +23,7 @@ from services.feedback.handlers import (
 )
 from shared.errors import Problem
 from shared.events import CHANNELS
+from shared.openapi import example
 
 router = APIRouter(tags=["feedback"])
 
@@ -65,7 +66,31 @@ class QuietHoursBody(BaseModel):
 class PolicyBody(BaseModel):
     """A channel's survey policy, as an admin sends it (PUT replaces the whole policy)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        enabled=True,
+        invite_channel="sms",
+        delay_minutes=30,
+        expiry_hours=72,
+        quiet_hours={"start": "21:00", "end": "08:00"},
+        time_zone="Asia/Shanghai",
+        frequency_cap_days=30,
+        sampling_rate=1.0,
+        questions=[
+            {
+                "key": "csat",
+                "required": True,
+                "prompt": {"zh-Hans": "您对本次服务满意吗？", "en": "How satisfied are you with our service?"},
+                "options": [
+                    {"value": 5, "labels": {"zh-Hans": "非常满意", "en": "Very satisfied"}, "points": 100},
+                    {"value": 1, "labels": {"zh-Hans": "非常不满意", "en": "Very dissatisfied"}, "points": 0},
+                ],
+            }
+        ],
+        languages=["zh-Hans", "en"],
+        low_csat_max=2,
+        low_nps_max=6,
+        version=3,
+    )
 
     enabled: bool = True
     invite_channel: Literal["sms", "email", "chat"]
@@ -103,6 +128,35 @@ class PolicyBody(BaseModel):
 
 
 class PolicyOut(PolicyBody):
+    model_config = example(
+        enabled=True,
+        invite_channel="sms",
+        delay_minutes=30,
+        expiry_hours=72,
+        quiet_hours={"start": "21:00", "end": "08:00"},
+        time_zone="Asia/Shanghai",
+        frequency_cap_days=30,
+        sampling_rate=1.0,
+        questions=[
+            {
+                "key": "csat",
+                "required": True,
+                "prompt": {"zh-Hans": "您对本次服务满意吗？", "en": "How satisfied are you with our service?"},
+                "options": [
+                    {"value": 5, "labels": {"zh-Hans": "非常满意", "en": "Very satisfied"}, "points": 100},
+                    {"value": 1, "labels": {"zh-Hans": "非常不满意", "en": "Very dissatisfied"}, "points": 0},
+                ],
+            }
+        ],
+        languages=["zh-Hans", "en"],
+        low_csat_max=2,
+        low_nps_max=6,
+        version=3,
+        channel="phone",
+        updated_at="2026-12-06T10:00:00+08:00",
+        updated_by="S-1",
+    )
+
     channel: str
     version: int | None = None
     updated_at: datetime | None = None
@@ -188,7 +242,25 @@ async def put_policy(request: Request, channel: str, body: PolicyBody, who: Admi
     return PolicyOut.of(saved)
 
 
-@router.get("/v1/surveys/audit")
+class AuditOut(BaseModel):
+    model_config = example(
+        actor="S-1",
+        role="admin",
+        action="policy.updated",
+        subject="policy:phone",
+        detail={"version": 3},
+        at="2026-12-06T10:00:00+08:00",
+    )
+
+    actor: str
+    role: str | None = None
+    action: str
+    subject: str
+    detail: Any = None
+    at: datetime
+
+
+@router.get("/v1/surveys/audit", response_model=None, responses={200: {"model": list[AuditOut]}})
 async def list_audit(
     request: Request,
     _who: Admin,

@@ -12,18 +12,21 @@ from services.feedback.api.dependencies import Admin, Reader, runtime_of
 from services.feedback.domain.settings import MAX_RETENTION_DAYS, InvalidSettings, Settings
 from services.feedback.handlers.settings import SettingsCache, SettingsVersionConflict, change_settings
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(tags=["feedback"])
 
 
 class SettingsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(comment_retention_days=365)
 
     comment_retention_days: int = Field(ge=1, le=MAX_RETENTION_DAYS)
     """Survey comments are erased this many days after the answer (RULES.md: 1 year); the scores stay."""
 
 
 class SettingsOut(SettingsBody):
+    model_config = example(comment_retention_days=365, version=2)
+
     version: int
 
 

@@ -19,6 +19,7 @@ from services.intake.repository import conversation as conversation_repo
 from services.intake.repository.rules import audit
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/canned-responses", tags=["canned responses"])
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
@@ -28,7 +29,14 @@ _VARIABLE = re.compile(r"\{([a-z_]+)\}")
 
 
 class CannedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        title="Refund timeline",
+        texts={
+            "zh-Hans": "{customer_name}您好，退款将在 3 个工作日内到账。",
+            "en": "Dear {customer_name}, the refund reaches you within 3 working days.",
+        },
+        tags=["billing"],
+    )
 
     title: str = Field(min_length=1, max_length=200)
     texts: dict[Literal["zh-Hans", "zh-Hant", "en"], str] = Field(min_length=1)
@@ -48,6 +56,16 @@ class CannedIn(BaseModel):
 
 
 class CannedOut(BaseModel):
+    model_config = example(
+        canned_response_id="3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
+        title="Refund timeline",
+        texts={"en": "Dear {customer_name}, the refund reaches you within 3 working days."},
+        tags=["billing"],
+        version=2,
+        updated_by="S-1",
+        updated_at="2026-12-06T10:00:00+08:00",
+    )
+
     canned_response_id: uuid.UUID
     title: str
     texts: dict[str, str]
@@ -149,6 +167,12 @@ async def delete_canned(
 
 
 class Rendered(BaseModel):
+    model_config = example(
+        canned_response_id="3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
+        language="en",
+        text="Dear Ms Wang, the refund reaches you within 3 working days.",
+    )
+
     canned_response_id: uuid.UUID
     language: str
     text: str

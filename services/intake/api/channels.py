@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from services.intake.api.bodies import BATCH_BODY, CHANNEL_BODY, EMAIL_BODY, WEB_BODY
 from services.intake.api.common import (
     clock_of,
     commits_of,
@@ -76,7 +77,12 @@ async def _accept_one(request: Request, principal: Principal, inbound: Inbound, 
     return _out(accepted)
 
 
-@router.post("/email", status_code=202, summary="An email: raw MIME (message/rfc822) or parsed JSON")
+@router.post(
+    "/email",
+    status_code=202,
+    summary="An email: raw MIME (message/rfc822) or parsed JSON",
+    openapi_extra=EMAIL_BODY,
+)
 async def post_email(
     request: Request,
     principal: Annotated[Principal, Depends(require_adapter(["email"]))],
@@ -97,7 +103,12 @@ async def post_email(
     return await _accept_one(request, principal, inbound, idempotency_key)
 
 
-@router.post("/web", status_code=202, summary="A web form post: JSON or application/x-www-form-urlencoded")
+@router.post(
+    "/web",
+    status_code=202,
+    summary="A web form post: JSON or application/x-www-form-urlencoded",
+    openapi_extra=WEB_BODY,
+)
 async def post_web(
     request: Request,
     principal: Annotated[Principal, Depends(require_adapter(["web"]))],
@@ -137,7 +148,12 @@ def _unsupported(kind: str, wanted: str) -> Problem:
 # --- batch -----------------------------------------------------------------------------------------------------
 
 
-@router.post("/batch", status_code=202, summary="Many messages of any channels, each with its own result")
+@router.post(
+    "/batch",
+    status_code=202,
+    summary="Many messages of any channels, each with its own result",
+    openapi_extra=BATCH_BODY,
+)
 async def post_batch(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> BatchOut:
     """Valid items commit together in one transaction (each in its own savepoint); an invalid item is reported
     with its problem and does not affect the others."""
@@ -195,6 +211,7 @@ def _problem_body(problem: Problem, index: int) -> dict[str, Any]:
     "/{channel}",
     status_code=202,
     summary="A phone call event, chat message, or sms/social/onsite message (agents record onsite walk-ins too)",
+    openapi_extra=CHANNEL_BODY,
 )
 async def post_channel(
     channel: Literal["phone", "chat", "sms", "social", "onsite"],

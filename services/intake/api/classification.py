@@ -7,16 +7,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from services.intake.api.bodies import RULES_BODY
 from services.intake.api.common import clock_of, deps_of, json_object
+from services.intake.api.models import Explanation, RuleSet
 from services.intake.domain.classification import Facts, InvalidRules, explain, parse_ruleset
 from services.intake.handlers.rules import replace_ruleset
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/classification", tags=["classification"])
 
 
-@router.get("/rules", summary="The rule set in force")
+@router.get("/rules", summary="The rule set in force", response_model=None, responses={200: {"model": RuleSet}})
 async def get_rules(
     request: Request, principal: Annotated[Principal, Depends(require_roles("admin", "supervisor"))]
 ) -> dict[str, Any]:
@@ -26,7 +29,13 @@ async def get_rules(
     return {"version": ruleset.version, **ruleset.document}
 
 
-@router.put("/rules", summary="Replace the rule set (validated, versioned, audited)")
+@router.put(
+    "/rules",
+    summary="Replace the rule set (validated, versioned, audited)",
+    response_model=None,
+    responses={200: {"model": RuleSet}},
+    openapi_extra=RULES_BODY,
+)
 async def put_rules(
     request: Request, principal: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> dict[str, Any]:
@@ -42,6 +51,10 @@ async def put_rules(
 
 
 class ExplainIn(BaseModel):
+    model_config = example(
+        text="我要退款，已经等了两周", subject="退款", channel="email", customer={"grade": "key"}
+    )
+
     text: str = Field(max_length=100_000)
     subject: str = Field(default="", max_length=998)
     channel: Literal["phone", "email", "chat", "web", "sms", "social", "onsite"] = "email"
@@ -52,7 +65,12 @@ class ExplainIn(BaseModel):
     """A draft rule set to try instead of the one in force."""
 
 
-@router.post("/explain", summary="Dry run: what the rules decide for a text, and which rule fired why")
+@router.post(
+    "/explain",
+    summary="Dry run: what the rules decide for a text, and which rule fired why",
+    response_model=None,
+    responses={200: {"model": Explanation}},
+)
 async def explain_rules(
     body: ExplainIn,
     request: Request,

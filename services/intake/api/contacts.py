@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.api.models import ContactOut, Reclassified
 from services.intake.domain.classification import CATEGORIES, valid_subcategory
 from services.intake.domain.conversation import Cursor
 from services.intake.domain.search import query_terms
@@ -22,6 +23,7 @@ from services.intake.repository.search import Filters, list_contacts
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.events import Category
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 PEOPLE = ("agent", "supervisor", "admin")
@@ -52,6 +54,34 @@ class ContactSummary(BaseModel):
 
 
 class ContactPage(BaseModel):
+    model_config = example(
+        contacts=[
+            {
+                "contact_id": "5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+                "channel": "email",
+                "customer_id": "0b6f3c1e-5a8d-4b1e-9d2a-6f1c2e3d4a5b",
+                "grade": "key",
+                "subject": "账单金额不对",
+                "preview": "十一月的账单多扣了 30 元",
+                "language": "zh-Hans",
+                "category": "complaint",
+                "subcategory": "billing/overcharge",
+                "priority_class": "complex",
+                "emergency": False,
+                "status": "open",
+                "owner_id": "A-1",
+                "team": "billing",
+                "work_state": "assigned",
+                "message_count": 2,
+                "created_at": "2026-12-06T10:00:00+08:00",
+                "last_message_at": "2026-12-06T10:00:00+08:00",
+                "first_reply_at": "2026-12-06T10:00:00+08:00",
+                "ended_at": "2026-12-06T10:20:00+08:00",
+            }
+        ],
+        next="MjAyNi0xMi0wNlQwOTo1OTo1OHw1ZDBj",
+    )
+
     contacts: list[ContactSummary]
     next: str | None
     """Pass as `after` for the next (older) page; None when there is none."""
@@ -128,7 +158,12 @@ async def search_contacts(
     return await page_of(request, who, filters, after=after, limit=limit)
 
 
-@router.get("/{contact_id}", summary="The normalised contact with its messages")
+@router.get(
+    "/{contact_id}",
+    summary="The normalised contact with its messages",
+    response_model=None,
+    responses={200: {"model": ContactOut}},
+)
 async def read_contact(
     contact_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(authenticate)]
 ) -> dict[str, Any]:
@@ -204,6 +239,15 @@ async def read_contact(
 
 
 class ReclassifyIn(BaseModel):
+    model_config = example(
+        category="complaint",
+        priority_class="urgent",
+        emergency=False,
+        required_skills=["billing"],
+        subcategory="billing/overcharge",
+        reason="customer threatens to go to the regulator",
+    )
+
     category: Literal[
         "enquiry",
         "complaint",
@@ -224,7 +268,13 @@ class ReclassifyIn(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-@router.post("/{contact_id}/classification", status_code=200, summary="An agent corrects the classification")
+@router.post(
+    "/{contact_id}/classification",
+    status_code=200,
+    summary="An agent corrects the classification",
+    response_model=None,
+    responses={200: {"model": Reclassified}},
+)
 async def reclassify(
     contact_id: uuid.UUID,
     body: ReclassifyIn,

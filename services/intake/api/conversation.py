@@ -4,13 +4,13 @@ receipts for every outbound message."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.api.models import NoteOut, ReplyOut, TimelineEntry, TimelinePage
 from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
 from services.intake.domain.identity import InvalidIdentity, normalise_phone
 from services.intake.handlers.conversation import (
@@ -33,6 +33,7 @@ from services.intake.repository.rules import audit
 from services.intake.repository.search import important_contacts
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(tags=["conversation"])
 WRITERS = ("agent", "supervisor", "admin")
@@ -52,6 +53,8 @@ class AttachmentIn(_In):
 
 
 class ReplyIn(_In):
+    model_config = example(text="您好，多扣的 30 元已退回，请查收。", channel="email", solution=True)
+
     text: str = Field(max_length=100_000)
     """Plain text; the whole message on chat, SMS and social, the text part of an e-mail."""
     html: str | None = Field(default=None, max_length=500_000)
@@ -65,18 +68,6 @@ class ReplyIn(_In):
     """The canned response the text started from (kept with the reply)."""
     article_id: uuid.UUID | None = None
     """The knowledge article the text started from (kept with the reply)."""
-
-
-class ReplyOut(BaseModel):
-    reply_id: uuid.UUID
-    contact_id: uuid.UUID
-    channel: str
-    subject: str | None
-    headers: dict[str, str]
-    """E-mail: the Message-ID, In-Reply-To and References the reply goes out with."""
-    delivery: str = "requested"
-    first_reply: bool
-    created_at: datetime
 
 
 @router.post(
@@ -135,6 +126,8 @@ def _refused(exc: ReplyRefused) -> Problem:
 
 
 class NoteIn(_In):
+    model_config = example(text="客户要求书面说明，已请账务组核实。")
+
     text: str = Field(min_length=1, max_length=20_000)
 
     @field_validator("text")
@@ -143,11 +136,6 @@ class NoteIn(_In):
         if not value.strip():
             raise ValueError("the note has no text")
         return value
-
-
-class NoteOut(BaseModel):
-    note_id: uuid.UUID
-    contact_id: uuid.UUID
 
 
 @router.post(
@@ -174,24 +162,6 @@ async def post_note(
     except NotYours as exc:
         raise Problem(403, "Forbidden", str(exc), kind="not-your-contact") from exc
     return NoteOut(note_id=note_id, contact_id=contact_id)
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    kind: str
-    """customer_message, agent_reply, note, queued, offered, offer_declined, offer_expired, accepted, transferred,
-    pending, resumed, solution_recorded, resolved, reopened, closed, sla_warning, sla_breached, sla_escalated,
-    sla_met, sla_missed, survey_sent, survey_answered, customer_not_solved, followup_required,
-    outbound_end_notice, outbound_survey…"""
-    actor: str | None
-    detail: dict[str, Any]
-
-
-class TimelinePage(BaseModel):
-    contact_id: uuid.UUID
-    entries: list[TimelineEntry]
-    next: str | None
-    """Pass as `after` for the next page; None at the end (for now: new entries may come later)."""
 
 
 @router.get("/v1/contacts/{contact_id}/timeline", response_model=TimelinePage, summary="Everything on the contact")
@@ -238,8 +208,19 @@ async def get_timeline(
     )
 
 
+class Acknowledged(BaseModel):
+    model_config = example(contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69", status="accepted")
+
+    contact_id: str
+    status: Literal["accepted"]
+
+
 class LeftIn(_In):
     """The customer left before anyone answered (or asked to be called back instead of waiting)."""
+
+    model_config = example(
+        reason="hung_up", at="2026-12-06T10:01:30+08:00", callback="keep_place", callback_phone="+8613800138000"
+    )
 
     reason: Literal["hung_up", "visitor_left", "withdrawn"]
     at: AwareDatetime | None = None
@@ -251,7 +232,12 @@ class LeftIn(_In):
     """The number to call back; the caller's own number when left out."""
 
 
-@router.post("/v1/contacts/{contact_id}/abandoned", status_code=202, summary="The customer left unanswered")
+@router.post(
+    "/v1/contacts/{contact_id}/abandoned",
+    status_code=202,
+    response_model=Acknowledged,
+    summary="The customer left unanswered",
+)
 async def post_abandoned(
     contact_id: uuid.UUID,
     body: LeftIn,
@@ -290,11 +276,18 @@ async def post_abandoned(
 
 
 class AttemptIn(_In):
+    model_config = example(outcome="no_answer", at="2026-12-06T10:15:00+08:00")
+
     outcome: Literal["answered", "no_answer", "busy", "failed"]
     at: AwareDatetime | None = None
 
 
-@router.post("/v1/contacts/{contact_id}/callback-attempts", status_code=202, summary="A callback was tried")
+@router.post(
+    "/v1/contacts/{contact_id}/callback-attempts",
+    status_code=202,
+    response_model=Acknowledged,
+    summary="A callback was tried",
+)
 async def post_callback_attempt(
     contact_id: uuid.UUID,
     body: AttemptIn,
@@ -316,6 +309,13 @@ async def post_callback_attempt(
 class ReceiptIn(_In):
     """A channel adapter's report on a message it was asked to deliver (any `outbound.message.requested`)."""
 
+    model_config = example(
+        message_id="c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f",
+        status="bounced",
+        at="2026-12-06T10:00:05+08:00",
+        reason="550 5.1.1 user unknown",
+    )
+
     message_id: uuid.UUID
     status: Literal["accepted", "sent", "delivered", "read", "failed", "bounced"]
     at: AwareDatetime | None = None
@@ -325,6 +325,13 @@ class ReceiptIn(_In):
 
 
 class ReceiptOut(BaseModel):
+    model_config = example(
+        message_id="c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f",
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        status="bounced",
+        changed=True,
+    )
+
     message_id: uuid.UUID
     contact_id: uuid.UUID | None
     status: str

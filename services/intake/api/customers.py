@@ -8,8 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.intake.api.bodies import IMPORT_BODY
 from services.intake.api.common import clock_of, deps_of, media_type, settings_of
 from services.intake.api.contacts import ContactPage, page_of
+from services.intake.api.models import (
+    LOOKUP_EXAMPLES,
+    CustomerBrief,
+    CustomerOut,
+    CustomerPage,
+    ImportReport,
+    Merged,
+)
 from services.intake.domain.customer import (
     Customer,
     CustomerInput,
@@ -24,6 +33,7 @@ from services.intake.repository import customers, rules
 from services.intake.repository.search import Filters, owns_contact_of
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -34,7 +44,15 @@ DIRECTORY = require_roles("supervisor", "admin")
 
 
 class CustomerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        name="王芳",
+        grade="key",
+        value_tier="high",
+        pii_level="general",
+        external_ref="CRM-10086",
+        phones=["+8613800138000"],
+        emails=["wang.fang@example.cn"],
+    )
 
     name: str | None = Field(default=None, max_length=200)
     grade: str | None = None
@@ -92,7 +110,9 @@ def _out(customer: Customer) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, summary="Create a customer")
+@router.post(
+    "", status_code=201, summary="Create a customer", response_model=None, responses={201: {"model": CustomerOut}}
+)
 async def create(
     body: CustomerIn, request: Request, principal: Annotated[Principal, Depends(WRITERS)]
 ) -> dict[str, Any]:
@@ -106,7 +126,12 @@ async def create(
     return _out(customer)
 
 
-@router.get("", summary="Customers page by page, optionally of one grade")
+@router.get(
+    "",
+    summary="Customers page by page, optionally of one grade",
+    response_model=None,
+    responses={200: {"model": CustomerPage}},
+)
 async def list_page(
     request: Request,
     principal: Annotated[Principal, Depends(DIRECTORY)],
@@ -133,7 +158,14 @@ async def list_page(
     }
 
 
-@router.get("/lookup", summary="Find the customer behind a phone number, e-mail address or chat id")
+@router.get(
+    "/lookup",
+    summary="Find the customer behind a phone number, e-mail address or chat id",
+    response_model=None,
+    responses={
+        200: {"model": CustomerOut | CustomerBrief, "content": {"application/json": {"examples": LOOKUP_EXAMPLES}}}
+    },
+)
 async def lookup(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
@@ -190,7 +222,12 @@ def _masked(customer: Customer) -> dict[str, Any]:
     return out
 
 
-@router.get("/{customer_id}", summary="A customer with grade, attributes and identities")
+@router.get(
+    "/{customer_id}",
+    summary="A customer with grade, attributes and identities",
+    response_model=None,
+    responses={200: {"model": CustomerOut}},
+)
 async def read(
     customer_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(READERS)]
 ) -> dict[str, Any]:
@@ -225,7 +262,12 @@ async def _audit_read(request: Request, principal: Principal, customer: Customer
         )
 
 
-@router.patch("/{customer_id}", summary="Change grade, attributes or name; add identities")
+@router.patch(
+    "/{customer_id}",
+    summary="Change grade, attributes or name; add identities",
+    response_model=None,
+    responses={200: {"model": CustomerOut}},
+)
 async def update(
     customer_id: uuid.UUID,
     body: CustomerIn,
@@ -244,7 +286,13 @@ async def update(
     return _out(customer)
 
 
-@router.post("/import", summary="Bulk upsert from CSV or JSON lines, with a per-row error report")
+@router.post(
+    "/import",
+    summary="Bulk upsert from CSV or JSON lines, with a per-row error report",
+    response_model=None,
+    responses={200: {"model": ImportReport}},
+    openapi_extra=IMPORT_BODY,
+)
 async def import_customers(
     request: Request, principal: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> dict[str, Any]:
@@ -269,13 +317,21 @@ async def import_customers(
 
 
 class MergeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        merged_customer_id="7e1d2c3b-4a59-4687-a1b2-c3d4e5f60718",
+        reason="same person: duplicate created by the web form",
+    )
 
     merged_customer_id: uuid.UUID
     reason: str = Field(min_length=1, max_length=1000)
 
 
-@router.post("/{customer_id}/merge", summary="Merge another customer into this one (audited, undoable)")
+@router.post(
+    "/{customer_id}/merge",
+    summary="Merge another customer into this one (audited, undoable)",
+    response_model=None,
+    responses={200: {"model": Merged}},
+)
 async def merge(
     customer_id: uuid.UUID,
     body: MergeIn,
@@ -298,7 +354,9 @@ async def merge(
     return {"surviving_customer_id": str(customer_id), "merged_customer_id": str(body.merged_customer_id)}
 
 
-@router.post("/{customer_id}/unmerge", summary="Undo a merge")
+@router.post(
+    "/{customer_id}/unmerge", summary="Undo a merge", response_model=None, responses={200: {"model": Merged}}
+)
 async def unmerge(
     customer_id: uuid.UUID,
     body: MergeIn,

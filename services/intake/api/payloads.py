@@ -6,7 +6,6 @@ Bad input raises a 4xx `Problem` that names the field; nothing here touches the 
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,9 +26,16 @@ from services.intake.domain.contact import Inbound
 from services.intake.domain.identity import InvalidIdentity
 from services.intake.domain.mime import Attachment, AttachmentTooLarge, MalformedEmail, parse_email
 from shared.errors import Problem
+from shared.openapi import example
 
 
 class AcceptedOut(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        message_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        outcome="created",
+    )
+
     contact_id: str
     message_id: str
     outcome: Literal["created", "threaded", "duplicate"]
@@ -181,9 +187,10 @@ def inbound_for(
             raw = payload.get("raw")
             if isinstance(raw, str) and set(payload) <= {"raw"}:
                 try:
-                    return email_from_raw(base64.b64decode(raw, validate=True), settings, region=region)
-                except binascii.Error as exc:
+                    mime = base64.b64decode(raw, validate=True)
+                except ValueError as exc:  # binascii.Error, or a str that is not ASCII
                     raise Problem(422, "Validation failed", "raw: not base64", kind="validation") from exc
+                return email_from_raw(mime, settings, region=region)
             return _email_from_json(payload, region)
         if channel == "phone":
             call = parse_model(PhoneIn, payload)
@@ -305,6 +312,30 @@ class BatchItemOut(BaseModel):
 
 
 class BatchOut(BaseModel):
+    model_config = example(
+        accepted=1,
+        rejected=1,
+        results=[
+            {
+                "index": 0,
+                "status": 202,
+                "contact_id": "5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+                "message_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                "outcome": "threaded",
+            },
+            {
+                "index": 1,
+                "status": 422,
+                "error": {
+                    "title": "Validation failed",
+                    "status": 422,
+                    "pointer": "/items/1",
+                    "detail": "items[1].payload.text: Field required",
+                },
+            },
+        ],
+    )
+
     accepted: int
     rejected: int
     results: list[BatchItemOut]

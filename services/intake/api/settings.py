@@ -14,13 +14,18 @@ from services.intake.handlers.settings import VersionMismatch, replace_thread_se
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/intake", tags=["settings"])
 Window = Annotated[int, Field(ge=1, le=MAX_WINDOW_S)]
 
 
 class SettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        reopen_window_s=604800,
+        email_subject_window_s=259200,
+        customer_windows_s={"chat": 1800, "sms": 86400, "phone": 0},
+    )
 
     reopen_window_s: Window
     """A follow-up this soon after the contact was resolved or closed reopens it; later ones open a new contact."""
@@ -32,6 +37,13 @@ class SettingsIn(BaseModel):
 
 
 class SettingsOut(SettingsIn):
+    model_config = example(
+        reopen_window_s=604800,
+        email_subject_window_s=259200,
+        customer_windows_s={"chat": 1800, "sms": 86400},
+        version=4,
+    )
+
     version: int
 
 

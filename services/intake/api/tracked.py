@@ -15,6 +15,7 @@ from services.intake.domain.conversation import Cursor
 from services.intake.repository import rules, tracked
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -56,6 +57,39 @@ class Registration(BaseModel):
 
 
 class RegistrationPage(BaseModel):
+    model_config = example(
+        registrations=[
+            {
+                "registered_at": "2026-12-06T10:00:00+08:00",
+                "reason": "high risk customer",
+                "customer": {
+                    "customer_id": "0b6f3c1e-5a8d-4b1e-9d2a-6f1c2e3d4a5b",
+                    "name": "王芳",
+                    "grade": "key",
+                    "value_tier": "high",
+                    "risk_level": "high",
+                    "lifecycle_stage": "mature",
+                },
+                "contact": {
+                    "contact_id": "5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+                    "channel": "phone",
+                    "subject": "投诉",
+                    "category": "complaint",
+                    "priority_class": "complex",
+                    "emergency": False,
+                    "status": "open",
+                    "work_state": "assigned",
+                    "created_at": "2026-12-06T10:00:00+08:00",
+                    "ended_at": "2026-12-06T10:30:00+08:00",
+                },
+                "owner_id": "A-1",
+                "team": "complaints",
+                "handled_by": ["A-1"],
+            }
+        ],
+        next="MjAyNi0xMi0wNlQxMDowMDowMHw1ZDBj",
+    )
+
     registrations: list[Registration]
     next: str | None
     """Pass as `after` for the next (older) page; None when there is none."""

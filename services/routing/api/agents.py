@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.routing.api.common import actor_of, transaction
+from services.routing.api.models import AuditEntry, Tiers
 from services.routing.domain.lifecycle import NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES, displayed_presence, primary_language
 from services.routing.domain.policy import GRADES, WORK_CLASSES, Policy, lower_bonuses, parse_policy
@@ -23,6 +24,7 @@ from services.routing.repository.policy import PolicyCache
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
+from shared.openapi import example
 
 router = APIRouter(tags=["agents"])
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
@@ -34,7 +36,15 @@ AgentId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0
 
 
 class AgentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        display_name="Li Na",
+        pool="default",
+        tier="senior",
+        team="billing",
+        languages=["zh-Hans", "en"],
+        skills={"billing": 3, "complaints": 2},
+        capacity={"email": 3, "chat": 2, "phone": 1},
+    )
 
     display_name: str = Field(min_length=1, max_length=200)
     pool: str = Field(default="default", min_length=1, max_length=100)
@@ -49,6 +59,25 @@ class AgentIn(BaseModel):
 
 
 class AgentOut(BaseModel):
+    model_config = example(
+        agent_id="A-1",
+        display_name="Li Na",
+        pool="default",
+        tier="senior",
+        team="billing",
+        languages=["zh-Hans", "en"],
+        skills={"billing": 3},
+        capacity={"email": 3, "phone": 1},
+        presence="available",
+        set_presence="available",
+        presence_reason="back from lunch",
+        presence_at="2026-12-06T10:00:00+08:00",
+        desktop_connected=True,
+        load={"email": 1},
+        idle_since="2026-12-06T10:00:00+08:00",
+        active=True,
+    )
+
     agent_id: str
     display_name: str
     pool: str
@@ -164,6 +193,8 @@ async def get_agent(
 
 
 class PresenceIn(BaseModel):
+    model_config = example(presence="away", reason="lunch")
+
     presence: Literal["offline", "available", "away"]
     reason: str | None = Field(default=None, max_length=200)
 
@@ -198,6 +229,18 @@ async def put_presence(agent_id: str, body: PresenceIn, request: Request, princi
 
 
 class PolicyOut(BaseModel):
+    model_config = example(
+        version=7,
+        document={
+            "class_base": {"urgent": 1000, "complex": 400, "routine": 200, "followup": 300},
+            "grade_bonus": {"strategic": 300, "key": 200, "basic": 0},
+            "offer_timeout_s": 30,
+        },
+        created_at="2026-12-06T10:00:00+08:00",
+        created_by="admin:S-1",
+        note="longer offers at night",
+    )
+
     version: int
     document: dict[str, Any]
     created_at: datetime
@@ -206,6 +249,15 @@ class PolicyOut(BaseModel):
 
 
 class PolicyIn(BaseModel):
+    model_config = example(
+        document={
+            "class_base": {"urgent": 1000, "complex": 400, "routine": 200, "followup": 300},
+            "grade_bonus": {"strategic": 300, "key": 200, "basic": 0},
+            "offer_timeout_s": 30,
+        },
+        note="longer offers at night",
+    )
+
     document: dict[str, Any]
     """The whole policy (see GET): priority weights, tiers, capacity, wrap-up, offers, bonuses, relaxation."""
     note: str | None = Field(default=None, max_length=500)
@@ -280,13 +332,15 @@ async def put_policy(body: PolicyIn, request: Request, principal: Admin) -> Poli
 
 
 class TierIn(BaseModel):
+    model_config = example(classes=["complex", "routine"], grades=["strategic", "key", "basic"])
+
     classes: list[Literal["urgent", "complex", "routine", "followup"]]
     """Work classes this tier serves (PR-11: front-line routine, senior/tech complex, emergency urgent)."""
     grades: list[Literal["strategic", "key", "basic"]]
     """Customer grades this tier may serve (strategic customers only to tiers that allow them)."""
 
 
-@router.get("/v1/tiers")
+@router.get("/v1/tiers", response_model=None, responses={200: {"model": Tiers}})
 async def get_tiers(request: Request, _p: Staff) -> dict[str, Any]:
     async with transaction(request) as tx:
         return {
@@ -298,7 +352,7 @@ async def get_tiers(request: Request, _p: Staff) -> dict[str, Any]:
         }
 
 
-@router.put("/v1/tiers/{tier}")
+@router.put("/v1/tiers/{tier}", response_model=None, responses={200: {"model": Tiers}})
 async def put_tier(tier: AgentId, body: TierIn, request: Request, principal: Admin) -> dict[str, Any]:
     async with transaction(request) as tx:
         document = dict((await policy_repo.current_document(tx.conn))["document"])
@@ -309,7 +363,7 @@ async def put_tier(tier: AgentId, body: TierIn, request: Request, principal: Adm
         return dict(saved.document["tiers"])
 
 
-@router.get("/v1/audit")
+@router.get("/v1/audit", response_model=None, responses={200: {"model": list[AuditEntry]}})
 async def get_audit(
     request: Request, _p: Staff, target: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:

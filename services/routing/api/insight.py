@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.routing.api.common import transaction
+from services.routing.api.models import DryRun, Explanation, QueueView, RoutingStatus
 from services.routing.domain.engine import describe_rule
 from services.routing.domain.figures import all_figures
 from services.routing.domain.lifecycle import NotFound
@@ -37,6 +38,7 @@ from services.routing.repository import work as work_repo
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
+from shared.openapi import example
 
 router = APIRouter(tags=["insight"])
 Staff = Annotated[Principal, Depends(require_roles("supervisor", "admin", "ops"))]
@@ -100,7 +102,7 @@ async def _agents(tx: Tx, pool: str) -> list[Agent]:
     return [to_agent(tx.policy, a) for a in await agent_repo.list_agents(tx.conn, pool=pool) if a.active]
 
 
-@router.get("/v1/work/{work_id}/explain")
+@router.get("/v1/work/{work_id}/explain", response_model=None, responses={200: {"model": Explanation}})
 async def explain(work_id: uuid.UUID, request: Request, _p: Staff) -> dict[str, Any]:
     """Each decision taken (the candidates, scores and rule recorded with every offer) and, now, every agent of
     the pool through the filters."""
@@ -129,6 +131,15 @@ async def explain(work_id: uuid.UUID, request: Request, _p: Staff) -> dict[str, 
 
 
 class DryRunIn(BaseModel):
+    model_config = example(
+        channel="phone",
+        grade="strategic",
+        priority_class="complex",
+        language="zh-Hans",
+        required_skills=["billing:2"],
+        waited_s=120,
+    )
+
     channel: Channel
     grade: Literal["strategic", "key", "basic"] = "basic"
     priority_class: Literal["urgent", "complex", "routine", "followup"] = "routine"
@@ -144,7 +155,7 @@ class DryRunIn(BaseModel):
     """Pretend the contact has waited this long (to see relaxation and age at work)."""
 
 
-@router.post("/v1/routing/dry-run")
+@router.post("/v1/routing/dry-run", response_model=None, responses={200: {"model": DryRun}})
 async def dry_run(body: DryRunIn, request: Request, _p: Staff) -> dict[str, Any]:
     """Run a hypothetical contact through the current policy and agents; nothing is offered or stored."""
     async with transaction(request) as tx:
@@ -171,7 +182,7 @@ async def dry_run(body: DryRunIn, request: Request, _p: Staff) -> dict[str, Any]
         }
 
 
-@router.get("/v1/supervisor/queue")
+@router.get("/v1/supervisor/queue", response_model=None, responses={200: {"model": QueueView}})
 async def queue_view(
     request: Request, _p: Staff, pool: str | None = None, team: str | None = None, limit: int = 50
 ) -> dict[str, Any]:
@@ -225,7 +236,7 @@ async def queue_view(
         }
 
 
-@router.get("/v1/routing/status")
+@router.get("/v1/routing/status", response_model=None, responses={200: {"model": RoutingStatus}})
 async def status(request: Request, _p: Staff) -> dict[str, Any]:
     runtime = request.app.state.runtime
     dispatcher = runtime.extras.get("dispatcher")
@@ -241,6 +252,20 @@ async def status(request: Request, _p: Staff) -> dict[str, Any]:
 
 
 class IntervalOut(BaseModel):
+    model_config = example(
+        interval_start="2026-12-06T10:00:00+08:00",
+        pool="default",
+        channel="phone",
+        arrived=42,
+        answered=39,
+        abandoned=3,
+        answered_in_threshold=33,
+        threshold_s=20,
+        service_level=0.846,
+        abandon_rate=0.071,
+        asa_s=14.2,
+    )
+
     interval_start: datetime
     pool: str
     channel: str

@@ -17,6 +17,7 @@ from services.routing.handlers.paging import acknowledge
 from services.routing.repository import feed
 from services.routing.repository import paging as paging_repo
 from shared.auth import Principal, require_roles
+from shared.openapi import example
 
 router = APIRouter(tags=["paging"])
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
@@ -26,7 +27,7 @@ OnCallId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z
 
 
 class OnCallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(name="Zhang Wei", phone="+8613800138000", active=True)
 
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
@@ -35,6 +36,8 @@ class OnCallIn(BaseModel):
 
 
 class OnCallOut(BaseModel):
+    model_config = example(on_call_id="duty-1", name="Zhang Wei", phone="+8613800138000", active=True)
+
     on_call_id: str
     name: str
     phone: str
@@ -92,6 +95,15 @@ async def delete_on_call(on_call_id: str, request: Request, principal: Admin) ->
 
 
 class PageOut(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        work_id="6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
+        due_at="2026-12-06T10:00:00+08:00",
+        acknowledged_at="2026-12-06T10:03:00+08:00",
+        acknowledged_by="S-1",
+        paged_at="2026-12-06T10:01:00+08:00",
+    )
+
     contact_id: uuid.UUID
     work_id: uuid.UUID
     due_at: datetime

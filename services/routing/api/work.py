@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from services.routing.api.common import actor_of, transaction
+from services.routing.api.models import WORK_EXAMPLE, FeedMessage, Offered, WorkDetail, WorkView
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, allowed_actions
 from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord
@@ -21,6 +22,7 @@ from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.auth import Principal, require_roles
 from shared.events import Channel
+from shared.openapi import example, schema_of
 
 router = APIRouter(tags=["work"])
 Person = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
@@ -29,7 +31,12 @@ Note = Annotated[str, Field(max_length=4000)]
 
 
 class WorkOut(BaseModel):
-    work: dict[str, Any]
+    model_config = example(
+        work=WORK_EXAMPLE, allowed_actions=["start", "pending", "transfer", "solution", "resolve"]
+    )
+
+    work: Annotated[dict[str, Any], WithJsonSchema(schema_of(WorkView))]
+    """`work_view`'s dict as it is (no second validation); documented as the `WorkView` it is."""
     allowed_actions: list[str]
 
 
@@ -38,6 +45,8 @@ def out(tx: Any, work: Any) -> WorkOut:
 
 
 class DeclineIn(BaseModel):
+    model_config = example(reason="on a call")
+
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -53,7 +62,7 @@ async def decline(offer_id: uuid.UUID, body: DeclineIn, request: Request, princi
         return out(tx, await decline_offer(tx, offer_id=offer_id, reason=body.reason, actor=actor_of(principal)))
 
 
-@router.get("/v1/work/{work_id}")
+@router.get("/v1/work/{work_id}", response_model=None, responses={200: {"model": WorkDetail}})
 async def get_work(
     work_id: uuid.UUID,
     request: Request,
@@ -88,13 +97,13 @@ async def get_work(
         }
 
 
-@router.get("/v1/me/work")
+@router.get("/v1/me/work", response_model=None, responses={200: {"model": list[WorkView]}})
 async def my_work(request: Request, principal: Person) -> list[dict[str, Any]]:
     async with transaction(request) as tx:
         return [work_view(tx, w) for w in await work_repo.works_of_agent(tx.conn, principal.subject)]
 
 
-@router.get("/v1/desktop/feed")
+@router.get("/v1/desktop/feed", response_model=None, responses={200: {"model": list[FeedMessage]}})
 async def desktop_feed(
     request: Request,
     principal: Person,
@@ -115,6 +124,10 @@ async def desktop_feed(
 
 
 class PendingIn(BaseModel):
+    model_config = example(
+        on="department", department="billing", until="2026-12-07T10:00:00+08:00", reason="refund needs finance"
+    )
+
     on: Literal["customer", "department"]
     department: str | None = Field(default=None, max_length=200)
     until: datetime | None = None
@@ -123,14 +136,20 @@ class PendingIn(BaseModel):
 
 
 class ReasonIn(BaseModel):
+    model_config = example(reason="customer wrote back")
+
     reason: str | None = Field(default=None, max_length=500)
 
 
 class SolutionIn(BaseModel):
+    model_config = example(note="refunded 30 yuan; customer confirmed")
+
     note: Note | None = None
 
 
 class TransferIn(BaseModel):
+    model_config = example(to_team="billing", reason="needs a refund")
+
     to_agent: str | None = None
     to_team: str | None = None
     to_department: str | None = None
@@ -139,6 +158,13 @@ class TransferIn(BaseModel):
 
 
 class ResolveIn(BaseModel):
+    model_config = example(
+        resolution_code="refunded",
+        final_note="30 yuan refunded, customer satisfied",
+        fcr=True,
+        send_end_notice=True,
+    )
+
     resolution_code: str = Field(min_length=1, max_length=100)
     final_note: Note = Field(min_length=1)
     fcr: bool
@@ -152,6 +178,8 @@ class ResolveIn(BaseModel):
 
 
 class NotifyIn(BaseModel):
+    model_config = example(sent_elsewhere=True)
+
     sent_elsewhere: bool = False
 
 
@@ -263,6 +291,8 @@ async def reopen(work_id: uuid.UUID, body: ReasonIn, request: Request, principal
 
 
 class AssignIn(BaseModel):
+    model_config = example(agent_id="A-1", override_capacity=False, reason="knows the customer")
+
     agent_id: str
     override_capacity: bool = False
     """Exceed the agent's capacity on purpose (audited)."""
@@ -270,11 +300,24 @@ class AssignIn(BaseModel):
 
 
 class ForceOfferIn(BaseModel):
+    model_config = example(agent_id="A-1")
+
     agent_id: str
     override_capacity: bool = False
 
 
 class CreateWorkIn(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        channel="phone",
+        grade="key",
+        work_class="followup",
+        language="zh-Hans",
+        required_skills=["billing"],
+        subject="回访",
+        text="call back about the refund",
+    )
+
     contact_id: uuid.UUID | None = None
     channel: Channel
     grade: Literal["strategic", "key", "basic"] = "basic"
@@ -304,7 +347,7 @@ async def assign(work_id: uuid.UUID, body: AssignIn, request: Request, principal
         )
 
 
-@router.post("/v1/work/{work_id}/offer")
+@router.post("/v1/work/{work_id}/offer", response_model=Offered)
 async def force_offer(
     work_id: uuid.UUID, body: ForceOfferIn, request: Request, principal: Supervisor
 ) -> dict[str, str]:

@@ -11,11 +11,23 @@ from pydantic import BaseModel
 from services.sla.api.common import pool_of
 from services.sla.repository import admin as admin_repo
 from shared.auth import Principal, require_roles
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/sla", tags=["audit"])
 
 
 class AuditOut(BaseModel):
+    model_config = example(
+        audit_id=311,
+        at="2026-12-06T10:00:00+08:00",
+        actor="S-1",
+        role="admin",
+        action="policy.updated",
+        entity="policy",
+        entity_id="4e3d2c1b-0a9f-4e8d-b7c6-a5f4e3d2c1b0",
+        detail={"version": 4},
+    )
+
     audit_id: int
     at: datetime
     actor: str

@@ -31,6 +31,7 @@ from services.sla.repository.official import SOURCES, official_days, source_info
 from shared.auth import Principal, require_roles
 from shared.db import Conn
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/sla", tags=["calendars"])
 
@@ -54,6 +55,24 @@ class DayIn(_In):
 
 
 class CalendarIn(_In):
+    model_config = example(
+        name="Working hours, Shanghai",
+        official="CN",
+        covered_until="2026-12-31",
+        always_open=False,
+        time_zone="Asia/Shanghai",
+        weekly={
+            "mon": [{"start": "09:00", "end": "18:00"}],
+            "tue": [{"start": "09:00", "end": "18:00"}],
+            "wed": [{"start": "09:00", "end": "18:00"}],
+            "thu": [{"start": "09:00", "end": "18:00"}],
+            "fri": [{"start": "09:00", "end": "18:00"}],
+        },
+        workday_hours=[{"start": "09:00", "end": "18:00"}],
+        holidays=[{"date": "2026-12-31", "name": "company day"}],
+        workdays=[],
+    )
+
     name: str = Field(min_length=1, max_length=200)
     official: Literal["CN"] | None = None
     """Follow an official source's holidays and make-up working days (`GET /v1/sla/calendars/sources`); the
@@ -71,6 +90,27 @@ class CalendarIn(_In):
 
 
 class CalendarOut(BaseModel):
+    model_config = example(
+        calendar_id="working-hours",
+        version=3,
+        data_until="2026-12-31",
+        name="Working hours, Shanghai",
+        official="CN",
+        covered_until="2026-12-31",
+        always_open=False,
+        time_zone="Asia/Shanghai",
+        weekly={
+            "mon": [{"start": "09:00", "end": "18:00"}],
+            "tue": [{"start": "09:00", "end": "18:00"}],
+            "wed": [{"start": "09:00", "end": "18:00"}],
+            "thu": [{"start": "09:00", "end": "18:00"}],
+            "fri": [{"start": "09:00", "end": "18:00"}],
+        },
+        workday_hours=[{"start": "09:00", "end": "18:00"}],
+        holidays=[{"date": "2026-12-31", "name": "company day"}],
+        workdays=[],
+    )
+
     calendar_id: str
     name: str
     version: int
@@ -88,6 +128,28 @@ class CalendarOut(BaseModel):
 
 
 class CalendarSaved(CalendarOut):
+    model_config = example(
+        calendar_id="working-hours",
+        version=3,
+        data_until="2026-12-31",
+        name="Working hours, Shanghai",
+        official="CN",
+        covered_until="2026-12-31",
+        always_open=False,
+        time_zone="Asia/Shanghai",
+        weekly={
+            "mon": [{"start": "09:00", "end": "18:00"}],
+            "tue": [{"start": "09:00", "end": "18:00"}],
+            "wed": [{"start": "09:00", "end": "18:00"}],
+            "thu": [{"start": "09:00", "end": "18:00"}],
+            "fri": [{"start": "09:00", "end": "18:00"}],
+        },
+        workday_hours=[{"start": "09:00", "end": "18:00"}],
+        holidays=[{"date": "2026-12-31", "name": "company day"}],
+        workdays=[],
+        replanned_clocks=12,
+    )
+
     replanned_clocks: int
     """Running clocks on this calendar whose due moments were laid out again."""
 
@@ -176,6 +238,13 @@ async def list_calendars(
 
 
 class SourceOut(BaseModel):
+    model_config = example(
+        code="CN",
+        description="Mainland China public holidays and adjusted workdays",
+        package="holidays",
+        published_through="2026-12-31",
+    )
+
     code: str
     description: str
     package: str
@@ -190,6 +259,10 @@ async def official_sources(_who: Annotated[Principal, Depends(require_roles(*MAN
 
 
 class DayOut(BaseModel):
+    model_config = example(
+        date="2026-10-01", working=False, hours=[], name="National Day", source="official", provisional=False
+    )
+
     date: dt.date
     working: bool
     hours: list[HoursIn]
@@ -265,6 +338,8 @@ async def put_calendar(
 
 
 class DayChange(_In):
+    model_config = example(kind="holiday", name="company day")
+
     kind: Literal["holiday", "workday"]
     """`holiday`: no work that day; `workday`: a make-up working day (调休)."""
     name: str = Field(default="", max_length=100)
@@ -352,6 +427,10 @@ async def delete_calendar(
 
 
 class AddOut(BaseModel):
+    model_config = example(
+        start="2026-12-06T10:00:00+08:00", due="2026-12-07T14:00:00+08:00", working_seconds=28800
+    )
+
     start: dt.datetime
     due: dt.datetime
     working_seconds: float
@@ -402,6 +481,10 @@ async def add_on_calendar(
 
 
 class BetweenOut(BaseModel):
+    model_config = example(
+        start="2026-12-06T10:00:00+08:00", end="2026-12-07T14:00:00+08:00", working_seconds=28800
+    )
+
     start: dt.datetime
     end: dt.datetime
     working_seconds: float

@@ -18,6 +18,7 @@ from services.sla.repository import contacts as contact_repo
 from services.sla.repository import timers
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/sla", tags=["contacts"])
 
@@ -79,6 +80,62 @@ class TransitionOut(BaseModel):
 
 
 class ContactOut(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        received_at="2026-12-06T10:00:00+08:00",
+        channel="email",
+        grade="key",
+        priority_class="complex",
+        category="complaint",
+        emergency=False,
+        agent_id="A-1",
+        clocks=[
+            {
+                "clock": "first_response",
+                "state": "running",
+                "policy_id": "4e3d2c1b-0a9f-4e8d-b7c6-a5f4e3d2c1b0",
+                "policy_version": 4,
+                "target": {"amount": 4, "unit": "hours", "seconds": 14400},
+                "calendar_id": "working-hours",
+                "started_at": "2026-12-06T10:00:00+08:00",
+                "since": "2026-12-06T10:00:00+08:00",
+                "elapsed_s": 600,
+                "paused_s": 0,
+                "remaining_s": 13800,
+                "due_at": "2026-12-06T14:00:00+08:00",
+                "breached_at": "2026-12-06T14:00:00+08:00",
+                "stopped_by": "first_reply",
+                "upcoming": [
+                    {
+                        "alert": "warning",
+                        "kind": "warning",
+                        "level": 0,
+                        "target_role": "agent",
+                        "due_at": "2026-12-06T13:12:00+08:00",
+                    }
+                ],
+                "fired": [],
+            }
+        ],
+        history=[
+            {
+                "transition_id": 1,
+                "clock": "first_response",
+                "action": "start",
+                "from_state": "none",
+                "to_state": "running",
+                "at": "2026-12-06T10:00:00+08:00",
+                "elapsed_s": 0,
+                "paused_s": 0,
+                "due_at": "2026-12-06T14:00:00+08:00",
+                "cause": "switchboard.contact.received.v1",
+                "cause_event_id": "8f7e6d5c-4b3a-4291-8f0e-d1c2b3a49586",
+                "detail": {},
+            }
+        ],
+        waiting_events=0,
+    )
+
     contact_id: uuid.UUID
     received_at: datetime | None
     channel: str | None
@@ -169,7 +226,9 @@ async def get_contact(
 
 
 class MilestoneIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        milestone="regulator_reported", at="2026-12-06T10:00:00+08:00"
+    )
 
     milestone: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", examples=["regulator_reported"])
     at: AwareDatetime | None = None
@@ -177,6 +236,13 @@ class MilestoneIn(BaseModel):
 
 
 class MilestoneOut(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        milestone="regulator_reported",
+        at="2026-12-06T10:00:00+08:00",
+        stopped=["regulator_report"],
+    )
+
     contact_id: uuid.UUID
     milestone: str
     at: datetime

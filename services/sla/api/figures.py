@@ -17,6 +17,7 @@ from services.sla.repository import figures
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel, Grade, PriorityClass
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/sla", tags=["figures"])
 
@@ -50,6 +51,30 @@ class AttainmentOut(BaseModel):
 
 
 class AttainmentReport(BaseModel):
+    model_config = example(
+        since="2026-12-01T00:00:00+08:00",
+        until="2026-12-06T00:00:00+08:00",
+        time_zone="Asia/Shanghai",
+        group_by=["clock", "grade"],
+        rows=[
+            {
+                "clock": "first_response",
+                "grade": "key",
+                "priority_class": "complex",
+                "channel": "email",
+                "period": "2026-12-05",
+                "met": 182,
+                "missed": 9,
+                "open": 4,
+                "breaches": 9,
+                "met_pct": 95.3,
+                "goal_pct": 90.0,
+                "mean_s": 5120.4,
+                "p90_s": 12010.0,
+            }
+        ],
+    )
+
     since: datetime
     until: datetime
     time_zone: str
@@ -79,7 +104,10 @@ async def attainment(
     month."""
     now = now_of(request)
     until = until or now
-    since = since or until - timedelta(days=30)
+    try:
+        since = since or until - timedelta(days=30)
+    except OverflowError as exc:  # `until` in the first month of year 1
+        raise Problem(422, "Validation failed", "`until`: out of range", kind="validation") from exc
     if since >= until:
         raise Problem(422, "Validation failed", "`since` must be before `until`", kind="validation")
     dims = set(group_by or ["clock"])
@@ -132,6 +160,20 @@ async def attainment(
 
 
 class AtRiskOut(BaseModel):
+    model_config = example(
+        contact_id="5d0c7f3a-2b1e-4c8d-9a6f-1e2d3c4b5a69",
+        clock="first_response",
+        due_at="2026-12-06T14:00:00+08:00",
+        remaining_s=900,
+        elapsed_pct=93.8,
+        breached=False,
+        levels_fired=["warning"],
+        grade="key",
+        priority_class="complex",
+        channel="email",
+        agent_id="A-1",
+    )
+
     contact_id: uuid.UUID
     clock: str
     due_at: datetime

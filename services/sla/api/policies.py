@@ -28,6 +28,7 @@ from services.sla.repository.codec import definition_json
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Category, Channel, Grade, PriorityClass
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/sla", tags=["policies"])
 
@@ -66,6 +67,26 @@ class ClockIn(_In):
 
 
 class PolicyIn(_In):
+    model_config = example(
+        name="Key customers, complex",
+        grade="key",
+        priority_class="complex",
+        calendar_id="working-hours",
+        warning_fraction=0.8,
+        ladder=[{"level": 1, "role": "supervisor", "after_fraction": 0.0, "relative_to": "breach"}],
+        clocks=[
+            {
+                "clock": "first_response",
+                "target": {"amount": 4, "unit": "hours"},
+                "starts_on": "received",
+                "stops_on": ["first_reply"],
+                "calendar_id": "working-hours",
+                "pauses": True,
+            }
+        ],
+        active=True,
+    )
+
     name: str = Field(min_length=1, max_length=200)
     grade: Grade | None = None
     priority_class: PriorityClass | None = None
@@ -80,6 +101,31 @@ class PolicyIn(_In):
 
 
 class PolicyOut(BaseModel):
+    model_config = example(
+        policy_id="4e3d2c1b-0a9f-4e8d-b7c6-a5f4e3d2c1b0",
+        version=4,
+        name="Key customers, complex",
+        grade="key",
+        priority_class="complex",
+        channel="email",
+        active=True,
+        calendar_id="working-hours",
+        warning_fraction=0.8,
+        ladder=[{"level": 1, "role": "supervisor", "after_fraction": 0.0, "relative_to": "breach"}],
+        clocks=[
+            {
+                "clock": "first_response",
+                "target": {"amount": 4, "unit": "hours"},
+                "starts_on": "received",
+                "stops_on": ["first_reply"],
+                "calendar_id": "working-hours",
+                "pauses": True,
+            }
+        ],
+        updated_at="2026-12-06T10:00:00+08:00",
+        updated_by="S-1",
+    )
+
     policy_id: uuid.UUID
     version: int
     name: str
@@ -227,6 +273,21 @@ async def list_policies(
 
 
 class ResolvedClockOut(BaseModel):
+    model_config = example(
+        clock="first_response",
+        policy_id="4e3d2c1b-0a9f-4e8d-b7c6-a5f4e3d2c1b0",
+        policy_version=4,
+        target={"amount": 4, "unit": "hours"},
+        calendar_id="working-hours",
+        warning_fraction=0.8,
+        ladder=[{"level": 1, "role": "supervisor", "after_fraction": 0.0, "relative_to": "breach"}],
+        starts_on="received",
+        stops_on=["first_reply"],
+        pauses=True,
+        reopens=False,
+        goal=95.0,
+    )
+
     clock: str
     policy_id: uuid.UUID
     policy_version: int

@@ -159,8 +159,13 @@ async def test_figures_refuse_nonsense_periods_and_zones(feedback: Feedback) -> 
         )
         zone = await client.get("/v1/feedback/figures", params={"tz": "Moon/Base"}, headers=feedback.token("ops"))
         dimension = await client.get("/v1/feedback/figures", params={"by": "mood"}, headers=feedback.token("ops"))
+        edges = [
+            await client.get("/v1/feedback/figures", params=period, headers=feedback.token("ops"))
+            for period in ({"to": "0001-01-01"}, {"from": "9999-12-01", "to": "9999-12-31"})
+        ]
         empty = await client.get("/v1/feedback/figures", headers=feedback.token("ops"))
     assert (backwards.status_code, zone.status_code, dimension.status_code) == (422, 422, 422)
+    assert [e.status_code for e in edges] == [422, 422], "a day at the calendar's edge is the caller's error"
     assert empty.status_code == 200 and empty.json()["total"]["satisfied_pct"] is None
 
 

@@ -143,6 +143,14 @@ async def test_supervisors_record_milestones_no_event_carries(sla: Sla) -> None:
     assert stop["cause"] == "api:S-1"
 
 
+async def test_attainment_of_a_period_at_the_calendars_edge_is_the_callers_error(sla: Sla) -> None:
+    response = await sla.client.get(
+        "/v1/sla/attainment", params={"until": "0001-01-05T00:00:00Z"}, headers=SUPERVISOR
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("#validation")
+
+
 async def test_attainment_counts_met_and_missed_per_clock_and_at_risk_lists_the_closest_to_breach(
     sla: Sla,
 ) -> None:
