@@ -151,8 +151,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (delivery_id, attempt) DO NOTHING
 """
 FINISH = """
-UPDATE webhook_delivery SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_status = $5,
-    last_error = $6, finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $7 END
+UPDATE webhook_delivery SET state = $3::text, next_attempt_at = COALESCE($4::timestamptz, next_attempt_at),
+    last_status = $5, last_error = $6,
+    finished_at = CASE WHEN $3::text = 'pending' THEN NULL ELSE $7::timestamptz END
 WHERE delivery_id = $1 AND attempts = $2 AND state = 'pending'
 """
 
