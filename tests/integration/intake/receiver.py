@@ -50,7 +50,10 @@ def receiving(script: list[int] | None = None, path: str = "/hooks") -> Iterator
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # a sender POSTs a batch at once; the default backlog (5) refuses most of it
+
+    server = Server(("127.0.0.1", 0), Handler)
     holder.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}{path}", list(script or [])))
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
     thread.start()
