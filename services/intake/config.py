@@ -60,7 +60,8 @@ class IntakeSettings(ServiceSettings):
     """How long a webhook receiver has to answer one delivery before the attempt counts as failed (and is
     retried on the schedule of `docs/adapters.md` §6)."""
     webhook_batch: int = Field(default=50, ge=1, le=1000)
-    """Webhook deliveries one sender takes and POSTs at once, per instance."""
+    """Webhook deliveries each instance keeps in flight at once (each POSTed and recorded on its own, so a slow
+    receiver holds up only its own)."""
     webhook_idle_s: float = Field(default=0.5, gt=0)
     """How often an idle webhook sender looks for due deliveries: a new message's webhook leaves within it."""
     webhook_rotation_overlap_s: int = Field(default=24 * 3600, ge=0)

@@ -1,18 +1,21 @@
-"""The webhook sender: a background loop that sends due deliveries (`handlers.webhooks.send_due`), in batches,
-on every instance at once (SKIP LOCKED and a lease share the work). The database holds every delivery's state,
-so a restarted sender carries on where the last one stopped; a database outage only pauses it."""
+"""The webhook sender: a background loop that keeps up to `webhook_batch` deliveries in flight, each POSTed and
+recorded on its own, so a slow receiver holds up only its own deliveries. Every instance runs one (SKIP LOCKED
+and a lease share the work). The database holds every delivery's state, so a restarted sender carries on where
+the last one stopped; one that dies mid-attempt only delays a delivery until its lease runs out, then it is sent
+again with the same webhook-id. A database outage only pauses it."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import random
 from datetime import timedelta
 
 import asyncpg
 import httpx
 
-from services.intake.handlers.webhooks import send_due
+from services.intake.domain.webhooks import Due
+from services.intake.handlers.webhooks import deliver, take_due
 from shared.clock import Clock
 from shared.faults import Backoff, describe, pause, transient
 
@@ -37,8 +40,10 @@ class WebhookSender:
         self.idle_s = idle_s
         self.backoff = backoff
         self.lease = timedelta(seconds=timeout_s * 2 + 30)
-        """How long a taken delivery is this sender's: longer than a batch of POSTs can take."""
-        self.sent = 0
+        """How long a taken delivery is this sender's: longer than its POST and its record can take."""
+        self.attempted = 0
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._random = random.Random()  # noqa: S311 — spreading retries, not cryptography
         self._waiting_for: str | None = None
         self._stop = asyncio.Event()
 
@@ -49,28 +54,67 @@ class WebhookSender:
         return self._waiting_for
 
     def client(self) -> httpx.AsyncClient:
-        # No redirects (a receiver that moved is told by the delivery's 3xx), no cookies kept between receivers.
-        return httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)
+        # No redirects: a receiver that moved is told by the delivery's 3xx; no POST goes where nobody sent it.
+        limits = httpx.Limits(max_connections=self.batch, max_keepalive_connections=self.batch)
+        return httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False, limits=limits)
 
     async def run(self) -> None:
         async with self.client() as client:
-            while not self._stop.is_set():
-                try:
-                    moved = await send_due(
-                        self.pool, client, now=self.clock.now(), batch=self.batch, lease=self.lease
-                    )
-                except Exception as exc:
-                    if not transient(exc):
-                        raise
-                    self._waiting_for = f"cannot send webhooks: {describe(exc)}"
-                    delay = self.backoff.next()
-                    log.warning("webhook sender: %s; trying again in %.1f s", describe(exc), delay)
-                    if await pause(self._stop, delay):
-                        break
-                    continue
-                self.backoff.reset()
-                self._waiting_for = None
-                self.sent += moved
-                if moved < self.batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), self.idle_s)
+            try:
+                while not self._stop.is_set():
+                    free = self.batch - len(self._inflight)
+                    try:
+                        taken = await self._take(free)
+                    except Exception as exc:
+                        if not transient(exc):
+                            raise
+                        await self._wait_out(exc)
+                        continue
+                    self.backoff.reset()
+                    self._waiting_for = None
+                    for due in taken:
+                        self._start(client, due)
+                    if not free or len(taken) < free:
+                        await self._idle()
+            finally:
+                await self._drain()
+
+    def _start(self, client: httpx.AsyncClient, due: Due) -> None:
+        self.attempted += 1
+        task = asyncio.create_task(self._deliver(client, due), name=f"webhook {due.delivery_id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _deliver(self, client: httpx.AsyncClient, due: Due) -> None:
+        try:
+            await deliver(self.pool, client, due, clock=self.clock, spread=self._random.random())
+        except Exception as exc:  # noqa: BLE001 — one delivery's trouble must not end the others; its lease ends
+            log.warning("webhook delivery %s not recorded (%s): sent again when its lease ends", due.delivery_id,
+                        describe(exc))  # fmt: skip
+
+    async def _take(self, free: int) -> list[Due]:
+        if not free:
+            return []
+        return await take_due(self.pool, now=self.clock.now(), limit=free, lease=self.lease)
+
+    async def _idle(self) -> None:
+        """Until `idle_s` passes or a stop; when every slot is busy, only until one frees up."""
+        stopping = asyncio.create_task(self._stop.wait())
+        wake = {stopping, *self._inflight} if len(self._inflight) >= self.batch else {stopping}
+        try:
+            await asyncio.wait(wake, timeout=self.idle_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+
+    async def _wait_out(self, exc: BaseException) -> None:
+        self._waiting_for = f"cannot send webhooks: {describe(exc)}"
+        delay = self.backoff.next()
+        log.warning("webhook sender: %s; trying again in %.1f s", describe(exc), delay)
+        await pause(self._stop, delay)
+
+    async def _drain(self) -> None:
+        """Let deliveries in flight finish (their receivers have them already); cancel what outlasts a POST."""
+        if self._inflight:
+            _done, late = await asyncio.wait(set(self._inflight), timeout=self.timeout_s + 5)
+            for task in late:
+                task.cancel()

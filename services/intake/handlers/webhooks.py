@@ -34,6 +34,7 @@ from services.intake.domain.webhooks import (
 )
 from services.intake.repository import webhooks as repo
 from services.intake.repository.rules import audit
+from shared.clock import Clock
 from shared.db import Conn
 from shared.events import Event, OutboundMessageRequestedV1
 from shared.kafka import Delivery
@@ -165,26 +166,27 @@ async def _post(client: httpx.AsyncClient, due: Due, now: datetime) -> Answer:
         return Answer(None, type(exc).__name__, None, int((time.monotonic() - began) * 1000))
 
 
+async def take_due(pool: asyncpg.Pool, *, now: datetime, limit: int, lease: timedelta) -> list[Due]:
+    """Up to `limit` due deliveries, each this sender's for one attempt until `now + lease`."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await repo.claim_due(conn, now=now, lease_until=now + lease, limit=limit)
+
+
+async def deliver(pool: asyncpg.Pool, client: httpx.AsyncClient, due: Due, *, clock: Clock, spread: float) -> None:
+    """POST one taken delivery and record the answer: succeeded, failed, or pending again after the schedule's
+    next wait (`spread` in [0, 1) places it within the jitter)."""
+    answer = await _post(client, due, clock.now())
+    async with pool.acquire() as conn, conn.transaction():
+        await _record(conn, due, answer, now=clock.now(), spread=spread)
+
+
 async def send_due(
-    pool: asyncpg.Pool,
-    client: httpx.AsyncClient,
-    *,
-    now: datetime,
-    batch: int,
-    lease: timedelta,
-    spread: random.Random | None = None,
+    pool: asyncpg.Pool, client: httpx.AsyncClient, *, clock: Clock, batch: int, lease: timedelta
 ) -> int:
-    """Take up to `batch` due deliveries, POST them together and record each answer: succeeded, failed, or
-    pending again after the schedule's next wait. Returns how many were attempted."""
-    async with pool.acquire() as conn, conn.transaction():
-        taken = await repo.claim_due(conn, now=now, lease_until=now + lease, limit=batch)
-    if not taken:
-        return 0
-    answers = await asyncio.gather(*(_post(client, due, now) for due in taken))
-    rand = spread or random.Random()  # noqa: S311 — spreading retries, not cryptography
-    async with pool.acquire() as conn, conn.transaction():
-        for due, answer in zip(taken, answers, strict=True):
-            await _record(conn, due, answer, now=now, spread=rand.random())
+    """One step: take up to `batch` due deliveries and deliver them together; how many were attempted."""
+    taken = await take_due(pool, now=clock.now(), limit=batch, lease=lease)
+    rand = random.Random()  # noqa: S311 — spreading retries, not cryptography
+    await asyncio.gather(*(deliver(pool, client, due, clock=clock, spread=rand.random()) for due in taken))
     return len(taken)
 
 

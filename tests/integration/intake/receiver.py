@@ -23,11 +23,15 @@ class Receiver:
     """Statuses to answer, in order; 200 once it is used up."""
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event = field(default_factory=threading.Event)
+    """Answers wait until it is set (it is, unless a test clears it to hold them)."""
 
     def answer(self, request: Received) -> int:
         with self.lock:
             self.received.append(request)
-            return self.script.pop(0) if self.script else 200
+            status = self.script.pop(0) if self.script else 200
+        self.gate.wait(timeout=60)
+        return status
 
     def ids(self) -> list[str]:
         with self.lock:
@@ -55,11 +59,13 @@ def receiving(script: list[int] | None = None, path: str = "/hooks") -> Iterator
 
     server = Server(("127.0.0.1", 0), Handler)
     holder.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}{path}", list(script or [])))
+    holder[0].gate.set()
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
     thread.start()
     try:
         yield holder[0]
     finally:
+        holder[0].gate.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -58,10 +58,9 @@ async def chat_reply(intake: Intake, text: str = "您好，请讲") -> str:
     return reply_id
 
 
-async def delivery_of(intake: Intake, message_id: str) -> dict[str, Any] | None:
-    listed = await intake.client.get(
-        "/v1/webhooks/deliveries", params={"message_id": message_id}, headers=intake.token("ops", "ops-1")
-    )
+async def delivery_of(intake: Intake, message_id: str, endpoint_id: str | None = None) -> dict[str, Any] | None:
+    query = {"message_id": message_id, **({"endpoint_id": endpoint_id} if endpoint_id else {})}
+    listed = await intake.client.get("/v1/webhooks/deliveries", params=query, headers=intake.token("ops", "ops-1"))
     assert listed.status_code == 200
     rows: list[dict[str, Any]] = listed.json()
     if not rows:
@@ -73,11 +72,13 @@ async def delivery_of(intake: Intake, message_id: str) -> dict[str, Any] | None:
     return detail
 
 
-async def wait_for_state(intake: Intake, message_id: str, state: str, *, attempts: int) -> dict[str, Any]:
+async def wait_for_state(
+    intake: Intake, message_id: str, state: str, *, attempts: int, endpoint_id: str | None = None
+) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
     async def reached() -> bool:
-        found = await delivery_of(intake, message_id)
+        found = await delivery_of(intake, message_id, endpoint_id)
         seen["last"] = found
         if not found or not found["history"]:
             return False
@@ -167,6 +168,20 @@ async def test_410_gone_disables_the_endpoint_and_it_takes_no_more_deliveries(in
         rows = listed.json()
         assert [r["endpoint_id"] for r in rows] == [witness["endpoint_id"]]
         assert gone.ids() == [first]
+
+
+async def test_a_slow_receiver_holds_up_only_its_own_deliveries(intake: Intake) -> None:
+    with receiving() as slow, receiving() as quick:
+        slow.gate.clear()  # it takes the request and does not answer until the gate opens
+        held = await register(intake, slow)
+        prompt = await register(intake, quick)
+        reply_id = await chat_reply(intake)
+        await wait_for_state(intake, reply_id, "succeeded", attempts=1, endpoint_id=prompt["endpoint_id"])
+        assert slow.ids() == [reply_id]  # sent, still unanswered
+        waiting = await delivery_of(intake, reply_id, held["endpoint_id"])
+        assert waiting is not None and waiting["state"] == "pending" and waiting["history"] == []
+        slow.gate.set()
+        await wait_for_state(intake, reply_id, "succeeded", attempts=1, endpoint_id=held["endpoint_id"])
 
 
 async def test_a_redelivered_or_re_requested_message_is_delivered_once(intake: Intake) -> None:
