@@ -74,8 +74,10 @@ class WebhookSender:
                     self._waiting_for = None
                     for due in taken:
                         self._start(client, due)
-                    if not free or len(taken) < free:
-                        await self._idle()
+                    if len(taken) == free:  # more may be due
+                        await self._half_free()
+                    else:
+                        await pause(self._stop, self.idle_s)
             finally:
                 await self._drain()
 
@@ -97,12 +99,13 @@ class WebhookSender:
             return []
         return await take_due(self.pool, now=self.clock.now(), limit=free, lease=self.lease)
 
-    async def _idle(self) -> None:
-        """Until `idle_s` passes or a stop; when every slot is busy, only until one frees up."""
+    async def _half_free(self) -> None:
+        """Until at most half the slots are busy (or a stop): slots are refilled by the half, so one claim serves
+        many deliveries."""
         stopping = asyncio.create_task(self._stop.wait())
-        wake = {stopping, *self._inflight} if len(self._inflight) >= self.batch else {stopping}
         try:
-            await asyncio.wait(wake, timeout=self.idle_s, return_when=asyncio.FIRST_COMPLETED)
+            while len(self._inflight) > self.batch // 2 and not self._stop.is_set():
+                await asyncio.wait({stopping, *self._inflight}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
 
