@@ -19,7 +19,7 @@ from shared.events import OUTBOUND_MESSAGES, OutboundMessageRequestedV1, encode
 from shared.kafka import Producer
 from tests.integration.intake.conftest import Intake, started, unique
 from tests.integration.intake.receiver import Receiver, receiving
-from tests.support import TestStack, wait_until
+from tests.support import TestStack, database_down, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +236,22 @@ async def test_nothing_is_lost_when_the_service_stops_mid_retry_or_a_sender_dies
     assert receiver.ids().count(retried) == 2 and receiver.ids().count(taken) == 1
     assert [a["status"] for a in first["history"]] == [503, 200]
     assert [a["attempt"] for a in second["history"]] == [2]  # attempt 1 died with its sender: no answer kept
+
+
+async def test_a_retry_due_while_the_database_is_down_goes_out_once_it_is_back(
+    test_stack: TestStack, intake_on_clock: Intake, clock: ManualClock
+) -> None:
+    intake = intake_on_clock
+    sender = intake.app.state.runtime.extras["intake.webhooks"]
+    with receiving([503]) as receiver:
+        await register(intake, receiver)
+        reply_id = await chat_reply(intake)
+        await wait_for_state(intake, reply_id, "pending", attempts=1)
+        async with database_down(test_stack):
+            clock.advance(timedelta(seconds=6))  # the retry falls due while PostgreSQL is away
+            await wait_until(lambda: sender.trouble() is not None, timeout_s=30)
+            assert receiver.ids() == [reply_id]
+        done = await wait_for_state(intake, reply_id, "succeeded", attempts=2)
+        assert sender.trouble() is None
+    assert receiver.ids() == [reply_id, reply_id]
+    assert [a["status"] for a in done["history"]] == [503, 200]
