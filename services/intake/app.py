@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from services.intake.api import canned, channels, classification, contacts, conversation, customers, tracked
 from services.intake.api import settings as settings_api
@@ -70,6 +70,12 @@ async def _start(runtime: Runtime) -> None:
         batch=settings.webhook_batch,
         idle_s=settings.webhook_idle_s,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+        attempts=Counter(
+            "switchboard_intake_webhook_attempts",
+            "Webhook delivery attempts, by the delivery's state after them (pending: to be retried)",
+            ["state"],
+            registry=runtime.registry,
+        ),
     )
     runtime.extras["intake.webhooks"] = sender
     runtime.tasks.start("intake-webhook-sender", sender.run, stop=sender.stop, trouble=sender.trouble)

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import asyncpg
 import httpx
+from prometheus_client import Counter
 
 from services.intake.domain.webhooks import Due
 from services.intake.handlers.webhooks import deliver, take_due
@@ -32,6 +33,7 @@ class WebhookSender:
         batch: int,
         idle_s: float,
         backoff: Backoff,
+        attempts: Counter | None = None,
     ) -> None:
         self.pool = pool
         self.clock = clock
@@ -42,6 +44,8 @@ class WebhookSender:
         self.lease = timedelta(seconds=timeout_s * 2 + 30)
         """How long a taken delivery is this sender's: longer than its POST and its record can take."""
         self.attempted = 0
+        self.attempts = attempts
+        """Attempts by the delivery's state after them (`succeeded`, `pending`: to be retried, `failed`)."""
         self._inflight: set[asyncio.Task[None]] = set()
         self._random = random.Random()  # noqa: S311 — spreading retries, not cryptography
         self._waiting_for: str | None = None
@@ -89,7 +93,9 @@ class WebhookSender:
 
     async def _deliver(self, client: httpx.AsyncClient, due: Due) -> None:
         try:
-            await deliver(self.pool, client, due, clock=self.clock, spread=self._random.random())
+            state = await deliver(self.pool, client, due, clock=self.clock, spread=self._random.random())
+            if self.attempts is not None:
+                self.attempts.labels(state).inc()
         except Exception as exc:  # noqa: BLE001 — one delivery's trouble must not end the others; its lease ends
             log.warning("webhook delivery %s not recorded (%s): sent again when its lease ends", due.delivery_id,
                         describe(exc))  # fmt: skip

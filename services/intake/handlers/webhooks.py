@@ -53,8 +53,8 @@ class EndpointMissing(LookupError):
 
 
 async def on_outbound_message(conn: Conn, delivery: Delivery) -> None:
-    """One pending delivery per endpoint that takes the message; the body is the envelope as it was on the
-    topic, so a webhook receiver reads exactly what a Kafka consumer reads."""
+    """One pending delivery per endpoint that takes the message (registered by the time it was requested); the
+    body is the envelope as it was on the topic: a webhook receiver reads exactly what a Kafka consumer reads."""
     event = delivery.decoded.event
     if not isinstance(event, OutboundMessageRequestedV1) or delivery.record.value is None:
         return
@@ -172,12 +172,13 @@ async def take_due(pool: asyncpg.Pool, *, now: datetime, limit: int, lease: time
         return await repo.claim_due(conn, now=now, lease_until=now + lease, limit=limit)
 
 
-async def deliver(pool: asyncpg.Pool, client: httpx.AsyncClient, due: Due, *, clock: Clock, spread: float) -> None:
-    """POST one taken delivery and record the answer: succeeded, failed, or pending again after the schedule's
-    next wait (`spread` in [0, 1) places it within the jitter)."""
-    answer = await _post(client, due, clock.now())
+async def deliver(pool: asyncpg.Pool, client: httpx.AsyncClient, due: Due, *, clock: Clock, spread: float) -> str:
+    """POST one taken delivery and record the answer; the delivery's state after it: `succeeded`, `failed`, or
+    `pending` again after the schedule's next wait (`spread` in [0, 1) places it within the jitter)."""
+    started = clock.now()
+    answer = await _post(client, due, started)
     async with pool.acquire() as conn, conn.transaction():
-        await _record(conn, due, answer, now=clock.now(), spread=spread)
+        return await _record(conn, due, answer, started_at=started, now=clock.now(), spread=spread)
 
 
 async def send_due(
@@ -190,7 +191,9 @@ async def send_due(
     return len(taken)
 
 
-async def _record(conn: Conn, due: Due, answer: Answer, *, now: datetime, spread: float) -> None:
+async def _record(
+    conn: Conn, due: Due, answer: Answer, *, started_at: datetime, now: datetime, spread: float
+) -> str:
     result = outcome(answer.status)
     next_at: datetime | None = None
     state = "failed"
@@ -204,12 +207,13 @@ async def _record(conn: Conn, due: Due, answer: Answer, *, now: datetime, spread
         await repo.set_enabled(conn, endpoint_id=due.endpoint_id, enabled=False, reason="410 Gone", now=now)
         log.warning("webhook endpoint %s answered 410 Gone: disabled", due.endpoint_id)
     await repo.record_attempt(
-        conn, due=due, started_at=now, duration_ms=answer.duration_ms, status=answer.status,
+        conn, due=due, started_at=started_at, duration_ms=answer.duration_ms, status=answer.status,
         error=answer.error, response=answer.response, state=state, next_attempt_at=next_at, now=now,
     )  # fmt: skip
     if state == "failed":
         log.info("webhook delivery %s failed after attempt %d (%s)", due.delivery_id, due.attempt,
                  answer.status or answer.error)  # fmt: skip
+    return state
 
 
 async def replay(

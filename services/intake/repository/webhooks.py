@@ -93,7 +93,7 @@ INSERT INTO webhook_delivery (delivery_id, endpoint_id, message_id, contact_id, 
     next_attempt_at, created_at)
 SELECT gen_random_uuid(), endpoint_id, $1, $2, $3, $4, $5, $6, $6
 FROM webhook_endpoint
-WHERE enabled AND $3 = ANY(channels) AND (cardinality(kinds) = 0 OR $4 = ANY(kinds))
+WHERE enabled AND $3 = ANY(channels) AND (cardinality(kinds) = 0 OR $4 = ANY(kinds)) AND created_at <= $6
 ON CONFLICT (endpoint_id, message_id) DO NOTHING
 """
 
@@ -108,7 +108,9 @@ async def insert_deliveries(
     body: bytes,
     now: datetime,
 ) -> int:
-    """A delivery for every enabled endpoint that takes the message; none twice for the same message."""
+    """A delivery for every enabled endpoint that takes the message and was registered when it was requested
+    (`now`: a consumer catching up on older messages sends a new endpoint none of them); none twice for the same
+    message."""
     status = await conn.execute(INSERT_DELIVERIES, message_id, contact_id, channel, kind, body, now)
     return int(status.rsplit(" ", 1)[1])
 

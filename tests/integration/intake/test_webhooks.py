@@ -106,6 +106,8 @@ async def test_a_reply_reaches_the_receiver_signed_with_the_message_id_as_webhoo
     assert [a["status"] for a in done["history"]] == [200]
     listed = await intake.client.get("/v1/webhooks/endpoints", headers=intake.token("ops", "ops-1"))
     assert listed.status_code == 200 and "secret" not in listed.json()[0]
+    metrics = (await intake.client.get("/metrics")).text
+    assert 'switchboard_intake_webhook_attempts_total{state="succeeded"} 1.0' in metrics
 
 
 async def test_a_503_is_retried_on_the_schedule_with_the_same_webhook_id(
