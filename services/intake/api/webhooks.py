@@ -15,12 +15,15 @@ from services.intake.domain.webhooks import Attempt, Delivery, Endpoint
 from services.intake.handlers import webhooks as handlers
 from services.intake.repository import webhooks as repo
 from shared.auth import Principal, require_roles
+from shared.db import Conn
 from shared.errors import Problem
 from shared.events import Channel
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 ADMIN = require_roles("admin")
 OPERATORS = require_roles("admin", "ops")
+WATCHERS = require_roles("admin", "ops", "adapter")
+"""Deliveries: admins and ops see and replay all; an adapter key those of its channels (as it reports on them)."""
 Kind = Literal["reply", "end_notice", "survey", "page"]
 State = Literal["pending", "succeeded", "failed"]
 
@@ -162,10 +165,24 @@ def _attempt(a: Attempt) -> AttemptOut:
     return AttemptOut(**vars(a))
 
 
+def _channels(who: Principal) -> list[str] | None:
+    return sorted(who.channels) if who.role == "adapter" else None
+
+
+async def _visible(conn: Conn, delivery_id: uuid.UUID, who: Principal) -> Delivery:
+    """The delivery, if there is one and `who` may see it: an adapter key only those of its channels (others
+    are not there for it)."""
+    found = await repo.get_delivery(conn, delivery_id)
+    allowed = _channels(who)
+    if found is None or (allowed is not None and found.channel not in allowed):
+        raise Problem(404, "Not found", f"no webhook delivery {delivery_id}")
+    return found
+
+
 @router.get("/deliveries", response_model=list[DeliveryOut], summary="List deliveries, newest first")
 async def list_deliveries(
     request: Request,
-    _who: Annotated[Principal, Depends(OPERATORS)],
+    who: Annotated[Principal, Depends(WATCHERS)],
     state: State | None = None,
     endpoint_id: uuid.UUID | None = None,
     message_id: uuid.UUID | None = None,
@@ -174,19 +191,18 @@ async def list_deliveries(
 ) -> list[DeliveryOut]:
     async with deps_of(request).pool.acquire() as conn:
         rows = await repo.list_deliveries(
-            conn, state=state, endpoint_id=endpoint_id, message_id=message_id, since=since, limit=limit
-        )
+            conn, state=state, endpoint_id=endpoint_id, message_id=message_id, since=since, limit=limit,
+            channels=_channels(who),
+        )  # fmt: skip
     return [_delivery(d) for d in rows]
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail, summary="One delivery and its attempts")
 async def get_delivery(
-    delivery_id: uuid.UUID, request: Request, _who: Annotated[Principal, Depends(OPERATORS)]
+    delivery_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
 ) -> DeliveryDetail:
     async with deps_of(request).pool.acquire() as conn:
-        found = await repo.get_delivery(conn, delivery_id)
-    if found is None:
-        raise Problem(404, "Not found", f"no webhook delivery {delivery_id}")
+        found = await _visible(conn, delivery_id, who)
     return DeliveryDetail(**_delivery(found).model_dump(), history=[_attempt(a) for a in found.history])
 
 
@@ -196,18 +212,16 @@ class Replayed(BaseModel):
 
 @router.post("/deliveries/{delivery_id}/replay", status_code=202, response_model=Replayed, summary="Replay one")
 async def replay_delivery(
-    delivery_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(OPERATORS)]
+    delivery_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
 ) -> Replayed:
     """Sends a finished delivery again, with the same `webhook-id` and a fresh retry schedule. 409 while it
     is still pending (it is being sent already)."""
     pool = deps_of(request).pool
     count = await handlers.replay(pool, by=f"{who.role}:{who.subject}", now=clock_of(request).now(),
-                                  delivery_id=delivery_id)  # fmt: skip
+                                  delivery_id=delivery_id, channels=_channels(who))  # fmt: skip
     if count == 0:
         async with pool.acquire() as conn:
-            found = await repo.get_delivery(conn, delivery_id)
-        if found is None:
-            raise Problem(404, "Not found", f"no webhook delivery {delivery_id}")
+            await _visible(conn, delivery_id, who)
         raise Problem(409, "Conflict", "the delivery is pending: it is being sent already")
     return Replayed(replayed=count)
 
@@ -222,11 +236,12 @@ class ReplayIn(BaseModel):
 
 @router.post("/deliveries/replay", status_code=202, response_model=Replayed, summary="Replay many")
 async def replay_deliveries(
-    body: ReplayIn, request: Request, who: Annotated[Principal, Depends(OPERATORS)]
+    body: ReplayIn, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
 ) -> Replayed:
-    """Every delivery in `state` (failed, by default) made since `since`, of one endpoint or all."""
+    """Every delivery in `state` (failed, by default) made since `since`, of one endpoint or all (an adapter
+    key: of its channels)."""
     count = await handlers.replay(
         deps_of(request).pool, by=f"{who.role}:{who.subject}", now=clock_of(request).now(), state=body.state,
-        endpoint_id=body.endpoint_id, since=body.since,
+        endpoint_id=body.endpoint_id, since=body.since, channels=_channels(who),
     )  # fmt: skip
     return Replayed(replayed=count)

@@ -225,11 +225,13 @@ async def replay(
     state: str | None = None,
     endpoint_id: uuid.UUID | None = None,
     since: datetime | None = None,
+    channels: Sequence[str] | None = None,
 ) -> int:
     async with pool.acquire() as conn, conn.transaction():
         count = await repo.replay(
-            conn, now=now, delivery_id=delivery_id, state=state, endpoint_id=endpoint_id, since=since
-        )
+            conn, now=now, delivery_id=delivery_id, state=state, endpoint_id=endpoint_id, since=since,
+            channels=channels,
+        )  # fmt: skip
         target = f"webhook-delivery:{delivery_id}" if delivery_id else f"webhook:{endpoint_id or 'all'}"
         detail = {"replayed": count, "state": state, "since": since.isoformat() if since else None}
         await audit(conn, actor=by, action="webhook.replayed", target=target, detail=detail, at=now)

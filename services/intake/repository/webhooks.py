@@ -180,6 +180,7 @@ SELECT delivery_id, endpoint_id, message_id, contact_id, channel, kind, state, a
 FROM webhook_delivery
 WHERE ($1::text IS NULL OR state = $1) AND ($2::uuid IS NULL OR endpoint_id = $2)
     AND ($3::uuid IS NULL OR message_id = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
+    AND ($6::text[] IS NULL OR channel = ANY($6))
 ORDER BY created_at DESC, delivery_id LIMIT $5
 """
 
@@ -192,8 +193,11 @@ async def list_deliveries(
     message_id: uuid.UUID | None,
     since: datetime | None,
     limit: int,
+    channels: Sequence[str] | None = None,
 ) -> list[Delivery]:
-    rows = await conn.fetch(LIST_DELIVERIES, state, endpoint_id, message_id, since, limit)
+    """`channels`: only deliveries of these (an adapter key's); None: all."""
+    listed = list(channels) if channels is not None else None
+    rows = await conn.fetch(LIST_DELIVERIES, state, endpoint_id, message_id, since, limit, listed)
     return [Delivery(**dict(r)) for r in rows]
 
 
@@ -223,7 +227,7 @@ WHERE delivery_id IN (
     SELECT delivery_id FROM webhook_delivery
     WHERE state <> 'pending' AND ($1::uuid IS NULL OR delivery_id = $1)
         AND ($3::text IS NULL OR state = $3) AND ($4::uuid IS NULL OR endpoint_id = $4)
-        AND ($5::timestamptz IS NULL OR created_at >= $5)
+        AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::text[] IS NULL OR channel = ANY($6))
     FOR UPDATE
 )
 """
@@ -237,9 +241,12 @@ async def replay(
     state: str | None = None,
     endpoint_id: uuid.UUID | None = None,
     since: datetime | None = None,
+    channels: Sequence[str] | None = None,
 ) -> int:
-    """Send finished deliveries again (same webhook-id, a fresh retry schedule); pending ones are left be."""
-    result = await conn.execute(REPLAY, delivery_id, now, state, endpoint_id, since)
+    """Send finished deliveries again (same webhook-id, a fresh retry schedule); pending ones are left be.
+    `channels`: only deliveries of these (an adapter key's); None: all."""
+    listed = list(channels) if channels is not None else None
+    result = await conn.execute(REPLAY, delivery_id, now, state, endpoint_id, since, listed)
     return int(result.rsplit(" ", 1)[1])
 
 

@@ -257,3 +257,26 @@ async def test_a_retry_due_while_the_database_is_down_goes_out_once_it_is_back(
         assert sender.trouble() is None
     assert receiver.ids() == [reply_id, reply_id]
     assert [a["status"] for a in done["history"]] == [503, 200]
+
+
+async def test_an_adapter_key_sees_and_replays_only_the_deliveries_of_its_channels(intake: Intake) -> None:
+    with receiving([400]) as receiver:
+        await register(intake, receiver)
+        reply_id = await chat_reply(intake)
+        failed = await wait_for_state(intake, reply_id, "failed", attempts=1)
+        mine, not_mine = intake.auth(), intake.auth(intake.email_only_key)  # every channel; e-mail only
+        path = f"/v1/webhooks/deliveries/{failed['delivery_id']}"
+        assert (await intake.client.get(path, headers=not_mine)).status_code == 404
+        query = {"message_id": reply_id}
+        listed = await intake.client.get("/v1/webhooks/deliveries", params=query, headers=not_mine)
+        assert listed.status_code == 200 and listed.json() == []
+        assert (await intake.client.post(path + "/replay", headers=not_mine)).status_code == 404
+        since = {"since": failed["created_at"]}
+        none = await intake.client.post("/v1/webhooks/deliveries/replay", json=since, headers=not_mine)
+        assert none.json() == {"replayed": 0}
+
+        shown = await intake.client.get(path, headers=mine)
+        assert shown.status_code == 200 and shown.json()["history"][0]["status"] == 400
+        replayed = await intake.client.post(path + "/replay", headers=mine)
+        assert replayed.status_code == 202
+        await wait_for_state(intake, reply_id, "succeeded", attempts=2)
