@@ -8,23 +8,28 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from services.intake.api import canned, channels, classification, contacts, conversation, customers, tracked
 from services.intake.api import settings as settings_api
+from services.intake.api import webhooks as webhooks_api
 from services.intake.config import IntakeSettings
 from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.conversation import TIMELINE_EVENTS, on_timeline_event
 from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
 from services.intake.handlers.settings import ThreadPolicyCache
+from services.intake.handlers.webhooks import WEBHOOK_EVENTS, on_outbound_message
 from services.intake.indexer import SearchIndexer
 from services.intake.repository.contacts import purge_idempotency_keys
 from services.intake.repository.conversation import erase_content
+from services.intake.repository.webhooks import purge_finished
+from services.intake.webhooks import WebhookSender
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
 from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ROUTING_WORK, SLA_EVENTS
+from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -58,6 +63,22 @@ async def _start(runtime: Runtime) -> None:
         max_waiting_per_adapter=settings.group_commit_max_waiting_per_adapter,
         on_group=group_sizes.observe,
     )
+    sender = WebhookSender(
+        runtime.pool,
+        runtime.clock,
+        timeout_s=settings.webhook_timeout_s,
+        batch=settings.webhook_batch,
+        idle_s=settings.webhook_idle_s,
+        backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+        attempts=Counter(
+            "switchboard_intake_webhook_attempts",
+            "Webhook delivery attempts, by the delivery's state after them (pending: to be retried)",
+            ["state"],
+            registry=runtime.registry,
+        ),
+    )
+    runtime.extras["intake.webhooks"] = sender
+    runtime.tasks.start("intake-webhook-sender", sender.run, stop=sender.stop, trouble=sender.trouble)
 
 
 def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
@@ -66,6 +87,8 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event, accepts=WORK_EVENTS_HANDLED),
         # The contact's timeline and owner; a poll in one transaction (every effect is in the database).
         ConsumerSpec("intake.timeline", timeline_topics, on_timeline_event, batch=True, accepts=TIMELINE_EVENTS),
+        # Outbound messages as webhooks: a delivery row per message and endpoint, sent by `WebhookSender`.
+        ConsumerSpec("intake.webhooks", [OUTBOUND_MESSAGES.name], on_outbound_message, accepts=WEBHOOK_EVENTS),
     ]
 
 
@@ -83,9 +106,13 @@ def _chores(runtime: Runtime) -> Sequence[Chore]:
     async def erase(conn: Conn, cutoff: datetime) -> int:
         return await erase_content(conn, cutoff, now=runtime.clock.now())
 
+    async def purge_webhooks(conn: Conn, cutoff: datetime) -> int:
+        return await purge_finished(conn, before=cutoff)
+
     return [
         Chore("idempotency keys", timedelta(seconds=settings.idempotency_key_retention_s), purge, recorded=False),
         Chore("contact content", timedelta(days=settings.content_retention_days), erase),
+        Chore("webhook deliveries", timedelta(days=settings.webhook_retention_days), purge_webhooks),
         audit_chore("audit_log", settings.audit_retention_days),
     ]
 
@@ -103,6 +130,7 @@ def spec() -> ServiceSpec:
             customers.router,
             classification.router,
             settings_api.router,
+            webhooks_api.router,
         ],
         consumers=_consumers,
         on_start=_start,

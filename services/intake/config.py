@@ -56,6 +56,20 @@ class IntakeSettings(ServiceSettings):
     """How long a reply or note by an agent waits for intake to learn (from routing's events) that the agent owns
     the work, before it is refused: the desktop learns it first."""
 
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    """How long a webhook receiver has to answer one delivery before the attempt counts as failed (and is
+    retried on the schedule of `docs/adapters.md` §6)."""
+    webhook_batch: int = Field(default=50, ge=1, le=1000)
+    """Webhook deliveries each instance keeps in flight at once (each POSTed and recorded on its own, so a slow
+    receiver holds up only its own)."""
+    webhook_idle_s: float = Field(default=0.5, gt=0)
+    """How often an idle webhook sender looks for due deliveries: a new message's webhook leaves within it."""
+    webhook_rotation_overlap_s: int = Field(default=24 * 3600, ge=0)
+    """After a webhook secret is rotated, the old one keeps signing beside the new one this long, so the
+    receiver can switch without refusing a delivery."""
+    webhook_retention_days: int = Field(default=30, ge=1)
+    """Finished webhook deliveries (with the message they carried) and their attempts are deleted after this."""
+
     @model_validator(mode="after")
     def _events_fit(self) -> Self:
         if self.event_text_chars * 4 + EVENT_ALLOWANCE_BYTES > self.max_event_bytes:

@@ -27,6 +27,7 @@ ALERTS = {
     "SwitchboardSlaBreachRate",
     "SwitchboardBackgroundTaskDown",
     "SwitchboardServiceDown",
+    "SwitchboardWebhookDeliveriesFailing",
 }
 """The names docs/operations.md explains."""
 PROMETHEUS_OWN = {"up"}
@@ -108,13 +109,13 @@ def exported() -> dict[str, str]:
     return found
 
 
-def test_the_alert_rules_are_the_six_documented_ones_and_pass_promtool_check(promtool: Path) -> None:
+def test_the_alert_rules_are_the_seven_documented_ones_and_pass_promtool_check(promtool: Path) -> None:
     assert {rule["alert"] for rule in rules()} == ALERTS
     for rule in rules():
         assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
         assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), rule["alert"]
         assert rule["annotations"]["runbook_url"].endswith("operations.md#" + rule["alert"].lower())
-    assert "SUCCESS: 6 rules found" in run(promtool, "check", "rules", "alerts.yml")
+    assert "SUCCESS: 7 rules found" in run(promtool, "check", "rules", "alerts.yml")
 
 
 def test_each_alert_fires_as_its_promtool_unit_tests_expect(promtool: Path) -> None:

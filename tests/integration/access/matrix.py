@@ -156,6 +156,12 @@ LOOKUP: dict[Actor, Outcome] = {
 }  # fmt: skip
 RECLASSIFY = {"category": "complaint", "priority_class": "routine", "reason": "access matrix"}
 
+WEBHOOK_OPERATORS = roles("admin", "ops")
+WEBHOOK_WATCHERS = roles("admin", "ops", "adapter")
+"""Deliveries: every one for admins and ops, those of its channels for an adapter key (tested in intake's own)."""
+NO_ENDPOINT = {"endpoint_id": "00000000-0000-4000-8000-000000000001"}
+NO_DELIVERY = {"delivery_id": "00000000-0000-4000-8000-000000000002"}
+
 intake = partial(Row, "intake")
 INTAKE = [
     *_public("intake"),
@@ -205,6 +211,16 @@ INTAKE = [
     intake("POST", "/v1/classification/explain", roles(*PEOPLE), {}),
     intake("GET", "/v1/intake/settings", roles(*MANAGERS)),
     intake("PUT", "/v1/intake/settings", ADMIN, {}),
+    # Webhook endpoints and deliveries: admins keep endpoints (their secrets), admins and ops watch and replay.
+    # No such endpoint or delivery: the role check alone decides (a 404 or 422 passes it).
+    intake("POST", "/v1/webhooks/endpoints", ADMIN, {}),
+    intake("GET", "/v1/webhooks/endpoints", WEBHOOK_OPERATORS),
+    intake("POST", "/v1/webhooks/endpoints/{endpoint_id}/rotate-secret", ADMIN, params=NO_ENDPOINT),
+    intake("PATCH", "/v1/webhooks/endpoints/{endpoint_id}", ADMIN, {"enabled": True}, NO_ENDPOINT),
+    intake("GET", "/v1/webhooks/deliveries", WEBHOOK_WATCHERS),
+    intake("GET", "/v1/webhooks/deliveries/{delivery_id}", WEBHOOK_WATCHERS, params=NO_DELIVERY),
+    intake("POST", "/v1/webhooks/deliveries/{delivery_id}/replay", WEBHOOK_WATCHERS, params=NO_DELIVERY),
+    intake("POST", "/v1/webhooks/deliveries/replay", WEBHOOK_WATCHERS, {}),
 ]
 
 STAFF_ONLY = roles(*MANAGERS)

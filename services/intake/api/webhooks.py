@@ -1,0 +1,247 @@
+"""`/v1/webhooks`: endpoints that receive `outbound.messages` as signed webhooks (admins keep them), and their
+deliveries with every attempt, replayable (admins and ops). docs/adapters.md §6."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.domain.webhooks import Attempt, Delivery, Endpoint
+from services.intake.handlers import webhooks as handlers
+from services.intake.repository import webhooks as repo
+from shared.auth import Principal, require_roles
+from shared.db import Conn
+from shared.errors import Problem
+from shared.events import Channel
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+ADMIN = require_roles("admin")
+OPERATORS = require_roles("admin", "ops")
+WATCHERS = require_roles("admin", "ops", "adapter")
+"""Deliveries: admins and ops see and replay all; an adapter key those of its channels (as it reports on them)."""
+Kind = Literal["reply", "end_notice", "survey", "page"]
+State = Literal["pending", "succeeded", "failed"]
+
+
+class EndpointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    url: AnyHttpUrl = Field(description="where the deliveries are POSTed (http or https)")
+    channels: list[Channel] = Field(min_length=1, max_length=7)
+    """The messages of these channels come here."""
+    kinds: list[Kind] = Field(default_factory=list, max_length=4)
+    """Only these kinds of message; empty: every kind."""
+
+
+class EndpointOut(BaseModel):
+    endpoint_id: uuid.UUID
+    name: str
+    url: str
+    channels: list[str]
+    kinds: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    rotating_until: datetime | None = Field(description="while set, the previous secret signs beside the new one")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointWithSecret(EndpointOut):
+    secret: str = Field(description="`whsec_…`: the signing secret, shown only in this answer", examples=[
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])  # fmt: skip
+
+
+class EndpointPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+def _endpoint(endpoint: Endpoint) -> EndpointOut:
+    return EndpointOut(**{**vars(endpoint), "channels": list(endpoint.channels), "kinds": list(endpoint.kinds)})
+
+
+def _with_secret(endpoint: Endpoint, secret: str) -> EndpointWithSecret:
+    return EndpointWithSecret(**_endpoint(endpoint).model_dump(), secret=secret)
+
+
+def _missing(endpoint_id: uuid.UUID) -> Problem:
+    return Problem(404, "Not found", f"no webhook endpoint {endpoint_id}")
+
+
+@router.post("/endpoints", status_code=201, response_model=EndpointWithSecret, summary="Register an endpoint")
+async def create_endpoint(
+    body: EndpointIn, request: Request, who: Annotated[Principal, Depends(ADMIN)]
+) -> EndpointWithSecret:
+    """Deliveries start with the next message of its channels. 409 `conflict` when the name is taken."""
+    try:
+        endpoint, secret = await handlers.create_endpoint(
+            deps_of(request).pool, name=body.name, url=str(body.url), channels=body.channels, kinds=body.kinds,
+            by=f"{who.role}:{who.subject}", now=clock_of(request).now(),
+        )  # fmt: skip
+    except handlers.NameTaken as exc:
+        raise Problem(409, "Conflict", f"a webhook endpoint named {body.name!r} exists") from exc
+    return _with_secret(endpoint, secret)
+
+
+@router.get("/endpoints", response_model=list[EndpointOut], summary="List endpoints (no secrets)")
+async def list_endpoints(request: Request, _who: Annotated[Principal, Depends(OPERATORS)]) -> list[EndpointOut]:
+    async with deps_of(request).pool.acquire() as conn:
+        return [_endpoint(e) for e in await repo.list_endpoints(conn)]
+
+
+@router.post("/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret, summary="Rotate")
+async def rotate_secret(
+    endpoint_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(ADMIN)]
+) -> EndpointWithSecret:
+    """A new secret, shown once; the old one keeps signing beside it for `webhook_rotation_overlap_s`."""
+    overlap = timedelta(seconds=settings_of(request).webhook_rotation_overlap_s)
+    try:
+        endpoint, secret = await handlers.rotate_secret(
+            deps_of(request).pool, endpoint_id=endpoint_id, by=f"{who.role}:{who.subject}",
+            now=clock_of(request).now(), overlap=overlap,
+        )  # fmt: skip
+    except handlers.EndpointMissing as exc:
+        raise _missing(endpoint_id) from exc
+    return _with_secret(endpoint, secret)
+
+
+@router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut, summary="Enable or disable an endpoint")
+async def patch_endpoint(
+    endpoint_id: uuid.UUID, body: EndpointPatch, request: Request, who: Annotated[Principal, Depends(ADMIN)]
+) -> EndpointOut:
+    """A disabled endpoint gets no new deliveries and its pending ones wait; enabling it sends them."""
+    try:
+        endpoint = await handlers.set_enabled(
+            deps_of(request).pool, endpoint_id=endpoint_id, enabled=body.enabled,
+            by=f"{who.role}:{who.subject}", now=clock_of(request).now(),
+        )  # fmt: skip
+    except handlers.EndpointMissing as exc:
+        raise _missing(endpoint_id) from exc
+    return _endpoint(endpoint)
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    status: int | None = Field(description="the receiver's HTTP status; null when it did not answer")
+    error: str | None = Field(description="why there was no answer: `ConnectTimeout`, `ConnectError`, …")
+    response: str | None = Field(description="the answer's first 200 characters, addresses and numbers masked")
+
+
+class DeliveryOut(BaseModel):
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    message_id: uuid.UUID = Field(description="also the `webhook-id` header of every attempt")
+    contact_id: uuid.UUID | None
+    channel: str
+    kind: str | None
+    state: State
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class DeliveryDetail(DeliveryOut):
+    history: list[AttemptOut]
+
+
+def _delivery(d: Delivery) -> DeliveryOut:
+    return DeliveryOut(**{k: v for k, v in vars(d).items() if k != "history"})
+
+
+def _attempt(a: Attempt) -> AttemptOut:
+    return AttemptOut(**vars(a))
+
+
+def _channels(who: Principal) -> list[str] | None:
+    return sorted(who.channels) if who.role == "adapter" else None
+
+
+async def _visible(conn: Conn, delivery_id: uuid.UUID, who: Principal) -> Delivery:
+    """The delivery, if there is one and `who` may see it: an adapter key only those of its channels (others
+    are not there for it)."""
+    found = await repo.get_delivery(conn, delivery_id)
+    allowed = _channels(who)
+    if found is None or (allowed is not None and found.channel not in allowed):
+        raise Problem(404, "Not found", f"no webhook delivery {delivery_id}")
+    return found
+
+
+@router.get("/deliveries", response_model=list[DeliveryOut], summary="List deliveries, newest first")
+async def list_deliveries(
+    request: Request,
+    who: Annotated[Principal, Depends(WATCHERS)],
+    state: State | None = None,
+    endpoint_id: uuid.UUID | None = None,
+    message_id: uuid.UUID | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="made at or after")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeliveryOut]:
+    async with deps_of(request).pool.acquire() as conn:
+        rows = await repo.list_deliveries(
+            conn, state=state, endpoint_id=endpoint_id, message_id=message_id, since=since, limit=limit,
+            channels=_channels(who),
+        )  # fmt: skip
+    return [_delivery(d) for d in rows]
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail, summary="One delivery and its attempts")
+async def get_delivery(
+    delivery_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
+) -> DeliveryDetail:
+    async with deps_of(request).pool.acquire() as conn:
+        found = await _visible(conn, delivery_id, who)
+    return DeliveryDetail(**_delivery(found).model_dump(), history=[_attempt(a) for a in found.history])
+
+
+class Replayed(BaseModel):
+    replayed: int = Field(description="deliveries queued to be sent again")
+
+
+@router.post("/deliveries/{delivery_id}/replay", status_code=202, response_model=Replayed, summary="Replay one")
+async def replay_delivery(
+    delivery_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
+) -> Replayed:
+    """Sends a finished delivery again, with the same `webhook-id` and a fresh retry schedule. 409 while it
+    is still pending (it is being sent already)."""
+    pool = deps_of(request).pool
+    count = await handlers.replay(pool, by=f"{who.role}:{who.subject}", now=clock_of(request).now(),
+                                  delivery_id=delivery_id, channels=_channels(who))  # fmt: skip
+    if count == 0:
+        async with pool.acquire() as conn:
+            await _visible(conn, delivery_id, who)
+        raise Problem(409, "Conflict", "the delivery is pending: it is being sent already")
+    return Replayed(replayed=count)
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(description="deliveries made at or after this time")
+    state: Literal["failed", "succeeded"] = "failed"
+    endpoint_id: uuid.UUID | None = None
+
+
+@router.post("/deliveries/replay", status_code=202, response_model=Replayed, summary="Replay many")
+async def replay_deliveries(
+    body: ReplayIn, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
+) -> Replayed:
+    """Every delivery in `state` (failed, by default) made since `since`, of one endpoint or all (an adapter
+    key: of its channels)."""
+    count = await handlers.replay(
+        deps_of(request).pool, by=f"{who.role}:{who.subject}", now=clock_of(request).now(), state=body.state,
+        endpoint_id=body.endpoint_id, since=body.since, channels=_channels(who),
+    )  # fmt: skip
+    return Replayed(replayed=count)

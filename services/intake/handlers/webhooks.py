@@ -1,0 +1,238 @@
+"""Outbound messages as signed webhooks: endpoints admins keep, one delivery per message and endpoint (written by
+the consumer of `outbound.messages`, in its inbox transaction), and `send_due`, one step of the sender.
+
+The database is the truth: a delivery is pending until a receiver answers 2xx, and every attempt carries the
+same `webhook-id` (the message id), so a receiver dedupes what a retry or a sender's crash sends twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import httpx
+
+from services.intake.domain.webhooks import (
+    SECRET_BYTES,
+    SNIPPET_CHARS,
+    Due,
+    Endpoint,
+    Outcome,
+    outcome,
+    retry_delay_s,
+    secret_from,
+    signature_header,
+    snippet,
+)
+from services.intake.repository import webhooks as repo
+from services.intake.repository.rules import audit
+from shared.clock import Clock
+from shared.db import Conn
+from shared.events import Event, OutboundMessageRequestedV1
+from shared.kafka import Delivery
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_EVENTS: frozenset[type[Event]] = frozenset({OutboundMessageRequestedV1})
+
+
+class NameTaken(Exception):
+    pass
+
+
+class EndpointMissing(LookupError):
+    pass
+
+
+async def on_outbound_message(conn: Conn, delivery: Delivery) -> None:
+    """One pending delivery per endpoint that takes the message (registered by the time it was requested); the
+    body is the envelope as it was on the topic: a webhook receiver reads exactly what a Kafka consumer reads."""
+    event = delivery.decoded.event
+    if not isinstance(event, OutboundMessageRequestedV1) or delivery.record.value is None:
+        return
+    await repo.insert_deliveries(
+        conn,
+        message_id=event.message_id,
+        contact_id=event.contact_id,
+        channel=event.channel,
+        kind=event.kind,
+        body=delivery.record.value,
+        now=delivery.decoded.envelope.time,
+    )
+
+
+def _new_secret() -> str:
+    return secret_from(secrets.token_bytes(SECRET_BYTES))
+
+
+async def create_endpoint(
+    pool: asyncpg.Pool,
+    *,
+    name: str,
+    url: str,
+    channels: Sequence[str],
+    kinds: Sequence[str],
+    by: str,
+    now: datetime,
+) -> tuple[Endpoint, str]:
+    """The endpoint and its signing secret, which is shown this once."""
+    secret = _new_secret()
+    async with pool.acquire() as conn, conn.transaction():
+        endpoint = await repo.insert_endpoint(
+            conn,
+            endpoint_id=uuid.uuid4(),
+            name=name,
+            url=url,
+            channels=sorted(set(channels)),
+            kinds=sorted(set(kinds)),
+            secret=secret,
+            by=by,
+            now=now,
+        )
+        if endpoint is None:
+            raise NameTaken(name)
+        detail = {"name": name, "channels": list(endpoint.channels), "kinds": list(endpoint.kinds)}
+        await audit(conn, actor=by, action="webhook.created", target=f"webhook:{endpoint.endpoint_id}",
+                    detail=detail, at=now)  # fmt: skip
+    return endpoint, secret
+
+
+async def rotate_secret(
+    pool: asyncpg.Pool, *, endpoint_id: uuid.UUID, by: str, now: datetime, overlap: timedelta
+) -> tuple[Endpoint, str]:
+    """A new secret, shown this once; the old one keeps signing beside it for `overlap`."""
+    secret = _new_secret()
+    async with pool.acquire() as conn, conn.transaction():
+        endpoint = await repo.rotate_secret(
+            conn, endpoint_id=endpoint_id, secret=secret, previous_until=now + overlap, now=now
+        )
+        if endpoint is None:
+            raise EndpointMissing(endpoint_id)
+        await audit(conn, actor=by, action="webhook.secret_rotated", target=f"webhook:{endpoint_id}",
+                    detail={"old_signs_until": (now + overlap).isoformat()}, at=now)  # fmt: skip
+    return endpoint, secret
+
+
+async def set_enabled(
+    pool: asyncpg.Pool, *, endpoint_id: uuid.UUID, enabled: bool, by: str, now: datetime
+) -> Endpoint:
+    async with pool.acquire() as conn, conn.transaction():
+        endpoint = await repo.set_enabled(
+            conn, endpoint_id=endpoint_id, enabled=enabled, reason=f"disabled by {by}", now=now
+        )
+        if endpoint is None:
+            raise EndpointMissing(endpoint_id)
+        await audit(conn, actor=by, action="webhook.enabled" if enabled else "webhook.disabled",
+                    target=f"webhook:{endpoint_id}", detail={}, at=now)  # fmt: skip
+    return endpoint
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None
+    error: str | None
+    response: str | None
+    duration_ms: int
+
+
+async def _post(client: httpx.AsyncClient, due: Due, now: datetime) -> Answer:
+    timestamp = int(now.timestamp())
+    webhook_id = str(due.message_id)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(due.secrets, webhook_id, timestamp, due.body),
+    }
+    began = time.monotonic()
+    try:
+        async with client.stream("POST", due.url, content=due.body, headers=headers) as response:
+            head = b""
+            async for chunk in response.aiter_raw():  # only the start: a receiver's answer may be huge
+                head += chunk
+                if len(head) >= SNIPPET_CHARS * 4:
+                    break
+            text = head.decode("utf-8", "replace")
+            return Answer(response.status_code, None, snippet(text), int((time.monotonic() - began) * 1000))
+    except httpx.HTTPError as exc:  # timeouts, refused and broken connections, bad URLs: each worth a retry
+        return Answer(None, type(exc).__name__, None, int((time.monotonic() - began) * 1000))
+
+
+async def take_due(pool: asyncpg.Pool, *, now: datetime, limit: int, lease: timedelta) -> list[Due]:
+    """Up to `limit` due deliveries, each this sender's for one attempt until `now + lease`."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await repo.claim_due(conn, now=now, lease_until=now + lease, limit=limit)
+
+
+async def deliver(pool: asyncpg.Pool, client: httpx.AsyncClient, due: Due, *, clock: Clock, spread: float) -> str:
+    """POST one taken delivery and record the answer; the delivery's state after it: `succeeded`, `failed`, or
+    `pending` again after the schedule's next wait (`spread` in [0, 1) places it within the jitter)."""
+    started = clock.now()
+    answer = await _post(client, due, started)
+    async with pool.acquire() as conn, conn.transaction():
+        return await _record(conn, due, answer, started_at=started, now=clock.now(), spread=spread)
+
+
+async def send_due(
+    pool: asyncpg.Pool, client: httpx.AsyncClient, *, clock: Clock, batch: int, lease: timedelta
+) -> int:
+    """One step: take up to `batch` due deliveries and deliver them together; how many were attempted."""
+    taken = await take_due(pool, now=clock.now(), limit=batch, lease=lease)
+    rand = random.Random()  # noqa: S311 — spreading retries, not cryptography
+    await asyncio.gather(*(deliver(pool, client, due, clock=clock, spread=rand.random()) for due in taken))
+    return len(taken)
+
+
+async def _record(
+    conn: Conn, due: Due, answer: Answer, *, started_at: datetime, now: datetime, spread: float
+) -> str:
+    result = outcome(answer.status)
+    next_at: datetime | None = None
+    state = "failed"
+    if result is Outcome.SUCCEEDED:
+        state = "succeeded"
+    elif result is Outcome.RETRY:
+        delay = retry_delay_s(due.failed_in_round, spread)
+        if delay is not None:
+            state, next_at = "pending", now + timedelta(seconds=delay)
+    elif result is Outcome.GONE:
+        await repo.set_enabled(conn, endpoint_id=due.endpoint_id, enabled=False, reason="410 Gone", now=now)
+        log.warning("webhook endpoint %s answered 410 Gone: disabled", due.endpoint_id)
+    await repo.record_attempt(
+        conn, due=due, started_at=started_at, duration_ms=answer.duration_ms, status=answer.status,
+        error=answer.error, response=answer.response, state=state, next_attempt_at=next_at, now=now,
+    )  # fmt: skip
+    if state == "failed":
+        log.info("webhook delivery %s failed after attempt %d (%s)", due.delivery_id, due.attempt,
+                 answer.status or answer.error)  # fmt: skip
+    return state
+
+
+async def replay(
+    pool: asyncpg.Pool,
+    *,
+    by: str,
+    now: datetime,
+    delivery_id: uuid.UUID | None = None,
+    state: str | None = None,
+    endpoint_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    channels: Sequence[str] | None = None,
+) -> int:
+    async with pool.acquire() as conn, conn.transaction():
+        count = await repo.replay(
+            conn, now=now, delivery_id=delivery_id, state=state, endpoint_id=endpoint_id, since=since,
+            channels=channels,
+        )  # fmt: skip
+        target = f"webhook-delivery:{delivery_id}" if delivery_id else f"webhook:{endpoint_id or 'all'}"
+        detail = {"replayed": count, "state": state, "since": since.isoformat() if since else None}
+        await audit(conn, actor=by, action="webhook.replayed", target=target, detail=detail, at=now)
+    return count
