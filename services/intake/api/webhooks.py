@@ -18,6 +18,7 @@ from shared.auth import Principal, require_roles
 from shared.db import Conn
 from shared.errors import Problem
 from shared.events import Channel
+from shared.openapi import example
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 ADMIN = require_roles("admin")
@@ -26,10 +27,49 @@ WATCHERS = require_roles("admin", "ops", "adapter")
 """Deliveries: admins and ops see and replay all; an adapter key those of its channels (as it reports on them)."""
 Kind = Literal["reply", "end_notice", "survey", "page"]
 State = Literal["pending", "succeeded", "failed"]
+ENDPOINT_ID = "5b0d7f1e-2c3a-4d5e-8f90-a1b2c3d4e5f6"
+ENDPOINT = {
+    "endpoint_id": ENDPOINT_ID,
+    "name": "chat-widget",
+    "url": "https://chat.example.com/switchboard/webhooks",
+    "channels": ["chat"],
+    "kinds": ["reply", "end_notice"],
+    "enabled": True,
+    "disabled_reason": "the receiver answered 410 Gone",
+    "rotating_until": "2026-12-07T09:30:00Z",
+    "created_by": "admin:ops-lead",
+    "created_at": "2026-12-01T08:00:00Z",
+    "updated_at": "2026-12-06T09:30:00Z",
+}
+DELIVERY = {
+    "delivery_id": "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f",
+    "endpoint_id": ENDPOINT_ID,
+    "message_id": "7d3c2b1a-0f9e-4d8c-a7b6-c5d4e3f2a1b0",
+    "contact_id": "3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7",
+    "channel": "chat",
+    "kind": "reply",
+    "state": "failed",
+    "attempts": 8,
+    "next_attempt_at": "2026-12-06T10:05:00Z",
+    "last_status": 503,
+    "last_error": "ConnectTimeout",
+    "created_at": "2026-12-05T07:00:00Z",
+    "finished_at": "2026-12-06T10:05:00Z",
+}
+ATTEMPT = {
+    "attempt": 1,
+    "started_at": "2026-12-05T07:00:01Z",
+    "duration_ms": 212,
+    "status": 503,
+    "error": "ConnectTimeout",
+    "response": "Service Unavailable",
+}
 
 
 class EndpointIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        name="chat-widget", url="https://chat.example.com/switchboard/webhooks", channels=["chat"], kinds=["reply"]
+    )
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     url: AnyHttpUrl = Field(description="where the deliveries are POSTed (http or https)")
@@ -40,6 +80,8 @@ class EndpointIn(BaseModel):
 
 
 class EndpointOut(BaseModel):
+    model_config = example(**ENDPOINT)
+
     endpoint_id: uuid.UUID
     name: str
     url: str
@@ -54,12 +96,14 @@ class EndpointOut(BaseModel):
 
 
 class EndpointWithSecret(EndpointOut):
+    model_config = example(**ENDPOINT, secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")  # noqa: S106 — an example
+
     secret: str = Field(description="`whsec_…`: the signing secret, shown only in this answer", examples=[
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])  # fmt: skip
 
 
 class EndpointPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(enabled=False)
 
     enabled: bool
 
@@ -129,6 +173,8 @@ async def patch_endpoint(
 
 
 class AttemptOut(BaseModel):
+    model_config = example(**ATTEMPT)
+
     attempt: int
     started_at: datetime
     duration_ms: int
@@ -138,6 +184,8 @@ class AttemptOut(BaseModel):
 
 
 class DeliveryOut(BaseModel):
+    model_config = example(**DELIVERY)
+
     delivery_id: uuid.UUID
     endpoint_id: uuid.UUID
     message_id: uuid.UUID = Field(description="also the `webhook-id` header of every attempt")
@@ -154,6 +202,8 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveryDetail(DeliveryOut):
+    model_config = example(**DELIVERY, history=[ATTEMPT])
+
     history: list[AttemptOut]
 
 
@@ -207,6 +257,8 @@ async def get_delivery(
 
 
 class Replayed(BaseModel):
+    model_config = example(replayed=3)
+
     replayed: int = Field(description="deliveries queued to be sent again")
 
 
@@ -227,7 +279,9 @@ async def replay_delivery(
 
 
 class ReplayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid") | example(
+        since="2026-12-05T00:00:00Z", state="failed", endpoint_id=ENDPOINT_ID
+    )
 
     since: AwareDatetime = Field(description="deliveries made at or after this time")
     state: Literal["failed", "succeeded"] = "failed"
