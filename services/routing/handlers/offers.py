@@ -39,6 +39,7 @@ from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
+from services.routing.repository.leases import Fence, Fenced, holds_fence
 from shared.events import (
     OutgoingMessage,
     WorkAssignedV1,
@@ -51,19 +52,8 @@ from shared.events import (
 from shared.outbox import enqueue_many
 
 
-class Fenced(Exception):
-    """This instance no longer holds the pool's lease: it must not decide."""
-
-
 class OfferClosed(Conflict):
     """The offer was answered or closed in another transaction before this one could close it."""
-
-
-@dataclass(frozen=True)
-class Fence:
-    pool: str
-    holder: str
-    epoch: int
 
 
 def jsonable(value: Any) -> Any:
@@ -232,7 +222,7 @@ async def make_offers(
     rows this transaction holds are read), every proposal checked (`vet_offers`: capacity counted across the
     batch), then offers, work states, idle clocks, history, desktop messages and events written with one
     statement each. Raises `Fenced`."""
-    if fence is not None and not await feed.holds_fence(
+    if fence is not None and not await holds_fence(
         tx.conn, pool=fence.pool, holder=fence.holder, epoch=fence.epoch, now=tx.now
     ):
         raise Fenced(fence.pool)
