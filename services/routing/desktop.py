@@ -27,14 +27,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES
 from services.routing.handlers.common import Actor, Tx, agent_changed
-from services.routing.handlers.offers import (
-    accept_offer,
-    decline_offer,
-    jsonable,
-    set_presence,
-    work_view,
-)
+from services.routing.handlers.offers import accept_offer, decline_offer, set_presence
 from services.routing.handlers.paging import acknowledge
+from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo

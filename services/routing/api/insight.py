@@ -28,7 +28,7 @@ from services.routing.domain.model import (
 from services.routing.domain.policy import Policy, priority_at, static_priority
 from services.routing.domain.records import to_agent, to_work
 from services.routing.handlers.common import Tx
-from services.routing.handlers.offers import work_view
+from services.routing.handlers.views import work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import figures as figures_repo
 from services.routing.repository import leases
