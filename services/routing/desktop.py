@@ -27,8 +27,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES
 from services.routing.handlers.common import Actor, Tx, agent_changed
-from services.routing.handlers.offers import accept_offer, decline_offer, set_presence
+from services.routing.handlers.offers import accept_offer, decline_offer
 from services.routing.handlers.paging import acknowledge
+from services.routing.handlers.presence import set_presence
 from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed

@@ -33,8 +33,9 @@ from services.routing.domain.timers import TimerKind, Timers
 from services.routing.handlers.callbacks import callback_due, department_deadline
 from services.routing.handlers.commands import wrap_up_expired
 from services.routing.handlers.common import SYSTEM, Tx
-from services.routing.handlers.offers import fail_offer, lock_offer, make_offers, set_presence
+from services.routing.handlers.offers import fail_offer, lock_offer, make_offers
 from services.routing.handlers.paging import page_due
+from services.routing.handlers.presence import set_presence
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed, leases
 from services.routing.repository import offers as offer_repo

@@ -6,7 +6,6 @@ supervisor, a stale engine — can put an agent over capacity.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -15,11 +14,11 @@ from typing import Any
 
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, after_failed_offer, check
 from services.routing.domain.records import (
-    AgentRecord,
     OfferRecord,
     WorkRecord,
     vet_offers,
 )
+from services.routing.handlers import presence
 from services.routing.handlers.common import (
     SOURCE,
     SYSTEM,
@@ -28,7 +27,6 @@ from services.routing.handlers.common import (
     agent_changed,
     change_notice,
     history,
-    publish_presence,
     publish_work,
     queued_event,
 )
@@ -296,33 +294,8 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
     agent = await agent_repo.get_agent(tx.conn, offer.agent_id, for_update=True)
     if agent is not None:
         if status == "expired" and tx.policy.missed_offer_sets_away and agent.presence == "available":
-            await set_presence(tx, agent, presence="away", reason="missed an offer", actor=SYSTEM)
+            await presence.set_presence(tx, agent, presence="away", reason="missed an offer", actor=SYSTEM)
         else:
             await agent_changed(tx, agent)
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
     return work
-
-
-async def set_presence(
-    tx: Tx, agent: AgentRecord, *, presence: str, reason: str | None, actor: Actor
-) -> AgentRecord:
-    """Offline or away withdraws the agent's live offers (they move on at once, not counted as failures)."""
-    await agent_repo.set_presence(tx.conn, agent_id=agent.agent_id, presence=presence, reason=reason, now=tx.now)
-    if presence != "available":
-        # Read unlocked: one of them may be accepted or declined while this runs (the agent answering another
-        # offer as this one expires). Such an offer has nothing left to withdraw.
-        for offer in await offer_repo.live_offers_for_agent(tx.conn, agent.agent_id):
-            with contextlib.suppress(OfferClosed):
-                await fail_offer(tx, offer, status="withdrawn", reason=f"agent {presence}", actor=actor)
-    updated = await agent_repo.get_agent(tx.conn, agent.agent_id)
-    assert updated is not None
-    await publish_presence(tx, updated)
-    await feed.to_desktop(
-        tx.conn,
-        agent_id=agent.agent_id,
-        kind="presence",
-        body={"presence": presence, "reason": reason, "by": actor.label},
-        now=tx.now,
-    )
-    await agent_changed(tx, updated)
-    return updated
