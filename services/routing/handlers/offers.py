@@ -7,13 +7,15 @@ supervisor, a stale engine — can put an agent over capacity.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, after_failed_offer, check
 from services.routing.domain.records import (
+    AgentRecord,
+    ContactRecord,
     OfferRecord,
     WorkRecord,
     vet_offers,
@@ -90,24 +92,57 @@ async def make_offers(
     )
     if not vetted.made:
         return Offers((), vetted.rejected)
-    decisions = {p[0]: p[2] for p in proposals}
-    forced_label = forced_by.label if forced_by else None
     contacts = await work_repo.get_contacts(tx.conn, [w.contact_id for w, _ in vetted.made])
     expires_at = tx.now + timedelta(seconds=tx.policy.offer_timeout_s)
-    made: list[tuple[uuid.UUID, uuid.UUID]] = []
-    offers: list[tuple[uuid.UUID, uuid.UUID, str, str, dict[str, Any]]] = []
-    history: list[tuple[uuid.UUID, str, str, dict[str, Any]]] = []
-    notices: list[str] = []
-    desktop: list[tuple[str, str, dict[str, Any]]] = []
-    events: list[OutgoingMessage] = []
-    for work, agent in vetted.made:
+    decisions = {p[0]: p[2] for p in proposals}
+    rows = _offer_rows(tx, vetted.made, decisions, contacts, expires_at=expires_at, forced_by=forced_by)
+    await offer_repo.insert_offers(
+        tx.conn,
+        offers=rows.offers,
+        epoch=fence.epoch if fence else 0,
+        now=tx.now,
+        expires_at=expires_at,
+        forced_by=forced_by.label if forced_by else None,
+    )
+    await work_repo.mark_offered(tx.conn, slots=[(w.work_id, a.agent_id) for w, a in vetted.made], now=tx.now)
+    await agent_repo.touch_idle_many(tx.conn, agent_ids=[a.agent_id for _, a in vetted.made], now=tx.now)
+    await work_repo.add_histories_and_notify(tx.conn, entries=rows.history, now=tx.now, notices=rows.notices)
+    await feed.to_desktops(tx.conn, messages=rows.desktop, now=tx.now)
+    await enqueue_many(tx.conn, rows.events, now=tx.now)
+    return Offers(tuple(rows.made), vetted.rejected)
+
+
+@dataclass
+class _OfferRows:
+    """A batch of offers as rows: one list for each statement that writes them."""
+
+    made: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    offers: list[tuple[uuid.UUID, uuid.UUID, str, str, dict[str, Any]]] = field(default_factory=list)
+    history: list[tuple[uuid.UUID, str, str, dict[str, Any]]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    desktop: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    events: list[OutgoingMessage] = field(default_factory=list)
+
+
+def _offer_rows(
+    tx: Tx,
+    made: Sequence[tuple[WorkRecord, AgentRecord]],
+    decisions: Mapping[uuid.UUID, dict[str, Any]],
+    contacts: Mapping[uuid.UUID, ContactRecord],
+    *,
+    expires_at: datetime,
+    forced_by: Actor | None,
+) -> _OfferRows:
+    rows = _OfferRows()
+    forced_label = forced_by.label if forced_by else None
+    for work, agent in made:
         offer_id = uuid.uuid4()
         decision = decisions[work.work_id]
         rule = str(decision.get("rule", ""))
         offered = replace(work, state="offered", slot_agent_id=agent.agent_id, updated_at=tx.now)
-        made.append((work.work_id, offer_id))
-        offers.append((offer_id, work.work_id, agent.agent_id, work.pool, jsonable(decision)))
-        history.append(
+        rows.made.append((work.work_id, offer_id))
+        rows.offers.append((offer_id, work.work_id, agent.agent_id, work.pool, jsonable(decision)))
+        rows.history.append(
             (
                 work.work_id,
                 "offered",
@@ -115,8 +150,8 @@ async def make_offers(
                 {"agent_id": agent.agent_id, "offer_id": str(offer_id), "rule": rule},
             )
         )
-        notices.append(change_notice(tx, work.pool, "offer", str(work.work_id)))
-        desktop.append(
+        rows.notices.append(change_notice(tx, work.pool, "offer", str(work.work_id)))
+        rows.desktop.append(
             (
                 agent.agent_id,
                 "offer",
@@ -131,21 +166,8 @@ async def make_offers(
             expires_at=expires_at,
             reasons=[rule] if rule else [],
         )
-        events.append(encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool))
-    await offer_repo.insert_offers(
-        tx.conn,
-        offers=offers,
-        epoch=fence.epoch if fence else 0,
-        now=tx.now,
-        expires_at=expires_at,
-        forced_by=forced_label,
-    )
-    await work_repo.mark_offered(tx.conn, slots=[(w.work_id, a.agent_id) for w, a in vetted.made], now=tx.now)
-    await agent_repo.touch_idle_many(tx.conn, agent_ids=[a.agent_id for _, a in vetted.made], now=tx.now)
-    await work_repo.add_histories_and_notify(tx.conn, entries=history, now=tx.now, notices=notices)
-    await feed.to_desktops(tx.conn, messages=desktop, now=tx.now)
-    await enqueue_many(tx.conn, events, now=tx.now)
-    return Offers(tuple(made), vetted.rejected)
+        rows.events.append(encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool))
+    return rows
 
 
 async def lock_offer(tx: Tx, offer_id: uuid.UUID) -> OfferRecord | None:
@@ -263,23 +285,7 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
     await history(
         tx, work, f"offer_{status}", actor, agent_id=offer.agent_id, reason=reason, next_state=next_state
     )
-    if status == "expired":
-        event: WorkOfferExpiredV1 | WorkOfferDeclinedV1 = WorkOfferExpiredV1(
-            work_id=work.work_id,
-            contact_id=work.contact_id,
-            agent_id=offer.agent_id,
-            offer_id=offer.offer_id,
-            reason=reason,
-        )
-    else:
-        event = WorkOfferDeclinedV1(
-            work_id=work.work_id,
-            contact_id=work.contact_id,
-            agent_id=offer.agent_id,
-            offer_id=offer.offer_id,
-            reason=reason if status == "declined" else f"withdrawn: {reason}",
-        )
-    await publish_work(tx, work, event)
+    await publish_work(tx, work, _failed_offer_event(work, offer, status=status, reason=reason))
     reasons = [f"offer {status}" + (f": {reason}" if reason else "")]
     if next_state == "supervisor":
         reasons.append(f"{failed} offers failed (limit {tx.policy.max_offers})")
@@ -299,3 +305,24 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
             await agent_changed(tx, agent)
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
     return work
+
+
+def _failed_offer_event(
+    work: WorkRecord, offer: OfferRecord, *, status: str, reason: str | None
+) -> WorkOfferExpiredV1 | WorkOfferDeclinedV1:
+    """A missed offer is `offer_expired`; a declined or withdrawn one `offer_declined`, the reason saying which."""
+    if status == "expired":
+        return WorkOfferExpiredV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            agent_id=offer.agent_id,
+            offer_id=offer.offer_id,
+            reason=reason,
+        )
+    return WorkOfferDeclinedV1(
+        work_id=work.work_id,
+        contact_id=work.contact_id,
+        agent_id=offer.agent_id,
+        offer_id=offer.offer_id,
+        reason=reason if status == "declined" else f"withdrawn: {reason}",
+    )
