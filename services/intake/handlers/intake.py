@@ -204,10 +204,8 @@ async def accept_found(
     found: contacts.Lookup,
     writes: Writes,
 ) -> Accepted:
-    """Accepting one message (already `prepared`, not a duplicate by key) once its lookup is made, in the
-    caller's transaction: a duplicate by natural key answered as one, else the sender identified (or created),
-    the message threaded onto an open contact or opening a new one, classified, stored and announced through
-    `writes`."""
+    """One message (already `prepared`, no duplicate by key) once its lookup is made, in the caller's transaction:
+    a duplicate by natural key, or its sender, thread and classification stored and announced through `writes`."""
     if found.seen is not None:
         if idempotency_key is not None:
             await contacts.insert_idempotency_key(
@@ -219,7 +217,6 @@ async def accept_found(
     subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
     decision = await _thread(conn, deps, inbound, sender, found, subject_key, now=now)
     message_id = uuid.uuid4()
-    ruleset = await deps.rules.get(conn)
     facts = Facts(
         text=inbound.text,
         subject=inbound.subject or "",
@@ -227,6 +224,7 @@ async def accept_found(
         ivr_selections=inbound.ivr_selections,
         customer=sender.attributes,
     )
+    classification = classify(await deps.rules.get(conn), facts)
     if decision.contact_id is not None:
         return await _add_to_thread(
             conn,
@@ -235,31 +233,26 @@ async def accept_found(
             sender,
             decision,
             message_id=message_id,
-            follow_up=classify(ruleset, facts),
+            follow_up=classification,
             adapter=adapter,
             idempotency_key=idempotency_key,
             writes=writes,
             now=now,
         )
-    new_contact = contacts.NewContact(
-        contact_id=uuid.uuid4(),
+    return await _open_contact(
+        conn,
+        deps,
+        inbound,
+        sender,
         message_id=message_id,
-        inbound=inbound,
-        customer_id=sender.customer_id,
         subject_key=subject_key,
-        classification=classify(ruleset, facts),
-        conflicts=who.conflicts,
+        classification=classification,
+        who=who,
         adapter=adapter,
         idempotency_key=idempotency_key,
+        writes=writes,
         now=now,
-        status="ignored" if inbound.automatic else "received",
-        tracked=None if inbound.automatic else tracked_reason(sender.attributes),
     )
-    await writes.new_contact(conn, new_contact)
-    if not inbound.automatic:
-        # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
-        await _announce_new(conn, deps, inbound, sender, new_contact, writes, now=now)
-    return Accepted(new_contact.contact_id, message_id, "created")
 
 
 @dataclass(frozen=True)
@@ -381,6 +374,43 @@ async def _add_to_thread(
     if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
         await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now, writes=writes)
     return Accepted(contact_id, message_id, "threaded")
+
+
+async def _open_contact(
+    conn: Conn,
+    deps: Deps,
+    inbound: Inbound,
+    sender: _Sender,
+    *,
+    message_id: uuid.UUID,
+    subject_key: str,
+    classification: Classification,
+    who: Identification,
+    adapter: str,
+    idempotency_key: str | None,
+    writes: Writes,
+    now: datetime,
+) -> Accepted:
+    """The message opens a new contact of its sender's."""
+    new_contact = contacts.NewContact(
+        contact_id=uuid.uuid4(),
+        message_id=message_id,
+        inbound=inbound,
+        customer_id=sender.customer_id,
+        subject_key=subject_key,
+        classification=classification,
+        conflicts=who.conflicts,
+        adapter=adapter,
+        idempotency_key=idempotency_key,
+        now=now,
+        status="ignored" if inbound.automatic else "received",
+        tracked=None if inbound.automatic else tracked_reason(sender.attributes),
+    )
+    await writes.new_contact(conn, new_contact)
+    if not inbound.automatic:
+        # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
+        await _announce_new(conn, deps, inbound, sender, new_contact, writes, now=now)
+    return Accepted(new_contact.contact_id, message_id, "created")
 
 
 async def _announce_new(
