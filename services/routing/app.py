@@ -17,14 +17,13 @@ from fastapi import FastAPI
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.routing.api import agents, insight, paging, work
+from services.routing.api import agents, desktop, insight, paging, work
 from services.routing.config import RoutingSettings
-from services.routing.desktop import DesktopHub
-from services.routing.desktop import router as desktop_router
 from services.routing.dispatcher import Dispatcher
 from services.routing.domain import figures as figures_domain
 from services.routing.handlers.common import HANDLE_SECONDS, WAIT_SECONDS, Tx
 from services.routing.handlers.events import dispatch_table, handle_events
+from services.routing.hub import DesktopHub
 from services.routing.repository import figures as figures_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.policy import PolicyCache
@@ -231,7 +230,7 @@ def spec() -> ServiceSpec:
         name="routing",
         chores=_retention,
         migrations=MIGRATIONS,
-        routers=[agents.router, work.router, insight.router, paging.router, desktop_router],
+        routers=[agents.router, work.router, insight.router, paging.router, desktop.router],
         consumers=consumers,
         on_start=on_start,
         on_stop=on_stop,

@@ -33,10 +33,11 @@ from services.routing.domain.timers import TimerKind, Timers
 from services.routing.handlers.callbacks import callback_due, department_deadline
 from services.routing.handlers.commands import wrap_up_expired
 from services.routing.handlers.common import SYSTEM, Tx
-from services.routing.handlers.offers import Fence, Fenced, fail_offer, lock_offer, make_offers, set_presence
+from services.routing.handlers.offers import fail_offer, lock_offer, make_offers
 from services.routing.handlers.paging import page_due
+from services.routing.handlers.presence import set_presence
 from services.routing.repository import agents as agent_repo
-from services.routing.repository import feed
+from services.routing.repository import feed, leases
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import paging as paging_repo
 from services.routing.repository import work as work_repo
@@ -158,7 +159,7 @@ class Dispatcher:
         with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             async with self.db.acquire() as conn:
                 for pool in list(self.epochs):
-                    await feed.release_lease(conn, pool=pool, holder=self.instance, now=now)
+                    await leases.release_lease(conn, pool=pool, holder=self.instance, now=now)
         if self._own_pool:
             try:
                 await asyncio.wait_for(self.db.close(), 5)
@@ -241,10 +242,10 @@ class Dispatcher:
         self._next_lease = now + timedelta(seconds=s.lease_renew_s)
         async with self.db.acquire() as conn:
             for pool, epoch in list(self.epochs.items()):
-                if not await feed.renew_lease(conn, pool=pool, holder=self.instance, epoch=epoch, until=until):
+                if not await leases.renew_lease(conn, pool=pool, holder=self.instance, epoch=epoch, until=until):
                     log.warning("dispatcher: lost the lease on pool %s (epoch %d)", pool, epoch)
                     self.drop_pool(pool)
-            for pool in await feed.known_pools(conn):
+            for pool in await leases.known_pools(conn):
                 if pool not in self.epochs:
                     await self._try_acquire(conn, pool, now, force=True)
             if now >= self._next_purge:
@@ -269,7 +270,7 @@ class Dispatcher:
         try:
             async with conn.transaction():
                 await conn.execute(SET_LOCK_TIMEOUT, "200ms")  # a holder mid-decision: try again later
-                acquired = await feed.acquire_lease(conn, pool=pool, holder=self.instance, until=until, now=now)
+                acquired = await leases.acquire_lease(conn, pool=pool, holder=self.instance, until=until, now=now)
         except asyncpg.LockNotAvailableError:
             return
         if acquired is not None:
@@ -423,12 +424,12 @@ class Dispatcher:
             epoch = self.epochs.get(pool)
             if epoch is None:
                 continue
-            fence = Fence(pool, self.instance, epoch)
+            fence = leases.Fence(pool, self.instance, epoch)
             try:
                 async with self.db.acquire() as conn, conn.transaction():
                     tx = Tx(conn=conn, now=now, policy=engine.policy, origin=self.origin)
                     result = await make_offers(tx, batch, fence=fence)
-            except Fenced:
+            except leases.Fenced:
                 self.stats.fenced += len(batch)
                 log.warning("dispatcher: fenced out of pool %s; dropping it", pool)
                 self.drop_pool(pool)

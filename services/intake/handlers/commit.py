@@ -1,5 +1,6 @@
 """Many messages in one transaction: batches (one post, many items) and group commit (many concurrent single
-posts sharing one transaction, each answered with its own outcome once that transaction commits).
+posts sharing one transaction, each answered with its own outcome once that transaction commits). Each message
+goes through the same core as a single post (`handlers/intake.py`), its writes held by `Staging`.
 
 Committing is what costs on the accept path (a round trip for BEGIN and COMMIT, a WAL flush, a pooled
 connection per post); under load, posts that arrive while the previous transactions are in flight wait
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,18 +24,22 @@ from services.intake.domain.contact import Inbound, lock_keys, rounds
 from services.intake.handlers.intake import (
     ATTEMPTS,
     RETRYABLE,
+    SOURCE,
     Accepted,
     Busy,
     Deps,
     LostRace,
-    Staging,
+    Writes,
     accept,
-    accept_in,
+    accept_found,
+    duplicate_by_key,
     prepared,
 )
-from services.intake.repository import contacts
+from services.intake.repository import contacts, customers
 from shared.db import Conn
-from shared.telemetry import attach, detach
+from shared.events import Event, OutgoingMessage, encode
+from shared.outbox import enqueue_many
+from shared.telemetry import attach, current_trace_carrier, detach
 
 log = logging.getLogger(__name__)
 
@@ -172,20 +178,95 @@ async def _group_at_once(deps: Deps, items: Sequence[Item]) -> list[Accepted | E
     return [results[n] for n in range(len(items))]
 
 
+class Staging(Writes):
+    """What a transaction that accepts many messages writes together. New customers and contacts wait (with
+    `defer`) until `flush`, one round trip each for all of them, which the caller runs before anything could
+    read them; the events wait until `write`, one round trip just before the commit, each with the trace context
+    of the post it belongs to."""
+
+    def __init__(self, *, defer: bool = False) -> None:
+        self.defer = defer
+        self._messages: list[OutgoingMessage] = []
+        self._carriers: list[dict[str, str]] = []
+        self._customers: list[customers.NewCustomer] = []
+        self._contacts: list[contacts.NewContact] = []
+        self._touched: set[uuid.UUID] = set()
+        """Customers whose new rows wait for the next flush."""
+
+    def add(self, message: OutgoingMessage) -> None:
+        self._messages.append(message)
+        self._carriers.append(current_trace_carrier())
+
+    def mark(self) -> int:
+        assert not self.defer, "items are rolled back alone only when nothing waits"
+        return len(self._messages)
+
+    def rollback_to(self, mark: int) -> None:
+        """Forget what an item staged after `mark` (its savepoint was rolled back)."""
+        del self._messages[mark:], self._carriers[mark:]
+
+    def stage_customer(self, new: customers.NewCustomer) -> None:
+        self._customers.append(new)
+        self._touched.add(new.customer_id)
+
+    def stage_contact(self, new: contacts.NewContact) -> None:
+        self._contacts.append(new)
+        self._touched.add(new.customer_id)
+
+    async def settle(self, conn: Conn, customer_id: uuid.UUID) -> None:
+        """Flush first if rows of this customer wait: what comes next reads them."""
+        if customer_id in self._touched:
+            await self.flush(conn)
+
+    async def new_customer(self, conn: Conn, new: customers.NewCustomer) -> None:
+        if self.defer:
+            self.stage_customer(new)
+        else:
+            await super().new_customer(conn, new)
+
+    async def new_contact(self, conn: Conn, new: contacts.NewContact) -> None:
+        if self.defer:
+            self.stage_contact(new)
+        else:
+            await super().new_contact(conn, new)
+
+    async def publish(self, conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime) -> None:
+        self.add(encode(event, source=SOURCE, subject=str(contact_id), time=now))
+
+    async def flush(self, conn: Conn) -> None:
+        """Write the customers and contacts staged so far; `LostRace` if another writer took an identity."""
+        if self._customers:
+            linked = await customers.insert_customers_with_identities(conn, customers=self._customers)
+            if any(n < len(c.identities) for n, c in zip(linked, self._customers, strict=True)):
+                raise LostRace
+        await contacts.insert_contacts_with_messages(conn, contacts=self._contacts)
+        self._customers, self._contacts, self._touched = [], [], set()
+
+    async def write(self, conn: Conn, *, now: datetime) -> None:
+        await self.flush(conn)
+        await enqueue_many(conn, self._messages, now=now, carriers=self._carriers)
+
+
 async def _accept_item(
     conn: Conn, deps: Deps, item: Item, staging: Staging, found: contacts.Lookup | None = None
 ) -> Accepted:
+    """One item through the core, its writes held by `staging`; `found` is its lookup when the round made it."""
     token = attach(item.trace) if item.trace is not None else None
     try:
-        return await accept_in(
+        duplicate = await duplicate_by_key(conn, adapter=item.adapter, idempotency_key=item.idempotency_key)
+        if duplicate is not None:
+            return duplicate
+        if found is None:
+            found = await contacts.lookup(conn, inbound=item.inbound)
+        return await accept_found(
             conn,
             deps,
             item.inbound,
             adapter=item.adapter,
             idempotency_key=item.idempotency_key,
             now=item.now,
-            staging=staging,
             found=found,
+            writes=staging,
         )
     finally:
         if token is not None:

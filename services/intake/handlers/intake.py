@@ -1,6 +1,10 @@
 """Intake's transactions: accepting an inbound message (dedupe, identify, thread, classify, publish), agent
 reclassification, and the routing events that tell intake a contact was resolved, closed or reopened.
 
+Accepting is one core (`duplicate_by_key`, then `accept_found` once the message's lookup is made) that two paths
+call: here a message in a transaction of its own (`accept`, `accept_in`), written at once; in `handlers/commit.py`
+many messages in one transaction (batches, the group commit), written together through its `Staging`.
+
 Every state change and the events it announces commit together (outbox). A concurrent post of the same message
 or of a brand-new identity loses a unique-key race, rolls back and is run again, and then sees the winner.
 """
@@ -27,6 +31,7 @@ from services.intake.domain.classification import (
 from services.intake.domain.contact import (
     EVENT_SUBJECT_CHARS,
     Inbound,
+    ThreadDecision,
     carried,
     keyed,
     lock_keys,
@@ -35,7 +40,7 @@ from services.intake.domain.contact import (
     thread_decision,
 )
 from services.intake.domain.customer import tracked_reason
-from services.intake.domain.identity import identify
+from services.intake.domain.identity import Identification, identify
 from services.intake.domain.text import normalise_subject
 from services.intake.handlers.settings import ThreadPolicyCache
 from services.intake.repository import contacts, customers, rules
@@ -46,16 +51,13 @@ from shared.events import (
     ContactReclassifiedV1,
     CustomerRef,
     Event,
-    OutgoingMessage,
     ReplyTo,
     WorkClosedV1,
     WorkReopenedV1,
     WorkResolvedV1,
-    encode,
 )
 from shared.kafka import Delivery
-from shared.outbox import enqueue, enqueue_many
-from shared.telemetry import current_trace_carrier
+from shared.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -94,69 +96,6 @@ class Deps:
     """Longest text an event carries (`IntakeSettings.event_text_chars`)."""
 
 
-class Staging:
-    """What a transaction that accepts many messages writes together. New customers and contacts wait (with
-    `defer`) until `flush`, one round trip each for all of them, which the caller runs before anything could
-    read them; the events wait until `write`, one round trip just before the commit, each with the trace context
-    of the post it belongs to."""
-
-    def __init__(self, *, defer: bool = False) -> None:
-        self.defer = defer
-        self._messages: list[OutgoingMessage] = []
-        self._carriers: list[dict[str, str]] = []
-        self._customers: list[customers.NewCustomer] = []
-        self._contacts: list[contacts.NewContact] = []
-        self._touched: set[uuid.UUID] = set()
-        """Customers whose new rows wait for the next flush."""
-
-    def add(self, message: OutgoingMessage) -> None:
-        self._messages.append(message)
-        self._carriers.append(current_trace_carrier())
-
-    def mark(self) -> int:
-        assert not self.defer, "items are rolled back alone only when nothing waits"
-        return len(self._messages)
-
-    def rollback_to(self, mark: int) -> None:
-        """Forget what an item staged after `mark` (its savepoint was rolled back)."""
-        del self._messages[mark:], self._carriers[mark:]
-
-    def stage_customer(self, new: customers.NewCustomer) -> None:
-        self._customers.append(new)
-        self._touched.add(new.customer_id)
-
-    def stage_contact(self, new: contacts.NewContact) -> None:
-        self._contacts.append(new)
-        self._touched.add(new.customer_id)
-
-    async def settle(self, conn: Conn, customer_id: uuid.UUID) -> None:
-        """Flush first if rows of this customer wait: what comes next reads them."""
-        if customer_id in self._touched:
-            await self.flush(conn)
-
-    async def flush(self, conn: Conn) -> None:
-        """Write the customers and contacts staged so far; `LostRace` if another writer took an identity."""
-        if self._customers:
-            linked = await customers.insert_customers_with_identities(conn, customers=self._customers)
-            if any(n < len(c.identities) for n, c in zip(linked, self._customers, strict=True)):
-                raise LostRace
-        await contacts.insert_contacts_with_messages(conn, contacts=self._contacts)
-        self._customers, self._contacts, self._touched = [], [], set()
-
-    async def write(self, conn: Conn, *, now: datetime) -> None:
-        await self.flush(conn)
-        await enqueue_many(conn, self._messages, now=now, carriers=self._carriers)
-
-
-async def _publish(
-    conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime, staging: Staging | None
-) -> None:
-    if staging is None:
-        await enqueue(conn, event, source=SOURCE, subject=str(contact_id), now=now)
-    else:
-        staging.add(encode(event, source=SOURCE, subject=str(contact_id), time=now))
-
-
 @dataclass(frozen=True)
 class Accepted:
     contact_id: uuid.UUID
@@ -174,6 +113,29 @@ class Busy(Exception):
 
 RETRYABLE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, LostRace)
 ATTEMPTS = 4
+
+
+class Writes:
+    """How accepting one message writes its new customer, its new contact and its events: at once, in the
+    caller's transaction. The group commit's `Staging` (`handlers/commit.py`) holds them instead, to write many
+    messages' together."""
+
+    async def settle(self, conn: Conn, customer_id: uuid.UUID) -> None:
+        """Make what waits to be written of this customer visible before it is read (nothing waits here)."""
+
+    async def new_customer(self, conn: Conn, new: customers.NewCustomer) -> None:
+        """`LostRace` if another writer took one of its identities."""
+        if (await customers.insert_customers_with_identities(conn, customers=[new]))[0] < len(new.identities):
+            raise LostRace
+
+    async def new_contact(self, conn: Conn, new: contacts.NewContact) -> None:
+        await contacts.insert_contacts_with_messages(conn, contacts=[new])
+
+    async def publish(self, conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime) -> None:
+        await enqueue(conn, event, source=SOURCE, subject=str(contact_id), now=now)
+
+
+AT_ONCE = Writes()
 
 
 def prepared(inbound: Inbound, *, retry_window: timedelta, now: datetime) -> Inbound:
@@ -203,6 +165,35 @@ async def accept(
 
 
 async def accept_in(
+    conn: Conn, deps: Deps, inbound: Inbound, *, adapter: str, idempotency_key: str | None, now: datetime
+) -> Accepted:
+    """One message (already `prepared`) inside the caller's transaction, written at once.
+
+    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key,
+    identities, thread keys), the customer with its identities, the contact with its message and keys, the
+    outbox row. The group commit makes each kind of statement one round trip for all its messages.
+    """
+    duplicate = await duplicate_by_key(conn, adapter=adapter, idempotency_key=idempotency_key)
+    if duplicate is not None:
+        return duplicate
+    found = await contacts.lookup(conn, inbound=inbound)
+    return await accept_found(
+        conn, deps, inbound, adapter=adapter, idempotency_key=idempotency_key, now=now, found=found, writes=AT_ONCE
+    )
+
+
+# --- the core both paths share: one message, once its lookup is made ---------------------------------------
+
+
+async def duplicate_by_key(conn: Conn, *, adapter: str, idempotency_key: str | None) -> Accepted | None:
+    """The message this adapter already posted under this `Idempotency-Key`, if any."""
+    if idempotency_key is None:
+        return None
+    seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
+    return Accepted(seen.contact_id, seen.message_id, "duplicate") if seen is not None else None
+
+
+async def accept_found(
     conn: Conn,
     deps: Deps,
     inbound: Inbound,
@@ -210,76 +201,121 @@ async def accept_in(
     adapter: str,
     idempotency_key: str | None,
     now: datetime,
-    staging: Staging | None = None,
-    found: contacts.Lookup | None = None,
+    found: contacts.Lookup,
+    writes: Writes,
 ) -> Accepted:
-    """The whole of accepting one message (already `prepared`), inside the caller's transaction; its events go to
-    the outbox at once, or to `staging` when the caller writes the events of many messages together (and, if it
-    defers, their new customers and contacts). `found` is the message's lookup when the caller made it together
-    with others'.
-
-    A new contact from a new customer costs four statements besides BEGIN/COMMIT: the lookup (natural key,
-    identities, thread keys), the customer with its identities, the contact with its message and keys, the
-    outbox row. In a group every kind of statement is one round trip for all its messages.
-    """
-    if idempotency_key is not None:
-        seen = await contacts.find_idempotency_key(conn, adapter=adapter, key=idempotency_key)
-        if seen is not None:
-            return Accepted(seen.contact_id, seen.message_id, "duplicate")
-    if found is None:
-        found = await contacts.lookup(conn, inbound=inbound)
+    """One message (already `prepared`, no duplicate by key) once its lookup is made, in the caller's transaction:
+    a duplicate by natural key, or its sender, thread and classification stored and announced through `writes`."""
     if found.seen is not None:
         if idempotency_key is not None:
             await contacts.insert_idempotency_key(
                 conn, adapter=adapter, key=idempotency_key, seen=found.seen, now=now
             )
         return Accepted(found.seen.contact_id, found.seen.message_id, "duplicate")
-
     who = identify(inbound.identities, found.known)
-    source = f"contact:{inbound.channel}"
-    by_key = found.thread
-    is_new_customer = False
-    if who.customer_id is None and not who.link and by_key is not None:
-        # Nothing identifies the sender, but the message continues a conversation: it is that customer's.
-        customer_id = by_key.customer_id
-        if staging is not None:
-            await staging.settle(conn, customer_id)
-        attributes = await customers.customer_attributes(conn, customer_id=customer_id)
-    elif who.customer_id is None:
-        is_new_customer = True
-        customer_id = uuid.uuid4()
-        new_customer = customers.NewCustomer(customer_id, inbound.sender_name, who.link, source, now)
-        if staging is not None and staging.defer:
-            staging.stage_customer(new_customer)
-        elif (await customers.insert_customers_with_identities(conn, customers=[new_customer]))[0] < len(who.link):
-            raise LostRace
-        attributes = {"grade": "basic", "pii_level": "general"}
-    else:
-        customer_id = who.customer_id
-        if staging is not None:
-            await staging.settle(conn, customer_id)  # its contacts staged by earlier messages must be visible
-        if who.link:
-            await customers.link_identities(
-                conn, customer_id=customer_id, identities=who.link, source=source, now=now
-            )
-        attributes = found.attributes.get(customer_id, {"grade": "basic"})
-
-    policy = await deps.threads.get(conn)
+    sender = await _sender(conn, inbound, who, found, writes, now=now)
     subject_key = normalise_subject(inbound.subject) if inbound.channel == "email" else ""
+    decision = await _thread(conn, deps, inbound, sender, found, subject_key, now=now)
+    message_id = uuid.uuid4()
+    facts = Facts(
+        text=inbound.text,
+        subject=inbound.subject or "",
+        channel=inbound.channel,
+        ivr_selections=inbound.ivr_selections,
+        customer=sender.attributes,
+    )
+    classification = classify(await deps.rules.get(conn), facts)
+    if decision.contact_id is not None:
+        return await _add_to_thread(
+            conn,
+            deps,
+            inbound,
+            sender,
+            decision,
+            message_id=message_id,
+            follow_up=classification,
+            adapter=adapter,
+            idempotency_key=idempotency_key,
+            writes=writes,
+            now=now,
+        )
+    return await _open_contact(
+        conn,
+        deps,
+        inbound,
+        sender,
+        message_id=message_id,
+        subject_key=subject_key,
+        classification=classification,
+        who=who,
+        adapter=adapter,
+        idempotency_key=idempotency_key,
+        writes=writes,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class _Sender:
+    customer_id: uuid.UUID
+    attributes: dict[str, str]
+    """Grade and tiers (`basic` for a customer met just now)."""
+    is_new: bool
+
+
+async def _sender(
+    conn: Conn, inbound: Inbound, who: Identification, found: contacts.Lookup, writes: Writes, *, now: datetime
+) -> _Sender:
+    """The customer who sent the message: the one its identities name, or the one whose conversation it
+    continues, or a new `basic` customer with every identity it shows."""
+    source = f"contact:{inbound.channel}"
+    if who.customer_id is None and not who.link and found.thread is not None:
+        # Nothing identifies the sender, but the message continues a conversation: it is that customer's.
+        customer_id = found.thread.customer_id
+        await writes.settle(conn, customer_id)
+        attributes = await customers.customer_attributes(conn, customer_id=customer_id)
+        return _Sender(customer_id, attributes, is_new=False)
+    if who.customer_id is None:
+        customer_id = uuid.uuid4()
+        await writes.new_customer(
+            conn, customers.NewCustomer(customer_id, inbound.sender_name, who.link, source, now)
+        )
+        return _Sender(customer_id, {"grade": "basic", "pii_level": "general"}, is_new=True)
+    customer_id = who.customer_id
+    await writes.settle(conn, customer_id)  # its contacts staged by earlier messages must be visible
+    if who.link:
+        await customers.link_identities(conn, customer_id=customer_id, identities=who.link, source=source, now=now)
+    return _Sender(customer_id, found.attributes.get(customer_id, {"grade": "basic"}), is_new=False)
+
+
+async def _thread(
+    conn: Conn,
+    deps: Deps,
+    inbound: Inbound,
+    sender: _Sender,
+    found: contacts.Lookup,
+    subject_key: str,
+    *,
+    now: datetime,
+) -> ThreadDecision:
+    """Which open contact the message continues, if any: by thread key, then by subject (email), then by the
+    customer's latest contact on the channel within the channel's window."""
+    policy = await deps.threads.get(conn)
+    by_key = found.thread
     by_subject = (
-        await contacts.contact_by_subject(conn, customer_id=customer_id, subject_key=subject_key)
-        if by_key is None and subject_key and not is_new_customer
+        await contacts.contact_by_subject(conn, customer_id=sender.customer_id, subject_key=subject_key)
+        if by_key is None and subject_key and not sender.is_new
         else None
     )
     by_customer = (
-        await contacts.contact_by_customer(conn, customer_id=customer_id, channel=inbound.channel)
+        await contacts.contact_by_customer(conn, customer_id=sender.customer_id, channel=inbound.channel)
         if by_key is None
         and by_subject is None
-        and not is_new_customer
+        and not sender.is_new
         and policy.customer_windows.get(inbound.channel)
         else None
     )
-    decision = thread_decision(
+    return thread_decision(
         by_key=by_key,
         by_subject=by_subject,
         by_customer=by_customer,
@@ -287,58 +323,80 @@ async def accept_in(
         policy=policy,
         now=now,
     )
-    message_id = uuid.uuid4()
-    ruleset = await deps.rules.get(conn)
-    facts = Facts(
-        text=inbound.text,
-        subject=inbound.subject or "",
-        channel=inbound.channel,
-        ivr_selections=inbound.ivr_selections,
-        customer=attributes,
-    )
-    if decision.contact_id is not None:
-        contact_id = decision.contact_id
-        touched = await contacts.add_message(
-            conn,
-            contact_id=contact_id,
-            message_id=message_id,
-            inbound=inbound,
-            reopen=decision.reopen,
-            adapter=adapter,
-            idempotency_key=idempotency_key,
-            now=now,
-            tracked=None if inbound.automatic else tracked_reason(attributes),
-        )
-        text, cut = carried(inbound.text, deps.event_text_chars)
-        await _publish(
-            conn,
-            ContactMessageAddedV1(
-                contact_id=contact_id,
-                message_id=message_id,
-                channel=touched.channel,
-                from_customer=not inbound.automatic,
-                text=text,
-                language=inbound.language,
-                received_at=now,
-                reopened=decision.reopen,
-                text_truncated=cut,
-            ),
-            contact_id=contact_id,
-            now=now,
-            staging=staging,
-        )
-        follow_up = classify(ruleset, facts)
-        if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
-            await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now, staging=staging)
-        return Accepted(contact_id, message_id, "threaded")
 
-    contact_id = uuid.uuid4()
-    classification = classify(ruleset, facts)
-    new_contact = contacts.NewContact(
+
+async def _add_to_thread(
+    conn: Conn,
+    deps: Deps,
+    inbound: Inbound,
+    sender: _Sender,
+    decision: ThreadDecision,
+    *,
+    message_id: uuid.UUID,
+    follow_up: Classification,
+    adapter: str,
+    idempotency_key: str | None,
+    writes: Writes,
+    now: datetime,
+) -> Accepted:
+    """The message joins its open (or reopened) contact; a follow-up more urgent than the contact reclassifies
+    it."""
+    contact_id = decision.contact_id
+    assert contact_id is not None
+    touched = await contacts.add_message(
+        conn,
         contact_id=contact_id,
         message_id=message_id,
         inbound=inbound,
-        customer_id=customer_id,
+        reopen=decision.reopen,
+        adapter=adapter,
+        idempotency_key=idempotency_key,
+        now=now,
+        tracked=None if inbound.automatic else tracked_reason(sender.attributes),
+    )
+    text, cut = carried(inbound.text, deps.event_text_chars)
+    await writes.publish(
+        conn,
+        ContactMessageAddedV1(
+            contact_id=contact_id,
+            message_id=message_id,
+            channel=touched.channel,
+            from_customer=not inbound.automatic,
+            text=text,
+            language=inbound.language,
+            received_at=now,
+            reopened=decision.reopen,
+            text_truncated=cut,
+        ),
+        contact_id=contact_id,
+        now=now,
+    )
+    if not inbound.automatic and more_urgent(follow_up, touched.priority_class, touched.emergency):
+        await _reclassify(conn, contact_id, follow_up, by=follow_up.by, now=now, writes=writes)
+    return Accepted(contact_id, message_id, "threaded")
+
+
+async def _open_contact(
+    conn: Conn,
+    deps: Deps,
+    inbound: Inbound,
+    sender: _Sender,
+    *,
+    message_id: uuid.UUID,
+    subject_key: str,
+    classification: Classification,
+    who: Identification,
+    adapter: str,
+    idempotency_key: str | None,
+    writes: Writes,
+    now: datetime,
+) -> Accepted:
+    """The message opens a new contact of its sender's."""
+    new_contact = contacts.NewContact(
+        contact_id=uuid.uuid4(),
+        message_id=message_id,
+        inbound=inbound,
+        customer_id=sender.customer_id,
         subject_key=subject_key,
         classification=classification,
         conflicts=who.conflicts,
@@ -346,27 +404,38 @@ async def accept_in(
         idempotency_key=idempotency_key,
         now=now,
         status="ignored" if inbound.automatic else "received",
-        tracked=None if inbound.automatic else tracked_reason(attributes),
+        tracked=None if inbound.automatic else tracked_reason(sender.attributes),
     )
-    if staging is not None and staging.defer:
-        staging.stage_contact(new_contact)
-    else:
-        await contacts.insert_contacts_with_messages(conn, contacts=[new_contact])
-    if inbound.automatic:
+    await writes.new_contact(conn, new_contact)
+    if not inbound.automatic:
         # An auto-reply or bounce opens no work: kept (and shown) as an ignored contact, nothing published.
-        return Accepted(contact_id, message_id, "created")
+        await _announce_new(conn, deps, inbound, sender, new_contact, writes, now=now)
+    return Accepted(new_contact.contact_id, message_id, "created")
+
+
+async def _announce_new(
+    conn: Conn,
+    deps: Deps,
+    inbound: Inbound,
+    sender: _Sender,
+    new: contacts.NewContact,
+    writes: Writes,
+    *,
+    now: datetime,
+) -> None:
+    classification = new.classification
     text, text_cut = carried(inbound.text, deps.event_text_chars)
     subject, subject_cut = carried(inbound.subject, EVENT_SUBJECT_CHARS) if inbound.subject else (None, False)
-    await _publish(
+    await writes.publish(
         conn,
         ContactReceivedV1(
-            contact_id=contact_id,
-            message_id=message_id,
+            contact_id=new.contact_id,
+            message_id=new.message_id,
             channel=inbound.channel,
             customer=CustomerRef(
-                customer_id=customer_id,
-                grade=attributes.get("grade", "basic"),
-                attributes={k: v for k, v in attributes.items() if k != "grade"},
+                customer_id=sender.customer_id,
+                grade=sender.attributes.get("grade", "basic"),
+                attributes={k: v for k, v in sender.attributes.items() if k != "grade"},
             ),
             subject=subject,
             text=text,
@@ -383,11 +452,9 @@ async def accept_in(
             reply_to=_reply_to(inbound),
             text_truncated=text_cut or subject_cut,
         ),
-        contact_id=contact_id,
+        contact_id=new.contact_id,
         now=now,
-        staging=staging,
     )
-    return Accepted(contact_id, message_id, "created")
 
 
 def _reply_to(inbound: Inbound) -> ReplyTo | None:
@@ -404,7 +471,7 @@ async def _reclassify(
     *,
     by: str,
     now: datetime,
-    staging: Staging | None = None,
+    writes: Writes = AT_ONCE,
 ) -> None:
     await contacts.update_classification(
         conn,
@@ -419,7 +486,7 @@ async def _reclassify(
         subcategory=result.subcategory,
         incident_level=result.incident_level,
     )
-    await _publish(
+    await writes.publish(
         conn,
         ContactReclassifiedV1(
             contact_id=contact_id,
@@ -434,7 +501,6 @@ async def _reclassify(
         ),
         contact_id=contact_id,
         now=now,
-        staging=staging,
     )
 
 

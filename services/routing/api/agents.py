@@ -16,7 +16,7 @@ from services.routing.domain.model import SET_PRESENCES, displayed_presence, pri
 from services.routing.domain.policy import GRADES, WORK_CLASSES, Policy, lower_bonuses, parse_policy
 from services.routing.domain.records import AgentRecord, effective_capacity, to_agent
 from services.routing.handlers.common import Tx, agent_changed, publish_presence
-from services.routing.handlers.offers import set_presence
+from services.routing.handlers.presence import set_presence
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import policy as policy_repo

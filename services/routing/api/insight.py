@@ -29,10 +29,10 @@ from services.routing.domain.model import (
 from services.routing.domain.policy import Policy, priority_at, static_priority
 from services.routing.domain.records import to_agent, to_work
 from services.routing.handlers.common import Tx
-from services.routing.handlers.offers import work_view
+from services.routing.handlers.views import work_view
 from services.routing.repository import agents as agent_repo
-from services.routing.repository import feed
 from services.routing.repository import figures as figures_repo
+from services.routing.repository import leases
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.auth import Principal, require_roles
@@ -247,7 +247,7 @@ async def status(request: Request, _p: Staff) -> dict[str, Any]:
             "dispatcher": dispatcher.status() if dispatcher is not None else None,
             "desktops_connected": len(hub.sessions) if hub is not None else 0,
             "desktop_messages_sent": hub.sent if hub is not None else 0,
-            "leases": await feed.leases(tx.conn),
+            "leases": await leases.leases(tx.conn),
         }
 
 

@@ -26,7 +26,8 @@ from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord
 from services.routing.handlers import commands
 from services.routing.handlers.events import create_work
-from services.routing.handlers.offers import accept_offer, decline_offer, work_view
+from services.routing.handlers.offers import accept_offer, decline_offer
+from services.routing.handlers.views import work_view
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo

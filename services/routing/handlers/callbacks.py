@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 
 from services.routing.domain.lifecycle import UNANSWERED
 from services.routing.domain.records import WorkRecord
-from services.routing.handlers.common import SYSTEM, Tx, history, publish_work
-from services.routing.handlers.offers import fail_offer, jsonable, queued_event, work_view
+from services.routing.handlers.common import SYSTEM, Tx, history, publish_work, queued_event
+from services.routing.handlers.offers import fail_offer
+from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import callbacks as callback_repo
 from services.routing.repository import feed

@@ -18,15 +18,17 @@ from services.routing.domain.lifecycle import (
 )
 from services.routing.domain.model import free_capacity
 from services.routing.domain.records import WorkRecord, to_agent
-from services.routing.handlers.common import SYSTEM, Actor, Tx, change_notice, publish_presence, publish_work
-from services.routing.handlers.offers import (
-    assign,
-    fail_offer,
-    lock_offer,
-    make_offers,
+from services.routing.handlers.common import (
+    SYSTEM,
+    Actor,
+    Tx,
+    change_notice,
+    publish_presence,
+    publish_work,
     queued_event,
-    work_view,
 )
+from services.routing.handlers.offers import assign, fail_offer, lock_offer, make_offers
+from services.routing.handlers.views import work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo

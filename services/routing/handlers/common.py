@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import Histogram
 
 from services.routing.domain.model import displayed_presence
-from services.routing.domain.policy import Policy
+from services.routing.domain.policy import Policy, priority_at, static_priority
 from services.routing.domain.records import AgentRecord, WorkRecord, to_agent
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo
 from shared.db import Conn
-from shared.events import AgentPresenceChangedV1, Event, WorkAssignedV1, WorkResolvedV1
+from shared.events import AgentPresenceChangedV1, Event, WorkAssignedV1, WorkQueuedV1, WorkResolvedV1
 from shared.outbox import enqueue
 
 SOURCE = "switchboard/routing"
@@ -76,6 +77,30 @@ async def publish_work(tx: Tx, work: WorkRecord, event: Event) -> None:
         if accepted is not None:
             handled = (event.resolved_at - accepted).total_seconds()
             HANDLE_SECONDS.labels(work.channel, work.grade).observe(max(handled, 0.0))
+
+
+def priority_now(tx: Tx, work: WorkRecord) -> int:
+    static = static_priority(
+        tx.policy,
+        work_class=work.work_class,
+        grade=work.grade,
+        sla_warned=work.sla_warned,
+        escalation_level=work.escalation_level,
+    )
+    return round(priority_at(tx.policy, static, work.enqueued_at, tx.now))
+
+
+def queued_event(tx: Tx, work: WorkRecord, reasons: Sequence[str]) -> WorkQueuedV1:
+    """`work.queued` for work (new or back) in its queue — the supervisor's when its state says so — at the
+    priority it has now; the one place the event is made."""
+    return WorkQueuedV1(
+        work_id=work.work_id,
+        contact_id=work.contact_id,
+        pool=work.pool,
+        priority=priority_now(tx, work),
+        reasons=list(reasons),
+        queue="supervisor" if work.state == "supervisor" else None,
+    )
 
 
 def change_notice(tx: Tx, pool: str, kind: str, key: str) -> str:

@@ -14,9 +14,9 @@ from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord, WorkRecord
 from services.routing.handlers.callbacks import on_abandoned, on_callback_attempt
 from services.routing.handlers.commands import reopen, resume
-from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history
-from services.routing.handlers.offers import jsonable, priority_now, queued_event, work_view
+from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history, priority_now, queued_event
 from services.routing.handlers.paging import start_page
+from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo

@@ -6,17 +6,13 @@ supervisor, a stale engine — can put an agent over capacity.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, after_failed_offer, check
-from services.routing.domain.policy import priority_at, static_priority
 from services.routing.domain.records import (
     AgentRecord,
     ContactRecord,
@@ -24,6 +20,7 @@ from services.routing.domain.records import (
     WorkRecord,
     vet_offers,
 )
+from services.routing.handlers import presence
 from services.routing.handlers.common import (
     SOURCE,
     SYSTEM,
@@ -32,182 +29,28 @@ from services.routing.handlers.common import (
     agent_changed,
     change_notice,
     history,
-    publish_presence,
     publish_work,
+    queued_event,
 )
+from services.routing.handlers.views import contact_details, jsonable, offer_view, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
+from services.routing.repository.leases import Fence, Fenced, holds_fence
 from shared.events import (
     OutgoingMessage,
     WorkAssignedV1,
     WorkOfferDeclinedV1,
     WorkOfferedV1,
     WorkOfferExpiredV1,
-    WorkQueuedV1,
     encode,
 )
 from shared.outbox import enqueue_many
 
 
-class Fenced(Exception):
-    """This instance no longer holds the pool's lease: it must not decide."""
-
-
 class OfferClosed(Conflict):
     """The offer was answered or closed in another transaction before this one could close it."""
-
-
-@dataclass(frozen=True)
-class Fence:
-    pool: str
-    holder: str
-    epoch: int
-
-
-def jsonable(value: Any) -> Any:
-    return to_jsonable_python(value)
-
-
-def jsonable_dict(value: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = to_jsonable_python(value)
-    return out
-
-
-def priority_now(tx: Tx, work: WorkRecord) -> int:
-    static = static_priority(
-        tx.policy,
-        work_class=work.work_class,
-        grade=work.grade,
-        sla_warned=work.sla_warned,
-        escalation_level=work.escalation_level,
-    )
-    return round(priority_at(tx.policy, static, work.enqueued_at, tx.now))
-
-
-def queued_event(tx: Tx, work: WorkRecord, reasons: Sequence[str]) -> WorkQueuedV1:
-    """`work.queued` for work (new or back) in its queue — the supervisor's when its state says so — at the
-    priority it has now; the one place the event is made."""
-    return WorkQueuedV1(
-        work_id=work.work_id,
-        contact_id=work.contact_id,
-        pool=work.pool,
-        priority=priority_now(tx, work),
-        reasons=list(reasons),
-        queue="supervisor" if work.state == "supervisor" else None,
-    )
-
-
-def work_view(tx: Tx, work: WorkRecord) -> dict[str, Any]:
-    return jsonable_dict(
-        {
-            "work_id": work.work_id,
-            "contact_id": work.contact_id,
-            "kind": work.kind,
-            "state": work.state,
-            "pool": work.pool,
-            "channel": work.channel,
-            "work_class": work.work_class,
-            "grade": work.grade,
-            "category": work.category,
-            "language": work.language,
-            "requirements": [{"skill": r.skill, "level": r.level} for r in work.requirements],
-            "priority": priority_now(tx, work),
-            "enqueued_at": work.enqueued_at,
-            "waited_s": round(max(0.0, (tx.now - work.enqueued_at).total_seconds()), 1),
-            "sla_warned": work.sla_warned,
-            "escalation_level": work.escalation_level,
-            "target_agent_id": work.target_agent_id,
-            "target_team": work.target_team,
-            "first_owner_id": work.first_owner_id,
-            "owner_id": work.owner_id,
-            "offers_failed": work.offers_failed,
-            "pending_department": work.pending_department,
-            "pending_until": work.pending_until,
-            "wrap_up_until": work.wrap_up_until,
-            "solution_at": work.solution_at,
-            "resolution_code": work.resolution_code,
-            "fcr": work.fcr,
-            "customer_notified": work.customer_notified,
-            "callback": (
-                {
-                    "mode": work.callback_mode,
-                    "attempts": work.callback_attempts,
-                    "phone": mask_phone(work.callback_phone),
-                }
-                if work.callback_mode
-                else None
-            ),
-            "scheduled_until": work.scheduled_until,
-            "resolved_at": work.resolved_at,
-            "closed_at": work.closed_at,
-            "reopened": work.reopened,
-            "reason": work.reason,
-        }
-    )
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """`+86138****8000`: enough to recognise, not enough to dial."""
-    if not phone:
-        return None
-    return phone[:6] + "*" * max(0, len(phone) - 10) + phone[-4:] if len(phone) > 10 else "*" * len(phone)
-
-
-def contact_summary(contact: ContactRecord | None) -> dict[str, Any]:
-    """What an offer shows before acceptance: no message text (important PII goes to the owner only)."""
-    if contact is None:
-        return {}
-    return jsonable_dict(
-        {
-            "contact_id": contact.contact_id,
-            "channel": contact.channel,
-            "grade": contact.grade,
-            "category": contact.category,
-            "priority_class": contact.priority_class,
-            "emergency": contact.emergency,
-            "language": contact.language,
-            "subject": contact.subject,
-            "received_at": contact.received_at,
-        }
-    )
-
-
-async def contact_details(tx: Tx, work: WorkRecord) -> dict[str, Any]:
-    """Everything the owning agent needs: the contact, its messages and the knowledge suggestions."""
-    contact = await work_repo.get_contact(tx.conn, work.contact_id)
-    details = contact_summary(contact)
-    if contact is not None:
-        details["text"] = contact.text
-        details["customer_id"] = str(contact.customer_id)
-        details["attributes"] = dict(contact.attributes)
-    details["messages"] = jsonable(await work_repo.messages_of(tx.conn, work.contact_id))
-    if work.callback_mode:
-        details["callback_phone"] = work.callback_phone
-    details["suggestions"] = jsonable(await work_repo.suggestion_for(tx.conn, work.contact_id))
-    return details
-
-
-def _offer_body(
-    tx: Tx,
-    work: WorkRecord,
-    contact: ContactRecord | None,
-    offer_id: uuid.UUID,
-    expires_at: datetime,
-    forced_by: str | None,
-) -> dict[str, Any]:
-    """What the agent's desktop shows for an offer."""
-    return jsonable_dict(
-        {
-            "offer_id": offer_id,
-            "work": work_view(tx, work),
-            "contact": contact_summary(contact),
-            "expires_at": expires_at,
-            "timeout_s": tx.policy.offer_timeout_s,
-            "forced_by": forced_by,
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -232,7 +75,7 @@ async def make_offers(
     rows this transaction holds are read), every proposal checked (`vet_offers`: capacity counted across the
     batch), then offers, work states, idle clocks, history, desktop messages and events written with one
     statement each. Raises `Fenced`."""
-    if fence is not None and not await feed.holds_fence(
+    if fence is not None and not await holds_fence(
         tx.conn, pool=fence.pool, holder=fence.holder, epoch=fence.epoch, now=tx.now
     ):
         raise Fenced(fence.pool)
@@ -249,24 +92,57 @@ async def make_offers(
     )
     if not vetted.made:
         return Offers((), vetted.rejected)
-    decisions = {p[0]: p[2] for p in proposals}
-    forced_label = forced_by.label if forced_by else None
     contacts = await work_repo.get_contacts(tx.conn, [w.contact_id for w, _ in vetted.made])
     expires_at = tx.now + timedelta(seconds=tx.policy.offer_timeout_s)
-    made: list[tuple[uuid.UUID, uuid.UUID]] = []
-    offers: list[tuple[uuid.UUID, uuid.UUID, str, str, dict[str, Any]]] = []
-    history: list[tuple[uuid.UUID, str, str, dict[str, Any]]] = []
-    notices: list[str] = []
-    desktop: list[tuple[str, str, dict[str, Any]]] = []
-    events: list[OutgoingMessage] = []
-    for work, agent in vetted.made:
+    decisions = {p[0]: p[2] for p in proposals}
+    rows = _offer_rows(tx, vetted.made, decisions, contacts, expires_at=expires_at, forced_by=forced_by)
+    await offer_repo.insert_offers(
+        tx.conn,
+        offers=rows.offers,
+        epoch=fence.epoch if fence else 0,
+        now=tx.now,
+        expires_at=expires_at,
+        forced_by=forced_by.label if forced_by else None,
+    )
+    await work_repo.mark_offered(tx.conn, slots=[(w.work_id, a.agent_id) for w, a in vetted.made], now=tx.now)
+    await agent_repo.touch_idle_many(tx.conn, agent_ids=[a.agent_id for _, a in vetted.made], now=tx.now)
+    await work_repo.add_histories_and_notify(tx.conn, entries=rows.history, now=tx.now, notices=rows.notices)
+    await feed.to_desktops(tx.conn, messages=rows.desktop, now=tx.now)
+    await enqueue_many(tx.conn, rows.events, now=tx.now)
+    return Offers(tuple(rows.made), vetted.rejected)
+
+
+@dataclass
+class _OfferRows:
+    """A batch of offers as rows: one list for each statement that writes them."""
+
+    made: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    offers: list[tuple[uuid.UUID, uuid.UUID, str, str, dict[str, Any]]] = field(default_factory=list)
+    history: list[tuple[uuid.UUID, str, str, dict[str, Any]]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    desktop: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    events: list[OutgoingMessage] = field(default_factory=list)
+
+
+def _offer_rows(
+    tx: Tx,
+    made: Sequence[tuple[WorkRecord, AgentRecord]],
+    decisions: Mapping[uuid.UUID, dict[str, Any]],
+    contacts: Mapping[uuid.UUID, ContactRecord],
+    *,
+    expires_at: datetime,
+    forced_by: Actor | None,
+) -> _OfferRows:
+    rows = _OfferRows()
+    forced_label = forced_by.label if forced_by else None
+    for work, agent in made:
         offer_id = uuid.uuid4()
         decision = decisions[work.work_id]
         rule = str(decision.get("rule", ""))
         offered = replace(work, state="offered", slot_agent_id=agent.agent_id, updated_at=tx.now)
-        made.append((work.work_id, offer_id))
-        offers.append((offer_id, work.work_id, agent.agent_id, work.pool, jsonable(decision)))
-        history.append(
+        rows.made.append((work.work_id, offer_id))
+        rows.offers.append((offer_id, work.work_id, agent.agent_id, work.pool, jsonable(decision)))
+        rows.history.append(
             (
                 work.work_id,
                 "offered",
@@ -274,12 +150,12 @@ async def make_offers(
                 {"agent_id": agent.agent_id, "offer_id": str(offer_id), "rule": rule},
             )
         )
-        notices.append(change_notice(tx, work.pool, "offer", str(work.work_id)))
-        desktop.append(
+        rows.notices.append(change_notice(tx, work.pool, "offer", str(work.work_id)))
+        rows.desktop.append(
             (
                 agent.agent_id,
                 "offer",
-                _offer_body(tx, offered, contacts.get(work.contact_id), offer_id, expires_at, forced_label),
+                offer_view(tx, offered, contacts.get(work.contact_id), offer_id, expires_at, forced_label),
             )
         )
         event = WorkOfferedV1(
@@ -290,21 +166,8 @@ async def make_offers(
             expires_at=expires_at,
             reasons=[rule] if rule else [],
         )
-        events.append(encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool))
-    await offer_repo.insert_offers(
-        tx.conn,
-        offers=offers,
-        epoch=fence.epoch if fence else 0,
-        now=tx.now,
-        expires_at=expires_at,
-        forced_by=forced_label,
-    )
-    await work_repo.mark_offered(tx.conn, slots=[(w.work_id, a.agent_id) for w, a in vetted.made], now=tx.now)
-    await agent_repo.touch_idle_many(tx.conn, agent_ids=[a.agent_id for _, a in vetted.made], now=tx.now)
-    await work_repo.add_histories_and_notify(tx.conn, entries=history, now=tx.now, notices=notices)
-    await feed.to_desktops(tx.conn, messages=desktop, now=tx.now)
-    await enqueue_many(tx.conn, events, now=tx.now)
-    return Offers(tuple(made), vetted.rejected)
+        rows.events.append(encode(event, source=SOURCE, subject=str(work.contact_id), time=tx.now, key=work.pool))
+    return rows
 
 
 async def lock_offer(tx: Tx, offer_id: uuid.UUID) -> OfferRecord | None:
@@ -422,23 +285,7 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
     await history(
         tx, work, f"offer_{status}", actor, agent_id=offer.agent_id, reason=reason, next_state=next_state
     )
-    if status == "expired":
-        event: WorkOfferExpiredV1 | WorkOfferDeclinedV1 = WorkOfferExpiredV1(
-            work_id=work.work_id,
-            contact_id=work.contact_id,
-            agent_id=offer.agent_id,
-            offer_id=offer.offer_id,
-            reason=reason,
-        )
-    else:
-        event = WorkOfferDeclinedV1(
-            work_id=work.work_id,
-            contact_id=work.contact_id,
-            agent_id=offer.agent_id,
-            offer_id=offer.offer_id,
-            reason=reason if status == "declined" else f"withdrawn: {reason}",
-        )
-    await publish_work(tx, work, event)
+    await publish_work(tx, work, _failed_offer_event(work, offer, status=status, reason=reason))
     reasons = [f"offer {status}" + (f": {reason}" if reason else "")]
     if next_state == "supervisor":
         reasons.append(f"{failed} offers failed (limit {tx.policy.max_offers})")
@@ -453,33 +300,29 @@ async def fail_offer(tx: Tx, offer: OfferRecord, *, status: str, reason: str | N
     agent = await agent_repo.get_agent(tx.conn, offer.agent_id, for_update=True)
     if agent is not None:
         if status == "expired" and tx.policy.missed_offer_sets_away and agent.presence == "available":
-            await set_presence(tx, agent, presence="away", reason="missed an offer", actor=SYSTEM)
+            await presence.set_presence(tx, agent, presence="away", reason="missed an offer", actor=SYSTEM)
         else:
             await agent_changed(tx, agent)
     await feed.notify_change(tx.conn, origin=tx.origin, pool=work.pool, kind="work", key=str(work.work_id))
     return work
 
 
-async def set_presence(
-    tx: Tx, agent: AgentRecord, *, presence: str, reason: str | None, actor: Actor
-) -> AgentRecord:
-    """Offline or away withdraws the agent's live offers (they move on at once, not counted as failures)."""
-    await agent_repo.set_presence(tx.conn, agent_id=agent.agent_id, presence=presence, reason=reason, now=tx.now)
-    if presence != "available":
-        # Read unlocked: one of them may be accepted or declined while this runs (the agent answering another
-        # offer as this one expires). Such an offer has nothing left to withdraw.
-        for offer in await offer_repo.live_offers_for_agent(tx.conn, agent.agent_id):
-            with contextlib.suppress(OfferClosed):
-                await fail_offer(tx, offer, status="withdrawn", reason=f"agent {presence}", actor=actor)
-    updated = await agent_repo.get_agent(tx.conn, agent.agent_id)
-    assert updated is not None
-    await publish_presence(tx, updated)
-    await feed.to_desktop(
-        tx.conn,
-        agent_id=agent.agent_id,
-        kind="presence",
-        body={"presence": presence, "reason": reason, "by": actor.label},
-        now=tx.now,
+def _failed_offer_event(
+    work: WorkRecord, offer: OfferRecord, *, status: str, reason: str | None
+) -> WorkOfferExpiredV1 | WorkOfferDeclinedV1:
+    """A missed offer is `offer_expired`; a declined or withdrawn one `offer_declined`, the reason saying which."""
+    if status == "expired":
+        return WorkOfferExpiredV1(
+            work_id=work.work_id,
+            contact_id=work.contact_id,
+            agent_id=offer.agent_id,
+            offer_id=offer.offer_id,
+            reason=reason,
+        )
+    return WorkOfferDeclinedV1(
+        work_id=work.work_id,
+        contact_id=work.contact_id,
+        agent_id=offer.agent_id,
+        offer_id=offer.offer_id,
+        reason=reason if status == "declined" else f"withdrawn: {reason}",
     )
-    await agent_changed(tx, updated)
-    return updated

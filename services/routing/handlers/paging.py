@@ -17,7 +17,7 @@ from services.routing.domain.paging import (
 )
 from services.routing.domain.records import WorkRecord
 from services.routing.handlers.common import SOURCE, SYSTEM, Actor, Tx, history
-from services.routing.handlers.offers import jsonable, work_view
+from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import paging as paging_repo

@@ -1,5 +1,5 @@
-"""What leaves a transaction besides events: desktop messages, change notices to pool owners, the audit log,
-and the pool leases that fence a deposed instance."""
+"""What leaves a transaction besides events: desktop messages, change notices to pool owners and the audit log.
+The pool leases that fence a deposed instance are `leases`."""
 
 from __future__ import annotations
 
@@ -155,65 +155,3 @@ ORDER BY audit_id DESC LIMIT $2
 
 async def audit_entries(conn: Conn, *, target: str | None, limit: int) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(SELECT_AUDIT, target, limit)]
-
-
-# --- pool leases ----------------------------------------------------------------------------------------------
-
-ACQUIRE_LEASE = """
-INSERT INTO pool_lease AS l (pool, holder, epoch, expires_at) VALUES ($1, $2, 1, $3)
-ON CONFLICT (pool) DO UPDATE SET holder = EXCLUDED.holder, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
-WHERE l.expires_at <= $4 OR l.holder = EXCLUDED.holder
-RETURNING epoch
-"""
-
-
-async def acquire_lease(conn: Conn, *, pool: str, holder: str, until: datetime, now: datetime) -> int | None:
-    """Take a free or expired pool (or take ours again after losing track); the new epoch fences whoever
-    held it before, including an earlier incarnation of ourselves."""
-    epoch = await conn.fetchval(ACQUIRE_LEASE, pool, holder, until, now)
-    return int(epoch) if epoch is not None else None
-
-
-RENEW_LEASE = """
-UPDATE pool_lease SET expires_at = $4 WHERE pool = $1 AND holder = $2 AND epoch = $3
-"""
-
-
-async def renew_lease(conn: Conn, *, pool: str, holder: str, epoch: int, until: datetime) -> bool:
-    """Still ours while the epoch is ours: a lapse nobody used costs nothing (no one decided meanwhile)."""
-    return bool(await conn.execute(RENEW_LEASE, pool, holder, epoch, until) == "UPDATE 1")
-
-
-RELEASE_LEASE = "UPDATE pool_lease SET expires_at = $3 WHERE pool = $1 AND holder = $2"
-
-
-async def release_lease(conn: Conn, *, pool: str, holder: str, now: datetime) -> None:
-    await conn.execute(RELEASE_LEASE, pool, holder, now)
-
-
-CHECK_FENCE = """
-SELECT 1 FROM pool_lease WHERE pool = $1 AND holder = $2 AND epoch = $3 AND expires_at > $4 FOR SHARE
-"""
-
-
-async def holds_fence(conn: Conn, *, pool: str, holder: str, epoch: int, now: datetime) -> bool:
-    """Inside the deciding transaction: the lease row is share-locked, so no takeover commits meanwhile."""
-    return await conn.fetchval(CHECK_FENCE, pool, holder, epoch, now) is not None
-
-
-SELECT_POOLS = """
-SELECT pool FROM agent WHERE active
-UNION SELECT pool FROM work_item WHERE state IN ('queued', 'offered')
-UNION SELECT pool FROM pool_lease
-"""
-
-
-async def known_pools(conn: Conn) -> list[str]:
-    return sorted(r["pool"] for r in await conn.fetch(SELECT_POOLS))
-
-
-SELECT_LEASES = "SELECT pool, holder, epoch, expires_at FROM pool_lease ORDER BY pool"
-
-
-async def leases(conn: Conn) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SELECT_LEASES)]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.routing.desktop import DesktopHub, Session
+from services.routing.hub import DesktopHub, Session
 from services.routing.repository import feed
 from shared.clock import SystemClock
 from shared.db import connect

@@ -19,8 +19,9 @@ import pytest
 from services.routing.domain.records import BUSY_OR_GONE
 from services.routing.handlers.common import Tx
 from services.routing.handlers.events import dispatch_table, handle_events, on_contact_received
-from services.routing.handlers.offers import Fence, Fenced, Offers, make_offers
-from services.routing.repository import feed
+from services.routing.handlers.offers import Offers, make_offers
+from services.routing.repository import feed, leases
+from services.routing.repository.leases import Fence, Fenced
 from services.routing.repository.policy import current_policy
 from shared.db import connect
 from shared.events import ContactMessageAddedV1, Event, WorkOfferedV1
@@ -69,7 +70,7 @@ async def offer_batch(
     """Run `make_offers` in its own transaction; `staged` gets the outbox rows it wrote (before the relay)."""
     now = datetime.now(UTC)
     if epoch is None:
-        epoch = await feed.acquire_lease(
+        epoch = await leases.acquire_lease(
             conn, pool=POOL, holder=holder, until=now + timedelta(seconds=30), now=now
         )
         assert epoch is not None
@@ -143,8 +144,8 @@ async def test_a_deposed_holder_offers_nothing_from_a_batch(routing: Routing, co
     await available_agent(routing, "D1")
     works = await queued(routing, 2)
     now = datetime.now(UTC)
-    old = await feed.acquire_lease(conn, pool=POOL, holder="old", until=now - timedelta(seconds=1), now=now)
-    new = await feed.acquire_lease(conn, pool=POOL, holder="new", until=now + timedelta(seconds=30), now=now)
+    old = await leases.acquire_lease(conn, pool=POOL, holder="old", until=now - timedelta(seconds=1), now=now)
+    new = await leases.acquire_lease(conn, pool=POOL, holder="new", until=now + timedelta(seconds=30), now=now)
     assert old is not None and new == old + 1
     with pytest.raises(Fenced):
         await offer_batch(conn, [(w, "D1") for w in works], holder="old", epoch=old)

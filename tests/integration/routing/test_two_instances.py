@@ -20,8 +20,9 @@ import pytest
 
 from deploy.config import free_port
 from services.routing.handlers.common import Tx
-from services.routing.handlers.offers import Fence, Fenced, Offers, make_offers
-from services.routing.repository import feed
+from services.routing.handlers.offers import Offers, make_offers
+from services.routing.repository import leases
+from services.routing.repository.leases import Fence, Fenced
 from services.routing.repository.policy import current_policy
 from shared.db import connect
 from shared.kafka import Producer
@@ -53,11 +54,11 @@ async def test_a_deposed_instance_cannot_offer_its_epoch_is_fenced(
         conn = await connect(service_database)
         try:
             now = datetime.now(UTC)
-            old = await feed.acquire_lease(
+            old = await leases.acquire_lease(
                 conn, pool=pool, holder="old", until=now + timedelta(seconds=1), now=now
             )
             later = now + timedelta(seconds=2)
-            new = await feed.acquire_lease(
+            new = await leases.acquire_lease(
                 conn, pool=pool, holder="new", until=later + timedelta(seconds=30), now=later
             )
             assert old == 1 and new == 2

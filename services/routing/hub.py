@@ -1,11 +1,9 @@
-"""The agent desktop stream: one WebSocket per agent (`/v1/desktop/ws`).
+"""The desktop hub: the push machinery that drains each agent's feed into the agent's socket on this instance.
 
 Everything for a desktop is first written to the agent's feed (`desktop_message`, in the transaction that
 caused it); the hub of whichever instance holds the agent's socket is woken by NOTIFY and sends what the
 socket has not seen, in order, each message with its feed id. A desktop that reconnects with `?after=<last
-id>` gets exactly what it missed: nothing lost, nothing twice. Without `after` it gets a `hello` snapshot
-(live offers, its work) and then new messages. The desktop may send `accept`, `decline`, `presence`,
-`acknowledge` (an emergency alert: the emergency team has it) and `ping`; everything else goes over REST.
+id>` gets exactly what it missed: nothing lost, nothing twice. The socket and its protocol are `api/desktop.py`.
 """
 
 from __future__ import annotations
@@ -14,45 +12,24 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 
-from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
-from services.routing.domain.model import SET_PRESENCES
-from services.routing.handlers.common import Actor, Tx, agent_changed
-from services.routing.handlers.offers import (
-    accept_offer,
-    decline_offer,
-    jsonable,
-    set_presence,
-    work_view,
-)
-from services.routing.handlers.paging import acknowledge
-from services.routing.repository import agents as agent_repo
+from services.routing.handlers.views import jsonable
 from services.routing.repository import feed
-from services.routing.repository import offers as offer_repo
-from services.routing.repository import work as work_repo
-from shared.auth import AuthError, Principal, authenticate_websocket, check_revoked, still_valid
 from shared.clock import Clock
 from shared.db import Listener, create_pool
-from shared.faults import Backoff, describe, transient
+from shared.faults import Backoff, describe
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["desktop"])
 
 REPLACED = 4000
-UNKNOWN_AGENT = 4404
-TRY_AGAIN_LATER = 1013
-RETRY_AFTER_S = 5
-"""What a desktop is told to wait before sending again while the database is unavailable."""
-
+"""Close code of a socket another desktop of the same agent replaced."""
 
 LATE_COMMIT_WINDOW_S = 60.0
 """How long a feed message may commit after a later one and still reach the desktop (feed ids are taken at
@@ -264,185 +241,3 @@ class DesktopHub:
             del self.sessions[session.agent_id]
             return True
         return False
-
-
-async def _tx_run(websocket: WebSocket, action: Any) -> Any:
-    runtime = websocket.app.state.runtime
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        tx = Tx(
-            conn=conn,
-            now=runtime.clock.now(),
-            policy=await runtime.extras["policies"].get(conn),
-            origin=runtime.extras["instance"],
-        )
-        return await action(tx)
-
-
-@router.websocket("/v1/desktop/ws")
-async def desktop_socket(websocket: WebSocket) -> None:
-    principal = await authenticate_websocket(websocket, "agent", "supervisor")
-    if principal is None:
-        return
-    hub: DesktopHub = websocket.app.state.runtime.extras["hub"]
-    agent_id = principal.subject
-    actor = Actor(principal.role, agent_id)
-    after_param = websocket.query_params.get("after")
-
-    async def connect(tx: Tx) -> dict[str, Any] | None:
-        agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
-        if agent is None:
-            return None
-        await agent_repo.set_disconnected(tx.conn, agent_id=agent_id, at=None, now=tx.now)
-        await agent_changed(tx, agent)
-        offers = await offer_repo.live_offers_for_agent(tx.conn, agent_id)
-        works = await work_repo.works_of_agent(tx.conn, agent_id)
-        # What the hello snapshot already reflects: the messages committed so far within the window.
-        floor = await feed.last_desktop_id_before(
-            tx.conn, agent_id=agent_id, before=tx.now - timedelta(seconds=LATE_COMMIT_WINDOW_S)
-        )
-        return {
-            "last": await feed.last_desktop_id(tx.conn, agent_id),
-            "floor": floor,
-            "seen": await feed.desktop_ids_after(tx.conn, agent_id=agent_id, after=floor),
-            "hello": jsonable(
-                {
-                    "type": "hello",
-                    "agent_id": agent_id,
-                    "presence": agent.presence,
-                    "offers": [
-                        {"offer_id": o.offer_id, "work_id": o.work_id, "expires_at": o.expires_at} for o in offers
-                    ],
-                    "work": [work_view(tx, w) for w in works],
-                }
-            ),
-        }
-
-    await websocket.accept()
-    try:
-        state = await _tx_run(websocket, connect)
-    except Exception as exc:
-        if not transient(exc):
-            raise
-        await websocket.close(code=TRY_AGAIN_LATER, reason="the database is unavailable; connect again shortly")
-        return
-    if state is None:
-        await websocket.close(code=UNKNOWN_AGENT, reason=f"no agent {agent_id}; an admin creates agents first")
-        return
-    resume = int(after_param) if after_param and after_param.isdigit() else None
-    if resume is not None:  # the desktop says what it has seen; everything above is sent
-        session = Session(websocket, agent_id, floor=resume)
-    else:
-        session = Session(websocket, agent_id, floor=state["floor"], sent=set(state["seen"]))
-        session.marks.append((time.monotonic(), session.last_sent))
-    async with session.lock:
-        await hub.attach(session)
-        if resume is None:
-            await websocket.send_json({**state["hello"], "last_id": state["last"]})
-    await hub.push(agent_id)
-    watch = asyncio.create_task(_watch_access(websocket, principal))
-    try:
-        while True:
-            message = await websocket.receive_json()
-            reply = await _handle(websocket, actor, message)
-            async with session.lock:
-                await websocket.send_json(reply)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        watch.cancel()
-        if hub.detach(session):
-
-            async def disconnect(tx: Tx) -> None:
-                agent = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
-                if agent is not None:
-                    await agent_repo.set_disconnected(tx.conn, agent_id=agent_id, at=tx.now, now=tx.now)
-                    await agent_changed(tx, agent)
-
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await _tx_run(websocket, disconnect)
-
-
-ACCESS_ENDED = 4401
-
-
-async def _watch_access(websocket: WebSocket, principal: Principal) -> None:
-    """Close the socket once its token expires or its subject is revoked: a socket outlives any request, so its
-    credentials are checked again every `desktop_access_recheck_s` (within a minute with the services' 30 s
-    revocation cache)."""
-    state = websocket.app.state
-    every = float(getattr(state.settings, "desktop_access_recheck_s", 30.0))
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await check_revoked(state, principal)
-            why = still_valid(state, principal, now=state.runtime.clock.now())
-        except AuthError as exc:
-            why = str(exc)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            continue  # the database is away: the socket stays and is checked again next round
-        if why is not None:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.close(code=ACCESS_ENDED, reason=why[:120])
-            return
-
-
-async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str, Any]:
-    kind = message.get("type") if isinstance(message, dict) else None
-    ref = message.get("ref") if isinstance(message, dict) else None
-
-    def error(detail: str) -> dict[str, Any]:
-        return {"type": "error", "ref": ref, "detail": detail}
-
-    try:
-        if kind == "ping":
-            return {"type": "pong", "ref": ref}
-        if kind in ("accept", "decline"):
-            offer_id = uuid.UUID(str(message.get("offer_id")))
-
-            async def act(tx: Tx) -> dict[str, Any]:
-                if kind == "accept":
-                    work = await accept_offer(tx, offer_id=offer_id, actor=actor)
-                    return {
-                        "type": "accepted",
-                        "ref": ref,
-                        "offer_id": str(offer_id),
-                        "work_id": str(work.work_id),
-                    }
-                await decline_offer(tx, offer_id=offer_id, reason=message.get("reason"), actor=actor)
-                return {"type": "declined", "ref": ref, "offer_id": str(offer_id)}
-
-            result: dict[str, Any] = await _tx_run(websocket, act)
-            return result
-        if kind == "presence":
-            presence = message.get("presence")
-            if presence not in SET_PRESENCES:
-                return error(f"presence must be one of {list(SET_PRESENCES)}")
-
-            async def change(tx: Tx) -> dict[str, Any]:
-                agent = await agent_repo.get_agent(tx.conn, actor.subject, for_update=True)
-                if agent is None:
-                    raise NotFound(f"no agent {actor.subject}")
-                await set_presence(tx, agent, presence=presence, reason=message.get("reason"), actor=actor)
-                return {"type": "presence_set", "ref": ref, "presence": presence}
-
-            changed: dict[str, Any] = await _tx_run(websocket, change)
-            return changed
-        if kind == "acknowledge":
-            contact_id = uuid.UUID(str(message.get("contact_id")))
-
-            async def ack(tx: Tx) -> dict[str, Any]:
-                page = await acknowledge(tx, contact_id, actor)
-                return {"type": "acknowledged", "ref": ref, "contact_id": str(contact_id),
-                        "paged": page.paged_at is not None}  # fmt: skip
-
-            acked: dict[str, Any] = await _tx_run(websocket, ack)
-            return acked
-    except (NotFound, NotAllowed, Conflict, InvalidTransition, ValueError) as exc:
-        return error(str(exc))
-    except Exception as exc:
-        if not transient(exc):
-            raise
-        # Nothing was done (the transaction did not commit): the desktop sends it again, as an adapter would.
-        busy = error("the database is unavailable or busy; send it again shortly")
-        return {**busy, "retry_after": RETRY_AFTER_S}
-    return error(f"unknown message type {kind!r}; use accept, decline, presence, acknowledge or ping")
