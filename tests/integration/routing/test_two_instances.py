@@ -182,7 +182,7 @@ async def test_two_processes_never_offer_or_assign_twice_while_one_is_frozen_and
             for c in contacts[CONTACTS // 3 :]:
                 await publish(producer, c, subject=str(c.contact_id))
                 await asyncio.sleep(0.1)
-            await wait_for_expiry(service_database, pools, holder=victim.name)
+            await wait_for_takeover(service_database, pools, holder=victim.name)
             victim.proc.send_signal(signal.SIGCONT)
             conn = await asyncpg.connect(service_database)
             try:
@@ -240,21 +240,18 @@ async def wait_for_leases(database_url: str, pools: list[str]) -> list[str]:
     return holders
 
 
-async def wait_for_expiry(database_url: str, pools: list[str], *, holder: str) -> None:
-    """Until every lease `holder` had on `pools` has run out (by the database's clock)."""
+async def wait_for_takeover(database_url: str, pools: list[str], *, holder: str) -> None:
+    """Until `holder` (frozen) holds none of `pools`: the other process took each of them at a new epoch."""
     conn = await asyncpg.connect(database_url)
     try:
 
-        async def expired() -> bool:
-            live = await conn.fetchval(
-                "SELECT count(*) FROM pool_lease"
-                " WHERE pool = ANY($1::text[]) AND holder = $2 AND expires_at >= now()",
-                pools,
-                holder,
+        async def taken() -> bool:
+            kept = await conn.fetchval(
+                "SELECT count(*) FROM pool_lease WHERE pool = ANY($1::text[]) AND holder = $2", pools, holder
             )
-            return bool(live == 0)
+            return bool(kept == 0)
 
-        await wait_until(expired, timeout_s=30, interval_s=0.1)
+        await wait_until(taken, timeout_s=60, interval_s=0.1)
     finally:
         await conn.close()
 
