@@ -108,6 +108,8 @@ class StackSettings(BaseSettings):
             feedback_port=free_port(),
             knowledge_port=free_port(),
             web_port=free_port(),
+            zipkin_port=free_port(),
+            otlp_port=free_port(),
             start_timeout_s=120,
         )
 
