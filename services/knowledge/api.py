@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.api_models import ArticleOut, ArticlePage, Diff, OverduePage, VersionList, VersionOut
-from services.knowledge.domain import (
+from services.knowledge.domain.article import (
     Action,
     Article,
     ArticleNotFound,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 
 from services.knowledge.api import Authors, actor, engine_of, runtime_of
 from services.knowledge.api_models import IMPORT_BODY, ImportReport
-from services.knowledge.domain import (
+from services.knowledge.domain.article import (
     REVIEWER_ROLES,
     Article,
     KnowledgeError,
@@ -25,8 +25,8 @@ from services.knowledge.domain import (
     new_article,
     transition,
 )
+from services.knowledge.domain.importing import ImportItem, ItemError, parse_json_lines, parse_markdown
 from services.knowledge.handlers import SOURCE
-from services.knowledge.importing import ImportItem, ItemError, parse_json_lines, parse_markdown
 from services.knowledge.repository import (
     articles_by_external_id,
     audit_many,

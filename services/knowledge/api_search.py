@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.knowledge.analysis import query_key
 from services.knowledge.api import actor, engine_of, runtime_of
 from services.knowledge.api_models import (
     Gaps,
@@ -25,8 +24,9 @@ from services.knowledge.api_models import (
     TermAdded,
     Terms,
 )
-from services.knowledge.domain import language_family
-from services.knowledge.ranking import IndexedArticle, SearchFilter
+from services.knowledge.domain.analysis import query_key
+from services.knowledge.domain.article import language_family
+from services.knowledge.domain.ranking import IndexedArticle, SearchFilter
 from services.knowledge.repository import (
     Synonym,
     audit,

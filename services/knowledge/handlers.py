@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.knowledge.analysis import query_key
-from services.knowledge.domain import Overdue, language_family
-from services.knowledge.ranking import SearchFilter
+from services.knowledge.domain.analysis import query_key
+from services.knowledge.domain.article import Overdue, language_family
+from services.knowledge.domain.ranking import SearchFilter
 from services.knowledge.repository import claim_overdue
 from services.knowledge.search import SearchEngine
 from services.knowledge.searchlog import (

@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from services.knowledge.domain import Article, Content, Overdue, Version, markdown_to_text
-from services.knowledge.ranking import FieldTerms, IndexedArticle, StoredDocument
+from services.knowledge.domain.article import Article, Content, Overdue, Version, markdown_to_text
+from services.knowledge.domain.ranking import FieldTerms, IndexedArticle, StoredDocument
 from shared.db import Conn
 
 ARTICLE_COLUMNS = """

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from services.knowledge.analysis import Analyzer, SynonymGroup, expand, synonym_group
-from services.knowledge.domain import Content, Version
-from services.knowledge.highlights import (
+from services.knowledge.domain.analysis import Analyzer, SynonymGroup, expand, synonym_group
+from services.knowledge.domain.article import Content, Version
+from services.knowledge.domain.highlights import (
     Aligned,
     align,
     compile_matcher,
@@ -27,7 +27,7 @@ from services.knowledge.highlights import (
     matches,
     snippet_aligned,
 )
-from services.knowledge.ranking import (
+from services.knowledge.domain.ranking import (
     FIELDS,
     FieldTerms,
     IndexedArticle,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.knowledge.analysis import Analyzer
+from services.knowledge.domain.analysis import Analyzer
 from services.knowledge.search import analyzer_for
 
 
