@@ -30,19 +30,19 @@ from services.knowledge.domain.article import (
     transition,
 )
 from services.knowledge.handlers import SOURCE
-from services.knowledge.repository import (
-    audit,
+from services.knowledge.repository.articles import (
+    external_id_taken,
     get_article,
     get_version,
     insert_article,
     insert_version,
     list_articles,
-    list_audit,
     list_versions,
     overdue_articles,
-    retire_document,
     update_article,
 )
+from services.knowledge.repository.audit import audit, list_audit
+from services.knowledge.repository.documents import retire_document
 from services.knowledge.search import EngineHolder, SearchEngine
 from shared.app import Runtime
 from shared.auth import Principal, require_roles
@@ -185,9 +185,7 @@ async def create_article(body: ArticleIn, principal: Authors, request: Request) 
         raise problem_from(exc) from exc
     version = Version(article.article_id, 1, content, actor(principal), now, "created")
     async with runtime.pool.acquire() as conn, conn.transaction():
-        if body.external_id is not None and await conn.fetchval(
-            "SELECT 1 FROM article WHERE external_id = $1", body.external_id
-        ):
+        if body.external_id is not None and await external_id_taken(conn, body.external_id):
             raise Problem(409, "Conflict", f"an article with external_id {body.external_id!r} exists")
         await insert_article(conn, article)
         await insert_version(conn, version)

@@ -27,14 +27,14 @@ from services.knowledge.domain.article import (
 )
 from services.knowledge.domain.importing import ImportItem, ItemError, parse_json_lines, parse_markdown
 from services.knowledge.handlers import SOURCE
-from services.knowledge.repository import (
+from services.knowledge.repository.articles import (
     articles_by_external_id,
-    audit_many,
     get_version,
     insert_articles,
     insert_versions,
     update_article,
 )
+from services.knowledge.repository.audit import audit_many
 from shared.errors import Problem
 from shared.events import CHANNELS, ArticlePublishedV1
 from shared.outbox import enqueue

@@ -27,9 +27,10 @@ from services.knowledge.api_models import (
 from services.knowledge.domain.analysis import query_key
 from services.knowledge.domain.article import language_family
 from services.knowledge.domain.ranking import IndexedArticle, SearchFilter
-from services.knowledge.repository import (
+from services.knowledge.repository.audit import audit
+from services.knowledge.repository.searchlog import SearchRecord, gaps, record_feedback, search_results
+from services.knowledge.repository.tuning import (
     Synonym,
-    audit,
     delete_product_term,
     delete_synonym,
     insert_product_term,
@@ -40,7 +41,7 @@ from services.knowledge.repository import (
     update_setting,
 )
 from services.knowledge.search import EngineHolder, SearchEngine, load_tuning
-from services.knowledge.searchlog import SearchLogBuffer, SearchRecord, gaps, record_feedback, search_results
+from services.knowledge.searchlog import SearchLogBuffer
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel

@@ -16,15 +16,10 @@ from datetime import datetime
 from services.knowledge.domain.analysis import query_key
 from services.knowledge.domain.article import Overdue, language_family
 from services.knowledge.domain.ranking import SearchFilter
-from services.knowledge.repository import claim_overdue
+from services.knowledge.repository.articles import claim_overdue
+from services.knowledge.repository.contacts import ContactContext, get_contact_context, save_contact_context
+from services.knowledge.repository.searchlog import SearchRecord, record_search
 from services.knowledge.search import SearchEngine
-from services.knowledge.searchlog import (
-    ContactContext,
-    SearchRecord,
-    get_contact_context,
-    record_search,
-    save_contact_context,
-)
 from shared.db import Conn
 from shared.events import (
     ContactMessageAddedV1,

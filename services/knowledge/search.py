@@ -37,15 +37,13 @@ from services.knowledge.domain.ranking import (
     SearchIndex,
     StoredDocument,
 )
-from services.knowledge.repository import (
+from services.knowledge.repository.documents import (
     DocumentTerms,
     documents_since,
-    list_product_terms,
-    list_settings,
-    list_synonyms,
     save_documents,
     stale_live_versions,
 )
+from services.knowledge.repository.tuning import list_product_terms, list_settings, list_synonyms
 from shared.db import Conn
 
 log = logging.getLogger(__name__)
