@@ -15,42 +15,30 @@ from services.knowledge.domain.article import (
     Article,
     ArticleNotFound,
     Content,
+    DuplicateExternalId,
     InvalidArticle,
     InvalidTransition,
     KnowledgeError,
     NotAllowed,
     StaleVersion,
-    Version,
-    change_owner,
-    clean_content,
     diff_versions,
-    edit,
-    new_article,
-    set_review_by,
-    transition,
 )
-from services.knowledge.handlers import SOURCE
+from services.knowledge.handlers import articles as workflow
 from services.knowledge.repository.articles import (
-    external_id_taken,
     get_article,
     get_version,
-    insert_article,
-    insert_version,
     list_articles,
     list_versions,
     overdue_articles,
-    update_article,
 )
-from services.knowledge.repository.audit import audit, list_audit
-from services.knowledge.repository.documents import retire_document
+from services.knowledge.repository.audit import list_audit
 from services.knowledge.search import EngineHolder, SearchEngine
 from shared.app import Runtime
 from shared.auth import Principal, require_roles
 from shared.db import Conn
 from shared.errors import Problem
-from shared.events import CHANNELS, ArticleArchivedV1, ArticlePublishedV1, Channel
+from shared.events import Channel
 from shared.openapi import example
-from shared.outbox import enqueue
 
 router = APIRouter(tags=["articles"])
 MAX_OFFSET = 100_000
@@ -87,6 +75,8 @@ def problem_from(exc: KnowledgeError) -> Problem:
         return Problem(403, "Forbidden", str(exc))
     if isinstance(exc, ArticleNotFound):
         return Problem(404, "Not found", str(exc))
+    if isinstance(exc, DuplicateExternalId):
+        return Problem(409, "Conflict", str(exc))
     if isinstance(exc, InvalidTransition | StaleVersion):
         return Problem(
             409, "Conflict", str(exc), kind="workflow" if isinstance(exc, InvalidTransition) else "stale"
@@ -172,25 +162,18 @@ async def create_article(body: ArticleIn, principal: Authors, request: Request) 
     runtime = runtime_of(request)
     now = runtime.clock.now()
     try:
-        content = clean_content(body.content(), channels_known=CHANNELS)
-        article = new_article(
-            article_id=uuid.uuid4(),
-            author=actor(principal),
-            role=principal.role,
-            owner=body.owner,
-            now=now,
-            external_id=body.external_id,
-        )
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            article, version = await workflow.create(
+                conn,
+                body.content(),
+                actor=actor(principal),
+                role=principal.role,
+                owner=body.owner,
+                external_id=body.external_id,
+                now=now,
+            )
     except KnowledgeError as exc:
         raise problem_from(exc) from exc
-    version = Version(article.article_id, 1, content, actor(principal), now, "created")
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if body.external_id is not None and await external_id_taken(conn, body.external_id):
-            raise Problem(409, "Conflict", f"an article with external_id {body.external_id!r} exists")
-        await insert_article(conn, article)
-        await insert_version(conn, version)
-        await audit(conn, actor=actor(principal), action="article.create", target=str(article.article_id),
-                    detail={"version": 1}, now=now)  # fmt: skip
     return ArticleOut.of(article, version, now)
 
 
@@ -241,28 +224,21 @@ async def patch_article(
     """Every edit is a new version; a published article stays live with its published version meanwhile."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        article = await _load(conn, article_id, for_update=True)
-        current = await get_version(conn, article_id, article.current_version)
-        assert current is not None
-        changes = body.model_dump(exclude_unset=True, exclude={"base_version", "note"})
-        merged = {**current.content.__dict__, **{k: v for k, v in changes.items() if v is not None}}
-        for name in ("tags", "channels", "products"):
-            merged[name] = tuple(merged[name])
-        try:
-            content = clean_content(Content(**merged), channels_known=CHANNELS)
-            if content == current.content:
-                raise InvalidArticle("nothing changed: the edit equals the current version")
-            edited = edit(
-                article, role=principal.role, actor=actor(principal), base_version=body.base_version, now=now
+    changes = body.model_dump(exclude_unset=True, exclude={"base_version", "note"})
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            edited, version = await workflow.revise(
+                conn,
+                article_id,
+                changes,
+                base_version=body.base_version,
+                note=body.note,
+                actor=actor(principal),
+                role=principal.role,
+                now=now,
             )
-        except KnowledgeError as exc:
-            raise problem_from(exc) from exc
-        version = Version(article_id, edited.current_version, content, actor(principal), now, body.note)
-        await insert_version(conn, version)
-        await update_article(conn, edited)
-        await audit(conn, actor=actor(principal), action="article.edit", target=str(article_id),
-                    detail={"version": edited.current_version, "fields": sorted(changes)}, now=now)  # fmt: skip
+    except KnowledgeError as exc:
+        raise problem_from(exc) from exc
     return ArticleOut.of(edited, version, now)
 
 
@@ -279,30 +255,14 @@ async def _step(
     engine = engine_of(request) if action in ("publish", "archive") else None
     now = runtime.clock.now()
     async with runtime.pool.acquire() as conn:
-        async with conn.transaction():
-            article = await _load(conn, article_id, for_update=True)
-            review_days = engine.tuning.review_days if engine is not None else 180
-            try:
-                changed = transition(
-                    article, action, role=principal.role, actor=actor(principal), now=now, review_days=review_days
-                )
-            except KnowledgeError as exc:
-                raise problem_from(exc) from exc
-            await update_article(conn, changed)
-            version = await get_version(conn, article_id, changed.current_version)
-            assert version is not None
-            if action == "publish" and engine is not None:
-                await engine.save_live(conn, [version], now=now)
-                await enqueue(conn, ArticlePublishedV1(article_id=article_id, version=changed.current_version),
-                              source=SOURCE, subject=str(article_id), now=now)  # fmt: skip
-            if action == "archive":
-                await retire_document(conn, article_id, now=now)
-                archived_version = article.published_version or article.current_version
-                await enqueue(conn, ArticleArchivedV1(article_id=article_id, version=archived_version),
-                              source=SOURCE, subject=str(article_id), now=now)  # fmt: skip
-            await audit(conn, actor=actor(principal), action=f"article.{action}", target=str(article_id),
-                        detail={"version": changed.current_version, "from": article.status, "note": note},
-                        now=now)  # fmt: skip
+        try:
+            async with conn.transaction():
+                changed, version = await workflow.step(
+                    conn, article_id, action, engine=engine, note=note, actor=actor(principal),
+                    role=principal.role, now=now,
+                )  # fmt: skip
+        except KnowledgeError as exc:
+            raise problem_from(exc) from exc
         if engine is not None:
             await engine.refresh(conn)
     return ArticleOut.of(changed, version, now)
@@ -365,19 +325,19 @@ async def _update(
 ) -> ArticleOut:
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        article = await _load(conn, article_id, for_update=True)
-        try:
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
             if what == "owner":
-                changed = change_owner(article, role=principal.role, owner=value, now=now)
+                changed = await workflow.set_owner(
+                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
+                )
             else:
-                changed = set_review_by(article, role=principal.role, review_by=value, now=now)
-        except KnowledgeError as exc:
-            raise problem_from(exc) from exc
-        await update_article(conn, changed)
-        await audit(conn, actor=actor(principal), action=f"article.{what}", target=str(article_id),
-                    detail={what: str(value)}, now=now)  # fmt: skip
-        return await _out(conn, changed, now)
+                changed = await workflow.mark_reviewed(
+                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
+                )
+            return await _out(conn, changed, now)
+    except KnowledgeError as exc:
+        raise problem_from(exc) from exc
 
 
 @router.put("/v1/articles/{article_id}/owner")

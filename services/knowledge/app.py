@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from services.knowledge import api, api_import, api_search
 from services.knowledge.config import KnowledgeSettings
-from services.knowledge.handlers import Deps, on_contact_event
+from services.knowledge.handlers.suggestions import Deps, on_contact_event
 from services.knowledge.overdue import OverdueWatch
 from services.knowledge.search import EngineHolder, SearchEngine
 from services.knowledge.searchlog import SearchLogBuffer
