@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from services.knowledge.api import Authors, actor, engine_of, runtime_of
-from services.knowledge.api_models import IMPORT_BODY, ImportReport
+from services.knowledge.api.common import Authors, actor, engine_of, runtime_of
+from services.knowledge.api.models import IMPORT_BODY, ImportReport
 from services.knowledge.domain.importing import parse_json_lines, parse_markdown
 from services.knowledge.handlers.imports import import_items, screen
 from shared.errors import Problem

@@ -1,4 +1,4 @@
-"""HTTP: articles, their versions and diffs, the review workflow, the overdue list and bulk import."""
+"""HTTP: articles, their versions and diffs, the review workflow and the overdue list."""
 
 from __future__ import annotations
 
@@ -6,21 +6,33 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.knowledge.api_models import ArticleOut, ArticlePage, Diff, OverduePage, VersionList, VersionOut
+from services.knowledge.api.common import (
+    MAX_OFFSET,
+    MAX_VERSION,
+    Authors,
+    Reviewers,
+    Staff,
+    actor,
+    engine_of,
+    problem_from,
+    runtime_of,
+)
+from services.knowledge.api.models import (
+    ArticleOut,
+    ArticlePage,
+    Diff,
+    OverduePage,
+    VersionList,
+    VersionOut,
+)
 from services.knowledge.domain.article import (
     Action,
     Article,
-    ArticleNotFound,
     Content,
-    DuplicateExternalId,
-    InvalidArticle,
-    InvalidTransition,
     KnowledgeError,
-    NotAllowed,
-    StaleVersion,
     diff_versions,
 )
 from services.knowledge.handlers import articles as workflow
@@ -32,58 +44,15 @@ from services.knowledge.repository.articles import (
     overdue_articles,
 )
 from services.knowledge.repository.audit import list_audit
-from services.knowledge.search import EngineHolder, SearchEngine
-from shared.app import Runtime
-from shared.auth import Principal, require_roles
+from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import Problem
 from shared.events import Channel
 from shared.openapi import example
 
 router = APIRouter(tags=["articles"])
-MAX_OFFSET = 100_000
-"""Deepest page a list reads (further needs a narrower filter)."""
-MAX_VERSION = 2**31 - 1
-"""Versions are `integer` columns."""
-
-Authors = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
-Staff = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))]
-Reviewers = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
 Language = Literal["zh-Hans", "zh-Hant", "en"]
 Visibility = Literal["internal", "public"]
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def engine_of(request: Request) -> SearchEngine:
-    holder: EngineHolder = runtime_of(request).extras["engine"]
-    engine = holder.get()
-    if engine is None:
-        raise Problem(503, "Index loading", "the search index is still loading; retry in a few seconds")
-    return engine
-
-
-def actor(principal: Principal) -> str:
-    return f"{principal.role}:{principal.subject}"
-
-
-def problem_from(exc: KnowledgeError) -> Problem:
-    if isinstance(exc, NotAllowed):
-        return Problem(403, "Forbidden", str(exc))
-    if isinstance(exc, ArticleNotFound):
-        return Problem(404, "Not found", str(exc))
-    if isinstance(exc, DuplicateExternalId):
-        return Problem(409, "Conflict", str(exc))
-    if isinstance(exc, InvalidTransition | StaleVersion):
-        return Problem(
-            409, "Conflict", str(exc), kind="workflow" if isinstance(exc, InvalidTransition) else "stale"
-        )
-    if isinstance(exc, InvalidArticle):
-        return Problem(422, "Invalid article", str(exc), kind="invalid-article")
-    return Problem(400, "Bad request", str(exc))
 
 
 class ArticleIn(BaseModel):
