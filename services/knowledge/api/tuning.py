@@ -26,17 +26,12 @@ from services.knowledge.api.models import (
     TermAdded,
     Terms,
 )
+from services.knowledge.handlers import tuning
 from services.knowledge.repository.audit import audit
 from services.knowledge.repository.tuning import (
-    Synonym,
-    delete_product_term,
-    delete_synonym,
-    insert_product_term,
-    insert_synonym,
     list_product_terms,
     list_settings,
     list_synonyms,
-    update_setting,
 )
 from services.knowledge.search import EngineHolder, SearchEngine, load_tuning
 from shared.errors import Problem
@@ -69,12 +64,8 @@ async def post_synonym(body: SynonymIn, principal: Admins, request: Request) -> 
     terms = tuple(dict.fromkeys(t.strip() for t in body.terms if t.strip()))
     if len(terms) < 2 or sum(1 for t in terms if engine.analyzer.terms(t)) < 2:
         raise Problem(422, "Validation failed", "terms: at least two that are not stop words", kind="validation")
-    synonym = Synonym(uuid.uuid4(), terms, actor(principal), now)
     async with runtime.pool.acquire() as conn, conn.transaction():
-        await insert_synonym(conn, synonym)
-        await audit(conn, actor=actor(principal), action="synonym.create", target=str(synonym.synonym_id),
-                    detail={"terms": list(terms)}, now=now)  # fmt: skip
-        await engine.load_synonyms(conn)
+        synonym = await tuning.add_synonym(conn, terms, engine=engine, actor=actor(principal), now=now)
     return synonym.__dict__
 
 
@@ -83,11 +74,11 @@ async def remove_synonym(synonym_id: uuid.UUID, principal: Admins, request: Requ
     runtime = runtime_of(request)
     engine = engine_of(request)
     async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await delete_synonym(conn, synonym_id):
-            raise Problem(404, "Not found", f"no synonym group {synonym_id}")
-        await audit(conn, actor=actor(principal), action="synonym.delete", target=str(synonym_id), detail={},
-                    now=runtime.clock.now())  # fmt: skip
-        await engine.load_synonyms(conn)
+        removed = await tuning.remove_synonym(
+            conn, synonym_id, engine=engine, actor=actor(principal), now=runtime.clock.now()
+        )
+    if not removed:
+        raise Problem(404, "Not found", f"no synonym group {synonym_id}")
 
 
 class TermIn(BaseModel):
@@ -109,9 +100,7 @@ async def post_term(body: TermIn, principal: Admins, request: Request) -> dict[s
     now = runtime.clock.now()
     term = " ".join(body.term.split())
     async with runtime.pool.acquire() as conn, conn.transaction():
-        added = await insert_product_term(conn, term=term, by=actor(principal), now=now)
-        if added:
-            await audit(conn, actor=actor(principal), action="term.create", target=term, detail={}, now=now)
+        added = await tuning.add_term(conn, term, actor=actor(principal), now=now)
     if added:
         schedule_rebuild(runtime_of(request).extras["engine"], request)
     return {"term": term, "added": added, "rebuilding": added}
@@ -121,10 +110,9 @@ async def post_term(body: TermIn, principal: Admins, request: Request) -> dict[s
 async def remove_term(term: str, principal: Admins, request: Request) -> None:
     runtime = runtime_of(request)
     async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await delete_product_term(conn, term):
-            raise Problem(404, "Not found", f"no product term {term!r}")
-        await audit(conn, actor=actor(principal), action="term.delete", target=term, detail={},
-                    now=runtime.clock.now())  # fmt: skip
+        removed = await tuning.remove_term(conn, term, actor=actor(principal), now=runtime.clock.now())
+    if not removed:
+        raise Problem(404, "Not found", f"no product term {term!r}")
     schedule_rebuild(runtime.extras["engine"], request)
 
 
@@ -154,11 +142,9 @@ async def put_setting(name: str, body: SettingIn, principal: Admins, request: Re
             raise Problem(422, "Validation failed", f"{name}: a whole number of at least 1", kind="validation")
         value = int(value)
     async with runtime.pool.acquire() as conn, conn.transaction():
-        setting = await update_setting(conn, name=name, value=value, by=actor(principal), now=now)
-        if setting is None:
-            raise Problem(404, "Not found", f"no setting {name!r}")
-        await audit(conn, actor=actor(principal), action="setting.update", target=name, detail={"value": value},
-                    now=now)  # fmt: skip
+        setting = await tuning.change_setting(conn, name, value, actor=actor(principal), now=now)
+    if setting is None:
+        raise Problem(404, "Not found", f"no setting {name!r}")
     if name.startswith("boost_"):
         schedule_rebuild(runtime.extras["engine"], request)
     else:
