@@ -28,8 +28,8 @@ from services.knowledge.domain.article import (
     language_family,
 )
 from services.knowledge.domain.ranking import IndexedArticle, SearchFilter
+from services.knowledge.domain.search import Results
 from services.knowledge.repository.searchlog import SearchRecord, gaps, record_feedback, search_results
-from services.knowledge.search import Results
 from shared.auth import Principal
 from shared.errors import Problem
 from shared.events import Channel

@@ -15,10 +15,11 @@ from datetime import datetime
 from services.knowledge.domain.analysis import query_key
 from services.knowledge.domain.article import language_family
 from services.knowledge.domain.ranking import SearchFilter
+from services.knowledge.domain.search import Result
 from services.knowledge.handlers import SOURCE
 from services.knowledge.repository.contacts import ContactContext, get_contact_context, save_contact_context
 from services.knowledge.repository.searchlog import SearchRecord, record_search
-from services.knowledge.search import Result, SearchEngine
+from services.knowledge.search import SearchEngine
 from shared.db import Conn
 from shared.events import (
     ContactMessageAddedV1,
