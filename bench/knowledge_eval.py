@@ -35,9 +35,9 @@ from rich.table import Table
 
 from bench.knowledge_common import DATA, ROOT, Service, article_lines, knowledge_service, load_jsonl, percentile
 from bench.knowledge_pg import PgFullText
-from services.knowledge.analysis import Analyzer
-from services.knowledge.domain import language_family
-from services.knowledge.ranking import SearchFilter
+from services.knowledge.domain.analysis import Analyzer
+from services.knowledge.domain.article import language_family
+from services.knowledge.domain.ranking import SearchFilter
 from services.knowledge.search import SearchEngine
 from shared.clock import utcnow
 

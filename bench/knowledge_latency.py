@@ -57,8 +57,8 @@ from bench.knowledge_common import (
     search_target,
 )
 from bench.knowledge_pg import PgFullText
-from services.knowledge.analysis import Analyzer
-from services.knowledge.ranking import SearchFilter
+from services.knowledge.domain.analysis import Analyzer
+from services.knowledge.domain.ranking import SearchFilter
 from services.knowledge.search import SearchEngine
 from shared.clock import utcnow
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.knowledge import api, api_import, api_search
+from services.knowledge.api import articles, imports, search, tuning
 from services.knowledge.config import KnowledgeSettings
-from services.knowledge.handlers import Deps, on_contact_event
+from services.knowledge.handlers.suggestions import Deps, on_contact_event
 from services.knowledge.overdue import OverdueWatch
 from services.knowledge.search import EngineHolder, SearchEngine
 from services.knowledge.searchlog import SearchLogBuffer
@@ -125,7 +125,7 @@ def spec() -> ServiceSpec:
         name="knowledge",
         chores=_retention,
         migrations=MIGRATIONS,
-        routers=[api_import.router, api_search.router, api.router],
+        routers=[imports.router, search.router, tuning.router, articles.router],
         consumers=consumers,
         on_start=on_start,
         on_stop=on_stop,

@@ -16,7 +16,7 @@ import logging
 
 import asyncpg
 
-from services.knowledge.handlers import announce_overdue
+from services.knowledge.handlers.overdue import announce_overdue
 from shared.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.knowledge.analysis import Analyzer
-from services.knowledge.search import analyzer_for
+from services.knowledge.domain.analysis import Analyzer
+from services.knowledge.domain.search import analyzer_for
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.knowledge.analysis import Analyzer, expand, query_key, synonym_group
+from services.knowledge.domain.analysis import Analyzer, expand, query_key, synonym_group
 
 
 def test_traditional_and_simplified_text_give_the_same_terms(analyzer: Analyzer) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from services.knowledge.analysis import Analyzer
-from services.knowledge.highlights import (
+from services.knowledge.domain.analysis import Analyzer
+from services.knowledge.domain.highlights import (
     align,
     compile_matcher,
     flat,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from services.knowledge.importing import parse_json_lines, parse_markdown
+from services.knowledge.domain.importing import parse_json_lines, parse_markdown
 
 
 def test_json_lines_import_the_good_items_and_report_each_bad_one_by_line() -> None:

@@ -7,7 +7,14 @@ import math
 import uuid
 from typing import Any
 
-from services.knowledge.ranking import FieldTerms, IndexedArticle, QueryTerm, Ranking, SearchFilter, SearchIndex
+from services.knowledge.domain.ranking import (
+    FieldTerms,
+    IndexedArticle,
+    QueryTerm,
+    Ranking,
+    SearchFilter,
+    SearchIndex,
+)
 
 STAFF = SearchFilter(visibilities=frozenset({"internal", "public"}))
 PUBLIC = SearchFilter(visibilities=frozenset({"public"}))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from services.knowledge.searchlog import SearchLogBuffer, SearchRecord
+from services.knowledge.repository.searchlog import SearchRecord
+from services.knowledge.searchlog import SearchLogBuffer
 
 
 def record(query: str) -> SearchRecord:

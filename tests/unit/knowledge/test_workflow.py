@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.knowledge.domain import (
+from services.knowledge.domain.article import (
     Article,
     Content,
     InvalidArticle,

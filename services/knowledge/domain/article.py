@@ -60,6 +60,10 @@ class ArticleNotFound(KnowledgeError):
     pass
 
 
+class DuplicateExternalId(KnowledgeError):
+    """Another article already carries this `external_id`."""
+
+
 @dataclass(frozen=True)
 class Content:
     """Everything an edit may change; one version of an article."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.knowledge.domain import Article, Version
+from services.knowledge.domain.article import Article, Version
 from shared.openapi import example, request_body
 
 ARTICLE_ID = "7c6b5a49-3827-4165-9e4d-3c2b1a098f7e"

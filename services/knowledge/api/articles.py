@@ -1,4 +1,4 @@
-"""HTTP: articles, their versions and diffs, the review workflow, the overdue list and bulk import."""
+"""HTTP: articles, their versions and diffs, the review workflow and the overdue list."""
 
 from __future__ import annotations
 
@@ -6,94 +6,53 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.knowledge.api_models import ArticleOut, ArticlePage, Diff, OverduePage, VersionList, VersionOut
-from services.knowledge.domain import (
+from services.knowledge.api.common import (
+    MAX_OFFSET,
+    MAX_VERSION,
+    Authors,
+    Reviewers,
+    Staff,
+    actor,
+    engine_of,
+    problem_from,
+    runtime_of,
+)
+from services.knowledge.api.models import (
+    ArticleOut,
+    ArticlePage,
+    Diff,
+    OverduePage,
+    VersionList,
+    VersionOut,
+)
+from services.knowledge.domain.article import (
     Action,
     Article,
-    ArticleNotFound,
     Content,
-    InvalidArticle,
-    InvalidTransition,
     KnowledgeError,
-    NotAllowed,
-    StaleVersion,
-    Version,
-    change_owner,
-    clean_content,
     diff_versions,
-    edit,
-    new_article,
-    set_review_by,
-    transition,
 )
-from services.knowledge.handlers import SOURCE
-from services.knowledge.repository import (
-    audit,
+from services.knowledge.handlers import articles as workflow
+from services.knowledge.repository.articles import (
     get_article,
     get_version,
-    insert_article,
-    insert_version,
     list_articles,
-    list_audit,
     list_versions,
     overdue_articles,
-    retire_document,
-    update_article,
 )
-from services.knowledge.search import EngineHolder, SearchEngine
-from shared.app import Runtime
-from shared.auth import Principal, require_roles
+from services.knowledge.repository.audit import list_audit
+from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import Problem
-from shared.events import CHANNELS, ArticleArchivedV1, ArticlePublishedV1, Channel
+from shared.events import Channel
 from shared.openapi import example
-from shared.outbox import enqueue
 
 router = APIRouter(tags=["articles"])
-MAX_OFFSET = 100_000
-"""Deepest page a list reads (further needs a narrower filter)."""
-MAX_VERSION = 2**31 - 1
-"""Versions are `integer` columns."""
-
-Authors = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
-Staff = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))]
-Reviewers = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
 Language = Literal["zh-Hans", "zh-Hant", "en"]
 Visibility = Literal["internal", "public"]
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def engine_of(request: Request) -> SearchEngine:
-    holder: EngineHolder = runtime_of(request).extras["engine"]
-    engine = holder.get()
-    if engine is None:
-        raise Problem(503, "Index loading", "the search index is still loading; retry in a few seconds")
-    return engine
-
-
-def actor(principal: Principal) -> str:
-    return f"{principal.role}:{principal.subject}"
-
-
-def problem_from(exc: KnowledgeError) -> Problem:
-    if isinstance(exc, NotAllowed):
-        return Problem(403, "Forbidden", str(exc))
-    if isinstance(exc, ArticleNotFound):
-        return Problem(404, "Not found", str(exc))
-    if isinstance(exc, InvalidTransition | StaleVersion):
-        return Problem(
-            409, "Conflict", str(exc), kind="workflow" if isinstance(exc, InvalidTransition) else "stale"
-        )
-    if isinstance(exc, InvalidArticle):
-        return Problem(422, "Invalid article", str(exc), kind="invalid-article")
-    return Problem(400, "Bad request", str(exc))
 
 
 class ArticleIn(BaseModel):
@@ -172,27 +131,18 @@ async def create_article(body: ArticleIn, principal: Authors, request: Request) 
     runtime = runtime_of(request)
     now = runtime.clock.now()
     try:
-        content = clean_content(body.content(), channels_known=CHANNELS)
-        article = new_article(
-            article_id=uuid.uuid4(),
-            author=actor(principal),
-            role=principal.role,
-            owner=body.owner,
-            now=now,
-            external_id=body.external_id,
-        )
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            article, version = await workflow.create(
+                conn,
+                body.content(),
+                actor=actor(principal),
+                role=principal.role,
+                owner=body.owner,
+                external_id=body.external_id,
+                now=now,
+            )
     except KnowledgeError as exc:
         raise problem_from(exc) from exc
-    version = Version(article.article_id, 1, content, actor(principal), now, "created")
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if body.external_id is not None and await conn.fetchval(
-            "SELECT 1 FROM article WHERE external_id = $1", body.external_id
-        ):
-            raise Problem(409, "Conflict", f"an article with external_id {body.external_id!r} exists")
-        await insert_article(conn, article)
-        await insert_version(conn, version)
-        await audit(conn, actor=actor(principal), action="article.create", target=str(article.article_id),
-                    detail={"version": 1}, now=now)  # fmt: skip
     return ArticleOut.of(article, version, now)
 
 
@@ -243,28 +193,21 @@ async def patch_article(
     """Every edit is a new version; a published article stays live with its published version meanwhile."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        article = await _load(conn, article_id, for_update=True)
-        current = await get_version(conn, article_id, article.current_version)
-        assert current is not None
-        changes = body.model_dump(exclude_unset=True, exclude={"base_version", "note"})
-        merged = {**current.content.__dict__, **{k: v for k, v in changes.items() if v is not None}}
-        for name in ("tags", "channels", "products"):
-            merged[name] = tuple(merged[name])
-        try:
-            content = clean_content(Content(**merged), channels_known=CHANNELS)
-            if content == current.content:
-                raise InvalidArticle("nothing changed: the edit equals the current version")
-            edited = edit(
-                article, role=principal.role, actor=actor(principal), base_version=body.base_version, now=now
+    changes = body.model_dump(exclude_unset=True, exclude={"base_version", "note"})
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            edited, version = await workflow.revise(
+                conn,
+                article_id,
+                changes,
+                base_version=body.base_version,
+                note=body.note,
+                actor=actor(principal),
+                role=principal.role,
+                now=now,
             )
-        except KnowledgeError as exc:
-            raise problem_from(exc) from exc
-        version = Version(article_id, edited.current_version, content, actor(principal), now, body.note)
-        await insert_version(conn, version)
-        await update_article(conn, edited)
-        await audit(conn, actor=actor(principal), action="article.edit", target=str(article_id),
-                    detail={"version": edited.current_version, "fields": sorted(changes)}, now=now)  # fmt: skip
+    except KnowledgeError as exc:
+        raise problem_from(exc) from exc
     return ArticleOut.of(edited, version, now)
 
 
@@ -281,30 +224,14 @@ async def _step(
     engine = engine_of(request) if action in ("publish", "archive") else None
     now = runtime.clock.now()
     async with runtime.pool.acquire() as conn:
-        async with conn.transaction():
-            article = await _load(conn, article_id, for_update=True)
-            review_days = engine.tuning.review_days if engine is not None else 180
-            try:
-                changed = transition(
-                    article, action, role=principal.role, actor=actor(principal), now=now, review_days=review_days
-                )
-            except KnowledgeError as exc:
-                raise problem_from(exc) from exc
-            await update_article(conn, changed)
-            version = await get_version(conn, article_id, changed.current_version)
-            assert version is not None
-            if action == "publish" and engine is not None:
-                await engine.save_live(conn, [version], now=now)
-                await enqueue(conn, ArticlePublishedV1(article_id=article_id, version=changed.current_version),
-                              source=SOURCE, subject=str(article_id), now=now)  # fmt: skip
-            if action == "archive":
-                await retire_document(conn, article_id, now=now)
-                archived_version = article.published_version or article.current_version
-                await enqueue(conn, ArticleArchivedV1(article_id=article_id, version=archived_version),
-                              source=SOURCE, subject=str(article_id), now=now)  # fmt: skip
-            await audit(conn, actor=actor(principal), action=f"article.{action}", target=str(article_id),
-                        detail={"version": changed.current_version, "from": article.status, "note": note},
-                        now=now)  # fmt: skip
+        try:
+            async with conn.transaction():
+                changed, version = await workflow.step(
+                    conn, article_id, action, engine=engine, note=note, actor=actor(principal),
+                    role=principal.role, now=now,
+                )  # fmt: skip
+        except KnowledgeError as exc:
+            raise problem_from(exc) from exc
         if engine is not None:
             await engine.refresh(conn)
     return ArticleOut.of(changed, version, now)
@@ -367,19 +294,19 @@ async def _update(
 ) -> ArticleOut:
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        article = await _load(conn, article_id, for_update=True)
-        try:
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
             if what == "owner":
-                changed = change_owner(article, role=principal.role, owner=value, now=now)
+                changed = await workflow.set_owner(
+                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
+                )
             else:
-                changed = set_review_by(article, role=principal.role, review_by=value, now=now)
-        except KnowledgeError as exc:
-            raise problem_from(exc) from exc
-        await update_article(conn, changed)
-        await audit(conn, actor=actor(principal), action=f"article.{what}", target=str(article_id),
-                    detail={what: str(value)}, now=now)  # fmt: skip
-        return await _out(conn, changed, now)
+                changed = await workflow.mark_reviewed(
+                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
+                )
+            return await _out(conn, changed, now)
+    except KnowledgeError as exc:
+        raise problem_from(exc) from exc
 
 
 @router.put("/v1/articles/{article_id}/owner")

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from services.knowledge.analysis import surface_forms
+from services.knowledge.domain.analysis import surface_forms
 
 SNIPPET_CHARS = 160
 _PIECES = re.compile(r"[^\s\W]+|[\s\W]+")

@@ -1,5 +1,4 @@
 """Consumers: every new contact and customer message gets the top articles for its text, language and category.
-And the overdue announcement: articles past their review-by date, told to their owners once per date.
 
 Each runs in the inbox transaction the consumer loop opened. A suggestion is logged like a lookup (source
 `suggestion`, text masked) so contacts nothing answers show up in the gaps report, and `knowledge.suggested`
@@ -13,23 +12,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.knowledge.analysis import query_key
-from services.knowledge.domain import Overdue, language_family
-from services.knowledge.ranking import SearchFilter
-from services.knowledge.repository import claim_overdue
+from services.knowledge.domain.analysis import query_key
+from services.knowledge.domain.article import language_family
+from services.knowledge.domain.ranking import SearchFilter
+from services.knowledge.domain.search import Result
+from services.knowledge.handlers import SOURCE
+from services.knowledge.repository.contacts import ContactContext, get_contact_context, save_contact_context
+from services.knowledge.repository.searchlog import SearchRecord, record_search
 from services.knowledge.search import SearchEngine
-from services.knowledge.searchlog import (
-    ContactContext,
-    SearchRecord,
-    get_contact_context,
-    record_search,
-    save_contact_context,
-)
 from shared.db import Conn
 from shared.events import (
     ContactMessageAddedV1,
     ContactReceivedV1,
-    KnowledgeArticleOverdueV1,
     KnowledgeSuggestedV1,
     SuggestedArticle,
 )
@@ -37,7 +31,6 @@ from shared.kafka import Delivery
 from shared.outbox import enqueue
 from shared.telemetry import mask_pii
 
-SOURCE = "switchboard/knowledge"
 CATEGORY_FACTOR = 1.25
 """Score multiplier for articles filed under the contact's category: a preference, never a filter."""
 LOGGED_QUERY_CHARS = 500
@@ -94,30 +87,7 @@ async def suggest(
 ) -> KnowledgeSuggestedV1 | None:
     engine = await deps.engine()
     now = deps.now()
-    languages = language_family(context.language)
-    search_filter = SearchFilter(
-        visibilities=frozenset({"internal", "public"}), languages=languages, channel=context.channel
-    )
-    count = engine.tuning.suggestion_count
-    results = engine.search(
-        text,
-        search_filter,
-        limit=count,
-        prefer_category=context.category or None,
-        category_factor=CATEGORY_FACTOR,
-        highlight=False,
-    )
-    if not results.results and languages is not None:
-        # Nothing in the contact's language: an article in another language beats none for the agent.
-        results = engine.search(
-            text,
-            SearchFilter(visibilities=search_filter.visibilities, channel=context.channel),
-            limit=count,
-            prefer_category=context.category or None,
-            category_factor=CATEGORY_FACTOR,
-            highlight=False,
-        )
-    chosen = [r for r in results.results if r.score >= engine.tuning.suggestion_min_score]
+    chosen = _best_articles(engine, context, text)
     search_id = uuid.uuid4()
     masked = mask_pii(text)[:LOGGED_QUERY_CHARS]
     await record_search(
@@ -163,19 +133,30 @@ async def suggest(
     return event
 
 
-async def announce_overdue(conn: Conn, *, now: datetime, limit: int) -> list[Overdue]:
-    """Claim up to `limit` overdue articles not announced for their review-by date and stage
-    `knowledge.article_overdue` for each, in the caller's transaction: the claim and the event commit together."""
-    found = await claim_overdue(conn, now=now, limit=limit)
-    for article in found:
-        event = KnowledgeArticleOverdueV1(
-            article_id=article.article_id,
-            version=article.version,
-            title=article.title,
-            language=article.language,
-            owner=article.owner,
-            review_by=article.review_by,
-            at=now,
+def _best_articles(engine: SearchEngine, context: ContactContext, text: str) -> list[Result]:
+    """The top articles for the text that score at least `suggestion_min_score`, in the contact's language when
+    any match."""
+    languages = language_family(context.language)
+    search_filter = SearchFilter(
+        visibilities=frozenset({"internal", "public"}), languages=languages, channel=context.channel
+    )
+    count = engine.tuning.suggestion_count
+    results = engine.search(
+        text,
+        search_filter,
+        limit=count,
+        prefer_category=context.category or None,
+        category_factor=CATEGORY_FACTOR,
+        highlight=False,
+    )
+    if not results.results and languages is not None:
+        # Nothing in the contact's language: an article in another language beats none for the agent.
+        results = engine.search(
+            text,
+            SearchFilter(visibilities=search_filter.visibilities, channel=context.channel),
+            limit=count,
+            prefer_category=context.category or None,
+            category_factor=CATEGORY_FACTOR,
+            highlight=False,
         )
-        await enqueue(conn, event, source=SOURCE, subject=f"article:{article.article_id}", now=now)
-    return found
+    return [r for r in results.results if r.score >= engine.tuning.suggestion_min_score]

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from services.knowledge.domain import Content, InvalidArticle, Language, Visibility
+from services.knowledge.domain.article import Content, InvalidArticle, Language, Visibility
 
 LANGUAGE_ALIASES: dict[str, Language] = {
     "zh": "zh-Hans",

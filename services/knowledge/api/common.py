@@ -1,0 +1,72 @@
+"""What the knowledge routers share: role aliases, the runtime, engine and search-log look-ups, the actor's
+name, and how domain errors become problem+json."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.knowledge.domain.article import (
+    ArticleNotFound,
+    DuplicateExternalId,
+    InvalidArticle,
+    InvalidTransition,
+    KnowledgeError,
+    NotAllowed,
+    StaleVersion,
+)
+from services.knowledge.search import EngineHolder, SearchEngine
+from services.knowledge.searchlog import SearchLogBuffer
+from shared.app import Runtime
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+
+MAX_OFFSET = 100_000
+"""Deepest page a list reads (further needs a narrower filter)."""
+MAX_VERSION = 2**31 - 1
+"""Versions are `integer` columns."""
+
+Authors = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))]
+Staff = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))]
+Reviewers = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+Searchers = Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops", "adapter"))]
+Admins = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def engine_of(request: Request) -> SearchEngine:
+    holder: EngineHolder = runtime_of(request).extras["engine"]
+    engine = holder.get()
+    if engine is None:
+        raise Problem(503, "Index loading", "the search index is still loading; retry in a few seconds")
+    return engine
+
+
+def actor(principal: Principal) -> str:
+    return f"{principal.role}:{principal.subject}"
+
+
+def problem_from(exc: KnowledgeError) -> Problem:
+    if isinstance(exc, NotAllowed):
+        return Problem(403, "Forbidden", str(exc))
+    if isinstance(exc, ArticleNotFound):
+        return Problem(404, "Not found", str(exc))
+    if isinstance(exc, DuplicateExternalId):
+        return Problem(409, "Conflict", str(exc))
+    if isinstance(exc, InvalidTransition | StaleVersion):
+        return Problem(
+            409, "Conflict", str(exc), kind="workflow" if isinstance(exc, InvalidTransition) else "stale"
+        )
+    if isinstance(exc, InvalidArticle):
+        return Problem(422, "Invalid article", str(exc), kind="invalid-article")
+    return Problem(400, "Bad request", str(exc))
+
+
+def search_log_of(request: Request) -> SearchLogBuffer:
+    buffer: SearchLogBuffer = runtime_of(request).extras["search_log"]
+    return buffer
