@@ -91,7 +91,8 @@ async def chat_contacts(http: httpx.AsyncClient, base: str, adapter: dict[str, s
 async def bench_reply(stack: Stack, rate: float, seconds: float) -> None:
     base = f"http://127.0.0.1:{stack.settings.service_port('intake')}"
     adapter = {"Authorization": f"Bearer {(await stack.create_api_key('bench-replies', ['chat'])).key}"}
-    supervisor = {"Authorization": f"Bearer {stack.token('supervisor', 'bench-sup')}"}
+    # One person per contact, as on a floor: the per-user rate limit (30/s) is not what is measured here.
+    people = [{"Authorization": f"Bearer {stack.token('supervisor', f'bench-sup-{n:02d}')}"} for n in range(50)]
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.settings.kafka_bootstrap, enable_auto_commit=False)
     await consumer.start()
     tps = [TopicPartition(OUTBOUND_MESSAGES.name, p) for p in range(OUTBOUND_MESSAGES.partitions)]
@@ -114,12 +115,12 @@ async def bench_reply(stack: Stack, rate: float, seconds: float) -> None:
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         contacts = await chat_contacts(http, base, adapter, 50)
 
-        async def one(contact_id: str) -> None:
+        async def one(n: int) -> None:
             nonlocal errors
             response = await http.post(
-                f"{base}/v1/contacts/{contact_id}/replies",
+                f"{base}/v1/contacts/{contacts[n % len(contacts)]}/replies",
                 json={"text": "您好，正在为您处理。"},
-                headers=supervisor,
+                headers=people[n % len(people)],
             )
             if response.status_code == 201:
                 accepted[response.json()["reply_id"]] = time.perf_counter()
@@ -134,7 +135,7 @@ async def bench_reply(stack: Stack, rate: float, seconds: float) -> None:
             for n in range(total):
                 due = start + n / rate
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                tasks.append(asyncio.create_task(one(contacts[n % len(contacts)])))
+                tasks.append(asyncio.create_task(one(n)))
                 progress.advance(sending)
             await asyncio.gather(*tasks)
         deadline = time.perf_counter() + 30
