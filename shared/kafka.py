@@ -340,8 +340,10 @@ class ConsumerLoop:
                     if await self.core.wait_out(exc, "fetching"):
                         break
                     continue
-                if self._consumer.assignment():
+                held = self._consumer.assignment()
+                if held:
                     self.assigned.set()
+                self._forget_lag_of_others(held)
                 polled = {
                     (tp.topic, tp.partition): [_record(m) for m in messages] for tp, messages in batch.items()
                 }
@@ -353,6 +355,13 @@ class ConsumerLoop:
                     await self._commit(offsets)
         finally:
             await self._consumer.stop()
+
+    def _forget_lag_of_others(self, held: Iterable[TopicPartition]) -> None:
+        """A partition a rebalance gave to another member is theirs to report: its last lag here would stand
+        still in `/metrics` (and in the lag alert) for as long as this process lives."""
+        mine = {f"{tp.topic}:{tp.partition}" for tp in held}
+        for key in [k for k in self.stats.lag if k not in mine]:
+            del self.stats.lag[key]
 
     def _note_lag(self, offsets: Mapping[Partition, int]) -> None:
         for (topic, partition), next_offset in offsets.items():

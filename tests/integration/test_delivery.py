@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -659,3 +660,50 @@ async def test_events_of_types_a_consumer_does_not_act_on_are_skipped_before_the
     assert loop.stats.handled == 0
     assert await pool.fetchval("SELECT count(*) FROM effect") == 0
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", group) == 0, "nothing claimed"
+
+
+async def test_a_member_reports_lag_only_for_the_partitions_it_holds_after_a_rebalance(
+    test_stack: TestStack, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+) -> None:
+    """The first member consumes all four partitions; once a second joins, the first reports lag for its own
+    half only (a partition it gave away would show its last lag in `/metrics`, and in the lag alert, for good)."""
+    topic = await new_topic(test_stack.kafka_bootstrap, partitions=4)
+    dlq = await new_topic(test_stack.kafka_bootstrap, prefix="dlq")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    def member() -> ConsumerLoop:
+        return ConsumerLoop(
+            settings=settings, group=group, topics=[topic], producer=producer, dlq_topic=dlq,
+            handler=idempotent(pool, group, record_effect, SystemClock().now),
+        )  # fmt: skip
+
+    partitioner, every = DefaultPartitioner(), [0, 1, 2, 3]
+    keys = {partitioner(f"k{n}".encode(), every, every): f"k{n}".encode() for n in range(64)}
+    assert sorted(keys) == every  # a key the producer puts on each partition
+
+    async def send_to_every_partition() -> None:
+        for key in keys.values():
+            message = encode(probe("lag"), source="switchboard/tests", subject="s", time=SystemClock().now())
+            await producer.send_raw(topic, key=key, value=message.value, headers=message.headers)
+
+    first, second = member(), member()
+    running = [asyncio.create_task(first.run())]
+    try:
+        await send_to_every_partition()
+        await wait_until(lambda: len(first.stats.lag) == 4, timeout_s=30)
+        running.append(asyncio.create_task(second.run()))
+
+        def split() -> bool:
+            ours, theirs = first.partitions(topic), second.partitions(topic)
+            return bool(ours and theirs and ours[0] and theirs[0])
+
+        await wait_until(split, timeout_s=60)
+        await send_to_every_partition()
+        await wait_until(lambda: first.stats.handled + second.stats.handled >= 8, timeout_s=30)
+        held = first.partitions(topic)
+        assert held is not None and 0 < len(held[0]) < 4
+        assert {int(key.rpartition(":")[2]) for key in first.stats.lag} <= held[0], first.stats.lag
+    finally:
+        for loop in (first, second):
+            loop.stop()
+        await asyncio.gather(*running)
