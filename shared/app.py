@@ -1,10 +1,10 @@
 """The one app factory every service uses.
 
-`create_app(spec, settings)` gives a FastAPI app whose lifespan opens the pool, applies migrations, starts the
-producer, the outbox relay and the service's consumers as background tasks that ride out a database or broker
-outage, are restarted if they die anyway, and stop gracefully. Every app has `/health/live`, `/health/ready`
-(which says what is degraded), problem+json errors (503 with Retry-After while a dependency is away), tracing
-and auth state.
+`create_app(spec, settings)` gives a FastAPI app whose lifespan opens the pool, applies migrations, builds the
+service's own state (`shared/service.py`), starts the producer, the outbox relay and the service's consumers as
+background tasks that ride out a database or broker outage, are restarted if they die anyway, and stop
+gracefully. Every app has `/health/live`, `/health/ready` (which says what is degraded), problem+json errors
+(503 with Retry-After while a dependency is away), tracing and auth state.
 """
 
 from __future__ import annotations
@@ -13,72 +13,47 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict
 
 from shared.auth import KeyCache, TokenVerifier, check_secrets
 from shared.clock import Clock, SystemClock
-from shared.config import ServiceSettings
 from shared.db import create_pool, migrate, service_migrations
 from shared.errors import document_problems, install_problem_handlers, problem_response
-from shared.events import Event, dlq_topic
+from shared.events import dlq_topic
 from shared.faults import Backoff
-from shared.housekeeping import Chore, Housekeeping, Retention
-from shared.inbox import TransactionalBatchHandler, TransactionalHandler, idempotent, idempotent_batch
+from shared.housekeeping import Housekeeping, Retention
+from shared.inbox import idempotent, idempotent_batch
 from shared.kafka import ConsumerLoop, Producer, start_with_retry
 from shared.lifecycle import BackgroundTasks
 from shared.limits import RateLimits, RequestLimits
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import DeliveryCollector, HttpMetrics
 from shared.outbox import OutboxRelay, backlog, parked_rows
+from shared.service import ConsumerSpec, Runtime, S, ServiceSpec, T, runtime_of, service_state
 from shared.telemetry import TracingMiddleware, setup_telemetry
 
+__all__ = [
+    "ConsumerSpec",
+    "Runtime",
+    "ServiceSpec",
+    "create_app",
+    "main",
+    "readiness",
+    "running",
+    "runtime_of",
+    "service_state",
+]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    """A consumer group of this service: `<service>` or `<service>.<name>`; handled idempotently."""
-
-    name: str
-    topics: Sequence[str]
-    handle: TransactionalHandler
-    batch: bool = False
-    """Handle each polled batch of a partition in one transaction (falls back to one by one on any error).
-    Only for handlers whose effects are all in the database: nothing may act on an event before it commits."""
-    handle_many: TransactionalBatchHandler | None = None
-    """With `batch`: handles a batch's new events together, in order (set-based writes); `handle` still takes
-    them one by one when a batch falls back."""
-    accepts: frozenset[type[Event]] | None = None
-    """The event types this consumer acts on, if not all: the others on its topics are skipped before the
-    inbox claim (no row, no lock, no handler)."""
-
-
-@dataclass
-class Runtime:
-    """What a running service holds: built in the lifespan, reachable as `app.state.runtime`."""
-
-    settings: ServiceSettings
-    pool: asyncpg.Pool
-    producer: Producer
-    clock: Clock
-    tasks: BackgroundTasks
-    producer_ready: asyncio.Event
-    relay: OutboxRelay
-    consumers: list[ConsumerLoop] = field(default_factory=list)
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    """Prometheus metrics of this app; services register their own here."""
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Liveness(BaseModel):
@@ -110,22 +85,7 @@ class Readiness(BaseModel):
     """Warnings that do not make the service unready."""
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    migrations: Path
-    routers: Sequence[APIRouter] = ()
-    consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _runtime: ()
-    on_start: Callable[[Runtime], Awaitable[None]] | None = None
-    on_stop: Callable[[Runtime], Awaitable[None]] | None = None
-    chores: Callable[[Runtime], Sequence[Chore]] = lambda _runtime: ()
-    """The service's own retention, run by the shared housekeeping loop (`shared/housekeeping.py`)."""
-    readiness_notes: Callable[[Runtime], dict[str, str]] = lambda _runtime: {}
-    """Warnings `/health/ready` shows under `notes` without making the service unready."""
-    title: str = ""
-
-
-def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(spec: ServiceSpec[S, T], settings: S, *, clock: Clock | None = None) -> FastAPI:
     check_secrets(
         settings.token_secret.get_secret_value(),
         [old.get_secret_value() for old in settings.token_secrets_previous],
@@ -136,7 +96,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         raise ValueError("; ".join(refusals))
     clock = clock or SystemClock()
     registry = CollectorRegistry()
-    holder: dict[str, Runtime] = {}
+    holder: dict[str, Runtime[S]] = {}
+    states: list[T] = []
     delivery = DeliveryCollector(
         consumers=lambda: holder["runtime"].consumers if holder else [],
         relay=lambda: holder["runtime"].relay if holder else None,
@@ -180,6 +141,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         )
         holder["runtime"] = runtime
         app.state.runtime = runtime
+        state = spec.state(runtime)
+        states[:] = [state]
+        app.state.service = state
         app.state.pool = pool
         app.state.settings = settings
         app.state.key_cache = KeyCache()
@@ -215,7 +179,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             chores=spec.chores(runtime),
         )
         tasks.start("housekeeping", housekeeping.run, stop=housekeeping.stop)
-        for consumer in spec.consumers(runtime):
+        for consumer in spec.consumers(state):
             group = spec.name if consumer.name == spec.name else f"{spec.name}.{consumer.name}"
             loop = ConsumerLoop(
                 settings=settings,
@@ -238,7 +202,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
 
             tasks.start(loop.name, run_consumer, stop=loop.stop, trouble=loop.trouble)
         if spec.on_start is not None:
-            await spec.on_start(runtime)
+            await spec.on_start(state)
         try:
             yield
         finally:
@@ -248,7 +212,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             # Background tasks first: what `on_stop` closes (routing's desktop hub) is used by some of them.
             await tasks.stop_all()
             if spec.on_stop is not None:
-                await spec.on_stop(runtime)
+                await spec.on_stop(state)
             await producer.stop()
             await app.state.token_verifier.aclose()
             await pool.close()
@@ -268,7 +232,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics(request: Request) -> Response:
-        runtime: Runtime = request.app.state.runtime
+        runtime = runtime_of(request)
         try:
             async with asyncio.timeout(2), runtime.pool.acquire() as conn:
                 delivery.outbox_backlog = await backlog(conn)
@@ -283,13 +247,13 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
 
     @app.get("/health/ready", tags=["health"], response_model=None, responses={200: {"model": Readiness}})
     async def ready(request: Request) -> JSONResponse | dict[str, Any]:
-        runtime: Runtime = request.app.state.runtime
+        runtime = runtime_of(request)
         checks = await readiness(runtime)
         restarts = {name: n for name, n in runtime.tasks.restarts().items() if n}
         extra: dict[str, Any] = {"restarts": restarts} if restarts else {}
         if all(v == "ok" for v in checks.values()):
             ready = {"status": "ready", "service": spec.name, "checks": checks, **extra}
-            notes = spec.readiness_notes(runtime)
+            notes = spec.readiness_notes(states[0])
             return {**ready, "notes": notes} if notes else ready
         return problem_response(
             request,
@@ -316,7 +280,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
     return app
 
 
-async def readiness(runtime: Runtime) -> dict[str, str]:
+async def readiness(runtime: Runtime[Any]) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(2):
@@ -359,7 +323,7 @@ def quieter_garbage_collection() -> None:
     gc.freeze()
 
 
-def main(spec: ServiceSpec, settings: ServiceSettings, argv: Sequence[str]) -> int:
+def main(spec: ServiceSpec[S, T], settings: S, argv: Sequence[str]) -> int:
     """`python -m services.<name> serve|migrate`: the one entry point every service's `__main__` calls."""
     import uvicorn
 

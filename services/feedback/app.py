@@ -16,7 +16,7 @@ from services.feedback.handlers.events import HANDLED
 from services.feedback.handlers.settings import SettingsCache
 from services.feedback.repository import retention as retention_repo
 from services.feedback.scheduler import Scheduler
-from shared.app import ConsumerSpec, Runtime, ServiceSpec
+from services.feedback.state import Feedback
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
@@ -25,39 +25,18 @@ from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
 from shared.metrics import CountOf
+from shared.service import ConsumerSpec, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _settings(runtime: Runtime) -> FeedbackSettings:
-    settings = runtime.settings
-    if not isinstance(settings, FeedbackSettings):
-        settings = FeedbackSettings.model_validate(settings.model_dump())
-    return settings
 
 
 def links(settings: FeedbackSettings) -> Links:
     return Links(base_url=settings.page_base_url(), secret=settings.link_secret())
 
 
-def consumers(runtime: Runtime) -> list[ConsumerSpec]:
-    if not _settings(runtime).consume_events:
-        return []
-
-    async def on_event(conn: Conn, delivery: Delivery) -> None:
-        await handle(conn, delivery, now=runtime.clock.now())
-
-    # A poll in one transaction: every effect is in the database, and the survey scheduler skips rows a
-    # handler holds instead of waiting for them.
-    topics = (INTAKE_CONTACTS.name, ROUTING_WORK.name)
-    return [ConsumerSpec("feedback", topics, on_event, batch=True, accepts=HANDLED)]
-
-
-async def on_start(runtime: Runtime) -> None:
-    await asyncio.to_thread(page.load_catalogs)
-    settings = _settings(runtime)
+def _state(runtime: Runtime[FeedbackSettings]) -> Feedback:
+    settings = runtime.settings
     cache = SettingsCache()
-    runtime.extras["feedback.settings"] = cache
     scheduler = Scheduler(
         runtime.pool,
         runtime.clock,
@@ -67,8 +46,6 @@ async def on_start(runtime: Runtime) -> None:
         settings=cache,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
-    runtime.extras["scheduler"] = scheduler
-    runtime.extras["links"] = scheduler.links
     runtime.registry.register(
         CountOf(
             "switchboard_feedback_invitations",
@@ -76,16 +53,46 @@ async def on_start(runtime: Runtime) -> None:
             lambda: scheduler.outcomes,
         )
     )
-    runtime.tasks.start("survey-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
+    return Feedback(
+        settings=settings,
+        pool=runtime.pool,
+        producer=runtime.producer,
+        clock=runtime.clock,
+        tasks=runtime.tasks,
+        settings_cache=cache,
+        scheduler=scheduler,
+        links=scheduler.links,
+    )
 
 
-def _retention(runtime: Runtime) -> Sequence[Chore]:
+def consumers(feedback: Feedback) -> list[ConsumerSpec]:
+    if not feedback.settings.consume_events:
+        return []
+    clock = feedback.clock
+
+    async def on_event(conn: Conn, delivery: Delivery) -> None:
+        await handle(conn, delivery, now=clock.now())
+
+    # A poll in one transaction: every effect is in the database, and the survey scheduler skips rows a
+    # handler holds instead of waiting for them.
+    topics = (INTAKE_CONTACTS.name, ROUTING_WORK.name)
+    return [ConsumerSpec("feedback", topics, on_event, batch=True, accepts=HANDLED)]
+
+
+async def on_start(feedback: Feedback) -> None:
+    await asyncio.to_thread(page.load_catalogs)
+    scheduler = feedback.scheduler
+    feedback.tasks.start("survey-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
+
+
+def _retention(runtime: Runtime[FeedbackSettings]) -> Sequence[Chore]:
     """Stored recipients (where an invitation went) once the invitation is over and `recipient_retention_days`
     have passed; a contact's addresses after `content_retention_days`; the audit after six years."""
     settings = runtime.settings
-    days = getattr(settings, "recipient_retention_days", 30)
     return [
-        Chore("survey recipients", timedelta(days=days), retention_repo.erase_recipients),
+        Chore(
+            "survey recipients", timedelta(days=settings.recipient_retention_days), retention_repo.erase_recipients
+        ),
         Chore(
             "contact addresses", timedelta(days=settings.content_retention_days), retention_repo.erase_addresses
         ),
@@ -93,9 +100,10 @@ def _retention(runtime: Runtime) -> Sequence[Chore]:
     ]
 
 
-def spec() -> ServiceSpec:
+def spec() -> ServiceSpec[FeedbackSettings, Feedback]:
     return ServiceSpec(
         name="feedback",
+        state=_state,
         chores=_retention,
         migrations=MIGRATIONS,
         routers=[api.router, page.router],

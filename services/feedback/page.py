@@ -18,12 +18,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.feedback.api.dependencies import FeedbackState
 from services.feedback.domain.answers import InvalidAnswers, SurveyUnavailable
 from services.feedback.domain.links import ExpiredLink, ForgedLink, read_link
 from services.feedback.domain.messages import contact_ref
 from services.feedback.domain.policy import LANGUAGES, SurveyPolicy, negotiate_language, offered_language
-from services.feedback.handlers import Links, open_survey, submit_answers
-from shared.app import Runtime
+from services.feedback.handlers import open_survey, submit_answers
+from services.feedback.state import Feedback
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["survey page"], include_in_schema=False)
@@ -209,19 +210,9 @@ def _friendly(errors: dict[str, str], lang: str) -> dict[str, str]:
     return out
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _secret(runtime: Runtime) -> bytes:
-    links: Links = runtime.extras["links"]
-    return links.secret
-
-
-def _invitation_id(token: str, runtime: Runtime, fallback_lang: str) -> uuid.UUID | HTMLResponse:
+def _invitation_id(token: str, state: Feedback, fallback_lang: str) -> uuid.UUID | HTMLResponse:
     try:
-        return read_link(token, _secret(runtime), now=runtime.clock.now())
+        return read_link(token, state.links.secret, now=state.clock.now())
     except ForgedLink:
         return message_page("forged", fallback_lang)
     except ExpiredLink:
@@ -229,16 +220,15 @@ def _invitation_id(token: str, runtime: Runtime, fallback_lang: str) -> uuid.UUI
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
-async def survey_page(request: Request, token: str, lang: str | None = None) -> HTMLResponse:
+async def survey_page(request: Request, state: FeedbackState, token: str, lang: str | None = None) -> HTMLResponse:
     fallback = lang if lang in LANGUAGES else accepted_language(request.headers.get("accept-language", ""))
-    runtime = _runtime(request)
     try:
-        found = _invitation_id(token, runtime, fallback)
+        found = _invitation_id(token, state, fallback)
         if isinstance(found, HTMLResponse):
             return found
-        async with runtime.pool.acquire() as conn:
+        async with state.pool.acquire() as conn:
             try:
-                invitation, policy = await open_survey(conn, invitation_id=found, now=runtime.clock.now())
+                invitation, policy = await open_survey(conn, invitation_id=found, now=state.clock.now())
             except SurveyUnavailable as exc:
                 return message_page(exc.kind, _known(lang) or _known(exc.language) or fallback)
         chosen = _language(request, lang, invitation.language, policy)
@@ -249,9 +239,8 @@ async def survey_page(request: Request, token: str, lang: str | None = None) -> 
 
 
 @router.post("/s/{token}", response_class=HTMLResponse)
-async def submit_survey(request: Request, token: str) -> HTMLResponse:
+async def submit_survey(request: Request, state: FeedbackState, token: str) -> HTMLResponse:
     fallback = accepted_language(request.headers.get("accept-language", ""))
-    runtime = _runtime(request)
     try:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
@@ -259,11 +248,11 @@ async def submit_survey(request: Request, token: str) -> HTMLResponse:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items() if v}
         asked_lang = form.pop("lang", None)
         fallback = asked_lang if asked_lang in LANGUAGES else fallback
-        found = _invitation_id(token, runtime, fallback)
+        found = _invitation_id(token, state, fallback)
         if isinstance(found, HTMLResponse):
             return found
-        now = runtime.clock.now()
-        async with runtime.pool.acquire() as conn:
+        now = state.clock.now()
+        async with state.pool.acquire() as conn:
             try:
                 async with conn.transaction():
                     recorded = await submit_answers(conn, invitation_id=found, raw=form, source="page", now=now)

@@ -23,21 +23,21 @@ from services.intake.indexer import SearchIndexer
 from services.intake.repository.contacts import purge_idempotency_keys
 from services.intake.repository.conversation import erase_content
 from services.intake.repository.webhooks import purge_finished
+from services.intake.state import Intake
 from services.intake.webhooks import WebhookSender
-from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
 from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ROUTING_WORK, SLA_EVENTS
 from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
+from shared.service import ConsumerSpec, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def _start(runtime: Runtime) -> None:
+def _state(runtime: Runtime[IntakeSettings]) -> Intake:
     settings = runtime.settings
-    assert isinstance(settings, IntakeSettings)
     threads = ThreadPolicyCache(retry_window=timedelta(seconds=settings.natural_key_window_s))
     deps = Deps(
         pool=runtime.pool,
@@ -45,17 +45,13 @@ async def _start(runtime: Runtime) -> None:
         rules=RulesCache(),
         event_text_chars=settings.event_text_chars,
     )
-    runtime.extras["intake"] = deps
     group_sizes = Histogram(
         "switchboard_intake_group_commit_posts",
         "Single posts committed together in one transaction (group commit)",
         buckets=(1, 2, 4, 8, 16, 32, 64, 128),
         registry=runtime.registry,
     )
-    indexer = SearchIndexer(runtime.pool)
-    runtime.extras["intake.indexer"] = indexer
-    runtime.tasks.start("intake-search-indexer", indexer.run, stop=indexer.stop)
-    runtime.extras["intake.commits"] = GroupCommit(
+    commits = GroupCommit(
         deps,
         max_items=settings.group_commit_max_items,
         flushers=settings.group_commit_flushers,
@@ -77,11 +73,26 @@ async def _start(runtime: Runtime) -> None:
             registry=runtime.registry,
         ),
     )
-    runtime.extras["intake.webhooks"] = sender
-    runtime.tasks.start("intake-webhook-sender", sender.run, stop=sender.stop, trouble=sender.trouble)
+    return Intake(
+        settings=settings,
+        pool=runtime.pool,
+        producer=runtime.producer,
+        clock=runtime.clock,
+        tasks=runtime.tasks,
+        deps=deps,
+        commits=commits,
+        indexer=SearchIndexer(runtime.pool),
+        webhooks=sender,
+    )
 
 
-def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+async def _start(intake: Intake) -> None:
+    indexer, sender = intake.indexer, intake.webhooks
+    intake.tasks.start("intake-search-indexer", indexer.run, stop=indexer.stop)
+    intake.tasks.start("intake-webhook-sender", sender.run, stop=sender.stop, trouble=sender.trouble)
+
+
+def _consumers(_intake: Intake) -> Sequence[ConsumerSpec]:
     timeline_topics = [ROUTING_WORK.name, SLA_EVENTS.name, FEEDBACK_EVENTS.name, OUTBOUND_MESSAGES.name]
     return [
         ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event, accepts=WORK_EVENTS_HANDLED),
@@ -92,13 +103,12 @@ def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     ]
 
 
-def _chores(runtime: Runtime) -> Sequence[Chore]:
+def _chores(runtime: Runtime[IntakeSettings]) -> Sequence[Chore]:
     """Idempotency-Keys are forgotten once no retry can need them. Natural keys (Message-ID, call and chat
     ids) live on the messages themselves and are never purged (a content key without an id or a send time
     carries its own time window). Contact content is erased after `content_retention_days` (3 years), audit
     records after `audit_retention_days` (6 years), each with a destruction record."""
     settings = runtime.settings
-    assert isinstance(settings, IntakeSettings)
 
     async def purge(conn: Conn, cutoff: datetime) -> int:
         return await purge_idempotency_keys(conn, before=cutoff)
@@ -117,9 +127,10 @@ def _chores(runtime: Runtime) -> Sequence[Chore]:
     ]
 
 
-def spec() -> ServiceSpec:
+def spec() -> ServiceSpec[IntakeSettings, Intake]:
     return ServiceSpec(
         name="intake",
+        state=_state,
         migrations=MIGRATIONS,
         routers=[
             channels.router,

@@ -27,7 +27,7 @@ from services.routing.hub import DesktopHub
 from services.routing.repository import figures as figures_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.policy import PolicyCache
-from shared.app import ConsumerSpec, Runtime, ServiceSpec
+from services.routing.state import Routing
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
@@ -35,55 +35,57 @@ from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, KNOWLEDGE_EVENTS, SL
 from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
+from shared.service import ConsumerSpec, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 
 
-def _settings(runtime: Runtime) -> RoutingSettings:
+def _state(runtime: Runtime[RoutingSettings]) -> Routing:
     settings = runtime.settings
-    assert isinstance(settings, RoutingSettings)
-    return settings
+    instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+    hub = DesktopHub(
+        db=runtime.pool,
+        dsn=settings.database_url,
+        clock=runtime.clock,
+        origin=instance,
+        backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+        statement_cache_size=settings.db_statement_cache_size,
+    )
+    dispatcher = (
+        Dispatcher(db=runtime.pool, settings=settings, clock=runtime.clock, instance=instance)
+        if settings.dispatcher
+        else None
+    )
+    return Routing(
+        settings=settings,
+        pool=runtime.pool,
+        producer=runtime.producer,
+        clock=runtime.clock,
+        tasks=runtime.tasks,
+        registry=runtime.registry,
+        instance=instance,
+        policies=PolicyCache(),
+        hub=hub,
+        dispatcher=dispatcher,
+    )
 
 
-def _identify(runtime: Runtime) -> str:
-    """This instance's name in leases and change notices, and the shared policy cache; made once."""
-    settings = _settings(runtime)
-    if "instance" not in runtime.extras:
-        runtime.extras["instance"] = (
-            settings.instance_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-        )
-        runtime.extras["policies"] = PolicyCache()
-    instance: str = runtime.extras["instance"]
-    return instance
-
-
-def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-    settings = _settings(runtime)
-    _identify(runtime)
+def consumers(routing: Routing) -> Sequence[ConsumerSpec]:
+    settings = routing.settings
     table = dispatch_table(pool=settings.default_pool)
-    policies: PolicyCache = runtime.extras["policies"]
+    policies, clock, instance = routing.policies, routing.clock, routing.instance
 
     async def handle(conn: Conn, delivery: Delivery) -> None:
         event = delivery.decoded.event
         handler = table.get(type(event)) if event is not None else None
         if handler is None or event is None:
             return
-        tx = Tx(
-            conn=conn,
-            now=runtime.clock.now(),
-            policy=await policies.get(conn),
-            origin=runtime.extras["instance"],
-        )
+        tx = Tx(conn=conn, now=clock.now(), policy=await policies.get(conn), origin=instance)
         await handler(tx, event)
 
     async def handle_many(conn: Conn, deliveries: Sequence[Delivery]) -> None:
-        tx = Tx(
-            conn=conn,
-            now=runtime.clock.now(),
-            policy=await policies.get(conn),
-            origin=runtime.extras["instance"],
-        )
+        tx = Tx(conn=conn, now=clock.now(), policy=await policies.get(conn), origin=instance)
         events = [d.decoded.event for d in deliveries if d.decoded.event is not None]
         await handle_events(tx, events, table=table, pool=settings.default_pool)
 
@@ -97,8 +99,8 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 class QueueCollector(Collector):
     """Queue depth and the oldest wait, by pool and channel, read from the dispatcher at scrape time."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, routing: Routing) -> None:
+        self.routing = routing
 
     def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
@@ -108,9 +110,9 @@ class QueueCollector(Collector):
             "switchboard_routing_oldest_wait_seconds", "How long the oldest waiting work has waited",
             labels=["pool", "channel"],
         )  # fmt: skip
-        dispatcher = self.runtime.extras.get("dispatcher")
-        if isinstance(dispatcher, Dispatcher):
-            now = self.runtime.clock.now()
+        dispatcher = self.routing.dispatcher
+        if dispatcher is not None:
+            now = self.routing.clock.now()
             for (pool, channel), (count, since) in sorted(dispatcher.queues().items()):
                 depth.add_metric([pool, channel], count)
                 oldest.add_metric([pool, channel], max((now - since).total_seconds(), 0.0))
@@ -124,8 +126,8 @@ class IntervalFigures(Collector):
 
     INTERVAL = timedelta(minutes=15)
 
-    def __init__(self, runtime: Runtime, *, refresh_s: float = 15.0) -> None:
-        self.runtime = runtime
+    def __init__(self, routing: Routing, *, refresh_s: float = 15.0) -> None:
+        self.routing = routing
         self.refresh_s = refresh_s
         self.latest: list[figures_domain.IntervalFigures] = []
         self._stop = asyncio.Event()
@@ -134,10 +136,10 @@ class IntervalFigures(Collector):
         self._stop.set()
 
     async def refresh(self) -> None:
-        now = self.runtime.clock.now()
+        now = self.routing.clock.now()
         start = now - timedelta(seconds=now.timestamp() % self.INTERVAL.total_seconds())
-        async with self.runtime.pool.acquire() as conn:
-            policy = await self.runtime.extras["policies"].get(conn)
+        async with self.routing.pool.acquire() as conn:
+            policy = await self.routing.policies.get(conn)
             counts = await figures_repo.interval_counts(
                 conn,
                 since=start,
@@ -178,42 +180,28 @@ class IntervalFigures(Collector):
         yield asa
 
 
-async def on_start(runtime: Runtime) -> None:
-    settings = _settings(runtime)
-    instance = _identify(runtime)
-    for metric in (QueueCollector(runtime), WAIT_SECONDS, HANDLE_SECONDS):
+async def on_start(routing: Routing) -> None:
+    for metric in (QueueCollector(routing), WAIT_SECONDS, HANDLE_SECONDS):
         with contextlib.suppress(ValueError):  # registered by an earlier start of this app
-            runtime.registry.register(metric)
-    interval = IntervalFigures(runtime)
+            routing.registry.register(metric)
+    interval = IntervalFigures(routing)
     with contextlib.suppress(ValueError):
-        runtime.registry.register(interval)
-    runtime.extras["interval_figures"] = interval
-    runtime.tasks.start("interval-figures", interval.run, stop=interval.stop)
-    hub = DesktopHub(
-        db=runtime.pool,
-        dsn=settings.database_url,
-        clock=runtime.clock,
-        origin=instance,
-        backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
-        statement_cache_size=settings.db_statement_cache_size,
-    )
+        routing.registry.register(interval)
+    routing.tasks.start("interval-figures", interval.run, stop=interval.stop)
+    hub = routing.hub
     await hub.start()
-    runtime.extras["hub"] = hub
-    runtime.tasks.start("desktop-listener", hub.listen, stop=hub.stop, trouble=hub.trouble)
-    if settings.dispatcher:
-        dispatcher = Dispatcher(db=runtime.pool, settings=settings, clock=runtime.clock, instance=instance)
+    routing.tasks.start("desktop-listener", hub.listen, stop=hub.stop, trouble=hub.trouble)
+    dispatcher = routing.dispatcher
+    if dispatcher is not None:
         await dispatcher.start()
-        runtime.extras["dispatcher"] = dispatcher
-        runtime.tasks.start("dispatcher", dispatcher.run, stop=dispatcher.stop, trouble=dispatcher.trouble)
+        routing.tasks.start("dispatcher", dispatcher.run, stop=dispatcher.stop, trouble=dispatcher.trouble)
 
 
-async def on_stop(runtime: Runtime) -> None:
-    hub = runtime.extras.get("hub")
-    if isinstance(hub, DesktopHub):
-        await hub.close()
+async def on_stop(routing: Routing) -> None:
+    await routing.hub.close()
 
 
-def _retention(runtime: Runtime) -> Sequence[Chore]:
+def _retention(runtime: Runtime[RoutingSettings]) -> Sequence[Chore]:
     """What routing keeps of a contact for desktops (its text, messages, the addresses for the end notice) is
     erased after `content_retention_days` (3 years); its audit after `audit_retention_days` (6 years)."""
     settings = runtime.settings
@@ -225,9 +213,10 @@ def _retention(runtime: Runtime) -> Sequence[Chore]:
     ]
 
 
-def spec() -> ServiceSpec:
+def spec() -> ServiceSpec[RoutingSettings, Routing]:
     return ServiceSpec(
         name="routing",
+        state=_state,
         chores=_retention,
         migrations=MIGRATIONS,
         routers=[agents.router, work.router, insight.router, paging.router, desktop.router],

@@ -14,36 +14,31 @@ from services.sla.handlers import Deps, handler
 from services.sla.handlers.events import HANDLED
 from services.sla.repository.timers import EVERYTHING, Ownership
 from services.sla.scheduler import Scheduler
-from shared.app import ConsumerSpec, Runtime, ServiceSpec
+from services.sla.state import Sla
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
 from shared.metrics import CountOf
+from shared.service import ConsumerSpec, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _settings(runtime: Runtime) -> SlaSettings:
-    settings = runtime.settings
-    assert isinstance(settings, SlaSettings)
-    return settings
-
-
-def _consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-    settings = _settings(runtime)
-    deps = Deps(live_channels=frozenset(settings.sla_live_channels), now=runtime.clock.now)
+def _consumers(sla: Sla) -> Sequence[ConsumerSpec]:
+    settings = sla.settings
+    deps = Deps(live_channels=frozenset(settings.sla_live_channels), now=sla.clock.now)
     topics = (settings.sla_contacts_topic, settings.sla_work_topic, settings.sla_feedback_topic)
     # A poll in one transaction: every effect is in the database, and the scheduler never waits on a clock
     # a handler holds (it skips locked rows), so holding a batch's contacts together cannot deadlock with it.
     return [ConsumerSpec("sla", topics, handler(deps), batch=True, accepts=HANDLED)]
 
 
-def _ownership(runtime: Runtime) -> Callable[[], Ownership]:
+def _ownership(runtime: Runtime[SlaSettings]) -> Callable[[], Ownership]:
     """Timers follow the partitions of the contacts topic this instance consumes; before the consumer has
     joined its group (and during a takeover after a crash) it fires everything: the fired record in the
     database, not ownership, is what makes firing exactly-once, so owning too much is only wasted effort."""
-    settings = _settings(runtime)
+    settings = runtime.settings
     if settings.sla_timer_ownership == "all":
         return lambda: EVERYTHING
 
@@ -54,8 +49,8 @@ def _ownership(runtime: Runtime) -> Callable[[], Ownership]:
     return ownership
 
 
-async def _start(runtime: Runtime) -> None:
-    settings = _settings(runtime)
+def _state(runtime: Runtime[SlaSettings]) -> Sla:
+    settings = runtime.settings
     scheduler = Scheduler(
         runtime.pool,
         runtime.clock,
@@ -67,14 +62,11 @@ async def _start(runtime: Runtime) -> None:
         hold_before_commit_s=settings.sla_hold_before_commit_s,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
-    runtime.extras["scheduler"] = scheduler
     runtime.registry.register(
         CountOf(
             "switchboard_sla_timers_fired", "Due SLA moments this instance fired", lambda: scheduler.stats.fired
         )
     )
-    if settings.sla_scheduler:
-        runtime.tasks.start("sla-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
     watch = CalendarWatch(
         runtime.pool,
         runtime.clock,
@@ -83,23 +75,37 @@ async def _start(runtime: Runtime) -> None:
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
     )
     watch.register(runtime.registry)
-    runtime.extras["calendar_watch"] = watch
-    runtime.tasks.start("sla-calendar-watch", watch.run, stop=watch.stop)
+    return Sla(
+        settings=settings,
+        pool=runtime.pool,
+        producer=runtime.producer,
+        clock=runtime.clock,
+        tasks=runtime.tasks,
+        scheduler=scheduler,
+        calendar_watch=watch,
+    )
 
 
-def _notes(runtime: Runtime) -> dict[str, str]:
-    watch = runtime.extras.get("calendar_watch")
-    return watch.notes() if isinstance(watch, CalendarWatch) else {}
+async def _start(sla: Sla) -> None:
+    scheduler, watch = sla.scheduler, sla.calendar_watch
+    if sla.settings.sla_scheduler:
+        sla.tasks.start("sla-scheduler", scheduler.run, stop=scheduler.stop, trouble=scheduler.trouble)
+    sla.tasks.start("sla-calendar-watch", watch.run, stop=watch.stop)
 
 
-def _retention(runtime: Runtime) -> Sequence[Chore]:
+def _notes(sla: Sla) -> dict[str, str]:
+    return sla.calendar_watch.notes()
+
+
+def _retention(runtime: Runtime[SlaSettings]) -> Sequence[Chore]:
     """SLA keeps no contact content; its audit of policy and calendar changes goes after six years."""
     return [audit_chore("audit_entry", runtime.settings.audit_retention_days)]
 
 
-def spec() -> ServiceSpec:
+def spec() -> ServiceSpec[SlaSettings, Sla]:
     return ServiceSpec(
         name="sla",
+        state=_state,
         chores=_retention,
         migrations=MIGRATIONS,
         routers=routers(),

@@ -7,11 +7,11 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.feedback import repository as repo
-from services.feedback.api.dependencies import Adapter, runtime_of
+from services.feedback.api.dependencies import Adapter, FeedbackState
 from services.feedback.domain.answers import (
     ChannelNotAllowed,
     InvalidAnswers,
@@ -89,11 +89,10 @@ def _unavailable(exc: SurveyUnavailable) -> Problem:
 
 
 @router.post("/v1/surveys/responses", status_code=201)
-async def post_response(request: Request, body: ResponseBody, who: Adapter) -> ResponseOut:
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
+async def post_response(state: FeedbackState, body: ResponseBody, who: Adapter) -> ResponseOut:
+    now = state.clock.now()
     try:
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        async with state.pool.acquire() as conn, conn.transaction():
             invitation = await find_invitation_for_reply(
                 conn,
                 invitation_id=body.invitation_id,
@@ -165,11 +164,10 @@ class ReceiptOut(BaseModel):
 
 
 @router.post("/v1/outbound/receipts", status_code=202, response_model=ReceiptOut)
-async def post_receipt(request: Request, body: ReceiptBody, who: Adapter) -> dict[str, str]:
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
+async def post_receipt(state: FeedbackState, body: ReceiptBody, who: Adapter) -> dict[str, str]:
+    now = state.clock.now()
     try:
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        async with state.pool.acquire() as conn, conn.transaction():
             invitation = await record_receipt(
                 conn,
                 message_id=body.message_id,

@@ -7,12 +7,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from services.feedback import repository as repo
-from services.feedback.api.dependencies import FiguresReader, runtime_of
-from services.feedback.config import FeedbackSettings
+from services.feedback.api.dependencies import FeedbackState, FiguresReader
 from services.feedback.domain.figures import Figures, Tally, figures
 from shared.errors import Problem
 from shared.openapi import example
@@ -143,7 +142,7 @@ def _sum(tallies: list[Tally]) -> Tally:
 
 @router.get("/v1/feedback/figures")
 async def get_figures(
-    request: Request,
+    state: FeedbackState,
     who: FiguresReader,
     by: GroupBy = "all",
     since: Annotated[
@@ -162,11 +161,8 @@ async def get_figures(
     NPS, FCR %, response rate; grouped `by` one dimension (the customer's value tier, risk level and lifecycle
     stage among them; `(none)` when the contact arrived without one), with the latest low-score comments. An
     agent sees only their own figures."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    default_zone = settings.figures_time_zone if isinstance(settings, FeedbackSettings) else "Asia/Shanghai"
-    zone = _zone(tz or default_zone)
-    now = runtime.clock.now()
+    zone = _zone(tz or state.settings.figures_time_zone)
+    now = state.clock.now()
     last_day = until or now.astimezone(zone).date()
     try:
         first_day = since or last_day - timedelta(days=29)
@@ -180,7 +176,7 @@ async def get_figures(
         agent = who.subject
     masked = who.role != "supervisor"
     filters = {"agent_id": agent, "team": team, "channel": channel}
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with state.pool.acquire() as conn, conn.transaction():
         grouped = await repo.tallies(conn, by=by, since=start, until=end, time_zone=zone.key, **filters)
         low = await repo.low_score_comments(conn, since=start, until=end, limit=comments, **filters)
         if not masked and any(r["comment"] for r in low):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from services.feedback import repository as repo
-from services.feedback.api.dependencies import Reader, runtime_of
+from services.feedback.api.dependencies import FeedbackState, Reader
 from shared.openapi import example
 
 router = APIRouter(tags=["feedback"])
@@ -54,8 +54,8 @@ class InvitationOut(BaseModel):
 
 
 @router.get("/v1/surveys/invitations")
-async def list_invitations(request: Request, contact_id: uuid.UUID, _who: Reader) -> list[InvitationOut]:
+async def list_invitations(state: FeedbackState, contact_id: uuid.UUID, _who: Reader) -> list[InvitationOut]:
     """A contact's survey history: what was planned, sent, answered, and why anything was not (no PII)."""
-    async with runtime_of(request).pool.acquire() as conn:
+    async with state.pool.acquire() as conn:
         found = await repo.invitations_for_contact(conn, contact_id=contact_id)
     return [InvitationOut.model_validate({k: getattr(i, k) for k in InvitationOut.model_fields}) for i in found]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from services.feedback import repository as repo
-from services.feedback.api.dependencies import Admin, Reader, runtime_of
+from services.feedback.api.dependencies import Admin, FeedbackState, Reader
 from services.feedback.domain.policy import (
     InvalidPolicy,
     QuietHours,
@@ -196,14 +196,14 @@ def _channel(channel: str) -> str:
 
 
 @router.get("/v1/surveys/policies")
-async def list_policies(request: Request, _who: Reader) -> list[PolicyOut]:
-    async with runtime_of(request).pool.acquire() as conn:
+async def list_policies(state: FeedbackState, _who: Reader) -> list[PolicyOut]:
+    async with state.pool.acquire() as conn:
         return [PolicyOut.of(p) for p in await repo.list_policies(conn)]
 
 
 @router.get("/v1/surveys/policies/{channel}")
-async def get_policy(request: Request, channel: str, _who: Reader) -> PolicyOut:
-    async with runtime_of(request).pool.acquire() as conn:
+async def get_policy(state: FeedbackState, channel: str, _who: Reader) -> PolicyOut:
+    async with state.pool.acquire() as conn:
         policy = await repo.get_policy(conn, channel=_channel(channel))
     if policy is None:
         raise Problem(404, "Not found", f"no survey policy for {channel}", kind="unknown-policy")
@@ -211,10 +211,9 @@ async def get_policy(request: Request, channel: str, _who: Reader) -> PolicyOut:
 
 
 @router.put("/v1/surveys/policies/{channel}")
-async def put_policy(request: Request, channel: str, body: PolicyBody, who: Admin) -> PolicyOut:
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
+async def put_policy(state: FeedbackState, channel: str, body: PolicyBody, who: Admin) -> PolicyOut:
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         before = await repo.get_policy(conn, channel=_channel(channel))
         try:
             saved = await change_policy(
@@ -262,11 +261,11 @@ class AuditOut(BaseModel):
 
 @router.get("/v1/surveys/audit", response_model=None, responses={200: {"model": list[AuditOut]}})
 async def list_audit(
-    request: Request,
+    state: FeedbackState,
     _who: Admin,
     subject: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Who changed which policy, and who read unmasked comments, newest first."""
-    async with runtime_of(request).pool.acquire() as conn:
+    async with state.pool.acquire() as conn:
         return await repo.list_audit(conn, subject=subject, limit=limit)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.feedback.api.dependencies import Admin, Reader, runtime_of
+from services.feedback.api.dependencies import Admin, FeedbackState, Reader
 from services.feedback.domain.settings import MAX_RETENTION_DAYS, InvalidSettings, Settings
-from services.feedback.handlers.settings import SettingsCache, SettingsVersionConflict, change_settings
+from services.feedback.handlers.settings import SettingsVersionConflict, change_settings
 from shared.errors import Problem
 from shared.openapi import example
 
@@ -30,26 +30,21 @@ class SettingsOut(SettingsBody):
     version: int
 
 
-def _cache(request: Request) -> SettingsCache:
-    cache: SettingsCache = runtime_of(request).extras["feedback.settings"]
-    return cache
-
-
 def _out(settings: Settings, response: Response) -> SettingsOut:
     response.headers["ETag"] = f'"{settings.version}"'
     return SettingsOut(version=settings.version, **settings.document())
 
 
 @router.get("/v1/feedback/settings", response_model=SettingsOut)
-async def get_settings(request: Request, response: Response, _who: Reader) -> SettingsOut:
-    async with runtime_of(request).pool.acquire() as conn:
-        return _out(await _cache(request).get(conn), response)
+async def get_settings(state: FeedbackState, response: Response, _who: Reader) -> SettingsOut:
+    async with state.pool.acquire() as conn:
+        return _out(await state.settings_cache.get(conn), response)
 
 
 @router.put("/v1/feedback/settings", response_model=SettingsOut)
 async def put_settings(
     body: SettingsBody,
-    request: Request,
+    state: FeedbackState,
     response: Response,
     who: Admin,
     if_match: Annotated[str | None, Header()] = None,
@@ -62,20 +57,19 @@ async def put_settings(
             expected = int(if_match.strip('"W/ '))
         except ValueError as exc:
             raise Problem(422, "Validation failed", "If-Match: a version number", kind="validation") from exc
-    runtime = runtime_of(request)
     try:
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        async with state.pool.acquire() as conn, conn.transaction():
             saved = await change_settings(
                 conn,
                 document=body.model_dump(),
                 expected_version=expected,
                 actor=who.subject,
                 role=who.role,
-                now=runtime.clock.now(),
+                now=state.clock.now(),
             )
     except InvalidSettings as exc:
         raise Problem(422, "Validation failed", str(exc), kind="validation") from exc
     except SettingsVersionConflict as exc:
         raise Problem(412, "Precondition failed", str(exc), kind="version-mismatch", version=exc.current) from exc
-    _cache(request).invalidate()
+    state.settings_cache.invalidate()
     return _out(saved, response)

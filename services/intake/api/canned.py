@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.intake.api.common import clock_of, deps_of
+from services.intake.api.common import IntakeState
 from services.intake.domain.conversation import render
 from services.intake.domain.search import query_terms, terms
 from services.intake.repository import canned as repo
@@ -89,24 +89,24 @@ def _terms(body: CannedIn) -> list[str]:
 
 @router.get("", response_model=list[CannedOut], summary="Search canned responses")
 async def search_canned(
-    request: Request,
+    intake: IntakeState,
     _who: Annotated[Principal, Depends(require_roles("agent", *EDITORS))],
     q: Annotated[str | None, Query(max_length=200)] = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[CannedOut]:
     """By words of the title, text or tags in either Chinese script or English."""
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         rows = await repo.search(conn, terms=query_terms(q or ""), tag=tag, limit=limit)
     return [_out(r) for r in rows]
 
 
 @router.post("", status_code=201, response_model=CannedOut, summary="Add a canned response")
 async def create_canned(
-    body: CannedIn, request: Request, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
+    body: CannedIn, intake: IntakeState, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
 ) -> CannedOut:
-    now = clock_of(request).now()
-    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+    now = intake.clock.now()
+    async with intake.pool.acquire() as conn, conn.transaction():
         row = await repo.insert(
             conn, canned_response_id=uuid.uuid4(), title=body.title, texts=_texts(body), tags=body.tags,
             terms=_terms(body), by=who.subject, now=now,
@@ -119,13 +119,13 @@ async def create_canned(
 async def update_canned(
     canned_response_id: uuid.UUID,
     body: CannedIn,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles(*EDITORS))],
     if_match: Annotated[str | None, Header(description='the version read, as "3"')] = None,
 ) -> CannedOut:
     expected = _version(if_match)
-    now = clock_of(request).now()
-    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+    now = intake.clock.now()
+    async with intake.pool.acquire() as conn, conn.transaction():
         row = await repo.update(
             conn, canned_response_id=canned_response_id, title=body.title, texts=_texts(body), tags=body.tags,
             terms=_terms(body), expected_version=expected, by=who.subject, now=now,
@@ -153,10 +153,10 @@ def _version(if_match: str | None) -> int | None:
 
 @router.delete("/{canned_response_id}", status_code=204, summary="Retire a canned response")
 async def delete_canned(
-    canned_response_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
+    canned_response_id: uuid.UUID, intake: IntakeState, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
 ) -> Response:
-    now = clock_of(request).now()
-    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+    now = intake.clock.now()
+    async with intake.pool.acquire() as conn, conn.transaction():
         before = await repo.get(conn, canned_response_id)
         if before is None or not await repo.retire(
             conn, canned_response_id=canned_response_id, by=who.subject, now=now
@@ -183,11 +183,11 @@ class Rendered(BaseModel):
 async def render_canned(
     canned_response_id: uuid.UUID,
     contact_id: uuid.UUID,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles("agent", *EDITORS))],
     language: Literal["zh-Hans", "zh-Hant", "en"] | None = None,
 ) -> Rendered:
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         canned = await repo.get(conn, canned_response_id)
         context = await repo.contact_context(conn, contact_id)
         head = await conversation_repo.get_head(conn, contact_id)
@@ -204,12 +204,12 @@ async def render_canned(
                 action="contact.render",
                 target=f"contact:{contact_id}",
                 detail={"canned_response_id": str(canned_response_id)},
-                at=clock_of(request).now(),
+                at=intake.clock.now(),
             )
     texts: dict[str, str] = canned["texts"]
     wanted = language or _language_of(context["language"])
     chosen = wanted if wanted in texts else next(lang for lang in (*LANGUAGES, *texts) if lang in texts)
-    today = clock_of(request).now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    today = intake.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
     values = {
         "customer_name": context["display_name"] or ("您" if chosen.startswith("zh") else "Customer"),
         "contact_ref": str(contact_id)[:8].upper(),

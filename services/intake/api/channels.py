@@ -15,16 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from services.intake.api.bodies import BATCH_BODY, CHANNEL_BODY, EMAIL_BODY, WEB_BODY
-from services.intake.api.common import (
-    clock_of,
-    commits_of,
-    deps_of,
-    json_object,
-    media_type,
-    parse_model,
-    settings_of,
-    validation_problem,
-)
+from services.intake.api.common import IntakeState, json_object, media_type, parse_model, validation_problem
 from services.intake.api.payloads import (
     AcceptedOut,
     BatchIn,
@@ -36,6 +27,7 @@ from services.intake.api.payloads import (
 from services.intake.domain.contact import Inbound
 from services.intake.handlers.commit import Item, QueueFull, accept_batch
 from services.intake.handlers.intake import Accepted, Busy
+from services.intake.state import Intake
 from shared.auth import Principal, authenticate, check_channel, require_adapter
 from shared.errors import Problem
 from shared.telemetry import tracer
@@ -56,12 +48,10 @@ def _out(accepted: Accepted) -> AcceptedOut:
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-async def _accept_one(request: Request, principal: Principal, inbound: Inbound, key: str | None) -> AcceptedOut:
+async def _accept_one(intake: Intake, principal: Principal, inbound: Inbound, key: str | None) -> AcceptedOut:
     with _tracer.start_as_current_span("intake.accept", attributes={"intake.channel": inbound.channel}) as span:
         try:
-            accepted = await commits_of(request).accept(
-                Item(inbound, key, principal.subject, clock_of(request).now())
-            )
+            accepted = await intake.commits.accept(Item(inbound, key, principal.subject, intake.clock.now()))
         except QueueFull as exc:
             raise Problem(
                 503,
@@ -85,10 +75,11 @@ async def _accept_one(request: Request, principal: Principal, inbound: Inbound, 
 )
 async def post_email(
     request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(require_adapter(["email"]))],
     idempotency_key: IdempotencyKey = None,
 ) -> AcceptedOut:
-    settings = settings_of(request)
+    settings = intake.settings
     body = await request.body()
     kind = media_type(request)
     if kind in ("message/rfc822", "text/plain", "application/octet-stream"):
@@ -100,7 +91,7 @@ async def post_email(
         inbound = inbound_for("email", json_object(body), settings, region=principal.region)
     else:
         raise _unsupported(kind, "message/rfc822 or application/json")
-    return await _accept_one(request, principal, inbound, idempotency_key)
+    return await _accept_one(intake, principal, inbound, idempotency_key)
 
 
 @router.post(
@@ -111,6 +102,7 @@ async def post_email(
 )
 async def post_web(
     request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(require_adapter(["web"]))],
     idempotency_key: IdempotencyKey = None,
 ) -> AcceptedOut:
@@ -126,8 +118,8 @@ async def post_web(
         payload = json_object(body)
     else:
         raise _unsupported(kind, "application/json or application/x-www-form-urlencoded")
-    inbound = inbound_for("web", payload, settings_of(request), region=principal.region)
-    return await _accept_one(request, principal, inbound, idempotency_key)
+    inbound = inbound_for("web", payload, intake.settings, region=principal.region)
+    return await _accept_one(intake, principal, inbound, idempotency_key)
 
 
 def _busy() -> Problem:
@@ -154,12 +146,14 @@ def _unsupported(kind: str, wanted: str) -> Problem:
     summary="Many messages of any channels, each with its own result",
     openapi_extra=BATCH_BODY,
 )
-async def post_batch(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> BatchOut:
+async def post_batch(
+    request: Request, intake: IntakeState, principal: Annotated[Principal, Depends(authenticate)]
+) -> BatchOut:
     """Valid items commit together in one transaction (each in its own savepoint); an invalid item is reported
     with its problem and does not affect the others."""
     if principal.role != "adapter":
         raise Problem(403, "Forbidden", "this endpoint takes an adapter API key")
-    settings = settings_of(request)
+    settings = intake.settings
     body = await request.body()
     if media_type(request) != "application/json":
         raise _unsupported(media_type(request), "application/json")
@@ -182,8 +176,8 @@ async def post_batch(request: Request, principal: Annotated[Principal, Depends(a
         except ValidationError as exc:
             invalid = validation_problem(exc, where=f"items[{index}].payload")
             results.append(BatchItemOut(index=index, status=invalid.status, error=_problem_body(invalid, index)))
-    deps = deps_of(request)
-    now = clock_of(request).now()
+    deps = intake.deps
+    now = intake.clock.now()
     if prepared:
         with _tracer.start_as_current_span("intake.accept_batch", attributes={"intake.items": len(prepared)}):
             try:
@@ -216,6 +210,7 @@ def _problem_body(problem: Problem, index: int) -> dict[str, Any]:
 async def post_channel(
     channel: Literal["phone", "chat", "sms", "social", "onsite"],
     request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(authenticate)],
     idempotency_key: IdempotencyKey = None,
 ) -> AcceptedOut:
@@ -234,5 +229,5 @@ async def post_channel(
         given = payload.get("metadata")
         metadata: dict[str, Any] = given if isinstance(given, dict) else {}
         payload["metadata"] = {**metadata, "recorded_by": f"{principal.role}:{principal.subject}"}
-    inbound = inbound_for(channel, payload, settings_of(request), region=principal.region)
-    return await _accept_one(request, principal, inbound, idempotency_key)
+    inbound = inbound_for(channel, payload, intake.settings, region=principal.region)
+    return await _accept_one(intake, principal, inbound, idempotency_key)

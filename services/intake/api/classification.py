@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.intake.api.bodies import RULES_BODY
-from services.intake.api.common import clock_of, deps_of, json_object
+from services.intake.api.common import IntakeState, json_object
 from services.intake.api.models import Explanation, RuleSet
 from services.intake.domain.classification import Facts, InvalidRules, explain, parse_ruleset
 from services.intake.handlers.rules import replace_ruleset
@@ -21,9 +21,9 @@ router = APIRouter(prefix="/v1/classification", tags=["classification"])
 
 @router.get("/rules", summary="The rule set in force", response_model=None, responses={200: {"model": RuleSet}})
 async def get_rules(
-    request: Request, principal: Annotated[Principal, Depends(require_roles("admin", "supervisor"))]
+    intake: IntakeState, principal: Annotated[Principal, Depends(require_roles("admin", "supervisor"))]
 ) -> dict[str, Any]:
-    deps = deps_of(request)
+    deps = intake.deps
     async with deps.pool.acquire() as conn:
         ruleset = await deps.rules.get(conn)
     return {"version": ruleset.version, **ruleset.document}
@@ -37,13 +37,13 @@ async def get_rules(
     openapi_extra=RULES_BODY,
 )
 async def put_rules(
-    request: Request, principal: Annotated[Principal, Depends(require_roles("admin"))]
+    request: Request, intake: IntakeState, principal: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> dict[str, Any]:
     document = json_object(await request.body())
     document.pop("version", None)
-    deps = deps_of(request)
+    deps = intake.deps
     try:
-        ruleset = await replace_ruleset(deps.pool, document, actor=principal.subject, now=clock_of(request).now())
+        ruleset = await replace_ruleset(deps.pool, document, actor=principal.subject, now=intake.clock.now())
     except InvalidRules as exc:
         raise Problem(422, "Invalid rules", str(exc), kind="invalid-rules") from exc
     deps.rules.invalidate()
@@ -73,10 +73,10 @@ class ExplainIn(BaseModel):
 )
 async def explain_rules(
     body: ExplainIn,
-    request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(require_roles("admin", "supervisor", "agent"))],
 ) -> dict[str, Any]:
-    deps = deps_of(request)
+    deps = intake.deps
     if body.rules is not None:
         try:
             ruleset = parse_ruleset(body.rules, version=0)

@@ -1,40 +1,27 @@
-"""What every intake route shares: its dependencies, JSON bodies read into models, domain errors as problems."""
+"""What every intake route shares: the running service's state (`IntakeState`), JSON bodies read into models,
+domain errors as problems."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
+from starlette.requests import HTTPConnection
 
-from services.intake.config import IntakeSettings
-from services.intake.handlers.commit import GroupCommit
-from services.intake.handlers.intake import Deps
-from shared.clock import Clock
+from services.intake.state import Intake
 from shared.errors import Problem
+from shared.service import service_state
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def deps_of(request: Request) -> Deps:
-    deps: Deps = request.app.state.runtime.extras["intake"]
-    return deps
+def state_of(connection: HTTPConnection) -> Intake:
+    return service_state(connection.app, Intake)
 
 
-def commits_of(request: Request) -> GroupCommit:
-    commits: GroupCommit = request.app.state.runtime.extras["intake.commits"]
-    return commits
-
-
-def settings_of(request: Request) -> IntakeSettings:
-    settings: IntakeSettings = request.app.state.settings
-    return settings
-
-
-def clock_of(request: Request) -> Clock:
-    clock: Clock = request.app.state.runtime.clock
-    return clock
+IntakeState = Annotated[Intake, Depends(state_of)]
 
 
 def parse_model(model: type[M], data: bytes | dict[str, Any], *, where: str = "body") -> M:

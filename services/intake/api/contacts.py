@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.api.common import IntakeState
 from services.intake.api.models import ContactOut, Reclassified
 from services.intake.domain.classification import CATEGORIES, valid_subcategory
 from services.intake.domain.conversation import Cursor
@@ -20,6 +20,7 @@ from services.intake.repository import conversation as conversation_repo
 from services.intake.repository.contacts import get_contact
 from services.intake.repository.rules import audit
 from services.intake.repository.search import Filters, list_contacts
+from services.intake.state import Intake
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.events import Category
@@ -98,9 +99,9 @@ def _before(after: str | None) -> tuple[datetime, uuid.UUID] | None:
 
 
 async def page_of(
-    request: Request, who: Principal, filters: Filters, *, after: str | None, limit: int
+    intake: Intake, who: Principal, filters: Filters, *, after: str | None, limit: int
 ) -> ContactPage:
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         rows = await list_contacts(conn, filters, before=_before(after), limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -112,7 +113,7 @@ async def page_of(
                 action="contact.list",
                 target="contacts",
                 detail={"contact_ids": important},
-                at=clock_of(request).now(),
+                at=intake.clock.now(),
             )
     last = rows[-1] if more else None
     return ContactPage(
@@ -123,7 +124,7 @@ async def page_of(
 
 @router.get("", response_model=ContactPage, summary="Find contacts: filters and free text, newest first")
 async def search_contacts(
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles(*PEOPLE))],
     status: Literal["received", "reopened", "resolved", "closed", "ignored"] | None = None,
     channel: Literal["phone", "email", "chat", "web", "sms", "social", "onsite"] | None = None,
@@ -155,7 +156,7 @@ async def search_contacts(
     )  # fmt: skip
     if q and not filters.terms:
         raise Problem(422, "Validation failed", "query.q: no word to search for", kind="validation")
-    return await page_of(request, who, filters, after=after, limit=limit)
+    return await page_of(intake, who, filters, after=after, limit=limit)
 
 
 @router.get(
@@ -165,11 +166,11 @@ async def search_contacts(
     responses={200: {"model": ContactOut}},
 )
 async def read_contact(
-    contact_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(authenticate)]
+    contact_id: uuid.UUID, intake: IntakeState, principal: Annotated[Principal, Depends(authenticate)]
 ) -> dict[str, Any]:
     if principal.role == "ops":
         raise Problem(403, "Forbidden", "ops reads figures and health, not contacts", kind="not-your-contact")
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         contact = await get_contact(conn, contact_id=contact_id)
         head = await conversation_repo.get_head(conn, contact_id) if contact is not None else None
         if contact is None or head is None:
@@ -186,14 +187,14 @@ async def read_contact(
             )  # fmt: skip
     if contact["pii_level"] == "important":
         # Reads of important personal data are audited (RULES.md, security): who, what, when.
-        async with deps_of(request).pool.acquire() as conn:
+        async with intake.pool.acquire() as conn:
             await audit(
                 conn,
                 actor=f"{principal.role}:{principal.subject}",
                 action="contact.read",
                 target=f"contact:{contact_id}",
                 detail={"customer_id": str(contact["customer_id"])},
-                at=clock_of(request).now(),
+                at=intake.clock.now(),
             )
     return {
         "contact_id": str(contact["contact_id"]),
@@ -278,18 +279,18 @@ class ReclassifyIn(BaseModel):
 async def reclassify(
     contact_id: uuid.UUID,
     body: ReclassifyIn,
-    request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))],
 ) -> dict[str, Any]:
     assert body.category in CATEGORIES
     if principal.role == "agent":
         await caught_up(
-            deps_of(request).pool,
+            intake.pool,
             contact_id,
             Writer(principal.role, principal.subject),
-            wait_s=settings_of(request).ownership_wait_s,
+            wait_s=intake.settings.ownership_wait_s,
         )
-        async with deps_of(request).pool.acquire() as conn:
+        async with intake.pool.acquire() as conn:
             head = await conversation_repo.get_head(conn, contact_id)
         if head is not None and head.owner_id != principal.subject:
             raise Problem(
@@ -302,8 +303,8 @@ async def reclassify(
             kind="validation",
         )  # fmt: skip
     if body.subcategory is not None:
-        async with deps_of(request).pool.acquire() as conn:
-            rules_in_force = await deps_of(request).rules.get(conn)
+        async with intake.pool.acquire() as conn:
+            rules_in_force = await intake.deps.rules.get(conn)
         if not valid_subcategory(rules_in_force, body.category, body.subcategory):
             known = sorted(rules_in_force.subcategories.get(body.category, {}))
             raise Problem(
@@ -317,7 +318,7 @@ async def reclassify(
         )
     try:
         await override_classification(
-            deps_of(request).pool,
+            intake.pool,
             contact_id=contact_id,
             category=body.category,
             priority_class=body.priority_class,
@@ -325,7 +326,7 @@ async def reclassify(
             required_skills=tuple(body.required_skills),
             agent=principal.subject,
             reason=body.reason,
-            now=clock_of(request).now(),
+            now=intake.clock.now(),
             subcategory=body.subcategory,
             incident_level=body.incident_level,
         )

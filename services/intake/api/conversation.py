@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.api.common import IntakeState
 from services.intake.api.models import NoteOut, ReplyOut, TimelineEntry, TimelinePage
 from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
 from services.intake.domain.identity import InvalidIdentity, normalise_phone
@@ -76,7 +76,7 @@ class ReplyIn(_In):
 async def post_reply(
     contact_id: uuid.UUID,
     body: ReplyIn,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles(*WRITERS))],
 ) -> ReplyOut:
     """The agent who owns the work (or a supervisor or admin) answers on the contact's channel; the reply is
@@ -96,13 +96,13 @@ async def post_reply(
     )
     try:
         sent = await reply(
-            deps_of(request).pool,
+            intake.pool,
             contact_id=contact_id,
             who=Writer(who.role, who.subject),
             draft=draft,
-            domain=settings_of(request).reply_message_id_domain,
-            now=clock_of(request).now(),
-            ownership_wait_s=settings_of(request).ownership_wait_s,
+            domain=intake.settings.reply_message_id_domain,
+            now=intake.clock.now(),
+            ownership_wait_s=intake.settings.ownership_wait_s,
         )
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc
@@ -144,18 +144,18 @@ class NoteIn(_In):
 async def post_note(
     contact_id: uuid.UUID,
     body: NoteIn,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles(*WRITERS))],
 ) -> NoteOut:
     """Never sent to the customer; on the timeline for whoever may see the contact."""
     try:
         note_id = await note(
-            deps_of(request).pool,
+            intake.pool,
             contact_id=contact_id,
             who=Writer(who.role, who.subject),
             text=body.text,
-            now=clock_of(request).now(),
-            ownership_wait_s=settings_of(request).ownership_wait_s,
+            now=intake.clock.now(),
+            ownership_wait_s=intake.settings.ownership_wait_s,
         )
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc
@@ -167,7 +167,7 @@ async def post_note(
 @router.get("/v1/contacts/{contact_id}/timeline", response_model=TimelinePage, summary="Everything on the contact")
 async def get_timeline(
     contact_id: uuid.UUID,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles(*WRITERS))],
     after: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -178,7 +178,7 @@ async def get_timeline(
         cursor = Cursor.decode(after) if after else None
     except ValueError as exc:
         raise Problem(422, "Validation failed", f"query.after: {exc}", kind="validation") from exc
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         head = await repo.get_head(conn, contact_id)
         if head is None:
             raise Problem(404, "Not found", f"no contact {contact_id}")
@@ -197,7 +197,7 @@ async def get_timeline(
                 action="contact.timeline.read",
                 target=f"contact:{contact_id}",
                 detail={"after": after},
-                at=clock_of(request).now(),
+                at=intake.clock.now(),
             )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -241,16 +241,16 @@ class LeftIn(_In):
 async def post_abandoned(
     contact_id: uuid.UUID,
     body: LeftIn,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles("adapter"))],
 ) -> dict[str, str]:
     """A call that ended before it was answered, a chat visitor who left, a web or e-mail contact the adapter
     withdraws: waiting work is closed as abandoned (never offered afterwards), unless a callback is asked for."""
-    now = clock_of(request).now()
+    now = intake.clock.now()
     phone: str | None = None
     if body.callback_phone is not None:
         try:
-            identity = normalise_phone(body.callback_phone, region=settings_of(request).default_region)
+            identity = normalise_phone(body.callback_phone, region=intake.settings.default_region)
         except InvalidIdentity as exc:
             raise Problem(422, "Validation failed", f"body.callback_phone: {exc}", kind="validation") from exc
         if not identity.valid:
@@ -263,7 +263,7 @@ async def post_abandoned(
         )  # fmt: skip
     try:
         await customer_left(
-            deps_of(request).pool, contact_id=contact_id, channels=who.channels, reason=body.reason,
+            intake.pool, contact_id=contact_id, channels=who.channels, reason=body.reason,
             at=body.at or now, callback=body.callback, callback_at=body.callback_at, callback_phone=phone, now=now,
         )  # fmt: skip
     except ContactMissing as exc:
@@ -291,14 +291,14 @@ class AttemptIn(_In):
 async def post_callback_attempt(
     contact_id: uuid.UUID,
     body: AttemptIn,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles("adapter"))],
 ) -> dict[str, str]:
     """The phone adapter's report of one callback attempt; unanswered ones are retried by routing's policy."""
-    now = clock_of(request).now()
+    now = intake.clock.now()
     try:
         await callback_attempted(
-            deps_of(request).pool, contact_id=contact_id, channels=who.channels, outcome=body.outcome,
+            intake.pool, contact_id=contact_id, channels=who.channels, outcome=body.outcome,
             at=body.at or now, now=now,
         )  # fmt: skip
     except ContactMissing as exc:
@@ -342,12 +342,12 @@ class ReceiptOut(BaseModel):
 
 @router.post("/v1/outbound/receipts", status_code=202, response_model=ReceiptOut, summary="A delivery receipt")
 async def post_receipt(
-    body: ReceiptIn, request: Request, who: Annotated[Principal, Depends(require_roles("adapter"))]
+    body: ReceiptIn, intake: IntakeState, who: Annotated[Principal, Depends(require_roles("adapter"))]
 ) -> ReceiptOut:
-    now = clock_of(request).now()
+    now = intake.clock.now()
     try:
         receipt = await take_receipt(
-            deps_of(request).pool,
+            intake.pool,
             message_id=body.message_id,
             status=body.status,
             reported_at=body.at or now,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.bodies import IMPORT_BODY
-from services.intake.api.common import clock_of, deps_of, media_type, settings_of
+from services.intake.api.common import IntakeState, media_type
 from services.intake.api.contacts import ContactPage, page_of
 from services.intake.api.models import (
     LOOKUP_EXAMPLES,
@@ -31,6 +31,7 @@ from services.intake.domain.identity import namespaced, normalise_email, normali
 from services.intake.handlers import directory
 from services.intake.repository import customers, rules
 from services.intake.repository.search import Filters, owns_contact_of
+from services.intake.state import Intake
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -114,12 +115,12 @@ def _out(customer: Customer) -> dict[str, Any]:
     "", status_code=201, summary="Create a customer", response_model=None, responses={201: {"model": CustomerOut}}
 )
 async def create(
-    body: CustomerIn, request: Request, principal: Annotated[Principal, Depends(WRITERS)]
+    body: CustomerIn, intake: IntakeState, principal: Annotated[Principal, Depends(WRITERS)]
 ) -> dict[str, Any]:
-    data = _input(body, settings_of(request).default_region)
+    data = _input(body, intake.settings.default_region)
     try:
         customer = await directory.create_customer(
-            deps_of(request).pool, data, actor=principal.subject, now=clock_of(request).now()
+            intake.pool, data, actor=principal.subject, now=intake.clock.now()
         )
     except directory.IdentityTaken as exc:
         raise Problem(409, "Conflict", str(exc)) from exc
@@ -133,24 +134,24 @@ async def create(
     responses={200: {"model": CustomerPage}},
 )
 async def list_page(
-    request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(DIRECTORY)],
     grade: Annotated[str | None, Query(pattern="^(strategic|key|basic)$")] = None,
     after: Annotated[uuid.UUID | None, Query(description="the last customer_id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         page = await customers.list_customers(conn, grade=grade, after=after, limit=limit)
     important = [str(c.customer_id) for c in page if c.pii_level == "important"]
     if important:  # reads of important personal data are audited, lists included
-        async with deps_of(request).pool.acquire() as conn:
+        async with intake.pool.acquire() as conn:
             await rules.audit(
                 conn,
                 actor=f"{principal.role}:{principal.subject}",
                 action="customer.list",
                 target="customers",
                 detail={"customer_ids": important},
-                at=clock_of(request).now(),
+                at=intake.clock.now(),
             )
     return {
         "customers": [_out(c) for c in page],
@@ -168,6 +169,7 @@ async def list_page(
 )
 async def lookup(
     request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(authenticate)],
     phone: Annotated[str | None, Query(max_length=64)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -180,13 +182,13 @@ async def lookup(
         raise Problem(422, "Validation failed", "give exactly one of phone, email or chat_id", kind="validation")
     kind, value = given[0]
     if kind == "phone":
-        identity = normalise_phone(value, region=settings_of(request).default_region)
+        identity = normalise_phone(value, region=intake.settings.default_region)
     elif kind == "email":
         identity = normalise_email(value)
     else:
         platform, _, ident = value.partition(":")
         identity = namespaced("chat", platform if ident else None, ident or platform)
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         customer_id = await customers.customer_by_identity(conn, identity=identity)
         customer = await customers.get_customer(conn, customer_id=customer_id) if customer_id else None
         owner = (
@@ -201,7 +203,7 @@ async def lookup(
         return {"customer_id": str(customer.customer_id), "grade": customer.grade}
     if principal.role == "agent" and not owner:
         return _masked(customer)
-    await _audit_read(request, principal, customer)
+    await _audit_read(request, intake, principal, customer)
     return _out(customer)
 
 
@@ -229,9 +231,12 @@ def _masked(customer: Customer) -> dict[str, Any]:
     responses={200: {"model": CustomerOut}},
 )
 async def read(
-    customer_id: uuid.UUID, request: Request, principal: Annotated[Principal, Depends(READERS)]
+    customer_id: uuid.UUID,
+    request: Request,
+    intake: IntakeState,
+    principal: Annotated[Principal, Depends(READERS)],
 ) -> dict[str, Any]:
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         customer = await customers.get_customer(conn, customer_id=customer_id)
         if (
             customer is not None
@@ -243,22 +248,22 @@ async def read(
             )
     if customer is None:
         raise Problem(404, "Not found", f"no customer {customer_id}")
-    await _audit_read(request, principal, customer)
+    await _audit_read(request, intake, principal, customer)
     return _out(customer)
 
 
-async def _audit_read(request: Request, principal: Principal, customer: Customer) -> None:
+async def _audit_read(request: Request, intake: Intake, principal: Principal, customer: Customer) -> None:
     """Reads of a customer whose data is important PII are audited (RULES.md, security)."""
     if customer.pii_level != "important":
         return
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         await rules.audit(
             conn,
             actor=f"{principal.role}:{principal.subject}",
             action="customer.read",
             target=f"customer:{customer.customer_id}",
             detail={"path": request.url.path},
-            at=clock_of(request).now(),
+            at=intake.clock.now(),
         )
 
 
@@ -271,13 +276,13 @@ async def _audit_read(request: Request, principal: Principal, customer: Customer
 async def update(
     customer_id: uuid.UUID,
     body: CustomerIn,
-    request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(WRITERS)],
 ) -> dict[str, Any]:
-    data = _input(body, settings_of(request).default_region)
+    data = _input(body, intake.settings.default_region)
     try:
         customer = await directory.update_customer(
-            deps_of(request).pool, customer_id, data, actor=principal.subject, now=clock_of(request).now()
+            intake.pool, customer_id, data, actor=principal.subject, now=intake.clock.now()
         )
     except directory.CustomerNotFound as exc:
         raise Problem(404, "Not found", f"no customer {customer_id}") from exc
@@ -294,7 +299,7 @@ async def update(
     openapi_extra=IMPORT_BODY,
 )
 async def import_customers(
-    request: Request, principal: Annotated[Principal, Depends(require_roles("admin"))]
+    request: Request, intake: IntakeState, principal: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> dict[str, Any]:
     kind = media_type(request)
     if kind not in ("text/csv", "application/x-ndjson", "application/jsonl", "application/json-lines"):
@@ -304,10 +309,8 @@ async def import_customers(
             f"Content-Type {kind!r}: send text/csv or application/x-ndjson (JSON lines)",
         )
     body = await request.body()
-    rows = list(read_import(body, content_type=kind, region=settings_of(request).default_region))
-    report = await directory.import_customers(
-        deps_of(request).pool, rows, actor=principal.subject, now=clock_of(request).now()
-    )
+    rows = list(read_import(body, content_type=kind, region=intake.settings.default_region))
+    report = await directory.import_customers(intake.pool, rows, actor=principal.subject, now=intake.clock.now())
     return {
         "created": report.created,
         "updated": report.updated,
@@ -335,17 +338,17 @@ class MergeIn(BaseModel):
 async def merge(
     customer_id: uuid.UUID,
     body: MergeIn,
-    request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> dict[str, Any]:
     try:
         await directory.merge_customers(
-            deps_of(request).pool,
+            intake.pool,
             surviving_id=customer_id,
             merged_id=body.merged_customer_id,
             reason=body.reason,
             actor=principal.subject,
-            now=clock_of(request).now(),
+            now=intake.clock.now(),
         )
     except directory.CustomerNotFound as exc:
         raise Problem(404, "Not found", f"no customer {exc}") from exc
@@ -360,17 +363,17 @@ async def merge(
 async def unmerge(
     customer_id: uuid.UUID,
     body: MergeIn,
-    request: Request,
+    intake: IntakeState,
     principal: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> dict[str, Any]:
     try:
         await directory.unmerge_customers(
-            deps_of(request).pool,
+            intake.pool,
             surviving_id=customer_id,
             merged_id=body.merged_customer_id,
             reason=body.reason,
             actor=principal.subject,
-            now=clock_of(request).now(),
+            now=intake.clock.now(),
         )
     except directory.CustomerNotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc
@@ -380,17 +383,17 @@ async def unmerge(
 @router.get("/{customer_id}/contacts", response_model=ContactPage, summary="The customer's contacts, newest first")
 async def customer_contacts(
     customer_id: uuid.UUID,
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin"))],
     after: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ContactPage:
     """The history an agent sees beside a contact: an agent may read it for a customer whose contact they own."""
     if who.role == "agent":
-        async with deps_of(request).pool.acquire() as conn:
+        async with intake.pool.acquire() as conn:
             if not await owns_contact_of(conn, customer_id=customer_id, agent_id=who.subject):
                 raise Problem(
                     403, "Forbidden", "agents see the history of customers whose contact they own",
                     kind="not-your-customer",
                 )  # fmt: skip
-    return await page_of(request, who, Filters(customer_id=customer_id), after=after, limit=limit)
+    return await page_of(intake, who, Filters(customer_id=customer_id), after=after, limit=limit)

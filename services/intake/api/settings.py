@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.common import clock_of, deps_of
+from services.intake.api.common import IntakeState
 from services.intake.domain.settings import MAX_WINDOW_S, InvalidSettings, ThreadSettings
 from services.intake.handlers.settings import VersionMismatch, replace_thread_settings
 from shared.auth import Principal, require_roles
@@ -54,11 +54,11 @@ def _out(settings: ThreadSettings, response: Response) -> SettingsOut:
 
 @router.get("/settings", response_model=SettingsOut, summary="The threading windows in force")
 async def get_settings(
-    request: Request,
+    intake: IntakeState,
     response: Response,
     _who: Annotated[Principal, Depends(require_roles("admin", "supervisor", "ops"))],
 ) -> SettingsOut:
-    deps = deps_of(request)
+    deps = intake.deps
     async with deps.pool.acquire() as conn:
         return _out(await deps.threads.settings(conn), response)
 
@@ -66,7 +66,7 @@ async def get_settings(
 @router.put("/settings", response_model=SettingsOut, summary="Replace the threading windows (audited)")
 async def put_settings(
     body: SettingsIn,
-    request: Request,
+    intake: IntakeState,
     response: Response,
     who: Annotated[Principal, Depends(require_roles("admin"))],
     if_match: Annotated[str | None, Header()] = None,
@@ -79,14 +79,14 @@ async def put_settings(
             expected = int(if_match.strip('"W/ '))
         except ValueError as exc:
             raise Problem(422, "Validation failed", "If-Match: a version number", kind="validation") from exc
-    deps = deps_of(request)
+    deps = intake.deps
     try:
         saved = await replace_thread_settings(
             deps.pool,
             body.model_dump(mode="json"),
             actor=who.subject,
             expected_version=expected,
-            now=clock_of(request).now(),
+            now=intake.clock.now(),
         )
     except InvalidSettings as exc:
         raise Problem(422, "Validation failed", str(exc), kind="validation") from exc

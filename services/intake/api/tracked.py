@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from services.intake.api.common import clock_of, deps_of
+from services.intake.api.common import IntakeState
 from services.intake.domain.conversation import Cursor
 from services.intake.repository import rules, tracked
 from shared.auth import Principal, require_roles
@@ -107,7 +107,7 @@ def _before(after: str | None) -> tuple[datetime, uuid.UUID] | None:
 
 @router.get("/tracked", response_model=RegistrationPage, summary="High-risk customers' tracked contacts")
 async def tracked_registrations(
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(require_roles("supervisor", "admin"))],
     customer_id: uuid.UUID | None = None,
     after: Annotated[str | None, Query(max_length=200)] = None,
@@ -116,7 +116,7 @@ async def tracked_registrations(
     """Newest registration first, optionally of one customer. The page holds names (personal data): each read is
     audited with who read which customers."""
     before = _before(after)
-    async with deps_of(request).pool.acquire() as conn, conn.transaction():
+    async with intake.pool.acquire() as conn, conn.transaction():
         rows = await tracked.tracked_page(conn, customer_id=customer_id, before=before, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -131,7 +131,7 @@ async def tracked_registrations(
                 "customer_id": str(customer_id) if customer_id else None,
                 "after": after,
             },
-            at=clock_of(request).now(),
+            at=intake.clock.now(),
         )
     last = rows[-1] if more else None
     return RegistrationPage(

@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.api.common import clock_of, deps_of, settings_of
+from services.intake.api.common import IntakeState
 from services.intake.domain.webhooks import Attempt, Delivery, Endpoint
 from services.intake.handlers import webhooks as handlers
 from services.intake.repository import webhooks as repo
@@ -122,13 +122,13 @@ def _missing(endpoint_id: uuid.UUID) -> Problem:
 
 @router.post("/endpoints", status_code=201, response_model=EndpointWithSecret, summary="Register an endpoint")
 async def create_endpoint(
-    body: EndpointIn, request: Request, who: Annotated[Principal, Depends(ADMIN)]
+    body: EndpointIn, intake: IntakeState, who: Annotated[Principal, Depends(ADMIN)]
 ) -> EndpointWithSecret:
     """Deliveries start with the next message of its channels. 409 `conflict` when the name is taken."""
     try:
         endpoint, secret = await handlers.create_endpoint(
-            deps_of(request).pool, name=body.name, url=str(body.url), channels=body.channels, kinds=body.kinds,
-            by=f"{who.role}:{who.subject}", now=clock_of(request).now(),
+            intake.pool, name=body.name, url=str(body.url), channels=body.channels, kinds=body.kinds,
+            by=f"{who.role}:{who.subject}", now=intake.clock.now(),
         )  # fmt: skip
     except handlers.NameTaken as exc:
         raise Problem(409, "Conflict", f"a webhook endpoint named {body.name!r} exists") from exc
@@ -136,21 +136,21 @@ async def create_endpoint(
 
 
 @router.get("/endpoints", response_model=list[EndpointOut], summary="List endpoints (no secrets)")
-async def list_endpoints(request: Request, _who: Annotated[Principal, Depends(OPERATORS)]) -> list[EndpointOut]:
-    async with deps_of(request).pool.acquire() as conn:
+async def list_endpoints(intake: IntakeState, _who: Annotated[Principal, Depends(OPERATORS)]) -> list[EndpointOut]:
+    async with intake.pool.acquire() as conn:
         return [_endpoint(e) for e in await repo.list_endpoints(conn)]
 
 
 @router.post("/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret, summary="Rotate")
 async def rotate_secret(
-    endpoint_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(ADMIN)]
+    endpoint_id: uuid.UUID, intake: IntakeState, who: Annotated[Principal, Depends(ADMIN)]
 ) -> EndpointWithSecret:
     """A new secret, shown once; the old one keeps signing beside it for `webhook_rotation_overlap_s`."""
-    overlap = timedelta(seconds=settings_of(request).webhook_rotation_overlap_s)
+    overlap = timedelta(seconds=intake.settings.webhook_rotation_overlap_s)
     try:
         endpoint, secret = await handlers.rotate_secret(
-            deps_of(request).pool, endpoint_id=endpoint_id, by=f"{who.role}:{who.subject}",
-            now=clock_of(request).now(), overlap=overlap,
+            intake.pool, endpoint_id=endpoint_id, by=f"{who.role}:{who.subject}",
+            now=intake.clock.now(), overlap=overlap,
         )  # fmt: skip
     except handlers.EndpointMissing as exc:
         raise _missing(endpoint_id) from exc
@@ -159,13 +159,13 @@ async def rotate_secret(
 
 @router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut, summary="Enable or disable an endpoint")
 async def patch_endpoint(
-    endpoint_id: uuid.UUID, body: EndpointPatch, request: Request, who: Annotated[Principal, Depends(ADMIN)]
+    endpoint_id: uuid.UUID, body: EndpointPatch, intake: IntakeState, who: Annotated[Principal, Depends(ADMIN)]
 ) -> EndpointOut:
     """A disabled endpoint gets no new deliveries and its pending ones wait; enabling it sends them."""
     try:
         endpoint = await handlers.set_enabled(
-            deps_of(request).pool, endpoint_id=endpoint_id, enabled=body.enabled,
-            by=f"{who.role}:{who.subject}", now=clock_of(request).now(),
+            intake.pool, endpoint_id=endpoint_id, enabled=body.enabled,
+            by=f"{who.role}:{who.subject}", now=intake.clock.now(),
         )  # fmt: skip
     except handlers.EndpointMissing as exc:
         raise _missing(endpoint_id) from exc
@@ -231,7 +231,7 @@ async def _visible(conn: Conn, delivery_id: uuid.UUID, who: Principal) -> Delive
 
 @router.get("/deliveries", response_model=list[DeliveryOut], summary="List deliveries, newest first")
 async def list_deliveries(
-    request: Request,
+    intake: IntakeState,
     who: Annotated[Principal, Depends(WATCHERS)],
     state: State | None = None,
     endpoint_id: uuid.UUID | None = None,
@@ -239,7 +239,7 @@ async def list_deliveries(
     since: Annotated[AwareDatetime | None, Query(description="made at or after")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryOut]:
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         rows = await repo.list_deliveries(
             conn, state=state, endpoint_id=endpoint_id, message_id=message_id, since=since, limit=limit,
             channels=_channels(who),
@@ -249,9 +249,9 @@ async def list_deliveries(
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail, summary="One delivery and its attempts")
 async def get_delivery(
-    delivery_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
+    delivery_id: uuid.UUID, intake: IntakeState, who: Annotated[Principal, Depends(WATCHERS)]
 ) -> DeliveryDetail:
-    async with deps_of(request).pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:
         found = await _visible(conn, delivery_id, who)
     return DeliveryDetail(**_delivery(found).model_dump(), history=[_attempt(a) for a in found.history])
 
@@ -264,12 +264,12 @@ class Replayed(BaseModel):
 
 @router.post("/deliveries/{delivery_id}/replay", status_code=202, response_model=Replayed, summary="Replay one")
 async def replay_delivery(
-    delivery_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
+    delivery_id: uuid.UUID, intake: IntakeState, who: Annotated[Principal, Depends(WATCHERS)]
 ) -> Replayed:
     """Sends a finished delivery again, with the same `webhook-id` and a fresh retry schedule. 409 while it
     is still pending (it is being sent already)."""
-    pool = deps_of(request).pool
-    count = await handlers.replay(pool, by=f"{who.role}:{who.subject}", now=clock_of(request).now(),
+    pool = intake.pool
+    count = await handlers.replay(pool, by=f"{who.role}:{who.subject}", now=intake.clock.now(),
                                   delivery_id=delivery_id, channels=_channels(who))  # fmt: skip
     if count == 0:
         async with pool.acquire() as conn:
@@ -290,12 +290,12 @@ class ReplayIn(BaseModel):
 
 @router.post("/deliveries/replay", status_code=202, response_model=Replayed, summary="Replay many")
 async def replay_deliveries(
-    body: ReplayIn, request: Request, who: Annotated[Principal, Depends(WATCHERS)]
+    body: ReplayIn, intake: IntakeState, who: Annotated[Principal, Depends(WATCHERS)]
 ) -> Replayed:
     """Every delivery in `state` (failed, by default) made since `since`, of one endpoint or all (an adapter
     key: of its channels)."""
     count = await handlers.replay(
-        deps_of(request).pool, by=f"{who.role}:{who.subject}", now=clock_of(request).now(), state=body.state,
+        intake.pool, by=f"{who.role}:{who.subject}", now=intake.clock.now(), state=body.state,
         endpoint_id=body.endpoint_id, since=body.since, channels=_channels(who),
     )  # fmt: skip
     return Replayed(replayed=count)

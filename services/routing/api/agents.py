@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.routing.api.common import actor_of, transaction
+from services.routing.api.common import RoutingState, actor_of, transaction
 from services.routing.api.models import AuditEntry, Tiers
 from services.routing.domain.lifecycle import NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES, displayed_presence, primary_language
@@ -126,9 +126,9 @@ def agent_out(tx: Tx, record: AgentRecord) -> AgentOut:
     responses={201: {"model": AgentOut, "description": "The agent was created (200 when it was changed)"}},
 )
 async def put_agent(
-    agent_id: AgentId, body: AgentIn, request: Request, response: Response, principal: Admin
+    agent_id: AgentId, body: AgentIn, state: RoutingState, response: Response, principal: Admin
 ) -> AgentOut:
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         if body.tier not in tx.policy.tiers:
             raise Problem(
                 422,
@@ -171,21 +171,21 @@ async def put_agent(
 
 @router.get("/v1/agents", response_model=list[AgentOut])
 async def list_agents(
-    request: Request, _p: Staff, pool: str | None = None, team: str | None = None
+    state: RoutingState, _p: Staff, pool: str | None = None, team: str | None = None
 ) -> list[AgentOut]:
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         return [agent_out(tx, a) for a in await agent_repo.list_agents(tx.conn, pool=pool, team=team)]
 
 
 @router.get("/v1/agents/{agent_id}", response_model=AgentOut)
 async def get_agent(
     agent_id: str,
-    request: Request,
+    state: RoutingState,
     principal: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))],
 ) -> AgentOut:
     if principal.role == "agent" and principal.subject != agent_id:
         raise Problem(403, "Forbidden", "agents see their own record only")
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         record = await agent_repo.get_agent(tx.conn, agent_id)
         if record is None:
             raise NotFound(f"no agent {agent_id}")
@@ -200,11 +200,11 @@ class PresenceIn(BaseModel):
 
 
 @router.put("/v1/agents/{agent_id}/presence", response_model=AgentOut)
-async def put_presence(agent_id: str, body: PresenceIn, request: Request, principal: Person) -> AgentOut:
+async def put_presence(agent_id: str, body: PresenceIn, state: RoutingState, principal: Person) -> AgentOut:
     """Set from the desktop by the agent, or by a supervisor. Away or offline moves live offers on."""
     assert body.presence in SET_PRESENCES
     actor = actor_of(principal)
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         if not actor.is_supervisor and actor.subject != agent_id:
             raise NotAllowed("agents set their own presence only")
         record = await agent_repo.get_agent(tx.conn, agent_id, for_update=True)
@@ -266,8 +266,8 @@ class PolicyIn(BaseModel):
 
 
 @router.get("/v1/routing/policy", response_model=PolicyOut)
-async def get_policy(request: Request, _p: Staff) -> PolicyOut:
-    async with transaction(request) as tx:
+async def get_policy(state: RoutingState, _p: Staff) -> PolicyOut:
+    async with transaction(state) as tx:
         return PolicyOut(**await policy_repo.current_document(tx.conn))
 
 
@@ -319,14 +319,14 @@ async def _save_policy(
 
 
 @router.put("/v1/routing/policy", response_model=PolicyOut)
-async def put_policy(body: PolicyIn, request: Request, principal: Admin) -> PolicyOut:
-    async with transaction(request) as tx:
+async def put_policy(body: PolicyIn, state: RoutingState, principal: Admin) -> PolicyOut:
+    async with transaction(state) as tx:
         return await _save_policy(
             tx,
             body.document,
             principal,
             body.note,
-            request.app.state.runtime.extras["policies"],
+            state.policies,
             body.override_reason,
         )
 
@@ -341,8 +341,8 @@ class TierIn(BaseModel):
 
 
 @router.get("/v1/tiers", response_model=None, responses={200: {"model": Tiers}})
-async def get_tiers(request: Request, _p: Staff) -> dict[str, Any]:
-    async with transaction(request) as tx:
+async def get_tiers(state: RoutingState, _p: Staff) -> dict[str, Any]:
+    async with transaction(state) as tx:
         return {
             name: {
                 "classes": sorted(rule.classes, key=WORK_CLASSES.index),
@@ -353,21 +353,19 @@ async def get_tiers(request: Request, _p: Staff) -> dict[str, Any]:
 
 
 @router.put("/v1/tiers/{tier}", response_model=None, responses={200: {"model": Tiers}})
-async def put_tier(tier: AgentId, body: TierIn, request: Request, principal: Admin) -> dict[str, Any]:
-    async with transaction(request) as tx:
+async def put_tier(tier: AgentId, body: TierIn, state: RoutingState, principal: Admin) -> dict[str, Any]:
+    async with transaction(state) as tx:
         document = dict((await policy_repo.current_document(tx.conn))["document"])
         document["tiers"] = {**document["tiers"], tier: {"classes": body.classes, "grades": body.grades}}
-        saved = await _save_policy(
-            tx, document, principal, f"tier {tier} set", request.app.state.runtime.extras["policies"]
-        )
+        saved = await _save_policy(tx, document, principal, f"tier {tier} set", state.policies)
         return dict(saved.document["tiers"])
 
 
 @router.get("/v1/audit", response_model=None, responses={200: {"model": list[AuditEntry]}})
 async def get_audit(
-    request: Request, _p: Staff, target: str | None = None, limit: int = 100
+    state: RoutingState, _p: Staff, target: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         return await feed.audit_entries(tx.conn, target=target, limit=min(max(limit, 1), 1000))
 
 

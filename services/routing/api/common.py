@@ -1,19 +1,30 @@
-"""What every route shares: a transaction with the policy and the clock, the caller as an actor, and
-domain errors turned into problem+json."""
+"""What every route shares: the running service's state (`RoutingState`), a transaction with the policy and the
+clock, the caller as an actor, and domain errors turned into problem+json."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 import asyncpg
-from fastapi import Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.policy import PolicyError
 from services.routing.handlers.common import Actor, Tx
+from services.routing.state import Routing
 from shared.auth import Principal
 from shared.errors import Problem
+from shared.service import service_state
+
+
+def state_of(connection: HTTPConnection) -> Routing:
+    return service_state(connection.app, Routing)
+
+
+RoutingState = Annotated[Routing, Depends(state_of)]
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -21,13 +32,12 @@ def actor_of(principal: Principal) -> Actor:
 
 
 @asynccontextmanager
-async def transaction(request: Request) -> AsyncIterator[Tx]:
+async def transaction(state: Routing) -> AsyncIterator[Tx]:
     """One transaction per request; domain errors roll it back and become 4xx problems."""
-    runtime = request.app.state.runtime
     try:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            policy = await runtime.extras["policies"].get(conn)
-            yield Tx(conn=conn, now=runtime.clock.now(), policy=policy, origin=runtime.extras["instance"])
+        async with state.pool.acquire() as conn, conn.transaction():
+            policy = await state.policies.get(conn)
+            yield Tx(conn=conn, now=state.clock.now(), policy=policy, origin=state.instance)
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc
     except NotAllowed as exc:

@@ -19,14 +19,16 @@ from typing import Any, TypeVar
 import asyncpg
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from services.routing.api.common import RoutingState
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES
 from services.routing.handlers.common import Actor, Tx
 from services.routing.handlers.offers import accept_offer, decline_offer
 from services.routing.handlers.paging import acknowledge
 from services.routing.handlers.presence import desktop_connected, desktop_disconnected, set_presence
-from services.routing.hub import LATE_COMMIT_WINDOW_S, DesktopHub, Session
+from services.routing.hub import LATE_COMMIT_WINDOW_S, Session
 from services.routing.repository import agents as agent_repo
+from services.routing.state import Routing
 from shared.auth import AuthError, Principal, authenticate_websocket, check_revoked, still_valid
 from shared.faults import transient
 
@@ -39,32 +41,28 @@ RETRY_AFTER_S = 5
 """What a desktop is told to wait before sending again while the database is unavailable."""
 
 
-async def _tx_run(websocket: WebSocket, action: Callable[[Tx], Awaitable[T]]) -> T:
+async def _tx_run(routing: Routing, action: Callable[[Tx], Awaitable[T]]) -> T:
     """`action` in a transaction of its own (the socket's counterpart of a route's `transaction`)."""
-    runtime = websocket.app.state.runtime
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with routing.pool.acquire() as conn, conn.transaction():
         tx = Tx(
-            conn=conn,
-            now=runtime.clock.now(),
-            policy=await runtime.extras["policies"].get(conn),
-            origin=runtime.extras["instance"],
+            conn=conn, now=routing.clock.now(), policy=await routing.policies.get(conn), origin=routing.instance
         )
         return await action(tx)
 
 
 @router.websocket("/v1/desktop/ws")
-async def desktop_socket(websocket: WebSocket) -> None:
+async def desktop_socket(websocket: WebSocket, routing: RoutingState) -> None:
     principal = await authenticate_websocket(websocket, "agent", "supervisor")
     if principal is None:
         return
-    hub: DesktopHub = websocket.app.state.runtime.extras["hub"]
+    hub = routing.hub
     agent_id = principal.subject
     actor = Actor(principal.role, agent_id)
     after_param = websocket.query_params.get("after")
 
     await websocket.accept()
     try:
-        state = await _tx_run(websocket, lambda tx: desktop_connected(tx, agent_id, window_s=LATE_COMMIT_WINDOW_S))
+        state = await _tx_run(routing, lambda tx: desktop_connected(tx, agent_id, window_s=LATE_COMMIT_WINDOW_S))
     except Exception as exc:
         if not transient(exc):
             raise
@@ -84,11 +82,11 @@ async def desktop_socket(websocket: WebSocket) -> None:
         if resume is None:
             await websocket.send_json({**state.hello, "last_id": state.last})
     await hub.push(agent_id)
-    watch = asyncio.create_task(_watch_access(websocket, principal))
+    watch = asyncio.create_task(_watch_access(websocket, routing, principal))
     try:
         while True:
             message = await websocket.receive_json()
-            reply = await _handle(websocket, actor, message)
+            reply = await _handle(routing, actor, message)
             async with session.lock:
                 await websocket.send_json(reply)
     except (WebSocketDisconnect, RuntimeError):
@@ -97,23 +95,22 @@ async def desktop_socket(websocket: WebSocket) -> None:
         watch.cancel()
         if hub.detach(session):
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await _tx_run(websocket, lambda tx: desktop_disconnected(tx, agent_id))
+                await _tx_run(routing, lambda tx: desktop_disconnected(tx, agent_id))
 
 
 ACCESS_ENDED = 4401
 
 
-async def _watch_access(websocket: WebSocket, principal: Principal) -> None:
+async def _watch_access(websocket: WebSocket, routing: Routing, principal: Principal) -> None:
     """Close the socket once its token expires or its subject is revoked: a socket outlives any request, so its
     credentials are checked again every `desktop_access_recheck_s` (within a minute with the services' 30 s
     revocation cache)."""
-    state = websocket.app.state
-    every = float(getattr(state.settings, "desktop_access_recheck_s", 30.0))
+    auth = websocket.app.state  # the shared key cache and token verifier, as every route's auth reads them
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(routing.settings.desktop_access_recheck_s)
         try:
-            await check_revoked(state, principal)
-            why = still_valid(state, principal, now=state.runtime.clock.now())
+            await check_revoked(auth, principal)
+            why = still_valid(auth, principal, now=routing.clock.now())
         except AuthError as exc:
             why = str(exc)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
@@ -124,7 +121,7 @@ async def _watch_access(websocket: WebSocket, principal: Principal) -> None:
             return
 
 
-async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str, Any]:
+async def _handle(routing: Routing, actor: Actor, message: Any) -> dict[str, Any]:
     kind = message.get("type") if isinstance(message, dict) else None
     ref = message.get("ref") if isinstance(message, dict) else None
 
@@ -149,7 +146,7 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
                 await decline_offer(tx, offer_id=offer_id, reason=message.get("reason"), actor=actor)
                 return {"type": "declined", "ref": ref, "offer_id": str(offer_id)}
 
-            result: dict[str, Any] = await _tx_run(websocket, act)
+            result: dict[str, Any] = await _tx_run(routing, act)
             return result
         if kind == "presence":
             presence = message.get("presence")
@@ -163,7 +160,7 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
                 await set_presence(tx, agent, presence=presence, reason=message.get("reason"), actor=actor)
                 return {"type": "presence_set", "ref": ref, "presence": presence}
 
-            changed: dict[str, Any] = await _tx_run(websocket, change)
+            changed: dict[str, Any] = await _tx_run(routing, change)
             return changed
         if kind == "acknowledge":
             contact_id = uuid.UUID(str(message.get("contact_id")))
@@ -173,7 +170,7 @@ async def _handle(websocket: WebSocket, actor: Actor, message: Any) -> dict[str,
                 return {"type": "acknowledged", "ref": ref, "contact_id": str(contact_id),
                         "paged": page.paged_at is not None}  # fmt: skip
 
-            acked: dict[str, Any] = await _tx_run(websocket, ack)
+            acked: dict[str, Any] = await _tx_run(routing, ack)
             return acked
     except (NotFound, NotAllowed, Conflict, InvalidTransition, ValueError) as exc:
         return error(str(exc))

@@ -8,10 +8,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from services.routing.api.common import transaction
+from services.routing.api.common import RoutingState, transaction
 from services.routing.api.models import DryRun, Explanation, QueueView, RoutingStatus
 from services.routing.domain.engine import describe_rule
 from services.routing.domain.figures import all_figures
@@ -103,10 +103,10 @@ async def _agents(tx: Tx, pool: str) -> list[Agent]:
 
 
 @router.get("/v1/work/{work_id}/explain", response_model=None, responses={200: {"model": Explanation}})
-async def explain(work_id: uuid.UUID, request: Request, _p: Staff) -> dict[str, Any]:
+async def explain(work_id: uuid.UUID, state: RoutingState, _p: Staff) -> dict[str, Any]:
     """Each decision taken (the candidates, scores and rule recorded with every offer) and, now, every agent of
     the pool through the filters."""
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         record = await work_repo.get_work(tx.conn, work_id)
         if record is None:
             raise NotFound(f"no work {work_id}")
@@ -156,9 +156,9 @@ class DryRunIn(BaseModel):
 
 
 @router.post("/v1/routing/dry-run", response_model=None, responses={200: {"model": DryRun}})
-async def dry_run(body: DryRunIn, request: Request, _p: Staff) -> dict[str, Any]:
+async def dry_run(body: DryRunIn, state: RoutingState, _p: Staff) -> dict[str, Any]:
     """Run a hypothetical contact through the current policy and agents; nothing is offered or stored."""
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         last_agent = None
         if body.customer_id is not None:
             last_agent = await tx.conn.fetchval(
@@ -184,11 +184,11 @@ async def dry_run(body: DryRunIn, request: Request, _p: Staff) -> dict[str, Any]
 
 @router.get("/v1/supervisor/queue", response_model=None, responses={200: {"model": QueueView}})
 async def queue_view(
-    request: Request, _p: Staff, pool: str | None = None, team: str | None = None, limit: int = 50
+    state: RoutingState, _p: Staff, pool: str | None = None, team: str | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """Waiting work by team, class and grade (count, oldest, highest priority) and by pool × channel (the
     wallboard's queues), the supervisor queue, and agents by presence with their load."""
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         waiting = await work_repo.list_work(
             tx.conn, states=["queued", "offered"], pool=pool, team=team, limit=100_000
         )
@@ -237,16 +237,14 @@ async def queue_view(
 
 
 @router.get("/v1/routing/status", response_model=None, responses={200: {"model": RoutingStatus}})
-async def status(request: Request, _p: Staff) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    dispatcher = runtime.extras.get("dispatcher")
-    hub = runtime.extras.get("hub")
-    async with transaction(request) as tx:
+async def status(state: RoutingState, _p: Staff) -> dict[str, Any]:
+    dispatcher = state.dispatcher
+    async with transaction(state) as tx:
         return {
-            "instance": runtime.extras["instance"],
+            "instance": state.instance,
             "dispatcher": dispatcher.status() if dispatcher is not None else None,
-            "desktops_connected": len(hub.sessions) if hub is not None else 0,
-            "desktop_messages_sent": hub.sent if hub is not None else 0,
+            "desktops_connected": len(state.hub.sessions),
+            "desktop_messages_sent": state.hub.sent,
             "leases": await leases.leases(tx.conn),
         }
 
@@ -283,7 +281,7 @@ class IntervalOut(BaseModel):
 
 @router.get("/v1/figures/queue", response_model=list[IntervalOut])
 async def queue_figures(
-    request: Request,
+    state: RoutingState,
     _who: Staff,
     since: Annotated[datetime, Query(alias="from")],
     until: Annotated[datetime | None, Query(alias="to")] = None,
@@ -293,7 +291,7 @@ async def queue_figures(
 ) -> list[IntervalOut]:
     """Service level, abandon rate and average speed of answer per interval (15 minutes by default), pool and
     channel, for contacts that arrived in [from, to) — at most 31 days."""
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         end = until or tx.now + timedelta(microseconds=1)  # up to and including now
         if since.tzinfo is None or end.tzinfo is None:
             raise Problem(422, "Validation failed", "from and to need a time zone", kind="validation")

@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.routing.api.common import actor_of, transaction
+from services.routing.api.common import RoutingState, actor_of, transaction
 from services.routing.domain.lifecycle import NotFound
 from services.routing.domain.paging import EmergencyPage, OnCall, masked_phone
 from services.routing.handlers.paging import acknowledge
@@ -49,9 +49,9 @@ def _out(entry: OnCall) -> OnCallOut:
 
 
 @router.get("/v1/on-call", response_model=list[OnCallOut])
-async def list_on_call(request: Request, _p: Staff) -> list[OnCallOut]:
+async def list_on_call(state: RoutingState, _p: Staff) -> list[OnCallOut]:
     """Who is paged by SMS when an emergency contact is not taken in time (`emergency_page_after_s`)."""
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         return [_out(e) for e in await paging_repo.list_on_call(tx.conn)]
 
 
@@ -61,10 +61,10 @@ async def list_on_call(request: Request, _p: Staff) -> list[OnCallOut]:
     responses={201: {"model": OnCallOut, "description": "Added to the on-call list (200 when it was changed)"}},
 )
 async def put_on_call(
-    on_call_id: OnCallId, body: OnCallIn, request: Request, response: Response, principal: Admin
+    on_call_id: OnCallId, body: OnCallIn, state: RoutingState, response: Response, principal: Admin
 ) -> OnCallOut:
     entry = OnCall(on_call_id, body.name, body.phone, body.active)
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         created = await paging_repo.put_on_call(tx.conn, entry, by=actor_of(principal).label, now=tx.now)
         await feed.audit(
             tx.conn,
@@ -79,8 +79,8 @@ async def put_on_call(
 
 
 @router.delete("/v1/on-call/{on_call_id}", status_code=204)
-async def delete_on_call(on_call_id: str, request: Request, principal: Admin) -> Response:
-    async with transaction(request) as tx:
+async def delete_on_call(on_call_id: str, state: RoutingState, principal: Admin) -> Response:
+    async with transaction(state) as tx:
         if not await paging_repo.delete_on_call(tx.conn, on_call_id):
             raise NotFound(f"no one on call as {on_call_id}")
         await feed.audit(
@@ -125,8 +125,8 @@ def page_out(page: EmergencyPage) -> PageOut:
 
 
 @router.get("/v1/emergencies/{contact_id}", response_model=PageOut)
-async def get_page(contact_id: uuid.UUID, request: Request, _p: Person) -> PageOut:
-    async with transaction(request) as tx:
+async def get_page(contact_id: uuid.UUID, state: RoutingState, _p: Person) -> PageOut:
+    async with transaction(state) as tx:
         page = await paging_repo.get_page(tx.conn, contact_id)
         if page is None:
             raise NotFound(f"no emergency page for contact {contact_id}")
@@ -134,7 +134,7 @@ async def get_page(contact_id: uuid.UUID, request: Request, _p: Person) -> PageO
 
 
 @router.post("/v1/emergencies/{contact_id}/acknowledge", response_model=PageOut)
-async def acknowledge_page(contact_id: uuid.UUID, request: Request, principal: Person) -> PageOut:
+async def acknowledge_page(contact_id: uuid.UUID, state: RoutingState, principal: Person) -> PageOut:
     """The emergency team has it: no SMS page goes out for this contact after this."""
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         return page_out(await acknowledge(tx, contact_id, actor_of(principal)))

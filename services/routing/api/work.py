@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from services.routing.api.bodies import (
@@ -19,7 +19,7 @@ from services.routing.api.bodies import (
     SolutionIn,
     TransferIn,
 )
-from services.routing.api.common import actor_of, transaction
+from services.routing.api.common import RoutingState, actor_of, transaction
 from services.routing.api.models import WORK_EXAMPLE, FeedMessage, Offered, WorkDetail, WorkView
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, allowed_actions
 from services.routing.domain.model import parse_requirements, primary_language
@@ -60,24 +60,24 @@ class DeclineIn(BaseModel):
 
 
 @router.post("/v1/offers/{offer_id}/accept", response_model=WorkOut)
-async def accept(offer_id: uuid.UUID, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def accept(offer_id: uuid.UUID, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await accept_offer(tx, offer_id=offer_id, actor=actor_of(principal)))
 
 
 @router.post("/v1/offers/{offer_id}/decline", response_model=WorkOut)
-async def decline(offer_id: uuid.UUID, body: DeclineIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def decline(offer_id: uuid.UUID, body: DeclineIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await decline_offer(tx, offer_id=offer_id, reason=body.reason, actor=actor_of(principal)))
 
 
 @router.get("/v1/work/{work_id}", response_model=None, responses={200: {"model": WorkDetail}})
 async def get_work(
     work_id: uuid.UUID,
-    request: Request,
+    state: RoutingState,
     principal: Annotated[Principal, Depends(require_roles("agent", "supervisor", "admin", "ops"))],
 ) -> dict[str, Any]:
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         work = await work_repo.get_work(tx.conn, work_id)
         if work is None:
             raise NotFound(f"no work {work_id}")
@@ -107,20 +107,20 @@ async def get_work(
 
 
 @router.get("/v1/me/work", response_model=None, responses={200: {"model": list[WorkView]}})
-async def my_work(request: Request, principal: Person) -> list[dict[str, Any]]:
-    async with transaction(request) as tx:
+async def my_work(state: RoutingState, principal: Person) -> list[dict[str, Any]]:
+    async with transaction(state) as tx:
         return [work_view(tx, w) for w in await work_repo.works_of_agent(tx.conn, principal.subject)]
 
 
 @router.get("/v1/desktop/feed", response_model=None, responses={200: {"model": list[FeedMessage]}})
 async def desktop_feed(
-    request: Request,
+    state: RoutingState,
     principal: Person,
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """The desktop stream over plain HTTP (for clients without a WebSocket): messages after `after`."""
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         rows = await feed.desktop_after(
             tx.conn, agent_id=principal.subject, after=after, limit=min(max(limit, 1), 500)
         )
@@ -133,14 +133,14 @@ async def desktop_feed(
 
 
 @router.post("/v1/work/{work_id}/start", response_model=WorkOut)
-async def start(work_id: uuid.UUID, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def start(work_id: uuid.UUID, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await commands.start(tx, work_id, actor_of(principal)))
 
 
 @router.post("/v1/work/{work_id}/pending", response_model=WorkOut)
-async def pending(work_id: uuid.UUID, body: PendingIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def pending(work_id: uuid.UUID, body: PendingIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(
             tx,
             await commands.pending(
@@ -156,20 +156,20 @@ async def pending(work_id: uuid.UUID, body: PendingIn, request: Request, princip
 
 
 @router.post("/v1/work/{work_id}/resume", response_model=WorkOut)
-async def resume(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def resume(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await commands.resume_command(tx, work_id, actor_of(principal), reason=body.reason))
 
 
 @router.post("/v1/work/{work_id}/solution", response_model=WorkOut)
-async def solution(work_id: uuid.UUID, body: SolutionIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def solution(work_id: uuid.UUID, body: SolutionIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await commands.record_solution(tx, work_id, actor_of(principal), note=body.note))
 
 
 @router.post("/v1/work/{work_id}/transfer", response_model=WorkOut)
-async def transfer(work_id: uuid.UUID, body: TransferIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def transfer(work_id: uuid.UUID, body: TransferIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(
             tx,
             await commands.transfer(
@@ -186,14 +186,14 @@ async def transfer(work_id: uuid.UUID, body: TransferIn, request: Request, princ
 
 
 @router.post("/v1/work/{work_id}/wrap-up", response_model=WorkOut)
-async def wrap_up(work_id: uuid.UUID, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def wrap_up(work_id: uuid.UUID, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await commands.wrap_up(tx, work_id, actor_of(principal)))
 
 
 @router.post("/v1/work/{work_id}/resolve", response_model=WorkOut)
-async def resolve(work_id: uuid.UUID, body: ResolveIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def resolve(work_id: uuid.UUID, body: ResolveIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(
             tx,
             await commands.resolve(
@@ -211,8 +211,8 @@ async def resolve(work_id: uuid.UUID, body: ResolveIn, request: Request, princip
 
 
 @router.post("/v1/work/{work_id}/notify", response_model=WorkOut)
-async def notify(work_id: uuid.UUID, body: NotifyIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def notify(work_id: uuid.UUID, body: NotifyIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(
             tx,
             await commands.notify_customer(tx, work_id, actor_of(principal), sent_elsewhere=body.sent_elsewhere),
@@ -220,14 +220,14 @@ async def notify(work_id: uuid.UUID, body: NotifyIn, request: Request, principal
 
 
 @router.post("/v1/work/{work_id}/close", response_model=WorkOut)
-async def close(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def close(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await commands.close(tx, work_id, actor_of(principal), reason=body.reason))
 
 
 @router.post("/v1/work/{work_id}/reopen", response_model=WorkOut)
-async def reopen(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Person) -> WorkOut:
-    async with transaction(request) as tx:
+async def reopen(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, principal: Person) -> WorkOut:
+    async with transaction(state) as tx:
         return out(
             tx,
             await commands.reopen_command(
@@ -240,8 +240,8 @@ async def reopen(work_id: uuid.UUID, body: ReasonIn, request: Request, principal
 
 
 @router.post("/v1/work/{work_id}/assign", response_model=WorkOut)
-async def assign(work_id: uuid.UUID, body: AssignIn, request: Request, principal: Supervisor) -> WorkOut:
-    async with transaction(request) as tx:
+async def assign(work_id: uuid.UUID, body: AssignIn, state: RoutingState, principal: Supervisor) -> WorkOut:
+    async with transaction(state) as tx:
         return out(
             tx,
             await commands.supervisor_assign(
@@ -257,9 +257,9 @@ async def assign(work_id: uuid.UUID, body: AssignIn, request: Request, principal
 
 @router.post("/v1/work/{work_id}/offer", response_model=Offered)
 async def force_offer(
-    work_id: uuid.UUID, body: ForceOfferIn, request: Request, principal: Supervisor
+    work_id: uuid.UUID, body: ForceOfferIn, state: RoutingState, principal: Supervisor
 ) -> dict[str, str]:
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         offer_id = await commands.force_offer(
             tx, work_id, actor_of(principal), agent_id=body.agent_id, override_capacity=body.override_capacity
         )
@@ -267,16 +267,16 @@ async def force_offer(
 
 
 @router.post("/v1/work/{work_id}/requeue", response_model=WorkOut)
-async def requeue(work_id: uuid.UUID, body: ReasonIn, request: Request, principal: Supervisor) -> WorkOut:
-    async with transaction(request) as tx:
+async def requeue(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, principal: Supervisor) -> WorkOut:
+    async with transaction(state) as tx:
         return out(tx, await commands.requeue(tx, work_id, actor_of(principal), reason=body.reason))
 
 
 @router.post("/v1/work", response_model=WorkOut, status_code=201)
-async def create(body: CreateWorkIn, request: Request, principal: Supervisor) -> WorkOut:
+async def create(body: CreateWorkIn, state: RoutingState, principal: Supervisor) -> WorkOut:
     """Work a supervisor opens by hand (a walk-in, a call-back, a case found in review)."""
     actor = actor_of(principal)
-    async with transaction(request) as tx:
+    async with transaction(state) as tx:
         contact_id = body.contact_id or uuid.uuid4()
         contact = await work_repo.get_contact(tx.conn, contact_id)
         if contact is None:

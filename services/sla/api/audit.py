@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from services.sla.api.common import pool_of
+from services.sla.api.common import SlaState
 from services.sla.repository import admin as admin_repo
 from shared.auth import Principal, require_roles
 from shared.openapi import example
@@ -40,13 +40,13 @@ class AuditOut(BaseModel):
 
 @router.get("/audit", response_model=list[AuditOut])
 async def list_audit(
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles("admin", "ops"))],
     entity: Literal["policy", "calendar"] | None = None,
     entity_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Who changed which policy or calendar, when, and from what to what; newest first."""
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         entries = await admin_repo.list_audit(conn, entity=entity, entity_id=entity_id, limit=limit)
     return [AuditOut.model_validate(e, from_attributes=True) for e in entries]

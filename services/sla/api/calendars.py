@@ -7,10 +7,10 @@ import datetime as dt
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import MANAGERS, now_of, pool_of
+from services.sla.api.common import MANAGERS, SlaState
 from services.sla.domain.calendar import (
     Calendar,
     CalendarError,
@@ -231,9 +231,9 @@ async def _store(
 
 @router.get("/calendars", response_model=list[CalendarOut])
 async def list_calendars(
-    request: Request, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
+    state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> list[CalendarOut]:
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         return [calendar_out(c) for c in await admin_repo.list_calendars(conn)]
 
 
@@ -276,7 +276,7 @@ class DayOut(BaseModel):
 @router.get("/calendars/{calendar_id}/days", response_model=list[DayOut])
 async def calendar_days(
     calendar_id: str,
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     start: Annotated[dt.date, Query(alias="from")],
     end: Annotated[dt.date, Query(alias="to")],
@@ -286,7 +286,7 @@ async def calendar_days(
         raise Problem(
             422, "Validation failed", "`to` must be on or after `from`, at most 800 days later", kind="validation"
         )
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         calendar = await _get(conn, calendar_id)
     until = calendar.data_until
     listed = {n.day for n in (*calendar.holidays, *calendar.workdays)}
@@ -312,9 +312,9 @@ async def calendar_days(
 
 @router.get("/calendars/{calendar_id}", response_model=CalendarOut)
 async def get_calendar(
-    calendar_id: str, request: Request, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
+    calendar_id: str, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> CalendarOut:
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         return calendar_out(await _get(conn, calendar_id))
 
 
@@ -322,13 +322,13 @@ async def get_calendar(
 async def put_calendar(
     calendar_id: Annotated[str, Path(pattern=SLUG)],
     body: CalendarIn,
-    request: Request,
+    state: SlaState,
     response: Response,
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> CalendarSaved:
     """Create or replace a calendar; running clocks on it are re-planned in the same transaction."""
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn, conn.transaction():
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         before = await admin_repo.get_calendar(conn, calendar_id, for_update=True)
         calendar = to_calendar(calendar_id, body, version=1 if before is None else before.version + 1)
         saved = await _store(conn, calendar, before, who, "created" if before is None else "updated", now)
@@ -350,12 +350,12 @@ async def put_day(
     calendar_id: str,
     day: dt.date,
     body: DayChange,
-    request: Request,
+    state: SlaState,
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> CalendarSaved:
     """Mark one date a holiday or a make-up working day (replacing what it was)."""
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn, conn.transaction():
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         before = await _get(conn, calendar_id, for_update=True)
         holidays = tuple(n for n in before.holidays if n.day != day)
         workdays = tuple(n for n in before.workdays if n.day != day)
@@ -370,11 +370,11 @@ async def put_day(
 
 @router.delete("/calendars/{calendar_id}/days/{day}", response_model=CalendarSaved)
 async def delete_day(
-    calendar_id: str, day: dt.date, request: Request, who: Annotated[Principal, Depends(require_roles("admin"))]
+    calendar_id: str, day: dt.date, state: SlaState, who: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> CalendarSaved:
     """Make a date an ordinary day of its weekday again."""
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn, conn.transaction():
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         before = await _get(conn, calendar_id, for_update=True)
         calendar = replace(
             before,
@@ -398,10 +398,10 @@ def _validated(calendar: Calendar) -> None:
 
 @router.delete("/calendars/{calendar_id}", status_code=204)
 async def delete_calendar(
-    calendar_id: str, request: Request, who: Annotated[Principal, Depends(require_roles("admin"))]
+    calendar_id: str, state: SlaState, who: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> Response:
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn, conn.transaction():
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         before = await _get(conn, calendar_id, for_update=True)
         policies = await admin_repo.policies_using_calendar(conn, calendar_id)
         clocks = await clock_repo.open_clocks_on_calendar(conn, calendar_id)
@@ -449,7 +449,7 @@ _MAX_AMOUNT = {
 @router.get("/calendars/{calendar_id}/add", response_model=AddOut)
 async def add_on_calendar(
     calendar_id: str,
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     start: AwareDatetime,
     amount: Annotated[float, Query(gt=0)],
@@ -466,7 +466,7 @@ async def add_on_calendar(
             f"at most {_MAX_AMOUNT[unit]:g} {unit} ({MAX_SPAN_DAYS} days)",
             kind="validation",
         )
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         calendar = await _get(conn, calendar_id)
     try:
         seconds = target_seconds(Target(amount, unit), calendar, start)
@@ -493,7 +493,7 @@ class BetweenOut(BaseModel):
 @router.get("/calendars/{calendar_id}/between", response_model=BetweenOut)
 async def between_on_calendar(
     calendar_id: str,
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     start: AwareDatetime,
     end: AwareDatetime,
@@ -506,7 +506,7 @@ async def between_on_calendar(
             f"`start` and `end` are at most {MAX_SPAN_DAYS} days apart",
             kind="validation",
         )
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         calendar = await _get(conn, calendar_id)
     try:
         working = working_time_between(calendar, start, end)

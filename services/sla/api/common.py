@@ -1,26 +1,22 @@
-"""What every SLA route shares: the pool and the clock from the running app, and the roles that may read."""
+"""What every SLA route shares: the running service's state (its pool, clock and settings), and the roles that
+may read."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
 
-import asyncpg
-from fastapi import Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
-from shared.app import Runtime
+from services.sla.state import Sla
+from shared.service import service_state
 
 READERS = ("agent", "supervisor", "admin", "ops")
 MANAGERS = ("supervisor", "admin", "ops")
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def state_of(connection: HTTPConnection) -> Sla:
+    return service_state(connection.app, Sla)
 
 
-def pool_of(request: Request) -> asyncpg.Pool:
-    return runtime_of(request).pool
-
-
-def now_of(request: Request) -> datetime:
-    return runtime_of(request).clock.now()
+SlaState = Annotated[Sla, Depends(state_of)]

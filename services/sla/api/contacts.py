@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import READERS, now_of, pool_of, runtime_of
+from services.sla.api.common import READERS, SlaState
 from services.sla.domain.clock import Clock, calendar_of, due_at, elapsed_at, paused_at
 from services.sla.handlers import Deps, on_manual_milestone
 from services.sla.repository import admin as admin_repo
@@ -152,12 +152,12 @@ class ContactOut(BaseModel):
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
 async def get_contact(
-    contact_id: uuid.UUID, request: Request, who: Annotated[Principal, Depends(require_roles(*READERS))]
+    contact_id: uuid.UUID, state: SlaState, who: Annotated[Principal, Depends(require_roles(*READERS))]
 ) -> ContactOut:
     """An agent reads the clocks of the contacts whose work they hold; supervisors, admins and ops every one."""
-    now = now_of(request)
+    now = state.clock.now()
     # One snapshot, so a firing that commits while this reads cannot show an alert both due and fired.
-    async with pool_of(request).acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         contact = await contact_repo.get_contact(conn, contact_id)
         if contact is None:
             raise Problem(
@@ -254,14 +254,13 @@ class MilestoneOut(BaseModel):
 async def record_milestone(
     contact_id: uuid.UUID,
     body: MilestoneIn,
-    request: Request,
+    state: SlaState,
     who: Annotated[Principal, Depends(require_roles("supervisor", "admin"))],
 ) -> MilestoneOut:
     """Record a milestone no event carries (the regulator was notified, the incident review is done…)."""
-    runtime = runtime_of(request)
-    at = body.at or runtime.clock.now()
-    deps = Deps(live_channels=frozenset(), now=runtime.clock.now)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    at = body.at or state.clock.now()
+    deps = Deps(live_channels=frozenset(), now=state.clock.now)
+    async with state.pool.acquire() as conn, conn.transaction():
         contact = await contact_repo.get_contact(conn, contact_id)
         if contact is None or contact.received_at is None:
             raise Problem(404, "Not found", f"SLA has no clocks for contact {contact_id}", kind="unknown-contact")

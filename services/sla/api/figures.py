@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from services.sla.api.common import MANAGERS, now_of, pool_of
+from services.sla.api.common import MANAGERS, SlaState
 from services.sla.domain.clock import calendar_of, elapsed_at
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import figures
@@ -84,7 +84,7 @@ class AttainmentReport(BaseModel):
 
 @router.get("/attainment", response_model=AttainmentReport)
 async def attainment(
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
@@ -102,7 +102,7 @@ async def attainment(
     """Clocks started in [since, until) (default: the last 30 days), grouped by the chosen dimensions (default:
     by clock; also by the customer's value tier, risk level and lifecycle stage) and optionally by day, week or
     month."""
-    now = now_of(request)
+    now = state.clock.now()
     until = until or now
     try:
         since = since or until - timedelta(days=30)
@@ -128,7 +128,7 @@ async def attainment(
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise Problem(422, "Validation failed", f"unknown time zone {time_zone!r}", kind="validation") from exc
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         rows = await figures.attainment(conn, grouping=grouping, filters=filters, time_zone=time_zone)
     return AttainmentReport(
         since=since,
@@ -191,7 +191,7 @@ class AtRiskOut(BaseModel):
 
 @router.get("/at-risk", response_model=list[AtRiskOut])
 async def at_risk(
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     include_breached: bool = False,
@@ -200,8 +200,8 @@ async def at_risk(
     channel: Channel | None = None,
 ) -> list[AtRiskOut]:
     """Running clocks ordered by how soon they breach (with `include_breached`, overdue ones come first)."""
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn:
+    now = state.clock.now()
+    async with state.pool.acquire() as conn:
         found = await figures.at_risk(
             conn, limit=limit, include_breached=include_breached, clock=clock, grade=grade, channel=channel
         )

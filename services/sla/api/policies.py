@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.sla.api.common import MANAGERS, now_of, pool_of
+from services.sla.api.common import MANAGERS, SlaState
 from services.sla.domain.grades import Looser, newly_looser
 from services.sla.domain.policy import (
     ClockRule,
@@ -264,11 +264,11 @@ def _check_version(if_match: str | None, record: PolicyRecord) -> None:
 
 @router.get("/policies", response_model=list[PolicyOut])
 async def list_policies(
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     include_inactive: bool = False,
 ) -> list[PolicyOut]:
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         return [policy_out(r) for r in await admin_repo.list_policies(conn, include_inactive=include_inactive)]
 
 
@@ -304,7 +304,7 @@ class ResolvedClockOut(BaseModel):
 
 @router.get("/policies/resolve", response_model=list[ResolvedClockOut])
 async def resolve_policies(
-    request: Request,
+    state: SlaState,
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     grade: Grade,
     priority_class: PriorityClass,
@@ -313,7 +313,7 @@ async def resolve_policies(
     emergency: bool = False,
 ) -> list[ResolvedClockOut]:
     """The clocks a contact with these keys would run, each with the row and version it comes from."""
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         policies = await admin_repo.active_policies(conn)
     specs = resolve(policies, ContactKeys(grade, priority_class, channel, category, emergency))
     return [
@@ -346,17 +346,17 @@ async def resolve_policies(
 
 @router.get("/policies/{policy_id}", response_model=PolicyOut)
 async def get_policy(
-    policy_id: uuid.UUID, request: Request, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
+    policy_id: uuid.UUID, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> PolicyOut:
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         return policy_out(await _get(conn, policy_id))
 
 
 @router.get("/policies/{policy_id}/versions", response_model=list[PolicyOut])
 async def list_versions(
-    policy_id: uuid.UUID, request: Request, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
+    policy_id: uuid.UUID, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> list[PolicyOut]:
-    async with pool_of(request).acquire() as conn:
+    async with state.pool.acquire() as conn:
         await _get(conn, policy_id)
         return [policy_out(r) for r in await admin_repo.policy_versions(conn, policy_id)]
 
@@ -364,13 +364,13 @@ async def list_versions(
 @router.post("/policies", response_model=PolicyOut, status_code=201)
 async def create_policy(
     body: PolicyIn,
-    request: Request,
+    state: SlaState,
     response: Response,
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> PolicyOut:
     policy = to_policy(body, policy_id=uuid.uuid4(), version=1)
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn, conn.transaction():
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         await _check(conn, policy)
         override = await _check_grades(conn, policy, body.override_reason)
         await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
@@ -393,14 +393,14 @@ async def create_policy(
 async def update_policy(
     policy_id: uuid.UUID,
     body: PolicyIn,
-    request: Request,
+    state: SlaState,
     response: Response,
     who: Annotated[Principal, Depends(require_roles("admin"))],
     if_match: Annotated[str | None, Header()] = None,
 ) -> PolicyOut:
     """A new version; contacts already running keep the version they started under."""
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn, conn.transaction():
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         before = await _get(conn, policy_id, for_update=True)
         _check_version(if_match, before)
         policy = to_policy(body, policy_id=policy_id, version=before.policy.version + 1)
@@ -429,15 +429,15 @@ async def update_policy(
 @router.delete("/policies/{policy_id}", response_model=PolicyOut)
 async def deactivate_policy(
     policy_id: uuid.UUID,
-    request: Request,
+    state: SlaState,
     who: Annotated[Principal, Depends(require_roles("admin"))],
     if_match: Annotated[str | None, Header()] = None,
     override_reason: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
 ) -> PolicyOut:
     """Deactivation is a new version with `active: false`; the history stays. Refused like a save when a higher
     grade would fall back to a looser row (C-5), unless `override_reason` is given (audited)."""
-    now = now_of(request)
-    async with pool_of(request).acquire() as conn, conn.transaction():
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
         before = await _get(conn, policy_id, for_update=True)
         _check_version(if_match, before)
         if not before.policy.active:

@@ -19,6 +19,7 @@ from services.feedback.app import create_app as create_feedback
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import Links, on_contact_received, on_work_resolved, submit_answers
 from services.feedback.scheduler import fire_due
+from services.feedback.state import Feedback
 from services.intake.app import create_app as create_intake
 from services.intake.handlers.conversation import on_timeline_event
 from services.knowledge.app import create_app as create_knowledge
@@ -38,6 +39,7 @@ from shared.clock import ManualClock, utcnow
 from shared.db import Conn, connect, migrate
 from shared.events import ContactReceivedV1, CustomerRef, Event, WorkAssignedV1, decode, encode
 from shared.kafka import Delivery, Record
+from shared.service import service_state
 from tests.conftest import fresh_database
 from tests.integration.access.world import (
     ADAPTER_CHANNELS,
@@ -247,7 +249,7 @@ async def _make_feedback_objects(world: World) -> None:
     the comment, one waiting for its answer (the adapters answer it), one whose survey page the page rows open."""
     app = world.apps["feedback"]
     clock: ManualClock = app.state.runtime.clock
-    links: Links = app.state.runtime.extras["links"]
+    links: Links = service_state(app, Feedback).links
     contacts = [make_contact_received() for _ in range(3)]
     async with app.state.pool.acquire() as conn:
         for contact in contacts:

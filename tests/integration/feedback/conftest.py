@@ -20,11 +20,13 @@ from services.feedback.app import create_app
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import Links, on_contact_received, on_work_resolved
 from services.feedback.scheduler import fire_due
+from services.feedback.state import Feedback as FeedbackService
 from shared.app import running
 from shared.auth import generate_api_key, insert_api_key, issue_token
 from shared.clock import ManualClock, utcnow
 from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ContactReceivedV1, Event, WorkResolvedV1, encode
 from shared.kafka import Producer
+from shared.service import service_state
 from tests.support import TOKEN_SECRET, TestStack, read_topic, service_settings, wait_until
 from tests.unit.feedback.builders import T0, make_contact_received, make_work_resolved
 
@@ -47,9 +49,12 @@ class Feedback:
         return pool
 
     @property
+    def state(self) -> FeedbackService:
+        return service_state(self.app, FeedbackService)
+
+    @property
     def links(self) -> Links:
-        links: Links = self.app.state.runtime.extras["links"]
-        return links
+        return self.state.links
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE_URL)

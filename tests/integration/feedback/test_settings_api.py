@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 async def test_the_purge_keeps_comments_as_long_as_the_retention_in_force_says(feedback: Feedback) -> None:
     await answered(feedback, {"csat": "1", "comment": "等了太久"})
-    scheduler: Scheduler = feedback.app.state.runtime.extras["scheduler"]
+    scheduler: Scheduler = feedback.state.scheduler
     month_on = feedback.clock.now() + timedelta(days=40)
     async with feedback.client() as client:
         seeded = await client.get("/v1/feedback/settings", headers=feedback.token("supervisor"))

@@ -16,11 +16,13 @@ from fastapi import FastAPI
 
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
+from services.intake.state import Intake as IntakeService
 from shared.app import running
 from shared.auth import generate_api_key, insert_api_key, issue_token
 from shared.clock import Clock, utcnow
 from shared.events import INTAKE_CONTACTS
 from shared.outbox import backlog
+from shared.service import service_state
 from tests.support import TOKEN_SECRET, TestStack, read_topic, service_settings, wait_until
 
 ALL_CHANNELS = ["email", "phone", "chat", "web", "sms", "social", "onsite"]
@@ -34,6 +36,10 @@ class Intake:
     """An adapter key scoped to every channel."""
     email_only_key: str
     bootstrap: str
+
+    @property
+    def state(self) -> IntakeService:
+        return service_state(self.app, IntakeService)
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.key}"}

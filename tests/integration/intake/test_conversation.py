@@ -343,7 +343,7 @@ async def test_contacts_are_found_by_filters_and_words_in_either_script_as_each_
                 uuid.UUID(ids[-1]),
             )
     await assign(intake, ids[0], "A-8")
-    indexer = intake.app.state.runtime.extras["intake.indexer"]
+    indexer = intake.state.indexer
     while await indexer.step():
         pass
     sup = intake.token("supervisor", "S-2")

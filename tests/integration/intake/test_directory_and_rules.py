@@ -252,7 +252,7 @@ async def test_sub_types_are_classified_corrected_by_the_owner_and_searched(inta
     assert fixed.status_code == 200, fixed.text
     reclassified = (await intake.published(contact_id))[-1]["data"]
     assert reclassified["subcategory"] == "billing/overcharge"
-    indexer = intake.app.state.runtime.extras["intake.indexer"]
+    indexer = intake.state.indexer
     while await indexer.step():
         pass
     sup = intake.token("supervisor")

@@ -37,7 +37,7 @@ def web_item(intake: Intake, *, submission: str | None = None, key: str | None =
 
 def one_transaction(intake: Intake) -> GroupCommit:
     """A single flusher: every post queued while it starts shares its transaction."""
-    deps: Deps = intake.app.state.runtime.extras["intake"]
+    deps: Deps = intake.state.deps
     return GroupCommit(deps, max_items=100, flushers=1)
 
 
@@ -126,7 +126,7 @@ async def test_each_post_in_a_group_publishes_its_event_under_its_own_trace(inta
 async def test_a_flooding_adapter_is_refused_at_its_share_of_the_queue_and_the_others_still_get_in(
     intake: Intake,
 ) -> None:
-    deps: Deps = intake.app.state.runtime.extras["intake"]
+    deps: Deps = intake.state.deps
     commits = GroupCommit(deps, max_items=5, flushers=1, max_waiting=40, max_waiting_per_adapter=10)
     flood = [replace(web_item(intake), adapter="flood") for _ in range(30)]
     other = [replace(web_item(intake), adapter="quiet") for _ in range(5)]
@@ -140,7 +140,7 @@ async def test_a_flooding_adapter_is_refused_at_its_share_of_the_queue_and_the_o
 
 
 async def test_a_full_queue_is_answered_503_with_retry_after(intake: Intake) -> None:
-    commits = intake.app.state.runtime.extras["intake.commits"]
+    commits = intake.state.commits
     commits._max_waiting = 0  # a queue that is always full
     try:
         response = await intake.client.post(

@@ -220,7 +220,7 @@ async def test_nothing_is_lost_when_the_service_stops_mid_retry_or_a_sender_dies
             await register(intake, receiver)
             retried = await chat_reply(intake, "第一条")
             await wait_for_state(intake, retried, "pending", attempts=1)
-            intake.app.state.runtime.extras["intake.webhooks"].stop()  # this instance sends no more
+            intake.state.webhooks.stop()  # this instance sends no more
             taken = await chat_reply(intake, "第二条")
 
             async def recorded() -> bool:
@@ -244,7 +244,7 @@ async def test_a_retry_due_while_the_database_is_down_goes_out_once_it_is_back(
     test_stack: TestStack, intake_on_clock: Intake, clock: ManualClock
 ) -> None:
     intake = intake_on_clock
-    sender = intake.app.state.runtime.extras["intake.webhooks"]
+    sender = intake.state.webhooks
     with receiving([503]) as receiver:
         await register(intake, receiver)
         reply_id = await chat_reply(intake)

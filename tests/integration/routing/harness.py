@@ -22,10 +22,12 @@ from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from services.routing.desktop_protocol import check_to_desktop
 from services.routing.dispatcher import Dispatcher
+from services.routing.state import Routing as RoutingService
 from shared.auth import Role, issue_token
 from shared.clock import Clock
 from shared.events import ContactReceivedV1, CustomerRef, Event, encode
 from shared.kafka import Producer
+from shared.service import service_state
 from tests.support import TOKEN_SECRET, TestStack, wait_until
 
 
@@ -147,8 +149,13 @@ class Routing:
         return self.server.config.app
 
     @property
+    def state(self) -> RoutingService:
+        return service_state(self.app, RoutingService)
+
+    @property
     def dispatcher(self) -> Dispatcher:
-        dispatcher: Dispatcher = self.app.state.runtime.extras["dispatcher"]
+        dispatcher = self.state.dispatcher
+        assert dispatcher is not None, "this routing instance runs no dispatcher"
         return dispatcher
 
     async def put_agent(self, agent_id: str, **profile: Any) -> dict[str, Any]:

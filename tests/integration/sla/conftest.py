@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from services.sla.app import create_app
 from services.sla.config import SlaSettings
 from services.sla.scheduler import Scheduler
+from services.sla.state import Sla as SlaService
 from shared.app import Runtime, running
 from shared.auth import issue_token
 from shared.clock import utcnow
@@ -30,6 +31,7 @@ from shared.events import (
 )
 from shared.kafka import Producer
 from shared.outbox import backlog
+from shared.service import service_state
 from tests.conftest import fresh_database
 from tests.support import TOKEN_SECRET, TestStack, new_topic, read_topic, service_settings, wait_until
 
@@ -81,9 +83,12 @@ class Sla:
         return runtime
 
     @property
+    def state(self) -> SlaService:
+        return service_state(self.app, SlaService)
+
+    @property
     def scheduler(self) -> Scheduler:
-        scheduler: Scheduler = self.runtime.extras["scheduler"]
-        return scheduler
+        return self.state.scheduler
 
     async def publish(self, event: Event, *, topic: str | None = None, at: datetime | None = None) -> uuid.UUID:
         contact_id = str(getattr(event, "contact_id"))  # noqa: B009

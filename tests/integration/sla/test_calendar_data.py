@@ -98,7 +98,7 @@ async def test_a_calendar_about_to_run_out_warns_everywhere_once_a_day(
 
 
 async def test_readiness_and_metrics_show_the_calendar_running_out(sla: Sla) -> None:
-    watch = sla.runtime.extras["calendar_watch"]
+    watch = sla.state.calendar_watch
     await watch.check()
     ready = (await sla.client.get("/health/ready")).json()
     assert ready["status"] == "ready"
