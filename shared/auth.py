@@ -23,6 +23,7 @@ import jwt
 from fastapi import Request, Security, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared import audit
 from shared.config import ServiceSettings
 from shared.db import Conn
 from shared.errors import Problem
@@ -143,14 +144,11 @@ async def revoke_subject(conn: Conn, *, subject: str, by: str, reason: str | Non
     await conn.execute(REVOKE_SUBJECT, subject, now, by, reason)
 
 
-INSERT_ACCESS_AUDIT = "INSERT INTO access_audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)"
-
-
 async def audit_access(
     conn: Conn, *, actor: str, action: str, target: str, detail: dict[str, Any], now: datetime
 ) -> None:
     """Who created or revoked a key or a user's access (RULES.md: every admin change audited)."""
-    await conn.execute(INSERT_ACCESS_AUDIT, now, actor, action, target, detail)
+    await audit.record(conn, actor=actor, action=action, target=target, detail=detail, at=now)
 
 
 SELECT_API_KEY = """
