@@ -63,33 +63,38 @@ class QuietHoursBody(BaseModel):
     end: LocalTime
 
 
+POLICY_EXAMPLE = dict(
+    enabled=True,
+    invite_channel="sms",
+    delay_minutes=30,
+    expiry_hours=72,
+    quiet_hours={"start": "21:00", "end": "08:00"},
+    time_zone="Asia/Shanghai",
+    frequency_cap_days=30,
+    sampling_rate=1.0,
+    questions=[
+        {
+            "key": "csat",
+            "required": True,
+            "prompt": {"zh-Hans": "您对本次服务满意吗？", "en": "How satisfied are you with our service?"},
+            "options": [
+                {"value": 5, "labels": {"zh-Hans": "非常满意", "en": "Very satisfied"}, "points": 100},
+                {"value": 1, "labels": {"zh-Hans": "非常不满意", "en": "Very dissatisfied"}, "points": 0},
+            ],
+        }
+    ],
+    languages=["zh-Hans", "en"],
+    low_csat_max=2,
+    low_nps_max=6,
+    version=3,
+)
+
+
 class PolicyBody(BaseModel):
     """A channel's survey policy, as an admin sends it (PUT replaces the whole policy)."""
 
     model_config = ConfigDict(extra="forbid") | example(
-        enabled=True,
-        invite_channel="sms",
-        delay_minutes=30,
-        expiry_hours=72,
-        quiet_hours={"start": "21:00", "end": "08:00"},
-        time_zone="Asia/Shanghai",
-        frequency_cap_days=30,
-        sampling_rate=1.0,
-        questions=[
-            {
-                "key": "csat",
-                "required": True,
-                "prompt": {"zh-Hans": "您对本次服务满意吗？", "en": "How satisfied are you with our service?"},
-                "options": [
-                    {"value": 5, "labels": {"zh-Hans": "非常满意", "en": "Very satisfied"}, "points": 100},
-                    {"value": 1, "labels": {"zh-Hans": "非常不满意", "en": "Very dissatisfied"}, "points": 0},
-                ],
-            }
-        ],
-        languages=["zh-Hans", "en"],
-        low_csat_max=2,
-        low_nps_max=6,
-        version=3,
+        **POLICY_EXAMPLE,
     )
 
     enabled: bool = True
@@ -129,29 +134,7 @@ class PolicyBody(BaseModel):
 
 class PolicyOut(PolicyBody):
     model_config = example(
-        enabled=True,
-        invite_channel="sms",
-        delay_minutes=30,
-        expiry_hours=72,
-        quiet_hours={"start": "21:00", "end": "08:00"},
-        time_zone="Asia/Shanghai",
-        frequency_cap_days=30,
-        sampling_rate=1.0,
-        questions=[
-            {
-                "key": "csat",
-                "required": True,
-                "prompt": {"zh-Hans": "您对本次服务满意吗？", "en": "How satisfied are you with our service?"},
-                "options": [
-                    {"value": 5, "labels": {"zh-Hans": "非常满意", "en": "Very satisfied"}, "points": 100},
-                    {"value": 1, "labels": {"zh-Hans": "非常不满意", "en": "Very dissatisfied"}, "points": 0},
-                ],
-            }
-        ],
-        languages=["zh-Hans", "en"],
-        low_csat_max=2,
-        low_nps_max=6,
-        version=3,
+        **POLICY_EXAMPLE,
         channel="phone",
         updated_at="2026-12-06T10:00:00+08:00",
         updated_by="S-1",

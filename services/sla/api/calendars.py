@@ -89,26 +89,31 @@ class CalendarIn(_In):
     """Make-up working days (调休)."""
 
 
+CALENDAR_EXAMPLE = dict(
+    calendar_id="working-hours",
+    version=3,
+    data_until="2026-12-31",
+    name="Working hours, Shanghai",
+    official="CN",
+    covered_until="2026-12-31",
+    always_open=False,
+    time_zone="Asia/Shanghai",
+    weekly={
+        "mon": [{"start": "09:00", "end": "18:00"}],
+        "tue": [{"start": "09:00", "end": "18:00"}],
+        "wed": [{"start": "09:00", "end": "18:00"}],
+        "thu": [{"start": "09:00", "end": "18:00"}],
+        "fri": [{"start": "09:00", "end": "18:00"}],
+    },
+    workday_hours=[{"start": "09:00", "end": "18:00"}],
+    holidays=[{"date": "2026-12-31", "name": "company day"}],
+    workdays=[],
+)
+
+
 class CalendarOut(BaseModel):
     model_config = example(
-        calendar_id="working-hours",
-        version=3,
-        data_until="2026-12-31",
-        name="Working hours, Shanghai",
-        official="CN",
-        covered_until="2026-12-31",
-        always_open=False,
-        time_zone="Asia/Shanghai",
-        weekly={
-            "mon": [{"start": "09:00", "end": "18:00"}],
-            "tue": [{"start": "09:00", "end": "18:00"}],
-            "wed": [{"start": "09:00", "end": "18:00"}],
-            "thu": [{"start": "09:00", "end": "18:00"}],
-            "fri": [{"start": "09:00", "end": "18:00"}],
-        },
-        workday_hours=[{"start": "09:00", "end": "18:00"}],
-        holidays=[{"date": "2026-12-31", "name": "company day"}],
-        workdays=[],
+        **CALENDAR_EXAMPLE,
     )
 
     calendar_id: str
@@ -129,24 +134,7 @@ class CalendarOut(BaseModel):
 
 class CalendarSaved(CalendarOut):
     model_config = example(
-        calendar_id="working-hours",
-        version=3,
-        data_until="2026-12-31",
-        name="Working hours, Shanghai",
-        official="CN",
-        covered_until="2026-12-31",
-        always_open=False,
-        time_zone="Asia/Shanghai",
-        weekly={
-            "mon": [{"start": "09:00", "end": "18:00"}],
-            "tue": [{"start": "09:00", "end": "18:00"}],
-            "wed": [{"start": "09:00", "end": "18:00"}],
-            "thu": [{"start": "09:00", "end": "18:00"}],
-            "fri": [{"start": "09:00", "end": "18:00"}],
-        },
-        workday_hours=[{"start": "09:00", "end": "18:00"}],
-        holidays=[{"date": "2026-12-31", "name": "company day"}],
-        workdays=[],
+        **CALENDAR_EXAMPLE,
         replanned_clocks=12,
     )
 
