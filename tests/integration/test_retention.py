@@ -64,7 +64,8 @@ async def test_routing_erases_contact_text_and_addresses_after_three_years(empty
                 contact_id, uuid.uuid4(), received,
             )  # fmt: skip
         await pool.execute(
-            "INSERT INTO audit (at, actor, action, target) VALUES ($1, 'a', 'x', 't')", NOW - timedelta(days=2200)
+            "INSERT INTO audit_trail (at, actor, action, target) VALUES ($1, 'a', 'x', 't')",
+            NOW - timedelta(days=2200),
         )
         chores = spec.chores(FakeRuntime(RoutingSettings()))  # type: ignore[arg-type]
         done = await housekeep(pool, now=NOW, retention=KEEP, chores=chores)

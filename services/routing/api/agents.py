@@ -21,6 +21,7 @@ from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import policy as policy_repo
 from services.routing.repository.policy import PolicyCache
+from shared import audit
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Channel
@@ -152,13 +153,13 @@ async def put_agent(
             active=body.active,
             now=tx.now,
         )
-        await feed.audit(
+        await audit.record(
             tx.conn,
             actor=actor_of(principal).label,
             action="agent_created" if created else "agent_changed",
             target=f"agent:{agent_id}",
             detail=body.model_dump(mode="json"),
-            now=tx.now,
+            at=tx.now,
         )
         record = await agent_repo.get_agent(tx.conn, agent_id)
         assert record is not None
@@ -214,13 +215,13 @@ async def put_presence(agent_id: str, body: PresenceIn, state: RoutingState, pri
             raise Problem(409, "Conflict", f"agent {agent_id} is deactivated")
         updated = await set_presence(tx, record, presence=body.presence, reason=body.reason, actor=actor)
         if actor.subject != agent_id:
-            await feed.audit(
+            await audit.record(
                 tx.conn,
                 actor=actor.label,
                 action="presence_set",
                 target=f"agent:{agent_id}",
                 detail=body.model_dump(),
-                now=tx.now,
+                at=tx.now,
             )
         return agent_out(tx, updated)
 
@@ -305,13 +306,13 @@ async def _save_policy(
     version = await policy_repo.insert_policy(
         tx.conn, document=document, now=tx.now, created_by=actor_of(principal).label, note=note
     )
-    await feed.audit(
+    await audit.record(
         tx.conn,
         actor=actor_of(principal).label,
         action="policy_changed",
         target="routing_policy",
         detail={"version": version, "note": note, **override},
-        now=tx.now,
+        at=tx.now,
     )
     await feed.notify_change(tx.conn, origin=tx.origin, pool="*", kind="policy", key=str(version))
     policies.invalidate()
@@ -366,7 +367,10 @@ async def get_audit(
     state: RoutingState, _p: Staff, target: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     async with transaction(state) as tx:
-        return await feed.audit_entries(tx.conn, target=target, limit=min(max(limit, 1), 1000))
+        found = await audit.entries(tx.conn, target=target, limit=min(max(limit, 1), 1000))
+    return [
+        {"at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail} for e in found
+    ]
 
 
 __all__ = ["publish_presence", "router"]

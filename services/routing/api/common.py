@@ -13,11 +13,12 @@ from starlette.requests import HTTPConnection
 
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.policy import PolicyError
-from services.routing.handlers.common import Actor, Tx
+from services.routing.handlers.common import Tx
 from services.routing.state import Routing
 from shared.auth import Principal
 from shared.errors import Problem
 from shared.service import service_state
+from shared.tx import Actor
 
 
 def state_of(connection: HTTPConnection) -> Routing:

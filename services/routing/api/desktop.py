@@ -22,7 +22,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from services.routing.api.common import RoutingState
 from services.routing.domain.lifecycle import Conflict, InvalidTransition, NotAllowed, NotFound
 from services.routing.domain.model import SET_PRESENCES
-from services.routing.handlers.common import Actor, Tx
+from services.routing.handlers.common import Tx
 from services.routing.handlers.offers import accept_offer, decline_offer
 from services.routing.handlers.paging import acknowledge
 from services.routing.handlers.presence import desktop_connected, desktop_disconnected, set_presence
@@ -31,6 +31,7 @@ from services.routing.repository import agents as agent_repo
 from services.routing.state import Routing
 from shared.auth import AuthError, Principal, authenticate_websocket, check_revoked, still_valid
 from shared.faults import transient
+from shared.tx import Actor
 
 router = APIRouter(tags=["desktop"])
 T = TypeVar("T")

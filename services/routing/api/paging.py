@@ -14,8 +14,8 @@ from services.routing.api.common import RoutingState, actor_of, transaction
 from services.routing.domain.lifecycle import NotFound
 from services.routing.domain.paging import EmergencyPage, OnCall, masked_phone
 from services.routing.handlers.paging import acknowledge
-from services.routing.repository import feed
 from services.routing.repository import paging as paging_repo
+from shared import audit
 from shared.auth import Principal, require_roles
 from shared.openapi import example
 
@@ -66,13 +66,13 @@ async def put_on_call(
     entry = OnCall(on_call_id, body.name, body.phone, body.active)
     async with transaction(state) as tx:
         created = await paging_repo.put_on_call(tx.conn, entry, by=actor_of(principal).label, now=tx.now)
-        await feed.audit(
+        await audit.record(
             tx.conn,
             actor=actor_of(principal).label,
             action="on_call_added" if created else "on_call_changed",
             target=f"on_call:{on_call_id}",
             detail={"name": body.name, "phone": masked_phone(body.phone), "active": body.active},
-            now=tx.now,
+            at=tx.now,
         )
     response.status_code = 201 if created else 200
     return _out(entry)
@@ -83,13 +83,13 @@ async def delete_on_call(on_call_id: str, state: RoutingState, principal: Admin)
     async with transaction(state) as tx:
         if not await paging_repo.delete_on_call(tx.conn, on_call_id):
             raise NotFound(f"no one on call as {on_call_id}")
-        await feed.audit(
+        await audit.record(
             tx.conn,
             actor=actor_of(principal).label,
             action="on_call_removed",
             target=f"on_call:{on_call_id}",
             detail={},
-            now=tx.now,
+            at=tx.now,
         )
     return Response(status_code=204)
 

@@ -31,6 +31,7 @@ from services.routing.handlers.views import work_view
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
+from shared import audit
 from shared.auth import Principal, require_roles
 from shared.openapi import example, schema_of
 
@@ -314,12 +315,12 @@ async def create(body: CreateWorkIn, state: RoutingState, principal: Supervisor)
         )
         if work is None:
             raise Conflict(f"contact {contact_id} already has open manual work")
-        await feed.audit(
+        await audit.record(
             tx.conn,
             actor=actor.label,
             action="work_created",
             target=f"work:{work.work_id}",
             detail=body.model_dump(mode="json", exclude={"text", "subject"}),
-            now=tx.now,
+            at=tx.now,
         )
         return out(tx, work)

@@ -20,7 +20,6 @@ from services.routing.domain.model import free_capacity
 from services.routing.domain.records import WorkRecord, to_agent
 from services.routing.handlers.common import (
     SYSTEM,
-    Actor,
     Tx,
     change_notice,
     publish_presence,
@@ -33,6 +32,7 @@ from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
+from shared import audit
 from shared.events import (
     OutboundMessageRequestedV1,
     WorkClosedV1,
@@ -44,6 +44,7 @@ from shared.events import (
     WorkTransferredV1,
 )
 from shared.outbox import enqueue
+from shared.tx import Actor
 
 
 async def lock(tx: Tx, work_id: uuid.UUID, actor: Actor, action: str, *, owner_only: bool = True) -> WorkRecord:
@@ -505,13 +506,13 @@ async def supervisor_assign(
                 f"agent {agent_id} has no free {work.channel} slot (load {dict(agent.load)}); "
                 "set override_capacity to exceed it"
             )
-        await feed.audit(
+        await audit.record(
             tx.conn,
             actor=actor.label,
             action="capacity_override",
             target=f"work:{work_id}",
             detail={"agent_id": agent_id, "load": dict(agent.load), "reason": reason},
-            now=tx.now,
+            at=tx.now,
         )
     await agent_repo.touch_idle(tx.conn, agent_id=agent_id, now=tx.now)
     work = await assign(
@@ -522,13 +523,13 @@ async def supervisor_assign(
         via="supervisor",
         override_by=actor.label if override_capacity else None,
     )
-    await feed.audit(
+    await audit.record(
         tx.conn,
         actor=actor.label,
         action="assign",
         target=f"work:{work_id}",
         detail={"agent_id": agent_id, "reason": reason},
-        now=tx.now,
+        at=tx.now,
     )
     updated = await agent_repo.get_agent(tx.conn, agent_id)
     if updated is not None:
@@ -550,13 +551,13 @@ async def force_offer(
     )
     if not result.made:
         raise Conflict(f"cannot offer to {agent_id}: {result.rejected[0][2]}")
-    await feed.audit(
+    await audit.record(
         tx.conn,
         actor=actor.label,
         action="force_offer",
         target=f"work:{work_id}",
         detail={"agent_id": agent_id, "override_capacity": override_capacity},
-        now=tx.now,
+        at=tx.now,
     )
     return result.made[0][1]
 
@@ -567,13 +568,13 @@ async def requeue(tx: Tx, work_id: uuid.UUID, actor: Actor, *, reason: str | Non
     work = replace(work, state="queued", offers_failed=0, excluded=(), updated_at=tx.now)
     work = await _save(tx, work, "requeued", actor, reason=reason)
     await _queued(tx, work, f"requeued by {actor.label}" + (f": {reason}" if reason else ""))
-    await feed.audit(
+    await audit.record(
         tx.conn,
         actor=actor.label,
         action="requeue",
         target=f"work:{work_id}",
         detail={"reason": reason},
-        now=tx.now,
+        at=tx.now,
     )
     return work
 

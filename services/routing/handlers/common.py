@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from prometheus_client import Histogram
 
@@ -13,36 +12,22 @@ from services.routing.domain.policy import Policy, priority_at, static_priority
 from services.routing.domain.records import AgentRecord, WorkRecord, to_agent
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo
-from shared.db import Conn
+from shared import tx as shared_tx
 from shared.events import AgentPresenceChangedV1, Event, WorkAssignedV1, WorkQueuedV1, WorkResolvedV1
 from shared.outbox import enqueue
+from shared.tx import Actor
 
 SOURCE = "switchboard/routing"
-
-
-@dataclass(frozen=True)
-class Actor:
-    role: str
-    subject: str
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role in ("supervisor", "admin")
-
-    @property
-    def label(self) -> str:
-        return f"{self.role}:{self.subject}"
 
 
 SYSTEM = Actor("system", "routing")
 
 
 @dataclass(frozen=True)
-class Tx:
-    """One transaction's context: the connection, the instant, the policy and which instance writes."""
+class Tx(shared_tx.Tx):
+    """Routing's transaction context: the connection and the instant, and the policy in force and which instance
+    writes (every routing transaction reads both)."""
 
-    conn: Conn
-    now: datetime
     policy: Policy
     origin: str
 

@@ -24,7 +24,6 @@ from services.routing.handlers import presence
 from services.routing.handlers.common import (
     SOURCE,
     SYSTEM,
-    Actor,
     Tx,
     agent_changed,
     change_notice,
@@ -47,6 +46,7 @@ from shared.events import (
     encode,
 )
 from shared.outbox import enqueue_many
+from shared.tx import Actor
 
 
 class OfferClosed(Conflict):

@@ -16,7 +16,7 @@ from services.routing.domain.paging import (
     page_message_id,
 )
 from services.routing.domain.records import WorkRecord
-from services.routing.handlers.common import SOURCE, SYSTEM, Actor, Tx, history
+from services.routing.handlers.common import SOURCE, SYSTEM, Tx, history
 from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
@@ -24,6 +24,7 @@ from services.routing.repository import paging as paging_repo
 from services.routing.repository import work as work_repo
 from shared.events import OutboundMessageRequestedV1
 from shared.outbox import enqueue
+from shared.tx import Actor
 
 log = logging.getLogger(__name__)
 SUPERVISOR_TIER = "supervisor"

@@ -14,12 +14,13 @@ from typing import Any
 
 from services.routing.domain.records import AgentRecord
 from services.routing.handlers import offers
-from services.routing.handlers.common import Actor, Tx, agent_changed, publish_presence
+from services.routing.handlers.common import Tx, agent_changed, publish_presence
 from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
+from shared.tx import Actor
 
 
 async def set_presence(

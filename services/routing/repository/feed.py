@@ -136,22 +136,3 @@ def change_payload(*, origin: str, pool: str, kind: str, key: str) -> str:
 async def notify_change(conn: Conn, *, origin: str, pool: str, kind: str, key: str) -> None:
     """Tell the pool's owner (after commit) that an agent, a work item or the policy changed."""
     await conn.execute(NOTIFY_CHANGE, change_payload(origin=origin, pool=pool, kind=kind, key=key))
-
-
-INSERT_AUDIT = "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)"
-
-
-async def audit(
-    conn: Conn, *, actor: str, action: str, target: str, detail: dict[str, Any], now: datetime
-) -> None:
-    await conn.execute(INSERT_AUDIT, now, actor, action, target, detail)
-
-
-SELECT_AUDIT = """
-SELECT at, actor, action, target, detail FROM audit WHERE ($1::text IS NULL OR target = $1)
-ORDER BY audit_id DESC LIMIT $2
-"""
-
-
-async def audit_entries(conn: Conn, *, target: str | None, limit: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SELECT_AUDIT, target, limit)]

@@ -15,11 +15,12 @@ import pytest
 from services.routing.dispatcher import REFIRE_S
 from services.routing.domain.lifecycle import Conflict
 from services.routing.domain.timers import TimerKind
-from services.routing.handlers.common import Actor, Tx
+from services.routing.handlers.common import Tx
 from services.routing.handlers.offers import accept_offer
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.db import Conn, connect
+from shared.tx import Actor
 from tests.integration.routing.harness import Desktop, Routing, bearer, routing_settings, running_routing
 from tests.support import TestStack, wait_until
 
