@@ -18,9 +18,9 @@ from services.intake.handlers.conversation import Writer, caught_up
 from services.intake.handlers.intake import ContactNotFound, override_classification
 from services.intake.repository import conversation as conversation_repo
 from services.intake.repository.contacts import get_contact
-from services.intake.repository.rules import audit
 from services.intake.repository.search import Filters, list_contacts
 from services.intake.state import Intake
+from shared.audit import record
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.events import Category
@@ -107,7 +107,7 @@ async def page_of(
         rows = rows[:limit]
         important = [str(r["contact_id"]) for r in rows if r["pii_level"] == "important"]
         if important:  # reads of important personal data are audited, lists included (RULES.md, security)
-            await audit(
+            await record(
                 conn,
                 actor=f"{who.role}:{who.subject}",
                 action="contact.list",
@@ -188,7 +188,7 @@ async def read_contact(
     if contact["pii_level"] == "important":
         # Reads of important personal data are audited (RULES.md, security): who, what, when.
         async with intake.pool.acquire() as conn:
-            await audit(
+            await record(
                 conn,
                 actor=f"{principal.role}:{principal.subject}",
                 action="contact.read",

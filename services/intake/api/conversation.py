@@ -29,8 +29,8 @@ from services.intake.handlers.conversation import (
     take_receipt,
 )
 from services.intake.repository import conversation as repo
-from services.intake.repository.rules import audit
 from services.intake.repository.search import important_contacts
+from shared.audit import record
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -191,7 +191,7 @@ async def get_timeline(
             )
         rows = await repo.timeline(conn, contact_id, after=cursor, limit=limit + 1)
         if await important_contacts(conn, [contact_id]):  # the customer's own words: audited like the contact
-            await audit(
+            await record(
                 conn,
                 actor=f"{who.role}:{who.subject}",
                 action="contact.timeline.read",

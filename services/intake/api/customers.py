@@ -29,9 +29,10 @@ from services.intake.domain.customer import (
 )
 from services.intake.domain.identity import namespaced, normalise_email, normalise_phone
 from services.intake.handlers import directory
-from services.intake.repository import customers, rules
+from services.intake.repository import customers
 from services.intake.repository.search import Filters, owns_contact_of
 from services.intake.state import Intake
+from shared.audit import record
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -145,7 +146,7 @@ async def list_page(
     important = [str(c.customer_id) for c in page if c.pii_level == "important"]
     if important:  # reads of important personal data are audited, lists included
         async with intake.pool.acquire() as conn:
-            await rules.audit(
+            await record(
                 conn,
                 actor=f"{principal.role}:{principal.subject}",
                 action="customer.list",
@@ -257,7 +258,7 @@ async def _audit_read(request: Request, intake: Intake, principal: Principal, cu
     if customer.pii_level != "important":
         return
     async with intake.pool.acquire() as conn:
-        await rules.audit(
+        await record(
             conn,
             actor=f"{principal.role}:{principal.subject}",
             action="customer.read",

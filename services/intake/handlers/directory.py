@@ -18,7 +18,8 @@ from services.intake.domain.customer import (
     tracked_reason,
 )
 from services.intake.domain.identity import Identity
-from services.intake.repository import customers, rules, tracked
+from services.intake.repository import customers, tracked
+from shared.audit import record
 from shared.db import Conn
 from shared.events import CustomerMergedV1, CustomerUnmergedV1
 from shared.outbox import enqueue
@@ -54,7 +55,7 @@ async def create_customer(pool: asyncpg.Pool, data: CustomerInput, *, actor: str
             raise IdentityTaken(f"external_ref {data.external_ref!r} already belongs to another customer")
         customer_id = uuid.uuid4()
         await _insert(conn, customer_id, data, source=f"admin:{actor}", now=now)
-        await rules.audit(
+        await record(
             conn,
             actor=actor,
             action="customer.create",
@@ -99,7 +100,7 @@ async def update_customer(
             conn, customer_id=customer_id, identities=data.identities, source=f"admin:{actor}", now=now
         )
         await _track_open_contacts(conn, [(customer_id, _values(data))], now=now)
-        await rules.audit(
+        await record(
             conn,
             actor=actor,
             action="customer.update",
@@ -202,7 +203,7 @@ async def import_customers(
         await customers.update_customers(conn, rows=updates, now=now)
         await customers.link_many(conn, links=links, source=source, now=now)
         await _track_open_contacts(conn, updates, now=now)
-        await rules.audit(
+        await record(
             conn,
             actor=actor,
             action="customer.import",
@@ -239,7 +240,7 @@ async def merge_customers(
             by=actor,
             now=now,
         )
-        await rules.audit(
+        await record(
             conn,
             actor=actor,
             action="customer.merge",
@@ -268,7 +269,7 @@ async def unmerge_customers(
             raise CustomerNotFound(f"no merge of {merged_id} into {surviving_id} to undo")
         await customers.return_identities(conn, identities=moved, from_id=surviving_id, to_id=merged_id)
         await customers.set_merged_into(conn, customer_id=merged_id, into=None, now=now)
-        await rules.audit(
+        await record(
             conn,
             actor=actor,
             action="customer.unmerge",

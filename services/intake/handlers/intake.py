@@ -44,6 +44,7 @@ from services.intake.domain.identity import Identification, identify
 from services.intake.domain.text import normalise_subject
 from services.intake.handlers.settings import ThreadPolicyCache
 from services.intake.repository import contacts, customers, rules
+from shared.audit import record
 from shared.db import Conn
 from shared.events import (
     ContactMessageAddedV1,
@@ -538,7 +539,7 @@ async def override_classification(
         if current is None:
             raise ContactNotFound(str(contact_id))
         await _reclassify(conn, contact_id, result, by=f"agent:{agent}", now=now)
-        await rules.audit(
+        await record(
             conn,
             actor=agent,
             action="contact.reclassify",

@@ -9,6 +9,7 @@ import asyncpg
 
 from services.intake.domain.classification import RuleSet, parse_ruleset
 from services.intake.repository import rules
+from shared.audit import record
 
 
 async def replace_ruleset(pool: asyncpg.Pool, document: dict[str, Any], *, actor: str, now: datetime) -> RuleSet:
@@ -17,7 +18,7 @@ async def replace_ruleset(pool: asyncpg.Pool, document: dict[str, Any], *, actor
     async with pool.acquire() as conn, conn.transaction():
         previous = await rules.latest_version(conn)
         version = await rules.insert_ruleset(conn, document=document, by=actor, now=now)
-        await rules.audit(
+        await record(
             conn,
             actor=actor,
             action="classification.rules.replace",

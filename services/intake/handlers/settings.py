@@ -12,7 +12,8 @@ import asyncpg
 
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.domain.settings import ThreadSettings, parse_thread_settings
-from services.intake.repository import rules, settings
+from services.intake.repository import settings
+from shared.audit import record
 from shared.db import Conn
 
 SETTINGS_TTL_S = 2.0
@@ -69,7 +70,7 @@ async def replace_thread_settings(
         if expected_version is not None and before.version != expected_version:
             raise VersionMismatch(before.version)
         version = await settings.insert_thread_settings(conn, document=after.document(), by=actor, now=now)
-        await rules.audit(
+        await record(
             conn,
             actor=actor,
             action="intake.settings.replace",

@@ -33,7 +33,7 @@ from services.intake.domain.webhooks import (
     snippet,
 )
 from services.intake.repository import webhooks as repo
-from services.intake.repository.rules import audit
+from shared.audit import record
 from shared.clock import Clock
 from shared.db import Conn
 from shared.events import Event, OutboundMessageRequestedV1
@@ -100,7 +100,7 @@ async def create_endpoint(
         if endpoint is None:
             raise NameTaken(name)
         detail = {"name": name, "channels": list(endpoint.channels), "kinds": list(endpoint.kinds)}
-        await audit(conn, actor=by, action="webhook.created", target=f"webhook:{endpoint.endpoint_id}",
+        await record(conn, actor=by, action="webhook.created", target=f"webhook:{endpoint.endpoint_id}",
                     detail=detail, at=now)  # fmt: skip
     return endpoint, secret
 
@@ -116,7 +116,7 @@ async def rotate_secret(
         )
         if endpoint is None:
             raise EndpointMissing(endpoint_id)
-        await audit(conn, actor=by, action="webhook.secret_rotated", target=f"webhook:{endpoint_id}",
+        await record(conn, actor=by, action="webhook.secret_rotated", target=f"webhook:{endpoint_id}",
                     detail={"old_signs_until": (now + overlap).isoformat()}, at=now)  # fmt: skip
     return endpoint, secret
 
@@ -130,7 +130,7 @@ async def set_enabled(
         )
         if endpoint is None:
             raise EndpointMissing(endpoint_id)
-        await audit(conn, actor=by, action="webhook.enabled" if enabled else "webhook.disabled",
+        await record(conn, actor=by, action="webhook.enabled" if enabled else "webhook.disabled",
                     target=f"webhook:{endpoint_id}", detail={}, at=now)  # fmt: skip
     return endpoint
 
@@ -234,5 +234,5 @@ async def replay(
         )  # fmt: skip
         target = f"webhook-delivery:{delivery_id}" if delivery_id else f"webhook:{endpoint_id or 'all'}"
         detail = {"replayed": count, "state": state, "since": since.isoformat() if since else None}
-        await audit(conn, actor=by, action="webhook.replayed", target=target, detail=detail, at=now)
+        await record(conn, actor=by, action="webhook.replayed", target=target, detail=detail, at=now)
     return count

@@ -143,7 +143,7 @@ async def test_an_agent_override_is_stored_audited_and_published(intake: Intake)
     assert contact["category"] == "complaint" and contact["classified_by"] == "agent:A-7"
     async with intake.app.state.pool.acquire() as conn:
         audit = await conn.fetchrow(
-            "SELECT actor, action FROM audit_log WHERE target = $1", f"contact:{accepted['contact_id']}"
+            "SELECT actor, action FROM audit_trail WHERE target = $1", f"contact:{accepted['contact_id']}"
         )
     assert audit is not None and (audit["actor"], audit["action"]) == ("A-7", "contact.reclassify")
     adapter = await intake.client.post(
