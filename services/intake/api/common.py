@@ -1,5 +1,6 @@
 """What every intake route shares: the running service's state (`IntakeState`), a transaction for the use case
-(`transaction`), JSON bodies read into models, domain errors as problems."""
+(`transaction`), the wait for intake's view of who owns a contact before an agent writes on it (`caught_up`),
+JSON bodies read into models, domain errors as problems."""
 
 from __future__ import annotations
 
