@@ -15,10 +15,11 @@ from services.intake.api import settings as settings_api
 from services.intake.api import webhooks as webhooks_api
 from services.intake.config import IntakeSettings
 from services.intake.handlers.commit import GroupCommit
-from services.intake.handlers.conversation import TIMELINE_EVENTS, on_timeline_event
-from services.intake.handlers.intake import WORK_EVENTS_HANDLED, Deps, RulesCache, on_work_event
+from services.intake.handlers.common import Tx
+from services.intake.handlers.events import Dispatch, dispatch, dispatch_table
+from services.intake.handlers.intake import Accepting
+from services.intake.handlers.rules import RulesCache
 from services.intake.handlers.settings import ThreadPolicyCache
-from services.intake.handlers.webhooks import WEBHOOK_EVENTS, on_outbound_message
 from services.intake.indexer import SearchIndexer
 from services.intake.repository.contacts import purge_idempotency_keys
 from services.intake.repository.conversation import erase_content
@@ -28,9 +29,10 @@ from services.intake.webhooks import WebhookSender
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
-from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ROUTING_WORK, SLA_EVENTS
+from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ROUTING_WORK, SLA_EVENTS, Event
 from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
+from shared.kafka import Delivery
 from shared.service import ConsumerSpec, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,12 +41,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def _state(runtime: Runtime[IntakeSettings]) -> Intake:
     settings = runtime.settings
     threads = ThreadPolicyCache(retry_window=timedelta(seconds=settings.natural_key_window_s))
-    deps = Deps(
-        pool=runtime.pool,
-        threads=threads,
-        rules=RulesCache(),
-        event_text_chars=settings.event_text_chars,
-    )
+    accepting = Accepting(rules=RulesCache(), threads=threads, event_text_chars=settings.event_text_chars)
     group_sizes = Histogram(
         "switchboard_intake_group_commit_posts",
         "Single posts committed together in one transaction (group commit)",
@@ -52,7 +49,8 @@ def _state(runtime: Runtime[IntakeSettings]) -> Intake:
         registry=runtime.registry,
     )
     commits = GroupCommit(
-        deps,
+        runtime.pool,
+        accepting,
         max_items=settings.group_commit_max_items,
         flushers=settings.group_commit_flushers,
         max_waiting=settings.group_commit_max_waiting,
@@ -79,7 +77,7 @@ def _state(runtime: Runtime[IntakeSettings]) -> Intake:
         producer=runtime.producer,
         clock=runtime.clock,
         tasks=runtime.tasks,
-        deps=deps,
+        accepting=accepting,
         commits=commits,
         indexer=SearchIndexer(runtime.pool),
         webhooks=sender,
@@ -92,14 +90,27 @@ async def _start(intake: Intake) -> None:
     intake.tasks.start("intake-webhook-sender", sender.run, stop=sender.stop, trouble=sender.trouble)
 
 
-def _consumers(_intake: Intake) -> Sequence[ConsumerSpec]:
+def _consumers(intake: Intake) -> Sequence[ConsumerSpec]:
+    tables = dispatch_table()
+    clock = intake.clock
+
+    def consumer(name: str, topics: list[str], *, batch: bool = False) -> ConsumerSpec:
+        table: dict[type[Event], Dispatch] = tables[name]
+
+        async def handle(conn: Conn, delivery: Delivery) -> None:
+            await dispatch(Tx(conn=conn, now=clock.now()), table, delivery)
+
+        # Only the types in the table: the others on its topics are skipped before the inbox claim.
+        return ConsumerSpec(name, topics, handle, batch=batch, accepts=frozenset(table))
+
     timeline_topics = [ROUTING_WORK.name, SLA_EVENTS.name, FEEDBACK_EVENTS.name, OUTBOUND_MESSAGES.name]
     return [
-        ConsumerSpec("intake", [ROUTING_WORK.name], on_work_event, accepts=WORK_EVENTS_HANDLED),
+        # Whether a contact is still open (resolved, closed, reopened by routing).
+        consumer("intake", [ROUTING_WORK.name]),
         # The contact's timeline and owner; a poll in one transaction (every effect is in the database).
-        ConsumerSpec("intake.timeline", timeline_topics, on_timeline_event, batch=True, accepts=TIMELINE_EVENTS),
+        consumer("intake.timeline", timeline_topics, batch=True),
         # Outbound messages as webhooks: a delivery row per message and endpoint, sent by `WebhookSender`.
-        ConsumerSpec("intake.webhooks", [OUTBOUND_MESSAGES.name], on_outbound_message, accepts=WEBHOOK_EVENTS),
+        consumer("intake.webhooks", [OUTBOUND_MESSAGES.name]),
     ]
 
 
@@ -123,7 +134,7 @@ def _chores(runtime: Runtime[IntakeSettings]) -> Sequence[Chore]:
         Chore("idempotency keys", timedelta(seconds=settings.idempotency_key_retention_s), purge, recorded=False),
         Chore("contact content", timedelta(days=settings.content_retention_days), erase),
         Chore("webhook deliveries", timedelta(days=settings.webhook_retention_days), purge_webhooks),
-        audit_chore("audit_log", settings.audit_retention_days),
+        audit_chore("audit_trail", settings.audit_retention_days),
     ]
 
 

@@ -9,7 +9,7 @@ import asyncpg
 
 from services.intake.config import IntakeSettings
 from services.intake.handlers.commit import GroupCommit
-from services.intake.handlers.intake import Deps
+from services.intake.handlers.intake import Accepting
 from services.intake.indexer import SearchIndexer
 from services.intake.webhooks import WebhookSender
 from shared.clock import Clock
@@ -24,8 +24,9 @@ class Intake:
     producer: Producer
     clock: Clock
     tasks: BackgroundTasks
-    deps: Deps
-    """What the handlers share: the pool, the thread-policy and rules caches."""
+    accepting: Accepting
+    """What accepting a message reads besides its transaction: the rule set and threading windows in force
+    (cached; the routes that show and replace them use these caches) and the event text limit."""
     commits: GroupCommit
     indexer: SearchIndexer
     webhooks: WebhookSender

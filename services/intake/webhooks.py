@@ -16,7 +16,8 @@ import httpx
 from prometheus_client import Counter
 
 from services.intake.domain.webhooks import Due
-from services.intake.handlers.webhooks import deliver, take_due
+from services.intake.handlers.common import transaction
+from services.intake.handlers.webhooks import post, record_answer, take_due
 from shared.clock import Clock
 from shared.faults import Backoff, describe, pause, transient
 
@@ -93,17 +94,26 @@ class WebhookSender:
 
     async def _deliver(self, client: httpx.AsyncClient, due: Due) -> None:
         try:
-            state = await deliver(self.pool, client, due, clock=self.clock, spread=self._random.random())
+            state = await self._attempt(client, due)
             if self.attempts is not None:
                 self.attempts.labels(state).inc()
         except Exception as exc:  # noqa: BLE001 — one delivery's trouble must not end the others; its lease ends
             log.warning("webhook delivery %s not recorded (%s): sent again when its lease ends", due.delivery_id,
                         describe(exc))  # fmt: skip
 
+    async def _attempt(self, client: httpx.AsyncClient, due: Due) -> str:
+        """POST one taken delivery (outside any transaction) and record the answer in a transaction of its own;
+        the delivery's state after it."""
+        started = self.clock.now()
+        answer = await post(client, due, started)
+        async with transaction(self.pool, self.clock.now()) as tx:
+            return await record_answer(tx, due, answer, started_at=started, spread=self._random.random())
+
     async def _take(self, free: int) -> list[Due]:
         if not free:
             return []
-        return await take_due(self.pool, now=self.clock.now(), limit=free, lease=self.lease)
+        async with transaction(self.pool, self.clock.now()) as tx:
+            return await take_due(tx, limit=free, lease=self.lease)
 
     async def _half_free(self) -> None:
         """Until at most half the slots are busy (or a stop): slots are refilled by the half, so one claim serves

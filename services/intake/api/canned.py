@@ -16,7 +16,7 @@ from services.intake.domain.conversation import render
 from services.intake.domain.search import query_terms, terms
 from services.intake.repository import canned as repo
 from services.intake.repository import conversation as conversation_repo
-from services.intake.repository.rules import audit
+from shared.audit import record
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -198,7 +198,7 @@ async def render_canned(
                 403, "Forbidden", "agents fill in templates for their own contacts", kind="not-your-contact"
             )
         if context["pii_level"] == "important":  # the customer's name goes into the text: audited like a read
-            await audit(
+            await record(
                 conn,
                 actor=f"{who.role}:{who.subject}",
                 action="contact.render",
@@ -227,7 +227,7 @@ def _language_of(tag: str | None) -> str:
 
 
 async def _audit(conn: Any, who: Principal, action: str, row: dict[str, Any], now: datetime) -> None:
-    await audit(
+    await record(
         conn,
         actor=f"{who.role}:{who.subject}",
         action=action,

@@ -26,7 +26,8 @@ from services.intake.api.payloads import (
 )
 from services.intake.domain.contact import Inbound
 from services.intake.handlers.commit import Item, QueueFull, accept_batch
-from services.intake.handlers.intake import Accepted, Busy
+from services.intake.handlers.common import Busy
+from services.intake.handlers.intake import Accepted
 from services.intake.state import Intake
 from shared.auth import Principal, authenticate, check_channel, require_adapter
 from shared.errors import Problem
@@ -176,13 +177,16 @@ async def post_batch(
         except ValidationError as exc:
             invalid = validation_problem(exc, where=f"items[{index}].payload")
             results.append(BatchItemOut(index=index, status=invalid.status, error=_problem_body(invalid, index)))
-    deps = intake.deps
     now = intake.clock.now()
     if prepared:
         with _tracer.start_as_current_span("intake.accept_batch", attributes={"intake.items": len(prepared)}):
             try:
                 accepted_items = await accept_batch(
-                    deps, [(inbound, key) for _, inbound, key in prepared], adapter=principal.subject, now=now
+                    intake.pool,
+                    intake.accepting,
+                    [(inbound, key) for _, inbound, key in prepared],
+                    adapter=principal.subject,
+                    now=now,
                 )
             except Busy as exc:
                 raise _busy() from exc

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.intake.api.bodies import RULES_BODY
-from services.intake.api.common import IntakeState, json_object
+from services.intake.api.common import IntakeState, json_object, transaction
 from services.intake.api.models import Explanation, RuleSet
 from services.intake.domain.classification import Facts, InvalidRules, explain, parse_ruleset
 from services.intake.handlers.rules import replace_ruleset
@@ -23,9 +23,8 @@ router = APIRouter(prefix="/v1/classification", tags=["classification"])
 async def get_rules(
     intake: IntakeState, principal: Annotated[Principal, Depends(require_roles("admin", "supervisor"))]
 ) -> dict[str, Any]:
-    deps = intake.deps
-    async with deps.pool.acquire() as conn:
-        ruleset = await deps.rules.get(conn)
+    async with intake.pool.acquire() as conn:
+        ruleset = await intake.accepting.rules.get(conn)
     return {"version": ruleset.version, **ruleset.document}
 
 
@@ -41,12 +40,12 @@ async def put_rules(
 ) -> dict[str, Any]:
     document = json_object(await request.body())
     document.pop("version", None)
-    deps = intake.deps
     try:
-        ruleset = await replace_ruleset(deps.pool, document, actor=principal.subject, now=intake.clock.now())
+        async with transaction(intake) as tx:
+            ruleset = await replace_ruleset(tx, document, actor=principal.subject)
     except InvalidRules as exc:
         raise Problem(422, "Invalid rules", str(exc), kind="invalid-rules") from exc
-    deps.rules.invalidate()
+    intake.accepting.rules.invalidate()
     return {"version": ruleset.version, **ruleset.document}
 
 
@@ -76,15 +75,14 @@ async def explain_rules(
     intake: IntakeState,
     principal: Annotated[Principal, Depends(require_roles("admin", "supervisor", "agent"))],
 ) -> dict[str, Any]:
-    deps = intake.deps
     if body.rules is not None:
         try:
             ruleset = parse_ruleset(body.rules, version=0)
         except InvalidRules as exc:
             raise Problem(422, "Invalid rules", str(exc), kind="invalid-rules") from exc
     else:
-        async with deps.pool.acquire() as conn:
-            ruleset = await deps.rules.get(conn)
+        async with intake.pool.acquire() as conn:
+            ruleset = await intake.accepting.rules.get(conn)
     facts = Facts(
         text=body.text,
         subject=body.subject,

@@ -9,18 +9,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from services.intake.api.common import IntakeState
+from services.intake.api.common import IntakeState, caught_up, transaction
 from services.intake.api.models import ContactOut, Reclassified
 from services.intake.domain.classification import CATEGORIES, valid_subcategory
 from services.intake.domain.conversation import Cursor
 from services.intake.domain.search import query_terms
-from services.intake.handlers.conversation import Writer, caught_up
-from services.intake.handlers.intake import ContactNotFound, override_classification
+from services.intake.handlers.classification import ContactNotFound, override_classification
+from services.intake.handlers.conversation import Writer
 from services.intake.repository import conversation as conversation_repo
 from services.intake.repository.contacts import get_contact
-from services.intake.repository.rules import audit
 from services.intake.repository.search import Filters, list_contacts
 from services.intake.state import Intake
+from shared.audit import record
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.events import Category
@@ -107,7 +107,7 @@ async def page_of(
         rows = rows[:limit]
         important = [str(r["contact_id"]) for r in rows if r["pii_level"] == "important"]
         if important:  # reads of important personal data are audited, lists included (RULES.md, security)
-            await audit(
+            await record(
                 conn,
                 actor=f"{who.role}:{who.subject}",
                 action="contact.list",
@@ -188,7 +188,7 @@ async def read_contact(
     if contact["pii_level"] == "important":
         # Reads of important personal data are audited (RULES.md, security): who, what, when.
         async with intake.pool.acquire() as conn:
-            await audit(
+            await record(
                 conn,
                 actor=f"{principal.role}:{principal.subject}",
                 action="contact.read",
@@ -284,12 +284,7 @@ async def reclassify(
 ) -> dict[str, Any]:
     assert body.category in CATEGORIES
     if principal.role == "agent":
-        await caught_up(
-            intake.pool,
-            contact_id,
-            Writer(principal.role, principal.subject),
-            wait_s=intake.settings.ownership_wait_s,
-        )
+        await caught_up(intake, contact_id, Writer(principal.role, principal.subject))
         async with intake.pool.acquire() as conn:
             head = await conversation_repo.get_head(conn, contact_id)
         if head is not None and head.owner_id != principal.subject:
@@ -304,7 +299,7 @@ async def reclassify(
         )  # fmt: skip
     if body.subcategory is not None:
         async with intake.pool.acquire() as conn:
-            rules_in_force = await intake.deps.rules.get(conn)
+            rules_in_force = await intake.accepting.rules.get(conn)
         if not valid_subcategory(rules_in_force, body.category, body.subcategory):
             known = sorted(rules_in_force.subcategories.get(body.category, {}))
             raise Problem(
@@ -317,19 +312,19 @@ async def reclassify(
             422, "Validation failed", "an emergency contact is always priority_class 'urgent'", kind="validation"
         )
     try:
-        await override_classification(
-            intake.pool,
-            contact_id=contact_id,
-            category=body.category,
-            priority_class=body.priority_class,
-            emergency=body.emergency,
-            required_skills=tuple(body.required_skills),
-            agent=principal.subject,
-            reason=body.reason,
-            now=intake.clock.now(),
-            subcategory=body.subcategory,
-            incident_level=body.incident_level,
-        )
+        async with transaction(intake) as tx:
+            await override_classification(
+                tx,
+                contact_id=contact_id,
+                category=body.category,
+                priority_class=body.priority_class,
+                emergency=body.emergency,
+                required_skills=tuple(body.required_skills),
+                agent=principal.subject,
+                reason=body.reason,
+                subcategory=body.subcategory,
+                incident_level=body.incident_level,
+            )
     except ContactNotFound as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc
     return {

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from services.intake.api.common import IntakeState
+from services.intake.api.common import IntakeState, caught_up, transaction
 from services.intake.api.models import NoteOut, ReplyOut, TimelineEntry, TimelinePage
 from services.intake.domain.conversation import MAX_ATTACHMENTS, Attachment, Cursor, ReplyRefused
 from services.intake.domain.identity import InvalidIdentity, normalise_phone
@@ -29,8 +29,8 @@ from services.intake.handlers.conversation import (
     take_receipt,
 )
 from services.intake.repository import conversation as repo
-from services.intake.repository.rules import audit
 from services.intake.repository.search import important_contacts
+from shared.audit import record
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -94,16 +94,16 @@ async def post_reply(
         solution=body.solution,
         based_on=based_on or None,
     )
+    await caught_up(intake, contact_id, Writer(who.role, who.subject))
     try:
-        sent = await reply(
-            intake.pool,
-            contact_id=contact_id,
-            who=Writer(who.role, who.subject),
-            draft=draft,
-            domain=intake.settings.reply_message_id_domain,
-            now=intake.clock.now(),
-            ownership_wait_s=intake.settings.ownership_wait_s,
-        )
+        async with transaction(intake) as tx:
+            sent = await reply(
+                tx,
+                contact_id=contact_id,
+                who=Writer(who.role, who.subject),
+                draft=draft,
+                domain=intake.settings.reply_message_id_domain,
+            )
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc
     except NotYours as exc:
@@ -148,15 +148,15 @@ async def post_note(
     who: Annotated[Principal, Depends(require_roles(*WRITERS))],
 ) -> NoteOut:
     """Never sent to the customer; on the timeline for whoever may see the contact."""
+    await caught_up(intake, contact_id, Writer(who.role, who.subject))
     try:
-        note_id = await note(
-            intake.pool,
-            contact_id=contact_id,
-            who=Writer(who.role, who.subject),
-            text=body.text,
-            now=intake.clock.now(),
-            ownership_wait_s=intake.settings.ownership_wait_s,
-        )
+        async with transaction(intake) as tx:
+            note_id = await note(
+                tx,
+                contact_id=contact_id,
+                who=Writer(who.role, who.subject),
+                text=body.text,
+            )
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id}") from exc
     except NotYours as exc:
@@ -191,7 +191,7 @@ async def get_timeline(
             )
         rows = await repo.timeline(conn, contact_id, after=cursor, limit=limit + 1)
         if await important_contacts(conn, [contact_id]):  # the customer's own words: audited like the contact
-            await audit(
+            await record(
                 conn,
                 actor=f"{who.role}:{who.subject}",
                 action="contact.timeline.read",
@@ -262,10 +262,11 @@ async def post_abandoned(
             kind="validation",
         )  # fmt: skip
     try:
-        await customer_left(
-            intake.pool, contact_id=contact_id, channels=who.channels, reason=body.reason,
-            at=body.at or now, callback=body.callback, callback_at=body.callback_at, callback_phone=phone, now=now,
-        )  # fmt: skip
+        async with transaction(intake, now=now) as tx:
+            await customer_left(
+                tx, contact_id=contact_id, channels=who.channels, reason=body.reason, at=body.at or now,
+                callback=body.callback, callback_at=body.callback_at, callback_phone=phone,
+            )  # fmt: skip
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id} on this key's channels") from exc
     except CustomerLeftTooLate as exc:
@@ -297,10 +298,10 @@ async def post_callback_attempt(
     """The phone adapter's report of one callback attempt; unanswered ones are retried by routing's policy."""
     now = intake.clock.now()
     try:
-        await callback_attempted(
-            intake.pool, contact_id=contact_id, channels=who.channels, outcome=body.outcome,
-            at=body.at or now, now=now,
-        )  # fmt: skip
+        async with transaction(intake, now=now) as tx:
+            await callback_attempted(
+                tx, contact_id=contact_id, channels=who.channels, outcome=body.outcome, at=body.at or now
+            )
     except ContactMissing as exc:
         raise Problem(404, "Not found", f"no contact {contact_id} (or this key may not report calls)") from exc
     return {"contact_id": str(contact_id), "status": "accepted"}
@@ -346,16 +347,16 @@ async def post_receipt(
 ) -> ReceiptOut:
     now = intake.clock.now()
     try:
-        receipt = await take_receipt(
-            intake.pool,
-            message_id=body.message_id,
-            status=body.status,
-            reported_at=body.at or now,
-            reason=body.reason,
-            adapter=who.subject,
-            channels=who.channels,
-            now=now,
-        )
+        async with transaction(intake, now=now) as tx:
+            receipt = await take_receipt(
+                tx,
+                message_id=body.message_id,
+                status=body.status,
+                reported_at=body.at or now,
+                reason=body.reason,
+                adapter=who.subject,
+                channels=who.channels,
+            )
     except UnknownMessage as exc:
         raise Problem(
             404,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.bodies import IMPORT_BODY
-from services.intake.api.common import IntakeState, media_type
+from services.intake.api.common import IntakeState, media_type, transaction
 from services.intake.api.contacts import ContactPage, page_of
 from services.intake.api.models import (
     LOOKUP_EXAMPLES,
@@ -29,9 +29,10 @@ from services.intake.domain.customer import (
 )
 from services.intake.domain.identity import namespaced, normalise_email, normalise_phone
 from services.intake.handlers import directory
-from services.intake.repository import customers, rules
+from services.intake.repository import customers
 from services.intake.repository.search import Filters, owns_contact_of
 from services.intake.state import Intake
+from shared.audit import record
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -119,9 +120,8 @@ async def create(
 ) -> dict[str, Any]:
     data = _input(body, intake.settings.default_region)
     try:
-        customer = await directory.create_customer(
-            intake.pool, data, actor=principal.subject, now=intake.clock.now()
-        )
+        async with transaction(intake) as tx:
+            customer = await directory.create_customer(tx, data, actor=principal.subject)
     except directory.IdentityTaken as exc:
         raise Problem(409, "Conflict", str(exc)) from exc
     return _out(customer)
@@ -145,7 +145,7 @@ async def list_page(
     important = [str(c.customer_id) for c in page if c.pii_level == "important"]
     if important:  # reads of important personal data are audited, lists included
         async with intake.pool.acquire() as conn:
-            await rules.audit(
+            await record(
                 conn,
                 actor=f"{principal.role}:{principal.subject}",
                 action="customer.list",
@@ -257,7 +257,7 @@ async def _audit_read(request: Request, intake: Intake, principal: Principal, cu
     if customer.pii_level != "important":
         return
     async with intake.pool.acquire() as conn:
-        await rules.audit(
+        await record(
             conn,
             actor=f"{principal.role}:{principal.subject}",
             action="customer.read",
@@ -281,9 +281,8 @@ async def update(
 ) -> dict[str, Any]:
     data = _input(body, intake.settings.default_region)
     try:
-        customer = await directory.update_customer(
-            intake.pool, customer_id, data, actor=principal.subject, now=intake.clock.now()
-        )
+        async with transaction(intake) as tx:
+            customer = await directory.update_customer(tx, customer_id, data, actor=principal.subject)
     except directory.CustomerNotFound as exc:
         raise Problem(404, "Not found", f"no customer {customer_id}") from exc
     except directory.IdentityTaken as exc:
@@ -310,7 +309,8 @@ async def import_customers(
         )
     body = await request.body()
     rows = list(read_import(body, content_type=kind, region=intake.settings.default_region))
-    report = await directory.import_customers(intake.pool, rows, actor=principal.subject, now=intake.clock.now())
+    async with transaction(intake) as tx:
+        report = await directory.import_customers(tx, rows, actor=principal.subject)
     return {
         "created": report.created,
         "updated": report.updated,
@@ -342,14 +342,14 @@ async def merge(
     principal: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> dict[str, Any]:
     try:
-        await directory.merge_customers(
-            intake.pool,
-            surviving_id=customer_id,
-            merged_id=body.merged_customer_id,
-            reason=body.reason,
-            actor=principal.subject,
-            now=intake.clock.now(),
-        )
+        async with transaction(intake) as tx:
+            await directory.merge_customers(
+                tx,
+                surviving_id=customer_id,
+                merged_id=body.merged_customer_id,
+                reason=body.reason,
+                actor=principal.subject,
+            )
     except directory.CustomerNotFound as exc:
         raise Problem(404, "Not found", f"no customer {exc}") from exc
     except InvalidCustomer as exc:
@@ -367,14 +367,14 @@ async def unmerge(
     principal: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> dict[str, Any]:
     try:
-        await directory.unmerge_customers(
-            intake.pool,
-            surviving_id=customer_id,
-            merged_id=body.merged_customer_id,
-            reason=body.reason,
-            actor=principal.subject,
-            now=intake.clock.now(),
-        )
+        async with transaction(intake) as tx:
+            await directory.unmerge_customers(
+                tx,
+                surviving_id=customer_id,
+                merged_id=body.merged_customer_id,
+                reason=body.reason,
+                actor=principal.subject,
+            )
     except directory.CustomerNotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc
     return {"surviving_customer_id": str(customer_id), "merged_customer_id": str(body.merged_customer_id)}

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.common import IntakeState
+from services.intake.api.common import IntakeState, transaction
 from services.intake.domain.settings import MAX_WINDOW_S, InvalidSettings, ThreadSettings
 from services.intake.handlers.settings import VersionMismatch, replace_thread_settings
 from shared.auth import Principal, require_roles
@@ -58,9 +58,8 @@ async def get_settings(
     response: Response,
     _who: Annotated[Principal, Depends(require_roles("admin", "supervisor", "ops"))],
 ) -> SettingsOut:
-    deps = intake.deps
-    async with deps.pool.acquire() as conn:
-        return _out(await deps.threads.settings(conn), response)
+    async with intake.pool.acquire() as conn:
+        return _out(await intake.accepting.threads.settings(conn), response)
 
 
 @router.put("/settings", response_model=SettingsOut, summary="Replace the threading windows (audited)")
@@ -79,18 +78,14 @@ async def put_settings(
             expected = int(if_match.strip('"W/ '))
         except ValueError as exc:
             raise Problem(422, "Validation failed", "If-Match: a version number", kind="validation") from exc
-    deps = intake.deps
     try:
-        saved = await replace_thread_settings(
-            deps.pool,
-            body.model_dump(mode="json"),
-            actor=who.subject,
-            expected_version=expected,
-            now=intake.clock.now(),
-        )
+        async with transaction(intake) as tx:
+            saved = await replace_thread_settings(
+                tx, body.model_dump(mode="json"), actor=who.subject, expected_version=expected
+            )
     except InvalidSettings as exc:
         raise Problem(422, "Validation failed", str(exc), kind="validation") from exc
     except VersionMismatch as exc:
         raise Problem(412, "Precondition failed", str(exc), kind="version-mismatch", version=exc.current) from exc
-    deps.threads.invalidate()
+    intake.accepting.threads.invalidate()
     return _out(saved, response)

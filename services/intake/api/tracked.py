@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from services.intake.api.common import IntakeState
 from services.intake.domain.conversation import Cursor
-from services.intake.repository import rules, tracked
+from services.intake.repository import tracked
+from shared.audit import record
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -120,7 +121,7 @@ async def tracked_registrations(
         rows = await tracked.tracked_page(conn, customer_id=customer_id, before=before, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        await rules.audit(
+        await record(
             conn,
             actor=f"{who.role}:{who.subject}",
             action="customer.tracked.read",

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.api.common import IntakeState
+from services.intake.api.common import IntakeState, transaction
 from services.intake.domain.webhooks import Attempt, Delivery, Endpoint
 from services.intake.handlers import webhooks as handlers
 from services.intake.repository import webhooks as repo
@@ -126,10 +126,11 @@ async def create_endpoint(
 ) -> EndpointWithSecret:
     """Deliveries start with the next message of its channels. 409 `conflict` when the name is taken."""
     try:
-        endpoint, secret = await handlers.create_endpoint(
-            intake.pool, name=body.name, url=str(body.url), channels=body.channels, kinds=body.kinds,
-            by=f"{who.role}:{who.subject}", now=intake.clock.now(),
-        )  # fmt: skip
+        async with transaction(intake) as tx:
+            endpoint, secret = await handlers.create_endpoint(
+                tx, name=body.name, url=str(body.url), channels=body.channels, kinds=body.kinds,
+                by=f"{who.role}:{who.subject}",
+            )  # fmt: skip
     except handlers.NameTaken as exc:
         raise Problem(409, "Conflict", f"a webhook endpoint named {body.name!r} exists") from exc
     return _with_secret(endpoint, secret)
@@ -148,10 +149,10 @@ async def rotate_secret(
     """A new secret, shown once; the old one keeps signing beside it for `webhook_rotation_overlap_s`."""
     overlap = timedelta(seconds=intake.settings.webhook_rotation_overlap_s)
     try:
-        endpoint, secret = await handlers.rotate_secret(
-            intake.pool, endpoint_id=endpoint_id, by=f"{who.role}:{who.subject}",
-            now=intake.clock.now(), overlap=overlap,
-        )  # fmt: skip
+        async with transaction(intake) as tx:
+            endpoint, secret = await handlers.rotate_secret(
+                tx, endpoint_id=endpoint_id, by=f"{who.role}:{who.subject}", overlap=overlap
+            )
     except handlers.EndpointMissing as exc:
         raise _missing(endpoint_id) from exc
     return _with_secret(endpoint, secret)
@@ -163,10 +164,10 @@ async def patch_endpoint(
 ) -> EndpointOut:
     """A disabled endpoint gets no new deliveries and its pending ones wait; enabling it sends them."""
     try:
-        endpoint = await handlers.set_enabled(
-            intake.pool, endpoint_id=endpoint_id, enabled=body.enabled,
-            by=f"{who.role}:{who.subject}", now=intake.clock.now(),
-        )  # fmt: skip
+        async with transaction(intake) as tx:
+            endpoint = await handlers.set_enabled(
+                tx, endpoint_id=endpoint_id, enabled=body.enabled, by=f"{who.role}:{who.subject}"
+            )
     except handlers.EndpointMissing as exc:
         raise _missing(endpoint_id) from exc
     return _endpoint(endpoint)
@@ -268,11 +269,12 @@ async def replay_delivery(
 ) -> Replayed:
     """Sends a finished delivery again, with the same `webhook-id` and a fresh retry schedule. 409 while it
     is still pending (it is being sent already)."""
-    pool = intake.pool
-    count = await handlers.replay(pool, by=f"{who.role}:{who.subject}", now=intake.clock.now(),
-                                  delivery_id=delivery_id, channels=_channels(who))  # fmt: skip
+    async with transaction(intake) as tx:
+        count = await handlers.replay(
+            tx, by=f"{who.role}:{who.subject}", delivery_id=delivery_id, channels=_channels(who)
+        )
     if count == 0:
-        async with pool.acquire() as conn:
+        async with intake.pool.acquire() as conn:
             await _visible(conn, delivery_id, who)
         raise Problem(409, "Conflict", "the delivery is pending: it is being sent already")
     return Replayed(replayed=count)
@@ -294,8 +296,9 @@ async def replay_deliveries(
 ) -> Replayed:
     """Every delivery in `state` (failed, by default) made since `since`, of one endpoint or all (an adapter
     key: of its channels)."""
-    count = await handlers.replay(
-        intake.pool, by=f"{who.role}:{who.subject}", now=intake.clock.now(), state=body.state,
-        endpoint_id=body.endpoint_id, since=body.since, channels=_channels(who),
-    )  # fmt: skip
+    async with transaction(intake) as tx:
+        count = await handlers.replay(
+            tx, by=f"{who.role}:{who.subject}", state=body.state,
+            endpoint_id=body.endpoint_id, since=body.since, channels=_channels(who),
+        )  # fmt: skip
     return Replayed(replayed=count)

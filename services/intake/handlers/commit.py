@@ -21,22 +21,17 @@ import asyncpg
 from opentelemetry.context import Context, get_current
 
 from services.intake.domain.contact import Inbound, lock_keys, rounds
+from services.intake.handlers.common import ATTEMPTS, RETRYABLE, SOURCE, Busy, LostRace, Tx, retried, transaction
 from services.intake.handlers.intake import (
-    ATTEMPTS,
-    RETRYABLE,
-    SOURCE,
     Accepted,
-    Busy,
-    Deps,
-    LostRace,
-    Writes,
-    accept,
+    Accepting,
     accept_found,
+    accept_one,
     duplicate_by_key,
     prepared,
 )
+from services.intake.handlers.writes import Writes
 from services.intake.repository import contacts, customers
-from shared.db import Conn
 from shared.events import Event, OutgoingMessage, encode
 from shared.outbox import enqueue_many
 from shared.telemetry import attach, current_trace_carrier, detach
@@ -45,20 +40,20 @@ log = logging.getLogger(__name__)
 
 
 async def accept_batch(
-    deps: Deps, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
+    pool: asyncpg.Pool, how: Accepting, items: list[tuple[Inbound, str | None]], *, adapter: str, now: datetime
 ) -> list[Accepted]:
     """Many messages in one transaction (one commit). The first run uses no savepoints (two round trips fewer
     per item); if any item loses a race, or the batch deadlocks with another writer, everything rolls back and
     the batch runs again with a savepoint per item, so a lost race is retried alone."""
-    window = deps.threads.retry_window
+    window = how.threads.retry_window
     work = [Item(prepared(inbound, retry_window=window, now=now), key, adapter, now) for inbound, key in items]
     try:
-        return _all_accepted(await _group_once(deps, work, savepoints=False))
+        return _all_accepted(await _group_once(pool, how, work, savepoints=False))
     except RETRYABLE:
         log.info("intake: a batch of %d collided; running it again item by item", len(items))
     for attempt in range(ATTEMPTS):
         try:
-            return _all_accepted(await _group_once(deps, work, savepoints=True, isolate=False))
+            return _all_accepted(await _group_once(pool, how, work, savepoints=True, isolate=False))
         except asyncpg.DeadlockDetectedError as exc:
             if attempt == ATTEMPTS - 1:
                 raise Busy(str(exc)) from exc
@@ -78,7 +73,7 @@ class Item:
     """The trace context of the post, so its events and logs belong to its own request, not the group's."""
 
 
-async def accept_group(deps: Deps, items: Sequence[Item]) -> list[Accepted | Exception]:
+async def accept_group(pool: asyncpg.Pool, how: Accepting, items: Sequence[Item]) -> list[Accepted | Exception]:
     """Independent posts in one transaction (group commit), each with its own outcome: an item that fails gets
     its exception and the others still commit.
 
@@ -89,26 +84,28 @@ async def accept_group(deps: Deps, items: Sequence[Item]) -> list[Accepted | Exc
     if len(items) == 1:  # alone: no locks to take, no events to gather
         item = items[0]
         token = attach(item.trace) if item.trace is not None else None
+
+        async def alone(tx: Tx) -> Accepted:
+            return await accept_one(
+                tx, how, item.inbound, adapter=item.adapter, idempotency_key=item.idempotency_key
+            )
+
         try:
-            return [
-                await accept(
-                    deps, item.inbound, adapter=item.adapter, idempotency_key=item.idempotency_key, now=item.now
-                )
-            ]
+            return [await retried(pool, item.now, alone, what=f"a {item.inbound.channel} message")]
         except Busy as exc:
             return [exc]
         finally:
             if token is not None:
                 detach(token)
     try:
-        return await _group_once(deps, items, savepoints=False)
+        return await _group_once(pool, how, items, savepoints=False)
     except Exception as exc:  # noqa: BLE001 — whatever failed, the item-by-item run below finds whose it was
         log.info(
             "intake: a group of %d failed (%s); running it again item by item", len(items), type(exc).__name__
         )
     for attempt in range(ATTEMPTS):
         try:
-            return await _group_once(deps, items, savepoints=True, isolate=True)
+            return await _group_once(pool, how, items, savepoints=True, isolate=True)
         except asyncpg.DeadlockDetectedError as exc:
             if attempt == ATTEMPTS - 1:
                 return [Busy(str(exc)) for _ in items]
@@ -122,7 +119,7 @@ def _all_accepted(results: list[Accepted | Exception]) -> list[Accepted]:
 
 
 async def _group_once(
-    deps: Deps, items: Sequence[Item], *, savepoints: bool, isolate: bool = False
+    pool: asyncpg.Pool, how: Accepting, items: Sequence[Item], *, savepoints: bool, isolate: bool = False
 ) -> list[Accepted | Exception]:
     """One transaction over `items`, advisory locks on everything they could collide on taken first (sorted), so
     overlapping groups and batches wait for each other instead of deadlocking; the events of all items are
@@ -130,17 +127,18 @@ async def _group_once(
     trip for many messages; with them, each message runs alone in its own savepoint, and with `isolate` its
     error other than a deadlock (which poisons the whole transaction) becomes its result instead of escaping."""
     if not savepoints:
-        return await _group_at_once(deps, items)
+        return await _group_at_once(pool, how, items)
     results: list[Accepted | Exception] = []
     staging = Staging()
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with transaction(pool, max(item.now for item in items)) as tx:
+        conn = tx.conn
         await contacts.lock(conn, keys=lock_keys([item.inbound for item in items]))
         for item in items:
             for attempt in range(ATTEMPTS):
                 mark = staging.mark()
                 try:
                     async with conn.transaction():
-                        results.append(await _accept_item(conn, deps, item, staging))
+                        results.append(await _accept_item(tx, how, item, staging))
                     break
                 except (asyncpg.UniqueViolationError, LostRace) as exc:
                     staging.rollback_to(mark)  # its savepoint was rolled back, and its events with it
@@ -157,24 +155,24 @@ async def _group_once(
                     log.warning("intake: a %s message failed alone in its group: %r", item.inbound.channel, exc)
                     results.append(exc)
                     break
-        await staging.write(conn, now=max(item.now for item in items))
+        await staging.write(tx)
     return results
 
 
-async def _group_at_once(deps: Deps, items: Sequence[Item]) -> list[Accepted | Exception]:
+async def _group_at_once(pool: asyncpg.Pool, how: Accepting, items: Sequence[Item]) -> list[Accepted | Exception]:
     """The fast run: round by round (messages that share a key with an earlier one wait for its round), every
     message of a round looked up in one round trip, their new customers and contacts written in one round trip
     each, and all events in one at the end. Any error escapes and rolls everything back."""
     results: dict[int, Accepted | Exception] = {}
     staging = Staging(defer=True)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await contacts.lock(conn, keys=lock_keys([item.inbound for item in items]))
+    async with transaction(pool, max(item.now for item in items)) as tx:
+        await contacts.lock(tx.conn, keys=lock_keys([item.inbound for item in items]))
         for batch in rounds([(item.inbound, item.idempotency_key) for item in items]):
-            found = await contacts.lookup_many(conn, inbounds=[items[n].inbound for n in batch])
+            found = await contacts.lookup_many(tx.conn, inbounds=[items[n].inbound for n in batch])
             for n, lookup in zip(batch, found, strict=True):
-                results[n] = await _accept_item(conn, deps, items[n], staging, lookup)
-            await staging.flush(conn)
-        await staging.write(conn, now=max(item.now for item in items))
+                results[n] = await _accept_item(tx, how, items[n], staging, lookup)
+            await staging.flush(tx)
+        await staging.write(tx)
     return [results[n] for n in range(len(items))]
 
 
@@ -213,58 +211,60 @@ class Staging(Writes):
         self._contacts.append(new)
         self._touched.add(new.customer_id)
 
-    async def settle(self, conn: Conn, customer_id: uuid.UUID) -> None:
+    async def settle(self, tx: Tx, customer_id: uuid.UUID) -> None:
         """Flush first if rows of this customer wait: what comes next reads them."""
         if customer_id in self._touched:
-            await self.flush(conn)
+            await self.flush(tx)
 
-    async def new_customer(self, conn: Conn, new: customers.NewCustomer) -> None:
+    async def new_customer(self, tx: Tx, new: customers.NewCustomer) -> None:
         if self.defer:
             self.stage_customer(new)
         else:
-            await super().new_customer(conn, new)
+            await super().new_customer(tx, new)
 
-    async def new_contact(self, conn: Conn, new: contacts.NewContact) -> None:
+    async def new_contact(self, tx: Tx, new: contacts.NewContact) -> None:
         if self.defer:
             self.stage_contact(new)
         else:
-            await super().new_contact(conn, new)
+            await super().new_contact(tx, new)
 
-    async def publish(self, conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime) -> None:
-        self.add(encode(event, source=SOURCE, subject=str(contact_id), time=now))
+    async def publish(self, tx: Tx, event: Event, *, contact_id: uuid.UUID) -> None:
+        self.add(encode(event, source=SOURCE, subject=str(contact_id), time=tx.now))
 
-    async def flush(self, conn: Conn) -> None:
+    async def flush(self, tx: Tx) -> None:
         """Write the customers and contacts staged so far; `LostRace` if another writer took an identity."""
         if self._customers:
-            linked = await customers.insert_customers_with_identities(conn, customers=self._customers)
+            linked = await customers.insert_customers_with_identities(tx.conn, customers=self._customers)
             if any(n < len(c.identities) for n, c in zip(linked, self._customers, strict=True)):
                 raise LostRace
-        await contacts.insert_contacts_with_messages(conn, contacts=self._contacts)
+        await contacts.insert_contacts_with_messages(tx.conn, contacts=self._contacts)
         self._customers, self._contacts, self._touched = [], [], set()
 
-    async def write(self, conn: Conn, *, now: datetime) -> None:
-        await self.flush(conn)
-        await enqueue_many(conn, self._messages, now=now, carriers=self._carriers)
+    async def write(self, tx: Tx) -> None:
+        """Everything still staged, and the events, at the transaction's instant (the latest of its posts')."""
+        await self.flush(tx)
+        await enqueue_many(tx.conn, self._messages, now=tx.now, carriers=self._carriers)
 
 
 async def _accept_item(
-    conn: Conn, deps: Deps, item: Item, staging: Staging, found: contacts.Lookup | None = None
+    tx: Tx, how: Accepting, item: Item, staging: Staging, found: contacts.Lookup | None = None
 ) -> Accepted:
-    """One item through the core, its writes held by `staging`; `found` is its lookup when the round made it."""
+    """One item through the core, its writes held by `staging`; `found` is its lookup when the round made it.
+    The item is written at its own post's instant, in the group's transaction."""
+    tx = replace(tx, now=item.now)
     token = attach(item.trace) if item.trace is not None else None
     try:
-        duplicate = await duplicate_by_key(conn, adapter=item.adapter, idempotency_key=item.idempotency_key)
+        duplicate = await duplicate_by_key(tx, adapter=item.adapter, idempotency_key=item.idempotency_key)
         if duplicate is not None:
             return duplicate
         if found is None:
-            found = await contacts.lookup(conn, inbound=item.inbound)
+            found = await contacts.lookup(tx.conn, inbound=item.inbound)
         return await accept_found(
-            conn,
-            deps,
+            tx,
+            how,
             item.inbound,
             adapter=item.adapter,
             idempotency_key=item.idempotency_key,
-            now=item.now,
             found=found,
             writes=staging,
         )
@@ -293,7 +293,8 @@ class GroupCommit:
 
     def __init__(
         self,
-        deps: Deps,
+        pool: asyncpg.Pool,
+        how: Accepting,
         *,
         max_items: int,
         flushers: int,
@@ -301,7 +302,8 @@ class GroupCommit:
         max_waiting_per_adapter: int = 500,
         on_group: Callable[[int], None] = lambda _size: None,
     ) -> None:
-        self._deps = deps
+        self._pool = pool
+        self._how = how
         self._on_group = on_group
         self._max_items = max(1, max_items)
         self._flushers = max(1, flushers)
@@ -319,7 +321,7 @@ class GroupCommit:
         if len(self._queue) >= self._max_waiting or waiting >= self._max_per_adapter:
             raise QueueFull(f"{len(self._queue)} posts wait to be committed, {waiting} of them from this adapter")
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        inbound = prepared(item.inbound, retry_window=self._deps.threads.retry_window, now=item.now)
+        inbound = prepared(item.inbound, retry_window=self._how.threads.retry_window, now=item.now)
         self._queue.append(_Waiting(replace(item, inbound=inbound, trace=get_current()), done))
         self._waiting_by_adapter[item.adapter] = waiting + 1
         if self._active < self._flushers:
@@ -357,7 +359,7 @@ class GroupCommit:
     async def _commit(self, group: list[_Waiting]) -> None:
         self._on_group(len(group))
         try:
-            results = await accept_group(self._deps, [w.item for w in group])
+            results = await accept_group(self._pool, self._how, [w.item for w in group])
         except Exception as exc:  # noqa: BLE001 — the transaction failed: nothing stored, every post learns why
             log.warning("intake: a group commit of %d failed: %r", len(group), exc)
             results = [exc] * len(group)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-import asyncpg
 
 from services.intake.domain.contact import ThreadPolicy
 from services.intake.domain.settings import ThreadSettings, parse_thread_settings
-from services.intake.repository import rules, settings
+from services.intake.handlers.common import Tx
+from services.intake.repository import settings
+from shared.audit import record
 from shared.db import Conn
 
 SETTINGS_TTL_S = 2.0
@@ -58,28 +58,27 @@ class VersionMismatch(Exception):
 
 
 async def replace_thread_settings(
-    pool: asyncpg.Pool, document: dict[str, Any], *, actor: str, expected_version: int | None, now: datetime
+    tx: Tx, document: dict[str, Any], *, actor: str, expected_version: int | None
 ) -> ThreadSettings:
     """Raises `InvalidSettings` (nothing stored) for a document that does not validate, `VersionMismatch` when
     `expected_version` is not the version in force."""
     after = parse_thread_settings(document, version=0)
-    async with pool.acquire() as conn, conn.transaction():
-        await settings.lock_thread_settings(conn)
-        before = await settings.latest_thread_settings(conn)
-        if expected_version is not None and before.version != expected_version:
-            raise VersionMismatch(before.version)
-        version = await settings.insert_thread_settings(conn, document=after.document(), by=actor, now=now)
-        await rules.audit(
-            conn,
-            actor=actor,
-            action="intake.settings.replace",
-            target="intake:settings",
-            detail={
-                "from_version": before.version,
-                "to_version": version,
-                "before": before.document(),
-                "after": after.document(),
-            },
-            at=now,
-        )
+    await settings.lock_thread_settings(tx.conn)
+    before = await settings.latest_thread_settings(tx.conn)
+    if expected_version is not None and before.version != expected_version:
+        raise VersionMismatch(before.version)
+    version = await settings.insert_thread_settings(tx.conn, document=after.document(), by=actor, now=tx.now)
+    await record(
+        tx.conn,
+        actor=actor,
+        action="intake.settings.replace",
+        target="intake:settings",
+        detail={
+            "from_version": before.version,
+            "to_version": version,
+            "before": before.document(),
+            "after": after.document(),
+        },
+        at=tx.now,
+    )
     return replace(after, version=version)

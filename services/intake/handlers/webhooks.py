@@ -1,5 +1,6 @@
 """Outbound messages as signed webhooks: endpoints admins keep, one delivery per message and endpoint (written by
-the consumer of `outbound.messages`, in its inbox transaction), and `send_due`, one step of the sender.
+the consumer of `outbound.messages`, in its inbox transaction), and the sender's steps (`WebhookSender` runs
+them): `take_due`, then for each delivery `post` outside any transaction and `record_answer`.
 
 The database is the truth: a delivery is pending until a receiver answers 2xx, and every attempt carries the
 same `webhook-id` (the message id), so a receiver dedupes what a retry or a sender's crash sends twice.
@@ -7,9 +8,7 @@ same `webhook-id` (the message id), so a receiver dedupes what a retry or a send
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import secrets
 import time
 import uuid
@@ -17,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncpg
 import httpx
 
 from services.intake.domain.webhooks import (
@@ -32,16 +30,14 @@ from services.intake.domain.webhooks import (
     signature_header,
     snippet,
 )
+from services.intake.handlers.common import Tx
 from services.intake.repository import webhooks as repo
-from services.intake.repository.rules import audit
-from shared.clock import Clock
+from shared.audit import record
 from shared.db import Conn
-from shared.events import Event, OutboundMessageRequestedV1
+from shared.events import OutboundMessageRequestedV1
 from shared.kafka import Delivery
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_EVENTS: frozenset[type[Event]] = frozenset({OutboundMessageRequestedV1})
 
 
 class NameTaken(Exception):
@@ -52,14 +48,13 @@ class EndpointMissing(LookupError):
     pass
 
 
-async def on_outbound_message(conn: Conn, delivery: Delivery) -> None:
+async def on_outbound_message(tx: Tx, event: OutboundMessageRequestedV1, delivery: Delivery) -> None:
     """One pending delivery per endpoint that takes the message (registered by the time it was requested); the
     body is the envelope as it was on the topic: a webhook receiver reads exactly what a Kafka consumer reads."""
-    event = delivery.decoded.event
-    if not isinstance(event, OutboundMessageRequestedV1) or delivery.record.value is None:
+    if delivery.record.value is None:
         return
     await repo.insert_deliveries(
-        conn,
+        tx.conn,
         message_id=event.message_id,
         contact_id=event.contact_id,
         channel=event.channel,
@@ -74,64 +69,56 @@ def _new_secret() -> str:
 
 
 async def create_endpoint(
-    pool: asyncpg.Pool,
+    tx: Tx,
     *,
     name: str,
     url: str,
     channels: Sequence[str],
     kinds: Sequence[str],
     by: str,
-    now: datetime,
 ) -> tuple[Endpoint, str]:
     """The endpoint and its signing secret, which is shown this once."""
     secret = _new_secret()
-    async with pool.acquire() as conn, conn.transaction():
-        endpoint = await repo.insert_endpoint(
-            conn,
-            endpoint_id=uuid.uuid4(),
-            name=name,
-            url=url,
-            channels=sorted(set(channels)),
-            kinds=sorted(set(kinds)),
-            secret=secret,
-            by=by,
-            now=now,
-        )
-        if endpoint is None:
-            raise NameTaken(name)
-        detail = {"name": name, "channels": list(endpoint.channels), "kinds": list(endpoint.kinds)}
-        await audit(conn, actor=by, action="webhook.created", target=f"webhook:{endpoint.endpoint_id}",
-                    detail=detail, at=now)  # fmt: skip
+    endpoint = await repo.insert_endpoint(
+        tx.conn,
+        endpoint_id=uuid.uuid4(),
+        name=name,
+        url=url,
+        channels=sorted(set(channels)),
+        kinds=sorted(set(kinds)),
+        secret=secret,
+        by=by,
+        now=tx.now,
+    )
+    if endpoint is None:
+        raise NameTaken(name)
+    detail = {"name": name, "channels": list(endpoint.channels), "kinds": list(endpoint.kinds)}
+    await record(tx.conn, actor=by, action="webhook.created", target=f"webhook:{endpoint.endpoint_id}",
+                 detail=detail, at=tx.now)  # fmt: skip
     return endpoint, secret
 
 
-async def rotate_secret(
-    pool: asyncpg.Pool, *, endpoint_id: uuid.UUID, by: str, now: datetime, overlap: timedelta
-) -> tuple[Endpoint, str]:
+async def rotate_secret(tx: Tx, *, endpoint_id: uuid.UUID, by: str, overlap: timedelta) -> tuple[Endpoint, str]:
     """A new secret, shown this once; the old one keeps signing beside it for `overlap`."""
     secret = _new_secret()
-    async with pool.acquire() as conn, conn.transaction():
-        endpoint = await repo.rotate_secret(
-            conn, endpoint_id=endpoint_id, secret=secret, previous_until=now + overlap, now=now
-        )
-        if endpoint is None:
-            raise EndpointMissing(endpoint_id)
-        await audit(conn, actor=by, action="webhook.secret_rotated", target=f"webhook:{endpoint_id}",
-                    detail={"old_signs_until": (now + overlap).isoformat()}, at=now)  # fmt: skip
+    endpoint = await repo.rotate_secret(
+        tx.conn, endpoint_id=endpoint_id, secret=secret, previous_until=tx.now + overlap, now=tx.now
+    )
+    if endpoint is None:
+        raise EndpointMissing(endpoint_id)
+    await record(tx.conn, actor=by, action="webhook.secret_rotated", target=f"webhook:{endpoint_id}",
+                 detail={"old_signs_until": (tx.now + overlap).isoformat()}, at=tx.now)  # fmt: skip
     return endpoint, secret
 
 
-async def set_enabled(
-    pool: asyncpg.Pool, *, endpoint_id: uuid.UUID, enabled: bool, by: str, now: datetime
-) -> Endpoint:
-    async with pool.acquire() as conn, conn.transaction():
-        endpoint = await repo.set_enabled(
-            conn, endpoint_id=endpoint_id, enabled=enabled, reason=f"disabled by {by}", now=now
-        )
-        if endpoint is None:
-            raise EndpointMissing(endpoint_id)
-        await audit(conn, actor=by, action="webhook.enabled" if enabled else "webhook.disabled",
-                    target=f"webhook:{endpoint_id}", detail={}, at=now)  # fmt: skip
+async def set_enabled(tx: Tx, *, endpoint_id: uuid.UUID, enabled: bool, by: str) -> Endpoint:
+    endpoint = await repo.set_enabled(
+        tx.conn, endpoint_id=endpoint_id, enabled=enabled, reason=f"disabled by {by}", now=tx.now
+    )
+    if endpoint is None:
+        raise EndpointMissing(endpoint_id)
+    await record(tx.conn, actor=by, action="webhook.enabled" if enabled else "webhook.disabled",
+                 target=f"webhook:{endpoint_id}", detail={}, at=tx.now)  # fmt: skip
     return endpoint
 
 
@@ -143,7 +130,8 @@ class Answer:
     duration_ms: int
 
 
-async def _post(client: httpx.AsyncClient, due: Due, now: datetime) -> Answer:
+async def post(client: httpx.AsyncClient, due: Due, now: datetime) -> Answer:
+    """POST one taken delivery, signed for `now`; the receiver's answer, or why there was none."""
     timestamp = int(now.timestamp())
     webhook_id = str(due.message_id)
     headers = {
@@ -166,29 +154,16 @@ async def _post(client: httpx.AsyncClient, due: Due, now: datetime) -> Answer:
         return Answer(None, type(exc).__name__, None, int((time.monotonic() - began) * 1000))
 
 
-async def take_due(pool: asyncpg.Pool, *, now: datetime, limit: int, lease: timedelta) -> list[Due]:
-    """Up to `limit` due deliveries, each this sender's for one attempt until `now + lease`."""
-    async with pool.acquire() as conn, conn.transaction():
-        return await repo.claim_due(conn, now=now, lease_until=now + lease, limit=limit)
+async def take_due(tx: Tx, *, limit: int, lease: timedelta) -> list[Due]:
+    """Up to `limit` due deliveries, each this sender's for one attempt until `tx.now + lease`."""
+    return await repo.claim_due(tx.conn, now=tx.now, lease_until=tx.now + lease, limit=limit)
 
 
-async def deliver(pool: asyncpg.Pool, client: httpx.AsyncClient, due: Due, *, clock: Clock, spread: float) -> str:
-    """POST one taken delivery and record the answer; the delivery's state after it: `succeeded`, `failed`, or
-    `pending` again after the schedule's next wait (`spread` in [0, 1) places it within the jitter)."""
-    started = clock.now()
-    answer = await _post(client, due, started)
-    async with pool.acquire() as conn, conn.transaction():
-        return await _record(conn, due, answer, started_at=started, now=clock.now(), spread=spread)
-
-
-async def send_due(
-    pool: asyncpg.Pool, client: httpx.AsyncClient, *, clock: Clock, batch: int, lease: timedelta
-) -> int:
-    """One step: take up to `batch` due deliveries and deliver them together; how many were attempted."""
-    taken = await take_due(pool, now=clock.now(), limit=batch, lease=lease)
-    rand = random.Random()  # noqa: S311 — spreading retries, not cryptography
-    await asyncio.gather(*(deliver(pool, client, due, clock=clock, spread=rand.random()) for due in taken))
-    return len(taken)
+async def record_answer(tx: Tx, due: Due, answer: Answer, *, started_at: datetime, spread: float) -> str:
+    """Record the answer to one taken delivery's POST (`post`, outside any transaction); the delivery's state
+    after it: `succeeded`, `failed`, or `pending` again after the schedule's next wait (`spread` in [0, 1)
+    places it within the jitter)."""
+    return await _record(tx.conn, due, answer, started_at=started_at, now=tx.now, spread=spread)
 
 
 async def _record(
@@ -217,22 +192,20 @@ async def _record(
 
 
 async def replay(
-    pool: asyncpg.Pool,
+    tx: Tx,
     *,
     by: str,
-    now: datetime,
     delivery_id: uuid.UUID | None = None,
     state: str | None = None,
     endpoint_id: uuid.UUID | None = None,
     since: datetime | None = None,
     channels: Sequence[str] | None = None,
 ) -> int:
-    async with pool.acquire() as conn, conn.transaction():
-        count = await repo.replay(
-            conn, now=now, delivery_id=delivery_id, state=state, endpoint_id=endpoint_id, since=since,
-            channels=channels,
-        )  # fmt: skip
-        target = f"webhook-delivery:{delivery_id}" if delivery_id else f"webhook:{endpoint_id or 'all'}"
-        detail = {"replayed": count, "state": state, "since": since.isoformat() if since else None}
-        await audit(conn, actor=by, action="webhook.replayed", target=target, detail=detail, at=now)
+    count = await repo.replay(
+        tx.conn, now=tx.now, delivery_id=delivery_id, state=state, endpoint_id=endpoint_id, since=since,
+        channels=channels,
+    )  # fmt: skip
+    target = f"webhook-delivery:{delivery_id}" if delivery_id else f"webhook:{endpoint_id or 'all'}"
+    detail = {"replayed": count, "state": state, "since": since.isoformat() if since else None}
+    await record(tx.conn, actor=by, action="webhook.replayed", target=target, detail=detail, at=tx.now)
     return count

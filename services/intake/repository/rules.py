@@ -1,4 +1,4 @@
-"""Classification rule sets (versioned documents) and the audit log."""
+"""Classification rule sets (versioned documents), and reading the audit of one target."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.domain.classification import RuleSet, parse_ruleset
+from shared.audit import entries
 from shared.db import Conn
 
 SELECT_LATEST = "SELECT version, document FROM classification_ruleset ORDER BY version DESC LIMIT 1"
@@ -35,17 +36,13 @@ async def insert_ruleset(conn: Conn, *, document: dict[str, Any], by: str, now: 
     return int(await conn.fetchval(INSERT_RULESET, document, by, now))
 
 
-INSERT_AUDIT = "INSERT INTO audit_log (actor, action, target, detail, at) VALUES ($1, $2, $3, $4, $5)"
-
-
-async def audit(conn: Conn, *, actor: str, action: str, target: str, detail: dict[str, Any], at: datetime) -> None:
-    await conn.execute(INSERT_AUDIT, actor, action, target, detail, at)
-
-
-SELECT_AUDIT = """
-SELECT actor, action, target, detail, at FROM audit_log WHERE target = $1 ORDER BY audit_id
-"""
-
-
 async def audit_trail(conn: Conn, *, target: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SELECT_AUDIT, target)]
+    """Every audit entry of one target, oldest first (written by `shared.audit.record`)."""
+    found = await entries(conn, target=target, limit=AUDIT_READ_LIMIT)
+    return [
+        {"actor": e.actor, "action": e.action, "target": e.target, "detail": dict(e.detail), "at": e.at}
+        for e in reversed(found)
+    ]
+
+
+AUDIT_READ_LIMIT = 10_000

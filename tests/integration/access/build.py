@@ -21,7 +21,9 @@ from services.feedback.handlers import Links, on_contact_received, on_work_resol
 from services.feedback.scheduler import fire_due
 from services.feedback.state import Feedback
 from services.intake.app import create_app as create_intake
-from services.intake.handlers.conversation import on_timeline_event
+from services.intake.handlers.common import Tx as IntakeTx
+from services.intake.handlers.events import dispatch as intake_dispatch
+from services.intake.handlers.events import dispatch_table as intake_events
 from services.knowledge.app import create_app as create_knowledge
 from services.knowledge.config import KnowledgeSettings
 from services.sla.app import create_app as create_sla
@@ -168,7 +170,9 @@ async def _make_intake_objects(world: World) -> None:
         accepted_at=utcnow(), team="matrix", via="offer",
     )  # fmt: skip
     async with world.apps["intake"].state.pool.acquire() as conn, conn.transaction():
-        await on_timeline_event(conn, delivery_of(assigned, source="switchboard/routing", subject=contact_id))
+        timeline = intake_events()["intake.timeline"]
+        delivery = delivery_of(assigned, source="switchboard/routing", subject=contact_id)
+        await intake_dispatch(IntakeTx(conn=conn, now=utcnow()), timeline, delivery)
     reply = await intake.post(
         f"/v1/contacts/{contact_id}/replies", json={"text": "我们在查"}, headers=world.bearer("supervisor")
     )

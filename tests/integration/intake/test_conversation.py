@@ -487,7 +487,7 @@ async def test_canned_responses_are_kept_by_supervisors_searched_and_filled_in_f
         actions = [
             r["action"]
             for r in await conn.fetch(
-                "SELECT action FROM audit_log WHERE target = $1 ORDER BY audit_id",
+                "SELECT action FROM audit_trail WHERE target = $1 ORDER BY audit_id",
                 f"canned_response:{canned['canned_response_id']}",
             )
         ]
@@ -559,7 +559,7 @@ async def test_contact_content_and_old_audit_go_by_retention_each_with_a_destruc
     pool = intake.app.state.pool
     async with pool.acquire() as conn:
         await conn.execute(
-            "INSERT INTO audit_log (actor, action, target, detail, at)"
+            "INSERT INTO audit_trail (actor, action, target, detail, at)"
             " VALUES ('x', 'old', 't', '{}', now() - interval '7 years')"
         )
     chores = spec().chores(intake.app.state.runtime)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 async def audit_actions(intake: Intake, target: str) -> list[str]:
     async with intake.app.state.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT action FROM audit_log WHERE target = $1 ORDER BY audit_id", target)
+        rows = await conn.fetch("SELECT action FROM audit_trail WHERE target = $1 ORDER BY audit_id", target)
     return [r["action"] for r in rows]
 
 

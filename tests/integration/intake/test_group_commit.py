@@ -14,7 +14,7 @@ import pytest
 from services.intake.api.payloads import inbound_for
 from services.intake.domain.identity import Identity
 from services.intake.handlers.commit import GroupCommit, Item, QueueFull
-from services.intake.handlers.intake import Accepted, Deps
+from services.intake.handlers.intake import Accepted
 from shared.clock import utcnow
 from shared.events import INTAKE_CONTACTS
 from shared.telemetry import setup_telemetry, tracer
@@ -37,8 +37,8 @@ def web_item(intake: Intake, *, submission: str | None = None, key: str | None =
 
 def one_transaction(intake: Intake) -> GroupCommit:
     """A single flusher: every post queued while it starts shares its transaction."""
-    deps: Deps = intake.state.deps
-    return GroupCommit(deps, max_items=100, flushers=1)
+    state = intake.state
+    return GroupCommit(state.pool, state.accepting, max_items=100, flushers=1)
 
 
 async def transactions_of(intake: Intake, contact_ids: list[uuid.UUID]) -> int:
@@ -126,8 +126,10 @@ async def test_each_post_in_a_group_publishes_its_event_under_its_own_trace(inta
 async def test_a_flooding_adapter_is_refused_at_its_share_of_the_queue_and_the_others_still_get_in(
     intake: Intake,
 ) -> None:
-    deps: Deps = intake.state.deps
-    commits = GroupCommit(deps, max_items=5, flushers=1, max_waiting=40, max_waiting_per_adapter=10)
+    state = intake.state
+    commits = GroupCommit(
+        state.pool, state.accepting, max_items=5, flushers=1, max_waiting=40, max_waiting_per_adapter=10
+    )
     flood = [replace(web_item(intake), adapter="flood") for _ in range(30)]
     other = [replace(web_item(intake), adapter="quiet") for _ in range(5)]
 

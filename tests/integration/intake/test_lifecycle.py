@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.intake.handlers.intake import on_work_event
+from services.intake.handlers.common import Tx
+from services.intake.handlers.events import dispatch, dispatch_table
 from shared.clock import utcnow
 from shared.events import WorkClosedV1, decode, encode
 from shared.kafka import Delivery, Record
@@ -38,7 +39,7 @@ async def close_by_routing(intake: Intake, contact_id: str, *, ago: timedelta) -
         Record("routing.work", 0, 0, message.key, message.value, message.headers, 0), decode(message.value)
     )
     async with intake.app.state.pool.acquire() as conn, conn.transaction():
-        await on_work_event(conn, delivery)
+        await dispatch(Tx(conn=conn, now=utcnow()), dispatch_table()["intake"], delivery)
 
 
 async def test_a_message_to_a_closed_contact_within_the_reopen_window_reopens_it(intake: Intake) -> None:
@@ -143,7 +144,7 @@ async def test_an_agent_override_is_stored_audited_and_published(intake: Intake)
     assert contact["category"] == "complaint" and contact["classified_by"] == "agent:A-7"
     async with intake.app.state.pool.acquire() as conn:
         audit = await conn.fetchrow(
-            "SELECT actor, action FROM audit_log WHERE target = $1", f"contact:{accepted['contact_id']}"
+            "SELECT actor, action FROM audit_trail WHERE target = $1", f"contact:{accepted['contact_id']}"
         )
     assert audit is not None and (audit["actor"], audit["action"]) == ("A-7", "contact.reclassify")
     adapter = await intake.client.post(
