@@ -35,6 +35,10 @@ class Observer:
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         """Set once every partition is assigned and positioned at its end."""
+        self._consumer: AIOKafkaConsumer | None = None
+        self._next: dict[TopicPartition, int] = {}
+        """Per partition, the offset after the last record folded into the tally."""
+        self._progress = asyncio.Event()
 
     def stop(self) -> None:
         self._stop.set()
@@ -47,11 +51,14 @@ class Observer:
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)  # only what this run causes
             for tp in partitions:
-                await consumer.position(tp)
+                self._next[tp] = await consumer.position(tp)
+            self._consumer = consumer
             self.ready.set()
             while not self._stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200)
-                for messages in batch.values():
+                for tp, messages in batch.items():
+                    if messages:
+                        self._next[tp] = messages[-1].offset + 1
                     for message in messages:
                         try:
                             decoded = decode(message.value)
@@ -60,9 +67,26 @@ class Observer:
                             continue
                         if decoded.event is not None:
                             self.tally.apply(decoded.envelope, decoded.event)
+                self._progress.set()
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def catch_up(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the tally holds every record published before this call (the topics' ends as of now), so
+        a report made next counts everything that happened until then. False if that took over `timeout_s`."""
+        await self.ready.wait()
+        assert self._consumer is not None
+        ends = await self._consumer.end_offsets(list(self._next))
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while any(self._next[tp] < end for tp, end in ends.items()):
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return False
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return True
 
 
 def live_view(snap: Snapshot, *, elapsed_s: float, total_s: float, posted: int, errors: int) -> Group:

@@ -63,6 +63,8 @@ class DemoResult:
     started_at: datetime
     sign_ins: dict[str, str]
     """The demo's browser sign-ins (name → password)."""
+    observed_until: datetime
+    """The report counts every event published before this moment (the observer read the topics to their end)."""
 
 
 @dataclass
@@ -285,6 +287,9 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
             ),
             "queue figures",
         )
+        observed_until = datetime.now(UTC)
+        if not await observer.catch_up():
+            console.print("[yellow]the topics were not read to their end in 30 s: the report may miss events[/]")
         observer.stop()
         await observing
     finally:
@@ -325,7 +330,7 @@ async def run(stack: Stack, options: DemoOptions, console: Console) -> DemoResul
         },
     )
     report = write_report(snapshot, run_info, out)
-    return DemoResult(report, snapshot, posting_stats, agent_stats, started_at, sign_ins)
+    return DemoResult(report, snapshot, posting_stats, agent_stats, started_at, sign_ins, observed_until)
 
 
 async def _drive(
