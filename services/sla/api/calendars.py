@@ -28,6 +28,7 @@ from services.sla.handlers import replan_calendar
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
 from services.sla.repository.official import SOURCES, official_days, source_info
+from shared import audit
 from shared.auth import Principal, require_roles
 from shared.db import Conn
 from shared.errors import Problem
@@ -204,15 +205,14 @@ async def _store(
     if before is not None:
         detail["before"] = calendar_out(before).model_dump(mode="json")
     detail["after"] = calendar_out(calendar).model_dump(mode="json")
-    await admin_repo.audit(
+    await audit.record(
         conn,
         actor=who.subject,
         role=who.role,
         action=action,
-        entity="calendar",
-        entity_id=calendar.calendar_id,
+        target=admin_repo.audit_target("calendar", calendar.calendar_id),
         detail=detail,
-        now=now,
+        at=now,
     )
     return CalendarSaved(**calendar_out(calendar).model_dump(), replanned_clocks=replanned)
 
@@ -401,15 +401,14 @@ async def delete_calendar(
                 kind="calendar-in-use",
             )
         await admin_repo.delete_calendar(conn, calendar_id)
-        await admin_repo.audit(
+        await audit.record(
             conn,
             actor=who.subject,
             role=who.role,
             action="deleted",
-            entity="calendar",
-            entity_id=calendar_id,
+            target=admin_repo.audit_target("calendar", calendar_id),
             detail={"before": calendar_out(before).model_dump(mode="json")},
-            now=now,
+            at=now,
         )
     return Response(status_code=204)
 

@@ -25,6 +25,7 @@ from services.sla.domain.policy import (
 from services.sla.repository import admin as admin_repo
 from services.sla.repository.admin import PolicyRecord
 from services.sla.repository.codec import definition_json
+from shared import audit
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Category, Channel, Grade, PriorityClass
@@ -374,15 +375,14 @@ async def create_policy(
         await _check(conn, policy)
         override = await _check_grades(conn, policy, body.override_reason)
         await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
-        await admin_repo.audit(
+        await audit.record(
             conn,
             actor=who.subject,
             role=who.role,
             action="created",
-            entity="policy",
-            entity_id=str(policy.policy_id),
+            target=admin_repo.audit_target("policy", str(policy.policy_id)),
             detail={"version": 1, "after": _audit_view(policy), **override},
-            now=now,
+            at=now,
         )
     response.headers["Location"] = f"/v1/sla/policies/{policy.policy_id}"
     response.headers["ETag"] = f'"{policy.version}"'
@@ -407,20 +407,19 @@ async def update_policy(
         await _check(conn, policy)
         override = await _check_grades(conn, policy, body.override_reason)
         await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
-        await admin_repo.audit(
+        await audit.record(
             conn,
             actor=who.subject,
             role=who.role,
             action="updated",
-            entity="policy",
-            entity_id=str(policy_id),
+            target=admin_repo.audit_target("policy", str(policy_id)),
             detail={
                 "version": policy.version,
                 "before": _audit_view(before.policy),
                 "after": _audit_view(policy),
                 **override,
             },
-            now=now,
+            at=now,
         )
     response.headers["ETag"] = f'"{policy.version}"'
     return policy_out(PolicyRecord(policy, now, who.subject))
@@ -445,15 +444,14 @@ async def deactivate_policy(
         policy = replace(before.policy, active=False, version=before.policy.version + 1)
         override = await _check_grades(conn, policy, override_reason)
         await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
-        await admin_repo.audit(
+        await audit.record(
             conn,
             actor=who.subject,
             role=who.role,
             action="deactivated",
-            entity="policy",
-            entity_id=str(policy_id),
+            target=admin_repo.audit_target("policy", str(policy_id)),
             detail={"version": policy.version, **override},
-            now=now,
+            at=now,
         )
     return policy_out(PolicyRecord(policy, now, who.subject))
 
