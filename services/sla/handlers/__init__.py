@@ -1,9 +1,9 @@
-"""Consumed events → clock transitions (`events`), and how transitions are stored and announced (`changes`)."""
+"""Consumed events → clock transitions (`events`), how transitions are stored and announced (`changes`), the
+timer's firing (`timers`), calendars running out of data (`calendars`); every use case takes `SlaTx` first."""
 
 from services.sla.handlers.changes import (
     SOURCE,
-    Ctx,
-    Deps,
+    LockedContact,
     apply,
     event_of,
     message_of,
@@ -11,11 +11,12 @@ from services.sla.handlers.changes import (
     replan_calendar,
 )
 from services.sla.handlers.events import handler, on_contact_event, on_contact_received
+from services.sla.handlers.tx import SlaTx
 
 __all__ = [
     "SOURCE",
-    "Ctx",
-    "Deps",
+    "LockedContact",
+    "SlaTx",
     "apply",
     "event_of",
     "handler",

@@ -309,8 +309,10 @@ class AdminCache:
             return self._calendars, self._policies
         key = frozenset((row["kind"], row["id"], row["version"]) for row in await conn.fetch(VERSIONS))
         if key != self._key:
-            self._calendars = await calendars_by_id(conn)
-            self._policies = await active_policies(conn)
-            self._key = key
+            calendars = await calendars_by_id(conn)
+            policies = await active_policies(conn)
+            # All three at once: callers in other transactions (routes, the consumer) may load concurrently, and
+            # a key must never label older data than its own (a newer key than the data only means a re-read).
+            self._calendars, self._policies, self._key = calendars, policies, key
         self._checked = time.monotonic()
         return self._calendars, self._policies
