@@ -140,7 +140,7 @@ async def feed(
             async with pool.acquire() as conn, conn.transaction():
                 event = contact(CLOCK.now())
                 tx = SlaTx(conn, CLOCK.now(), admin=rules, live_channels=frozenset({"phone", "chat"}))
-                await on_contact_received(tx, event, Cause(event.TYPE, uuid.uuid4()))
+                await on_contact_received(tx, event, Cause(event.TYPE, uuid.uuid4()), event.received_at)
             sent += 1
         tick()
         await asyncio.sleep(max(0.0, (sent / rate) - (time.monotonic() - start)))

@@ -11,7 +11,7 @@ from services.sla.api import routers
 from services.sla.calendar_watch import CalendarWatch
 from services.sla.config import SlaSettings
 from services.sla.handlers import handler
-from services.sla.handlers.events import HANDLED
+from services.sla.handlers.events import DISPATCH
 from services.sla.repository.admin import AdminCache
 from services.sla.repository.timers import EVERYTHING, Ownership
 from services.sla.scheduler import Scheduler
@@ -37,7 +37,7 @@ def _consumers(sla: Sla) -> Sequence[ConsumerSpec]:
             topics,
             handler(sla.clock, admin=sla.admin, live_channels=sla.live_channels),
             batch=True,
-            accepts=HANDLED,
+            accepts=frozenset(DISPATCH),
         )
     ]
 

@@ -10,10 +10,11 @@ from services.sla.handlers.changes import (
     on_manual_milestone,
     replan_calendar,
 )
-from services.sla.handlers.events import handler, on_contact_event, on_contact_received
+from services.sla.handlers.events import DISPATCH, handler, on_contact_received
 from services.sla.handlers.tx import SlaTx
 
 __all__ = [
+    "DISPATCH",
     "SOURCE",
     "LockedContact",
     "SlaTx",
@@ -21,7 +22,6 @@ __all__ = [
     "event_of",
     "handler",
     "message_of",
-    "on_contact_event",
     "on_contact_received",
     "on_manual_milestone",
     "replan_calendar",

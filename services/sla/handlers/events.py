@@ -1,8 +1,9 @@
-"""Consumed events → clock transitions, in the consumer's transaction (the inbox already claimed the event id).
+"""Consumed events → clock transitions, in the consumer's transaction (the inbox already claimed the event id):
+one use case per event type, in one table (`DISPATCH`); the consumer skips every other type.
 
-Every handler locks the contact's row first, so the handlers of one contact run one at a time even when its
-events come from different topics. Events that overtake the contact's `contact.received` (they travel on other
-topics) are stashed and replayed, in order, right after it.
+Every use case locks the contact's row first, so the events of one contact are applied one at a time even when
+they come from different topics. Events that overtake the contact's `contact.received` (they travel on other
+topics) are stashed and replayed, in order, right after it, each by its own use case.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from services.sla.domain import contact as contact_domain
 from services.sla.domain.policy import ClockSpec, resolve
@@ -40,13 +42,36 @@ from shared.events import (
 from shared.inbox import TransactionalHandler
 from shared.kafka import Delivery
 
-# --- one function per consumed event, applied to a locked, received contact ---------------------------------
+# --- one use case per consumed event type: the contact locked first, then its clocks moved --------------------
 
-Apply = Callable[[LockedContact, Event, datetime], Awaitable[None]]
+Dispatch = Callable[[SlaTx, Any, Cause, datetime], Awaitable[None]]
+"""A use case for one consumed event type: called with an event of that type, the cause its changes record (the
+envelope's type and id) and when it happened (`event_time`)."""
 
 
-async def on_message_added(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, ContactMessageAddedV1)
+async def received(tx: SlaTx, event: Event, cause: Cause, at: datetime) -> LockedContact | None:
+    """The event's contact, locked, with its clocks; None when SLA has not seen its `contact.received` yet —
+    then the event waits, stashed, to be replayed right after it."""
+    contact_id: uuid.UUID = getattr(event, "contact_id")  # noqa: B009 — every applied event names its contact
+    contact = await contact_repo.lock_contact(tx.conn, contact_id, now=tx.now)
+    if contact.received_at is None:
+        await contact_repo.stash_event(
+            tx.conn,
+            contact_id,
+            event_id=cause.event_id or uuid.uuid4(),
+            type_=cause.kind,
+            data=event.model_dump(mode="json"),
+            at=at,
+            now=tx.now,
+        )
+        return None
+    return await locked_contact(tx, contact, cause)
+
+
+async def on_message_added(tx: SlaTx, event: ContactMessageAddedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     if event.from_customer:
         await apply(
             locked,
@@ -58,8 +83,10 @@ async def on_message_added(locked: LockedContact, event: Event, at: datetime) ->
         await reach_milestones(locked, "solution" if event.solution else "agent_reply", at)
 
 
-async def on_reclassified(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, ContactReclassifiedV1)
+async def on_reclassified(tx: SlaTx, event: ContactReclassifiedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     locked.contact = replace(
         locked.contact,
         category=event.category,
@@ -67,7 +94,7 @@ async def on_reclassified(locked: LockedContact, event: Event, at: datetime) -> 
         emergency=event.emergency,
         incident_level=event.incident_level,
     )
-    await contact_repo.save_contact(locked.tx.conn, locked.contact, now=locked.tx.now)
+    await contact_repo.save_contact(tx.conn, locked.contact, now=tx.now)
     specs = resolve(locked.policies, locked.contact.keys)
     # Clocks keep the version they run under unless their terms really change.
     specs = {
@@ -97,20 +124,26 @@ def _same_terms(a: ClockSpec, b: ClockSpec) -> bool:
     return replace(a, policy_version=b.policy_version) == b
 
 
-async def on_assigned(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, WorkAssignedV1)
+async def on_assigned(tx: SlaTx, event: WorkAssignedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     locked.contact = replace(locked.contact, agent_id=event.agent_id)
-    await contact_repo.save_contact(locked.tx.conn, locked.contact, now=locked.tx.now)
+    await contact_repo.save_contact(tx.conn, locked.contact, now=tx.now)
     await reach_milestones(locked, "assigned", at)
 
 
-async def on_solution_recorded(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, WorkSolutionRecordedV1)
+async def on_solution_recorded(tx: SlaTx, event: WorkSolutionRecordedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     await reach_milestones(locked, "solution", at)
 
 
-async def on_pending(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, WorkPendingV1)
+async def on_pending(tx: SlaTx, event: WorkPendingV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     if event.pending_on == "customer":
         await apply(
             locked,
@@ -120,72 +153,58 @@ async def on_pending(locked: LockedContact, event: Event, at: datetime) -> None:
         )
 
 
-async def on_resumed(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, WorkResumedV1)
+async def on_resumed(tx: SlaTx, event: WorkResumedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     await apply(
         locked, contact_domain.resume_all(locked.clocks.values(), at, locked.calendars, reason="work resumed")
     )
 
 
-async def on_resolved(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, WorkResolvedV1)
+async def on_resolved(tx: SlaTx, event: WorkResolvedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     await reach_milestones(locked, "resolved", at)
     if event.customer_notified:
         await reach_milestones(locked, "fed_back", at)
 
 
-async def on_delivery(locked: LockedContact, event: Event, at: datetime) -> None:
+async def on_delivery(tx: SlaTx, event: OutboundDeliveryReportedV1, cause: Cause, at: datetime) -> None:
     """The end notice reached the customer: the result is fed back (complaint resolution, RULES.md)."""
-    assert isinstance(event, OutboundDeliveryReportedV1)
-    if event.kind == "end_notice" and event.status in ("delivered", "read"):
+    if not (event.contact_id and event.kind == "end_notice" and event.status in ("delivered", "read")):
+        return  # other deliveries move no clock (nor wait for the contact)
+    locked = await received(tx, event, cause, at)
+    if locked is not None:
         await reach_milestones(locked, "fed_back", at)
 
 
-async def on_reopened(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, WorkReopenedV1)
+async def on_reopened(tx: SlaTx, event: WorkReopenedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     await apply(locked, contact_domain.reopen_all(locked.clocks.values(), at, locked.calendars))
 
 
-async def on_abandoned(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, WorkAbandonedV1)
+async def on_abandoned(tx: SlaTx, event: WorkAbandonedV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     await apply(
         locked, contact_domain.cancel_all(locked.clocks.values(), at, locked.calendars, reason="abandoned")
     )
 
 
-async def on_followup_required(locked: LockedContact, event: Event, at: datetime) -> None:
-    assert isinstance(event, FeedbackFollowupRequiredV1)
+async def on_followup_required(tx: SlaTx, event: FeedbackFollowupRequiredV1, cause: Cause, at: datetime) -> None:
+    locked = await received(tx, event, cause, at)
+    if locked is None:
+        return
     await start_triggered(locked, "followup", at)
 
 
-APPLY: Mapping[type[Event], Apply] = {
-    ContactMessageAddedV1: on_message_added,
-    ContactReclassifiedV1: on_reclassified,
-    WorkAssignedV1: on_assigned,
-    WorkSolutionRecordedV1: on_solution_recorded,
-    WorkPendingV1: on_pending,
-    WorkResumedV1: on_resumed,
-    WorkResolvedV1: on_resolved,
-    WorkReopenedV1: on_reopened,
-    WorkAbandonedV1: on_abandoned,
-    OutboundDeliveryReportedV1: on_delivery,
-    FeedbackFollowupRequiredV1: on_followup_required,
-}
-
-
-def event_time(event: Event, fallback: datetime) -> datetime:
-    """When the event happened, by its own stamp where it carries one (else the envelope's)."""
-    for name in ("accepted_at", "resolved_at", "received_at", "at"):
-        value = getattr(event, name, None)
-        if isinstance(value, datetime):
-            return value
-    return fallback
-
-
-# --- entry points -------------------------------------------------------------------------------------------
-
-
-async def on_contact_received(tx: SlaTx, event: ContactReceivedV1, cause: Cause) -> None:
+async def on_contact_received(tx: SlaTx, event: ContactReceivedV1, cause: Cause, at: datetime) -> None:
+    """The contact's clocks start; the events that overtook it are replayed, in order, by their own use cases."""
     contact = await contact_repo.lock_contact(tx.conn, event.contact_id, now=tx.now)
     if contact.received_at is not None:
         return  # the same contact announced twice: its clocks already run
@@ -208,47 +227,49 @@ async def on_contact_received(tx: SlaTx, event: ContactReceivedV1, cause: Cause)
     await start_triggered(locked, "received", event.received_at)
     for early in await contact_repo.take_early_events(tx.conn, contact.contact_id):
         replayed = REGISTRY[early.type].model_validate(early.data)
-        locked.cause = Cause(early.type, early.event_id)
-        await APPLY[type(replayed)](locked, replayed, early.at)
+        await DISPATCH[type(replayed)](tx, replayed, Cause(early.type, early.event_id), early.at)
 
 
-async def on_contact_event(tx: SlaTx, event: Event, cause: Cause, at: datetime) -> None:
-    contact_id: uuid.UUID = getattr(event, "contact_id")  # noqa: B009 — every applied event names its contact
-    contact = await contact_repo.lock_contact(tx.conn, contact_id, now=tx.now)
-    if contact.received_at is None:
-        await contact_repo.stash_event(
-            tx.conn,
-            contact_id,
-            event_id=cause.event_id or uuid.uuid4(),
-            type_=cause.kind,
-            data=event.model_dump(mode="json"),
-            at=at,
-            now=tx.now,
-        )
-        return
-    locked = await locked_contact(tx, contact, cause)
-    await APPLY[type(event)](locked, event, at)
+DISPATCH: Mapping[type[Event], Dispatch] = {
+    ContactReceivedV1: on_contact_received,
+    ContactMessageAddedV1: on_message_added,
+    ContactReclassifiedV1: on_reclassified,
+    WorkAssignedV1: on_assigned,
+    WorkSolutionRecordedV1: on_solution_recorded,
+    WorkPendingV1: on_pending,
+    WorkResumedV1: on_resumed,
+    WorkResolvedV1: on_resolved,
+    WorkReopenedV1: on_reopened,
+    WorkAbandonedV1: on_abandoned,
+    OutboundDeliveryReportedV1: on_delivery,
+    FeedbackFollowupRequiredV1: on_followup_required,
+}
+"""Which use case handles which consumed event type; the consumer skips every other type before the inbox
+(`accepts`)."""
 
 
-HANDLED: frozenset[type[Event]] = frozenset({ContactReceivedV1, *APPLY})
-"""Every type `handler` acts on; the consumer skips the rest before the inbox."""
+def event_time(event: Event, fallback: datetime) -> datetime:
+    """When the event happened, by its own stamp where it carries one (else the envelope's)."""
+    for name in ("accepted_at", "resolved_at", "received_at", "at"):
+        value = getattr(event, name, None)
+        if isinstance(value, datetime):
+            return value
+    return fallback
+
+
+# --- the consumer's entry ----------------------------------------------------------------------------------
 
 
 def handler(clock: WallClock, *, admin: AdminCache, live_channels: frozenset[str]) -> TransactionalHandler:
-    """The consumer's entry: the inbox opened the transaction; each event gets its context and its use case."""
+    """The inbox opened the transaction and claimed the event id; each event gets its context and its use case."""
 
     async def handle(conn: Conn, delivery: Delivery) -> None:
         event = delivery.decoded.event
+        use_case = None if event is None else DISPATCH.get(type(event))
+        if event is None or use_case is None:
+            return
         envelope = delivery.decoded.envelope
-        cause = Cause(envelope.type, envelope.id)
         tx = SlaTx(conn, clock.now(), admin=admin, live_channels=live_channels)
-        if isinstance(event, ContactReceivedV1):
-            await on_contact_received(tx, event, cause)
-        elif isinstance(event, OutboundDeliveryReportedV1) and not (
-            event.contact_id and event.kind == "end_notice" and event.status in ("delivered", "read")
-        ):
-            return  # other deliveries move no clock
-        elif event is not None and type(event) in APPLY:
-            await on_contact_event(tx, event, cause, event_time(event, envelope.time))
+        await use_case(tx, event, Cause(envelope.type, envelope.id), event_time(event, envelope.time))
 
     return handle
