@@ -38,7 +38,7 @@ from rich.table import Table
 from deploy.config import StackSettings
 from services.sla.app import MIGRATIONS
 from services.sla.domain.policy import ClockRule, Policy, Step, Target
-from services.sla.handlers import Deps, on_contact_received
+from services.sla.handlers import SlaTx, on_contact_received
 from services.sla.repository import admin as admin_repo
 from services.sla.repository.contacts import Cause
 from services.sla.scheduler import Scheduler
@@ -128,7 +128,9 @@ def contact(now: datetime) -> ContactReceivedV1:
     )
 
 
-async def feed(pool: asyncpg.Pool, deps: Deps, *, rate: float, seconds: float, tick: Callable[[], None]) -> int:
+async def feed(
+    pool: asyncpg.Pool, rules: admin_repo.AdminCache, *, rate: float, seconds: float, tick: Callable[[], None]
+) -> int:
     """Contacts through the real handler, `rate` per second, for `seconds`; returns how many."""
     sent = 0
     start = time.monotonic()
@@ -137,7 +139,8 @@ async def feed(pool: asyncpg.Pool, deps: Deps, *, rate: float, seconds: float, t
         while sent < due:
             async with pool.acquire() as conn, conn.transaction():
                 event = contact(CLOCK.now())
-                await on_contact_received(conn, deps, event, Cause(event.TYPE, uuid.uuid4()))
+                tx = SlaTx(conn, CLOCK.now(), admin=rules, live_channels=frozenset({"phone", "chat"}))
+                await on_contact_received(tx, event, Cause(event.TYPE, uuid.uuid4()), event.received_at)
             sent += 1
         tick()
         await asyncio.sleep(max(0.0, (sent / rate) - (time.monotonic() - start)))
@@ -198,7 +201,7 @@ async def run(args: argparse.Namespace, console: Console) -> tuple[list[Phase], 
     await producer.start()
     relay = OutboxRelay(pool, producer, dsn=dsn)
     relay_task = asyncio.create_task(relay.run())
-    deps = Deps(live_channels=frozenset({"phone", "chat"}), now=CLOCK.now)
+    rules = admin_repo.AdminCache()
     phases: list[Phase] = []
     process = psutil.Process()
     try:
@@ -240,7 +243,7 @@ async def run(args: argparse.Namespace, console: Console) -> tuple[list[Phase], 
                 start = time.monotonic()
                 phase.contacts = await feed(
                     pool,
-                    deps,
+                    rules,
                     rate=rate,
                     seconds=args.seconds,
                     tick=lambda: progress.update(task, completed=time.monotonic() - start),
@@ -261,7 +264,7 @@ async def run(args: argparse.Namespace, console: Console) -> tuple[list[Phase], 
 
         # Down and up: contacts keep arriving while no scheduler runs; then a new one catches up.
         phase = Phase(f"down {args.down:.0f} s, then restart")
-        phase.contacts = await feed(pool, deps, rate=args.idle_rate, seconds=args.down, tick=lambda: None)
+        phase.contacts = await feed(pool, rules, rate=args.idle_rate, seconds=args.down, tick=lambda: None)
         await asyncio.sleep(args.target * 2)
         scheduler = Scheduler(pool, CLOCK, dsn=dsn, horizon_s=args.horizon)
         t = time.monotonic()

@@ -26,6 +26,8 @@ class AuditEntry:
     detail: Mapping[str, Any] = field(default_factory=dict)
     role: str = ""
     """The actor's role when the service records it ("admin", "supervisor"…); empty when it does not."""
+    audit_id: int | None = None
+    """The entry's place in the trail, set when read (an API that shows it, SLA's); ignored when written."""
 
 
 INSERT = f"""
@@ -67,7 +69,7 @@ async def record_many(conn: Conn, entries: Iterable[AuditEntry]) -> None:
 
 
 SELECT = f"""
-SELECT at, actor, role, action, target, detail FROM {TABLE}
+SELECT audit_id, at, actor, role, action, target, detail FROM {TABLE}
 WHERE ($1::text IS NULL OR target = $1) AND ($2::text IS NULL OR target LIKE $2 || '%')
 ORDER BY audit_id DESC LIMIT $3
 """  # noqa: S608 - a constant

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from services.sla.api import routers
 from services.sla.calendar_watch import CalendarWatch
 from services.sla.config import SlaSettings
-from services.sla.handlers import Deps, handler
-from services.sla.handlers.events import HANDLED
+from services.sla.handlers import handler
+from services.sla.handlers.events import DISPATCH
+from services.sla.repository.admin import AdminCache
 from services.sla.repository.timers import EVERYTHING, Ownership
 from services.sla.scheduler import Scheduler
 from services.sla.state import Sla
@@ -27,11 +28,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def _consumers(sla: Sla) -> Sequence[ConsumerSpec]:
     settings = sla.settings
-    deps = Deps(live_channels=frozenset(settings.sla_live_channels), now=sla.clock.now)
     topics = (settings.sla_contacts_topic, settings.sla_work_topic, settings.sla_feedback_topic)
     # A poll in one transaction: every effect is in the database, and the scheduler never waits on a clock
     # a handler holds (it skips locked rows), so holding a batch's contacts together cannot deadlock with it.
-    return [ConsumerSpec("sla", topics, handler(deps), batch=True, accepts=HANDLED)]
+    return [
+        ConsumerSpec(
+            "sla",
+            topics,
+            handler(sla.clock, admin=sla.admin, live_channels=sla.live_channels),
+            batch=True,
+            accepts=frozenset(DISPATCH),
+        )
+    ]
 
 
 def _ownership(runtime: Runtime[SlaSettings]) -> Callable[[], Ownership]:
@@ -83,6 +91,7 @@ def _state(runtime: Runtime[SlaSettings]) -> Sla:
         tasks=runtime.tasks,
         scheduler=scheduler,
         calendar_watch=watch,
+        admin=AdminCache(),
     )
 
 
@@ -99,7 +108,7 @@ def _notes(sla: Sla) -> dict[str, str]:
 
 def _retention(runtime: Runtime[SlaSettings]) -> Sequence[Chore]:
     """SLA keeps no contact content; its audit of policy and calendar changes goes after six years."""
-    return [audit_chore("audit_entry", runtime.settings.audit_retention_days)]
+    return [audit_chore("audit_trail", runtime.settings.audit_retention_days)]
 
 
 def spec() -> ServiceSpec[SlaSettings, Sla]:

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from services.sla.handlers.calendars import DataEnding, announce, data_endings
 from shared.clock import Clock
 from shared.faults import Backoff, describe, pause, transient
+from shared.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,10 @@ class CalendarWatch:
 
     async def check(self) -> list[DataEnding]:
         """One look: refresh the figures, log what ends soon, stage today's notices; returns those staged."""
-        now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
-            self.days_left, self.ending = await data_endings(conn, now=now, warn_days=self.warn_days)
-            staged = await announce(conn, self.ending, now=now)
+            tx = Tx(conn, self.clock.now())
+            self.days_left, self.ending = await data_endings(tx, warn_days=self.warn_days)
+            staged = await announce(tx, self.ending)
         for ending in self.ending:
             log.warning("%s", ending.text)
         return staged

@@ -2,13 +2,12 @@
 
 PostgreSQL holds every due moment (`sla_due`). The scheduler of the instance that owns a contact's partition
 keeps the owned instants of the next `horizon` in a heap and sleeps until the earliest; handlers wake it with a
-transactional NOTIFY when they plan a new one. `fire_due(now=…)` is the step: in one transaction it deletes
-the due rows at or before `now`, records each in `sla_fired` (primary key: contact, clock, alert), updates the
-clocks and their history, and stages the `sla.*` events in the outbox. A crash before the commit leaves the
-due rows in place and nothing published; after it, the fired rows exist and the due rows are gone. Either way
-each (contact, clock, alert) is announced once. On start the scheduler fires whatever fell due while it was
-down, then reloads its horizon. While the database is away it waits and tries again; when its LISTEN connection
-opens again (notices were missed meanwhile) it reloads its horizon from the table.
+transactional NOTIFY when they plan a new one. `fire_due(now=…)` is the step: it opens one transaction per batch
+and runs the use case (`handlers.timers.fire_due`) that deletes the due rows at or before `now`, records each in
+`sla_fired` (primary key: contact, clock, alert), updates the clocks and their history, and stages the `sla.*`
+events in the outbox; each (contact, clock, alert) is announced once. On start the scheduler fires whatever fell
+due while it was down, then reloads its horizon. While the database is away it waits and tries again; when its
+LISTEN connection opens again (notices were missed meanwhile) it reloads its horizon from the table.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,24 +23,18 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.sla.domain import clock as clocks_domain
-from services.sla.domain.clock import Alert, Clock, Transition, calendar_of
-from services.sla.handlers import event_of, message_of
+from services.sla.handlers.timers import fire_due
+from services.sla.handlers.tx import SlaTx
 from services.sla.repository import admin as admin_repo
-from services.sla.repository import clocks as clock_repo
 from services.sla.repository import timers
-from services.sla.repository.contacts import Cause
-from services.sla.repository.timers import EVERYTHING, Firing, Ownership
+from services.sla.repository.timers import EVERYTHING, Ownership
 from shared.clock import Clock as WallClock
 from shared.db import Conn, Listener
-from shared.events import OutgoingMessage
 from shared.faults import Backoff, describe, pause, unavailable
-from shared.outbox import enqueue_many
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "sla_due"
-TIMER = Cause("timer")
 
 
 @dataclass
@@ -124,34 +116,11 @@ class Scheduler:
     async def _fire_batch(self, now: datetime, until: datetime, *, ahead: bool) -> tuple[int, int]:
         ownership = self.ownership()
         async with self.pool.acquire() as conn, conn.transaction():
-            claimed, clocks = await timers.claim_due(conn, now=until, ownership=ownership, limit=self.batch_size)
+            tx = SlaTx(conn, now, admin=self._admin, live_channels=frozenset())  # firing reaches no milestone
+            fired = await fire_due(tx, until=until, ownership=ownership, limit=self.batch_size)
+            claimed, announced = fired.claimed, fired.announced
             if not claimed:
                 return 0, 0
-            firings = [Firing(due, uuid.uuid4(), max(now, due.due_at)) for due in claimed]
-            new = await timers.record_fired(conn, firings)
-            calendars, _ = await self._admin.load(conn)
-            changed: dict[tuple[uuid.UUID, str], Clock] = {}
-            messages: list[OutgoingMessage] = []
-            transitions: list[tuple[uuid.UUID, Transition]] = []
-            for firing in firings:
-                due, at = firing.due, firing.fired_at
-                if (due.contact_id, due.clock, due.alert) not in new:
-                    continue  # fired before (a due row re-planned for an alert that had gone out)
-                key = (due.contact_id, due.clock)
-                clock = changed.get(key) or clocks[key]
-                alert = Alert(due.alert, due.kind, due.level, due.target_role, 0.0)  # type: ignore[arg-type]
-                change = clocks_domain.fire(clock, alert, at, calendar_of(clock.spec, calendars), due=due.due_at)
-                if change is None:
-                    continue
-                changed[key] = change.clock
-                transitions.append((due.contact_id, change.transition))
-                messages.append(
-                    message_of(event_of(change, breach_at=due.breach_at), now=at, event_id=firing.event_id)
-                )
-            await timers.save_fired_clocks(conn, list(changed.values()), now=now)
-            await clock_repo.insert_transition_rows(conn, transitions, cause=TIMER, now=now)
-            await enqueue_many(conn, messages, now=now)
-            announced = len(messages)
             if self.hold_before_commit_s:
                 log.warning(
                     "firing %d due moment(s); holding the commit %.1fs", announced, self.hold_before_commit_s

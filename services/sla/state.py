@@ -9,6 +9,7 @@ import asyncpg
 
 from services.sla.calendar_watch import CalendarWatch
 from services.sla.config import SlaSettings
+from services.sla.repository.admin import AdminCache
 from services.sla.scheduler import Scheduler
 from shared.clock import Clock
 from shared.kafka import Producer
@@ -24,3 +25,9 @@ class Sla:
     tasks: BackgroundTasks
     scheduler: Scheduler
     calendar_watch: CalendarWatch
+    admin: AdminCache
+    """Calendars and active policies, parsed once per version, for the consumer and the routes."""
+
+    @property
+    def live_channels(self) -> frozenset[str]:
+        return frozenset(self.settings.sla_live_channels)

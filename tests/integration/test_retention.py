@@ -124,8 +124,8 @@ async def test_feedback_forgets_where_invitations_went_and_sla_and_knowledge_the
                 expected = {"survey recipients": 1, "contact addresses": 1, "audit records": 1}
             elif name == "sla":
                 await pool.execute(
-                    "INSERT INTO audit_entry (at, actor, role, action, entity, entity_id)"
-                    " VALUES ($1, 'a', 'admin', 'x', 'policy', 'p')",
+                    "INSERT INTO audit_trail (at, actor, role, action, target)"
+                    " VALUES ($1, 'a', 'admin', 'x', 'policy:p')",
                     NOW - timedelta(days=2200),
                 )
                 expected = {"audit records": 1}

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from services.sla.api.common import SlaState
+from services.sla.api.common import SlaState, transaction
 from services.sla.repository import admin as admin_repo
 from shared.auth import Principal, require_roles
 from shared.openapi import example
@@ -47,6 +47,6 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Who changed which policy or calendar, when, and from what to what; newest first."""
-    async with state.pool.acquire() as conn:
-        entries = await admin_repo.list_audit(conn, entity=entity, entity_id=entity_id, limit=limit)
+    async with transaction(state) as tx:
+        entries = await admin_repo.list_audit(tx.conn, entity=entity, entity_id=entity_id, limit=limit)
     return [AuditOut.model_validate(e, from_attributes=True) for e in entries]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import MANAGERS, SlaState
+from services.sla.api.common import MANAGERS, SlaState, transaction
 from services.sla.domain.calendar import (
     Calendar,
     CalendarError,
@@ -24,10 +24,11 @@ from services.sla.domain.calendar import (
     working_time_between,
 )
 from services.sla.domain.policy import Target, target_seconds
-from services.sla.handlers import replan_calendar
+from services.sla.handlers import SlaTx, replan_calendar
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
 from services.sla.repository.official import SOURCES, official_days, source_info
+from shared import audit
 from shared.auth import Principal, require_roles
 from shared.db import Conn
 from shared.errors import Problem
@@ -196,23 +197,22 @@ async def _get(conn: Conn, calendar_id: str, *, for_update: bool = False) -> Cal
 
 
 async def _store(
-    conn: Conn, calendar: Calendar, before: Calendar | None, who: Principal, action: str, now: dt.datetime
+    tx: SlaTx, calendar: Calendar, before: Calendar | None, who: Principal, action: str
 ) -> CalendarSaved:
-    await admin_repo.save_calendar(conn, calendar, by=who.subject, now=now)
-    replanned = await replan_calendar(conn, calendar.calendar_id, now=now)
+    await admin_repo.save_calendar(tx.conn, calendar, by=who.subject, now=tx.now)
+    replanned = await replan_calendar(tx, calendar.calendar_id)
     detail: dict[str, Any] = {"version": calendar.version, "replanned_clocks": replanned}
     if before is not None:
         detail["before"] = calendar_out(before).model_dump(mode="json")
     detail["after"] = calendar_out(calendar).model_dump(mode="json")
-    await admin_repo.audit(
-        conn,
+    await audit.record(
+        tx.conn,
         actor=who.subject,
         role=who.role,
         action=action,
-        entity="calendar",
-        entity_id=calendar.calendar_id,
+        target=admin_repo.audit_target("calendar", calendar.calendar_id),
         detail=detail,
-        now=now,
+        at=tx.now,
     )
     return CalendarSaved(**calendar_out(calendar).model_dump(), replanned_clocks=replanned)
 
@@ -221,8 +221,8 @@ async def _store(
 async def list_calendars(
     state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> list[CalendarOut]:
-    async with state.pool.acquire() as conn:
-        return [calendar_out(c) for c in await admin_repo.list_calendars(conn)]
+    async with transaction(state) as tx:
+        return [calendar_out(c) for c in await admin_repo.list_calendars(tx.conn)]
 
 
 class SourceOut(BaseModel):
@@ -274,8 +274,8 @@ async def calendar_days(
         raise Problem(
             422, "Validation failed", "`to` must be on or after `from`, at most 800 days later", kind="validation"
         )
-    async with state.pool.acquire() as conn:
-        calendar = await _get(conn, calendar_id)
+    async with transaction(state) as tx:
+        calendar = await _get(tx.conn, calendar_id)
     until = calendar.data_until
     listed = {n.day for n in (*calendar.holidays, *calendar.workdays)}
     official = (
@@ -302,8 +302,8 @@ async def calendar_days(
 async def get_calendar(
     calendar_id: str, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> CalendarOut:
-    async with state.pool.acquire() as conn:
-        return calendar_out(await _get(conn, calendar_id))
+    async with transaction(state) as tx:
+        return calendar_out(await _get(tx.conn, calendar_id))
 
 
 @router.put("/calendars/{calendar_id}", response_model=CalendarSaved)
@@ -315,11 +315,10 @@ async def put_calendar(
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> CalendarSaved:
     """Create or replace a calendar; running clocks on it are re-planned in the same transaction."""
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        before = await admin_repo.get_calendar(conn, calendar_id, for_update=True)
+    async with transaction(state) as tx:
+        before = await admin_repo.get_calendar(tx.conn, calendar_id, for_update=True)
         calendar = to_calendar(calendar_id, body, version=1 if before is None else before.version + 1)
-        saved = await _store(conn, calendar, before, who, "created" if before is None else "updated", now)
+        saved = await _store(tx, calendar, before, who, "created" if before is None else "updated")
     if before is None:
         response.status_code = 201
     return saved
@@ -342,9 +341,8 @@ async def put_day(
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> CalendarSaved:
     """Mark one date a holiday or a make-up working day (replacing what it was)."""
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        before = await _get(conn, calendar_id, for_update=True)
+    async with transaction(state) as tx:
+        before = await _get(tx.conn, calendar_id, for_update=True)
         holidays = tuple(n for n in before.holidays if n.day != day)
         workdays = tuple(n for n in before.workdays if n.day != day)
         if body.kind == "holiday":
@@ -353,7 +351,7 @@ async def put_day(
             workdays = (*workdays, DayNote(day, body.name))
         calendar = replace(before, holidays=holidays, workdays=workdays, version=before.version + 1)
         _validated(calendar)
-        return await _store(conn, calendar, before, who, f"marked {day.isoformat()} a {body.kind}", now)
+        return await _store(tx, calendar, before, who, f"marked {day.isoformat()} a {body.kind}")
 
 
 @router.delete("/calendars/{calendar_id}/days/{day}", response_model=CalendarSaved)
@@ -361,9 +359,8 @@ async def delete_day(
     calendar_id: str, day: dt.date, state: SlaState, who: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> CalendarSaved:
     """Make a date an ordinary day of its weekday again."""
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        before = await _get(conn, calendar_id, for_update=True)
+    async with transaction(state) as tx:
+        before = await _get(tx.conn, calendar_id, for_update=True)
         calendar = replace(
             before,
             holidays=tuple(n for n in before.holidays if n.day != day),
@@ -374,7 +371,7 @@ async def delete_day(
             raise Problem(
                 404, "Not found", f"{day.isoformat()} is not a listed day of {calendar_id!r}", kind="unknown-day"
             )
-        return await _store(conn, calendar, before, who, f"cleared {day.isoformat()}", now)
+        return await _store(tx, calendar, before, who, f"cleared {day.isoformat()}")
 
 
 def _validated(calendar: Calendar) -> None:
@@ -388,11 +385,10 @@ def _validated(calendar: Calendar) -> None:
 async def delete_calendar(
     calendar_id: str, state: SlaState, who: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> Response:
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        before = await _get(conn, calendar_id, for_update=True)
-        policies = await admin_repo.policies_using_calendar(conn, calendar_id)
-        clocks = await clock_repo.open_clocks_on_calendar(conn, calendar_id)
+    async with transaction(state) as tx:
+        before = await _get(tx.conn, calendar_id, for_update=True)
+        policies = await admin_repo.policies_using_calendar(tx.conn, calendar_id)
+        clocks = await clock_repo.open_clocks_on_calendar(tx.conn, calendar_id)
         if policies or clocks:
             raise Problem(
                 409,
@@ -400,16 +396,15 @@ async def delete_calendar(
                 f"calendar {calendar_id!r} is used by {policies} active polic(ies) and {clocks} open clock(s)",
                 kind="calendar-in-use",
             )
-        await admin_repo.delete_calendar(conn, calendar_id)
-        await admin_repo.audit(
-            conn,
+        await admin_repo.delete_calendar(tx.conn, calendar_id)
+        await audit.record(
+            tx.conn,
             actor=who.subject,
             role=who.role,
             action="deleted",
-            entity="calendar",
-            entity_id=calendar_id,
+            target=admin_repo.audit_target("calendar", calendar_id),
             detail={"before": calendar_out(before).model_dump(mode="json")},
-            now=now,
+            at=tx.now,
         )
     return Response(status_code=204)
 
@@ -454,8 +449,8 @@ async def add_on_calendar(
             f"at most {_MAX_AMOUNT[unit]:g} {unit} ({MAX_SPAN_DAYS} days)",
             kind="validation",
         )
-    async with state.pool.acquire() as conn:
-        calendar = await _get(conn, calendar_id)
+    async with transaction(state) as tx:
+        calendar = await _get(tx.conn, calendar_id)
     try:
         seconds = target_seconds(Target(amount, unit), calendar, start)
         due = (
@@ -494,8 +489,8 @@ async def between_on_calendar(
             f"`start` and `end` are at most {MAX_SPAN_DAYS} days apart",
             kind="validation",
         )
-    async with state.pool.acquire() as conn:
-        calendar = await _get(conn, calendar_id)
+    async with transaction(state) as tx:
+        calendar = await _get(tx.conn, calendar_id)
     try:
         working = working_time_between(calendar, start, end)
     except OverflowError as exc:

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import READERS, SlaState
+from services.sla.api.common import READERS, SlaState, transaction
 from services.sla.domain.clock import Clock, calendar_of, due_at, elapsed_at, paused_at
-from services.sla.handlers import Deps, on_manual_milestone
+from services.sla.handlers import on_manual_milestone
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
 from services.sla.repository import contacts as contact_repo
@@ -155,10 +155,9 @@ async def get_contact(
     contact_id: uuid.UUID, state: SlaState, who: Annotated[Principal, Depends(require_roles(*READERS))]
 ) -> ContactOut:
     """An agent reads the clocks of the contacts whose work they hold; supervisors, admins and ops every one."""
-    now = state.clock.now()
     # One snapshot, so a firing that commits while this reads cannot show an alert both due and fired.
-    async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        contact = await contact_repo.get_contact(conn, contact_id)
+    async with transaction(state, isolation="repeatable_read", readonly=True) as tx:
+        contact = await contact_repo.get_contact(tx.conn, contact_id)
         if contact is None:
             raise Problem(
                 404, "Not found", f"SLA has seen no event of contact {contact_id}", kind="unknown-contact"
@@ -167,12 +166,13 @@ async def get_contact(
             # 404 like a contact SLA has not heard of: a desktop asks right after accepting, before SLA has seen
             # the assignment, and shows nothing until it has.
             raise Problem(404, "Not found", f"contact {contact_id} is not in your work", kind="not-your-contact")
-        clocks = await clock_repo.get_clocks(conn, contact_id)
-        calendars = await admin_repo.calendars_by_id(conn)
-        due = await clock_repo.list_due(conn, contact_id)
-        fired = await timers.list_fired(conn, contact_id)
-        history = await clock_repo.list_transitions(conn, contact_id)
-        waiting = await contact_repo.count_early_events(conn, contact_id)
+        clocks = await clock_repo.get_clocks(tx.conn, contact_id)
+        calendars = await admin_repo.calendars_by_id(tx.conn)
+        due = await clock_repo.list_due(tx.conn, contact_id)
+        fired = await timers.list_fired(tx.conn, contact_id)
+        history = await clock_repo.list_transitions(tx.conn, contact_id)
+        waiting = await contact_repo.count_early_events(tx.conn, contact_id)
+    now = tx.now
 
     def clock_out(clock: Clock) -> ClockOut:
         calendar = calendar_of(clock.spec, calendars)
@@ -259,12 +259,11 @@ async def record_milestone(
 ) -> MilestoneOut:
     """Record a milestone no event carries (the regulator was notified, the incident review is done…)."""
     at = body.at or state.clock.now()
-    deps = Deps(live_channels=frozenset(), now=state.clock.now)
-    async with state.pool.acquire() as conn, conn.transaction():
-        contact = await contact_repo.get_contact(conn, contact_id)
+    async with transaction(state) as tx:
+        contact = await contact_repo.get_contact(tx.conn, contact_id)
         if contact is None or contact.received_at is None:
             raise Problem(404, "Not found", f"SLA has no clocks for contact {contact_id}", kind="unknown-contact")
-        stopped = await on_manual_milestone(conn, deps, contact_id, body.milestone, at=at, actor=who.subject)
+        stopped = await on_manual_milestone(tx, contact_id, body.milestone, at=at, actor=who.subject)
     if not stopped:
         raise Problem(
             409,

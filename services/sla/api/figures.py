@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from services.sla.api.common import MANAGERS, SlaState
+from services.sla.api.common import MANAGERS, SlaState, transaction
 from services.sla.domain.clock import calendar_of, elapsed_at
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import figures
@@ -128,8 +128,8 @@ async def attainment(
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise Problem(422, "Validation failed", f"unknown time zone {time_zone!r}", kind="validation") from exc
-    async with state.pool.acquire() as conn:
-        rows = await figures.attainment(conn, grouping=grouping, filters=filters, time_zone=time_zone)
+    async with transaction(state) as tx:
+        rows = await figures.attainment(tx.conn, grouping=grouping, filters=filters, time_zone=time_zone)
     return AttainmentReport(
         since=since,
         until=until,
@@ -200,20 +200,19 @@ async def at_risk(
     channel: Channel | None = None,
 ) -> list[AtRiskOut]:
     """Running clocks ordered by how soon they breach (with `include_breached`, overdue ones come first)."""
-    now = state.clock.now()
-    async with state.pool.acquire() as conn:
+    async with transaction(state) as tx:
         found = await figures.at_risk(
-            conn, limit=limit, include_breached=include_breached, clock=clock, grade=grade, channel=channel
+            tx.conn, limit=limit, include_breached=include_breached, clock=clock, grade=grade, channel=channel
         )
-        calendars = await admin_repo.calendars_by_id(conn)
+        calendars = await admin_repo.calendars_by_id(tx.conn)
     return [
         AtRiskOut(
             contact_id=r.clock.contact_id,
             clock=r.clock.clock,
             due_at=r.due_at,
-            remaining_s=(r.due_at - now).total_seconds(),
+            remaining_s=(r.due_at - tx.now).total_seconds(),
             elapsed_pct=round(
-                100 * elapsed_at(r.clock, calendar_of(r.clock.spec, calendars), now) / r.clock.target_s, 2
+                100 * elapsed_at(r.clock, calendar_of(r.clock.spec, calendars), tx.now) / r.clock.target_s, 2
             ),
             breached=r.clock.breached_at is not None,
             levels_fired=list(r.clock.fired),

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.sla.api.common import MANAGERS, SlaState
+from services.sla.api.common import MANAGERS, SlaState, transaction
 from services.sla.domain.grades import Looser, newly_looser
 from services.sla.domain.policy import (
     ClockRule,
@@ -25,6 +25,7 @@ from services.sla.domain.policy import (
 from services.sla.repository import admin as admin_repo
 from services.sla.repository.admin import PolicyRecord
 from services.sla.repository.codec import definition_json
+from shared import audit
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.events import Category, Channel, Grade, PriorityClass
@@ -268,8 +269,8 @@ async def list_policies(
     _who: Annotated[Principal, Depends(require_roles(*MANAGERS))],
     include_inactive: bool = False,
 ) -> list[PolicyOut]:
-    async with state.pool.acquire() as conn:
-        return [policy_out(r) for r in await admin_repo.list_policies(conn, include_inactive=include_inactive)]
+    async with transaction(state) as tx:
+        return [policy_out(r) for r in await admin_repo.list_policies(tx.conn, include_inactive=include_inactive)]
 
 
 class ResolvedClockOut(BaseModel):
@@ -313,8 +314,8 @@ async def resolve_policies(
     emergency: bool = False,
 ) -> list[ResolvedClockOut]:
     """The clocks a contact with these keys would run, each with the row and version it comes from."""
-    async with state.pool.acquire() as conn:
-        policies = await admin_repo.active_policies(conn)
+    async with transaction(state) as tx:
+        policies = await admin_repo.active_policies(tx.conn)
     specs = resolve(policies, ContactKeys(grade, priority_class, channel, category, emergency))
     return [
         ResolvedClockOut(
@@ -348,17 +349,17 @@ async def resolve_policies(
 async def get_policy(
     policy_id: uuid.UUID, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> PolicyOut:
-    async with state.pool.acquire() as conn:
-        return policy_out(await _get(conn, policy_id))
+    async with transaction(state) as tx:
+        return policy_out(await _get(tx.conn, policy_id))
 
 
 @router.get("/policies/{policy_id}/versions", response_model=list[PolicyOut])
 async def list_versions(
     policy_id: uuid.UUID, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> list[PolicyOut]:
-    async with state.pool.acquire() as conn:
-        await _get(conn, policy_id)
-        return [policy_out(r) for r in await admin_repo.policy_versions(conn, policy_id)]
+    async with transaction(state) as tx:
+        await _get(tx.conn, policy_id)
+        return [policy_out(r) for r in await admin_repo.policy_versions(tx.conn, policy_id)]
 
 
 @router.post("/policies", response_model=PolicyOut, status_code=201)
@@ -369,24 +370,22 @@ async def create_policy(
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> PolicyOut:
     policy = to_policy(body, policy_id=uuid.uuid4(), version=1)
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        await _check(conn, policy)
-        override = await _check_grades(conn, policy, body.override_reason)
-        await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
-        await admin_repo.audit(
-            conn,
+    async with transaction(state) as tx:
+        await _check(tx.conn, policy)
+        override = await _check_grades(tx.conn, policy, body.override_reason)
+        await admin_repo.save_policy(tx.conn, policy, by=who.subject, now=tx.now)
+        await audit.record(
+            tx.conn,
             actor=who.subject,
             role=who.role,
             action="created",
-            entity="policy",
-            entity_id=str(policy.policy_id),
+            target=admin_repo.audit_target("policy", str(policy.policy_id)),
             detail={"version": 1, "after": _audit_view(policy), **override},
-            now=now,
+            at=tx.now,
         )
     response.headers["Location"] = f"/v1/sla/policies/{policy.policy_id}"
     response.headers["ETag"] = f'"{policy.version}"'
-    return policy_out(PolicyRecord(policy, now, who.subject))
+    return policy_out(PolicyRecord(policy, tx.now, who.subject))
 
 
 @router.put("/policies/{policy_id}", response_model=PolicyOut)
@@ -399,31 +398,29 @@ async def update_policy(
     if_match: Annotated[str | None, Header()] = None,
 ) -> PolicyOut:
     """A new version; contacts already running keep the version they started under."""
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        before = await _get(conn, policy_id, for_update=True)
+    async with transaction(state) as tx:
+        before = await _get(tx.conn, policy_id, for_update=True)
         _check_version(if_match, before)
         policy = to_policy(body, policy_id=policy_id, version=before.policy.version + 1)
-        await _check(conn, policy)
-        override = await _check_grades(conn, policy, body.override_reason)
-        await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
-        await admin_repo.audit(
-            conn,
+        await _check(tx.conn, policy)
+        override = await _check_grades(tx.conn, policy, body.override_reason)
+        await admin_repo.save_policy(tx.conn, policy, by=who.subject, now=tx.now)
+        await audit.record(
+            tx.conn,
             actor=who.subject,
             role=who.role,
             action="updated",
-            entity="policy",
-            entity_id=str(policy_id),
+            target=admin_repo.audit_target("policy", str(policy_id)),
             detail={
                 "version": policy.version,
                 "before": _audit_view(before.policy),
                 "after": _audit_view(policy),
                 **override,
             },
-            now=now,
+            at=tx.now,
         )
     response.headers["ETag"] = f'"{policy.version}"'
-    return policy_out(PolicyRecord(policy, now, who.subject))
+    return policy_out(PolicyRecord(policy, tx.now, who.subject))
 
 
 @router.delete("/policies/{policy_id}", response_model=PolicyOut)
@@ -436,26 +433,24 @@ async def deactivate_policy(
 ) -> PolicyOut:
     """Deactivation is a new version with `active: false`; the history stays. Refused like a save when a higher
     grade would fall back to a looser row (C-5), unless `override_reason` is given (audited)."""
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        before = await _get(conn, policy_id, for_update=True)
+    async with transaction(state) as tx:
+        before = await _get(tx.conn, policy_id, for_update=True)
         _check_version(if_match, before)
         if not before.policy.active:
             return policy_out(before)
         policy = replace(before.policy, active=False, version=before.policy.version + 1)
-        override = await _check_grades(conn, policy, override_reason)
-        await admin_repo.save_policy(conn, policy, by=who.subject, now=now)
-        await admin_repo.audit(
-            conn,
+        override = await _check_grades(tx.conn, policy, override_reason)
+        await admin_repo.save_policy(tx.conn, policy, by=who.subject, now=tx.now)
+        await audit.record(
+            tx.conn,
             actor=who.subject,
             role=who.role,
             action="deactivated",
-            entity="policy",
-            entity_id=str(policy_id),
+            target=admin_repo.audit_target("policy", str(policy_id)),
             detail={"version": policy.version, **override},
-            now=now,
+            at=tx.now,
         )
-    return policy_out(PolicyRecord(policy, now, who.subject))
+    return policy_out(PolicyRecord(policy, tx.now, who.subject))
 
 
 def _audit_view(policy: Policy) -> dict[str, Any]:

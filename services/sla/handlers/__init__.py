@@ -1,26 +1,27 @@
-"""Consumed events → clock transitions (`events`), and how transitions are stored and announced (`changes`)."""
+"""Consumed events → clock transitions (`events`), how transitions are stored and announced (`changes`), the
+timer's firing (`timers`), calendars running out of data (`calendars`); every use case takes `SlaTx` first."""
 
 from services.sla.handlers.changes import (
     SOURCE,
-    Ctx,
-    Deps,
+    LockedContact,
     apply,
     event_of,
     message_of,
     on_manual_milestone,
     replan_calendar,
 )
-from services.sla.handlers.events import handler, on_contact_event, on_contact_received
+from services.sla.handlers.events import DISPATCH, handler, on_contact_received
+from services.sla.handlers.tx import SlaTx
 
 __all__ = [
+    "DISPATCH",
     "SOURCE",
-    "Ctx",
-    "Deps",
+    "LockedContact",
+    "SlaTx",
     "apply",
     "event_of",
     "handler",
     "message_of",
-    "on_contact_event",
     "on_contact_received",
     "on_manual_milestone",
     "replan_calendar",

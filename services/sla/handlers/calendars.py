@@ -13,6 +13,7 @@ from services.sla.repository import clocks as clock_repo
 from shared.db import Conn
 from shared.events import SlaCalendarDataEndingV1, encode
 from shared.outbox import enqueue_many
+from shared.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -43,26 +44,27 @@ async def calendars_in_use(conn: Conn) -> list[Calendar]:
     return [calendars[c] for c in sorted(used) if c in calendars]
 
 
-async def data_endings(conn: Conn, *, now: datetime, warn_days: int) -> tuple[dict[str, int], list[DataEnding]]:
+async def data_endings(tx: Tx, *, warn_days: int) -> tuple[dict[str, int], list[DataEnding]]:
     """Days of data left for every calendar in use that can run out, and those within `warn_days`."""
     left: dict[str, int] = {}
     ending: list[DataEnding] = []
-    for calendar in await calendars_in_use(conn):
-        days = days_left(calendar, now)
+    for calendar in await calendars_in_use(tx.conn):
+        days = days_left(calendar, tx.now)
         if days is None:
             continue
         left[calendar.calendar_id] = days
         if days <= warn_days:
             assert calendar.data_until is not None
             provisional = await clock_repo.running_due_after(
-                conn, calendar.calendar_id, calendar.data_until, time_zone=calendar.time_zone
+                tx.conn, calendar.calendar_id, calendar.data_until, time_zone=calendar.time_zone
             )
             ending.append(DataEnding(calendar.calendar_id, calendar.data_until, days, provisional))
     return left, ending
 
 
-async def announce(conn: Conn, endings: list[DataEnding], *, now: datetime) -> list[DataEnding]:
+async def announce(tx: Tx, endings: list[DataEnding]) -> list[DataEnding]:
     """Stage today's notice for each calendar not yet announced today (by any instance); returns those staged."""
+    conn, now = tx.conn, tx.now
     staged = [
         e
         for e in endings

@@ -5,8 +5,7 @@ recorded by people)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.sla.domain import contact as contact_domain
@@ -14,13 +13,13 @@ from services.sla.domain.calendar import Calendar
 from services.sla.domain.clock import Change, Clock, calendar_of, due_at, due_moments
 from services.sla.domain.contact import milestones_of
 from services.sla.domain.policy import Policy, Trigger, resolve
+from services.sla.handlers.tx import SlaTx
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import clocks as clock_repo
 from services.sla.repository import contacts as contact_repo
 from services.sla.repository.clocks import PlannedDue
 from services.sla.repository.contacts import Cause, Contact
 from services.sla.repository.timers import key_hash
-from shared.db import Conn
 from shared.events import (
     Event,
     OutgoingMessage,
@@ -37,29 +36,30 @@ from shared.events import (
     encode,
 )
 from shared.outbox import enqueue_many
+from shared.tx import Tx
 
 SOURCE = "switchboard/sla"
 
 
-@dataclass(frozen=True)
-class Deps:
-    live_channels: frozenset[str]
-    now: Callable[[], datetime]
-    admin: admin_repo.AdminCache = field(default_factory=admin_repo.AdminCache)
-
-
 @dataclass
-class Ctx:
-    """One contact, locked, with its clocks, while one event (or a replayed early event) is applied."""
+class LockedContact:
+    """One contact, locked in this transaction, with its clocks and the calendars and policies they run on, while
+    one event (or a replayed early event) is applied; applied changes update it."""
 
-    conn: Conn
-    deps: Deps
+    tx: SlaTx
     contact: Contact
     clocks: dict[str, Clock]
     calendars: dict[str, Calendar]
     policies: list[Policy]
     cause: Cause
-    now: datetime
+
+
+async def locked_contact(tx: SlaTx, contact: Contact, cause: Cause, *, clocks: bool = True) -> LockedContact:
+    """The contact the caller locked, with its clocks (locked now; none yet for a contact just received) and the
+    calendars and policies they run on."""
+    held = await clock_repo.lock_clocks(tx.conn, contact.contact_id) if clocks else {}
+    calendars, policies = await tx.admin.load(tx.conn)
+    return LockedContact(tx, contact, held, calendars, policies, cause)
 
 
 # --- events out ---------------------------------------------------------------------------------------------
@@ -120,54 +120,57 @@ def message_of(event: Event, *, now: datetime, event_id: uuid.UUID | None = None
 # --- applying changes ---------------------------------------------------------------------------------------
 
 
-async def apply(ctx: Ctx, changes: list[Change]) -> None:
+async def apply(locked: LockedContact, changes: list[Change]) -> None:
     """Persist transitions: clock rows, their history with its cause, their due moments, and the events."""
     if not changes:
         return
     final: dict[str, Clock] = {}
     for change in changes:
         final[change.clock.clock] = change.clock
-    contact_id = ctx.contact.contact_id
+    contact_id, tx = locked.contact.contact_id, locked.tx
     await clock_repo.save_clocks(
-        ctx.conn, list(final.values()), keys=ctx.contact.keys, calendars=ctx.calendars, now=ctx.now
+        tx.conn, list(final.values()), keys=locked.contact.keys, calendars=locked.calendars, now=tx.now
     )
     await clock_repo.insert_transitions(
-        ctx.conn, contact_id, [c.transition for c in changes], cause=ctx.cause, now=ctx.now
+        tx.conn, contact_id, [c.transition for c in changes], cause=locked.cause, now=tx.now
     )
     planned: list[PlannedDue] = []
     for clock in final.values():
-        calendar = calendar_of(clock.spec, ctx.calendars)
+        calendar = calendar_of(clock.spec, locked.calendars)
         breach = due_at(clock, calendar)
         planned.extend(
             PlannedDue(clock.clock, due, breach) for due in due_moments(clock, calendar) if breach is not None
         )
     hash_ = key_hash(contact_id)
-    await clock_repo.replace_due(ctx.conn, contact_id, list(final), planned, key_hash=hash_)
-    await enqueue_many(ctx.conn, [message_of(event_of(c), now=ctx.now) for c in changes], now=ctx.now)
+    await clock_repo.replace_due(tx.conn, contact_id, list(final), planned, key_hash=hash_)
+    await enqueue_many(tx.conn, [message_of(event_of(c), now=tx.now) for c in changes], now=tx.now)
     if planned:
-        await clock_repo.notify_due(ctx.conn, key_hash=hash_, instants=(p.due.at for p in planned))
-    ctx.clocks.update(final)
+        await clock_repo.notify_due(tx.conn, key_hash=hash_, instants=(p.due.at for p in planned))
+    locked.clocks.update(final)
 
 
-async def start_triggered(ctx: Ctx, trigger: Trigger, at: datetime) -> None:
-    specs = resolve(ctx.policies, ctx.contact.keys, trigger=trigger)
+async def start_triggered(locked: LockedContact, trigger: Trigger, at: datetime) -> None:
+    specs = resolve(locked.policies, locked.contact.keys, trigger=trigger)
     await apply(
-        ctx, contact_domain.start_clocks(ctx.contact.contact_id, specs.values(), ctx.clocks, at, ctx.calendars)
+        locked,
+        contact_domain.start_clocks(
+            locked.contact.contact_id, specs.values(), locked.clocks, at, locked.calendars
+        ),
     )
 
 
-async def reach_milestones(ctx: Ctx, kind: str, at: datetime) -> None:
-    milestones = milestones_of(kind, channel=ctx.contact.channel, live_channels=ctx.deps.live_channels)
-    await apply(ctx, contact_domain.reach(ctx.clocks.values(), milestones, at, ctx.calendars))
+async def reach_milestones(locked: LockedContact, kind: str, at: datetime) -> None:
+    milestones = milestones_of(kind, channel=locked.contact.channel, live_channels=locked.tx.live_channels)
+    await apply(locked, contact_domain.reach(locked.clocks.values(), milestones, at, locked.calendars))
 
 
-async def replan_calendar(conn: Conn, calendar_id: str, *, now: datetime) -> int:
+async def replan_calendar(tx: Tx, calendar_id: str) -> int:
     """A calendar changed (hours, holidays, make-up days): re-plan the due moments of the clocks running on it.
 
     Time already run stays as measured; only what is left is laid out on the new calendar.
     """
-    calendars = await admin_repo.calendars_by_id(conn)  # fresh: the caller just changed one
-    running = await clock_repo.lock_running_on_calendar(conn, calendar_id)
+    calendars = await admin_repo.calendars_by_id(tx.conn)  # fresh: the caller just changed one
+    running = await clock_repo.lock_running_on_calendar(tx.conn, calendar_id)
     for clock in running:
         calendar = calendar_of(clock.spec, calendars)
         breach = due_at(clock, calendar)
@@ -175,26 +178,23 @@ async def replan_calendar(conn: Conn, calendar_id: str, *, now: datetime) -> int
             PlannedDue(clock.clock, due, breach) for due in due_moments(clock, calendar) if breach is not None
         ]
         hash_ = key_hash(clock.contact_id)
-        await clock_repo.replace_due(conn, clock.contact_id, [clock.clock], planned, key_hash=hash_)
+        await clock_repo.replace_due(tx.conn, clock.contact_id, [clock.clock], planned, key_hash=hash_)
         if planned:
-            await clock_repo.notify_due(conn, key_hash=hash_, instants=(p.due.at for p in planned))
+            await clock_repo.notify_due(tx.conn, key_hash=hash_, instants=(p.due.at for p in planned))
     await clock_repo.set_due_at(
-        conn,
+        tx.conn,
         [(c.contact_id, c.clock, due_at(c, calendar_of(c.spec, calendars))) for c in running],
-        now=now,
+        now=tx.now,
     )
     return len(running)
 
 
 async def on_manual_milestone(
-    conn: Conn, deps: Deps, contact_id: uuid.UUID, milestone: str, *, at: datetime, actor: str
+    tx: SlaTx, contact_id: uuid.UUID, milestone: str, *, at: datetime, actor: str
 ) -> list[str]:
     """A milestone recorded by a person (e.g. `regulator_reported`); returns the clocks it stopped."""
-    now = deps.now()
-    contact = await contact_repo.lock_contact(conn, contact_id, now=now)
-    clocks = await clock_repo.lock_clocks(conn, contact_id)
-    calendars, policies = await deps.admin.load(conn)
-    ctx = Ctx(conn, deps, contact, clocks, calendars, policies, Cause(f"api:{actor}"), now)
-    changes = contact_domain.reach(clocks.values(), {milestone}, at, ctx.calendars)
-    await apply(ctx, changes)
+    contact = await contact_repo.lock_contact(tx.conn, contact_id, now=tx.now)
+    locked = await locked_contact(tx, contact, Cause(f"api:{actor}"))
+    changes = contact_domain.reach(locked.clocks.values(), {milestone}, at, locked.calendars)
+    await apply(locked, changes)
     return [c.clock.clock for c in changes]

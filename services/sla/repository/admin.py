@@ -11,6 +11,7 @@ from typing import Any
 from services.sla.domain.calendar import Calendar
 from services.sla.domain.policy import Policy
 from services.sla.repository.codec import calendar_from, definition_json, hours_json, notes_json, policy_from
+from shared import audit
 from shared.db import Conn
 
 # --- calendars ----------------------------------------------------------------------------------------------
@@ -239,26 +240,14 @@ async def active_policy_with_keys(
     return found
 
 
-# --- audit --------------------------------------------------------------------------------------------------
+# --- audit (written by `shared.audit.record`, target "policy:<id>" or "calendar:<id>") ----------------------
 
-INSERT_AUDIT = """
-INSERT INTO audit_entry (at, actor, role, action, entity, entity_id, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""
+ENTITIES = ("policy", "calendar")
+"""What SLA audits; the trail in its database also holds the access audit (keys, users), which is not SLA's."""
 
 
-async def audit(
-    conn: Conn,
-    *,
-    actor: str,
-    role: str,
-    action: str,
-    entity: str,
-    entity_id: str,
-    detail: dict[str, Any],
-    now: datetime,
-) -> None:
-    await conn.execute(INSERT_AUDIT, now, actor, role, action, entity, entity_id, detail)
+def audit_target(entity: str, entity_id: str) -> str:
+    return f"{entity}:{entity_id}"
 
 
 @dataclass(frozen=True)
@@ -273,17 +262,23 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-SELECT_AUDIT = """
-SELECT audit_id, at, actor, role, action, entity, entity_id, detail
-FROM audit_entry
-WHERE ($1::text IS NULL OR entity = $1) AND ($2::text IS NULL OR entity_id = $2)
-ORDER BY audit_id DESC
-LIMIT $3
-"""
+def _entry(e: audit.AuditEntry) -> AuditEntry:
+    entity, _, entity_id = e.target.partition(":")
+    assert e.audit_id is not None  # always set when read
+    return AuditEntry(e.audit_id, e.at, e.actor, e.role, e.action, entity, entity_id, dict(e.detail))
 
 
 async def list_audit(conn: Conn, *, entity: str | None, entity_id: str | None, limit: int) -> list[AuditEntry]:
-    return [AuditEntry(**dict(row)) for row in await conn.fetch(SELECT_AUDIT, entity, entity_id, limit)]
+    """Newest first, of one entity kind and/or one id. Without a kind, each of SLA's kinds is read and the
+    newest `limit` of them kept: the same answer as one filter over SLA's entries alone."""
+    found: list[audit.AuditEntry] = []
+    for kind in (entity,) if entity is not None else ENTITIES:
+        if entity_id is None:
+            found += await audit.entries(conn, target_prefix=f"{kind}:", limit=limit)
+        else:
+            found += await audit.entries(conn, target=audit_target(kind, entity_id), limit=limit)
+    found.sort(key=lambda e: e.audit_id or 0, reverse=True)
+    return [_entry(e) for e in found[:limit]]
 
 
 # --- what every event needs, parsed once -------------------------------------------------------------------
@@ -314,8 +309,10 @@ class AdminCache:
             return self._calendars, self._policies
         key = frozenset((row["kind"], row["id"], row["version"]) for row in await conn.fetch(VERSIONS))
         if key != self._key:
-            self._calendars = await calendars_by_id(conn)
-            self._policies = await active_policies(conn)
-            self._key = key
+            calendars = await calendars_by_id(conn)
+            policies = await active_policies(conn)
+            # All three at once: callers in other transactions (routes, the consumer) may load concurrently, and
+            # a key must never label older data than its own (a newer key than the data only means a re-read).
+            self._calendars, self._policies, self._key = calendars, policies, key
         self._checked = time.monotonic()
         return self._calendars, self._policies

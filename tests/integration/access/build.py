@@ -28,8 +28,8 @@ from services.knowledge.app import create_app as create_knowledge
 from services.knowledge.config import KnowledgeSettings
 from services.sla.app import create_app as create_sla
 from services.sla.config import SlaSettings
-from services.sla.handlers import Deps as SlaDeps
 from services.sla.handlers import handler as sla_handler
+from services.sla.repository.admin import AdminCache
 from services.web import repository as web_repo
 from services.web.app import MIGRATIONS as WEB_MIGRATIONS
 from services.web.app import create_app as create_web
@@ -225,7 +225,7 @@ async def _make_sla_objects(world: World, settings: SlaSettings) -> None:
     contact_id = uuid.UUID(world.ids["contact_id"])
     app = world.apps["sla"]
     handle = sla_handler(
-        SlaDeps(live_channels=frozenset(settings.sla_live_channels), now=app.state.runtime.clock.now)
+        app.state.runtime.clock, admin=AdminCache(), live_channels=frozenset(settings.sla_live_channels)
     )
     received = ContactReceivedV1(
         contact_id=contact_id,
