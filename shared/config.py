@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events import MAX_EVENT_BYTES
@@ -105,6 +105,14 @@ class ServiceSettings(BaseSettings):
     Kafka)."""
     consumer_fetch_max_wait_ms: int = 500
     """Longest the broker holds a fetch for `consumer_fetch_min_bytes`."""
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=1)
+    """How long a consumer group waits for a member's heartbeat before it hands the member's partitions to the
+    others: an instance that was killed (no goodbye to its group) holds its partitions this long, and one that
+    is stalled longer loses them. Kafka accepts it between the broker's `group.min.session.timeout.ms` and
+    `group.max.session.timeout.ms` (6 s and 30 min by default) and refuses the consumer otherwise."""
+    consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=1)
+    """How often a consumer tells its group it is alive; keep it at a third of `consumer_session_timeout_ms` or
+    less, so one lost heartbeat does not cost the partitions."""
     outbox_batch_size: int = 500
     """Outbox rows published per relay step."""
     outbox_idle_wait_s: float = 0.5
@@ -173,6 +181,15 @@ class ServiceSettings(BaseSettings):
         """Why this configuration must not serve (a service adds its own); checked before start-up, apart from
         pydantic's validation, whose errors would print the inputs, secrets included."""
         return []
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> ServiceSettings:
+        if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
+            raise ValueError(
+                f"consumer_heartbeat_interval_ms ({self.consumer_heartbeat_interval_ms}) must be shorter than "
+                f"consumer_session_timeout_ms ({self.consumer_session_timeout_ms}); a third of it or less"
+            )
+        return self
 
     @property
     def replication_factor(self) -> int:

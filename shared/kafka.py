@@ -321,6 +321,8 @@ class ConsumerLoop:
             max_poll_records=self.settings.consumer_max_records,
             fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
             max_partition_fetch_bytes=max(self.settings.max_event_bytes, 1024 * 1024),
             isolation_level="read_committed",
         )

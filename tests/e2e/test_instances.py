@@ -68,6 +68,12 @@ TUNING: dict[str, dict[str, str]] = {
     "knowledge": {"SWITCHBOARD_OVERDUE_CHECK_S": "1"},
 }
 """What both instances are given so the rules act within the run: short leases, an overdue watch every second."""
+SESSION: dict[str, str] = {
+    "SWITCHBOARD_CONSUMER_SESSION_TIMEOUT_MS": "6000",
+    "SWITCHBOARD_CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
+}
+"""Every consumer's group session at the broker's least (6 s; 10 s by default): how long a SIGKILLed instance's
+partitions wait for the survivor, which the takeover times measure."""
 
 
 @dataclass
@@ -125,6 +131,7 @@ def fleet() -> Iterator[Fleet]:
             env = {
                 **stack.service_env(instance.service),
                 **TUNING.get(instance.service, {}),
+                **SESSION,
                 "SWITCHBOARD_PORT": str(instance.port),
                 "SWITCHBOARD_INSTANCE_ID": instance.name,
             }

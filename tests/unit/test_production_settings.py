@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from deploy.config import MissingTarget, TargetSettings
 from deploy.kube import kafka_topics
@@ -23,7 +23,7 @@ from deploy.topics import Drift, TopicShape, drift, wanted_shapes
 from services.feedback.config import FeedbackSettings
 from shared.config import ServiceSettings
 from shared.events import Topic
-from shared.kafka import TokenFileProvider, client_options
+from shared.kafka import ConsumerLoop, TokenFileProvider, client_options
 
 
 def write_ca(directory: Path) -> Path:
@@ -165,3 +165,32 @@ def test_drift_names_each_difference_and_a_missing_topic_once() -> None:
         Drift("b.events", "topic", "present", "missing"),
     ]
     assert drift(wanted, {name: wanted[name] for name in wanted}) == []
+
+
+def test_a_heartbeat_not_shorter_than_the_session_is_refused_naming_both() -> None:
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings(consumer_session_timeout_ms=6_000, consumer_heartbeat_interval_ms=6_000)
+    message = str(refused.value)
+    assert "consumer_heartbeat_interval_ms (6000)" in message
+    assert "consumer_session_timeout_ms (6000)" in message
+
+
+async def test_every_consumer_keeps_the_session_and_heartbeat_it_was_given() -> None:
+    """A killed instance's partitions wait `consumer_session_timeout_ms` for another member: the setting must reach
+    the client (tests/e2e/test_instances.py runs with 6 s and measures the takeover)."""
+    settings = ServiceSettings(consumer_session_timeout_ms=6_000, consumer_heartbeat_interval_ms=1_000)
+
+    async def handler(delivery: object) -> None:
+        return None
+
+    loop = ConsumerLoop(
+        settings=settings, group="g", topics=["t"], handler=handler, producer=None,  # type: ignore[arg-type]
+        dlq_topic="dlq",
+    )  # fmt: skip
+    client = loop._client()
+    assert (client._session_timeout_ms, client._heartbeat_interval_ms) == (6_000, 1_000)
+    defaults = ConsumerLoop(
+        settings=ServiceSettings(), group="g", topics=["t"], handler=handler, producer=None,  # type: ignore[arg-type]
+        dlq_topic="dlq",
+    )._client()  # fmt: skip
+    assert (defaults._session_timeout_ms, defaults._heartbeat_interval_ms) == (10_000, 3_000)
