@@ -1,11 +1,12 @@
-"""What the knowledge routers share: role aliases, the runtime, engine and search-log look-ups, the actor's
-name, and how domain errors become problem+json."""
+"""What the knowledge routers share: role aliases, the running service's state (`KnowledgeState`), the engine
+it serves from, the actor's name, and how domain errors become problem+json."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from services.knowledge.domain.article import (
     ArticleNotFound,
@@ -16,11 +17,11 @@ from services.knowledge.domain.article import (
     NotAllowed,
     StaleVersion,
 )
-from services.knowledge.search import EngineHolder, SearchEngine
-from services.knowledge.searchlog import SearchLogBuffer
-from shared.app import Runtime
+from services.knowledge.search import SearchEngine
+from services.knowledge.state import Knowledge
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.service import service_state
 
 MAX_OFFSET = 100_000
 """Deepest page a list reads (further needs a narrower filter)."""
@@ -34,14 +35,15 @@ Searchers = Annotated[Principal, Depends(require_roles("agent", "supervisor", "a
 Admins = Annotated[Principal, Depends(require_roles("admin"))]
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def state_of(connection: HTTPConnection) -> Knowledge:
+    return service_state(connection.app, Knowledge)
 
 
-def engine_of(request: Request) -> SearchEngine:
-    holder: EngineHolder = runtime_of(request).extras["engine"]
-    engine = holder.get()
+KnowledgeState = Annotated[Knowledge, Depends(state_of)]
+
+
+def engine_of(state: Knowledge) -> SearchEngine:
+    engine = state.engines.get()
     if engine is None:
         raise Problem(503, "Index loading", "the search index is still loading; retry in a few seconds")
     return engine
@@ -65,8 +67,3 @@ def problem_from(exc: KnowledgeError) -> Problem:
     if isinstance(exc, InvalidArticle):
         return Problem(422, "Invalid article", str(exc), kind="invalid-article")
     return Problem(400, "Bad request", str(exc))
-
-
-def search_log_of(request: Request) -> SearchLogBuffer:
-    buffer: SearchLogBuffer = runtime_of(request).extras["search_log"]
-    return buffer
