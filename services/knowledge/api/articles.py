@@ -43,8 +43,8 @@ from services.knowledge.repository.articles import (
     list_versions,
     overdue_articles,
 )
-from services.knowledge.repository.audit import list_audit
 from services.knowledge.state import Knowledge
+from shared import audit
 from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import Problem
@@ -326,12 +326,15 @@ async def get_versions(article_id: uuid.UUID, principal: Staff, state: Knowledge
     async with state.pool.acquire() as conn:
         article = await _load(conn, article_id)
         versions = await list_versions(conn, article_id)
-        history = await list_audit(conn, target=str(article_id), limit=200)
+        history = await audit.entries(conn, target=str(article_id), limit=200)
     return {
         "article_id": article_id,
         "published_version": article.published_version,
         "versions": [VersionOut.of(v) for v in versions],
-        "history": history,
+        "history": [
+            {"actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail, "at": e.at}
+            for e in history
+        ],
     }
 
 

@@ -27,7 +27,6 @@ from services.knowledge.api.models import (
     Terms,
 )
 from services.knowledge.handlers import tuning
-from services.knowledge.repository.audit import audit
 from services.knowledge.repository.tuning import (
     list_product_terms,
     list_settings,
@@ -35,6 +34,7 @@ from services.knowledge.repository.tuning import (
 )
 from services.knowledge.search import SearchEngine, load_tuning
 from services.knowledge.state import Knowledge
+from shared import audit
 from shared.errors import Problem
 from shared.openapi import example
 
@@ -154,8 +154,9 @@ async def put_setting(name: str, body: SettingIn, principal: Admins, state: Know
 async def rebuild(principal: Admins, state: KnowledgeState) -> dict[str, Any]:
     """Rebuild the in-memory index from PostgreSQL (re-analysing what is stale) and swap it in when done."""
     async with state.pool.acquire() as conn:
-        await audit(conn, actor=actor(principal), action="index.rebuild", target="search", detail={},
-                    now=state.clock.now())  # fmt: skip
+        await audit.record(
+            conn, actor=actor(principal), action="index.rebuild", target="search", detail={}, at=state.clock.now()
+        )
     task = schedule_rebuild(state)
     return {"rebuilding": True, "task": task}
 

@@ -33,9 +33,9 @@ from services.knowledge.repository.articles import (
     insert_version,
     update_article,
 )
-from services.knowledge.repository.audit import audit
 from services.knowledge.repository.documents import retire_document
 from services.knowledge.search import SearchEngine
+from shared import audit
 from shared.db import Conn
 from shared.events import CHANNELS, ArticleArchivedV1, ArticlePublishedV1
 from shared.outbox import enqueue
@@ -71,8 +71,9 @@ async def create(
         raise DuplicateExternalId(f"an article with external_id {external_id!r} exists")
     await insert_article(conn, article)
     await insert_version(conn, version)
-    await audit(conn, actor=actor, action="article.create", target=str(article.article_id),
-                detail={"version": 1}, now=now)  # fmt: skip
+    await audit.record(
+        conn, actor=actor, action="article.create", target=str(article.article_id), detail={"version": 1}, at=now
+    )
     return article, version
 
 
@@ -102,8 +103,14 @@ async def revise(
     version = Version(article_id, edited.current_version, content, actor, now, note)
     await insert_version(conn, version)
     await update_article(conn, edited)
-    await audit(conn, actor=actor, action="article.edit", target=str(article_id),
-                detail={"version": edited.current_version, "fields": sorted(changes)}, now=now)  # fmt: skip
+    await audit.record(
+        conn,
+        actor=actor,
+        action="article.edit",
+        target=str(article_id),
+        detail={"version": edited.current_version, "fields": sorted(changes)},
+        at=now,
+    )
     return edited, version
 
 
@@ -136,9 +143,14 @@ async def step(
         archived_version = article.published_version or article.current_version
         await enqueue(conn, ArticleArchivedV1(article_id=article_id, version=archived_version),
                       source=SOURCE, subject=str(article_id), now=now)  # fmt: skip
-    await audit(conn, actor=actor, action=f"article.{action}", target=str(article_id),
-                detail={"version": changed.current_version, "from": article.status, "note": note},
-                now=now)  # fmt: skip
+    await audit.record(
+        conn,
+        actor=actor,
+        action=f"article.{action}",
+        target=str(article_id),
+        detail={"version": changed.current_version, "from": article.status, "note": note},
+        at=now,
+    )
     return changed, version
 
 
@@ -148,8 +160,9 @@ async def set_owner(
     article = await load(conn, article_id, for_update=True)
     changed = change_owner(article, role=role, owner=owner, now=now)
     await update_article(conn, changed)
-    await audit(conn, actor=actor, action="article.owner", target=str(article_id), detail={"owner": owner},
-                now=now)  # fmt: skip
+    await audit.record(
+        conn, actor=actor, action="article.owner", target=str(article_id), detail={"owner": owner}, at=now
+    )
     return changed
 
 
@@ -160,6 +173,12 @@ async def mark_reviewed(
     article = await load(conn, article_id, for_update=True)
     changed = set_review_by(article, role=role, review_by=review_by, now=now)
     await update_article(conn, changed)
-    await audit(conn, actor=actor, action="article.review", target=str(article_id),
-                detail={"review": str(review_by)}, now=now)  # fmt: skip
+    await audit.record(
+        conn,
+        actor=actor,
+        action="article.review",
+        target=str(article_id),
+        detail={"review": str(review_by)},
+        at=now,
+    )
     return changed

@@ -31,8 +31,8 @@ from services.knowledge.repository.articles import (
     insert_versions,
     update_article,
 )
-from services.knowledge.repository.audit import audit_many
 from services.knowledge.search import SearchEngine
+from shared.audit import AuditEntry, record_many
 from shared.db import Conn
 from shared.events import CHANNELS, ArticlePublishedV1
 from shared.outbox import enqueue
@@ -131,13 +131,18 @@ async def _store(conn: Conn, done: Imported, *, engine: SearchEngine, actor: str
     for version in done.live:
         await enqueue(conn, ArticlePublishedV1(article_id=version.article_id, version=version.version),
                       source=SOURCE, subject=str(version.article_id), now=now)  # fmt: skip
-    await audit_many(
+    await record_many(
         conn,
         [
-            (actor, "article.import", str(v.article_id), {"version": v.version, "published": v in done.live})
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="article.import",
+                target=str(v.article_id),
+                detail={"version": v.version, "published": v in done.live},
+            )
             for v in done.versions
         ],
-        now=now,
     )
 
 

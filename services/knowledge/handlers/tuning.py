@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from services.knowledge.repository.audit import audit
 from services.knowledge.repository.tuning import (
     Setting,
     Synonym,
@@ -18,6 +17,7 @@ from services.knowledge.repository.tuning import (
     update_setting,
 )
 from services.knowledge.search import SearchEngine
+from shared import audit
 from shared.db import Conn
 
 
@@ -26,8 +26,14 @@ async def add_synonym(
 ) -> Synonym:
     synonym = Synonym(uuid.uuid4(), terms, actor, now)
     await insert_synonym(conn, synonym)
-    await audit(conn, actor=actor, action="synonym.create", target=str(synonym.synonym_id),
-                detail={"terms": list(terms)}, now=now)  # fmt: skip
+    await audit.record(
+        conn,
+        actor=actor,
+        action="synonym.create",
+        target=str(synonym.synonym_id),
+        detail={"terms": list(terms)},
+        at=now,
+    )
     await engine.load_synonyms(conn)
     return synonym
 
@@ -38,7 +44,7 @@ async def remove_synonym(
     """False when there is no such group (nothing written)."""
     if not await delete_synonym(conn, synonym_id):
         return False
-    await audit(conn, actor=actor, action="synonym.delete", target=str(synonym_id), detail={}, now=now)
+    await audit.record(conn, actor=actor, action="synonym.delete", target=str(synonym_id), detail={}, at=now)
     await engine.load_synonyms(conn)
     return True
 
@@ -47,7 +53,7 @@ async def add_term(conn: Conn, term: str, *, actor: str, now: datetime) -> bool:
     """False when the term was already there (nothing written)."""
     added = await insert_product_term(conn, term=term, by=actor, now=now)
     if added:
-        await audit(conn, actor=actor, action="term.create", target=term, detail={}, now=now)
+        await audit.record(conn, actor=actor, action="term.create", target=term, detail={}, at=now)
     return added
 
 
@@ -55,7 +61,7 @@ async def remove_term(conn: Conn, term: str, *, actor: str, now: datetime) -> bo
     """False when there is no such term (nothing written)."""
     if not await delete_product_term(conn, term):
         return False
-    await audit(conn, actor=actor, action="term.delete", target=term, detail={}, now=now)
+    await audit.record(conn, actor=actor, action="term.delete", target=term, detail={}, at=now)
     return True
 
 
@@ -65,5 +71,7 @@ async def change_setting(
     """None when there is no such setting (nothing written)."""
     setting = await update_setting(conn, name=name, value=value, by=actor, now=now)
     if setting is not None:
-        await audit(conn, actor=actor, action="setting.update", target=name, detail={"value": value}, now=now)
+        await audit.record(
+            conn, actor=actor, action="setting.update", target=name, detail={"value": value}, at=now
+        )
     return setting
