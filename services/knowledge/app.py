@@ -4,7 +4,6 @@ watch that announces overdue articles."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -14,7 +13,7 @@ from fastapi import FastAPI
 
 from services.knowledge.api import articles, imports, search, tuning
 from services.knowledge.config import KnowledgeSettings
-from services.knowledge.handlers.suggestions import Deps, on_contact_event
+from services.knowledge.handlers.suggestions import on_contact_message_added, on_contact_received
 from services.knowledge.overdue import OverdueWatch
 from services.knowledge.search import EngineHolder, SearchEngine
 from services.knowledge.searchlog import SearchLogBuffer
@@ -22,10 +21,13 @@ from services.knowledge.state import Knowledge
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
-from shared.events import INTAKE_CONTACTS
+from shared.db import Conn
+from shared.events import INTAKE_CONTACTS, ContactMessageAddedV1, ContactReceivedV1
 from shared.faults import Backoff, describe, pause, transient
 from shared.housekeeping import Chore, audit_chore, delete_older_than
+from shared.kafka import Delivery
 from shared.metrics import CountOf
+from shared.tx import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -58,8 +60,19 @@ def _state(runtime: Runtime[KnowledgeSettings]) -> Knowledge:
 
 
 def consumers(knowledge: Knowledge) -> Sequence[ConsumerSpec]:
-    deps = Deps(engine=knowledge.engines.wait, now=knowledge.clock.now)
-    handle = functools.partial(on_contact_event, deps=deps)
+    engines, clock = knowledge.engines, knowledge.clock
+
+    async def handle(conn: Conn, delivery: Delivery) -> None:
+        event = delivery.decoded.event
+        if not isinstance(event, ContactReceivedV1 | ContactMessageAddedV1):
+            return
+        engine = await engines.wait()  # still loading at start-up: the suggestion waits for it
+        tx = Tx(conn=conn, now=clock.now())
+        if isinstance(event, ContactReceivedV1):
+            await on_contact_received(tx, event, engine)
+        else:
+            await on_contact_message_added(tx, event, engine)
+
     return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], handle, batch=True)]  # effects only in the database
 
 

@@ -16,9 +16,9 @@ from services.knowledge.api.common import (
     KnowledgeState,
     Reviewers,
     Staff,
-    actor,
+    actor_of,
     engine_of,
-    problem_from,
+    transaction,
 )
 from services.knowledge.api.models import (
     ArticleOut,
@@ -32,7 +32,6 @@ from services.knowledge.domain.article import (
     Action,
     Article,
     Content,
-    KnowledgeError,
     diff_versions,
 )
 from services.knowledge.handlers import articles as workflow
@@ -129,21 +128,11 @@ async def _out(conn: Conn, article: Article, now: datetime) -> ArticleOut:
 
 @router.post("/v1/articles", status_code=201)
 async def create_article(body: ArticleIn, principal: Authors, state: KnowledgeState) -> ArticleOut:
-    now = state.clock.now()
-    try:
-        async with state.pool.acquire() as conn, conn.transaction():
-            article, version = await workflow.create(
-                conn,
-                body.content(),
-                actor=actor(principal),
-                role=principal.role,
-                owner=body.owner,
-                external_id=body.external_id,
-                now=now,
-            )
-    except KnowledgeError as exc:
-        raise problem_from(exc) from exc
-    return ArticleOut.of(article, version, now)
+    async with transaction(state) as tx:
+        article, version = await workflow.create(
+            tx, body.content(), actor=actor_of(principal), owner=body.owner, external_id=body.external_id
+        )
+    return ArticleOut.of(article, version, tx.now)
 
 
 @router.get("/v1/articles", response_model=None, responses={200: {"model": ArticlePage}})
@@ -188,23 +177,12 @@ async def patch_article(
     article_id: uuid.UUID, body: ArticlePatch, principal: Authors, state: KnowledgeState
 ) -> ArticleOut:
     """Every edit is a new version; a published article stays live with its published version meanwhile."""
-    now = state.clock.now()
     changes = body.model_dump(exclude_unset=True, exclude={"base_version", "note"})
-    try:
-        async with state.pool.acquire() as conn, conn.transaction():
-            edited, version = await workflow.revise(
-                conn,
-                article_id,
-                changes,
-                base_version=body.base_version,
-                note=body.note,
-                actor=actor(principal),
-                role=principal.role,
-                now=now,
-            )
-    except KnowledgeError as exc:
-        raise problem_from(exc) from exc
-    return ArticleOut.of(edited, version, now)
+    async with transaction(state) as tx:
+        edited, version = await workflow.revise(
+            tx, article_id, changes, base_version=body.base_version, note=body.note, actor=actor_of(principal)
+        )
+    return ArticleOut.of(edited, version, tx.now)
 
 
 class StepIn(BaseModel):
@@ -217,19 +195,14 @@ async def _step(
     article_id: uuid.UUID, action: Action, principal: Principal, state: Knowledge, note: str
 ) -> ArticleOut:
     engine = engine_of(state) if action in ("publish", "archive") else None
-    now = state.clock.now()
-    async with state.pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                changed, version = await workflow.step(
-                    conn, article_id, action, engine=engine, note=note, actor=actor(principal),
-                    role=principal.role, now=now,
-                )  # fmt: skip
-        except KnowledgeError as exc:
-            raise problem_from(exc) from exc
-        if engine is not None:
+    async with transaction(state) as tx:
+        changed, version = await workflow.step(
+            tx, article_id, action, engine=engine, note=note, actor=actor_of(principal)
+        )
+    if engine is not None:
+        async with state.pool.acquire() as conn:
             await engine.refresh(conn)
-    return ArticleOut.of(changed, version, now)
+    return ArticleOut.of(changed, version, tx.now)
 
 
 @router.post("/v1/articles/{article_id}/submit")
@@ -287,20 +260,12 @@ class ReviewIn(BaseModel):
 async def _update(
     article_id: uuid.UUID, principal: Principal, state: Knowledge, what: str, value: Any
 ) -> ArticleOut:
-    now = state.clock.now()
-    try:
-        async with state.pool.acquire() as conn, conn.transaction():
-            if what == "owner":
-                changed = await workflow.set_owner(
-                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
-                )
-            else:
-                changed = await workflow.mark_reviewed(
-                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
-                )
-            return await _out(conn, changed, now)
-    except KnowledgeError as exc:
-        raise problem_from(exc) from exc
+    async with transaction(state) as tx:
+        if what == "owner":
+            changed = await workflow.set_owner(tx, article_id, value, actor=actor_of(principal))
+        else:
+            changed = await workflow.mark_reviewed(tx, article_id, value, actor=actor_of(principal))
+        return await _out(tx.conn, changed, tx.now)
 
 
 @router.put("/v1/articles/{article_id}/owner")

@@ -1,8 +1,11 @@
 """What the knowledge routers share: role aliases, the running service's state (`KnowledgeState`), the engine
-it serves from, the actor's name, and how domain errors become problem+json."""
+it serves from, a transaction with the clock (`Tx`), the caller as an actor, and domain errors turned into
+problem+json."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends
@@ -22,6 +25,7 @@ from services.knowledge.state import Knowledge
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.service import service_state
+from shared.tx import Actor, Tx
 
 MAX_OFFSET = 100_000
 """Deepest page a list reads (further needs a narrower filter)."""
@@ -49,8 +53,18 @@ def engine_of(state: Knowledge) -> SearchEngine:
     return engine
 
 
-def actor(principal: Principal) -> str:
-    return f"{principal.role}:{principal.subject}"
+def actor_of(principal: Principal) -> Actor:
+    return Actor(principal.role, principal.subject)
+
+
+@asynccontextmanager
+async def transaction(state: Knowledge) -> AsyncIterator[Tx]:
+    """One transaction per request, at one instant; domain errors roll it back and become 4xx problems."""
+    try:
+        async with state.pool.acquire() as conn, conn.transaction():
+            yield Tx(conn=conn, now=state.clock.now())
+    except KnowledgeError as exc:
+        raise problem_from(exc) from exc
 
 
 def problem_from(exc: KnowledgeError) -> Problem:

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from services.knowledge.api.common import Authors, KnowledgeState, actor, engine_of
+from services.knowledge.api.common import Authors, KnowledgeState, actor_of, engine_of, transaction
 from services.knowledge.api.models import IMPORT_BODY, ImportReport
 from services.knowledge.domain.importing import parse_json_lines, parse_markdown
 from services.knowledge.handlers.imports import import_items, screen
@@ -49,14 +49,12 @@ async def import_articles(principal: Authors, request: Request, state: Knowledge
     limit = state.settings.max_import_items
     if received > limit:
         raise Problem(413, "Payload too large", f"{received} items; at most {limit} per call")
-    now = state.clock.now()
     accepted, refused = screen(items, role=principal.role)
     errors.extend(refused)
-    async with state.pool.acquire() as conn:
-        async with conn.transaction():
-            done = await import_items(conn, accepted, engine=engine, actor=actor(principal), role=principal.role,
-                                      now=now)  # fmt: skip
-        if done.live:
+    async with transaction(state) as tx:
+        done = await import_items(tx, accepted, engine=engine, actor=actor_of(principal))
+    if done.live:
+        async with state.pool.acquire() as conn:
             await engine.refresh(conn)
     errors.extend(done.errors)
     if errors and not done.versions and not done.unchanged:

@@ -16,8 +16,9 @@ from services.knowledge.api.common import (
     KnowledgeState,
     Searchers,
     Staff,
-    actor,
+    actor_of,
     engine_of,
+    transaction,
 )
 from services.knowledge.api.models import (
     Gaps,
@@ -136,7 +137,7 @@ async def search(
         SearchRecord(
             search_id=search_id,
             source="lookup",
-            actor=actor(principal),
+            actor=actor_of(principal).label,
             query=q,
             query_key=query_key(engine.analyzer, q),
             language=lang,
@@ -216,9 +217,9 @@ async def _feedback(
         # With several workers the search may wait in another worker's buffer: give it one flush (holding no
         # connection meanwhile, and never long: an unknown id must not tie up the caller).
         await asyncio.sleep(min(buffer.interval_s * 2, OTHER_WORKER_WAIT_S))
-    async with state.pool.acquire() as conn, conn.transaction():
+    async with transaction(state) as tx:
         if results is None:
-            results = await search_results(conn, search_id)
+            results = await search_results(tx.conn, search_id)
         if results is None:
             raise Problem(404, "Not found", f"no search {search_id}")
         if article_id is not None and helpful is None and article_id not in results:
@@ -226,13 +227,13 @@ async def _feedback(
                 422, "Validation failed", "article_id: not among this search's results", kind="validation"
             )
         await record_feedback(
-            conn,
+            tx.conn,
             search_id=search_id,
             article_id=article_id,
             kind="click" if helpful is None else "vote",
             helpful=helpful,
-            actor=actor(principal),
-            now=state.clock.now(),
+            actor=actor_of(principal).label,
+            now=tx.now,
         )
 
 

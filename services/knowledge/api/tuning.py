@@ -14,8 +14,9 @@ from services.knowledge.api.common import (
     Admins,
     KnowledgeState,
     Staff,
-    actor,
+    actor_of,
     engine_of,
+    transaction,
 )
 from services.knowledge.api.models import (
     Rebuilding,
@@ -34,7 +35,6 @@ from services.knowledge.repository.tuning import (
 )
 from services.knowledge.search import SearchEngine, load_tuning
 from services.knowledge.state import Knowledge
-from shared import audit
 from shared.errors import Problem
 from shared.openapi import example
 
@@ -60,22 +60,19 @@ async def get_synonyms(principal: Staff, state: KnowledgeState) -> dict[str, Any
 async def post_synonym(body: SynonymIn, principal: Admins, state: KnowledgeState) -> dict[str, Any]:
     """Words that mean the same to searchers (`["重置密码", "找回密码", "reset password"]`); applied to queries."""
     engine = engine_of(state)
-    now = state.clock.now()
     terms = tuple(dict.fromkeys(t.strip() for t in body.terms if t.strip()))
     if len(terms) < 2 or sum(1 for t in terms if engine.analyzer.terms(t)) < 2:
         raise Problem(422, "Validation failed", "terms: at least two that are not stop words", kind="validation")
-    async with state.pool.acquire() as conn, conn.transaction():
-        synonym = await tuning.add_synonym(conn, terms, engine=engine, actor=actor(principal), now=now)
+    async with transaction(state) as tx:
+        synonym = await tuning.add_synonym(tx, terms, engine=engine, actor=actor_of(principal))
     return synonym.__dict__
 
 
 @router.delete("/v1/knowledge/synonyms/{synonym_id}", status_code=204)
 async def remove_synonym(synonym_id: uuid.UUID, principal: Admins, state: KnowledgeState) -> None:
     engine = engine_of(state)
-    async with state.pool.acquire() as conn, conn.transaction():
-        removed = await tuning.remove_synonym(
-            conn, synonym_id, engine=engine, actor=actor(principal), now=state.clock.now()
-        )
+    async with transaction(state) as tx:
+        removed = await tuning.remove_synonym(tx, synonym_id, engine=engine, actor=actor_of(principal))
     if not removed:
         raise Problem(404, "Not found", f"no synonym group {synonym_id}")
 
@@ -95,10 +92,9 @@ async def get_terms(principal: Staff, state: KnowledgeState) -> dict[str, Any]:
 @router.post("/v1/knowledge/terms", status_code=201, response_model=None, responses={201: {"model": TermAdded}})
 async def post_term(body: TermIn, principal: Admins, state: KnowledgeState) -> dict[str, Any]:
     """A product term for the Chinese dictionary (kept whole by jieba); re-analyses the index in the background."""
-    now = state.clock.now()
     term = " ".join(body.term.split())
-    async with state.pool.acquire() as conn, conn.transaction():
-        added = await tuning.add_term(conn, term, actor=actor(principal), now=now)
+    async with transaction(state) as tx:
+        added = await tuning.add_term(tx, term, actor=actor_of(principal))
     if added:
         schedule_rebuild(state)
     return {"term": term, "added": added, "rebuilding": added}
@@ -106,8 +102,8 @@ async def post_term(body: TermIn, principal: Admins, state: KnowledgeState) -> d
 
 @router.delete("/v1/knowledge/terms/{term}", status_code=204)
 async def remove_term(term: str, principal: Admins, state: KnowledgeState) -> None:
-    async with state.pool.acquire() as conn, conn.transaction():
-        removed = await tuning.remove_term(conn, term, actor=actor(principal), now=state.clock.now())
+    async with transaction(state) as tx:
+        removed = await tuning.remove_term(tx, term, actor=actor_of(principal))
     if not removed:
         raise Problem(404, "Not found", f"no product term {term!r}")
     schedule_rebuild(state)
@@ -131,14 +127,13 @@ POSITIVE_INTEGERS = {"review_days", "suggestion_count"}
 @router.put("/v1/knowledge/settings/{name}", response_model=None, responses={200: {"model": SettingOut}})
 async def put_setting(name: str, body: SettingIn, principal: Admins, state: KnowledgeState) -> dict[str, Any]:
     """Change a figure (review_days, suggestion_count, boosts…); search uses it at once."""
-    now = state.clock.now()
     value: float | int = body.value
     if name in POSITIVE_INTEGERS:
         if value != int(value) or value < 1:
             raise Problem(422, "Validation failed", f"{name}: a whole number of at least 1", kind="validation")
         value = int(value)
-    async with state.pool.acquire() as conn, conn.transaction():
-        setting = await tuning.change_setting(conn, name, value, actor=actor(principal), now=now)
+    async with transaction(state) as tx:
+        setting = await tuning.change_setting(tx, name, value, actor=actor_of(principal))
     if setting is None:
         raise Problem(404, "Not found", f"no setting {name!r}")
     if name.startswith("boost_"):
@@ -153,10 +148,8 @@ async def put_setting(name: str, body: SettingIn, principal: Admins, state: Know
 @router.post("/v1/search/rebuild", status_code=202, response_model=None, responses={202: {"model": Rebuilding}})
 async def rebuild(principal: Admins, state: KnowledgeState) -> dict[str, Any]:
     """Rebuild the in-memory index from PostgreSQL (re-analysing what is stale) and swap it in when done."""
-    async with state.pool.acquire() as conn:
-        await audit.record(
-            conn, actor=actor(principal), action="index.rebuild", target="search", detail={}, at=state.clock.now()
-        )
+    async with transaction(state) as tx:
+        await tuning.ask_rebuild(tx, actor=actor_of(principal))
     task = schedule_rebuild(state)
     return {"rebuilding": True, "task": task}
 
