@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from services.knowledge.api import articles, imports, search, tuning
 from services.knowledge.config import KnowledgeSettings
-from services.knowledge.handlers.suggestions import on_contact_message_added, on_contact_received
+from services.knowledge.handlers.events import dispatch_table
 from services.knowledge.overdue import OverdueWatch
 from services.knowledge.search import EngineHolder, SearchEngine
 from services.knowledge.searchlog import SearchLogBuffer
@@ -22,7 +22,7 @@ from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
-from shared.events import INTAKE_CONTACTS, ContactMessageAddedV1, ContactReceivedV1
+from shared.events import INTAKE_CONTACTS
 from shared.faults import Backoff, describe, pause, transient
 from shared.housekeeping import Chore, audit_chore, delete_older_than
 from shared.kafka import Delivery
@@ -60,20 +60,19 @@ def _state(runtime: Runtime[KnowledgeSettings]) -> Knowledge:
 
 
 def consumers(knowledge: Knowledge) -> Sequence[ConsumerSpec]:
+    table = dispatch_table()
     engines, clock = knowledge.engines, knowledge.clock
 
     async def handle(conn: Conn, delivery: Delivery) -> None:
         event = delivery.decoded.event
-        if not isinstance(event, ContactReceivedV1 | ContactMessageAddedV1):
+        use_case = table.get(type(event)) if event is not None else None
+        if use_case is None or event is None:
             return
         engine = await engines.wait()  # still loading at start-up: the suggestion waits for it
-        tx = Tx(conn=conn, now=clock.now())
-        if isinstance(event, ContactReceivedV1):
-            await on_contact_received(tx, event, engine)
-        else:
-            await on_contact_message_added(tx, event, engine)
+        await use_case(Tx(conn=conn, now=clock.now()), event, engine)
 
-    return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], handle, batch=True)]  # effects only in the database
+    # Effects are all in the database, so batches are safe; only the types in the table are claimed.
+    return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], handle, batch=True, accepts=frozenset(table))]
 
 
 async def on_start(knowledge: Knowledge) -> None:
