@@ -61,9 +61,6 @@ class Runtime(Generic[S]):
     consumers: list[ConsumerLoop] = field(default_factory=list)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     """Prometheus metrics of this app; services register their own here."""
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Deprecated: a service's own parts by string key, kept only for services/knowledge until it builds a
-    typed state (`ServiceSpec.state`) like the others."""
 
 
 T = TypeVar("T", default=Runtime[ServiceSettings])

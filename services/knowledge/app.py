@@ -4,7 +4,6 @@ watch that announces overdue articles."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -14,57 +13,81 @@ from fastapi import FastAPI
 
 from services.knowledge.api import articles, imports, search, tuning
 from services.knowledge.config import KnowledgeSettings
-from services.knowledge.handlers.suggestions import Deps, on_contact_event
+from services.knowledge.handlers.events import dispatch_table
 from services.knowledge.overdue import OverdueWatch
 from services.knowledge.search import EngineHolder, SearchEngine
 from services.knowledge.searchlog import SearchLogBuffer
+from services.knowledge.state import Knowledge
 from shared.app import ConsumerSpec, Runtime, ServiceSpec
 from shared.app import create_app as create_service_app
 from shared.clock import Clock
+from shared.db import Conn
 from shared.events import INTAKE_CONTACTS
 from shared.faults import Backoff, describe, pause, transient
 from shared.housekeeping import Chore, audit_chore, delete_older_than
+from shared.kafka import Delivery
 from shared.metrics import CountOf
+from shared.tx import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 
 
-def search_log_of(runtime: Runtime) -> SearchLogBuffer:
-    buffer: SearchLogBuffer | None = runtime.extras.get("search_log")
-    if buffer is None:
-        settings = runtime.settings
-        buffer = runtime.extras["search_log"] = SearchLogBuffer(
-            interval_s=getattr(settings, "search_log_flush_s", 0.2),
-            batch=getattr(settings, "search_log_batch", 500),
-            max_pending=getattr(settings, "search_log_max_pending", 100_000),
+def _state(runtime: Runtime[KnowledgeSettings]) -> Knowledge:
+    settings = runtime.settings
+    watch = OverdueWatch(runtime.pool, runtime.clock, interval_s=settings.overdue_check_s)
+    runtime.registry.register(
+        CountOf(
+            "switchboard_knowledge_overdue_announced",
+            "Overdue articles this instance announced to their owners",
+            lambda: watch.announced,
         )
-    return buffer
+    )
+    return Knowledge(
+        settings=settings,
+        pool=runtime.pool,
+        producer=runtime.producer,
+        clock=runtime.clock,
+        tasks=runtime.tasks,
+        engines=EngineHolder(),
+        search_log=SearchLogBuffer(
+            interval_s=settings.search_log_flush_s,
+            batch=settings.search_log_batch,
+            max_pending=settings.search_log_max_pending,
+        ),
+        overdue_watch=watch,
+    )
 
 
-def holder_of(runtime: Runtime) -> EngineHolder:
-    holder: EngineHolder = runtime.extras.setdefault("engine", EngineHolder())
-    return holder
+def consumers(knowledge: Knowledge) -> Sequence[ConsumerSpec]:
+    table = dispatch_table()
+    engines, clock = knowledge.engines, knowledge.clock
+
+    async def handle(conn: Conn, delivery: Delivery) -> None:
+        event = delivery.decoded.event
+        use_case = table.get(type(event)) if event is not None else None
+        if use_case is None or event is None:
+            return
+        engine = await engines.wait()  # still loading at start-up: the suggestion waits for it
+        await use_case(Tx(conn=conn, now=clock.now()), event, engine)
+
+    # Effects are all in the database, so batches are safe; only the types in the table are claimed.
+    return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], handle, batch=True, accepts=frozenset(table))]
 
 
-def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-    deps = Deps(engine=holder_of(runtime).wait, now=runtime.clock.now)
-    handle = functools.partial(on_contact_event, deps=deps)
-    return [ConsumerSpec("knowledge", [INTAKE_CONTACTS.name], handle, batch=True)]  # effects only in the database
-
-
-async def on_start(runtime: Runtime) -> None:
-    search_log = search_log_of(runtime)
-    runtime.tasks.start("search-log", lambda: search_log.run(runtime.pool), stop=search_log.stop)
-    holder = holder_of(runtime)
-    async with runtime.pool.acquire() as conn:
-        engine = await SearchEngine.load(conn, now=runtime.clock.now())
+async def on_start(knowledge: Knowledge) -> None:
+    pool, clock, settings = knowledge.pool, knowledge.clock, knowledge.settings
+    search_log = knowledge.search_log
+    knowledge.tasks.start("search-log", lambda: search_log.run(pool), stop=search_log.stop)
+    holder = knowledge.engines
+    async with pool.acquire() as conn:
+        engine = await SearchEngine.load(conn, now=clock.now())
     holder.set(engine)
     log.info("search index loaded: %d published articles", len(engine.index))
     stop = asyncio.Event()
-    interval = getattr(runtime.settings, "index_poll_s", 1.0)
+    interval = settings.index_poll_s
 
-    backoff = Backoff(runtime.settings.retry_initial_s, runtime.settings.retry_max_s)
+    backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
 
     async def follow() -> None:
         """Apply what other instances stored; the instance that writes refreshes right after its commit. While
@@ -76,11 +99,11 @@ async def on_start(runtime: Runtime) -> None:
             if engine is None or stop.is_set():
                 continue
             try:
-                async with runtime.pool.acquire() as conn:
+                async with pool.acquire() as conn:
                     await engine.refresh(conn)
                 if engine.index.dead_share() > 0.3 and len(engine.index) > 1000 and not holder.rebuilding.locked():
-                    async with holder.rebuilding, runtime.pool.acquire() as conn:
-                        holder.set(await SearchEngine.load(conn, now=runtime.clock.now()))
+                    async with holder.rebuilding, pool.acquire() as conn:
+                        holder.set(await SearchEngine.load(conn, now=clock.now()))
             except Exception as exc:
                 if not transient(exc):
                     raise
@@ -90,39 +113,31 @@ async def on_start(runtime: Runtime) -> None:
             backoff.reset()
             delay = interval
 
-    runtime.tasks.start("index-follow", follow, stop=stop.set)
-    interval_s = getattr(runtime.settings, "overdue_check_s", 3600.0)
-    watch = OverdueWatch(runtime.pool, runtime.clock, interval_s=interval_s)
-    runtime.extras["overdue_watch"] = watch
-    runtime.registry.register(
-        CountOf(
-            "switchboard_knowledge_overdue_announced",
-            "Overdue articles this instance announced to their owners",
-            lambda: watch.announced,
-        )
-    )
-    runtime.tasks.start("overdue-watch", watch.run, stop=watch.stop)
+    knowledge.tasks.start("index-follow", follow, stop=stop.set)
+    watch = knowledge.overdue_watch
+    knowledge.tasks.start("overdue-watch", watch.run, stop=watch.stop)
 
 
-async def on_stop(runtime: Runtime) -> None:
-    for task in list(runtime.extras.get("rebuilds", ())):
+async def on_stop(knowledge: Knowledge) -> None:
+    for task in list(knowledge.rebuilds):
         task.cancel()
 
 
-def _retention(runtime: Runtime) -> Sequence[Chore]:
+def _retention(runtime: Runtime[KnowledgeSettings]) -> Sequence[Chore]:
     """Searches (what agents typed, which may quote a customer) after `search_log_retention_days`; the audit of
     article changes after six years."""
     settings = runtime.settings
-    days = getattr(settings, "search_log_retention_days", 365)
+    days = settings.search_log_retention_days
     return [
         Chore("search log", timedelta(days=days), delete_older_than("search_log", "searched_at")),
-        audit_chore("audit_log", settings.audit_retention_days),
+        audit_chore("audit_trail", settings.audit_retention_days),
     ]
 
 
-def spec() -> ServiceSpec:
+def spec() -> ServiceSpec[KnowledgeSettings, Knowledge]:
     return ServiceSpec(
         name="knowledge",
+        state=_state,
         chores=_retention,
         migrations=MIGRATIONS,
         routers=[imports.router, search.router, tuning.router, articles.router],

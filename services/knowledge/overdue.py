@@ -18,6 +18,7 @@ import asyncpg
 
 from services.knowledge.handlers.overdue import announce_overdue
 from shared.clock import Clock
+from shared.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class OverdueWatch:
         announced = 0
         while True:
             async with self.pool.acquire() as conn, conn.transaction():
-                found = await announce_overdue(conn, now=now, limit=self.batch)
+                found = await announce_overdue(Tx(conn=conn, now=now), limit=self.batch)
             announced += len(found)
             self.announced += len(found)
             if len(found) < self.batch:

@@ -6,19 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.api.common import (
     MAX_OFFSET,
     MAX_VERSION,
     Authors,
+    KnowledgeState,
     Reviewers,
     Staff,
-    actor,
+    actor_of,
     engine_of,
-    problem_from,
-    runtime_of,
+    transaction,
 )
 from services.knowledge.api.models import (
     ArticleOut,
@@ -32,7 +32,6 @@ from services.knowledge.domain.article import (
     Action,
     Article,
     Content,
-    KnowledgeError,
     diff_versions,
 )
 from services.knowledge.handlers import articles as workflow
@@ -43,7 +42,8 @@ from services.knowledge.repository.articles import (
     list_versions,
     overdue_articles,
 )
-from services.knowledge.repository.audit import list_audit
+from services.knowledge.state import Knowledge
+from shared import audit
 from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import Problem
@@ -127,37 +127,25 @@ async def _out(conn: Conn, article: Article, now: datetime) -> ArticleOut:
 
 
 @router.post("/v1/articles", status_code=201)
-async def create_article(body: ArticleIn, principal: Authors, request: Request) -> ArticleOut:
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
-    try:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            article, version = await workflow.create(
-                conn,
-                body.content(),
-                actor=actor(principal),
-                role=principal.role,
-                owner=body.owner,
-                external_id=body.external_id,
-                now=now,
-            )
-    except KnowledgeError as exc:
-        raise problem_from(exc) from exc
-    return ArticleOut.of(article, version, now)
+async def create_article(body: ArticleIn, principal: Authors, state: KnowledgeState) -> ArticleOut:
+    async with transaction(state) as tx:
+        article, version = await workflow.create(
+            tx, body.content(), actor=actor_of(principal), owner=body.owner, external_id=body.external_id
+        )
+    return ArticleOut.of(article, version, tx.now)
 
 
 @router.get("/v1/articles", response_model=None, responses={200: {"model": ArticlePage}})
 async def get_articles(
     principal: Staff,
-    request: Request,
+    state: KnowledgeState,
     status: Literal["draft", "review", "published", "archived"] | None = None,
     owner: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn:
+    now = state.clock.now()
+    async with state.pool.acquire() as conn:
         articles = await list_articles(conn, status=status, owner=owner, limit=limit, offset=offset)
         items = [await _out(conn, a, now) for a in articles]
     return {"items": items, "limit": limit, "offset": offset}
@@ -166,49 +154,35 @@ async def get_articles(
 @router.get("/v1/articles/overdue", response_model=None, responses={200: {"model": OverduePage}})
 async def get_overdue(
     principal: Staff,
-    request: Request,
+    state: KnowledgeState,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Published articles past their review-by date, the most overdue first."""
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn:
+    now = state.clock.now()
+    async with state.pool.acquire() as conn:
         articles = await overdue_articles(conn, now=now, limit=limit, offset=offset)
         items = [await _out(conn, a, now) for a in articles]
     return {"items": items, "as_of": now, "limit": limit, "offset": offset}
 
 
 @router.get("/v1/articles/{article_id}")
-async def get_one(article_id: uuid.UUID, principal: Staff, request: Request) -> ArticleOut:
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
-        return await _out(conn, await _load(conn, article_id), runtime.clock.now())
+async def get_one(article_id: uuid.UUID, principal: Staff, state: KnowledgeState) -> ArticleOut:
+    async with state.pool.acquire() as conn:
+        return await _out(conn, await _load(conn, article_id), state.clock.now())
 
 
 @router.patch("/v1/articles/{article_id}")
 async def patch_article(
-    article_id: uuid.UUID, body: ArticlePatch, principal: Authors, request: Request
+    article_id: uuid.UUID, body: ArticlePatch, principal: Authors, state: KnowledgeState
 ) -> ArticleOut:
     """Every edit is a new version; a published article stays live with its published version meanwhile."""
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
     changes = body.model_dump(exclude_unset=True, exclude={"base_version", "note"})
-    try:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            edited, version = await workflow.revise(
-                conn,
-                article_id,
-                changes,
-                base_version=body.base_version,
-                note=body.note,
-                actor=actor(principal),
-                role=principal.role,
-                now=now,
-            )
-    except KnowledgeError as exc:
-        raise problem_from(exc) from exc
-    return ArticleOut.of(edited, version, now)
+    async with transaction(state) as tx:
+        edited, version = await workflow.revise(
+            tx, article_id, changes, base_version=body.base_version, note=body.note, actor=actor_of(principal)
+        )
+    return ArticleOut.of(edited, version, tx.now)
 
 
 class StepIn(BaseModel):
@@ -218,63 +192,57 @@ class StepIn(BaseModel):
 
 
 async def _step(
-    article_id: uuid.UUID, action: Action, principal: Principal, request: Request, note: str
+    article_id: uuid.UUID, action: Action, principal: Principal, state: Knowledge, note: str
 ) -> ArticleOut:
-    runtime = runtime_of(request)
-    engine = engine_of(request) if action in ("publish", "archive") else None
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                changed, version = await workflow.step(
-                    conn, article_id, action, engine=engine, note=note, actor=actor(principal),
-                    role=principal.role, now=now,
-                )  # fmt: skip
-        except KnowledgeError as exc:
-            raise problem_from(exc) from exc
-        if engine is not None:
+    engine = engine_of(state) if action in ("publish", "archive") else None
+    async with transaction(state) as tx:
+        changed, version = await workflow.step(
+            tx, article_id, action, engine=engine, note=note, actor=actor_of(principal)
+        )
+    if engine is not None:
+        async with state.pool.acquire() as conn:
             await engine.refresh(conn)
-    return ArticleOut.of(changed, version, now)
+    return ArticleOut.of(changed, version, tx.now)
 
 
 @router.post("/v1/articles/{article_id}/submit")
 async def submit(
-    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+    article_id: uuid.UUID, principal: Authors, state: KnowledgeState, body: StepIn | None = None
 ) -> ArticleOut:
     """draft → review (any author)."""
-    return await _step(article_id, "submit", principal, request, body.note if body else "")
+    return await _step(article_id, "submit", principal, state, body.note if body else "")
 
 
 @router.post("/v1/articles/{article_id}/publish")
 async def publish(
-    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+    article_id: uuid.UUID, principal: Authors, state: KnowledgeState, body: StepIn | None = None
 ) -> ArticleOut:
     """review → published (supervisor or admin): the current version goes live in search."""
-    return await _step(article_id, "publish", principal, request, body.note if body else "")
+    return await _step(article_id, "publish", principal, state, body.note if body else "")
 
 
 @router.post("/v1/articles/{article_id}/reject")
 async def reject(
-    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+    article_id: uuid.UUID, principal: Authors, state: KnowledgeState, body: StepIn | None = None
 ) -> ArticleOut:
     """review → draft (supervisor or admin), with a note for the author."""
-    return await _step(article_id, "reject", principal, request, body.note if body else "")
+    return await _step(article_id, "reject", principal, state, body.note if body else "")
 
 
 @router.post("/v1/articles/{article_id}/archive")
 async def archive(
-    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+    article_id: uuid.UUID, principal: Authors, state: KnowledgeState, body: StepIn | None = None
 ) -> ArticleOut:
     """→ archived (supervisor or admin): off search at once."""
-    return await _step(article_id, "archive", principal, request, body.note if body else "")
+    return await _step(article_id, "archive", principal, state, body.note if body else "")
 
 
 @router.post("/v1/articles/{article_id}/restore")
 async def restore(
-    article_id: uuid.UUID, principal: Authors, request: Request, body: StepIn | None = None
+    article_id: uuid.UUID, principal: Authors, state: KnowledgeState, body: StepIn | None = None
 ) -> ArticleOut:
     """archived → draft (supervisor or admin)."""
-    return await _step(article_id, "restore", principal, request, body.note if body else "")
+    return await _step(article_id, "restore", principal, state, body.note if body else "")
 
 
 class OwnerIn(BaseModel):
@@ -290,60 +258,59 @@ class ReviewIn(BaseModel):
 
 
 async def _update(
-    article_id: uuid.UUID, principal: Principal, request: Request, what: str, value: Any
+    article_id: uuid.UUID, principal: Principal, state: Knowledge, what: str, value: Any
 ) -> ArticleOut:
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
-    try:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            if what == "owner":
-                changed = await workflow.set_owner(
-                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
-                )
-            else:
-                changed = await workflow.mark_reviewed(
-                    conn, article_id, value, actor=actor(principal), role=principal.role, now=now
-                )
-            return await _out(conn, changed, now)
-    except KnowledgeError as exc:
-        raise problem_from(exc) from exc
+    async with transaction(state) as tx:
+        if what == "owner":
+            changed = await workflow.set_owner(tx, article_id, value, actor=actor_of(principal))
+        else:
+            changed = await workflow.mark_reviewed(tx, article_id, value, actor=actor_of(principal))
+        return await _out(tx.conn, changed, tx.now)
 
 
 @router.put("/v1/articles/{article_id}/owner")
-async def put_owner(article_id: uuid.UUID, body: OwnerIn, principal: Reviewers, request: Request) -> ArticleOut:
-    return await _update(article_id, principal, request, "owner", body.owner)
+async def put_owner(
+    article_id: uuid.UUID, body: OwnerIn, principal: Reviewers, state: KnowledgeState
+) -> ArticleOut:
+    return await _update(article_id, principal, state, "owner", body.owner)
 
 
 @router.put("/v1/articles/{article_id}/review")
-async def put_review(article_id: uuid.UUID, body: ReviewIn, principal: Reviewers, request: Request) -> ArticleOut:
+async def put_review(
+    article_id: uuid.UUID, body: ReviewIn, principal: Reviewers, state: KnowledgeState
+) -> ArticleOut:
     """Mark the article reviewed: its content still holds until `review_by`."""
     if body.review_by.tzinfo is None:
         raise Problem(422, "Invalid article", "review_by: needs a time zone", kind="invalid-article")
-    return await _update(article_id, principal, request, "review", body.review_by)
+    return await _update(article_id, principal, state, "review", body.review_by)
 
 
 @router.get("/v1/articles/{article_id}/versions", response_model=None, responses={200: {"model": VersionList}})
-async def get_versions(article_id: uuid.UUID, principal: Staff, request: Request) -> dict[str, Any]:
+async def get_versions(article_id: uuid.UUID, principal: Staff, state: KnowledgeState) -> dict[str, Any]:
     """Every version, newest first, with who changed it and when; `published_version` marks the live one."""
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
+    async with state.pool.acquire() as conn:
         article = await _load(conn, article_id)
         versions = await list_versions(conn, article_id)
-        history = await list_audit(conn, target=str(article_id), limit=200)
+        history = await audit.entries(conn, target=str(article_id), limit=200)
     return {
         "article_id": article_id,
         "published_version": article.published_version,
         "versions": [VersionOut.of(v) for v in versions],
-        "history": history,
+        "history": [
+            {"actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail, "at": e.at}
+            for e in history
+        ],
     }
 
 
 @router.get("/v1/articles/{article_id}/versions/{version}")
 async def get_one_version(
-    article_id: uuid.UUID, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], principal: Staff, request: Request
+    article_id: uuid.UUID,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    principal: Staff,
+    state: KnowledgeState,
 ) -> VersionOut:
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
+    async with state.pool.acquire() as conn:
         found = await get_version(conn, article_id, version)
     if found is None:
         raise Problem(404, "Not found", f"article {article_id} has no version {version}")
@@ -354,13 +321,12 @@ async def get_one_version(
 async def get_diff(
     article_id: uuid.UUID,
     principal: Staff,
-    request: Request,
+    state: KnowledgeState,
     from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
     to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
 ) -> dict[str, Any]:
     """What changed between two versions (`to` defaults to the current one): unified diffs per text field."""
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
+    async with state.pool.acquire() as conn:
         article = await _load(conn, article_id)
         target = to_version or article.current_version
         old = await get_version(conn, article_id, from_version)

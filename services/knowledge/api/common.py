@@ -1,11 +1,15 @@
-"""What the knowledge routers share: role aliases, the runtime, engine and search-log look-ups, the actor's
-name, and how domain errors become problem+json."""
+"""What the knowledge routers share: role aliases, the running service's state (`KnowledgeState`), the engine
+it serves from, a transaction with the clock (`Tx`), the caller as an actor, and domain errors turned into
+problem+json."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from services.knowledge.domain.article import (
     ArticleNotFound,
@@ -16,11 +20,12 @@ from services.knowledge.domain.article import (
     NotAllowed,
     StaleVersion,
 )
-from services.knowledge.search import EngineHolder, SearchEngine
-from services.knowledge.searchlog import SearchLogBuffer
-from shared.app import Runtime
+from services.knowledge.search import SearchEngine
+from services.knowledge.state import Knowledge
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
+from shared.service import service_state
+from shared.tx import Actor, Tx
 
 MAX_OFFSET = 100_000
 """Deepest page a list reads (further needs a narrower filter)."""
@@ -34,21 +39,32 @@ Searchers = Annotated[Principal, Depends(require_roles("agent", "supervisor", "a
 Admins = Annotated[Principal, Depends(require_roles("admin"))]
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def state_of(connection: HTTPConnection) -> Knowledge:
+    return service_state(connection.app, Knowledge)
 
 
-def engine_of(request: Request) -> SearchEngine:
-    holder: EngineHolder = runtime_of(request).extras["engine"]
-    engine = holder.get()
+KnowledgeState = Annotated[Knowledge, Depends(state_of)]
+
+
+def engine_of(state: Knowledge) -> SearchEngine:
+    engine = state.engines.get()
     if engine is None:
         raise Problem(503, "Index loading", "the search index is still loading; retry in a few seconds")
     return engine
 
 
-def actor(principal: Principal) -> str:
-    return f"{principal.role}:{principal.subject}"
+def actor_of(principal: Principal) -> Actor:
+    return Actor(principal.role, principal.subject)
+
+
+@asynccontextmanager
+async def transaction(state: Knowledge) -> AsyncIterator[Tx]:
+    """One transaction per request, at one instant; domain errors roll it back and become 4xx problems."""
+    try:
+        async with state.pool.acquire() as conn, conn.transaction():
+            yield Tx(conn=conn, now=state.clock.now())
+    except KnowledgeError as exc:
+        raise problem_from(exc) from exc
 
 
 def problem_from(exc: KnowledgeError) -> Problem:
@@ -65,8 +81,3 @@ def problem_from(exc: KnowledgeError) -> Problem:
     if isinstance(exc, InvalidArticle):
         return Problem(422, "Invalid article", str(exc), kind="invalid-article")
     return Problem(400, "Bad request", str(exc))
-
-
-def search_log_of(request: Request) -> SearchLogBuffer:
-    buffer: SearchLogBuffer = runtime_of(request).extras["search_log"]
-    return buffer

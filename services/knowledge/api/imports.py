@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from services.knowledge.api.common import Authors, actor, engine_of, runtime_of
+from services.knowledge.api.common import Authors, KnowledgeState, actor_of, engine_of, transaction
 from services.knowledge.api.models import IMPORT_BODY, ImportReport
 from services.knowledge.domain.importing import parse_json_lines, parse_markdown
 from services.knowledge.handlers.imports import import_items, screen
@@ -26,9 +26,8 @@ MARKDOWN = ("text/markdown", "text/x-markdown")
 @router.post(
     "/v1/articles/import", response_model=None, responses={200: {"model": ImportReport}}, openapi_extra=IMPORT_BODY
 )
-async def import_articles(principal: Authors, request: Request) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    engine = engine_of(request)
+async def import_articles(principal: Authors, request: Request, state: KnowledgeState) -> dict[str, Any]:
+    engine = engine_of(state)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
     try:
@@ -47,17 +46,15 @@ async def import_articles(principal: Authors, request: Request) -> dict[str, Any
             f"got {media or 'none'}",
         )
     received = len(items) + len(errors)
-    limit = getattr(runtime.settings, "max_import_items", 20_000)
+    limit = state.settings.max_import_items
     if received > limit:
         raise Problem(413, "Payload too large", f"{received} items; at most {limit} per call")
-    now = runtime.clock.now()
     accepted, refused = screen(items, role=principal.role)
     errors.extend(refused)
-    async with runtime.pool.acquire() as conn:
-        async with conn.transaction():
-            done = await import_items(conn, accepted, engine=engine, actor=actor(principal), role=principal.role,
-                                      now=now)  # fmt: skip
-        if done.live:
+    async with transaction(state) as tx:
+        done = await import_items(tx, accepted, engine=engine, actor=actor_of(principal))
+    if done.live:
+        async with state.pool.acquire() as conn:
             await engine.refresh(conn)
     errors.extend(done.errors)
     if errors and not done.versions and not done.unchanged:

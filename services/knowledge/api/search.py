@@ -9,16 +9,16 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.api.common import (
+    KnowledgeState,
     Searchers,
     Staff,
-    actor,
+    actor_of,
     engine_of,
-    runtime_of,
-    search_log_of,
+    transaction,
 )
 from services.knowledge.api.models import (
     Gaps,
@@ -30,6 +30,7 @@ from services.knowledge.domain.article import (
 from services.knowledge.domain.ranking import IndexedArticle, SearchFilter
 from services.knowledge.domain.search import Results
 from services.knowledge.repository.searchlog import SearchRecord, gaps, record_feedback, search_results
+from services.knowledge.state import Knowledge
 from shared.auth import Principal
 from shared.errors import Problem
 from shared.events import Channel
@@ -106,7 +107,7 @@ class SearchOut(BaseModel):
 @router.get("/v1/search", response_model=SearchOut)
 async def search(
     principal: Searchers,
-    request: Request,
+    state: KnowledgeState,
     q: Annotated[str, Query(min_length=1, max_length=1000)],
     lang: Annotated[Literal["zh-Hans", "zh-Hant", "zh", "en"] | None, Query()] = None,
     category: str | None = None,
@@ -118,9 +119,8 @@ async def search(
     """Published articles the caller may see, best first. Staff see internal and public articles, adapter keys
     public ones only. `lang` picks a language family: zh-Hans, zh-Hant and zh all mean Chinese in either script.
     """
-    runtime = runtime_of(request)
-    engine = engine_of(request)
-    cap = getattr(runtime.settings, "max_search_limit", 50)
+    engine = engine_of(state)
+    cap = state.settings.max_search_limit
     if limit > cap:
         raise Problem(422, "Validation failed", f"limit: at most {cap}", kind="validation")
     visibilities = frozenset({"public"}) if principal.role == "adapter" else frozenset({"internal", "public"})
@@ -133,11 +133,11 @@ async def search(
     )
     found = engine.search(q, search_filter, limit=limit, offset=offset)
     search_id = uuid.uuid4()
-    search_log_of(request).add(
+    state.search_log.add(
         SearchRecord(
             search_id=search_id,
             source="lookup",
-            actor=actor(principal),
+            actor=actor_of(principal).label,
             query=q,
             query_key=query_key(engine.analyzer, q),
             language=lang,
@@ -149,7 +149,7 @@ async def search(
             | {"offset": offset},
             result_ids=[r.article.article_id for r in found.results],
             result_count=found.total,
-            searched_at=runtime.clock.now(),
+            searched_at=state.clock.now(),
         )
     )
     return _response(search_id, q, found, limit=limit, offset=offset)
@@ -202,25 +202,24 @@ OTHER_WORKER_WAIT_S = 2.0
 
 
 async def _feedback(
-    request: Request,
+    state: Knowledge,
     principal: Principal,
     search_id: uuid.UUID,
     article_id: uuid.UUID | None,
     helpful: bool | None,
 ) -> None:
-    runtime = runtime_of(request)
-    buffer = search_log_of(request)
+    buffer = state.search_log
     if buffer.holds(search_id):
-        await buffer.flush_from(runtime.pool)
-    async with runtime.pool.acquire() as conn:
+        await buffer.flush_from(state.pool)
+    async with state.pool.acquire() as conn:
         results = await search_results(conn, search_id)
     if results is None:
         # With several workers the search may wait in another worker's buffer: give it one flush (holding no
         # connection meanwhile, and never long: an unknown id must not tie up the caller).
         await asyncio.sleep(min(buffer.interval_s * 2, OTHER_WORKER_WAIT_S))
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with transaction(state) as tx:
         if results is None:
-            results = await search_results(conn, search_id)
+            results = await search_results(tx.conn, search_id)
         if results is None:
             raise Problem(404, "Not found", f"no search {search_id}")
         if article_id is not None and helpful is None and article_id not in results:
@@ -228,40 +227,39 @@ async def _feedback(
                 422, "Validation failed", "article_id: not among this search's results", kind="validation"
             )
         await record_feedback(
-            conn,
+            tx.conn,
             search_id=search_id,
             article_id=article_id,
             kind="click" if helpful is None else "vote",
             helpful=helpful,
-            actor=actor(principal),
-            now=runtime.clock.now(),
+            actor=actor_of(principal).label,
+            now=tx.now,
         )
 
 
 @router.post("/v1/search/{search_id}/click", status_code=204)
-async def click(search_id: uuid.UUID, body: ClickIn, principal: Searchers, request: Request) -> None:
+async def click(search_id: uuid.UUID, body: ClickIn, principal: Searchers, state: KnowledgeState) -> None:
     """The searcher opened one of the results."""
-    await _feedback(request, principal, search_id, body.article_id, None)
+    await _feedback(state, principal, search_id, body.article_id, None)
 
 
 @router.post("/v1/search/{search_id}/vote", status_code=204)
-async def vote(search_id: uuid.UUID, body: VoteIn, principal: Searchers, request: Request) -> None:
+async def vote(search_id: uuid.UUID, body: VoteIn, principal: Searchers, state: KnowledgeState) -> None:
     """Helpful or not: unhelpful votes make the query a content gap."""
-    await _feedback(request, principal, search_id, body.article_id, body.helpful)
+    await _feedback(state, principal, search_id, body.article_id, body.helpful)
 
 
 @router.get("/v1/knowledge/gaps", response_model=None, responses={200: {"model": Gaps}})
 async def get_gaps(
     principal: Staff,
-    request: Request,
+    state: KnowledgeState,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     source: Literal["lookup", "suggestion"] | None = None,
 ) -> dict[str, Any]:
     """Queries that found nothing, or whose results searchers voted unhelpful more often than helpful."""
-    runtime = runtime_of(request)
-    since = runtime.clock.now() - timedelta(days=days)
-    async with runtime.pool.acquire() as conn:
-        await search_log_of(request).flush(conn)
+    since = state.clock.now() - timedelta(days=days)
+    async with state.pool.acquire() as conn:
+        await state.search_log.flush(conn)
         found = await gaps(conn, since=since, limit=limit, source=source)
     return {"since": since, "gaps": [g.__dict__ for g in found]}

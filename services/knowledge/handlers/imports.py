@@ -9,7 +9,6 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from services.knowledge.domain.article import (
@@ -31,11 +30,11 @@ from services.knowledge.repository.articles import (
     insert_versions,
     update_article,
 )
-from services.knowledge.repository.audit import audit_many
 from services.knowledge.search import SearchEngine
-from shared.db import Conn
+from shared.audit import AuditEntry, record_many
 from shared.events import CHANNELS, ArticlePublishedV1
 from shared.outbox import enqueue
+from shared.tx import Actor, Tx
 
 
 @dataclass
@@ -72,11 +71,10 @@ def screen(items: Sequence[ImportItem], *, role: str) -> tuple[list[ImportItem],
     return accepted, errors
 
 
-async def import_items(
-    conn: Conn, accepted: Sequence[ImportItem], *, engine: SearchEngine, actor: str, role: str, now: datetime
-) -> Imported:
+async def import_items(tx: Tx, accepted: Sequence[ImportItem], *, engine: SearchEngine, actor: Actor) -> Imported:
     """Store screened items with their audit rows, the published ones' search terms and `article.published`
     events. The caller refreshes the engine after its commit when `live` is not empty."""
+    conn, now, role, by = tx.conn, tx.now, actor.role, actor.label
     done = Imported()
     known = await articles_by_external_id(conn, [i.external_id for i in accepted if i.external_id])
     for item in accepted:
@@ -85,7 +83,7 @@ async def import_items(
             if existing is None:
                 article = new_article(
                     article_id=uuid.uuid4(),
-                    author=actor,
+                    author=by,
                     role=role,
                     owner=item.owner,
                     now=now,
@@ -102,27 +100,28 @@ async def import_items(
                     done.unchanged += 1
                     done.outcomes.append(_outcome(item, existing, "unchanged"))
                     continue
-                article = edit(existing, role=role, actor=actor, base_version=None, now=now)
+                article = edit(existing, role=role, actor=by, base_version=None, now=now)
                 fresh = False
             if item.publish:
-                article = transition(article, "submit", role=role, actor=actor, now=now, review_days=0)
+                article = transition(article, "submit", role=role, actor=by, now=now, review_days=0)
                 article = transition(
-                    article, "publish", role=role, actor=actor, now=now, review_days=engine.tuning.review_days
+                    article, "publish", role=role, actor=by, now=now, review_days=engine.tuning.review_days
                 )
         except KnowledgeError as exc:
             done.errors.append(ItemError(item.position, item.external_id, str(exc)))
             continue
-        version = Version(article.article_id, article.current_version, item.content, actor, now, "import")
+        version = Version(article.article_id, article.current_version, item.content, by, now, "import")
         done.versions.append(version)
         (done.created if fresh else done.updated).append(article)
         if item.publish:
             done.live.append(version)
         done.outcomes.append(_outcome(item, article, "created" if fresh else "updated"))
-    await _store(conn, done, engine=engine, actor=actor, now=now)
+    await _store(tx, done, engine=engine, actor=by)
     return done
 
 
-async def _store(conn: Conn, done: Imported, *, engine: SearchEngine, actor: str, now: datetime) -> None:
+async def _store(tx: Tx, done: Imported, *, engine: SearchEngine, actor: str) -> None:
+    conn, now = tx.conn, tx.now
     await insert_articles(conn, done.created)
     await insert_versions(conn, done.versions)
     for article in done.updated:
@@ -131,13 +130,18 @@ async def _store(conn: Conn, done: Imported, *, engine: SearchEngine, actor: str
     for version in done.live:
         await enqueue(conn, ArticlePublishedV1(article_id=version.article_id, version=version.version),
                       source=SOURCE, subject=str(version.article_id), now=now)  # fmt: skip
-    await audit_many(
+    await record_many(
         conn,
         [
-            (actor, "article.import", str(v.article_id), {"version": v.version, "published": v in done.live})
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="article.import",
+                target=str(v.article_id),
+                detail={"version": v.version, "published": v in done.live},
+            )
             for v in done.versions
         ],
-        now=now,
     )
 
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from services.knowledge.domain.article import Overdue
 from services.knowledge.handlers import SOURCE
 from services.knowledge.repository.articles import claim_overdue
-from shared.db import Conn
 from shared.events import KnowledgeArticleOverdueV1
 from shared.outbox import enqueue
+from shared.tx import Tx
 
 
-async def announce_overdue(conn: Conn, *, now: datetime, limit: int) -> list[Overdue]:
+async def announce_overdue(tx: Tx, *, limit: int) -> list[Overdue]:
     """Claim up to `limit` overdue articles not announced for their review-by date and stage
     `knowledge.article_overdue` for each, in the caller's transaction: the claim and the event commit together."""
+    conn, now = tx.conn, tx.now
     found = await claim_overdue(conn, now=now, limit=limit)
     for article in found:
         event = KnowledgeArticleOverdueV1(

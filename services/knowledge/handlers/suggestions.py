@@ -1,16 +1,14 @@
 """Consumers: every new contact and customer message gets the top articles for its text, language and category.
 
-Each runs in the inbox transaction the consumer loop opened. A suggestion is logged like a lookup (source
-`suggestion`, text masked) so contacts nothing answers show up in the gaps report, and `knowledge.suggested`
-goes out through the outbox, unless the message changed nothing in what the agent already has.
+Each takes the inbox transaction the consumer loop opened (`Tx`) and the engine the process serves from. A
+suggestion is logged like a lookup (source `suggestion`, text masked) so contacts nothing answers show up in the
+gaps report, and `knowledge.suggested` goes out through the outbox, unless the message changed nothing in what
+the agent already has.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from services.knowledge.domain.analysis import query_key
 from services.knowledge.domain.article import language_family
@@ -20,38 +18,22 @@ from services.knowledge.handlers import SOURCE
 from services.knowledge.repository.contacts import ContactContext, get_contact_context, save_contact_context
 from services.knowledge.repository.searchlog import SearchRecord, record_search
 from services.knowledge.search import SearchEngine
-from shared.db import Conn
 from shared.events import (
     ContactMessageAddedV1,
     ContactReceivedV1,
     KnowledgeSuggestedV1,
     SuggestedArticle,
 )
-from shared.kafka import Delivery
 from shared.outbox import enqueue
 from shared.telemetry import mask_pii
+from shared.tx import Tx
 
 CATEGORY_FACTOR = 1.25
 """Score multiplier for articles filed under the contact's category: a preference, never a filter."""
 LOGGED_QUERY_CHARS = 500
 
 
-@dataclass(frozen=True)
-class Deps:
-    engine: Callable[[], Awaitable[SearchEngine]]
-    """The current engine; waits while it is still loading at start-up."""
-    now: Callable[[], datetime]
-
-
-async def on_contact_event(conn: Conn, delivery: Delivery, deps: Deps) -> None:
-    event = delivery.decoded.event
-    if isinstance(event, ContactReceivedV1):
-        await on_contact_received(conn, event, deps, message_id=event.message_id)
-    elif isinstance(event, ContactMessageAddedV1):
-        await on_contact_message_added(conn, event, deps)
-
-
-async def on_contact_received(conn: Conn, event: ContactReceivedV1, deps: Deps, *, message_id: uuid.UUID) -> None:
+async def on_contact_received(tx: Tx, event: ContactReceivedV1, engine: SearchEngine) -> None:
     context = ContactContext(
         contact_id=event.contact_id,
         channel=event.channel,
@@ -60,13 +42,13 @@ async def on_contact_received(conn: Conn, event: ContactReceivedV1, deps: Deps, 
         suggested_ids=(),
     )
     text = "\n".join(part for part in (event.subject, event.text) if part)
-    await suggest(conn, context, text, deps, message_id=message_id)
+    await suggest(tx, context, text, engine, message_id=event.message_id)
 
 
-async def on_contact_message_added(conn: Conn, event: ContactMessageAddedV1, deps: Deps) -> None:
+async def on_contact_message_added(tx: Tx, event: ContactMessageAddedV1, engine: SearchEngine) -> None:
     if not event.from_customer:
         return
-    context = await get_contact_context(conn, event.contact_id)
+    context = await get_contact_context(tx.conn, event.contact_id)
     if context is None:
         context = ContactContext(
             contact_id=event.contact_id,
@@ -79,14 +61,13 @@ async def on_contact_message_added(conn: Conn, event: ContactMessageAddedV1, dep
         context = ContactContext(
             context.contact_id, context.channel, event.language, context.category, context.suggested_ids
         )
-    await suggest(conn, context, event.text, deps, message_id=event.message_id)
+    await suggest(tx, context, event.text, engine, message_id=event.message_id)
 
 
 async def suggest(
-    conn: Conn, context: ContactContext, text: str, deps: Deps, *, message_id: uuid.UUID
+    tx: Tx, context: ContactContext, text: str, engine: SearchEngine, *, message_id: uuid.UUID
 ) -> KnowledgeSuggestedV1 | None:
-    engine = await deps.engine()
-    now = deps.now()
+    conn, now = tx.conn, tx.now
     chosen = _best_articles(engine, context, text)
     search_id = uuid.uuid4()
     masked = mask_pii(text)[:LOGGED_QUERY_CHARS]

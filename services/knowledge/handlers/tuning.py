@@ -5,9 +5,7 @@ needs (a rebuild) the caller schedules after its commit."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from services.knowledge.repository.audit import audit
 from services.knowledge.repository.tuning import (
     Setting,
     Synonym,
@@ -18,52 +16,53 @@ from services.knowledge.repository.tuning import (
     update_setting,
 )
 from services.knowledge.search import SearchEngine
-from shared.db import Conn
+from shared import audit
+from shared.tx import Actor, Tx
 
 
-async def add_synonym(
-    conn: Conn, terms: tuple[str, ...], *, engine: SearchEngine, actor: str, now: datetime
-) -> Synonym:
-    synonym = Synonym(uuid.uuid4(), terms, actor, now)
-    await insert_synonym(conn, synonym)
-    await audit(conn, actor=actor, action="synonym.create", target=str(synonym.synonym_id),
-                detail={"terms": list(terms)}, now=now)  # fmt: skip
-    await engine.load_synonyms(conn)
+async def add_synonym(tx: Tx, terms: tuple[str, ...], *, engine: SearchEngine, actor: Actor) -> Synonym:
+    synonym = Synonym(uuid.uuid4(), terms, actor.label, tx.now)
+    await insert_synonym(tx.conn, synonym)
+    await audit.record(tx.conn, actor=actor.label, action="synonym.create", target=str(synonym.synonym_id),
+                       detail={"terms": list(terms)}, at=tx.now)  # fmt: skip
+    await engine.load_synonyms(tx.conn)
     return synonym
 
 
-async def remove_synonym(
-    conn: Conn, synonym_id: uuid.UUID, *, engine: SearchEngine, actor: str, now: datetime
-) -> bool:
+async def remove_synonym(tx: Tx, synonym_id: uuid.UUID, *, engine: SearchEngine, actor: Actor) -> bool:
     """False when there is no such group (nothing written)."""
-    if not await delete_synonym(conn, synonym_id):
+    if not await delete_synonym(tx.conn, synonym_id):
         return False
-    await audit(conn, actor=actor, action="synonym.delete", target=str(synonym_id), detail={}, now=now)
-    await engine.load_synonyms(conn)
+    await audit.record(tx.conn, actor=actor.label, action="synonym.delete", target=str(synonym_id), at=tx.now)
+    await engine.load_synonyms(tx.conn)
     return True
 
 
-async def add_term(conn: Conn, term: str, *, actor: str, now: datetime) -> bool:
+async def add_term(tx: Tx, term: str, *, actor: Actor) -> bool:
     """False when the term was already there (nothing written)."""
-    added = await insert_product_term(conn, term=term, by=actor, now=now)
+    added = await insert_product_term(tx.conn, term=term, by=actor.label, now=tx.now)
     if added:
-        await audit(conn, actor=actor, action="term.create", target=term, detail={}, now=now)
+        await audit.record(tx.conn, actor=actor.label, action="term.create", target=term, at=tx.now)
     return added
 
 
-async def remove_term(conn: Conn, term: str, *, actor: str, now: datetime) -> bool:
+async def remove_term(tx: Tx, term: str, *, actor: Actor) -> bool:
     """False when there is no such term (nothing written)."""
-    if not await delete_product_term(conn, term):
+    if not await delete_product_term(tx.conn, term):
         return False
-    await audit(conn, actor=actor, action="term.delete", target=term, detail={}, now=now)
+    await audit.record(tx.conn, actor=actor.label, action="term.delete", target=term, at=tx.now)
     return True
 
 
-async def change_setting(
-    conn: Conn, name: str, value: float | int, *, actor: str, now: datetime
-) -> Setting | None:
+async def change_setting(tx: Tx, name: str, value: float | int, *, actor: Actor) -> Setting | None:
     """None when there is no such setting (nothing written)."""
-    setting = await update_setting(conn, name=name, value=value, by=actor, now=now)
+    setting = await update_setting(tx.conn, name=name, value=value, by=actor.label, now=tx.now)
     if setting is not None:
-        await audit(conn, actor=actor, action="setting.update", target=name, detail={"value": value}, now=now)
+        await audit.record(tx.conn, actor=actor.label, action="setting.update", target=name,
+                           detail={"value": value}, at=tx.now)  # fmt: skip
     return setting
+
+
+async def ask_rebuild(tx: Tx, *, actor: Actor) -> None:
+    """An admin asked for an index rebuild: audited here; the caller schedules it after its commit."""
+    await audit.record(tx.conn, actor=actor.label, action="index.rebuild", target="search", at=tx.now)

@@ -10,8 +10,10 @@ import pytest
 from services.knowledge.app import create_app
 from services.knowledge.config import KnowledgeSettings
 from services.knowledge.searchlog import SearchLogBuffer
+from services.knowledge.state import Knowledge
 from shared.app import running
 from shared.db import connect
+from shared.service import service_state
 from tests.integration.knowledge.conftest import Publish, bearer
 from tests.support import wait_until
 
@@ -50,7 +52,7 @@ async def test_a_click_and_a_vote_right_after_a_lookup_find_it_while_it_waits_in
         await client.post(f"/v1/articles/{article_id}/submit", headers=bearer("supervisor"))
         await client.post(f"/v1/articles/{article_id}/publish", headers=bearer("supervisor"))
         found = (await client.get("/v1/search", params={"q": "重置密码"}, headers=bearer("agent"))).json()
-        buffer: SearchLogBuffer = app.state.runtime.extras["search_log"]
+        buffer: SearchLogBuffer = service_state(app, Knowledge).search_log
         assert buffer.holds(uuid.UUID(found["search_id"])) and len(buffer) == 1
         click = await client.post(
             f"/v1/search/{found['search_id']}/click", json={"article_id": article_id}, headers=bearer("agent")
@@ -80,7 +82,7 @@ async def test_every_lookup_is_written_at_stop_and_the_gaps_report_sees_lookups_
         assert {g["query"]: g["zero_results"] for g in gaps} == {"发票抬头": 2, "退款进度": 1}
         for q in ("账单", "app crashes"):
             await client.get("/v1/search", params={"q": q}, headers=bearer("agent"))
-        assert len(app.state.runtime.extras["search_log"]) == 2
+        assert len(service_state(app, Knowledge).search_log) == 2
     assert [q for q, _ in await logged(settings.database_url)] == sorted(
         ["发票抬头", "发票抬头", "退款进度", "账单", "app crashes"]
     )
