@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from shared.config import ServiceSettings
 from shared.events import Decoded, Event, UndecodableMessage, decode
-from shared.faults import Backoff, describe, pause, transient, unavailable
+from shared.faults import Backoff, describe, pause, record_error, transient, unavailable
 from shared.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,12 @@ class ConsumerCore:
                         return "stopped"
                     continue
                 self.stats.batch_fallbacks += 1
-                log.info("%s: a batch of %d failed (%s); handling them one by one", self.name, len(records), exc)
+                log.info(
+                    "%s: a batch of %d failed (%s); handling them one by one",
+                    self.name,
+                    len(records),
+                    describe(exc),
+                )
                 return "one by one"
             break
         self._recovered()
@@ -256,7 +261,7 @@ class ConsumerCore:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — the loop retries any handler failure, then dead-letters it
-                span.record_exception(exc)
+                record_error(span, exc)
                 if self.stopping.is_set():
                     return False  # not done: its offset stays uncommitted for the next run
                 if transient(exc):
@@ -269,7 +274,12 @@ class ConsumerCore:
                     return await self._dead_letter(record, exc, attempts=attempt)
                 self.stats.retries += 1
                 log.warning(
-                    "%s: %s failed (attempt %d/%d): %s", self.name, where, attempt, self.rules.max_attempts, exc
+                    "%s: %s failed (attempt %d/%d): %s",
+                    self.name,
+                    where,
+                    attempt,
+                    self.rules.max_attempts,
+                    describe(exc),
                 )
                 if await self.sleep(delay):
                     return False
@@ -282,7 +292,7 @@ class ConsumerCore:
     async def _dead_letter(self, record: Record, error: BaseException, *, attempts: int) -> bool:
         """Put the record on the dead-letter topic (waiting for the broker as long as it is away); False if the
         loop stopped before it was there."""
-        reason = f"{type(error).__name__}: {error}"[:2000]
+        reason = describe(error, limit=2000)
         headers = [
             *record.headers,
             ("dlq.error", reason.encode()),

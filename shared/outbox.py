@@ -28,7 +28,16 @@ from opentelemetry.trace import Link, SpanKind
 
 from shared.db import Conn, Listener
 from shared.events import Event, OutgoingMessage, encode
-from shared.faults import Backoff, describe, pause, producer_broken, refused_by_broker, transient, unavailable
+from shared.faults import (
+    Backoff,
+    describe,
+    pause,
+    producer_broken,
+    record_error,
+    refused_by_broker,
+    transient,
+    unavailable,
+)
 from shared.kafka import Producer
 from shared.telemetry import context_from_carrier, current_trace_carrier, trace_headers, tracer
 
@@ -273,7 +282,7 @@ async def _publish(producer: Producer, rows: Sequence[_Row]) -> list[BaseExcepti
                 except KafkaError as exc:
                     if not refused_by_broker(exc):
                         raise
-                    span.record_exception(exc)
+                    record_error(span, exc)
                     outcomes[n] = exc  # refused before it left (larger than the producer may send)
                     continue
                 acks.append((n, ack))

@@ -160,6 +160,13 @@ async def test_a_handler_that_keeps_failing_is_retried_with_doubling_capped_back
     assert core.stats.retries == 2 and core.stats.dead_lettered == 1 and core.stats.handled == 1
 
 
+async def test_a_dead_letters_error_header_masks_the_addresses_and_numbers_in_the_failure() -> None:
+    h = Harness(failures={"bad": [ValueError("no customer at zhang.san@example.com, 13812345678")] * 3})
+    await h.core().handle_poll({A: records(A, probe_value("bad"))})
+    error = h.dead_letters[0][2]["dlq.error"].decode()
+    assert error == "ValueError: no customer at z***@example.com, 138****78"
+
+
 async def test_a_handler_that_fails_fewer_times_than_allowed_is_handled_without_a_dead_letter() -> None:
     h = Harness(failures={"flaky": [RuntimeError("bug today, fixed by a retry")]})
     core = h.core()

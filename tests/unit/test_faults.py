@@ -4,10 +4,19 @@ waits between tries."""
 from __future__ import annotations
 
 import asyncpg
+import pydantic
 import pytest
 from aiokafka import errors as kafka
 
-from shared.faults import Backoff, producer_broken, refused_by_broker, transient, unavailable
+from shared.faults import (
+    Backoff,
+    describe,
+    producer_broken,
+    record_error,
+    refused_by_broker,
+    transient,
+    unavailable,
+)
 
 AWAY = [
     ConnectionRefusedError(111, "Connect call failed"),
@@ -71,3 +80,73 @@ def test_backoff_doubles_up_to_its_ceiling_with_jitter_and_starts_over_after_a_s
     assert len({round(d, 9) for d in delays[4:]}) > 1, "jitter: retries of many loops do not line up"
     backoff.reset()
     assert 0.05 <= backoff.next() <= 0.1
+
+
+CUSTOMER = ("张三", "zhang.san@example.com", "13812345678")
+
+
+def _leaks(text: str) -> list[str]:
+    return [value for value in CUSTOMER if value in text]
+
+
+def test_a_database_error_is_described_by_its_state_and_objects_never_by_the_values_it_quotes() -> None:
+    duplicate = asyncpg.PostgresError.new(
+        {
+            "S": "ERROR",
+            "C": "23505",
+            "M": 'duplicate key value violates unique constraint "customer_email_key"',
+            "D": "Key (email)=(zhang.san@example.com) already exists.",
+            "n": "customer_email_key",
+            "t": "customer",
+        }
+    )
+    assert "zhang.san@example.com" in str(duplicate), "asyncpg's own text carries the value (the DETAIL line)"
+    assert describe(duplicate) == (
+        'UniqueViolationError: SQLSTATE 23505: duplicate key value violates unique constraint "customer_email_key"'
+    )
+    bad_input = asyncpg.PostgresError.new(
+        {"S": "ERROR", "C": "22P02", "M": 'invalid input syntax for type uuid: "张三 13812345678"'}
+    )
+    assert (
+        describe(bad_input)
+        == 'InvalidTextRepresentationError: SQLSTATE 22P02: invalid input syntax for type uuid: "…"'
+    )
+
+
+def test_a_validation_error_is_described_by_field_and_rule_without_its_input() -> None:
+    class Customer(pydantic.BaseModel):
+        age: int
+
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Customer.model_validate({"age": " ".join(CUSTOMER)})
+    assert _leaks(str(raised.value)), "pydantic's own text carries the input"
+    text = describe(raised.value)
+    assert _leaks(text) == []
+    assert text.startswith(
+        "ValidationError: 1 validation error(s) for Customer: age: Input should be a valid integer"
+    )
+
+
+def test_anything_else_keeps_its_text_with_addresses_and_numbers_masked_and_is_cut_at_the_limit() -> None:
+    text = describe(ValueError("no customer for zhang.san@example.com or 13812345678"))
+    assert text == "ValueError: no customer for z***@example.com or 138****78"
+    assert len(describe(ValueError("x" * 5000))) == 500
+    assert len(describe(ValueError("x" * 5000), limit=2000)) == 2000
+
+
+def test_a_failure_recorded_on_a_span_carries_the_described_message_and_the_frames_only() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    span = TracerProvider().get_tracer("t").start_span("s")
+    _, email, phone = CUSTOMER
+    try:
+        raise ValueError(f"no customer for {email} or {phone}")
+    except ValueError as exc:
+        record_error(span, exc)
+    span.end()
+    (event,) = span.events  # type: ignore[attr-defined]
+    attributes = dict(event.attributes)
+    assert attributes["exception.type"] == "ValueError"
+    assert attributes["exception.message"] == "ValueError: no customer for z***@example.com or 138****78"
+    assert "test_faults.py" in attributes["exception.stacktrace"], "the frames are kept"
+    assert _leaks(" ".join(str(v) for v in attributes.values())) == []
