@@ -17,6 +17,7 @@ import asyncpg
 from services.feedback import repository as repo
 from services.feedback.handlers import Links, expire_invitation, send_invitation
 from services.feedback.handlers.settings import SettingsCache
+from shared import audit
 from shared.clock import Clock
 from shared.faults import Backoff, describe, pause, transient, unavailable
 from shared.housekeeping import record_destruction
@@ -50,14 +51,14 @@ async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timede
             await record_destruction(
                 conn, what="survey comments", rows=erased, cutoff=cutoff, retention=retention, now=now
             )
-            await repo.insert_audit(
+            await audit.record(
                 conn,
                 actor="feedback-scheduler",
                 role="system",
                 action="survey_comment.purge",
-                subject="survey_comments",
+                target="survey_comments",
                 detail={"erased": erased, "answered_before": cutoff.isoformat()},
-                now=now,
+                at=now,
             )
         return erased
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from services.feedback import repository as repo
 from services.feedback.api.dependencies import FeedbackState, FiguresReader
 from services.feedback.domain.figures import Figures, Tally, figures
+from shared import audit
 from shared.errors import Problem
 from shared.openapi import example
 from shared.telemetry import mask_pii
@@ -180,14 +181,14 @@ async def get_figures(
         grouped = await repo.tallies(conn, by=by, since=start, until=end, time_zone=zone.key, **filters)
         low = await repo.low_score_comments(conn, since=start, until=end, limit=comments, **filters)
         if not masked and any(r["comment"] for r in low):
-            await repo.insert_audit(
+            await audit.record(
                 conn,
                 actor=who.subject,
                 role=who.role,
                 action="survey_comment.read",
-                subject="survey_comments",
+                target="survey_comments",
                 detail={"invitations": [str(r["invitation_id"]) for r in low if r["comment"]]},
-                now=now,
+                at=now,
             )
     total = figures(_sum([t for _, t in grouped]))
     return FiguresReport(

@@ -21,6 +21,7 @@ from services.feedback.handlers import (
     VersionConflict,
     change_policy,
 )
+from shared import audit
 from shared.errors import Problem
 from shared.events import CHANNELS
 from shared.openapi import example
@@ -241,6 +242,19 @@ class AuditOut(BaseModel):
     detail: Any = None
     at: datetime
 
+    @staticmethod
+    def of(entry: audit.AuditEntry) -> dict[str, Any]:
+        """An entry as this API has always answered it (a plain dict, encoded as before): the shared audit's
+        `target` is its `subject`."""
+        return {
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "subject": entry.target,
+            "detail": entry.detail,
+            "at": entry.at,
+        }
+
 
 @router.get("/v1/surveys/audit", response_model=None, responses={200: {"model": list[AuditOut]}})
 async def list_audit(
@@ -251,4 +265,4 @@ async def list_audit(
 ) -> list[dict[str, Any]]:
     """Who changed which policy, and who read unmasked comments, newest first."""
     async with state.pool.acquire() as conn:
-        return await repo.list_audit(conn, subject=subject, limit=limit)
+        return [AuditOut.of(e) for e in await audit.entries(conn, target=subject, limit=limit)]

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.feedback import repository as repo
 from services.feedback.domain.policy import SurveyPolicy, validate_policy
+from shared import audit
 from shared.db import Conn
 
 
@@ -34,13 +35,13 @@ async def change_policy(
     if expected_version is not None and current is not None and current != expected_version:
         raise VersionConflict(current)
     saved = await repo.save_policy(conn, policy=policy, by=actor, now=now)
-    await repo.insert_audit(
+    await audit.record(
         conn,
         actor=actor,
         role=role,
         action="survey_policy.update" if current is not None else "survey_policy.create",
-        subject=f"survey_policy:{policy.channel}",
+        target=f"survey_policy:{policy.channel}",
         detail={"before": before, "after": after, "version": saved.version},
-        now=now,
+        at=now,
     )
     return saved

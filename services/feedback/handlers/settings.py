@@ -10,6 +10,7 @@ from typing import Any
 
 from services.feedback import repository as repo
 from services.feedback.domain.settings import Settings, parse_settings
+from shared import audit
 from shared.db import Conn
 
 SETTINGS_TTL_S = 2.0
@@ -58,13 +59,13 @@ async def change_settings(
     if expected_version is not None and before.version != expected_version:
         raise SettingsVersionConflict(before.version)
     version = await repo.insert_settings(conn, document=after.document(), by=actor, now=now)
-    await repo.insert_audit(
+    await audit.record(
         conn,
         actor=actor,
         role=role,
         action="feedback_settings.update",
-        subject="feedback_settings",
+        target="feedback_settings",
         detail={"before": before.document(), "after": after.document(), "version": version},
-        now=now,
+        at=now,
     )
     return replace(after, version=version)

@@ -32,7 +32,7 @@ PHONE = "13912345678"
 EMAIL = "zhang.sanfeng.matrix@example.com"
 PII = (NAME, PHONE, "zhang.sanfeng")
 """What must not be in an answer masked for its reader, and what an audited read shows."""
-AUDIT_TABLES = {"intake": "audit_log", "feedback": "audit_entry"}
+AUDIT_TABLES = {"intake": "audit_log", "feedback": "audit_trail"}
 """Where each service that keeps reads of important personal data records them."""
 PASSWORD = "access-matrix-password-1"
 ARTICLE = {
