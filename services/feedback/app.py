@@ -26,6 +26,7 @@ from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
 from shared.metrics import CountOf
 from shared.service import ConsumerSpec, Runtime, ServiceSpec
+from shared.tx import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -71,7 +72,7 @@ def consumers(feedback: Feedback) -> list[ConsumerSpec]:
     clock = feedback.clock
 
     async def on_event(conn: Conn, delivery: Delivery) -> None:
-        await handle(conn, delivery, now=clock.now())
+        await handle(Tx(conn=conn, now=clock.now()), delivery.decoded.event)
 
     # A poll in one transaction: every effect is in the database, and the survey scheduler skips rows a
     # handler holds instead of waiting for them.

@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from services.feedback import repository as repo
-from services.feedback.api.dependencies import FeedbackState, FiguresReader
+from services.feedback.api.dependencies import FeedbackState, FiguresReader, actor_of, transaction
 from services.feedback.domain.figures import Figures, Tally, figures
-from shared import audit
+from services.feedback.handlers.figures import read_figures
 from shared.errors import Problem
 from shared.openapi import example
 from shared.telemetry import mask_pii
@@ -176,20 +175,21 @@ async def get_figures(
     if who.role == "agent":
         agent = who.subject
     masked = who.role != "supervisor"
-    filters = {"agent_id": agent, "team": team, "channel": channel}
-    async with state.pool.acquire() as conn, conn.transaction():
-        grouped = await repo.tallies(conn, by=by, since=start, until=end, time_zone=zone.key, **filters)
-        low = await repo.low_score_comments(conn, since=start, until=end, limit=comments, **filters)
-        if not masked and any(r["comment"] for r in low):
-            await audit.record(
-                conn,
-                actor=who.subject,
-                role=who.role,
-                action="survey_comment.read",
-                target="survey_comments",
-                detail={"invitations": [str(r["invitation_id"]) for r in low if r["comment"]]},
-                at=now,
-            )
+    async with transaction(state, now=now) as tx:
+        read = await read_figures(
+            tx,
+            by=by,
+            since=start,
+            until=end,
+            time_zone=zone.key,
+            agent_id=agent,
+            team=team,
+            channel=channel,
+            comments=comments,
+            reader=actor_of(who),
+            unmasked=not masked,
+        )
+    grouped, low = read.grouped, read.low_scores
     total = figures(_sum([t for _, t in grouped]))
     return FiguresReport(
         since=start,

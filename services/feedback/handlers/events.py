@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime
 
 from services.feedback import repository as repo
 from services.feedback.domain.policy import LANGUAGES, page_language
@@ -15,7 +14,6 @@ from services.feedback.domain.schedule import (
     plan_invitation,
 )
 from services.feedback.handlers.publishing import publish, survey_event
-from shared.db import Conn
 from shared.events import (
     ContactReceivedV1,
     ContactReclassifiedV1,
@@ -30,7 +28,7 @@ from shared.events import (
     WorkReopenedV1,
     WorkResolvedV1,
 )
-from shared.kafka import Delivery
+from shared.tx import Tx
 
 HANDLED: frozenset[type[Event]] = frozenset(
     {
@@ -47,11 +45,11 @@ HANDLED: frozenset[type[Event]] = frozenset(
 """Every type `handle` acts on; the consumer skips the rest before the inbox."""
 
 
-async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
+async def handle(tx: Tx, event: Event | None) -> None:
     """The one consumer of intake.contacts and routing.work: dispatch by event type, skip the rest."""
-    event = delivery.decoded.event
+    conn, now = tx.conn, tx.now
     if isinstance(event, ContactReceivedV1):
-        await on_contact_received(conn, event, now=now)
+        await on_contact_received(tx, event)
     elif isinstance(event, ContactReclassifiedV1):
         await repo.set_contact_category(
             conn, contact_id=event.contact_id, category=event.category, now=now, subcategory=event.subcategory
@@ -61,9 +59,9 @@ async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
             conn, contact_id=event.contact_id, agent_id=event.agent_id, team=event.team, now=now
         )
     elif isinstance(event, WorkResolvedV1):
-        await on_work_resolved(conn, event, now=now)
+        await on_work_resolved(tx, event)
     elif isinstance(event, WorkReopenedV1):
-        await on_work_reopened(conn, event, now=now)
+        await on_work_reopened(tx, event)
     elif isinstance(event, CustomerMergedV1):
         await repo.merge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
     elif isinstance(event, CustomerUnmergedV1):
@@ -81,7 +79,8 @@ async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
         )
 
 
-async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: datetime) -> None:
+async def on_contact_received(tx: Tx, event: ContactReceivedV1) -> None:
+    conn, now = tx.conn, tx.now
     reply = event.reply_to
     facts = ContactFacts(
         contact_id=event.contact_id,
@@ -103,12 +102,13 @@ async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: date
     # A resolution seen before its contact (the two topics are not ordered together) is planned now.
     stored = await repo.get_contact(conn, contact_id=event.contact_id)
     for waiting in await repo.lock_waiting(conn, contact_id=event.contact_id):
-        planned = await _plan(conn, waiting, stored, now=now)
+        planned = await _plan(tx, waiting, stored)
         await repo.update_planned(conn, invitation=planned)
 
 
-async def on_work_resolved(conn: Conn, event: WorkResolvedV1, *, now: datetime) -> None:
+async def on_work_resolved(tx: Tx, event: WorkResolvedV1) -> None:
     """Plan the survey of this resolution: scheduled (a durable row the scheduler fires) or skipped."""
+    conn, now = tx.conn, tx.now
     facts = await repo.get_contact(conn, contact_id=event.contact_id)
     base = Invitation(
         invitation_id=uuid.uuid4(),
@@ -122,14 +122,15 @@ async def on_work_resolved(conn: Conn, event: WorkResolvedV1, *, now: datetime) 
         customer_notified=event.customer_notified,
         created_at=now,
     )
-    invitation = base if facts is None else await _plan(conn, base, facts, now=now)
+    invitation = base if facts is None else await _plan(tx, base, facts)
     await repo.insert_invitation(conn, invitation=invitation)
 
 
-async def _plan(conn: Conn, invitation: Invitation, facts: ContactFacts | None, *, now: datetime) -> Invitation:
+async def _plan(tx: Tx, invitation: Invitation, facts: ContactFacts | None) -> Invitation:
     """Decide and announce; the caller stores the result."""
     if facts is None:
         return invitation
+    conn, now = tx.conn, tx.now
     policy = await repo.get_policy(conn, channel=facts.channel)
     await repo.lock_customer(conn, customer_id=facts.customer_id)
     last = await repo.last_surveyed_at(conn, customer_id=facts.customer_id, other_than=invitation.invitation_id)
@@ -155,25 +156,18 @@ async def _plan(conn: Conn, invitation: Invitation, facts: ContactFacts | None, 
             due_at=decision.due_at,
         )
         await publish(
-            conn,
-            survey_event(SurveyScheduledV1, filled, due_at=decision.due_at),
-            contact_id=filled.contact_id,
-            now=now,
+            tx, survey_event(SurveyScheduledV1, filled, due_at=decision.due_at), contact_id=filled.contact_id
         )
         return filled
     filled = dataclasses.replace(filled, status="skipped", reason=decision.reason, closed_at=now)
-    await publish(
-        conn, survey_event(SurveySkippedV1, filled, reason=decision.reason), contact_id=filled.contact_id, now=now
-    )
+    await publish(tx, survey_event(SurveySkippedV1, filled, reason=decision.reason), contact_id=filled.contact_id)
     return filled
 
 
-async def on_work_reopened(conn: Conn, event: WorkReopenedV1, *, now: datetime) -> None:
+async def on_work_reopened(tx: Tx, event: WorkReopenedV1) -> None:
     """A reopened contact is not finished: withdraw whatever invitation has not gone out yet."""
-    for cancelled in await repo.cancel_scheduled(conn, contact_id=event.contact_id, reason="reopened", now=now):
+    cancelled = await repo.cancel_scheduled(tx.conn, contact_id=event.contact_id, reason="reopened", now=tx.now)
+    for invitation in cancelled:
         await publish(
-            conn,
-            survey_event(SurveyCancelledV1, cancelled, reason="reopened"),
-            contact_id=event.contact_id,
-            now=now,
+            tx, survey_event(SurveyCancelledV1, invitation, reason="reopened"), contact_id=event.contact_id
         )

@@ -12,6 +12,7 @@ import pytest
 from services.feedback.handlers import submit_answers
 from services.feedback.scheduler import fire_due, purge_comments
 from shared.events import CustomerRef
+from shared.tx import Tx
 from tests.integration.feedback.conftest import Feedback, resolve
 from tests.unit.feedback.builders import make_contact_received, make_work_resolved
 
@@ -36,11 +37,10 @@ async def answered(feedback: Feedback, raw: dict[str, object] | None, **override
     )
     async with feedback.pool.acquire() as conn, conn.transaction():
         await submit_answers(
-            conn,
+            Tx(conn=conn, now=feedback.clock.now() + timedelta(hours=2)),
             invitation_id=invitation_id,
             raw=raw,
             source="page",
-            now=feedback.clock.now() + timedelta(hours=2),
         )
 
 
