@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from services.feedback import repository as repo
 from services.feedback.domain.policy import LANGUAGES, page_language
@@ -30,53 +32,67 @@ from shared.events import (
 )
 from shared.tx import Tx
 
-HANDLED: frozenset[type[Event]] = frozenset(
-    {
-        ContactReceivedV1,
-        ContactReclassifiedV1,
-        WorkAssignedV1,
-        WorkResolvedV1,
-        WorkReopenedV1,
-        CustomerMergedV1,
-        CustomerUnmergedV1,
-        OutboundDeliveryReportedV1,
+Dispatch = Callable[[Tx, Any], Awaitable[None]]
+"""A use case for one consumed event type, called with the event of that type."""
+
+
+def dispatch_table() -> dict[type[Event], Dispatch]:
+    """Which use case handles which consumed event type; everything else is skipped before the inbox."""
+    return {
+        ContactReceivedV1: on_contact_received,
+        ContactReclassifiedV1: on_contact_reclassified,
+        WorkAssignedV1: on_work_assigned,
+        WorkResolvedV1: on_work_resolved,
+        WorkReopenedV1: on_work_reopened,
+        CustomerMergedV1: on_customer_merged,
+        CustomerUnmergedV1: on_customer_unmerged,
+        OutboundDeliveryReportedV1: on_delivery_reported,
     }
-)
-"""Every type `handle` acts on; the consumer skips the rest before the inbox."""
 
 
-async def handle(tx: Tx, event: Event | None) -> None:
-    """The one consumer of intake.contacts and routing.work: dispatch by event type, skip the rest."""
-    conn, now = tx.conn, tx.now
-    if isinstance(event, ContactReceivedV1):
-        await on_contact_received(tx, event)
-    elif isinstance(event, ContactReclassifiedV1):
-        await repo.set_contact_category(
-            conn, contact_id=event.contact_id, category=event.category, now=now, subcategory=event.subcategory
-        )
-    elif isinstance(event, WorkAssignedV1):
-        await repo.set_contact_agent(
-            conn, contact_id=event.contact_id, agent_id=event.agent_id, team=event.team, now=now
-        )
-    elif isinstance(event, WorkResolvedV1):
-        await on_work_resolved(tx, event)
-    elif isinstance(event, WorkReopenedV1):
-        await on_work_reopened(tx, event)
-    elif isinstance(event, CustomerMergedV1):
-        await repo.merge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
-    elif isinstance(event, CustomerUnmergedV1):
-        await repo.unmerge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
-    elif isinstance(event, OutboundDeliveryReportedV1) and event.origin == "feedback":
-        # Receipts for every service's messages go to intake, which checked the adapter's key and reports them.
-        await repo.record_receipt(
-            conn,
-            message_id=event.message_id,
-            status=event.status,
-            detail=event.reason,
-            reported_at=event.at,
-            by="intake",
-            now=now,
-        )
+async def handle(tx: Tx, event: Event | None, *, table: Mapping[type[Event], Dispatch] | None = None) -> None:
+    """The one consumer of intake.contacts and routing.work: the event's use case from the table, if it has one."""
+    if event is None:
+        return
+    handler = (dispatch_table() if table is None else table).get(type(event))
+    if handler is not None:
+        await handler(tx, event)
+
+
+async def on_contact_reclassified(tx: Tx, event: ContactReclassifiedV1) -> None:
+    await repo.set_contact_category(
+        tx.conn, contact_id=event.contact_id, category=event.category, now=tx.now, subcategory=event.subcategory
+    )
+
+
+async def on_work_assigned(tx: Tx, event: WorkAssignedV1) -> None:
+    await repo.set_contact_agent(
+        tx.conn, contact_id=event.contact_id, agent_id=event.agent_id, team=event.team, now=tx.now
+    )
+
+
+async def on_customer_merged(tx: Tx, event: CustomerMergedV1) -> None:
+    await repo.merge_customer(tx.conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+
+
+async def on_customer_unmerged(tx: Tx, event: CustomerUnmergedV1) -> None:
+    await repo.unmerge_customer(tx.conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+
+
+async def on_delivery_reported(tx: Tx, event: OutboundDeliveryReportedV1) -> None:
+    """Receipts for every service's messages go to intake, which checked the adapter's key and reports them;
+    feedback keeps those of its own messages."""
+    if event.origin != "feedback":
+        return
+    await repo.record_receipt(
+        tx.conn,
+        message_id=event.message_id,
+        status=event.status,
+        detail=event.reason,
+        reported_at=event.at,
+        by="intake",
+        now=tx.now,
+    )
 
 
 async def on_contact_received(tx: Tx, event: ContactReceivedV1) -> None:
