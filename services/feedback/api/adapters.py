@@ -10,21 +10,9 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.feedback import repository as repo
 from services.feedback.api.dependencies import Adapter, FeedbackState, transaction
-from services.feedback.domain.answers import (
-    ChannelNotAllowed,
-    InvalidAnswers,
-    SurveyUnavailable,
-    check_scope,
-    parse_reply,
-    validate_answers,
-)
-from services.feedback.handlers import (
-    find_invitation_for_reply,
-    record_receipt,
-    submit_answers,
-)
+from services.feedback.domain.answers import ChannelNotAllowed, InvalidAnswers, SurveyUnavailable
+from services.feedback.handlers import PolicyGone, answer_for_adapter, record_receipt
 from shared.errors import Problem
 from shared.openapi import example
 
@@ -92,28 +80,21 @@ def _unavailable(exc: SurveyUnavailable) -> Problem:
 async def post_response(state: FeedbackState, body: ResponseBody, who: Adapter) -> ResponseOut:
     try:
         async with transaction(state) as tx:
-            invitation = await find_invitation_for_reply(
+            recorded = await answer_for_adapter(
                 tx,
                 invitation_id=body.invitation_id,
                 message_id=body.message_id,
                 channel=body.channel,
                 sender=body.sender,
+                scopes=who.channels,
+                structured=body.answers,
+                reply=body.reply if body.reply is not None else " ".join(body.digits or ()),
+                source=body.source,
             )
-            check_scope(who.channels, (invitation.invite_channel, invitation.channel))
-            policy = await repo.get_policy(tx.conn, channel=invitation.channel or "")
-            if policy is None:
-                raise Problem(
-                    410, "Survey unavailable", "this invitation's policy is gone", kind="survey-withdrawn"
-                )
-            if body.answers is not None:
-                answers = validate_answers(body.answers, policy)
-            else:
-                answers = parse_reply(
-                    body.reply if body.reply is not None else " ".join(body.digits or ()), policy
-                )
-            recorded = await submit_answers(
-                tx, invitation_id=invitation.invitation_id, answers=answers, source=body.source
-            )
+    except PolicyGone as exc:
+        raise Problem(
+            410, "Survey unavailable", "this invitation's policy is gone", kind="survey-withdrawn"
+        ) from exc
     except ChannelNotAllowed as exc:
         raise Problem(403, "Forbidden", str(exc), kind="channel-not-allowed") from exc
     except SurveyUnavailable as exc:

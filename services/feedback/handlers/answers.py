@@ -17,6 +17,7 @@ from services.feedback.domain.answers import (
     check_scope,
     csat_points,
     followup_reasons,
+    parse_reply,
     validate_answers,
 )
 from services.feedback.domain.policy import SurveyPolicy
@@ -142,6 +143,37 @@ async def find_invitation_for_reply(
     if found is None:
         raise UnknownInvitation()
     return found
+
+
+class PolicyGone(Exception):
+    """The invitation went out, but its channel's survey policy is no longer there to read an answer with."""
+
+
+async def answer_for_adapter(
+    tx: Tx,
+    *,
+    invitation_id: uuid.UUID | None,
+    message_id: uuid.UUID | None,
+    channel: str | None,
+    sender: str | None,
+    scopes: frozenset[str],
+    structured: Mapping[str, object] | None,
+    reply: str,
+    source: str,
+) -> Recorded:
+    """An answer a channel adapter collected: the invitation it refers to (`find_invitation_for_reply`), which
+    the adapter's key must cover (`ChannelNotAllowed`), read with its policy — `structured` answers (chat buttons)
+    as they are, else the free `reply` (SMS text, IVR digits) — and recorded like the page's (`submit_answers`).
+    Raises `SurveyUnavailable`, `PolicyGone` or `InvalidAnswers` too."""
+    invitation = await find_invitation_for_reply(
+        tx, invitation_id=invitation_id, message_id=message_id, channel=channel, sender=sender
+    )
+    check_scope(scopes, (invitation.invite_channel, invitation.channel))
+    policy = await repo.get_policy(tx.conn, channel=invitation.channel or "")
+    if policy is None:
+        raise PolicyGone()
+    answers = validate_answers(structured, policy) if structured is not None else parse_reply(reply, policy)
+    return await submit_answers(tx, invitation_id=invitation.invitation_id, answers=answers, source=source)
 
 
 async def record_receipt(
