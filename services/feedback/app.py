@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from services.feedback import api, page
 from services.feedback.config import FeedbackSettings
-from services.feedback.handlers import Links, handle
-from services.feedback.handlers.events import HANDLED
+from services.feedback.handlers import Links
+from services.feedback.handlers.events import dispatch_table, handle
 from services.feedback.handlers.settings import SettingsCache
 from services.feedback.repository import retention as retention_repo
 from services.feedback.scheduler import Scheduler
@@ -26,6 +26,7 @@ from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
 from shared.metrics import CountOf
 from shared.service import ConsumerSpec, Runtime, ServiceSpec
+from shared.tx import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -69,14 +70,16 @@ def consumers(feedback: Feedback) -> list[ConsumerSpec]:
     if not feedback.settings.consume_events:
         return []
     clock = feedback.clock
+    table = dispatch_table()
 
     async def on_event(conn: Conn, delivery: Delivery) -> None:
-        await handle(conn, delivery, now=clock.now())
+        await handle(Tx(conn=conn, now=clock.now()), delivery.decoded.event, table=table)
 
     # A poll in one transaction: every effect is in the database, and the survey scheduler skips rows a
-    # handler holds instead of waiting for them.
+    # handler holds instead of waiting for them. Only the types in the table: the rest are skipped before the
+    # inbox claims them.
     topics = (INTAKE_CONTACTS.name, ROUTING_WORK.name)
-    return [ConsumerSpec("feedback", topics, on_event, batch=True, accepts=HANDLED)]
+    return [ConsumerSpec("feedback", topics, on_event, batch=True, accepts=frozenset(table))]
 
 
 async def on_start(feedback: Feedback) -> None:
@@ -96,7 +99,7 @@ def _retention(runtime: Runtime[FeedbackSettings]) -> Sequence[Chore]:
         Chore(
             "contact addresses", timedelta(days=settings.content_retention_days), retention_repo.erase_addresses
         ),
-        audit_chore("audit_entry", settings.audit_retention_days),
+        audit_chore("audit_trail", settings.audit_retention_days),
     ]
 
 

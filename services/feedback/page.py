@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.feedback.api.dependencies import FeedbackState
+from services.feedback.api.dependencies import FeedbackState, transaction
 from services.feedback.domain.answers import InvalidAnswers, SurveyUnavailable
 from services.feedback.domain.links import ExpiredLink, ForgedLink, read_link
 from services.feedback.domain.messages import contact_ref
@@ -226,11 +226,11 @@ async def survey_page(request: Request, state: FeedbackState, token: str, lang: 
         found = _invitation_id(token, state, fallback)
         if isinstance(found, HTMLResponse):
             return found
-        async with state.pool.acquire() as conn:
-            try:
-                invitation, policy = await open_survey(conn, invitation_id=found, now=state.clock.now())
-            except SurveyUnavailable as exc:
-                return message_page(exc.kind, _known(lang) or _known(exc.language) or fallback)
+        try:
+            async with transaction(state) as tx:
+                invitation, policy = await open_survey(tx, invitation_id=found)
+        except SurveyUnavailable as exc:
+            return message_page(exc.kind, _known(lang) or _known(exc.language) or fallback)
         chosen = _language(request, lang, invitation.language, policy)
         return _form(policy, chosen, ref=contact_ref(invitation.contact_id))
     except Exception:
@@ -252,23 +252,23 @@ async def submit_survey(request: Request, state: FeedbackState, token: str) -> H
         if isinstance(found, HTMLResponse):
             return found
         now = state.clock.now()
-        async with state.pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    recorded = await submit_answers(conn, invitation_id=found, raw=form, source="page", now=now)
-            except SurveyUnavailable as exc:
-                return message_page(exc.kind, _known(asked_lang) or _known(exc.language) or fallback)
-            except InvalidAnswers as exc:
-                invitation, policy = await open_survey(conn, invitation_id=found, now=now)
-                chosen = _language(request, asked_lang, invitation.language, policy)
-                return _form(
-                    policy,
-                    chosen,
-                    ref=contact_ref(invitation.contact_id),
-                    values=form,
-                    errors=_friendly(exc.errors, chosen),
-                    status=422,
-                )
+        try:
+            async with transaction(state, now=now) as tx:
+                recorded = await submit_answers(tx, invitation_id=found, raw=form, source="page")
+        except SurveyUnavailable as exc:
+            return message_page(exc.kind, _known(asked_lang) or _known(exc.language) or fallback)
+        except InvalidAnswers as exc:
+            async with transaction(state, now=now) as tx:
+                invitation, policy = await open_survey(tx, invitation_id=found)
+            chosen = _language(request, asked_lang, invitation.language, policy)
+            return _form(
+                policy,
+                chosen,
+                ref=contact_ref(invitation.contact_id),
+                values=form,
+                errors=_friendly(exc.errors, chosen),
+                status=422,
+            )
         chosen = next(
             (x for x in (asked_lang, recorded.invitation.language) if x is not None and x in LANGUAGES), fallback
         )

@@ -16,10 +16,11 @@ import asyncpg
 
 from services.feedback import repository as repo
 from services.feedback.handlers import Links, expire_invitation, send_invitation
+from services.feedback.handlers.figures import erase_comments
 from services.feedback.handlers.settings import SettingsCache
 from shared.clock import Clock
 from shared.faults import Backoff, describe, pause, transient, unavailable
-from shared.housekeeping import record_destruction
+from shared.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,13 @@ async def fire_due(pool: asyncpg.Pool, *, now: datetime, links: Links, batch: in
     outcomes: Counter[str] = Counter()
     while True:
         async with pool.acquire() as conn, conn.transaction():
+            tx = Tx(conn=conn, now=now)
             due = await repo.lock_due(conn, now=now, limit=batch)
             for invitation in due:
-                outcomes[await send_invitation(conn, invitation, now=now, links=links)] += 1
+                outcomes[await send_invitation(tx, invitation, links=links)] += 1
             lapsed = await repo.lock_expired(conn, now=now, limit=batch)
             for invitation in lapsed:
-                await expire_invitation(conn, invitation, now=now)
+                await expire_invitation(tx, invitation)
             outcomes["expired"] += len(lapsed)
         if len(due) < batch and len(lapsed) < batch:
             return outcomes
@@ -43,23 +45,8 @@ async def fire_due(pool: asyncpg.Pool, *, now: datetime, links: Links, batch: in
 
 async def purge_comments(pool: asyncpg.Pool, *, now: datetime, retention: timedelta) -> int:
     """Erase comments past retention, and record the destruction itself (RULES.md, Security)."""
-    cutoff = now - retention
     async with pool.acquire() as conn, conn.transaction():
-        erased = await repo.purge_comments_before(conn, cutoff=cutoff)
-        if erased:
-            await record_destruction(
-                conn, what="survey comments", rows=erased, cutoff=cutoff, retention=retention, now=now
-            )
-            await repo.insert_audit(
-                conn,
-                actor="feedback-scheduler",
-                role="system",
-                action="survey_comment.purge",
-                subject="survey_comments",
-                detail={"erased": erased, "answered_before": cutoff.isoformat()},
-                now=now,
-            )
-        return erased
+        return await erase_comments(Tx(conn=conn, now=now), retention=retention)
 
 
 class Scheduler:

@@ -115,7 +115,7 @@ async def test_feedback_forgets_where_invitations_went_and_sla_and_knowledge_the
                     uuid.uuid4(), uuid.uuid4(), NOW - timedelta(days=3 * 365 + 1),
                 )  # fmt: skip
                 await pool.execute(
-                    "INSERT INTO audit_entry (at, actor, role, action, subject)"
+                    "INSERT INTO audit_trail (at, actor, role, action, target)"
                     " VALUES ($1, 'a', 'admin', 'x', 'p')",
                     NOW - timedelta(days=2200),
                 )

@@ -10,21 +10,9 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.feedback import repository as repo
-from services.feedback.api.dependencies import Adapter, FeedbackState
-from services.feedback.domain.answers import (
-    ChannelNotAllowed,
-    InvalidAnswers,
-    SurveyUnavailable,
-    check_scope,
-    parse_reply,
-    validate_answers,
-)
-from services.feedback.handlers import (
-    find_invitation_for_reply,
-    record_receipt,
-    submit_answers,
-)
+from services.feedback.api.dependencies import Adapter, FeedbackState, transaction
+from services.feedback.domain.answers import ChannelNotAllowed, InvalidAnswers, SurveyUnavailable
+from services.feedback.handlers import PolicyGone, answer_for_adapter, record_receipt
 from shared.errors import Problem
 from shared.openapi import example
 
@@ -90,32 +78,23 @@ def _unavailable(exc: SurveyUnavailable) -> Problem:
 
 @router.post("/v1/surveys/responses", status_code=201)
 async def post_response(state: FeedbackState, body: ResponseBody, who: Adapter) -> ResponseOut:
-    now = state.clock.now()
     try:
-        async with state.pool.acquire() as conn, conn.transaction():
-            invitation = await find_invitation_for_reply(
-                conn,
+        async with transaction(state) as tx:
+            recorded = await answer_for_adapter(
+                tx,
                 invitation_id=body.invitation_id,
                 message_id=body.message_id,
                 channel=body.channel,
                 sender=body.sender,
-                now=now,
+                scopes=who.channels,
+                structured=body.answers,
+                reply=body.reply if body.reply is not None else " ".join(body.digits or ()),
+                source=body.source,
             )
-            check_scope(who.channels, (invitation.invite_channel, invitation.channel))
-            policy = await repo.get_policy(conn, channel=invitation.channel or "")
-            if policy is None:
-                raise Problem(
-                    410, "Survey unavailable", "this invitation's policy is gone", kind="survey-withdrawn"
-                )
-            if body.answers is not None:
-                answers = validate_answers(body.answers, policy)
-            else:
-                answers = parse_reply(
-                    body.reply if body.reply is not None else " ".join(body.digits or ()), policy
-                )
-            recorded = await submit_answers(
-                conn, invitation_id=invitation.invitation_id, answers=answers, source=body.source, now=now
-            )
+    except PolicyGone as exc:
+        raise Problem(
+            410, "Survey unavailable", "this invitation's policy is gone", kind="survey-withdrawn"
+        ) from exc
     except ChannelNotAllowed as exc:
         raise Problem(403, "Forbidden", str(exc), kind="channel-not-allowed") from exc
     except SurveyUnavailable as exc:
@@ -165,18 +144,16 @@ class ReceiptOut(BaseModel):
 
 @router.post("/v1/outbound/receipts", status_code=202, response_model=ReceiptOut)
 async def post_receipt(state: FeedbackState, body: ReceiptBody, who: Adapter) -> dict[str, str]:
-    now = state.clock.now()
     try:
-        async with state.pool.acquire() as conn, conn.transaction():
+        async with transaction(state) as tx:
             invitation = await record_receipt(
-                conn,
+                tx,
                 message_id=body.message_id,
                 status=body.status,
                 detail=body.detail,
-                reported_at=body.at or now,
+                reported_at=body.at or tx.now,
                 by=who.subject,
                 scopes=who.channels,
-                now=now,
             )
     except ChannelNotAllowed as exc:
         raise Problem(403, "Forbidden", str(exc), kind="channel-not-allowed") from exc

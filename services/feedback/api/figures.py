@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from services.feedback import repository as repo
-from services.feedback.api.dependencies import FeedbackState, FiguresReader
+from services.feedback.api.dependencies import FeedbackState, FiguresReader, actor_of, transaction
 from services.feedback.domain.figures import Figures, Tally, figures
+from services.feedback.handlers.figures import read_figures
 from shared.errors import Problem
 from shared.openapi import example
 from shared.telemetry import mask_pii
@@ -62,6 +63,23 @@ class LowScoreOut(BaseModel):
     reasons: list[str]
     comment: str | None
     answered_at: datetime
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any], *, masked: bool) -> LowScoreOut:
+        comment = row["comment"]
+        return cls(
+            invitation_id=row["invitation_id"],
+            contact_id=row["contact_id"],
+            agent_id=row["agent_id"],
+            team=row["team"],
+            channel=row["channel"],
+            csat=row["csat"],
+            nps=row["nps"],
+            solved=row["solved"],
+            reasons=list(row["followup_reasons"]),
+            comment=(mask_pii(comment) if masked and comment else comment),
+            answered_at=row["answered_at"],
+        )
 
 
 class FiguresReport(BaseModel):
@@ -135,6 +153,20 @@ def _zone(name: str) -> ZoneInfo:
         raise Problem(422, "Validation failed", f"tz: unknown time zone {name!r}", kind="validation") from exc
 
 
+def _period(since: date | None, until: date | None, zone: ZoneInfo, *, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the days asked for, in `zone`: by default the 30 days up to today."""
+    last_day = until or now.astimezone(zone).date()
+    try:
+        first_day = since or last_day - timedelta(days=29)
+        start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
+        end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    except OverflowError as exc:  # a day at the very edge of the calendar (year 1 or 9999)
+        raise Problem(422, "Validation failed", "from/to: a day out of range", kind="validation") from exc
+    if first_day > last_day:
+        raise Problem(422, "Validation failed", "from is after to", kind="validation")
+    return start, end
+
+
 def _sum(tallies: list[Tally]) -> Tally:
     fields = Tally.__dataclass_fields__
     return Tally(**{k: sum(getattr(t, k) for t in tallies) for k in fields})
@@ -163,32 +195,25 @@ async def get_figures(
     agent sees only their own figures."""
     zone = _zone(tz or state.settings.figures_time_zone)
     now = state.clock.now()
-    last_day = until or now.astimezone(zone).date()
-    try:
-        first_day = since or last_day - timedelta(days=29)
-        start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
-        end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
-    except OverflowError as exc:  # a day at the very edge of the calendar (year 1 or 9999)
-        raise Problem(422, "Validation failed", "from/to: a day out of range", kind="validation") from exc
-    if first_day > last_day:
-        raise Problem(422, "Validation failed", "from is after to", kind="validation")
+    start, end = _period(since, until, zone, now=now)
     if who.role == "agent":
         agent = who.subject
     masked = who.role != "supervisor"
-    filters = {"agent_id": agent, "team": team, "channel": channel}
-    async with state.pool.acquire() as conn, conn.transaction():
-        grouped = await repo.tallies(conn, by=by, since=start, until=end, time_zone=zone.key, **filters)
-        low = await repo.low_score_comments(conn, since=start, until=end, limit=comments, **filters)
-        if not masked and any(r["comment"] for r in low):
-            await repo.insert_audit(
-                conn,
-                actor=who.subject,
-                role=who.role,
-                action="survey_comment.read",
-                subject="survey_comments",
-                detail={"invitations": [str(r["invitation_id"]) for r in low if r["comment"]]},
-                now=now,
-            )
+    async with transaction(state, now=now) as tx:
+        read = await read_figures(
+            tx,
+            by=by,
+            since=start,
+            until=end,
+            time_zone=zone.key,
+            agent_id=agent,
+            team=team,
+            channel=channel,
+            comments=comments,
+            reader=actor_of(who),
+            unmasked=not masked,
+        )
+    grouped, low = read.grouped, read.low_scores
     total = figures(_sum([t for _, t in grouped]))
     return FiguresReport(
         since=start,
@@ -197,21 +222,6 @@ async def get_figures(
         by=by,
         total=FiguresOut.of("all", total),
         groups=[FiguresOut.of(key, figures(t)) for key, t in grouped],
-        low_scores=[
-            LowScoreOut(
-                invitation_id=r["invitation_id"],
-                contact_id=r["contact_id"],
-                agent_id=r["agent_id"],
-                team=r["team"],
-                channel=r["channel"],
-                csat=r["csat"],
-                nps=r["nps"],
-                solved=r["solved"],
-                reasons=list(r["followup_reasons"]),
-                comment=(mask_pii(r["comment"]) if masked and r["comment"] else r["comment"]),
-                answered_at=r["answered_at"],
-            )
-            for r in low
-        ],
+        low_scores=[LowScoreOut.of(r, masked=masked) for r in low],
         comments_masked=masked,
     )

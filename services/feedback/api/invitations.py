@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from services.feedback import repository as repo
-from services.feedback.api.dependencies import FeedbackState, Reader
+from services.feedback.api.dependencies import FeedbackState, Reader, transaction
 from shared.openapi import example
 
 router = APIRouter(tags=["feedback"])
@@ -56,6 +56,6 @@ class InvitationOut(BaseModel):
 @router.get("/v1/surveys/invitations")
 async def list_invitations(state: FeedbackState, contact_id: uuid.UUID, _who: Reader) -> list[InvitationOut]:
     """A contact's survey history: what was planned, sent, answered, and why anything was not (no PII)."""
-    async with state.pool.acquire() as conn:
-        found = await repo.invitations_for_contact(conn, contact_id=contact_id)
+    async with transaction(state) as tx:
+        found = await repo.invitations_for_contact(tx.conn, contact_id=contact_id)
     return [InvitationOut.model_validate({k: getattr(i, k) for k in InvitationOut.model_fields}) for i in found]

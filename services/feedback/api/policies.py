@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from services.feedback import repository as repo
-from services.feedback.api.dependencies import Admin, FeedbackState, Reader
+from services.feedback.api.dependencies import Admin, FeedbackState, Reader, actor_of, transaction
 from services.feedback.domain.policy import (
     InvalidPolicy,
     QuietHours,
@@ -21,6 +21,7 @@ from services.feedback.handlers import (
     VersionConflict,
     change_policy,
 )
+from shared import audit
 from shared.errors import Problem
 from shared.events import CHANNELS
 from shared.openapi import example
@@ -180,14 +181,14 @@ def _channel(channel: str) -> str:
 
 @router.get("/v1/surveys/policies")
 async def list_policies(state: FeedbackState, _who: Reader) -> list[PolicyOut]:
-    async with state.pool.acquire() as conn:
-        return [PolicyOut.of(p) for p in await repo.list_policies(conn)]
+    async with transaction(state) as tx:
+        return [PolicyOut.of(p) for p in await repo.list_policies(tx.conn)]
 
 
 @router.get("/v1/surveys/policies/{channel}")
 async def get_policy(state: FeedbackState, channel: str, _who: Reader) -> PolicyOut:
-    async with state.pool.acquire() as conn:
-        policy = await repo.get_policy(conn, channel=_channel(channel))
+    async with transaction(state) as tx:
+        policy = await repo.get_policy(tx.conn, channel=_channel(channel))
     if policy is None:
         raise Problem(404, "Not found", f"no survey policy for {channel}", kind="unknown-policy")
     return PolicyOut.of(policy)
@@ -195,19 +196,16 @@ async def get_policy(state: FeedbackState, channel: str, _who: Reader) -> Policy
 
 @router.put("/v1/surveys/policies/{channel}")
 async def put_policy(state: FeedbackState, channel: str, body: PolicyBody, who: Admin) -> PolicyOut:
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        before = await repo.get_policy(conn, channel=_channel(channel))
+    async with transaction(state) as tx:
+        before = await repo.get_policy(tx.conn, channel=_channel(channel))
         try:
             saved = await change_policy(
-                conn,
+                tx,
                 policy=body.to_policy(channel),
                 expected_version=body.version,
-                actor=who.subject,
-                role=who.role,
+                actor=actor_of(who),
                 before=None if before is None else PolicyOut.of(before).model_dump(mode="json"),
                 after=body.model_dump(mode="json", exclude={"version"}),
-                now=now,
             )
         except InvalidPolicy as exc:
             raise Problem(
@@ -241,6 +239,19 @@ class AuditOut(BaseModel):
     detail: Any = None
     at: datetime
 
+    @staticmethod
+    def of(entry: audit.AuditEntry) -> dict[str, Any]:
+        """An entry as this API has always answered it (a plain dict, encoded as before): the shared audit's
+        `target` is its `subject`."""
+        return {
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "subject": entry.target,
+            "detail": entry.detail,
+            "at": entry.at,
+        }
+
 
 @router.get("/v1/surveys/audit", response_model=None, responses={200: {"model": list[AuditOut]}})
 async def list_audit(
@@ -250,5 +261,5 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Who changed which policy, and who read unmasked comments, newest first."""
-    async with state.pool.acquire() as conn:
-        return await repo.list_audit(conn, subject=subject, limit=limit)
+    async with transaction(state) as tx:
+        return [AuditOut.of(e) for e in await audit.entries(tx.conn, target=subject, limit=limit)]

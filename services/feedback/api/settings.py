@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.feedback.api.dependencies import Admin, FeedbackState, Reader
+from services.feedback.api.dependencies import Admin, FeedbackState, Reader, actor_of, transaction
 from services.feedback.domain.settings import MAX_RETENTION_DAYS, InvalidSettings, Settings
 from services.feedback.handlers.settings import SettingsVersionConflict, change_settings
 from shared.errors import Problem
@@ -37,8 +37,8 @@ def _out(settings: Settings, response: Response) -> SettingsOut:
 
 @router.get("/v1/feedback/settings", response_model=SettingsOut)
 async def get_settings(state: FeedbackState, response: Response, _who: Reader) -> SettingsOut:
-    async with state.pool.acquire() as conn:
-        return _out(await state.settings_cache.get(conn), response)
+    async with transaction(state) as tx:
+        return _out(await state.settings_cache.get(tx.conn), response)
 
 
 @router.put("/v1/feedback/settings", response_model=SettingsOut)
@@ -58,14 +58,9 @@ async def put_settings(
         except ValueError as exc:
             raise Problem(422, "Validation failed", "If-Match: a version number", kind="validation") from exc
     try:
-        async with state.pool.acquire() as conn, conn.transaction():
+        async with transaction(state) as tx:
             saved = await change_settings(
-                conn,
-                document=body.model_dump(),
-                expected_version=expected,
-                actor=who.subject,
-                role=who.role,
-                now=state.clock.now(),
+                tx, document=body.model_dump(), expected_version=expected, actor=actor_of(who)
             )
     except InvalidSettings as exc:
         raise Problem(422, "Validation failed", str(exc), kind="validation") from exc

@@ -17,6 +17,7 @@ from services.feedback.domain.answers import (
     check_scope,
     csat_points,
     followup_reasons,
+    parse_reply,
     validate_answers,
 )
 from services.feedback.domain.policy import SurveyPolicy
@@ -24,24 +25,23 @@ from services.feedback.domain.schedule import (
     Invitation,
 )
 from services.feedback.handlers.publishing import publish, survey_event
-from shared.db import Conn
 from shared.events import (
     FeedbackFollowupRequiredV1,
     FeedbackNotSolvedV1,
     SurveyAnsweredV1,
 )
 from shared.telemetry import mask_pii
+from shared.tx import Tx
 
 
-async def open_survey(conn: Conn, *, invitation_id: uuid.UUID, now: datetime) -> tuple[Invitation, SurveyPolicy]:
+async def open_survey(tx: Tx, *, invitation_id: uuid.UUID) -> tuple[Invitation, SurveyPolicy]:
     """The invitation and its questions, if it can be answered now; else the `SurveyUnavailable` reason."""
-    invitation = await repo.get_invitation(conn, invitation_id=invitation_id)
-    return await _answerable(conn, invitation, now=now)
+    invitation = await repo.get_invitation(tx.conn, invitation_id=invitation_id)
+    return await _answerable(tx, invitation)
 
 
-async def _answerable(
-    conn: Conn, invitation: Invitation | None, *, now: datetime
-) -> tuple[Invitation, SurveyPolicy]:
+async def _answerable(tx: Tx, invitation: Invitation | None) -> tuple[Invitation, SurveyPolicy]:
+    now = tx.now
     if invitation is None:
         raise UnknownInvitation()
     language = invitation.language
@@ -53,7 +53,7 @@ async def _answerable(
         raise SurveyExpired(language)
     if invitation.status != "sent":
         raise SurveyWithdrawn(language)
-    policy = await repo.get_policy(conn, channel=invitation.channel or "")
+    policy = await repo.get_policy(tx.conn, channel=invitation.channel or "")
     if policy is None:
         raise SurveyWithdrawn(language)
     return invitation, policy
@@ -68,19 +68,17 @@ class Recorded:
 
 
 async def submit_answers(
-    conn: Conn,
+    tx: Tx,
     *,
     invitation_id: uuid.UUID,
     raw: Mapping[str, object] | None = None,
     answers: Answers | None = None,
     source: str,
-    now: datetime,
 ) -> Recorded:
     """Record the one answer an invitation takes and close the loop: a low score raises a follow-up (回访),
     "not solved" also asks routing to reopen the contact. Raises `SurveyUnavailable` or `InvalidAnswers`."""
-    invitation, policy = await _answerable(
-        conn, await repo.lock_invitation(conn, invitation_id=invitation_id), now=now
-    )
+    conn, now = tx.conn, tx.now
+    invitation, policy = await _answerable(tx, await repo.lock_invitation(conn, invitation_id=invitation_id))
     if answers is None:
         answers = validate_answers(raw or {}, policy)
     reasons = followup_reasons(answers, policy)
@@ -101,7 +99,7 @@ async def submit_answers(
     await repo.mark_answered(conn, invitation_id=invitation_id, answers=answers, csat_points=points, now=now)
     scores = answers.scores()
     contact_id = invitation.contact_id
-    await publish(conn, survey_event(SurveyAnsweredV1, invitation, scores=scores), contact_id=contact_id, now=now)
+    await publish(tx, survey_event(SurveyAnsweredV1, invitation, scores=scores), contact_id=contact_id)
     if reasons:
         assert invitation.customer_id is not None
         followup = FeedbackFollowupRequiredV1(
@@ -116,42 +114,70 @@ async def submit_answers(
             team=invitation.team,
             answered_at=now,
         )
-        await publish(conn, followup, contact_id=contact_id, now=now)
+        await publish(tx, followup, contact_id=contact_id)
     if answers.solved is False:
         await publish(
-            conn,
-            FeedbackNotSolvedV1(contact_id=contact_id, invitation_id=invitation_id),
-            contact_id=contact_id,
-            now=now,
+            tx, FeedbackNotSolvedV1(contact_id=contact_id, invitation_id=invitation_id), contact_id=contact_id
         )
     return Recorded(response_id, invitation, answers, reasons)
 
 
 async def find_invitation_for_reply(
-    conn: Conn,
+    tx: Tx,
     *,
     invitation_id: uuid.UUID | None,
     message_id: uuid.UUID | None,
     channel: str | None,
     sender: str | None,
-    now: datetime,
 ) -> Invitation:
     """What an adapter's answer refers to: the invitation id, the outbound message id, or — for an SMS reply
     with no reference — the latest open invitation sent to that address."""
+    conn = tx.conn
     found: Invitation | None = None
     if invitation_id is not None:
         found = await repo.get_invitation(conn, invitation_id=invitation_id)
     elif message_id is not None:
         found = await repo.get_invitation_by_message(conn, message_id=message_id)
     elif channel and sender:
-        found = await repo.open_invitation_for(conn, invite_channel=channel, recipient=sender, now=now)
+        found = await repo.open_invitation_for(conn, invite_channel=channel, recipient=sender, now=tx.now)
     if found is None:
         raise UnknownInvitation()
     return found
 
 
+class PolicyGone(Exception):
+    """The invitation went out, but its channel's survey policy is no longer there to read an answer with."""
+
+
+async def answer_for_adapter(
+    tx: Tx,
+    *,
+    invitation_id: uuid.UUID | None,
+    message_id: uuid.UUID | None,
+    channel: str | None,
+    sender: str | None,
+    scopes: frozenset[str],
+    structured: Mapping[str, object] | None,
+    reply: str,
+    source: str,
+) -> Recorded:
+    """An answer a channel adapter collected: the invitation it refers to (`find_invitation_for_reply`), which
+    the adapter's key must cover (`ChannelNotAllowed`), read with its policy — `structured` answers (chat buttons)
+    as they are, else the free `reply` (SMS text, IVR digits) — and recorded like the page's (`submit_answers`).
+    Raises `SurveyUnavailable`, `PolicyGone` or `InvalidAnswers` too."""
+    invitation = await find_invitation_for_reply(
+        tx, invitation_id=invitation_id, message_id=message_id, channel=channel, sender=sender
+    )
+    check_scope(scopes, (invitation.invite_channel, invitation.channel))
+    policy = await repo.get_policy(tx.conn, channel=invitation.channel or "")
+    if policy is None:
+        raise PolicyGone()
+    answers = validate_answers(structured, policy) if structured is not None else parse_reply(reply, policy)
+    return await submit_answers(tx, invitation_id=invitation.invitation_id, answers=answers, source=source)
+
+
 async def record_receipt(
-    conn: Conn,
+    tx: Tx,
     *,
     message_id: uuid.UUID,
     status: str,
@@ -159,14 +185,13 @@ async def record_receipt(
     reported_at: datetime,
     by: str,
     scopes: frozenset[str],
-    now: datetime,
 ) -> Invitation:
     """Keep an adapter's receipt; `ChannelNotAllowed` unless its key covers the channel the message went on."""
-    invitation = await repo.get_invitation_by_message(conn, message_id=message_id)
+    invitation = await repo.get_invitation_by_message(tx.conn, message_id=message_id)
     if invitation is None:
         raise UnknownInvitation()
     check_scope(scopes, (invitation.invite_channel,))
     await repo.record_receipt(
-        conn, message_id=message_id, status=status, detail=detail, reported_at=reported_at, by=by, now=now
+        tx.conn, message_id=message_id, status=status, detail=detail, reported_at=reported_at, by=by, now=tx.now
     )
     return invitation

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from services.feedback import repository as repo
 from services.feedback.domain.policy import LANGUAGES, page_language
@@ -15,7 +16,6 @@ from services.feedback.domain.schedule import (
     plan_invitation,
 )
 from services.feedback.handlers.publishing import publish, survey_event
-from shared.db import Conn
 from shared.events import (
     ContactReceivedV1,
     ContactReclassifiedV1,
@@ -30,58 +30,73 @@ from shared.events import (
     WorkReopenedV1,
     WorkResolvedV1,
 )
-from shared.kafka import Delivery
+from shared.tx import Tx
 
-HANDLED: frozenset[type[Event]] = frozenset(
-    {
-        ContactReceivedV1,
-        ContactReclassifiedV1,
-        WorkAssignedV1,
-        WorkResolvedV1,
-        WorkReopenedV1,
-        CustomerMergedV1,
-        CustomerUnmergedV1,
-        OutboundDeliveryReportedV1,
+Dispatch = Callable[[Tx, Any], Awaitable[None]]
+"""A use case for one consumed event type, called with the event of that type."""
+
+
+def dispatch_table() -> dict[type[Event], Dispatch]:
+    """Which use case handles which consumed event type; everything else is skipped before the inbox."""
+    return {
+        ContactReceivedV1: on_contact_received,
+        ContactReclassifiedV1: on_contact_reclassified,
+        WorkAssignedV1: on_work_assigned,
+        WorkResolvedV1: on_work_resolved,
+        WorkReopenedV1: on_work_reopened,
+        CustomerMergedV1: on_customer_merged,
+        CustomerUnmergedV1: on_customer_unmerged,
+        OutboundDeliveryReportedV1: on_delivery_reported,
     }
-)
-"""Every type `handle` acts on; the consumer skips the rest before the inbox."""
 
 
-async def handle(conn: Conn, delivery: Delivery, *, now: datetime) -> None:
-    """The one consumer of intake.contacts and routing.work: dispatch by event type, skip the rest."""
-    event = delivery.decoded.event
-    if isinstance(event, ContactReceivedV1):
-        await on_contact_received(conn, event, now=now)
-    elif isinstance(event, ContactReclassifiedV1):
-        await repo.set_contact_category(
-            conn, contact_id=event.contact_id, category=event.category, now=now, subcategory=event.subcategory
-        )
-    elif isinstance(event, WorkAssignedV1):
-        await repo.set_contact_agent(
-            conn, contact_id=event.contact_id, agent_id=event.agent_id, team=event.team, now=now
-        )
-    elif isinstance(event, WorkResolvedV1):
-        await on_work_resolved(conn, event, now=now)
-    elif isinstance(event, WorkReopenedV1):
-        await on_work_reopened(conn, event, now=now)
-    elif isinstance(event, CustomerMergedV1):
-        await repo.merge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
-    elif isinstance(event, CustomerUnmergedV1):
-        await repo.unmerge_customer(conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
-    elif isinstance(event, OutboundDeliveryReportedV1) and event.origin == "feedback":
-        # Receipts for every service's messages go to intake, which checked the adapter's key and reports them.
-        await repo.record_receipt(
-            conn,
-            message_id=event.message_id,
-            status=event.status,
-            detail=event.reason,
-            reported_at=event.at,
-            by="intake",
-            now=now,
-        )
+async def handle(tx: Tx, event: Event | None, *, table: Mapping[type[Event], Dispatch] | None = None) -> None:
+    """The one consumer of intake.contacts and routing.work: the event's use case from the table, if it has one."""
+    if event is None:
+        return
+    handler = (dispatch_table() if table is None else table).get(type(event))
+    if handler is not None:
+        await handler(tx, event)
 
 
-async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: datetime) -> None:
+async def on_contact_reclassified(tx: Tx, event: ContactReclassifiedV1) -> None:
+    await repo.set_contact_category(
+        tx.conn, contact_id=event.contact_id, category=event.category, now=tx.now, subcategory=event.subcategory
+    )
+
+
+async def on_work_assigned(tx: Tx, event: WorkAssignedV1) -> None:
+    await repo.set_contact_agent(
+        tx.conn, contact_id=event.contact_id, agent_id=event.agent_id, team=event.team, now=tx.now
+    )
+
+
+async def on_customer_merged(tx: Tx, event: CustomerMergedV1) -> None:
+    await repo.merge_customer(tx.conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+
+
+async def on_customer_unmerged(tx: Tx, event: CustomerUnmergedV1) -> None:
+    await repo.unmerge_customer(tx.conn, merged=event.merged_customer_id, surviving=event.surviving_customer_id)
+
+
+async def on_delivery_reported(tx: Tx, event: OutboundDeliveryReportedV1) -> None:
+    """Receipts for every service's messages go to intake, which checked the adapter's key and reports them;
+    feedback keeps those of its own messages."""
+    if event.origin != "feedback":
+        return
+    await repo.record_receipt(
+        tx.conn,
+        message_id=event.message_id,
+        status=event.status,
+        detail=event.reason,
+        reported_at=event.at,
+        by="intake",
+        now=tx.now,
+    )
+
+
+async def on_contact_received(tx: Tx, event: ContactReceivedV1) -> None:
+    conn, now = tx.conn, tx.now
     reply = event.reply_to
     facts = ContactFacts(
         contact_id=event.contact_id,
@@ -103,12 +118,13 @@ async def on_contact_received(conn: Conn, event: ContactReceivedV1, *, now: date
     # A resolution seen before its contact (the two topics are not ordered together) is planned now.
     stored = await repo.get_contact(conn, contact_id=event.contact_id)
     for waiting in await repo.lock_waiting(conn, contact_id=event.contact_id):
-        planned = await _plan(conn, waiting, stored, now=now)
+        planned = await _plan(tx, waiting, stored)
         await repo.update_planned(conn, invitation=planned)
 
 
-async def on_work_resolved(conn: Conn, event: WorkResolvedV1, *, now: datetime) -> None:
+async def on_work_resolved(tx: Tx, event: WorkResolvedV1) -> None:
     """Plan the survey of this resolution: scheduled (a durable row the scheduler fires) or skipped."""
+    conn, now = tx.conn, tx.now
     facts = await repo.get_contact(conn, contact_id=event.contact_id)
     base = Invitation(
         invitation_id=uuid.uuid4(),
@@ -122,14 +138,15 @@ async def on_work_resolved(conn: Conn, event: WorkResolvedV1, *, now: datetime) 
         customer_notified=event.customer_notified,
         created_at=now,
     )
-    invitation = base if facts is None else await _plan(conn, base, facts, now=now)
+    invitation = base if facts is None else await _plan(tx, base, facts)
     await repo.insert_invitation(conn, invitation=invitation)
 
 
-async def _plan(conn: Conn, invitation: Invitation, facts: ContactFacts | None, *, now: datetime) -> Invitation:
+async def _plan(tx: Tx, invitation: Invitation, facts: ContactFacts | None) -> Invitation:
     """Decide and announce; the caller stores the result."""
     if facts is None:
         return invitation
+    conn, now = tx.conn, tx.now
     policy = await repo.get_policy(conn, channel=facts.channel)
     await repo.lock_customer(conn, customer_id=facts.customer_id)
     last = await repo.last_surveyed_at(conn, customer_id=facts.customer_id, other_than=invitation.invitation_id)
@@ -155,25 +172,18 @@ async def _plan(conn: Conn, invitation: Invitation, facts: ContactFacts | None, 
             due_at=decision.due_at,
         )
         await publish(
-            conn,
-            survey_event(SurveyScheduledV1, filled, due_at=decision.due_at),
-            contact_id=filled.contact_id,
-            now=now,
+            tx, survey_event(SurveyScheduledV1, filled, due_at=decision.due_at), contact_id=filled.contact_id
         )
         return filled
     filled = dataclasses.replace(filled, status="skipped", reason=decision.reason, closed_at=now)
-    await publish(
-        conn, survey_event(SurveySkippedV1, filled, reason=decision.reason), contact_id=filled.contact_id, now=now
-    )
+    await publish(tx, survey_event(SurveySkippedV1, filled, reason=decision.reason), contact_id=filled.contact_id)
     return filled
 
 
-async def on_work_reopened(conn: Conn, event: WorkReopenedV1, *, now: datetime) -> None:
+async def on_work_reopened(tx: Tx, event: WorkReopenedV1) -> None:
     """A reopened contact is not finished: withdraw whatever invitation has not gone out yet."""
-    for cancelled in await repo.cancel_scheduled(conn, contact_id=event.contact_id, reason="reopened", now=now):
+    cancelled = await repo.cancel_scheduled(tx.conn, contact_id=event.contact_id, reason="reopened", now=tx.now)
+    for invitation in cancelled:
         await publish(
-            conn,
-            survey_event(SurveyCancelledV1, cancelled, reason="reopened"),
-            contact_id=event.contact_id,
-            now=now,
+            tx, survey_event(SurveyCancelledV1, invitation, reason="reopened"), contact_id=event.contact_id
         )

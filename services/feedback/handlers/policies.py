@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from services.feedback import repository as repo
 from services.feedback.domain.policy import SurveyPolicy, validate_policy
-from shared.db import Conn
+from shared import audit
+from shared.tx import Actor, Tx
 
 
 class VersionConflict(Exception):
@@ -18,29 +18,27 @@ class VersionConflict(Exception):
 
 
 async def change_policy(
-    conn: Conn,
+    tx: Tx,
     *,
     policy: SurveyPolicy,
     expected_version: int | None,
-    actor: str,
-    role: str,
+    actor: Actor,
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any],
-    now: datetime,
 ) -> SurveyPolicy:
     """Validate, save (version + 1) and audit who changed what, when. `InvalidPolicy` or `VersionConflict`."""
     validate_policy(policy)
-    current = await repo.lock_policy_version(conn, channel=policy.channel)
+    current = await repo.lock_policy_version(tx.conn, channel=policy.channel)
     if expected_version is not None and current is not None and current != expected_version:
         raise VersionConflict(current)
-    saved = await repo.save_policy(conn, policy=policy, by=actor, now=now)
-    await repo.insert_audit(
-        conn,
-        actor=actor,
-        role=role,
+    saved = await repo.save_policy(tx.conn, policy=policy, by=actor.subject, now=tx.now)
+    await audit.record(
+        tx.conn,
+        actor=actor.subject,
+        role=actor.role,
         action="survey_policy.update" if current is not None else "survey_policy.create",
-        subject=f"survey_policy:{policy.channel}",
+        target=f"survey_policy:{policy.channel}",
         detail={"before": before, "after": after, "version": saved.version},
-        now=now,
+        at=tx.now,
     )
     return saved

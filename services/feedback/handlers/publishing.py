@@ -1,4 +1,5 @@
-"""What every handler shares: the survey link maker and publishing through the outbox."""
+"""What every handler shares: the survey link maker and publishing through the outbox in the caller's
+transaction (`Tx`, shared/tx.py: the connection and the instant every write of it uses)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from services.feedback.domain.links import sign_link
 from services.feedback.domain.schedule import (
     Invitation,
 )
-from shared.db import Conn
 from shared.events import (
     Event,
 )
 from shared.outbox import enqueue
+from shared.tx import Tx
 
 SOURCE = "switchboard/feedback"
 
@@ -31,8 +32,8 @@ class Links:
         return f"{self.base_url.rstrip('/')}/s/{sign_link(invitation_id, expires_at, self.secret)}"
 
 
-async def publish(conn: Conn, event: Event, *, contact_id: uuid.UUID, now: datetime) -> None:
-    await enqueue(conn, event, source=SOURCE, subject=str(contact_id), now=now)
+async def publish(tx: Tx, event: Event, *, contact_id: uuid.UUID) -> None:
+    await enqueue(tx.conn, event, source=SOURCE, subject=str(contact_id), now=tx.now)
 
 
 def survey_event(model: type[Event], invitation: Invitation, **extra: Any) -> Event:

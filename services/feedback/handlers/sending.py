@@ -23,24 +23,25 @@ from services.feedback.domain.schedule import (
     invitation_message_id,
 )
 from services.feedback.handlers.publishing import Links, publish, survey_event
-from shared.db import Conn
 from shared.events import (
     OutboundMessageRequestedV1,
     SurveyExpiredV1,
     SurveySentV1,
     SurveySkippedV1,
 )
+from shared.tx import Tx
 
 
-async def send_invitation(conn: Conn, invitation: Invitation, *, now: datetime, links: Links) -> str:
+async def send_invitation(tx: Tx, invitation: Invitation, *, links: Links) -> str:
     """A due invitation (locked by the caller): send it, defer it past quiet hours, or drop it.
 
     Returns what happened (`sent`, `deferred`, `skipped`). The row's status change and the outbound message
     commit together, so a crash sends either both or neither, and a restarted scheduler finds the row as the
     crash left it."""
+    conn, now = tx.conn, tx.now
     policy = await repo.get_policy(conn, channel=invitation.channel or "")
     if policy is None or not policy.enabled:
-        await _skip(conn, invitation, "policy_disabled", now=now)
+        await _skip(tx, invitation, "policy_disabled")
         return "skipped"
     assert invitation.customer_id is not None and invitation.due_at is not None
     await repo.lock_customer(conn, customer_id=invitation.customer_id)
@@ -52,11 +53,11 @@ async def send_invitation(conn: Conn, invitation: Invitation, *, now: datetime, 
         await repo.defer(conn, invitation_id=invitation.invitation_id, until=decision.until)
         return "deferred"
     if isinstance(decision, Drop):
-        await _skip(conn, invitation, decision.reason, now=now)
+        await _skip(tx, invitation, decision.reason)
         return "skipped"
     assert isinstance(decision, Send)
     message = _outbound(invitation, policy, expires_at=decision.expires_at, links=links)
-    await publish(conn, message, contact_id=invitation.contact_id, now=now)
+    await publish(tx, message, contact_id=invitation.contact_id)
     await repo.mark_sent(
         conn,
         invitation_id=invitation.invitation_id,
@@ -65,7 +66,7 @@ async def send_invitation(conn: Conn, invitation: Invitation, *, now: datetime, 
         message_id=message.message_id,
     )
     sent = survey_event(SurveySentV1, invitation, message_id=message.message_id, expires_at=decision.expires_at)
-    await publish(conn, sent, contact_id=invitation.contact_id, now=now)
+    await publish(tx, sent, contact_id=invitation.contact_id)
     return "sent"
 
 
@@ -108,17 +109,15 @@ def _outbound(
     )
 
 
-async def _skip(conn: Conn, invitation: Invitation, reason: str, *, now: datetime) -> None:
+async def _skip(tx: Tx, invitation: Invitation, reason: str) -> None:
     await repo.close_invitation(
-        conn, invitation_id=invitation.invitation_id, status="skipped", reason=reason, now=now
+        tx.conn, invitation_id=invitation.invitation_id, status="skipped", reason=reason, now=tx.now
     )
-    await publish(
-        conn, survey_event(SurveySkippedV1, invitation, reason=reason), contact_id=invitation.contact_id, now=now
-    )
+    await publish(tx, survey_event(SurveySkippedV1, invitation, reason=reason), contact_id=invitation.contact_id)
 
 
-async def expire_invitation(conn: Conn, invitation: Invitation, *, now: datetime) -> None:
+async def expire_invitation(tx: Tx, invitation: Invitation) -> None:
     await repo.close_invitation(
-        conn, invitation_id=invitation.invitation_id, status="expired", reason=None, now=now
+        tx.conn, invitation_id=invitation.invitation_id, status="expired", reason=None, now=tx.now
     )
-    await publish(conn, survey_event(SurveyExpiredV1, invitation), contact_id=invitation.contact_id, now=now)
+    await publish(tx, survey_event(SurveyExpiredV1, invitation), contact_id=invitation.contact_id)

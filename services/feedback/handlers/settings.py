@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from services.feedback import repository as repo
 from services.feedback.domain.settings import Settings, parse_settings
+from shared import audit
 from shared.db import Conn
+from shared.tx import Actor, Tx
 
 SETTINGS_TTL_S = 2.0
 
@@ -43,28 +44,23 @@ class SettingsVersionConflict(Exception):
 
 
 async def change_settings(
-    conn: Conn,
-    *,
-    document: dict[str, Any],
-    expected_version: int | None,
-    actor: str,
-    role: str,
-    now: datetime,
+    tx: Tx, *, document: dict[str, Any], expected_version: int | None, actor: Actor
 ) -> Settings:
     """Validate, save (version + 1) and audit before and after. `InvalidSettings` or `SettingsVersionConflict`."""
     after = parse_settings(document, version=0)
+    conn = tx.conn
     await repo.lock_settings(conn)
     before = await repo.latest_settings(conn)
     if expected_version is not None and before.version != expected_version:
         raise SettingsVersionConflict(before.version)
-    version = await repo.insert_settings(conn, document=after.document(), by=actor, now=now)
-    await repo.insert_audit(
+    version = await repo.insert_settings(conn, document=after.document(), by=actor.subject, now=tx.now)
+    await audit.record(
         conn,
-        actor=actor,
-        role=role,
+        actor=actor.subject,
+        role=actor.role,
         action="feedback_settings.update",
-        subject="feedback_settings",
+        target="feedback_settings",
         detail={"before": before.document(), "after": after.document(), "version": version},
-        now=now,
+        at=tx.now,
     )
     return replace(after, version=version)

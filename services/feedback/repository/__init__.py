@@ -41,8 +41,6 @@ from services.feedback.repository.invitations import (
 )
 from services.feedback.repository.policies import (
     get_policy,
-    insert_audit,
-    list_audit,
     list_policies,
     lock_policy_version,
     save_policy,
@@ -59,7 +57,6 @@ __all__ = [
     "get_invitation",
     "get_invitation_by_message",
     "get_policy",
-    "insert_audit",
     "insert_invitation",
     "insert_response",
     "insert_settings",
@@ -67,7 +64,6 @@ __all__ = [
     "last_sent_at",
     "last_surveyed_at",
     "latest_settings",
-    "list_audit",
     "list_policies",
     "lock_customer",
     "lock_due",

@@ -1,10 +1,8 @@
-"""Survey policies and the audit log (admin changes, reads of unmasked comments, purges)."""
+"""Survey policies (their audit is `shared/audit.py`'s)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -105,24 +103,3 @@ LOCK_POLICY = "SELECT version FROM survey_policy WHERE channel = $1 FOR UPDATE"
 async def lock_policy_version(conn: Conn, *, channel: str) -> int | None:
     version = await conn.fetchval(LOCK_POLICY, channel)
     return None if version is None else int(version)
-
-
-INSERT_AUDIT = """
-INSERT INTO audit_entry (actor, role, action, subject, detail, at) VALUES ($1, $2, $3, $4, $5, $6)
-"""
-
-
-async def insert_audit(
-    conn: Conn, *, actor: str, role: str, action: str, subject: str, detail: Mapping[str, Any], now: datetime
-) -> None:
-    await conn.execute(INSERT_AUDIT, actor, role, action, subject, dict(detail), now)
-
-
-SELECT_AUDIT = """
-SELECT actor, role, action, subject, detail, at FROM audit_entry
-WHERE ($1::text IS NULL OR subject = $1) ORDER BY audit_entry_id DESC LIMIT $2
-"""
-
-
-async def list_audit(conn: Conn, *, subject: str | None, limit: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SELECT_AUDIT, subject, limit)]

@@ -42,6 +42,7 @@ from shared.db import Conn, connect, migrate
 from shared.events import ContactReceivedV1, CustomerRef, Event, WorkAssignedV1, decode, encode
 from shared.kafka import Delivery, Record
 from shared.service import service_state
+from shared.tx import Tx
 from tests.conftest import fresh_database
 from tests.integration.access.world import (
     ADAPTER_CHANNELS,
@@ -258,9 +259,9 @@ async def _make_feedback_objects(world: World) -> None:
     async with app.state.pool.acquire() as conn:
         for contact in contacts:
             async with conn.transaction():
-                await on_contact_received(conn, contact, now=clock.now())
+                await on_contact_received(Tx(conn=conn, now=clock.now()), contact)
                 resolved = make_work_resolved(contact, agent_id="A-1", team="matrix", resolved_at=clock.now())
-                await on_work_resolved(conn, resolved, now=clock.now())
+                await on_work_resolved(Tx(conn=conn, now=clock.now()), resolved)
     sent = await fire_due(app.state.pool, now=clock.now() + timedelta(hours=1), links=links)
     assert sent["sent"] == len(contacts), sent
     rows = {
@@ -273,11 +274,10 @@ async def _make_feedback_objects(world: World) -> None:
     answered, waiting, page = (rows[c.contact_id] for c in contacts)
     async with app.state.pool.acquire() as conn, conn.transaction():
         await submit_answers(
-            conn,
+            Tx(conn=conn, now=clock.now() + timedelta(hours=2)),
             invitation_id=answered["invitation_id"],
             raw={"csat": "1", "solved": "0", "comment": f"还是没解决，请打 {PHONE} 找我"},
             source="page",
-            now=clock.now() + timedelta(hours=2),
         )
     world.ids.update(
         answered_contact_id=str(contacts[0].contact_id),

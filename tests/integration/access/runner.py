@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from services.web.domain import SAFE_METHODS
 from tests.integration.access.matrix import RUN_ORDER, Actor, Outcome, Row
-from tests.integration.access.world import AUDIT_TABLES, PII, SUBJECTS, Session, World
+from tests.integration.access.world import AUDITED_READS, PII, SUBJECTS, Session, World
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ async def _http(
     headers = _headers(world, row, actor, await _session(world, row, actor))
     audited = expected == "audited"
     if audited:
-        assert row.service in AUDIT_TABLES, f"{row.name}: {row.service} keeps no audit of reads"
+        assert row.service in AUDITED_READS, f"{row.name}: {row.service} keeps no audit of reads"
         before = await world.audit_count(row.service)
     response = await client.request(
         row.method,

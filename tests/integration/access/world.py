@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from shared import audit
 from shared.auth import Role, issue_token
 from shared.clock import utcnow
 from tests.integration.access.matrix import Actor
@@ -32,8 +33,8 @@ PHONE = "13912345678"
 EMAIL = "zhang.sanfeng.matrix@example.com"
 PII = (NAME, PHONE, "zhang.sanfeng")
 """What must not be in an answer masked for its reader, and what an audited read shows."""
-AUDIT_TABLES = {"intake": "audit_trail", "feedback": "audit_entry"}
-"""Where each service that keeps reads of important personal data records them."""
+AUDITED_READS = frozenset({"intake", "feedback"})
+"""The services that keep reads of important personal data (in `shared/audit.py`'s one table)."""
 PASSWORD = "access-matrix-password-1"
 ARTICLE = {
     "title": "如何重置账户密码",
@@ -91,9 +92,9 @@ class World:
         return self.ids[name]
 
     async def audit_count(self, service: str) -> int:
-        table = AUDIT_TABLES[service]
+        assert service in AUDITED_READS, service
         async with self.apps[service].state.pool.acquire() as conn:
-            count: int = await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 — our constant
+            count: int = await conn.fetchval(f"SELECT count(*) FROM {audit.TABLE}")  # noqa: S608 — our constant
             return count
 
     # --- objects a row changes, made anew for it ----------------------------------------------------------------

@@ -27,6 +27,7 @@ from shared.clock import ManualClock, utcnow
 from shared.events import FEEDBACK_EVENTS, OUTBOUND_MESSAGES, ContactReceivedV1, Event, WorkResolvedV1, encode
 from shared.kafka import Producer
 from shared.service import service_state
+from shared.tx import Tx
 from tests.support import TOKEN_SECRET, TestStack, read_topic, service_settings, wait_until
 from tests.unit.feedback.builders import T0, make_contact_received, make_work_resolved
 
@@ -181,8 +182,9 @@ async def live_feedback(
 async def resolve(feedback: Feedback, contact: ContactReceivedV1, resolved: WorkResolvedV1) -> None:
     """Run the consumer's handlers for a contact and its resolution directly (no broker round trip)."""
     async with feedback.pool.acquire() as conn, conn.transaction():
-        await on_contact_received(conn, contact, now=feedback.clock.now())
-        await on_work_resolved(conn, resolved, now=feedback.clock.now())
+        tx = Tx(conn=conn, now=feedback.clock.now())
+        await on_contact_received(tx, contact)
+        await on_work_resolved(tx, resolved)
 
 
 async def sent_invitation(feedback: Feedback, **contact_overrides: Any) -> tuple[ContactReceivedV1, str]:

@@ -12,6 +12,7 @@ import pytest
 from services.feedback.handlers import submit_answers
 from services.feedback.scheduler import fire_due, purge_comments
 from shared.events import CustomerRef
+from shared.tx import Tx
 from tests.integration.feedback.conftest import Feedback, resolve
 from tests.unit.feedback.builders import make_contact_received, make_work_resolved
 
@@ -36,11 +37,10 @@ async def answered(feedback: Feedback, raw: dict[str, object] | None, **override
     )
     async with feedback.pool.acquire() as conn, conn.transaction():
         await submit_answers(
-            conn,
+            Tx(conn=conn, now=feedback.clock.now() + timedelta(hours=2)),
             invitation_id=invitation_id,
             raw=raw,
             source="page",
-            now=feedback.clock.now() + timedelta(hours=2),
         )
 
 
@@ -89,7 +89,7 @@ async def test_figures_by_agent_team_channel_grade_category_and_day(feedback: Fe
 
     async def comment_reads() -> int:
         return await feedback.pool.fetchval(  # type: ignore[no-any-return]
-            "SELECT count(*) FROM audit_entry WHERE action = 'survey_comment.read' AND actor = 'supervisor-1'"
+            "SELECT count(*) FROM audit_trail WHERE action = 'survey_comment.read' AND actor = 'supervisor-1'"
         )
 
     before = await comment_reads()
@@ -100,7 +100,7 @@ async def test_figures_by_agent_team_channel_grade_category_and_day(feedback: Fe
     assert await comment_reads() == before + 1, "every read of unmasked comments is audited"
     ops = await report("all", feedback.token("ops"))
     assert ops["comments_masked"] is True and "13912345678" not in ops["low_scores"][0]["comment"]
-    assert await feedback.pool.fetchval("SELECT count(*) FROM audit_entry WHERE actor = 'ops-1'") == 0
+    assert await feedback.pool.fetchval("SELECT count(*) FROM audit_trail WHERE actor = 'ops-1'") == 0
 
     own = await report("agent", feedback.token("agent", "a-1"), agent="a-2")
     assert [g["key"] for g in own["groups"]] == ["a-1"], "an agent sees only their own figures"
@@ -177,6 +177,6 @@ async def test_comments_are_erased_after_a_year_and_the_erasure_is_recorded(feed
     row = await feedback.pool.fetchrow("SELECT csat, comment FROM survey_response")
     assert row is not None and (row["csat"], row["comment"]) == (1, None), "the score stays"
     [record] = await feedback.pool.fetch(
-        "SELECT action, detail FROM audit_entry WHERE action = 'survey_comment.purge'"
+        "SELECT action, detail FROM audit_trail WHERE action = 'survey_comment.purge'"
     )
     assert record["detail"]["erased"] == 1

@@ -16,6 +16,7 @@ from shared.db import Conn
 from shared.events import CustomerMergedV1, CustomerRef, CustomerUnmergedV1, Event, decode, encode
 from shared.inbox import idempotent, lock_subjects
 from shared.kafka import Delivery, Producer, Record
+from shared.tx import Tx
 from tests.integration.feedback.conftest import Feedback, feedback_settings, resolve, started
 from tests.support import TestStack, wait_until
 from tests.unit.feedback.builders import T0, make_contact_received, make_work_reopened, make_work_resolved
@@ -71,9 +72,10 @@ async def test_the_next_resolution_after_a_reopen_is_surveyed_and_the_cancelled_
     now = feedback.clock.now()
     await resolve(feedback, contact, make_work_resolved(contact, resolved_at=now))
     async with feedback.pool.acquire() as conn, conn.transaction():
-        await on_work_reopened(conn, make_work_reopened(contact), now=now + timedelta(minutes=2))
+        await on_work_reopened(Tx(conn=conn, now=now + timedelta(minutes=2)), make_work_reopened(contact))
         await on_work_resolved(
-            conn, make_work_resolved(contact, resolved_at=now + timedelta(hours=2)), now=now + timedelta(hours=2)
+            Tx(conn=conn, now=now + timedelta(hours=2)),
+            make_work_resolved(contact, resolved_at=now + timedelta(hours=2)),
         )
     rows = await feedback.pool.fetch(
         "SELECT status, reason FROM invitation WHERE contact_id = $1 ORDER BY resolved_at", contact.contact_id
@@ -136,7 +138,7 @@ async def test_a_resolution_seen_before_its_contact_is_planned_when_the_contact_
 ) -> None:
     contact = make_contact_received(channel="email")
     async with feedback.pool.acquire() as conn, conn.transaction():
-        await on_work_resolved(conn, make_work_resolved(contact), now=feedback.clock.now())
+        await on_work_resolved(Tx(conn=conn, now=feedback.clock.now()), make_work_resolved(contact))
     assert (
         await feedback.pool.fetchval("SELECT status FROM invitation WHERE contact_id = $1", contact.contact_id)
         == "waiting_contact"
@@ -164,7 +166,7 @@ async def test_surveys_of_a_merged_customer_count_against_the_cap_until_they_are
         reason="same person: phone and e-mail identities",
     )  # fmt: skip
     async with feedback.pool.acquire() as conn, conn.transaction():
-        await handle(conn, delivery_of(merge), now=now)
+        await handle(Tx(conn=conn, now=now), delivery_of(merge).decoded.event)
     same_person = make_contact_received(customer=surviving)
     await resolve(feedback, same_person, make_work_resolved(same_person, resolved_at=now + timedelta(days=2)))
     capped = await feedback.pool.fetchval(
@@ -174,7 +176,7 @@ async def test_surveys_of_a_merged_customer_count_against_the_cap_until_they_are
 
     unmerge = CustomerUnmergedV1(**merge.model_dump())
     async with feedback.pool.acquire() as conn, conn.transaction():
-        await handle(conn, delivery_of(unmerge), now=now)
+        await handle(Tx(conn=conn, now=now), delivery_of(unmerge).decoded.event)
     later = make_contact_received(customer=surviving)
     await resolve(feedback, later, make_work_resolved(later, resolved_at=now + timedelta(days=3)))
     status = await feedback.pool.fetchval("SELECT status FROM invitation WHERE contact_id = $1", later.contact_id)
@@ -202,7 +204,7 @@ async def test_a_resolution_and_its_contact_handled_at_the_same_time_never_miss_
         return Delivery(record, decode(message.value))
 
     async def handle_now(conn: Conn, d: Delivery) -> None:
-        await handle(conn, d, now=now)
+        await handle(Tx(conn=conn, now=now), d.decoded.event)
 
     consumer = idempotent(feedback.pool, "feedback", handle_now, feedback.clock.now)
     async with feedback.pool.acquire() as first:
@@ -210,7 +212,7 @@ async def test_a_resolution_and_its_contact_handled_at_the_same_time_never_miss_
         await resolution.start()
         # The resolution's handling, held open: stored as waiting, since the contact is not known yet.
         await lock_subjects(first, [str(contact.contact_id)])
-        await handle(first, delivery(resolved), now=now)
+        await handle(Tx(conn=first, now=now), delivery(resolved).decoded.event)
 
         async def handle_contact() -> None:
             await consumer(delivery(contact))

@@ -39,7 +39,7 @@ async def test_the_purge_keeps_comments_as_long_as_the_retention_in_force_says(f
         assert stale.status_code == 412 and stale.json()["version"] == 2
 
     row = await feedback.pool.fetchrow(
-        "SELECT actor, role, detail FROM audit_entry WHERE action = 'feedback_settings.update'"
+        "SELECT actor, role, detail FROM audit_trail WHERE action = 'feedback_settings.update'"
     )
     assert row is not None and (row["actor"], row["role"]) == ("ad-3", "admin")
     assert row["detail"] == {
