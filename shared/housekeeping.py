@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from shared import audit
 from shared.clock import Clock
 from shared.db import Conn
 from shared.faults import Backoff, describe, pause, transient
@@ -73,9 +74,10 @@ def delete_older_than(table: str, column: str, *, batch: int = 10_000) -> Purge:
     return purge
 
 
-def audit_chore(table: str, days: int, *, column: str = "at") -> Chore:
-    """The service's audit, kept `days` (RULES.md: six years)."""
-    return Chore("audit records", timedelta(days=days), delete_older_than(table, column))
+def audit_chore(days: int) -> Chore:
+    """The service's audit (`shared/audit.py`'s one table, the access audit included), kept `days` (RULES.md: six
+    years)."""
+    return Chore("audit records", timedelta(days=days), delete_older_than(audit.TABLE, "at"))
 
 
 RECORD_DESTRUCTION = """

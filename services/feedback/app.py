@@ -99,7 +99,7 @@ def _retention(runtime: Runtime[FeedbackSettings]) -> Sequence[Chore]:
         Chore(
             "contact addresses", timedelta(days=settings.content_retention_days), retention_repo.erase_addresses
         ),
-        audit_chore("audit_trail", settings.audit_retention_days),
+        audit_chore(settings.audit_retention_days),
     ]
 
 

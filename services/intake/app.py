@@ -134,7 +134,7 @@ def _chores(runtime: Runtime[IntakeSettings]) -> Sequence[Chore]:
         Chore("idempotency keys", timedelta(seconds=settings.idempotency_key_retention_s), purge, recorded=False),
         Chore("contact content", timedelta(days=settings.content_retention_days), erase),
         Chore("webhook deliveries", timedelta(days=settings.webhook_retention_days), purge_webhooks),
-        audit_chore("audit_trail", settings.audit_retention_days),
+        audit_chore(settings.audit_retention_days),
     ]
 
 

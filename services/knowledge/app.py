@@ -130,7 +130,7 @@ def _retention(runtime: Runtime[KnowledgeSettings]) -> Sequence[Chore]:
     days = settings.search_log_retention_days
     return [
         Chore("search log", timedelta(days=days), delete_older_than("search_log", "searched_at")),
-        audit_chore("audit_trail", settings.audit_retention_days),
+        audit_chore(settings.audit_retention_days),
     ]
 
 

@@ -209,7 +209,7 @@ def _retention(runtime: Runtime[RoutingSettings]) -> Sequence[Chore]:
         Chore(
             "contact text and addresses", timedelta(days=settings.content_retention_days), work_repo.erase_contacts
         ),
-        audit_chore("audit_trail", settings.audit_retention_days),
+        audit_chore(settings.audit_retention_days),
     ]
 
 

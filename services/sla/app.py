@@ -108,7 +108,7 @@ def _notes(sla: Sla) -> dict[str, str]:
 
 def _retention(runtime: Runtime[SlaSettings]) -> Sequence[Chore]:
     """SLA keeps no contact content; its audit of policy and calendar changes goes after six years."""
-    return [audit_chore("audit_trail", runtime.settings.audit_retention_days)]
+    return [audit_chore(runtime.settings.audit_retention_days)]
 
 
 def spec() -> ServiceSpec[SlaSettings, Sla]:
