@@ -55,24 +55,27 @@ class DayIn(_In):
     name: str = Field(default="", max_length=100)
 
 
+CALENDAR_INPUT_EXAMPLE = dict(
+    name="Working hours, Shanghai",
+    official="CN",
+    covered_until="2026-12-31",
+    always_open=False,
+    time_zone="Asia/Shanghai",
+    weekly={
+        "mon": [{"start": "09:00", "end": "18:00"}],
+        "tue": [{"start": "09:00", "end": "18:00"}],
+        "wed": [{"start": "09:00", "end": "18:00"}],
+        "thu": [{"start": "09:00", "end": "18:00"}],
+        "fri": [{"start": "09:00", "end": "18:00"}],
+    },
+    workday_hours=[{"start": "09:00", "end": "18:00"}],
+    holidays=[{"date": "2026-12-31", "name": "company day"}],
+    workdays=[],
+)
+
+
 class CalendarIn(_In):
-    model_config = example(
-        name="Working hours, Shanghai",
-        official="CN",
-        covered_until="2026-12-31",
-        always_open=False,
-        time_zone="Asia/Shanghai",
-        weekly={
-            "mon": [{"start": "09:00", "end": "18:00"}],
-            "tue": [{"start": "09:00", "end": "18:00"}],
-            "wed": [{"start": "09:00", "end": "18:00"}],
-            "thu": [{"start": "09:00", "end": "18:00"}],
-            "fri": [{"start": "09:00", "end": "18:00"}],
-        },
-        workday_hours=[{"start": "09:00", "end": "18:00"}],
-        holidays=[{"date": "2026-12-31", "name": "company day"}],
-        workdays=[],
-    )
+    model_config = example(**CALENDAR_INPUT_EXAMPLE)
 
     name: str = Field(min_length=1, max_length=200)
     official: Literal["CN"] | None = None
@@ -90,26 +93,7 @@ class CalendarIn(_In):
     """Make-up working days (调休)."""
 
 
-CALENDAR_EXAMPLE = dict(
-    calendar_id="working-hours",
-    version=3,
-    data_until="2026-12-31",
-    name="Working hours, Shanghai",
-    official="CN",
-    covered_until="2026-12-31",
-    always_open=False,
-    time_zone="Asia/Shanghai",
-    weekly={
-        "mon": [{"start": "09:00", "end": "18:00"}],
-        "tue": [{"start": "09:00", "end": "18:00"}],
-        "wed": [{"start": "09:00", "end": "18:00"}],
-        "thu": [{"start": "09:00", "end": "18:00"}],
-        "fri": [{"start": "09:00", "end": "18:00"}],
-    },
-    workday_hours=[{"start": "09:00", "end": "18:00"}],
-    holidays=[{"date": "2026-12-31", "name": "company day"}],
-    workdays=[],
-)
+CALENDAR_EXAMPLE = dict(calendar_id="working-hours", version=3, data_until="2026-12-31", **CALENDAR_INPUT_EXAMPLE)
 
 
 class CalendarOut(BaseModel):
