@@ -14,6 +14,7 @@ from services.intake.api import canned, channels, classification, contacts, conv
 from services.intake.api import settings as settings_api
 from services.intake.api import webhooks as webhooks_api
 from services.intake.config import IntakeSettings
+from services.intake.domain.destinations import DestinationPolicy
 from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.common import Tx
 from services.intake.handlers.events import Dispatch, dispatch, dispatch_table
@@ -64,6 +65,11 @@ def _state(runtime: Runtime[IntakeSettings]) -> Intake:
         batch=settings.webhook_batch,
         idle_s=settings.webhook_idle_s,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+        destinations=DestinationPolicy(
+            https_only=settings.webhook_https_required,
+            public_only=settings.webhook_public_required,
+            allowed_networks=tuple(settings.webhook_allowed_networks),
+        ),
         attempts=Counter(
             "switchboard_intake_webhook_attempts",
             "Webhook delivery attempts, by the delivery's state after them (pending: to be retried)",

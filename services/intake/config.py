@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyNetwork, model_validator
 
 from shared.config import ServiceSettings
 
@@ -69,6 +69,24 @@ class IntakeSettings(ServiceSettings):
     receiver can switch without refusing a delivery."""
     webhook_retention_days: int = Field(default=30, ge=1)
     """Finished webhook deliveries (with the message they carried) and their attempts are deleted after this."""
+    webhook_https_only: bool | None = None
+    """Refuse webhook endpoint URLs that are not https. Unset: refused outside the local stack (`environment`)."""
+    webhook_public_only: bool | None = None
+    """Refuse webhook endpoints whose host is, or resolves to, an address that is not public — loopback, private,
+    link-local (a cloud's metadata address), carrier-grade NAT, multicast, reserved —, checked when an endpoint
+    is registered and again at every delivery, which then connects to the very address it checked (a name that
+    resolves elsewhere later is checked again). Unset: refused outside the local stack (`environment`)."""
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+    """Networks webhook deliveries may reach even so: receivers inside your own network (JSON list of CIDRs,
+    e.g. `["10.20.0.0/16"]`)."""
+
+    @property
+    def webhook_https_required(self) -> bool:
+        return self.webhook_https_only if self.webhook_https_only is not None else self.environment != "local"
+
+    @property
+    def webhook_public_required(self) -> bool:
+        return self.webhook_public_only if self.webhook_public_only is not None else self.environment != "local"
 
     @model_validator(mode="after")
     def _events_fit(self) -> Self:

@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 from prometheus_client import Counter
 
+from services.intake.domain.destinations import DestinationPolicy
 from services.intake.domain.webhooks import Due
 from services.intake.handlers.common import transaction
 from services.intake.handlers.webhooks import post, record_answer, take_due
@@ -34,6 +35,7 @@ class WebhookSender:
         batch: int,
         idle_s: float,
         backoff: Backoff,
+        destinations: DestinationPolicy,
         attempts: Counter | None = None,
     ) -> None:
         self.pool = pool
@@ -42,6 +44,8 @@ class WebhookSender:
         self.batch = batch
         self.idle_s = idle_s
         self.backoff = backoff
+        self.destinations = destinations
+        """Where deliveries may go: checked when an endpoint is registered and before every POST."""
         self.lease = timedelta(seconds=timeout_s * 2 + 30)
         """How long a taken delivery is this sender's: longer than its POST and its record can take."""
         self.attempted = 0
@@ -105,7 +109,7 @@ class WebhookSender:
         """POST one taken delivery (outside any transaction) and record the answer in a transaction of its own;
         the delivery's state after it."""
         started = self.clock.now()
-        answer = await post(client, due, started)
+        answer = await post(client, due, started, self.destinations)
         async with transaction(self.pool, self.clock.now()) as tx:
             return await record_answer(tx, due, answer, started_at=started, spread=self._random.random())
 

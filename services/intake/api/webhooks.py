@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.intake.api.common import IntakeState, transaction
+from services.intake.domain.destinations import DestinationRefused
 from services.intake.domain.webhooks import Attempt, Delivery, Endpoint
 from services.intake.handlers import webhooks as handlers
 from services.intake.repository import webhooks as repo
@@ -72,7 +73,10 @@ class EndpointIn(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
-    url: AnyHttpUrl = Field(description="where the deliveries are POSTed (http or https)")
+    url: AnyHttpUrl = Field(
+        description="where the deliveries are POSTed: https, and a host with public addresses only, outside the "
+        "local stack (`webhook_https_only`, `webhook_public_only`, `webhook_allowed_networks`)"
+    )
     channels: list[Channel] = Field(min_length=1, max_length=7)
     """The messages of these channels come here."""
     kinds: list[Kind] = Field(default_factory=list, max_length=4)
@@ -124,7 +128,12 @@ def _missing(endpoint_id: uuid.UUID) -> Problem:
 async def create_endpoint(
     body: EndpointIn, intake: IntakeState, who: Annotated[Principal, Depends(ADMIN)]
 ) -> EndpointWithSecret:
-    """Deliveries start with the next message of its channels. 409 `conflict` when the name is taken."""
+    """Deliveries start with the next message of its channels. 409 `conflict` when the name is taken; 422 when
+    the URL may not receive deliveries here (not https, or its host is or resolves to a non-public address)."""
+    try:
+        await handlers.check_destination(str(body.url), intake.webhooks.destinations)
+    except DestinationRefused as exc:
+        raise Problem(422, "Validation failed", f"url: {exc}", kind="validation") from exc
     try:
         async with transaction(intake) as tx:
             endpoint, secret = await handlers.create_endpoint(

@@ -8,8 +8,10 @@ same `webhook-id` (the message id), so a receiver dedupes what a retry or a send
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -18,6 +20,14 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from services.intake.domain.destinations import (
+    Address,
+    DestinationPolicy,
+    DestinationRefused,
+    check_url,
+    parse_address,
+    pick_address,
+)
 from services.intake.domain.webhooks import (
     SECRET_BYTES,
     SNIPPET_CHARS,
@@ -130,8 +140,28 @@ class Answer:
     duration_ms: int
 
 
-async def post(client: httpx.AsyncClient, due: Due, now: datetime) -> Answer:
-    """POST one taken delivery, signed for `now`; the receiver's answer, or why there was none."""
+async def resolve(host: str, port: int) -> list[Address]:
+    """Every address `host` resolves to, in the resolver's order (none if it does not resolve)."""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return []
+    return list(dict.fromkeys(parse_address(str(info[4][0]).split("%")[0]) for info in found))
+
+
+async def check_destination(url: str, policy: DestinationPolicy) -> Address | None:
+    """`DestinationRefused` unless `url` may receive deliveries; the address to connect to when the policy
+    checks addresses (None: connect by name)."""
+    host, port = check_url(url, policy)
+    if not policy.checks_addresses:
+        return None
+    return pick_address(await resolve(host, port), policy, host=host)
+
+
+async def post(client: httpx.AsyncClient, due: Due, now: datetime, destinations: DestinationPolicy) -> Answer:
+    """POST one taken delivery, signed for `now`; the receiver's answer, or why there was none. Where the policy
+    checks addresses, the POST goes to the address just checked (with the URL's host as Host and TLS server
+    name), so a name that resolves elsewhere a moment later cannot redirect it."""
     timestamp = int(now.timestamp())
     webhook_id = str(due.message_id)
     headers = {
@@ -142,7 +172,19 @@ async def post(client: httpx.AsyncClient, due: Due, now: datetime) -> Answer:
     }
     began = time.monotonic()
     try:
-        async with client.stream("POST", due.url, content=due.body, headers=headers) as response:
+        address = await check_destination(due.url, destinations)
+    except DestinationRefused:
+        return Answer(None, "DestinationRefused", None, int((time.monotonic() - began) * 1000))
+    url = httpx.URL(due.url)
+    extensions: dict[str, str] = {}
+    if address is not None:
+        headers["host"] = url.netloc.decode("ascii")
+        extensions["sni_hostname"] = url.host
+        url = url.copy_with(host=str(address))
+    try:
+        async with client.stream(
+            "POST", url, content=due.body, headers=headers, extensions=extensions
+        ) as response:
             head = b""
             async for chunk in response.aiter_raw():  # only the start: a receiver's answer may be huge
                 head += chunk

@@ -80,10 +80,11 @@ async def intake(test_stack: TestStack, service_database: str) -> AsyncIterator[
 
 @asynccontextmanager
 async def started(
-    test_stack: TestStack, service_database: str, *, clock: Clock | None = None
+    test_stack: TestStack, service_database: str, *, clock: Clock | None = None, **overrides: object
 ) -> AsyncIterator[Intake]:
-    """Intake on a fresh database, on `clock` (the wall clock if None), with its two adapter keys."""
-    settings = intake_settings(test_stack, service_database.rsplit("/", 1)[1])
+    """Intake on a fresh database, on `clock` (the wall clock if None), with its two adapter keys; `overrides`
+    are settings."""
+    settings = intake_settings(test_stack, service_database.rsplit("/", 1)[1], **overrides)
     async with running(create_app(settings, clock=clock)) as app:
         await wait_until(lambda: app.state.runtime.producer_ready.is_set(), timeout_s=30)
         every = generate_api_key()
