@@ -339,11 +339,12 @@ async def prepare(fleet: Fleet) -> list[str]:
 
 
 async def due_soon(fleet: Fleet, knowledge: str, articles: list[str]) -> None:
-    """Set the articles' review-by dates a second or two from now, through the given knowledge instance."""
+    """Set the articles' review-by dates a few seconds from now, through the given knowledge instance (far enough
+    ahead that a request held up on a busy machine still sets a future date: the watch is waited for anyway)."""
     supervisor = {"Authorization": f"Bearer {fleet.stack.token('supervisor', 'multi-supervisor')}"}
     async with httpx.AsyncClient(timeout=10) as http:
         for n, article_id in enumerate(articles):
-            due = datetime.now(UTC) + timedelta(seconds=1 + n / 2)
+            due = datetime.now(UTC) + timedelta(seconds=3 + n / 2)
             reviewed = await http.put(
                 f"{knowledge}/v1/articles/{article_id}/review",
                 json={"review_by": due.isoformat()},
