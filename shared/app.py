@@ -1,10 +1,10 @@
 """The one app factory every service uses.
 
-`create_app(spec, settings)` gives a FastAPI app whose lifespan opens the pool, applies migrations, builds the
-service's own state (`shared/service.py`), starts the producer, the outbox relay and the service's consumers as
-background tasks that ride out a database or broker outage, are restarted if they die anyway, and stop
-gracefully. Every app has `/health/live`, `/health/ready` (which says what is degraded), problem+json errors
-(503 with Retry-After while a dependency is away), tracing and auth state.
+`create_app(spec, settings)` gives a FastAPI app whose lifespan (`shared/lifespan.py`) opens the pool, applies
+migrations, builds the service's own state (`shared/service.py`), starts the producer, the outbox relay and the
+service's consumers as background tasks that ride out a database or broker outage, are restarted if they die
+anyway, and stop gracefully. Every app has `/health/live`, `/health/ready` (which says what is degraded),
+problem+json errors (503 with Retry-After while a dependency is away), tracing and auth state.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -24,22 +22,18 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict
 
-from shared.auth import KeyCache, TokenVerifier, check_secrets
+from shared.auth import check_secrets
 from shared.clock import Clock, SystemClock
-from shared.db import create_pool, migrate, service_migrations
+from shared.config import ServiceSettings
+from shared.db import migrate, service_migrations
 from shared.errors import document_problems, install_problem_handlers, problem_response
-from shared.events import dlq_topic
-from shared.faults import Backoff
-from shared.housekeeping import Housekeeping, Retention
-from shared.inbox import idempotent, idempotent_batch
-from shared.kafka import ConsumerLoop, Producer, start_with_retry
-from shared.lifecycle import BackgroundTasks
-from shared.limits import RateLimits, RequestLimits
+from shared.lifespan import Wiring
+from shared.limits import RequestLimits
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from shared.metrics import DeliveryCollector, HttpMetrics
-from shared.outbox import OutboxRelay, backlog, parked_rows
+from shared.metrics import HttpMetrics
+from shared.outbox import backlog, parked_rows
 from shared.service import ConsumerSpec, Runtime, S, ServiceSpec, T, runtime_of, service_state
-from shared.telemetry import TracingMiddleware, setup_telemetry
+from shared.telemetry import TracingMiddleware
 
 __all__ = [
     "ConsumerSpec",
@@ -86,6 +80,28 @@ class Readiness(BaseModel):
 
 
 def create_app(spec: ServiceSpec[S, T], settings: S, *, clock: Clock | None = None) -> FastAPI:
+    refuse_unsafe(settings)
+    wiring = Wiring(spec, settings, clock or SystemClock())
+    # FastAPI's own telemetry stays off: it records raw paths and query strings (survey tokens, phone lookups)
+    # and one span per WebSocket that would hold every contact an agent handles; TracingMiddleware, HttpMetrics
+    # and the journey traces do that job without the personal data.
+    app = FastAPI(
+        title=spec.title or f"Switchboard {spec.name}",
+        lifespan=wiring.lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    install_problem_handlers(app)
+    add_middleware(app, settings, wiring.registry)
+    add_metrics_endpoint(app, wiring)
+    add_health_endpoints(app, wiring)
+    for router in spec.routers:
+        app.include_router(router)
+    document_problems_once(app)
+    return app
+
+
+def refuse_unsafe(settings: ServiceSettings) -> None:
+    """Refuse to build an app on settings that must not run (weak secrets, production refusals)."""
     check_secrets(
         settings.token_secret.get_secret_value(),
         [old.get_secret_value() for old in settings.token_secrets_previous],
@@ -94,141 +110,17 @@ def create_app(spec: ServiceSpec[S, T], settings: S, *, clock: Clock | None = No
     refusals = settings.refusals()
     if refusals:
         raise ValueError("; ".join(refusals))
-    clock = clock or SystemClock()
-    registry = CollectorRegistry()
-    holder: dict[str, Runtime[S]] = {}
-    states: list[T] = []
-    delivery = DeliveryCollector(
-        consumers=lambda: holder["runtime"].consumers if holder else [],
-        relay=lambda: holder["runtime"].relay if holder else None,
-        tasks=lambda: holder["runtime"].tasks if holder else None,
-    )
-    registry.register(delivery)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        setup_telemetry(settings.service)
-        pool = await create_pool(
-            settings.database_url,
-            min_size=settings.db_pool_min,
-            max_size=settings.db_pool_max,
-            plan_cache_mode=settings.db_plan_cache_mode,
-            acquire_timeout=settings.db_acquire_timeout_s,
-            statement_cache_size=settings.db_statement_cache_size,
-        )
-        async with pool.acquire() as conn:
-            applied = await migrate(conn, service_migrations(spec.name, spec.migrations))
-        if applied:
-            log.info("%s: applied migrations %s", spec.name, ", ".join(applied))
-        producer = Producer(settings)
-        tasks = BackgroundTasks()
-        runtime = Runtime(
-            settings=settings,
-            pool=pool,
-            producer=producer,
-            clock=clock,
-            tasks=tasks,
-            producer_ready=asyncio.Event(),
-            relay=OutboxRelay(
-                pool,
-                producer,
-                dsn=settings.database_url,
-                batch_size=settings.outbox_batch_size,
-                idle_wait_s=settings.outbox_idle_wait_s,
-                backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
-            ),
-            registry=registry,
-        )
-        holder["runtime"] = runtime
-        app.state.runtime = runtime
-        state = spec.state(runtime)
-        states[:] = [state]
-        app.state.service = state
-        app.state.pool = pool
-        app.state.settings = settings
-        app.state.key_cache = KeyCache()
-        app.state.token_verifier = TokenVerifier.from_settings(settings)
-        app.state.rate_limits = {
-            "adapter": RateLimits(rate=settings.rate_limit_adapter_per_s, burst=settings.rate_limit_adapter_burst),
-            "user": RateLimits(rate=settings.rate_limit_user_per_s, burst=settings.rate_limit_user_burst),
-        }
-        stopping = asyncio.Event()
 
-        async def run_relay() -> None:
-            if not producer.started and not await start_with_retry(
-                producer.start, f"{spec.name} producer", stop=stopping
-            ):
-                return
-            runtime.producer_ready.set()
-            await runtime.relay.run()
-
-        def stop_relay() -> None:
-            stopping.set()
-            runtime.relay.stop()
-
-        tasks.start("outbox-relay", run_relay, stop=stop_relay, trouble=runtime.relay.trouble)
-        housekeeping = Housekeeping(
-            pool,
-            clock,
-            interval_s=settings.housekeeping_interval_s,
-            backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
-            retention=Retention(
-                inbox=timedelta(seconds=settings.inbox_retention_s),
-                journeys=timedelta(seconds=settings.journey_retention_s),
-            ),
-            chores=spec.chores(runtime),
-        )
-        tasks.start("housekeeping", housekeeping.run, stop=housekeeping.stop)
-        for consumer in spec.consumers(state):
-            group = spec.name if consumer.name == spec.name else f"{spec.name}.{consumer.name}"
-            loop = ConsumerLoop(
-                settings=settings,
-                group=group,
-                topics=consumer.topics,
-                handler=idempotent(pool, group, consumer.handle, clock.now),
-                producer=producer,
-                dlq_topic=dlq_topic(spec.name).name,
-                name=f"consumer:{group}",
-                accepts=consumer.accepts,
-                batch_handler=idempotent_batch(pool, group, consumer.handle, clock.now, consumer.handle_many)
-                if consumer.batch
-                else None,
-            )
-            runtime.consumers.append(loop)
-
-            async def run_consumer(loop: ConsumerLoop = loop) -> None:
-                await runtime.producer_ready.wait()  # dead letters need a started producer
-                await loop.run()
-
-            tasks.start(loop.name, run_consumer, stop=loop.stop, trouble=loop.trouble)
-        if spec.on_start is not None:
-            await spec.on_start(state)
-        try:
-            yield
-        finally:
-            tasks.request_stop()
-            stopping.set()
-            runtime.producer_ready.set()  # release consumers still waiting, so they can see the stop
-            # Background tasks first: what `on_stop` closes (routing's desktop hub) is used by some of them.
-            await tasks.stop_all()
-            if spec.on_stop is not None:
-                await spec.on_stop(state)
-            await producer.stop()
-            await app.state.token_verifier.aclose()
-            await pool.close()
-
-    # FastAPI's own telemetry stays off: it records raw paths and query strings (survey tokens, phone lookups)
-    # and one span per WebSocket that would hold every contact an agent handles; TracingMiddleware, HttpMetrics
-    # and the journey traces do that job without the personal data.
-    app = FastAPI(
-        title=spec.title or f"Switchboard {spec.name}",
-        lifespan=lifespan,
-        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
-    )
-    install_problem_handlers(app)
+def add_middleware(app: FastAPI, settings: ServiceSettings, registry: CollectorRegistry) -> None:
+    """Request limits innermost, then the HTTP metrics, then tracing outermost (the last added runs first)."""
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes, max_json_depth=settings.max_json_depth)
     app.add_middleware(HttpMetrics, registry=registry)
     app.add_middleware(TracingMiddleware)
+
+
+def add_metrics_endpoint(app: FastAPI, wiring: Wiring[Any, Any]) -> None:
+    delivery, registry = wiring.delivery, wiring.registry
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -240,6 +132,10 @@ def create_app(spec: ServiceSpec[S, T], settings: S, *, clock: Clock | None = No
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             delivery.outbox_backlog = delivery.outbox_parked = -1
         return Response(generate_latest(registry), media_type=METRICS_CONTENT_TYPE)
+
+
+def add_health_endpoints(app: FastAPI, wiring: Wiring[Any, Any]) -> None:
+    spec, states = wiring.spec, wiring.states
 
     @app.get("/health/live", tags=["health"], response_model=Liveness)
     async def live() -> dict[str, str]:
@@ -266,8 +162,9 @@ def create_app(spec: ServiceSpec[S, T], settings: S, *, clock: Clock | None = No
             **extra,
         )
 
-    for router in spec.routers:
-        app.include_router(router)
+
+def document_problems_once(app: FastAPI) -> None:
+    """The OpenAPI document with the problem+json answers added, built on first use and kept."""
     generated = app.openapi
     documented: list[dict[str, Any]] = []
 
@@ -277,7 +174,6 @@ def create_app(spec: ServiceSpec[S, T], settings: S, *, clock: Clock | None = No
         return documented[0]
 
     app.openapi = openapi  # type: ignore[method-assign]
-    return app
 
 
 async def readiness(runtime: Runtime[Any]) -> dict[str, str]:

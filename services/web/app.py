@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,63 +78,11 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None, static: Pat
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        setup_telemetry(settings.service)
-        pool = await create_pool(
-            settings.database_url,
-            min_size=1,
-            max_size=settings.db_pool_max,
-            statement_cache_size=settings.db_statement_cache_size,
-        )
-        async with pool.acquire() as conn:
-            applied = await migrate(conn, [("web", MIGRATIONS)])
-        if applied:
-            log.info("web: applied migrations %s", ", ".join(applied))
-        verifier = TokenVerifier.from_settings(settings)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        upstream_http = httpx.AsyncClient(timeout=settings.upstream_timeout_s, limits=limits)
-        provider_http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
-        oidc = None
-        if settings.oidc_issuer and settings.oidc_client_id:
-            oidc = OidcClient(
-                issuer=settings.oidc_issuer,
-                client_id=settings.oidc_client_id,
-                client_secret=settings.oidc_client_secret.get_secret_value(),
-                scopes=settings.oidc_scopes,
-                verifier=verifier,
-                http=provider_http,
-            )
-        sockets = proxy.Sockets()
-        deps = Deps(
-            pool=pool,
-            settings=settings,
-            clock=clock,
-            verifier=verifier,
-            oidc=oidc,
-            cache=SessionCache(),
-            throttle=SignInThrottle(attempts=settings.signin_attempts, window_s=settings.signin_lockout_s),
-            on_sign_out=sockets.end,
-        )
-        app.state.deps = deps
-        app.state.pool = pool
-        app.state.settings = settings
-        app.state.token_verifier = verifier
-        app.state.upstream_http = upstream_http
-        app.state.sockets = sockets
-        app.state.assets = load_assets(static)
-        tasks = BackgroundTasks()
-        stop = asyncio.Event()
-        tasks.start("housekeeping", lambda: _housekeeping(deps, stop), stop=stop.set)
-        app.state.tasks = tasks
+        running = await start(app, settings, clock, static)
         try:
             yield
         finally:
-            for digest in list(sockets.by_session):
-                sockets.end(digest)
-            await tasks.stop_all(grace_s=5)
-            await upstream_http.aclose()
-            await provider_http.aclose()
-            await verifier.aclose()
-            await pool.close()
+            await running.stop()
 
     app = FastAPI(
         title="Switchboard web gateway",
@@ -143,6 +92,99 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None, static: Pat
         openapi_url=None,
     )
     install_problem_handlers(app)
+    add_middleware(app, settings)
+    add_health_endpoints(app)
+    app.include_router(api.router)
+    app.include_router(proxy.router)
+    return app
+
+
+@dataclass(frozen=True)
+class Running:
+    """The gateway between its start and its stop: what the stop closes, in this order."""
+
+    pool: asyncpg.Pool
+    verifier: TokenVerifier
+    upstream_http: httpx.AsyncClient
+    provider_http: httpx.AsyncClient
+    sockets: proxy.Sockets
+    tasks: BackgroundTasks
+
+    async def stop(self) -> None:
+        for digest in list(self.sockets.by_session):
+            self.sockets.end(digest)
+        await self.tasks.stop_all(grace_s=5)
+        await self.upstream_http.aclose()
+        await self.provider_http.aclose()
+        await self.verifier.aclose()
+        await self.pool.close()
+
+
+async def start(app: FastAPI, settings: WebSettings, clock: Clock, static: Path) -> Running:
+    """The database (migrated), the HTTP clients, the identity provider's client, the handlers' dependencies and
+    the web app's files on the app, then housekeeping."""
+    setup_telemetry(settings.service)
+    pool = await open_database(settings)
+    verifier = TokenVerifier.from_settings(settings)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    upstream_http = httpx.AsyncClient(timeout=settings.upstream_timeout_s, limits=limits)
+    provider_http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+    oidc = oidc_client(settings, verifier, provider_http)
+    sockets = proxy.Sockets()
+    deps = Deps(
+        pool=pool,
+        settings=settings,
+        clock=clock,
+        verifier=verifier,
+        oidc=oidc,
+        cache=SessionCache(),
+        throttle=SignInThrottle(attempts=settings.signin_attempts, window_s=settings.signin_lockout_s),
+        on_sign_out=sockets.end,
+    )
+    app.state.deps = deps
+    app.state.pool = pool
+    app.state.settings = settings
+    app.state.token_verifier = verifier
+    app.state.upstream_http = upstream_http
+    app.state.sockets = sockets
+    app.state.assets = load_assets(static)
+    tasks = BackgroundTasks()
+    stop = asyncio.Event()
+    tasks.start("housekeeping", lambda: _housekeeping(deps, stop), stop=stop.set)
+    app.state.tasks = tasks
+    return Running(pool, verifier, upstream_http, provider_http, sockets, tasks)
+
+
+async def open_database(settings: WebSettings) -> asyncpg.Pool:
+    pool = await create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_max,
+        statement_cache_size=settings.db_statement_cache_size,
+    )
+    async with pool.acquire() as conn:
+        applied = await migrate(conn, [("web", MIGRATIONS)])
+    if applied:
+        log.info("web: applied migrations %s", ", ".join(applied))
+    return pool
+
+
+def oidc_client(settings: WebSettings, verifier: TokenVerifier, http: httpx.AsyncClient) -> OidcClient | None:
+    """The identity provider's client, when one is configured."""
+    if not (settings.oidc_issuer and settings.oidc_client_id):
+        return None
+    return OidcClient(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        scopes=settings.oidc_scopes,
+        verifier=verifier,
+        http=http,
+    )
+
+
+def add_middleware(app: FastAPI, settings: WebSettings) -> None:
+    """Request limits innermost, then the HTTP metrics, tracing, and the security headers outermost."""
     registry = CollectorRegistry()
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(HttpMetrics, registry=registry)
@@ -150,6 +192,8 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None, static: Pat
     app.add_middleware(SecurityHeaders)
     app.state.registry = registry
 
+
+def add_health_endpoints(app: FastAPI) -> None:
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:
         return {"status": "ok", "service": "web"}
@@ -163,10 +207,6 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None, static: Pat
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             return problem_response(request, 503, "Not ready", f"database: {type(exc).__name__}", kind="not-ready")
         return {"status": "ready", "service": "web", "upstreams": list(UPSTREAMS)}
-
-    app.include_router(api.router)
-    app.include_router(proxy.router)
-    return app
 
 
 def main(settings: WebSettings, argv: list[str]) -> int:
