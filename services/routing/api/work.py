@@ -28,7 +28,9 @@ from services.routing.handlers import commands
 from services.routing.handlers.events import create_work
 from services.routing.handlers.offers import accept_offer, decline_offer
 from services.routing.handlers.views import work_view
+from services.routing.repository import contacts as contact_repo
 from services.routing.repository import feed
+from services.routing.repository import history as history_repo
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared import audit
@@ -90,7 +92,7 @@ async def get_work(
             raise NotAllowed("agents see work they own, owned first or are offered")
         return {
             **out(tx, work).model_dump(),
-            "history": await work_repo.history_of(tx.conn, work_id),
+            "history": await history_repo.history_of(tx.conn, work_id),
             "offers": [
                 {
                     "offer_id": o.offer_id,
@@ -279,7 +281,7 @@ async def create(body: CreateWorkIn, state: RoutingState, principal: Supervisor)
     actor = actor_of(principal)
     async with transaction(state) as tx:
         contact_id = body.contact_id or uuid.uuid4()
-        contact = await work_repo.get_contact(tx.conn, contact_id)
+        contact = await contact_repo.get_contact(tx.conn, contact_id)
         if contact is None:
             contact = ContactRecord(
                 contact_id=contact_id,
@@ -296,7 +298,7 @@ async def create(body: CreateWorkIn, state: RoutingState, principal: Supervisor)
                 reply_to={},
                 received_at=tx.now,
             )
-            await work_repo.upsert_contact(tx.conn, contact)
+            await contact_repo.upsert_contact(tx.conn, contact)
         work = await create_work(
             tx,
             contact_id=contact_id,

@@ -29,7 +29,10 @@ from services.routing.handlers.common import (
 from services.routing.handlers.offers import assign, fail_offer, lock_offer, make_offers
 from services.routing.handlers.views import work_view
 from services.routing.repository import agents as agent_repo
+from services.routing.repository import contacts as contact_repo
+from services.routing.repository import end_notices as end_notice_repo
 from services.routing.repository import feed
+from services.routing.repository import history as history_repo
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared import audit
@@ -59,7 +62,7 @@ async def lock(tx: Tx, work_id: uuid.UUID, actor: Actor, action: str, *, owner_o
 
 async def _save(tx: Tx, work: WorkRecord, action: str, actor: Actor, **detail: object) -> WorkRecord:
     await work_repo.save_work(tx.conn, work)
-    await work_repo.add_history_and_notify(
+    await history_repo.add_history_and_notify(
         tx.conn,
         work_id=work.work_id,
         action=action,
@@ -328,14 +331,14 @@ async def wrap_up_expired(tx: Tx, work_id: uuid.UUID) -> WorkRecord | None:
 async def _send_end_notice(tx: Tx, work: WorkRecord) -> bool:
     """Queue the end notice (LC-04); each notice has an id of its own, so one sent after a failed one is a new
     message to the adapter, and its receipt (through intake) decides "customer notified"."""
-    contact = await work_repo.get_contact(tx.conn, work.contact_id)
+    contact = await contact_repo.get_contact(tx.conn, work.contact_id)
     if contact is None:
         return False
     route = end_notice_route(contact.channel, dict(contact.reply_to))
     if route is None:
         return False
     message_id = uuid.uuid4()
-    await work_repo.insert_end_notice(tx.conn, message_id=message_id, work_id=work.work_id, now=tx.now)
+    await end_notice_repo.insert_end_notice(tx.conn, message_id=message_id, work_id=work.work_id, now=tx.now)
     message = OutboundMessageRequestedV1(
         message_id=message_id,
         kind="end_notice",
@@ -417,7 +420,7 @@ async def notify_customer(tx: Tx, work_id: uuid.UUID, actor: Actor, *, sent_else
     if not sent_elsewhere and not await _send_end_notice(tx, work):
         raise Conflict("no way to reach the customer is known for the end notice")
     # After a notice that failed, a new one counts once it is delivered (its receipt sets the clear).
-    notified = sent_elsewhere or not await work_repo.had_failed_notice(tx.conn, work.work_id)
+    notified = sent_elsewhere or not await end_notice_repo.had_failed_notice(tx.conn, work.work_id)
     return await _save(
         tx,
         replace(work, customer_notified=notified, updated_at=tx.now),

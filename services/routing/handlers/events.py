@@ -18,7 +18,10 @@ from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, 
 from services.routing.handlers.paging import start_page
 from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
+from services.routing.repository import contacts as contact_repo
+from services.routing.repository import end_notices as end_notice_repo
 from services.routing.repository import feed
+from services.routing.repository import history as history_repo
 from services.routing.repository import work as work_repo
 from shared.events import (
     ContactAbandonedV1,
@@ -107,7 +110,7 @@ async def create_work(
     )
     if work is None:
         return None
-    await work_repo.add_history_and_notify(
+    await history_repo.add_history_and_notify(
         tx.conn,
         work_id=work_id,
         action="queued",
@@ -127,14 +130,14 @@ async def on_contact_received(tx: Tx, event: ContactReceivedV1, *, pool: str) ->
 async def on_contacts_received(tx: Tx, received: Sequence[ContactReceivedV1], *, pool: str) -> None:
     """Contacts (each contact id once) queued with one statement and their `work.queued` events with another.
     Their enqueue instants step by a microsecond, so the queue keeps their arrival order."""
-    new: list[work_repo.NewContact] = []
+    new: list[contact_repo.NewContact] = []
     reasons: dict[uuid.UUID, str] = {}
     for i, event in enumerate(received):
         work_pool = event.customer.attributes.get("routing_pool", pool)
         work_id = uuid.uuid4()
         reasons[work_id] = "emergency contact" if event.emergency else "new contact"
         new.append(
-            work_repo.NewContact(
+            contact_repo.NewContact(
                 contact=ContactRecord(
                     contact_id=event.contact_id,
                     customer_id=event.customer.customer_id,
@@ -160,7 +163,7 @@ async def on_contacts_received(tx: Tx, received: Sequence[ContactReceivedV1], *,
                 notice=change_notice(tx, work_pool, "work", str(work_id)),
             )
         )
-    works = await work_repo.queue_contacts(tx.conn, new, actor=SYSTEM.label, now=tx.now)
+    works = await contact_repo.queue_contacts(tx.conn, new, actor=SYSTEM.label, now=tx.now)
     await enqueue_many(tx.conn, [queued_message(tx, w, reasons[w.work_id]) for w in works], now=tx.now)
     for work in works:
         if reasons[work.work_id] == "emergency contact":
@@ -208,7 +211,7 @@ async def handle_events(tx: Tx, events: Sequence[Event], *, table: dict[type[Eve
 
 
 async def on_message_added(tx: Tx, event: ContactMessageAddedV1) -> None:
-    await work_repo.add_message(
+    await contact_repo.add_message(
         tx.conn,
         message_id=event.message_id,
         contact_id=event.contact_id,
@@ -242,7 +245,7 @@ async def on_message_added(tx: Tx, event: ContactMessageAddedV1) -> None:
 
 
 async def on_reclassified(tx: Tx, event: ContactReclassifiedV1) -> None:
-    await work_repo.reclassify_contact(
+    await contact_repo.reclassify_contact(
         tx.conn,
         contact_id=event.contact_id,
         category=event.category,
@@ -313,7 +316,7 @@ async def _to_escalation_role(tx: Tx, work: WorkRecord, role: str, body: dict[st
 
 async def on_followup_required(tx: Tx, event: FeedbackFollowupRequiredV1, *, pool: str) -> None:
     """A low score becomes follow-up (回访) work for a supervisor, by phone."""
-    contact = await work_repo.get_contact(tx.conn, event.contact_id)
+    contact = await contact_repo.get_contact(tx.conn, event.contact_id)
     original = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
     await create_work(
         tx,
@@ -340,7 +343,7 @@ async def on_not_solved(tx: Tx, event: FeedbackNotSolvedV1) -> None:
 
 async def on_suggested(tx: Tx, event: KnowledgeSuggestedV1) -> None:
     articles = [a.model_dump(mode="json") for a in event.articles]
-    await work_repo.save_suggestion(tx.conn, contact_id=event.contact_id, articles=articles, at=tx.now)
+    await contact_repo.save_suggestion(tx.conn, contact_id=event.contact_id, articles=articles, at=tx.now)
     work = await work_repo.lock_work_for_contact(tx.conn, event.contact_id)
     if work is not None and work.state in OWNED:
         await _to_people(
@@ -374,7 +377,7 @@ async def on_delivery_reported(tx: Tx, event: OutboundDeliveryReportedV1) -> Non
         return
     failed = event.status in ("failed", "bounced")
     if event.kind == "end_notice":
-        reported = await work_repo.report_end_notice(
+        reported = await end_notice_repo.report_end_notice(
             tx.conn, message_id=event.message_id, status=event.status, reason=event.reason, at=event.at
         )
         if reported is None or not reported[1] or not (failed or event.status in ("delivered", "read")):
