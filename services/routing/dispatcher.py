@@ -31,8 +31,8 @@ from services.routing.domain.policy import Policy
 from services.routing.domain.records import BUSY_OR_GONE, AgentRecord, WorkRecord, to_agent, to_work
 from services.routing.domain.timers import TimerKind, Timers
 from services.routing.handlers.callbacks import callback_due, department_deadline
-from services.routing.handlers.commands import wrap_up_expired
 from services.routing.handlers.common import SYSTEM, Tx
+from services.routing.handlers.lifecycle import wrap_up_expired
 from services.routing.handlers.offers import fail_offer, lock_offer, make_offers
 from services.routing.handlers.paging import page_due
 from services.routing.handlers.presence import set_presence

@@ -13,8 +13,8 @@ from services.routing.domain.lifecycle import OPEN, OWNED
 from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord, WorkRecord
 from services.routing.handlers.callbacks import on_abandoned, on_callback_attempt
-from services.routing.handlers.commands import reopen, resume
 from services.routing.handlers.common import SOURCE, SYSTEM, Tx, change_notice, history, priority_now, queued_event
+from services.routing.handlers.lifecycle import reopen, resume
 from services.routing.handlers.paging import start_page
 from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
