@@ -25,7 +25,7 @@ from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, al
 from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord
 from services.routing.handlers import assignment, lifecycle, resolution
-from services.routing.handlers.events import create_work
+from services.routing.handlers.contacts import create_work
 from services.routing.handlers.offers import accept_offer, decline_offer
 from services.routing.handlers.views import work_view
 from services.routing.repository import contacts as contact_repo

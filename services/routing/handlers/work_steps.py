@@ -4,11 +4,12 @@ change notice and its people's desktops told, free its agent's slot, announce it
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from services.routing.domain.lifecycle import NotAllowed, NotFound, check
 from services.routing.domain.records import WorkRecord
 from services.routing.handlers.common import Tx, change_notice, publish_presence, publish_work, queued_event
-from services.routing.handlers.views import work_view
+from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import history as history_repo
@@ -61,3 +62,8 @@ async def release_slot(tx: Tx, work: WorkRecord) -> None:
 
 async def announce_queued(tx: Tx, work: WorkRecord, *reasons: str) -> None:
     await publish_work(tx, work, queued_event(tx, work, reasons))
+
+
+async def tell_people(tx: Tx, work: WorkRecord, kind: str, body: dict[str, Any]) -> None:
+    for agent_id in {work.owner_id, work.slot_agent_id} - {None}:
+        await feed.to_desktop(tx.conn, agent_id=str(agent_id), kind=kind, body=jsonable(body), now=tx.now)
