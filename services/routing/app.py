@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from services.routing.api import agents, desktop, insight, paging, work
 from services.routing.config import RoutingSettings
-from services.routing.dispatcher import Dispatcher
+from services.routing.dispatcher.loop import Dispatcher
 from services.routing.domain import figures as figures_domain
 from services.routing.handlers.common import HANDLE_SECONDS, WAIT_SECONDS, Tx
 from services.routing.handlers.events import dispatch_table, handle_events
