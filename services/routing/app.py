@@ -19,13 +19,13 @@ from prometheus_client.registry import Collector
 
 from services.routing.api import agents, desktop, insight, paging, work
 from services.routing.config import RoutingSettings
-from services.routing.dispatcher import Dispatcher
+from services.routing.dispatcher.loop import Dispatcher
 from services.routing.domain import figures as figures_domain
 from services.routing.handlers.common import HANDLE_SECONDS, WAIT_SECONDS, Tx
 from services.routing.handlers.events import dispatch_table, handle_events
 from services.routing.hub import DesktopHub
+from services.routing.repository import contacts as contact_repo
 from services.routing.repository import figures as figures_repo
-from services.routing.repository import work as work_repo
 from services.routing.repository.policy import PolicyCache
 from services.routing.state import Routing
 from shared.app import create_app as create_service_app
@@ -207,7 +207,9 @@ def _retention(runtime: Runtime[RoutingSettings]) -> Sequence[Chore]:
     settings = runtime.settings
     return [
         Chore(
-            "contact text and addresses", timedelta(days=settings.content_retention_days), work_repo.erase_contacts
+            "contact text and addresses",
+            timedelta(days=settings.content_retention_days),
+            contact_repo.erase_contacts,
         ),
         audit_chore(settings.audit_retention_days),
     ]

@@ -9,7 +9,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry
 
 from services.routing.config import RoutingSettings
-from services.routing.dispatcher import Dispatcher
+from services.routing.dispatcher.loop import Dispatcher
 from services.routing.hub import DesktopHub
 from services.routing.repository.policy import PolicyCache
 from shared.clock import Clock

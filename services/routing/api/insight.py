@@ -32,6 +32,7 @@ from services.routing.handlers.common import Tx
 from services.routing.handlers.views import work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import figures as figures_repo
+from services.routing.repository import history as history_repo
 from services.routing.repository import leases
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
@@ -126,7 +127,7 @@ async def explain(work_id: uuid.UUID, state: RoutingState, _p: Staff) -> dict[st
                 for o in offers
             ],
             "now": diagnose(tx.policy, await _agents(tx, record.pool), to_work(record), tx.now),
-            "history": await work_repo.history_of(tx.conn, work_id),
+            "history": await history_repo.history_of(tx.conn, work_id),
         }
 
 

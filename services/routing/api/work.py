@@ -24,11 +24,13 @@ from services.routing.api.models import WORK_EXAMPLE, FeedMessage, Offered, Work
 from services.routing.domain.lifecycle import Conflict, NotAllowed, NotFound, allowed_actions
 from services.routing.domain.model import parse_requirements, primary_language
 from services.routing.domain.records import ContactRecord
-from services.routing.handlers import commands
-from services.routing.handlers.events import create_work
+from services.routing.handlers import assignment, lifecycle, resolution
+from services.routing.handlers.contacts import create_work
 from services.routing.handlers.offers import accept_offer, decline_offer
 from services.routing.handlers.views import work_view
+from services.routing.repository import contacts as contact_repo
 from services.routing.repository import feed
+from services.routing.repository import history as history_repo
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared import audit
@@ -90,7 +92,7 @@ async def get_work(
             raise NotAllowed("agents see work they own, owned first or are offered")
         return {
             **out(tx, work).model_dump(),
-            "history": await work_repo.history_of(tx.conn, work_id),
+            "history": await history_repo.history_of(tx.conn, work_id),
             "offers": [
                 {
                     "offer_id": o.offer_id,
@@ -136,7 +138,7 @@ async def desktop_feed(
 @router.post("/v1/work/{work_id}/start", response_model=WorkOut)
 async def start(work_id: uuid.UUID, state: RoutingState, principal: Person) -> WorkOut:
     async with transaction(state) as tx:
-        return out(tx, await commands.start(tx, work_id, actor_of(principal)))
+        return out(tx, await lifecycle.start(tx, work_id, actor_of(principal)))
 
 
 @router.post("/v1/work/{work_id}/pending", response_model=WorkOut)
@@ -144,7 +146,7 @@ async def pending(work_id: uuid.UUID, body: PendingIn, state: RoutingState, prin
     async with transaction(state) as tx:
         return out(
             tx,
-            await commands.pending(
+            await lifecycle.pending(
                 tx,
                 work_id,
                 actor_of(principal),
@@ -159,13 +161,13 @@ async def pending(work_id: uuid.UUID, body: PendingIn, state: RoutingState, prin
 @router.post("/v1/work/{work_id}/resume", response_model=WorkOut)
 async def resume(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, principal: Person) -> WorkOut:
     async with transaction(state) as tx:
-        return out(tx, await commands.resume_command(tx, work_id, actor_of(principal), reason=body.reason))
+        return out(tx, await lifecycle.resume_command(tx, work_id, actor_of(principal), reason=body.reason))
 
 
 @router.post("/v1/work/{work_id}/solution", response_model=WorkOut)
 async def solution(work_id: uuid.UUID, body: SolutionIn, state: RoutingState, principal: Person) -> WorkOut:
     async with transaction(state) as tx:
-        return out(tx, await commands.record_solution(tx, work_id, actor_of(principal), note=body.note))
+        return out(tx, await lifecycle.record_solution(tx, work_id, actor_of(principal), note=body.note))
 
 
 @router.post("/v1/work/{work_id}/transfer", response_model=WorkOut)
@@ -173,7 +175,7 @@ async def transfer(work_id: uuid.UUID, body: TransferIn, state: RoutingState, pr
     async with transaction(state) as tx:
         return out(
             tx,
-            await commands.transfer(
+            await assignment.transfer(
                 tx,
                 work_id,
                 actor_of(principal),
@@ -189,7 +191,7 @@ async def transfer(work_id: uuid.UUID, body: TransferIn, state: RoutingState, pr
 @router.post("/v1/work/{work_id}/wrap-up", response_model=WorkOut)
 async def wrap_up(work_id: uuid.UUID, state: RoutingState, principal: Person) -> WorkOut:
     async with transaction(state) as tx:
-        return out(tx, await commands.wrap_up(tx, work_id, actor_of(principal)))
+        return out(tx, await lifecycle.wrap_up(tx, work_id, actor_of(principal)))
 
 
 @router.post("/v1/work/{work_id}/resolve", response_model=WorkOut)
@@ -197,7 +199,7 @@ async def resolve(work_id: uuid.UUID, body: ResolveIn, state: RoutingState, prin
     async with transaction(state) as tx:
         return out(
             tx,
-            await commands.resolve(
+            await resolution.resolve(
                 tx,
                 work_id,
                 actor_of(principal),
@@ -216,14 +218,14 @@ async def notify(work_id: uuid.UUID, body: NotifyIn, state: RoutingState, princi
     async with transaction(state) as tx:
         return out(
             tx,
-            await commands.notify_customer(tx, work_id, actor_of(principal), sent_elsewhere=body.sent_elsewhere),
+            await resolution.notify_customer(tx, work_id, actor_of(principal), sent_elsewhere=body.sent_elsewhere),
         )
 
 
 @router.post("/v1/work/{work_id}/close", response_model=WorkOut)
 async def close(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, principal: Person) -> WorkOut:
     async with transaction(state) as tx:
-        return out(tx, await commands.close(tx, work_id, actor_of(principal), reason=body.reason))
+        return out(tx, await resolution.close(tx, work_id, actor_of(principal), reason=body.reason))
 
 
 @router.post("/v1/work/{work_id}/reopen", response_model=WorkOut)
@@ -231,7 +233,7 @@ async def reopen(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, princi
     async with transaction(state) as tx:
         return out(
             tx,
-            await commands.reopen_command(
+            await lifecycle.reopen_command(
                 tx, work_id, actor_of(principal), reason=body.reason or f"reopened by {principal.subject}"
             ),
         )
@@ -245,7 +247,7 @@ async def assign(work_id: uuid.UUID, body: AssignIn, state: RoutingState, princi
     async with transaction(state) as tx:
         return out(
             tx,
-            await commands.supervisor_assign(
+            await assignment.supervisor_assign(
                 tx,
                 work_id,
                 actor_of(principal),
@@ -261,7 +263,7 @@ async def force_offer(
     work_id: uuid.UUID, body: ForceOfferIn, state: RoutingState, principal: Supervisor
 ) -> dict[str, str]:
     async with transaction(state) as tx:
-        offer_id = await commands.force_offer(
+        offer_id = await assignment.force_offer(
             tx, work_id, actor_of(principal), agent_id=body.agent_id, override_capacity=body.override_capacity
         )
         return {"offer_id": str(offer_id)}
@@ -270,7 +272,7 @@ async def force_offer(
 @router.post("/v1/work/{work_id}/requeue", response_model=WorkOut)
 async def requeue(work_id: uuid.UUID, body: ReasonIn, state: RoutingState, principal: Supervisor) -> WorkOut:
     async with transaction(state) as tx:
-        return out(tx, await commands.requeue(tx, work_id, actor_of(principal), reason=body.reason))
+        return out(tx, await assignment.requeue(tx, work_id, actor_of(principal), reason=body.reason))
 
 
 @router.post("/v1/work", response_model=WorkOut, status_code=201)
@@ -279,7 +281,7 @@ async def create(body: CreateWorkIn, state: RoutingState, principal: Supervisor)
     actor = actor_of(principal)
     async with transaction(state) as tx:
         contact_id = body.contact_id or uuid.uuid4()
-        contact = await work_repo.get_contact(tx.conn, contact_id)
+        contact = await contact_repo.get_contact(tx.conn, contact_id)
         if contact is None:
             contact = ContactRecord(
                 contact_id=contact_id,
@@ -296,7 +298,7 @@ async def create(body: CreateWorkIn, state: RoutingState, principal: Supervisor)
                 reply_to={},
                 received_at=tx.now,
             )
-            await work_repo.upsert_contact(tx.conn, contact)
+            await contact_repo.upsert_contact(tx.conn, contact)
         work = await create_work(
             tx,
             contact_id=contact_id,

@@ -24,7 +24,9 @@ from services.routing.handlers.offers import fail_offer
 from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
 from services.routing.repository import callbacks as callback_repo
+from services.routing.repository import contacts as contact_repo
 from services.routing.repository import feed
+from services.routing.repository import history as history_repo
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from shared.events import (
@@ -70,7 +72,7 @@ async def on_abandoned(tx: Tx, event: ContactAbandonedV1) -> None:
 
 
 async def _caller_phone(tx: Tx, work: WorkRecord) -> str | None:
-    contact = await work_repo.get_contact(tx.conn, work.contact_id)
+    contact = await contact_repo.get_contact(tx.conn, work.contact_id)
     return None if contact is None else contact.reply_to.get("phone")
 
 
@@ -170,7 +172,7 @@ async def department_deadline(tx: Tx, work_id: uuid.UUID) -> WorkRecord | None:
     work = await work_repo.get_work(tx.conn, work_id, for_update=True)
     if work is None or work.state != "pending_department" or work.pending_until is None:
         return None
-    if work.pending_until > tx.now or await work_repo.has_history(
+    if work.pending_until > tx.now or await history_repo.has_history(
         tx.conn, work.work_id, "department_deadline_passed", since=work.pending_until
     ):
         return None

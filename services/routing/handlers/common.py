@@ -11,7 +11,7 @@ from services.routing.domain.model import displayed_presence
 from services.routing.domain.policy import Policy, priority_at, static_priority
 from services.routing.domain.records import AgentRecord, WorkRecord, to_agent
 from services.routing.repository import feed
-from services.routing.repository import work as work_repo
+from services.routing.repository import history as history_repo
 from shared import tx as shared_tx
 from shared.events import AgentPresenceChangedV1, Event, WorkAssignedV1, WorkQueuedV1, WorkResolvedV1
 from shared.outbox import enqueue
@@ -58,7 +58,7 @@ async def publish_work(tx: Tx, work: WorkRecord, event: Event) -> None:
         waited = (event.accepted_at - work.enqueued_at).total_seconds()
         WAIT_SECONDS.labels(work.channel, work.grade).observe(max(waited, 0.0))
     elif isinstance(event, WorkResolvedV1):
-        accepted = await work_repo.assigned_at(tx.conn, work.work_id)
+        accepted = await history_repo.assigned_at(tx.conn, work.work_id)
         if accepted is not None:
             handled = (event.resolved_at - accepted).total_seconds()
             HANDLE_SECONDS.labels(work.channel, work.grade).observe(max(handled, 0.0))
@@ -112,6 +112,6 @@ async def publish_presence(tx: Tx, agent: AgentRecord) -> None:
 
 
 async def history(tx: Tx, work: WorkRecord, action: str, actor: Actor, **detail: object) -> None:
-    await work_repo.add_history(
+    await history_repo.add_history(
         tx.conn, work_id=work.work_id, action=action, actor=actor.label, detail=dict(detail), now=tx.now
     )

@@ -33,7 +33,9 @@ from services.routing.handlers.common import (
 )
 from services.routing.handlers.views import contact_details, jsonable, offer_view, work_view
 from services.routing.repository import agents as agent_repo
+from services.routing.repository import contacts as contact_repo
 from services.routing.repository import feed
+from services.routing.repository import history as history_repo
 from services.routing.repository import offers as offer_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.leases import Fence, Fenced, holds_fence
@@ -92,7 +94,7 @@ async def make_offers(
     )
     if not vetted.made:
         return Offers((), vetted.rejected)
-    contacts = await work_repo.get_contacts(tx.conn, [w.contact_id for w, _ in vetted.made])
+    contacts = await contact_repo.get_contacts(tx.conn, [w.contact_id for w, _ in vetted.made])
     expires_at = tx.now + timedelta(seconds=tx.policy.offer_timeout_s)
     decisions = {p[0]: p[2] for p in proposals}
     rows = _offer_rows(tx, vetted.made, decisions, contacts, expires_at=expires_at, forced_by=forced_by)
@@ -106,7 +108,7 @@ async def make_offers(
     )
     await work_repo.mark_offered(tx.conn, slots=[(w.work_id, a.agent_id) for w, a in vetted.made], now=tx.now)
     await agent_repo.touch_idle_many(tx.conn, agent_ids=[a.agent_id for _, a in vetted.made], now=tx.now)
-    await work_repo.add_histories_and_notify(tx.conn, entries=rows.history, now=tx.now, notices=rows.notices)
+    await history_repo.add_histories_and_notify(tx.conn, entries=rows.history, now=tx.now, notices=rows.notices)
     await feed.to_desktops(tx.conn, messages=rows.desktop, now=tx.now)
     await enqueue_many(tx.conn, rows.events, now=tx.now)
     return Offers(tuple(rows.made), vetted.rejected)

@@ -19,6 +19,7 @@ from services.routing.domain.records import WorkRecord
 from services.routing.handlers.common import SOURCE, SYSTEM, Tx, history
 from services.routing.handlers.views import jsonable, work_view
 from services.routing.repository import agents as agent_repo
+from services.routing.repository import contacts as contact_repo
 from services.routing.repository import feed
 from services.routing.repository import paging as paging_repo
 from services.routing.repository import work as work_repo
@@ -63,7 +64,7 @@ async def page_due(tx: Tx, contact_id: uuid.UUID) -> EmergencyPage | None:
         await paging_repo.acknowledge(tx.conn, contact_id, by=f"accepted:{accepted_by}", at=tx.now)
         return None
     on_call = await paging_repo.list_on_call(tx.conn, active_only=True)
-    contact = await work_repo.get_contact(tx.conn, contact_id)
+    contact = await contact_repo.get_contact(tx.conn, contact_id)
     waited = round((tx.now - page.created_at).total_seconds())
     for person in on_call:
         message = OutboundMessageRequestedV1(

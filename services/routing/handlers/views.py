@@ -11,7 +11,7 @@ from pydantic_core import to_jsonable_python
 
 from services.routing.domain.records import ContactRecord, WorkRecord
 from services.routing.handlers.common import Tx, priority_now
-from services.routing.repository import work as work_repo
+from services.routing.repository import contacts as contact_repo
 
 
 def jsonable(value: Any) -> Any:
@@ -100,16 +100,16 @@ def contact_summary(contact: ContactRecord | None) -> dict[str, Any]:
 
 async def contact_details(tx: Tx, work: WorkRecord) -> dict[str, Any]:
     """Everything the owning agent needs: the contact, its messages and the knowledge suggestions."""
-    contact = await work_repo.get_contact(tx.conn, work.contact_id)
+    contact = await contact_repo.get_contact(tx.conn, work.contact_id)
     details = contact_summary(contact)
     if contact is not None:
         details["text"] = contact.text
         details["customer_id"] = str(contact.customer_id)
         details["attributes"] = dict(contact.attributes)
-    details["messages"] = jsonable(await work_repo.messages_of(tx.conn, work.contact_id))
+    details["messages"] = jsonable(await contact_repo.messages_of(tx.conn, work.contact_id))
     if work.callback_mode:
         details["callback_phone"] = work.callback_phone
-    details["suggestions"] = jsonable(await work_repo.suggestion_for(tx.conn, work.contact_id))
+    details["suggestions"] = jsonable(await contact_repo.suggestion_for(tx.conn, work.contact_id))
     return details
 
 

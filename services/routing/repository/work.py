@@ -1,18 +1,17 @@
-"""Work items and their contacts: create, read (with the customer's last agent), save whole, history."""
+"""Work items (`work_item`, read with the customer's last agent and the open callback): create, read, lock,
+list, mark offered, save whole."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from services.routing.domain.model import Requirement
-from services.routing.domain.records import ContactRecord, WorkRecord
+from services.routing.domain.records import WorkRecord
 from shared.db import Conn
 
 WORK_COLUMNS = """
@@ -30,7 +29,7 @@ FROM_WORK = (
 )
 
 
-def _work(row: asyncpg.Record | dict[str, Any]) -> WorkRecord:
+def work_record(row: asyncpg.Record | dict[str, Any]) -> WorkRecord:
     values = dict(row)
     values["requirements"] = tuple(Requirement(str(r["skill"]), int(r["level"])) for r in row["requirements"])
     values["excluded"] = tuple(row["excluded"])
@@ -92,7 +91,7 @@ async def insert_work(
         reason,
         now,
     )
-    return _work(row) if row else None
+    return work_record(row) if row else None
 
 
 SELECT_WORK = "SELECT" + WORK_COLUMNS + FROM_WORK + "WHERE w.work_id = $1"
@@ -101,14 +100,14 @@ SELECT_WORK_FOR_UPDATE = SELECT_WORK + " FOR UPDATE OF w"
 
 async def get_work(conn: Conn, work_id: uuid.UUID, *, for_update: bool = False) -> WorkRecord | None:
     row = await conn.fetchrow(SELECT_WORK_FOR_UPDATE if for_update else SELECT_WORK, work_id)
-    return _work(row) if row else None
+    return work_record(row) if row else None
 
 
 SELECT_WORKS = "SELECT" + WORK_COLUMNS + FROM_WORK + "WHERE w.work_id = ANY($1::uuid[])"
 
 
 async def get_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> list[WorkRecord]:
-    return [_work(r) for r in await conn.fetch(SELECT_WORKS, list(work_ids))]
+    return [work_record(r) for r in await conn.fetch(SELECT_WORKS, list(work_ids))]
 
 
 LOCK_WORKS = SELECT_WORKS + " ORDER BY w.work_id FOR UPDATE OF w SKIP LOCKED"
@@ -116,7 +115,7 @@ LOCK_WORKS = SELECT_WORKS + " ORDER BY w.work_id FOR UPDATE OF w SKIP LOCKED"
 
 async def lock_works(conn: Conn, work_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRecord]:
     """Lock the work items not locked by another transaction (in key order; never waits): those are left out."""
-    return {r["work_id"]: _work(r) for r in await conn.fetch(LOCK_WORKS, list(work_ids))}
+    return {r["work_id"]: work_record(r) for r in await conn.fetch(LOCK_WORKS, list(work_ids))}
 
 
 MARK_OFFERED = """
@@ -148,7 +147,7 @@ async def lock_work_for_contact(conn: Conn, contact_id: uuid.UUID, *, kind: str 
     row = await conn.fetchrow(SELECT_OPEN_FOR_CONTACT, contact_id, kind)
     if row is None:
         row = await conn.fetchrow(SELECT_LATEST_FOR_CONTACT, contact_id, kind)
-    return _work(row) if row else None
+    return work_record(row) if row else None
 
 
 SELECT_IN_POOL = (
@@ -160,7 +159,7 @@ SELECT_IN_POOL = (
 async def works_in_pool(
     conn: Conn, *, pool: str, states: Sequence[str], changed_since: datetime | None = None
 ) -> list[WorkRecord]:
-    return [_work(r) for r in await conn.fetch(SELECT_IN_POOL, pool, list(states), changed_since)]
+    return [work_record(r) for r in await conn.fetch(SELECT_IN_POOL, pool, list(states), changed_since)]
 
 
 SELECT_OWNED = (
@@ -173,7 +172,7 @@ SELECT_OWNED = (
 
 
 async def works_of_agent(conn: Conn, agent_id: str) -> list[WorkRecord]:
-    return [_work(r) for r in await conn.fetch(SELECT_OWNED, agent_id)]
+    return [work_record(r) for r in await conn.fetch(SELECT_OWNED, agent_id)]
 
 
 LIST_WORK = (
@@ -185,7 +184,7 @@ LIST_WORK = (
 async def list_work(
     conn: Conn, *, states: Sequence[str], pool: str | None, team: str | None, limit: int
 ) -> list[WorkRecord]:
-    return [_work(r) for r in await conn.fetch(LIST_WORK, list(states), pool, team, limit)]
+    return [work_record(r) for r in await conn.fetch(LIST_WORK, list(states), pool, team, limit)]
 
 
 SAVE_WORK = """
@@ -242,349 +241,3 @@ async def save_work(conn: Conn, work: WorkRecord) -> None:
         w.scheduled_until,
         w.abandoned_at,
     )
-
-
-# --- contacts -------------------------------------------------------------------------------------------------
-
-UPSERT_CONTACT = """
-INSERT INTO contact (contact_id, customer_id, grade, channel, subject, text, language, category, priority_class,
-                     emergency, attributes, reply_to, received_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (contact_id) DO UPDATE SET
-    category = EXCLUDED.category, priority_class = EXCLUDED.priority_class, emergency = EXCLUDED.emergency
-"""
-
-
-async def upsert_contact(conn: Conn, contact: ContactRecord) -> None:
-    c = contact
-    await conn.execute(
-        UPSERT_CONTACT,
-        c.contact_id,
-        c.customer_id,
-        c.grade,
-        c.channel,
-        c.subject,
-        c.text,
-        c.language,
-        c.category,
-        c.priority_class,
-        c.emergency,
-        dict(c.attributes),
-        dict(c.reply_to),
-        c.received_at,
-    )
-
-
-SELECT_CONTACT = """
-SELECT contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
-       attributes, reply_to, received_at
-FROM contact WHERE contact_id = $1
-"""
-
-
-async def get_contact(conn: Conn, contact_id: uuid.UUID) -> ContactRecord | None:
-    row = await conn.fetchrow(SELECT_CONTACT, contact_id)
-    return ContactRecord(**dict(row)) if row else None
-
-
-SELECT_CONTACTS = """
-SELECT contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
-       attributes, reply_to, received_at
-FROM contact WHERE contact_id = ANY($1::uuid[])
-"""
-
-
-async def get_contacts(conn: Conn, contact_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ContactRecord]:
-    return {
-        r["contact_id"]: ContactRecord(**dict(r)) for r in await conn.fetch(SELECT_CONTACTS, list(contact_ids))
-    }
-
-
-UPDATE_CLASSIFICATION = """
-UPDATE contact SET category = $2, priority_class = $3, emergency = $4 WHERE contact_id = $1
-"""
-
-
-async def reclassify_contact(
-    conn: Conn, *, contact_id: uuid.UUID, category: str, priority_class: str, emergency: bool
-) -> None:
-    await conn.execute(UPDATE_CLASSIFICATION, contact_id, category, priority_class, emergency)
-
-
-QUEUE_CONTACTS = """
-WITH u AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::bool[], $11::jsonb[], $12::jsonb[], $13::timestamptz[],
-                         $14::uuid[], $15::uuid[], $16::text[], $17::text[], $18::text[], $19::timestamptz[],
-                         $20::text[], $21::text[])
-        AS u(contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
-             attributes, reply_to, received_at, message_id, work_id, pool, work_class, requirements, enqueued_at,
-             reason, notice)
-), c AS (
-    INSERT INTO contact (contact_id, customer_id, grade, channel, subject, text, language, category,
-                         priority_class, emergency, attributes, reply_to, received_at)
-    SELECT contact_id, customer_id, grade, channel, subject, text, language, category, priority_class, emergency,
-           attributes, reply_to, received_at
-    FROM u
-    ON CONFLICT (contact_id) DO UPDATE SET
-        category = EXCLUDED.category, priority_class = EXCLUDED.priority_class, emergency = EXCLUDED.emergency
-), m AS (
-    INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at)
-    SELECT message_id, contact_id, true, text, received_at FROM u
-    ON CONFLICT (message_id) DO NOTHING
-), w AS (
-    INSERT INTO work_item (work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category,
-                           language, requirements, state, enqueued_at, reason, created_at, updated_at)
-    SELECT work_id, contact_id, 'contact', pool, channel, customer_id, grade, work_class, category, language,
-           requirements::jsonb, 'queued', enqueued_at, reason, $22, $22
-    FROM u
-    ON CONFLICT (contact_id, kind) WHERE state <> 'closed' DO NOTHING
-    RETURNING work_id, contact_id, kind, pool, channel, customer_id, grade, work_class, category, language,
-        requirements, state, enqueued_at, sla_warned, escalation_level, target_agent_id, hold_until, target_team,
-        first_owner_id, owner_id, slot_agent_id, excluded, offers_failed, pending_department, pending_until,
-        wrap_up_until, solution_at, resolution_code, final_note, fcr, customer_notified, resolved_at, closed_at,
-        reopened, reason, created_at, updated_at
-), h AS (
-    INSERT INTO work_history (work_id, at, action, actor, detail)
-    SELECT work_id, $22, 'queued', $23, jsonb_build_object('reason', reason) FROM w
-)
-SELECT w.*, NULL::text AS last_agent_id, pg_notify('routing_change', u.notice) AS notified
-FROM w JOIN u ON u.work_id = w.work_id
-ORDER BY w.enqueued_at
-"""
-
-
-@dataclass(frozen=True)
-class NewContact:
-    """A received contact and the work item to queue for it (`queue_contacts`)."""
-
-    contact: ContactRecord
-    message_id: uuid.UUID
-    work_id: uuid.UUID
-    pool: str
-    work_class: str
-    requirements: Sequence[Requirement]
-    enqueued_at: datetime
-    reason: str
-    notice: str
-
-
-async def queue_contacts(
-    conn: Conn, contacts: Sequence[NewContact], *, actor: str, now: datetime
-) -> list[WorkRecord]:
-    """Received contacts (each contact id once), their first messages, their work items, the `queued` history
-    entries and the change notices to the pools' owners, in one statement. Returns the work queued, in order;
-    a contact that already has open work (a repeat) has none, but its classification is updated."""
-    cs = [n.contact for n in contacts]
-    rows = await conn.fetch(
-        QUEUE_CONTACTS,
-        [c.contact_id for c in cs],
-        [c.customer_id for c in cs],
-        [c.grade for c in cs],
-        [c.channel for c in cs],
-        [c.subject for c in cs],
-        [c.text for c in cs],
-        [c.language for c in cs],
-        [c.category for c in cs],
-        [c.priority_class for c in cs],
-        [c.emergency for c in cs],
-        [dict(c.attributes) for c in cs],
-        [dict(c.reply_to) for c in cs],
-        [c.received_at for c in cs],
-        [n.message_id for n in contacts],
-        [n.work_id for n in contacts],
-        [n.pool for n in contacts],
-        [n.work_class for n in contacts],
-        # JSON text: asyncpg would read a list inside the array as another dimension.
-        [json.dumps([{"skill": r.skill, "level": r.level} for r in n.requirements]) for n in contacts],
-        [n.enqueued_at for n in contacts],
-        [n.reason for n in contacts],
-        [n.notice for n in contacts],
-        now,
-        actor,
-    )
-    works = []
-    for row in rows:
-        values = dict(row)
-        del values["notified"]
-        works.append(_work(values))
-    return works
-
-
-INSERT_MESSAGE = """
-INSERT INTO contact_message (message_id, contact_id, from_customer, text, received_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (message_id) DO NOTHING
-"""
-
-
-async def add_message(
-    conn: Conn, *, message_id: uuid.UUID, contact_id: uuid.UUID, from_customer: bool, text: str, at: datetime
-) -> None:
-    await conn.execute(INSERT_MESSAGE, message_id, contact_id, from_customer, text, at)
-
-
-SELECT_MESSAGES = """
-SELECT message_id, from_customer, text, received_at FROM contact_message WHERE contact_id = $1
-ORDER BY received_at, message_id
-"""
-
-
-async def messages_of(conn: Conn, contact_id: uuid.UUID) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SELECT_MESSAGES, contact_id)]
-
-
-UPSERT_SUGGESTION = """
-INSERT INTO suggestion (contact_id, articles, at) VALUES ($1, $2, $3)
-ON CONFLICT (contact_id) DO UPDATE SET articles = EXCLUDED.articles, at = EXCLUDED.at
-"""
-
-
-async def save_suggestion(
-    conn: Conn, *, contact_id: uuid.UUID, articles: list[dict[str, Any]], at: datetime
-) -> None:
-    await conn.execute(UPSERT_SUGGESTION, contact_id, articles, at)
-
-
-SELECT_SUGGESTION = "SELECT articles FROM suggestion WHERE contact_id = $1"
-
-
-async def suggestion_for(conn: Conn, contact_id: uuid.UUID) -> list[dict[str, Any]]:
-    articles = await conn.fetchval(SELECT_SUGGESTION, contact_id)
-    return list(articles or [])
-
-
-# --- history ------------------------------------------------------------------------------------------------
-
-INSERT_HISTORY = "INSERT INTO work_history (work_id, at, action, actor, detail) VALUES ($1, $2, $3, $4, $5)"
-
-
-async def add_history(
-    conn: Conn, *, work_id: uuid.UUID, action: str, actor: str, detail: dict[str, Any], now: datetime
-) -> None:
-    await conn.execute(INSERT_HISTORY, work_id, now, action, actor, detail)
-
-
-INSERT_HISTORY_AND_NOTIFY = """
-WITH staged AS (INSERT INTO work_history (work_id, at, action, actor, detail) VALUES ($1, $2, $3, $4, $5))
-SELECT pg_notify('routing_change', $6)
-"""
-
-
-async def add_history_and_notify(
-    conn: Conn, *, work_id: uuid.UUID, action: str, actor: str, detail: dict[str, Any], now: datetime, notice: str
-) -> None:
-    """The history row and the change notice to the pool's owner, in one round trip."""
-    await conn.execute(INSERT_HISTORY_AND_NOTIFY, work_id, now, action, actor, detail, notice)
-
-
-SELECT_HISTORY = "SELECT at, action, actor, detail FROM work_history WHERE work_id = $1 ORDER BY work_history_id"
-
-
-async def history_of(conn: Conn, work_id: uuid.UUID) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SELECT_HISTORY, work_id)]
-
-
-ASSIGNED_AT = "SELECT max(at) FROM work_history WHERE work_id = $1 AND action = 'assigned'"
-
-
-async def assigned_at(conn: Conn, work_id: uuid.UUID) -> datetime | None:
-    """When the work's current owner accepted it (the latest assignment)."""
-    at: datetime | None = await conn.fetchval(ASSIGNED_AT, work_id)
-    return at
-
-
-INSERT_HISTORIES_AND_NOTIFY = """
-WITH staged AS (
-    INSERT INTO work_history (work_id, at, action, actor, detail)
-    SELECT u.work_id, $2, u.action, u.actor, u.detail
-    FROM unnest($1::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS u(work_id, action, actor, detail)
-)
-SELECT count(pg_notify('routing_change', n)) FROM unnest($6::text[]) AS n
-"""
-
-
-async def add_histories_and_notify(
-    conn: Conn,
-    *,
-    entries: Sequence[tuple[uuid.UUID, str, str, dict[str, Any]]],
-    now: datetime,
-    notices: Sequence[str],
-) -> None:
-    """History rows (work, action, actor, detail) and change notices to the pools' owners, in one statement."""
-    await conn.execute(
-        INSERT_HISTORIES_AND_NOTIFY,
-        [e[0] for e in entries],
-        now,
-        [e[1] for e in entries],
-        [e[2] for e in entries],
-        [e[3] for e in entries],
-        list(notices),
-    )
-
-
-# --- end notices and their delivery -------------------------------------------------------------------------
-
-INSERT_END_NOTICE = """
-INSERT INTO end_notice (message_id, work_id, requested_at, status_at) VALUES ($1, $2, $3, $3)
-"""
-
-
-async def insert_end_notice(conn: Conn, *, message_id: uuid.UUID, work_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute(INSERT_END_NOTICE, message_id, work_id, now)
-
-
-# The notice's work, and whether it is that work's latest notice (only the latest one decides the clear).
-REPORT_END_NOTICE = """
-WITH updated AS (
-    UPDATE end_notice SET status = $2, reason = $3, status_at = $4 WHERE message_id = $1
-    RETURNING work_id, requested_at
-)
-SELECT u.work_id,
-       NOT EXISTS (SELECT 1 FROM end_notice n WHERE n.work_id = u.work_id AND n.requested_at > u.requested_at)
-           AS latest,
-       EXISTS (SELECT 1 FROM end_notice n WHERE n.work_id = u.work_id AND n.status IN ('failed', 'bounced'))
-           AS any_failed
-FROM updated u
-"""
-
-
-async def report_end_notice(
-    conn: Conn, *, message_id: uuid.UUID, status: str, reason: str | None, at: datetime
-) -> tuple[uuid.UUID, bool] | None:
-    """The notice's work and whether this is its latest notice; None for a notice routing never sent."""
-    row = await conn.fetchrow(REPORT_END_NOTICE, message_id, status, reason, at)
-    return None if row is None else (row["work_id"], row["latest"])
-
-
-FAILED_NOTICE = "SELECT EXISTS (SELECT 1 FROM end_notice WHERE work_id = $1 AND status IN ('failed', 'bounced'))"
-
-
-async def had_failed_notice(conn: Conn, work_id: uuid.UUID) -> bool:
-    return bool(await conn.fetchval(FAILED_NOTICE, work_id))
-
-
-HAS_HISTORY = "SELECT EXISTS (SELECT 1 FROM work_history WHERE work_id = $1 AND action = $2 AND at >= $3)"
-
-
-async def has_history(conn: Conn, work_id: uuid.UUID, action: str, *, since: datetime) -> bool:
-    return bool(await conn.fetchval(HAS_HISTORY, work_id, action, since))
-
-
-# --- retention ------------------------------------------------------------------------------------------------
-
-ERASE_CONTACTS = """
-WITH old AS (
-    SELECT contact_id FROM contact
-    WHERE received_at < $1 AND (text <> '' OR reply_to <> '{}' OR subject IS NOT NULL)
-    LIMIT 2000
-), messages AS (
-    UPDATE contact_message SET text = '' WHERE contact_id IN (SELECT contact_id FROM old) AND text <> ''
-)
-UPDATE contact SET text = '', subject = NULL, reply_to = '{}' WHERE contact_id IN (SELECT contact_id FROM old)
-"""
-
-
-async def erase_contacts(conn: Conn, cutoff: datetime) -> int:
-    """Retention: what routing keeps of contacts received before `cutoff` (text, messages, addresses)."""
-    status = await conn.execute(ERASE_CONTACTS, cutoff)
-    return int(status.rsplit(" ", 1)[-1])

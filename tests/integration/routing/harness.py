@@ -21,7 +21,7 @@ from deploy.config import free_port
 from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from services.routing.desktop_protocol import check_to_desktop
-from services.routing.dispatcher import Dispatcher
+from services.routing.dispatcher.loop import Dispatcher
 from services.routing.state import Routing as RoutingService
 from shared.auth import Role, issue_token
 from shared.clock import Clock

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.routing.dispatcher import REFIRE_S
+from services.routing.dispatcher.rounds import REFIRE_S
 from services.routing.domain.lifecycle import Conflict
 from services.routing.domain.timers import TimerKind
 from services.routing.handlers.common import Tx

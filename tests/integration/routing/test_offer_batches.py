@@ -18,7 +18,8 @@ import pytest
 
 from services.routing.domain.records import BUSY_OR_GONE
 from services.routing.handlers.common import Tx
-from services.routing.handlers.events import dispatch_table, handle_events, on_contact_received
+from services.routing.handlers.contacts import on_contact_received
+from services.routing.handlers.events import dispatch_table, handle_events
 from services.routing.handlers.offers import Offers, make_offers
 from services.routing.repository import feed, leases
 from services.routing.repository.leases import Fence, Fenced
