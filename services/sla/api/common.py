@@ -15,8 +15,10 @@ from services.sla.domain.calendar import CalendarError
 from services.sla.domain.errors import (
     CalendarInUse,
     LooserGrade,
+    NotYourContact,
     PolicyKeysTaken,
     UnknownCalendar,
+    UnknownContact,
     UnknownDay,
     UnknownPolicy,
     VersionMismatch,
@@ -55,6 +57,10 @@ async def transaction(
             yield SlaTx(conn, state.clock.now(), admin=state.admin, live_channels=state.live_channels)
     except UnknownCalendar as exc:
         raise Problem(404, "Not found", str(exc), kind="unknown-calendar") from exc
+    except UnknownContact as exc:
+        raise Problem(404, "Not found", str(exc), kind="unknown-contact") from exc
+    except NotYourContact as exc:
+        raise Problem(404, "Not found", str(exc), kind="not-your-contact") from exc
     except UnknownDay as exc:
         raise Problem(404, "Not found", str(exc), kind="unknown-day") from exc
     except UnknownPolicy as exc:

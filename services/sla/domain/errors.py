@@ -14,6 +14,14 @@ class UnknownDay(LookupError):
     """The date is not a listed day (holiday or make-up day) of the calendar."""
 
 
+class UnknownContact(LookupError):
+    """SLA has seen no event of the contact."""
+
+
+class NotYourContact(LookupError):
+    """An agent asked for a contact whose work they do not hold."""
+
+
 class UnknownPolicy(LookupError):
     """No policy by that id."""
 
