@@ -15,9 +15,9 @@ from services.intake.domain.classification import CATEGORIES, valid_subcategory
 from services.intake.domain.conversation import Cursor
 from services.intake.domain.search import query_terms
 from services.intake.handlers.classification import ContactNotFound, override_classification
-from services.intake.handlers.conversation import Writer
+from services.intake.handlers.contacts import read_contact as read
+from services.intake.handlers.conversation import ContactMissing, NotYours, Writer
 from services.intake.repository import conversation as conversation_repo
-from services.intake.repository.contacts import get_contact
 from services.intake.repository.search import Filters, list_contacts
 from services.intake.state import Intake
 from shared.audit import record
@@ -25,6 +25,7 @@ from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.events import Category
 from shared.openapi import example
+from shared.tx import Actor
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 PEOPLE = ("agent", "supervisor", "admin")
@@ -170,32 +171,20 @@ async def read_contact(
 ) -> dict[str, Any]:
     if principal.role == "ops":
         raise Problem(403, "Forbidden", "ops reads figures and health, not contacts", kind="not-your-contact")
-    async with intake.pool.acquire() as conn:
-        contact = await get_contact(conn, contact_id=contact_id)
-        head = await conversation_repo.get_head(conn, contact_id) if contact is not None else None
-        if contact is None or head is None:
-            raise Problem(404, "Not found", f"no contact {contact_id}")
-        if principal.role == "adapter" and (
-            contact["channel"] not in principal.channels
-            or not any(m["adapter"] == principal.subject for m in contact["messages"])
-        ):
-            raise Problem(404, "Not found", f"no contact {contact_id}")  # an adapter reads what it posted
-        if principal.role == "agent" and not await conversation_repo.agent_may_read(conn, head, principal.subject):
-            raise Problem(
-                403, "Forbidden", "agents read the contacts of their own work and their customers' earlier ones",
-                kind="not-your-contact",
-            )  # fmt: skip
-    if contact["pii_level"] == "important":
-        # Reads of important personal data are audited (RULES.md, security): who, what, when.
-        async with intake.pool.acquire() as conn:
-            await record(
-                conn,
-                actor=f"{principal.role}:{principal.subject}",
-                action="contact.read",
-                target=f"contact:{contact_id}",
-                detail={"customer_id": str(contact["customer_id"])},
-                at=intake.clock.now(),
+    try:
+        async with transaction(intake) as tx:
+            contact = await read(
+                tx, contact_id, actor=Actor(principal.role, principal.subject), channels=principal.channels
             )
+    except ContactMissing as exc:
+        raise Problem(404, "Not found", f"no contact {contact_id}") from exc
+    except NotYours as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="not-your-contact") from exc
+    return contact_out(contact)
+
+
+def contact_out(contact: dict[str, Any]) -> dict[str, Any]:
+    """The contact's read model as the API answers it (`ContactOut`)."""
     return {
         "contact_id": str(contact["contact_id"]),
         "channel": contact["channel"],

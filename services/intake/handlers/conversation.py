@@ -18,6 +18,7 @@ from services.intake.domain.conversation import (
     FAILED,
     Attachment,
     ReplyRefused,
+    Route,
     check_text,
     may_write,
     next_status,
@@ -141,6 +142,23 @@ async def reply(
         based_on=draft.based_on,
         now=tx.now,
     )
+    await _announce_reply(tx, head, reply_id, route, who, draft)
+    return Sent(
+        reply_id=reply_id,
+        contact_id=contact_id,
+        channel=route.channel,
+        subject=route.subject,
+        headers=dict(route.headers),
+        first_reply=head.first_reply_at is None,
+        created_at=tx.now,
+    )
+
+
+async def _announce_reply(
+    tx: Tx, head: repo.ContactHead, reply_id: uuid.UUID, route: Route, who: Writer, draft: Draft
+) -> None:
+    """Stage the reply's sending (`outbound.message.requested`) and its announcement (`contact.message_added`)."""
+    contact_id = head.contact_id
     requested = OutboundMessageRequestedV1(
         message_id=reply_id,
         contact_id=contact_id,
@@ -169,15 +187,6 @@ async def reply(
     )
     await enqueue_many(
         tx.conn, [_message(requested, contact_id, tx.now), _message(added, contact_id, tx.now)], now=tx.now
-    )
-    return Sent(
-        reply_id=reply_id,
-        contact_id=contact_id,
-        channel=route.channel,
-        subject=route.subject,
-        headers=dict(route.headers),
-        first_reply=head.first_reply_at is None,
-        created_at=tx.now,
     )
 
 

@@ -4,40 +4,33 @@ working-time arithmetic on them for admins checking a calendar."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import MANAGERS, SlaState, transaction
+from services.sla.api.common import MANAGERS, SlaState, actor_of, transaction
 from services.sla.domain.calendar import (
     Calendar,
-    CalendarError,
     DayNote,
     Hours,
     add_working_days,
     add_working_time,
     holiday_name,
     hours_on,
-    validate,
     working_time_between,
 )
 from services.sla.domain.policy import Target, target_seconds
-from services.sla.handlers import SlaTx, replan_calendar
+from services.sla.handlers import admin
+from services.sla.handlers.admin import WEEKDAYS, SavedCalendar, Weekday
 from services.sla.repository import admin as admin_repo
-from services.sla.repository import clocks as clock_repo
 from services.sla.repository.official import SOURCES, official_days, source_info
-from shared import audit
 from shared.auth import Principal, require_roles
-from shared.db import Conn
 from shared.errors import Problem
 from shared.openapi import example
 
 router = APIRouter(prefix="/v1/sla", tags=["calendars"])
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
@@ -131,25 +124,20 @@ def _hours(items: list[HoursIn]) -> tuple[Hours, ...]:
     return tuple(Hours.parse(h.start, h.end) for h in items)
 
 
-def to_calendar(calendar_id: str, body: CalendarIn, *, version: int) -> Calendar:
-    try:
-        calendar = Calendar(
-            calendar_id=calendar_id,
-            name=body.name,
-            time_zone=body.time_zone,
-            always_open=body.always_open,
-            weekly=tuple(_hours(body.weekly.get(day) or []) for day in WEEKDAYS),
-            holidays=tuple(DayNote(d.date, d.name) for d in body.holidays),
-            workdays=tuple(DayNote(d.date, d.name) for d in body.workdays),
-            workday_hours=_hours(body.workday_hours),
-            version=version,
-            official=official_days(body.official) if body.official else None,
-            covered_until=body.covered_until,
-        )
-        validate(calendar)
-    except CalendarError as exc:
-        raise Problem(422, "Invalid calendar", str(exc), kind="invalid-calendar") from exc
-    return calendar
+def to_calendar(calendar_id: str, body: CalendarIn) -> Calendar:
+    """The body as a calendar (unvalidated, its version left to `admin.save_calendar`); raises CalendarError."""
+    return Calendar(
+        calendar_id=calendar_id,
+        name=body.name,
+        time_zone=body.time_zone,
+        always_open=body.always_open,
+        weekly=tuple(_hours(body.weekly.get(day) or []) for day in WEEKDAYS),
+        holidays=tuple(DayNote(d.date, d.name) for d in body.holidays),
+        workdays=tuple(DayNote(d.date, d.name) for d in body.workdays),
+        workday_hours=_hours(body.workday_hours),
+        official=official_days(body.official) if body.official else None,
+        covered_until=body.covered_until,
+    )
 
 
 def _hours_out(hours: tuple[Hours, ...]) -> list[HoursIn]:
@@ -157,48 +145,12 @@ def _hours_out(hours: tuple[Hours, ...]) -> list[HoursIn]:
 
 
 def calendar_out(calendar: Calendar) -> CalendarOut:
-    return CalendarOut(
-        calendar_id=calendar.calendar_id,
-        name=calendar.name,
-        version=calendar.version,
-        always_open=calendar.always_open,
-        time_zone=calendar.time_zone,
-        weekly={day: _hours_out(calendar.weekly[i]) for i, day in enumerate(WEEKDAYS) if calendar.weekly[i]},
-        workday_hours=_hours_out(calendar.workday_hours),
-        holidays=[DayIn(date=n.day, name=n.name) for n in sorted(calendar.holidays, key=lambda n: n.day)],
-        workdays=[DayIn(date=n.day, name=n.name) for n in sorted(calendar.workdays, key=lambda n: n.day)],
-        official=calendar.official.source if calendar.official else None,
-        covered_until=calendar.covered_until,
-        data_until=calendar.data_until,
-    )
+    return CalendarOut.model_validate(admin.calendar_json(calendar))
 
 
-async def _get(conn: Conn, calendar_id: str, *, for_update: bool = False) -> Calendar:
-    calendar = await admin_repo.get_calendar(conn, calendar_id, for_update=for_update)
-    if calendar is None:
-        raise Problem(404, "Not found", f"no calendar {calendar_id!r}", kind="unknown-calendar")
-    return calendar
-
-
-async def _store(
-    tx: SlaTx, calendar: Calendar, before: Calendar | None, who: Principal, action: str
-) -> CalendarSaved:
-    await admin_repo.save_calendar(tx.conn, calendar, by=who.subject, now=tx.now)
-    replanned = await replan_calendar(tx, calendar.calendar_id)
-    detail: dict[str, Any] = {"version": calendar.version, "replanned_clocks": replanned}
-    if before is not None:
-        detail["before"] = calendar_out(before).model_dump(mode="json")
-    detail["after"] = calendar_out(calendar).model_dump(mode="json")
-    await audit.record(
-        tx.conn,
-        actor=who.subject,
-        role=who.role,
-        action=action,
-        target=admin_repo.audit_target("calendar", calendar.calendar_id),
-        detail=detail,
-        at=tx.now,
-    )
-    return CalendarSaved(**calendar_out(calendar).model_dump(), replanned_clocks=replanned)
+def saved_out(saved: SavedCalendar) -> CalendarSaved:
+    view = admin.calendar_json(saved.calendar)
+    return CalendarSaved.model_validate({**view, "replanned_clocks": saved.replanned})
 
 
 @router.get("/calendars", response_model=list[CalendarOut])
@@ -259,7 +211,7 @@ async def calendar_days(
             422, "Validation failed", "`to` must be on or after `from`, at most 800 days later", kind="validation"
         )
     async with transaction(state) as tx:
-        calendar = await _get(tx.conn, calendar_id)
+        calendar = await admin.get_calendar(tx, calendar_id)
     until = calendar.data_until
     listed = {n.day for n in (*calendar.holidays, *calendar.workdays)}
     official = (
@@ -287,7 +239,7 @@ async def get_calendar(
     calendar_id: str, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> CalendarOut:
     async with transaction(state) as tx:
-        return calendar_out(await _get(tx.conn, calendar_id))
+        return calendar_out(await admin.get_calendar(tx, calendar_id))
 
 
 @router.put("/calendars/{calendar_id}", response_model=CalendarSaved)
@@ -300,12 +252,10 @@ async def put_calendar(
 ) -> CalendarSaved:
     """Create or replace a calendar; running clocks on it are re-planned in the same transaction."""
     async with transaction(state) as tx:
-        before = await admin_repo.get_calendar(tx.conn, calendar_id, for_update=True)
-        calendar = to_calendar(calendar_id, body, version=1 if before is None else before.version + 1)
-        saved = await _store(tx, calendar, before, who, "created" if before is None else "updated")
-    if before is None:
+        saved = await admin.save_calendar(tx, to_calendar(calendar_id, body), actor=actor_of(who))
+    if saved.created:
         response.status_code = 201
-    return saved
+    return saved_out(saved)
 
 
 class DayChange(_In):
@@ -326,16 +276,8 @@ async def put_day(
 ) -> CalendarSaved:
     """Mark one date a holiday or a make-up working day (replacing what it was)."""
     async with transaction(state) as tx:
-        before = await _get(tx.conn, calendar_id, for_update=True)
-        holidays = tuple(n for n in before.holidays if n.day != day)
-        workdays = tuple(n for n in before.workdays if n.day != day)
-        if body.kind == "holiday":
-            holidays = (*holidays, DayNote(day, body.name))
-        else:
-            workdays = (*workdays, DayNote(day, body.name))
-        calendar = replace(before, holidays=holidays, workdays=workdays, version=before.version + 1)
-        _validated(calendar)
-        return await _store(tx, calendar, before, who, f"marked {day.isoformat()} a {body.kind}")
+        saved = await admin.mark_day(tx, calendar_id, day, kind=body.kind, name=body.name, actor=actor_of(who))
+    return saved_out(saved)
 
 
 @router.delete("/calendars/{calendar_id}/days/{day}", response_model=CalendarSaved)
@@ -344,25 +286,8 @@ async def delete_day(
 ) -> CalendarSaved:
     """Make a date an ordinary day of its weekday again."""
     async with transaction(state) as tx:
-        before = await _get(tx.conn, calendar_id, for_update=True)
-        calendar = replace(
-            before,
-            holidays=tuple(n for n in before.holidays if n.day != day),
-            workdays=tuple(n for n in before.workdays if n.day != day),
-            version=before.version + 1,
-        )
-        if calendar.holidays == before.holidays and calendar.workdays == before.workdays:
-            raise Problem(
-                404, "Not found", f"{day.isoformat()} is not a listed day of {calendar_id!r}", kind="unknown-day"
-            )
-        return await _store(tx, calendar, before, who, f"cleared {day.isoformat()}")
-
-
-def _validated(calendar: Calendar) -> None:
-    try:
-        validate(calendar)
-    except CalendarError as exc:
-        raise Problem(422, "Invalid calendar", str(exc), kind="invalid-calendar") from exc
+        saved = await admin.clear_day(tx, calendar_id, day, actor=actor_of(who))
+    return saved_out(saved)
 
 
 @router.delete("/calendars/{calendar_id}", status_code=204)
@@ -370,26 +295,7 @@ async def delete_calendar(
     calendar_id: str, state: SlaState, who: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> Response:
     async with transaction(state) as tx:
-        before = await _get(tx.conn, calendar_id, for_update=True)
-        policies = await admin_repo.policies_using_calendar(tx.conn, calendar_id)
-        clocks = await clock_repo.open_clocks_on_calendar(tx.conn, calendar_id)
-        if policies or clocks:
-            raise Problem(
-                409,
-                "Conflict",
-                f"calendar {calendar_id!r} is used by {policies} active polic(ies) and {clocks} open clock(s)",
-                kind="calendar-in-use",
-            )
-        await admin_repo.delete_calendar(tx.conn, calendar_id)
-        await audit.record(
-            tx.conn,
-            actor=who.subject,
-            role=who.role,
-            action="deleted",
-            target=admin_repo.audit_target("calendar", calendar_id),
-            detail={"before": calendar_out(before).model_dump(mode="json")},
-            at=tx.now,
-        )
+        await admin.delete_calendar(tx, calendar_id, actor=actor_of(who))
     return Response(status_code=204)
 
 
@@ -434,7 +340,7 @@ async def add_on_calendar(
             kind="validation",
         )
     async with transaction(state) as tx:
-        calendar = await _get(tx.conn, calendar_id)
+        calendar = await admin.get_calendar(tx, calendar_id)
     try:
         seconds = target_seconds(Target(amount, unit), calendar, start)
         due = (
@@ -474,7 +380,7 @@ async def between_on_calendar(
             kind="validation",
         )
     async with transaction(state) as tx:
-        calendar = await _get(tx.conn, calendar_id)
+        calendar = await admin.get_calendar(tx, calendar_id)
     try:
         working = working_time_between(calendar, start, end)
     except OverflowError as exc:

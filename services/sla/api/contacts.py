@@ -9,13 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import READERS, SlaState, transaction
-from services.sla.domain.clock import Clock, calendar_of, due_at, elapsed_at, paused_at
+from services.sla.api.common import READERS, SlaState, actor_of, transaction
 from services.sla.handlers import on_manual_milestone
-from services.sla.repository import admin as admin_repo
-from services.sla.repository import clocks as clock_repo
+from services.sla.handlers.views import ClockView, contact_view
 from services.sla.repository import contacts as contact_repo
-from services.sla.repository import timers
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.openapi import example
@@ -157,59 +154,8 @@ async def get_contact(
     """An agent reads the clocks of the contacts whose work they hold; supervisors, admins and ops every one."""
     # One snapshot, so a firing that commits while this reads cannot show an alert both due and fired.
     async with transaction(state, isolation="repeatable_read", readonly=True) as tx:
-        contact = await contact_repo.get_contact(tx.conn, contact_id)
-        if contact is None:
-            raise Problem(
-                404, "Not found", f"SLA has seen no event of contact {contact_id}", kind="unknown-contact"
-            )
-        if who.role == "agent" and contact.agent_id != who.subject:
-            # 404 like a contact SLA has not heard of: a desktop asks right after accepting, before SLA has seen
-            # the assignment, and shows nothing until it has.
-            raise Problem(404, "Not found", f"contact {contact_id} is not in your work", kind="not-your-contact")
-        clocks = await clock_repo.get_clocks(tx.conn, contact_id)
-        calendars = await admin_repo.calendars_by_id(tx.conn)
-        due = await clock_repo.list_due(tx.conn, contact_id)
-        fired = await timers.list_fired(tx.conn, contact_id)
-        history = await clock_repo.list_transitions(tx.conn, contact_id)
-        waiting = await contact_repo.count_early_events(tx.conn, contact_id)
-    now = tx.now
-
-    def clock_out(clock: Clock) -> ClockOut:
-        calendar = calendar_of(clock.spec, calendars)
-        elapsed = elapsed_at(clock, calendar, now)
-        return ClockOut(
-            clock=clock.clock,
-            state=clock.state,
-            policy_id=clock.spec.policy_id,
-            policy_version=clock.spec.policy_version,
-            target=TargetOut(amount=clock.spec.target.amount, unit=clock.spec.target.unit, seconds=clock.target_s),
-            calendar_id=clock.spec.calendar_id,
-            started_at=clock.started_at,
-            since=clock.since,
-            elapsed_s=elapsed,
-            paused_s=paused_at(clock, now),
-            remaining_s=clock.target_s - elapsed,
-            due_at=due_at(clock, calendar),
-            breached_at=clock.breached_at,
-            stopped_by=clock.stopped_by,
-            upcoming=[
-                DueOut(alert=d.alert, kind=d.kind, level=d.level, target_role=d.target_role, due_at=d.due_at)
-                for d in due
-                if d.clock == clock.clock
-            ],
-            fired=[
-                FiredOut(
-                    alert=f.alert,
-                    due_at=f.due_at,
-                    fired_at=f.fired_at,
-                    lateness_ms=(f.fired_at - f.due_at).total_seconds() * 1000,
-                    event_id=f.event_id,
-                )
-                for f in fired
-                if f.clock == clock.clock
-            ],
-        )
-
+        view = await contact_view(tx, contact_id, actor=actor_of(who))
+    contact = view.contact
     return ContactOut(
         contact_id=contact.contact_id,
         received_at=contact.received_at,
@@ -219,9 +165,43 @@ async def get_contact(
         category=contact.category,
         emergency=contact.emergency,
         agent_id=contact.agent_id,
-        clocks=[clock_out(c) for c in clocks.values()],
-        history=[TransitionOut.model_validate(t, from_attributes=True) for t in history],
-        waiting_events=waiting,
+        clocks=[_clock_out(c) for c in view.clocks],
+        history=[TransitionOut.model_validate(t, from_attributes=True) for t in view.history],
+        waiting_events=view.waiting_events,
+    )
+
+
+def _clock_out(view: ClockView) -> ClockOut:
+    clock = view.clock
+    return ClockOut(
+        clock=clock.clock,
+        state=clock.state,
+        policy_id=clock.spec.policy_id,
+        policy_version=clock.spec.policy_version,
+        target=TargetOut(amount=clock.spec.target.amount, unit=clock.spec.target.unit, seconds=clock.target_s),
+        calendar_id=clock.spec.calendar_id,
+        started_at=clock.started_at,
+        since=clock.since,
+        elapsed_s=view.elapsed_s,
+        paused_s=view.paused_s,
+        remaining_s=clock.target_s - view.elapsed_s,
+        due_at=view.due_at,
+        breached_at=clock.breached_at,
+        stopped_by=clock.stopped_by,
+        upcoming=[
+            DueOut(alert=d.alert, kind=d.kind, level=d.level, target_role=d.target_role, due_at=d.due_at)
+            for d in view.upcoming
+        ],
+        fired=[
+            FiredOut(
+                alert=f.alert,
+                due_at=f.due_at,
+                fired_at=f.fired_at,
+                lateness_ms=(f.fired_at - f.due_at).total_seconds() * 1000,
+                event_id=f.event_id,
+            )
+            for f in view.fired
+        ],
     )
 
 

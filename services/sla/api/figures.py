@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from services.sla.api.common import MANAGERS, SlaState, transaction
 from services.sla.domain.clock import calendar_of, elapsed_at
+from services.sla.handlers import views
 from services.sla.repository import admin as admin_repo
 from services.sla.repository import figures
 from shared.auth import Principal, require_roles
@@ -102,7 +103,28 @@ async def attainment(
     """Clocks started in [since, until) (default: the last 30 days), grouped by the chosen dimensions (default:
     by clock; also by the customer's value tier, risk level and lifecycle stage) and optionally by day, week or
     month."""
-    now = state.clock.now()
+    since, until = _window(since, until, state.clock.now())
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Problem(422, "Validation failed", f"unknown time zone {time_zone!r}", kind="validation") from exc
+    dims = set(group_by or ["clock"])
+    filters = figures.Filters(
+        since, until, clock, grade, priority_class, channel, value_tier, risk_level, lifecycle_stage
+    )
+    async with transaction(state) as tx:
+        found = await views.attainment(tx, dims=dims, period=period, filters=filters, time_zone=time_zone)
+    return AttainmentReport(
+        since=since,
+        until=until,
+        time_zone=time_zone,
+        group_by=sorted(dims) + ([f"period:{period}"] if period else []),
+        rows=[_attainment_out(a) for a in found],
+    )
+
+
+def _window(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """[since, until): until now and since 30 days before `until` unless given."""
     until = until or now
     try:
         since = since or until - timedelta(days=30)
@@ -110,52 +132,28 @@ async def attainment(
         raise Problem(422, "Validation failed", "`until`: out of range", kind="validation") from exc
     if since >= until:
         raise Problem(422, "Validation failed", "`since` must be before `until`", kind="validation")
-    dims = set(group_by or ["clock"])
-    grouping = figures.Grouping(
-        clock="clock" in dims,
-        grade="grade" in dims,
-        priority_class="priority_class" in dims,
-        channel="channel" in dims,
-        period=period,
-        value_tier="value_tier" in dims,
-        risk_level="risk_level" in dims,
-        lifecycle_stage="lifecycle_stage" in dims,
-    )
-    filters = figures.Filters(
-        since, until, clock, grade, priority_class, channel, value_tier, risk_level, lifecycle_stage
-    )
-    try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Problem(422, "Validation failed", f"unknown time zone {time_zone!r}", kind="validation") from exc
-    async with transaction(state) as tx:
-        rows = await figures.attainment(tx.conn, grouping=grouping, filters=filters, time_zone=time_zone)
-    return AttainmentReport(
-        since=since,
-        until=until,
-        time_zone=time_zone,
-        group_by=sorted(dims) + ([f"period:{period}"] if period else []),
-        rows=[
-            AttainmentOut(
-                clock=r.clock,
-                grade=r.grade,
-                priority_class=r.priority_class,
-                channel=r.channel,
-                value_tier=r.value_tier,
-                risk_level=r.risk_level,
-                lifecycle_stage=r.lifecycle_stage,
-                period=r.period.date().isoformat() if r.period else None,
-                met=r.met,
-                missed=r.missed,
-                open=r.open,
-                breaches=r.breaches,
-                met_pct=round(100 * r.met / (r.met + r.missed), 2) if r.met + r.missed else None,
-                goal_pct=None if r.goal is None or not grouping.clock else round(100 * r.goal, 2),
-                mean_s=r.mean_s,
-                p90_s=r.p90_s,
-            )
-            for r in rows
-        ],
+    return since, until
+
+
+def _attainment_out(a: views.Attainment) -> AttainmentOut:
+    r = a.row
+    return AttainmentOut(
+        clock=r.clock,
+        grade=r.grade,
+        priority_class=r.priority_class,
+        channel=r.channel,
+        value_tier=r.value_tier,
+        risk_level=r.risk_level,
+        lifecycle_stage=r.lifecycle_stage,
+        period=a.period,
+        met=r.met,
+        missed=r.missed,
+        open=r.open,
+        breaches=r.breaches,
+        met_pct=a.met_pct,
+        goal_pct=a.goal_pct,
+        mean_s=r.mean_s,
+        p90_s=r.p90_s,
     )
 
 

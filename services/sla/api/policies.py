@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.sla.api.common import MANAGERS, SlaState, transaction
-from services.sla.domain.grades import Looser, newly_looser
-from services.sla.domain.policy import (
-    ClockRule,
-    ContactKeys,
-    Policy,
-    PolicyError,
-    Step,
-    Target,
-    resolve,
-    validate,
-)
+from services.sla.api.common import MANAGERS, SlaState, actor_of, transaction
+from services.sla.domain.policy import ClockRule, ContactKeys, Policy, Step, Target, resolve
+from services.sla.handlers import admin
 from services.sla.repository import admin as admin_repo
 from services.sla.repository.admin import PolicyRecord
 from services.sla.repository.codec import definition_json
-from shared import audit
 from shared.auth import Principal, require_roles
-from shared.errors import Problem
 from shared.events import Category, Channel, Grade, PriorityClass
 from shared.openapi import example
 
@@ -198,71 +186,6 @@ def policy_out(record: PolicyRecord) -> PolicyOut:
     )
 
 
-async def _check(conn: Any, policy: Policy) -> None:
-    try:
-        validate(policy, calendar_ids=(c.calendar_id for c in await admin_repo.list_calendars(conn)))
-    except PolicyError as exc:
-        raise Problem(422, "Invalid policy", str(exc), kind="invalid-policy") from exc
-    if policy.active:
-        other = await admin_repo.active_policy_with_keys(
-            conn, grade=policy.grade, priority_class=policy.priority_class, channel=policy.channel
-        )
-        if other is not None and other != policy.policy_id:
-            keys = f"grade={policy.grade}, priority_class={policy.priority_class}, channel={policy.channel}"
-            raise Problem(
-                409,
-                "Conflict",
-                f"policy {other} already covers {keys}; edit that one or deactivate it first",
-                kind="policy-keys-taken",
-                policy_id=str(other),
-            )
-
-
-async def _check_grades(conn: Any, policy: Policy, override_reason: str | None) -> dict[str, Any]:
-    """C-5: refuse a save that makes a higher grade looser than a lower one, unless it carries a reason; returns
-    what the audit entry records of an accepted override (nothing when none was needed)."""
-    await admin_repo.lock_policies(conn)  # two saves checked at once could together break the rule
-    before = await admin_repo.active_policies(conn)
-    after = [p for p in before if p.policy_id != policy.policy_id] + ([policy] if policy.active else [])
-    looser = newly_looser(before, after)
-    if not looser:
-        return {}
-    if override_reason is None:
-        raise Problem(
-            422,
-            "Higher grade looser",
-            f"{_looser_text(looser)}; a higher grade is never looser (C-5): tighten it, or send override_reason "
-            "to save it anyway (audited)",
-            kind="looser-grade",
-            errors=[{"location": "body.clocks", "message": f.text(), "type": "looser_grade"} for f in looser],
-            looser=[f.json() for f in looser],
-        )
-    return {"c5_override": {"reason": override_reason, "looser": [f.json() for f in looser]}}
-
-
-def _looser_text(looser: list[Looser]) -> str:
-    more = f" (and {len(looser) - 1} more)" if len(looser) > 1 else ""
-    return looser[0].text() + more
-
-
-async def _get(conn: Any, policy_id: uuid.UUID, *, for_update: bool = False) -> PolicyRecord:
-    record = await admin_repo.get_policy(conn, policy_id, for_update=for_update)
-    if record is None:
-        raise Problem(404, "Not found", f"no SLA policy {policy_id}", kind="unknown-policy")
-    return record
-
-
-def _check_version(if_match: str | None, record: PolicyRecord) -> None:
-    if if_match is not None and if_match.strip('"W/ ') != str(record.policy.version):
-        raise Problem(
-            412,
-            "Precondition failed",
-            f"policy {record.policy.policy_id} is at version {record.policy.version}, not {if_match}",
-            kind="version-mismatch",
-            version=record.policy.version,
-        )
-
-
 @router.get("/policies", response_model=list[PolicyOut])
 async def list_policies(
     state: SlaState,
@@ -350,7 +273,7 @@ async def get_policy(
     policy_id: uuid.UUID, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> PolicyOut:
     async with transaction(state) as tx:
-        return policy_out(await _get(tx.conn, policy_id))
+        return policy_out(await admin.get_policy(tx, policy_id))
 
 
 @router.get("/policies/{policy_id}/versions", response_model=list[PolicyOut])
@@ -358,7 +281,7 @@ async def list_versions(
     policy_id: uuid.UUID, state: SlaState, _who: Annotated[Principal, Depends(require_roles(*MANAGERS))]
 ) -> list[PolicyOut]:
     async with transaction(state) as tx:
-        await _get(tx.conn, policy_id)
+        await admin.get_policy(tx, policy_id)
         return [policy_out(r) for r in await admin_repo.policy_versions(tx.conn, policy_id)]
 
 
@@ -371,21 +294,10 @@ async def create_policy(
 ) -> PolicyOut:
     policy = to_policy(body, policy_id=uuid.uuid4(), version=1)
     async with transaction(state) as tx:
-        await _check(tx.conn, policy)
-        override = await _check_grades(tx.conn, policy, body.override_reason)
-        await admin_repo.save_policy(tx.conn, policy, by=who.subject, now=tx.now)
-        await audit.record(
-            tx.conn,
-            actor=who.subject,
-            role=who.role,
-            action="created",
-            target=admin_repo.audit_target("policy", str(policy.policy_id)),
-            detail={"version": 1, "after": _audit_view(policy), **override},
-            at=tx.now,
-        )
-    response.headers["Location"] = f"/v1/sla/policies/{policy.policy_id}"
-    response.headers["ETag"] = f'"{policy.version}"'
-    return policy_out(PolicyRecord(policy, tx.now, who.subject))
+        saved = await admin.create_policy(tx, policy, override_reason=body.override_reason, actor=actor_of(who))
+    response.headers["Location"] = f"/v1/sla/policies/{saved.policy.policy_id}"
+    response.headers["ETag"] = f'"{saved.policy.version}"'
+    return policy_out(saved)
 
 
 @router.put("/policies/{policy_id}", response_model=PolicyOut)
@@ -398,29 +310,13 @@ async def update_policy(
     if_match: Annotated[str | None, Header()] = None,
 ) -> PolicyOut:
     """A new version; contacts already running keep the version they started under."""
+    policy = to_policy(body, policy_id=policy_id, version=0)
     async with transaction(state) as tx:
-        before = await _get(tx.conn, policy_id, for_update=True)
-        _check_version(if_match, before)
-        policy = to_policy(body, policy_id=policy_id, version=before.policy.version + 1)
-        await _check(tx.conn, policy)
-        override = await _check_grades(tx.conn, policy, body.override_reason)
-        await admin_repo.save_policy(tx.conn, policy, by=who.subject, now=tx.now)
-        await audit.record(
-            tx.conn,
-            actor=who.subject,
-            role=who.role,
-            action="updated",
-            target=admin_repo.audit_target("policy", str(policy_id)),
-            detail={
-                "version": policy.version,
-                "before": _audit_view(before.policy),
-                "after": _audit_view(policy),
-                **override,
-            },
-            at=tx.now,
+        saved = await admin.update_policy(
+            tx, policy, if_match=if_match, override_reason=body.override_reason, actor=actor_of(who)
         )
-    response.headers["ETag"] = f'"{policy.version}"'
-    return policy_out(PolicyRecord(policy, tx.now, who.subject))
+    response.headers["ETag"] = f'"{saved.policy.version}"'
+    return policy_out(saved)
 
 
 @router.delete("/policies/{policy_id}", response_model=PolicyOut)
@@ -434,31 +330,7 @@ async def deactivate_policy(
     """Deactivation is a new version with `active: false`; the history stays. Refused like a save when a higher
     grade would fall back to a looser row (C-5), unless `override_reason` is given (audited)."""
     async with transaction(state) as tx:
-        before = await _get(tx.conn, policy_id, for_update=True)
-        _check_version(if_match, before)
-        if not before.policy.active:
-            return policy_out(before)
-        policy = replace(before.policy, active=False, version=before.policy.version + 1)
-        override = await _check_grades(tx.conn, policy, override_reason)
-        await admin_repo.save_policy(tx.conn, policy, by=who.subject, now=tx.now)
-        await audit.record(
-            tx.conn,
-            actor=who.subject,
-            role=who.role,
-            action="deactivated",
-            target=admin_repo.audit_target("policy", str(policy_id)),
-            detail={"version": policy.version, **override},
-            at=tx.now,
+        saved = await admin.deactivate_policy(
+            tx, policy_id, if_match=if_match, override_reason=override_reason, actor=actor_of(who)
         )
-    return policy_out(PolicyRecord(policy, tx.now, who.subject))
-
-
-def _audit_view(policy: Policy) -> dict[str, Any]:
-    return {
-        "name": policy.name,
-        "grade": policy.grade,
-        "priority_class": policy.priority_class,
-        "channel": policy.channel,
-        "active": policy.active,
-        **definition_json(policy),
-    }
+    return policy_out(saved)

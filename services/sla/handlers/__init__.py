@@ -1,5 +1,6 @@
 """Consumed events → clock transitions (`events`), how transitions are stored and announced (`changes`), the
-timer's firing (`timers`), calendars running out of data (`calendars`); every use case takes `SlaTx` first."""
+timer's firing (`timers`), calendars running out of data (`calendars`), the admin's calendar and policy saves
+(`admin`), what the API shows of a contact and of attainment (`views`); every use case takes its `Tx` first."""
 
 from services.sla.handlers.changes import (
     SOURCE,
