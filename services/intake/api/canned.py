@@ -6,23 +6,20 @@ import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.intake.api.common import IntakeState
-from services.intake.domain.conversation import render
+from services.intake.api.common import IntakeState, transaction
 from services.intake.domain.search import query_terms, terms
+from services.intake.handlers import canned
 from services.intake.repository import canned as repo
-from services.intake.repository import conversation as conversation_repo
-from shared.audit import record
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.openapi import example
+from shared.tx import Actor
 
 router = APIRouter(prefix="/v1/canned-responses", tags=["canned responses"])
-LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 VARIABLES = ("customer_name", "contact_ref", "agent_name", "date", "subject")
 EDITORS = ("supervisor", "admin")
 _VARIABLE = re.compile(r"\{([a-z_]+)\}")
@@ -101,18 +98,20 @@ async def search_canned(
     return [_out(r) for r in rows]
 
 
+def _template(body: CannedIn) -> canned.Template:
+    return canned.Template(title=body.title, texts=_texts(body), tags=body.tags, terms=_terms(body))
+
+
+def _actor(who: Principal) -> Actor:
+    return Actor(who.role, who.subject)
+
+
 @router.post("", status_code=201, response_model=CannedOut, summary="Add a canned response")
 async def create_canned(
     body: CannedIn, intake: IntakeState, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
 ) -> CannedOut:
-    now = intake.clock.now()
-    async with intake.pool.acquire() as conn, conn.transaction():
-        row = await repo.insert(
-            conn, canned_response_id=uuid.uuid4(), title=body.title, texts=_texts(body), tags=body.tags,
-            terms=_terms(body), by=who.subject, now=now,
-        )  # fmt: skip
-        await _audit(conn, who, "canned_response.create", row, now)
-    return _out(row)
+    async with transaction(intake) as tx:
+        return _out(await canned.create(tx, _template(body), actor=_actor(who)))
 
 
 @router.put("/{canned_response_id}", response_model=CannedOut, summary="Change a canned response")
@@ -124,21 +123,15 @@ async def update_canned(
     if_match: Annotated[str | None, Header(description='the version read, as "3"')] = None,
 ) -> CannedOut:
     expected = _version(if_match)
-    now = intake.clock.now()
-    async with intake.pool.acquire() as conn, conn.transaction():
-        row = await repo.update(
-            conn, canned_response_id=canned_response_id, title=body.title, texts=_texts(body), tags=body.tags,
-            terms=_terms(body), expected_version=expected, by=who.subject, now=now,
-        )  # fmt: skip
-        if row is None:
-            exists = await repo.get(conn, canned_response_id)
-            if exists is None:
-                raise Problem(404, "Not found", f"no canned response {canned_response_id}")
-            raise Problem(
-                412, "Precondition failed", f"it is at version {exists['version']} now; read it again",
-                kind="version-mismatch",
-            )  # fmt: skip
-        await _audit(conn, who, "canned_response.update", row, now)
+    try:
+        async with transaction(intake) as tx:
+            row = await canned.update(
+                tx, canned_response_id, _template(body), expected_version=expected, actor=_actor(who)
+            )
+    except canned.CannedMissing as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    except canned.VersionMismatch as exc:
+        raise Problem(412, "Precondition failed", str(exc), kind="version-mismatch") from exc
     return _out(row)
 
 
@@ -155,14 +148,11 @@ def _version(if_match: str | None) -> int | None:
 async def delete_canned(
     canned_response_id: uuid.UUID, intake: IntakeState, who: Annotated[Principal, Depends(require_roles(*EDITORS))]
 ) -> Response:
-    now = intake.clock.now()
-    async with intake.pool.acquire() as conn, conn.transaction():
-        before = await repo.get(conn, canned_response_id)
-        if before is None or not await repo.retire(
-            conn, canned_response_id=canned_response_id, by=who.subject, now=now
-        ):
-            raise Problem(404, "Not found", f"no canned response {canned_response_id}")
-        await _audit(conn, who, "canned_response.retire", before, now)
+    try:
+        async with transaction(intake) as tx:
+            await canned.retire(tx, canned_response_id, actor=_actor(who))
+    except canned.CannedMissing as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
     return Response(status_code=204)
 
 
@@ -187,51 +177,13 @@ async def render_canned(
     who: Annotated[Principal, Depends(require_roles("agent", *EDITORS))],
     language: Literal["zh-Hans", "zh-Hant", "en"] | None = None,
 ) -> Rendered:
-    async with intake.pool.acquire() as conn:
-        canned = await repo.get(conn, canned_response_id)
-        context = await repo.contact_context(conn, contact_id)
-        head = await conversation_repo.get_head(conn, contact_id)
-        if canned is None or context is None or head is None:
-            raise Problem(404, "Not found", "no such canned response or contact")
-        if who.role == "agent" and not await conversation_repo.agent_may_read(conn, head, who.subject):
-            raise Problem(
-                403, "Forbidden", "agents fill in templates for their own contacts", kind="not-your-contact"
+    try:
+        async with transaction(intake) as tx:
+            rendered = await canned.fill_in(
+                tx, canned_response_id, contact_id, language=language, actor=_actor(who)
             )
-        if context["pii_level"] == "important":  # the customer's name goes into the text: audited like a read
-            await record(
-                conn,
-                actor=f"{who.role}:{who.subject}",
-                action="contact.render",
-                target=f"contact:{contact_id}",
-                detail={"canned_response_id": str(canned_response_id)},
-                at=intake.clock.now(),
-            )
-    texts: dict[str, str] = canned["texts"]
-    wanted = language or _language_of(context["language"])
-    chosen = wanted if wanted in texts else next(lang for lang in (*LANGUAGES, *texts) if lang in texts)
-    today = intake.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    values = {
-        "customer_name": context["display_name"] or ("您" if chosen.startswith("zh") else "Customer"),
-        "contact_ref": str(contact_id)[:8].upper(),
-        "agent_name": who.subject,
-        "date": today,
-        "subject": context["subject"] or "",
-    }
-    return Rendered(canned_response_id=canned_response_id, language=chosen, text=render(texts[chosen], values))
-
-
-def _language_of(tag: str | None) -> str:
-    if tag and tag.startswith("zh"):
-        return "zh-Hant" if "Hant" in tag else "zh-Hans"
-    return "en" if tag and tag.startswith("en") else "zh-Hans"
-
-
-async def _audit(conn: Any, who: Principal, action: str, row: dict[str, Any], now: datetime) -> None:
-    await record(
-        conn,
-        actor=f"{who.role}:{who.subject}",
-        action=action,
-        target=f"canned_response:{row['canned_response_id']}",
-        detail={"title": row["title"], "version": row["version"]},
-        at=now,
-    )
+    except canned.CannedMissing as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    except canned.NotYourContact as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="not-your-contact") from exc
+    return Rendered(canned_response_id=canned_response_id, language=rendered.language, text=rendered.text)
