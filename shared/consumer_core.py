@@ -25,7 +25,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from shared.config import ServiceSettings
 from shared.events import Decoded, Event, UndecodableMessage, decode
-from shared.faults import Backoff, describe, pause, record_error, transient, unavailable
+from shared.faults import Backoff, pause, transient, unavailable
+from shared.redact import describe, record_error
 from shared.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)

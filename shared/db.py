@@ -20,7 +20,8 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from shared.faults import Backoff, describe
+from shared.faults import Backoff
+from shared.redact import describe
 from shared.telemetry import database_spans, query_span
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.events import DOCS_URL
 from shared.faults import transient, unavailable
+from shared.redact import describe
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = DOCS_URL + "problems.md#"
@@ -221,7 +222,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not transient(exc):
             return await on_unexpected(request, exc)
         away = unavailable(exc)
-        log.warning("%s %s: 503, %s", request.method, request.url.path, f"{type(exc).__name__}: {exc}"[:300])
+        log.warning("%s %s: 503, %s", request.method, request.url.path, describe(exc, limit=300))
         return problem_response(
             request,
             503,
@@ -236,7 +237,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_bad_value(request: Request, exc: Exception) -> JSONResponse:
         """A value the database cannot take or compare (a number past its column's range, a NUL character in
         text): the caller's data, so 422, never 500. Routes bound their parameters; this is the net under them."""
-        log.warning("%s %s: 422, %s", request.method, request.url.path, f"{type(exc).__name__}: {exc}"[:300])
+        log.warning("%s %s: 422, %s", request.method, request.url.path, describe(exc, limit=300))
         return problem_response(
             request,
             422,

@@ -12,15 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import re
-import traceback
 
 import asyncpg
 from aiokafka import errors as kafka
-from opentelemetry.trace import Span
-from pydantic import ValidationError
-
-from shared.telemetry import mask_pii
 
 _POSTGRES_AWAY = (
     asyncpg.PostgresConnectionError,  # class 08: refused, lost, closed in the middle of an operation
@@ -93,44 +87,6 @@ def producer_broken(exc: BaseException) -> bool:
     """The idempotent producer's own state is off (a batch the broker refused left a gap in a partition's
     sequence: every later batch there fails as out of order): only a new producer helps."""
     return isinstance(exc, _PRODUCER_STATE) and not isinstance(exc, kafka.ProducerClosed)
-
-
-def describe(exc: BaseException, *, limit: int = 500) -> str:
-    """What failed, for a log line, a span or a dead-letter header, without the personal data an error's text can
-    carry (RULES.md "Security"): a validation error by field and rule, never its input; a PostgreSQL error by
-    its message with every quoted value elided but the names of the schema objects it reports; e-mail
-    addresses and phone numbers masked in anything else."""
-    if isinstance(exc, ValidationError):
-        parts = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False, include_context=False)
-        ]
-        text = f"{exc.error_count()} validation error(s) for {exc.title}: " + "; ".join(parts)
-    elif isinstance(exc, asyncpg.PostgresError):
-        names = {
-            str(n)
-            for n in (exc.schema_name, exc.table_name, exc.column_name, exc.data_type_name, exc.constraint_name)
-            if n
-        }
-        message = _QUOTED.sub(lambda m: m.group(0) if m.group(1) in names else '"…"', str(exc.message))
-        text = f"SQLSTATE {exc.sqlstate}: {message}"
-    else:
-        text = str(exc)
-    return mask_pii(f"{type(exc).__name__}: {text}")[:limit]
-
-
-_QUOTED = re.compile(r'"([^"]*)"')
-
-
-def record_error(span: Span, exc: BaseException) -> None:
-    """Record a failure on a span as `record_exception` does, but with `describe`'s text for its message and
-    the last line of its stack trace (the frames are code, the message may be a customer's)."""
-    text = describe(exc)
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    span.record_exception(
-        exc,
-        attributes={"exception.message": text, "exception.stacktrace": f"Traceback:\n{frames}{text}\n"},
-    )
 
 
 class Backoff:

@@ -26,8 +26,9 @@ import asyncpg
 from shared import audit
 from shared.clock import Clock
 from shared.db import Conn
-from shared.faults import Backoff, describe, pause, transient
+from shared.faults import Backoff, pause, transient
 from shared.inbox import purge_before
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 

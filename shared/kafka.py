@@ -33,6 +33,7 @@ from shared.consumer_core import (
 from shared.events import MAX_EVENT_BYTES, Event, Topic
 from shared.faults import transient
 from shared.kafka_clients import KafkaClient, TokenFileProvider, as_client_options, client_options
+from shared.redact import describe
 
 __all__ = [
     "BatchHandler",
@@ -125,7 +126,7 @@ async def start_with_retry(
             await start()
             return True
         except (KafkaError, OSError) as exc:
-            log.warning("%s: cannot reach Kafka yet (%s); retrying in %.1fs", what, exc, delay)
+            log.warning("%s: cannot reach Kafka yet (%s); retrying in %.1fs", what, describe(exc), delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, max_delay)
@@ -377,7 +378,7 @@ class ConsumerLoop:
         except KafkaError as exc:
             # A rebalance took a partition away: its next owner re-reads from the last commit and the inbox
             # makes the repeat harmless.
-            log.warning("%s: commit of %d partitions failed: %s", self.name, len(offsets), exc)
+            log.warning("%s: commit of %d partitions failed: %s", self.name, len(offsets), describe(exc))
 
     async def _send_dead_letter(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]

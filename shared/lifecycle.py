@@ -16,7 +16,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.faults import Backoff, describe, pause
+from shared.faults import Backoff, pause
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 

@@ -28,17 +28,9 @@ from opentelemetry.trace import Link, SpanKind
 
 from shared.db import Conn, Listener
 from shared.events import Event, OutgoingMessage, encode
-from shared.faults import (
-    Backoff,
-    describe,
-    pause,
-    producer_broken,
-    record_error,
-    refused_by_broker,
-    transient,
-    unavailable,
-)
+from shared.faults import Backoff, pause, producer_broken, refused_by_broker, transient, unavailable
 from shared.kafka import Producer
+from shared.redact import describe, record_error
 from shared.telemetry import context_from_carrier, current_trace_carrier, trace_headers, tracer
 
 log = logging.getLogger(__name__)

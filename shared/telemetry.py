@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -30,6 +29,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.redact import format_exception
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
@@ -121,26 +122,6 @@ def trace_headers(ctx: Context | None = None) -> list[tuple[str, bytes]]:
     return [(k, v.encode("latin-1")) for k, v in current_trace_carrier(ctx).items()]
 
 
-# --- PII ----------------------------------------------------------------------------------------------------
-
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-_PHONE = re.compile(r"(?<![0-9A-Za-z])(\+?\d[\d -]{5,}\d)(?![0-9A-Za-z])")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def mask_pii(text: str) -> str:
-    """Mask e-mail addresses and phone-like numbers in free text before it reaches a log or a span."""
-    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    return _PHONE.sub(lambda m: _mask_digits(m.group(1)), text)
-
-
-def _mask_digits(number: str) -> str:
-    digits = [c for c in number if c.isdigit()]
-    if len(digits) < 7 or _DATE.fullmatch(number):
-        return number
-    return number[:3] + "****" + "".join(digits[-2:])
-
-
 # --- HTTP server spans --------------------------------------------------------------------------------------
 
 
@@ -190,7 +171,16 @@ class TracingMiddleware:
 # --- logs ---------------------------------------------------------------------------------------------------
 
 
-class JsonFormatter(logging.Formatter):
+class RedactingFormatter(logging.Formatter):
+    """Tracebacks with every frame but the exception's own text replaced by `redact.describe`: an error's
+    message may carry what a customer wrote."""
+
+    def formatException(self, ei: Any) -> str:
+        _, exc, tb = ei
+        return format_exception(exc, tb)
+
+
+class JsonFormatter(RedactingFormatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
@@ -217,7 +207,7 @@ def setup_logging(service: str, *, level: str = "INFO", as_json: bool = True) ->
     if as_json:
         handler.setFormatter(JsonFormatter(service))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

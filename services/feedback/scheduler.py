@@ -19,7 +19,8 @@ from services.feedback.handlers import Links, expire_invitation, send_invitation
 from services.feedback.handlers.figures import erase_comments
 from services.feedback.handlers.settings import SettingsCache
 from shared.clock import Clock
-from shared.faults import Backoff, describe, pause, transient, unavailable
+from shared.faults import Backoff, pause, transient, unavailable
+from shared.redact import describe
 from shared.tx import Tx
 
 log = logging.getLogger(__name__)

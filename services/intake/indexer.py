@@ -12,6 +12,7 @@ import asyncpg
 
 from services.intake.domain.search import terms
 from services.intake.repository import search
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,6 @@ class SearchIndexer:
                 if await self.step() >= self.batch:
                     continue
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("search indexer: %s; trying again in %.0f s", exc, self.idle_s)
+                log.warning("search indexer: %s; trying again in %.0f s", describe(exc), self.idle_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.idle_s)

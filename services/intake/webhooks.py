@@ -20,7 +20,8 @@ from services.intake.domain.webhooks import Due
 from services.intake.handlers.common import transaction
 from services.intake.handlers.webhooks import post, record_answer, take_due
 from shared.clock import Clock
-from shared.faults import Backoff, describe, pause, transient
+from shared.faults import Backoff, pause, transient
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from shared.app import create_app as create_service_app
 from shared.clock import Clock
 from shared.db import Conn
 from shared.events import INTAKE_CONTACTS
-from shared.faults import Backoff, describe, pause, transient
+from shared.faults import Backoff, pause, transient
 from shared.housekeeping import Chore, audit_chore, delete_older_than
 from shared.kafka import Delivery
 from shared.metrics import CountOf
+from shared.redact import describe
 from shared.tx import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"

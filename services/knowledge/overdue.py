@@ -18,6 +18,7 @@ import asyncpg
 
 from services.knowledge.handlers.overdue import announce_overdue
 from shared.clock import Clock
+from shared.redact import describe
 from shared.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,6 @@ class OverdueWatch:
             try:
                 await self.check()
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("overdue watch: %s; looking again in %.0f s", exc, self.interval_s)
+                log.warning("overdue watch: %s; looking again in %.0f s", describe(exc), self.interval_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)

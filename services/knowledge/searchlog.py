@@ -19,6 +19,7 @@ import asyncpg
 
 from services.knowledge.repository.searchlog import SearchRecord, record_searches
 from shared.db import Conn
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class SearchLogBuffer:
             try:
                 await self.flush_from(pool)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("search log: %d lookups wait, write failed: %s", len(self._pending), exc)
+                log.warning("search log: %d lookups wait, write failed: %s", len(self._pending), describe(exc))
                 if stopping:
                     log.error("search log: %d lookups not written at shutdown", len(self._pending))
             if stopping:

@@ -35,6 +35,7 @@ from shared.events import FEEDBACK_EVENTS, INTAKE_CONTACTS, KNOWLEDGE_EVENTS, SL
 from shared.faults import Backoff
 from shared.housekeeping import Chore, audit_chore
 from shared.kafka import Delivery
+from shared.redact import describe
 from shared.service import ConsumerSpec, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -155,7 +156,7 @@ class IntervalFigures(Collector):
             try:
                 await self.refresh()
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("interval figures: %s", exc)
+                log.warning("interval figures: %s", describe(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.refresh_s)
 

@@ -24,7 +24,8 @@ from services.routing.handlers.views import jsonable
 from services.routing.repository import feed
 from shared.clock import Clock
 from shared.db import Listener, create_pool
-from shared.faults import Backoff, describe
+from shared.faults import Backoff
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.sla.handlers.calendars import DataEnding, announce, data_endings
 from shared.clock import Clock
-from shared.faults import Backoff, describe, pause, transient
+from shared.faults import Backoff, pause, transient
+from shared.redact import describe
 from shared.tx import Tx
 
 log = logging.getLogger(__name__)

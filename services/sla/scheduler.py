@@ -30,7 +30,8 @@ from services.sla.repository import timers
 from services.sla.repository.timers import EVERYTHING, Ownership
 from shared.clock import Clock as WallClock
 from shared.db import Conn, Listener
-from shared.faults import Backoff, describe, pause, unavailable
+from shared.faults import Backoff, pause, unavailable
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 

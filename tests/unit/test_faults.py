@@ -8,15 +8,8 @@ import pydantic
 import pytest
 from aiokafka import errors as kafka
 
-from shared.faults import (
-    Backoff,
-    describe,
-    producer_broken,
-    record_error,
-    refused_by_broker,
-    transient,
-    unavailable,
-)
+from shared.faults import Backoff, producer_broken, refused_by_broker, transient, unavailable
+from shared.redact import describe, record_error
 
 AWAY = [
     ConnectionRefusedError(111, "Connect call failed"),
@@ -150,3 +143,36 @@ def test_a_failure_recorded_on_a_span_carries_the_described_message_and_the_fram
     assert attributes["exception.message"] == "ValueError: no customer for z***@example.com or 138****78"
     assert "test_faults.py" in attributes["exception.stacktrace"], "the frames are kept"
     assert _leaks(" ".join(str(v) for v in attributes.values())) == []
+
+
+def test_a_logged_traceback_keeps_its_frames_and_drops_the_personal_data_of_its_message() -> None:
+    import json
+    import logging
+    import sys
+
+    from shared.telemetry import JsonFormatter, RedactingFormatter
+
+    _, email, phone = CUSTOMER
+    try:
+        raise ValueError(f"no customer for {email} or {phone}")
+    except ValueError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "handling failed", None, sys.exc_info())
+    logged = json.loads(JsonFormatter("intake").format(record))
+    assert "test_faults.py" in logged["exc"] and "raise ValueError" in logged["exc"], "the frames are kept"
+    assert logged["exc"].endswith("ValueError: no customer for z***@example.com or 138****78")
+    plain = RedactingFormatter("%(message)s").format(record)
+    assert _leaks(logged["exc"] + plain) == []
+
+
+def test_a_request_validation_error_is_described_without_its_input() -> None:
+    from fastapi.exceptions import RequestValidationError
+
+    name, email, _ = CUSTOMER
+    error = RequestValidationError(
+        [{"type": "string_too_long", "loc": ("body", "text"), "msg": "String should have at most 5 characters",
+          "input": f"{name} {email}"}]
+    )  # fmt: skip
+    assert _leaks(str(error)), "FastAPI's own text carries the input"
+    assert describe(error) == (
+        "RequestValidationError: 1 validation error(s): body.text: String should have at most 5 characters"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.telemetry import mask_pii
+from shared.redact import mask_pii
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from services.feedback.domain.figures import Figures, Tally, figures
 from services.feedback.handlers.figures import read_figures
 from shared.errors import Problem
 from shared.openapi import example
-from shared.telemetry import mask_pii
+from shared.redact import mask_pii
 
 router = APIRouter(tags=["feedback"])
 GroupBy = Literal[

@@ -30,7 +30,7 @@ from shared.events import (
     FeedbackNotSolvedV1,
     SurveyAnsweredV1,
 )
-from shared.telemetry import mask_pii
+from shared.redact import mask_pii
 from shared.tx import Tx
 
 

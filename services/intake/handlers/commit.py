@@ -34,6 +34,7 @@ from services.intake.handlers.writes import Writes
 from services.intake.repository import contacts, customers
 from shared.events import Event, OutgoingMessage, encode
 from shared.outbox import enqueue_many
+from shared.redact import describe
 from shared.telemetry import attach, current_trace_carrier, detach
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,9 @@ async def _group_once(
                     if not isolate:
                         raise
                     staging.rollback_to(mark)
-                    log.warning("intake: a %s message failed alone in its group: %r", item.inbound.channel, exc)
+                    log.warning(
+                        "intake: a %s message failed alone in its group: %s", item.inbound.channel, describe(exc)
+                    )
                     results.append(exc)
                     break
         await staging.write(tx)
@@ -361,7 +364,7 @@ class GroupCommit:
         try:
             results = await accept_group(self._pool, self._how, [w.item for w in group])
         except Exception as exc:  # noqa: BLE001 — the transaction failed: nothing stored, every post learns why
-            log.warning("intake: a group commit of %d failed: %r", len(group), exc)
+            log.warning("intake: a group commit of %d failed: %s", len(group), describe(exc))
             results = [exc] * len(group)
         except BaseException as exc:  # cancelled (shutdown): the posts waiting on it must not hang
             for waiting in group:

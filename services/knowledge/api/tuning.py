@@ -37,6 +37,7 @@ from services.knowledge.search import SearchEngine, load_tuning
 from services.knowledge.state import Knowledge
 from shared.errors import Problem
 from shared.openapi import example
+from shared.redact import describe
 
 router = APIRouter(tags=["search"])
 log = logging.getLogger(__name__)
@@ -170,8 +171,9 @@ def schedule_rebuild(state: Knowledge) -> str:
 
     def done(finished: asyncio.Task[None]) -> None:
         pending.discard(finished)
-        if not finished.cancelled() and finished.exception() is not None:
-            log.error("%s failed: %s", name, finished.exception(), exc_info=finished.exception())
+        error = None if finished.cancelled() else finished.exception()
+        if error is not None:
+            log.error("%s failed: %s", name, describe(error), exc_info=error)
 
     task.add_done_callback(done)
     return name

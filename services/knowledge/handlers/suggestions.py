@@ -25,7 +25,7 @@ from shared.events import (
     SuggestedArticle,
 )
 from shared.outbox import enqueue
-from shared.telemetry import mask_pii
+from shared.redact import mask_pii
 from shared.tx import Tx
 
 CATEGORY_FACTOR = 1.25

@@ -24,7 +24,8 @@ from services.routing.repository import work as work_repo
 from services.routing.repository.policy import current_policy
 from shared.clock import Clock
 from shared.db import Listener, create_pool
-from shared.faults import Backoff, describe, pause, unavailable
+from shared.faults import Backoff, pause, unavailable
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,9 @@ class Dispatcher(MatchingRounds):
                     delay = self.backoff.next()
                     if unavailable(exc):
                         self._waiting_for = f"database: {describe(exc)}"
-                    log.warning("dispatcher: database error (%s); reloading owned pools in %.1fs", exc, delay)
+                    log.warning(
+                        "dispatcher: database error (%s); reloading owned pools in %.1fs", describe(exc), delay
+                    )
                     self._reload_owned(now)
                     await pause(self._stop, delay)
                     continue

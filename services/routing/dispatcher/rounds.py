@@ -34,6 +34,7 @@ from services.routing.repository import paging as paging_repo
 from services.routing.repository import work as work_repo
 from services.routing.repository.policy import current_policy
 from shared.clock import Clock
+from shared.redact import describe
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,9 @@ class MatchingRounds:
             except (Conflict, NotFound, InvalidTransition) as exc:
                 # A transaction racing this one changed the rows (the agent answered another offer as this one
                 # expired): nothing was written. The timer fires again shortly and re-reads them.
-                log.warning("dispatcher: %s timer %s met a concurrent change (%s); firing again", kind, key, exc)
+                log.warning(
+                    "dispatcher: %s timer %s met a concurrent change (%s); firing again", kind, key, describe(exc)
+                )
                 self.timers_.set(kind, key, now + timedelta(seconds=REFIRE_S))
         await self.match(dirty_works, set(), now)
         return len(fired)
