@@ -38,6 +38,10 @@ class ServiceSettings(BaseSettings):
     """HTTP port."""
     database_url: str = "postgresql://switchboard@127.0.0.1:5532/switchboard"
     """This service's own database; no service reads another's."""
+    database_listen_url: str = ""
+    """Where the LISTEN connections go (the outbox relay, routing's dispatcher and desktop hub, SLA's timer
+    scheduler): a session each, so behind PgBouncer in transaction mode give the server's address (or a
+    session-mode pool) here, while `database_url` goes through PgBouncer. Empty: `database_url`."""
     db_pool_min: int = 1
     """Connections opened at start-up."""
     db_pool_max: int = 10
@@ -190,6 +194,10 @@ class ServiceSettings(BaseSettings):
                 f"consumer_session_timeout_ms ({self.consumer_session_timeout_ms}); a third of it or less"
             )
         return self
+
+    @property
+    def listen_url(self) -> str:
+        return self.database_listen_url or self.database_url
 
     @property
     def replication_factor(self) -> int:

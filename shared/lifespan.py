@@ -128,7 +128,7 @@ def new_runtime(settings: S, pool: asyncpg.Pool, clock: Clock, registry: Collect
         relay=OutboxRelay(
             pool,
             producer,
-            dsn=settings.database_url,
+            dsn=settings.listen_url,
             batch_size=settings.outbox_batch_size,
             idle_wait_s=settings.outbox_idle_wait_s,
             backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),

@@ -332,6 +332,11 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
 
+    @property
+    def listening(self) -> bool:
+        """Its LISTEN connection is open: a staged row wakes it at once (else it looks every `idle_wait_s`)."""
+        return self._listener.listening
+
     def trouble(self) -> str | None:
         """What the relay is waiting for, while it cannot publish (or only by polling)."""
         return self._waiting_for or self._listener.trouble

@@ -48,6 +48,7 @@ def _state(runtime: Runtime[RoutingSettings]) -> Routing:
     hub = DesktopHub(
         db=runtime.pool,
         dsn=settings.database_url,
+        listen_dsn=settings.listen_url,
         clock=runtime.clock,
         origin=instance,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),

@@ -77,6 +77,7 @@ class DesktopHub:
         *,
         db: asyncpg.Pool,
         dsn: str,
+        listen_dsn: str | None = None,
         clock: Clock,
         origin: str,
         backoff: Backoff | None = None,
@@ -92,7 +93,7 @@ class DesktopHub:
         self.sent = 0
         self.backoff = backoff or Backoff()
         self._listener = Listener(
-            dsn,
+            listen_dsn or dsn,
             feed.DESKTOP_CHANNEL,
             self._on_notify,
             what="desktop hub",

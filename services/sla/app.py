@@ -62,7 +62,7 @@ def _state(runtime: Runtime[SlaSettings]) -> Sla:
     scheduler = Scheduler(
         runtime.pool,
         runtime.clock,
-        dsn=settings.database_url,
+        dsn=settings.listen_url,
         ownership=_ownership(runtime),
         horizon_s=settings.sla_horizon_s,
         batch_size=settings.sla_fire_batch_size,

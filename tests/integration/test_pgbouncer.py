@@ -4,12 +4,14 @@ as docs/operations.md says: `plan_cache_mode` in `ignore_startup_parameters`, th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import pwd
 import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +21,12 @@ import pytest
 from deploy.config import free_port
 from deploy.pgbouncer import ensure_pgbouncer
 from deploy.postgres import SYSTEM_USER
-from shared.db import create_pool
-from tests.support import ROOT, TestStack
+from shared.clock import SystemClock
+from shared.db import SHARED_MIGRATIONS, connect, create_pool, migrate
+from shared.events import ProbePingedV1, encode
+from shared.kafka import Producer
+from shared.outbox import OutboxRelay, enqueue_message
+from tests.support import ROOT, TestStack, new_topic, read_topic, service_settings, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +115,42 @@ async def test_with_the_cache_on_pgbouncer_before_1_21_mixes_up_prepared_stateme
     outcomes = await _many_statements(bouncer, statement_cache_size=100)
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     assert any(isinstance(f, asyncpg.PostgresError) and "prepared statement" in str(f) for f in failures), failures
+
+
+async def test_the_outbox_relay_is_woken_through_a_direct_listen_url_while_its_pool_goes_through_pgbouncer(
+    bouncer: str, test_stack: TestStack, empty_database: str
+) -> None:
+    """`database_listen_url`: the pool in transaction mode, the LISTEN session straight to the server. The relay
+    waits a minute between polls here, so only the notification can have woken it within seconds (with its
+    LISTEN through PgBouncer instead, it was not woken in 15 s)."""
+    conn = await connect(empty_database)
+    try:
+        await migrate(conn, [("shared", SHARED_MIGRATIONS)])
+    finally:
+        await conn.close()
+    database = empty_database.rsplit("/", 1)[1]
+    through = f"{bouncer.rsplit('/', 1)[0]}/{database}"
+    settings = service_settings(test_stack, database).model_copy(
+        update={"database_url": through, "database_listen_url": empty_database, "db_statement_cache_size": 0}
+    )
+    assert settings.listen_url == empty_database and settings.database_url == through
+    pool = await create_pool(settings.database_url, min_size=1, max_size=2, statement_cache_size=0)
+    producer = Producer(settings)
+    await producer.start()
+    relay = OutboxRelay(pool, producer, dsn=settings.listen_url, idle_wait_s=60)
+    running = asyncio.create_task(relay.run())
+    try:
+        await wait_until(lambda: relay.trouble() is None and relay.listening, timeout_s=30)
+        topic = await new_topic(test_stack.kafka_bootstrap)
+        event = ProbePingedV1(probe_id=uuid.uuid4(), note="through pgbouncer")
+        message = encode(event, source="switchboard/tests", subject=str(event.probe_id), time=SystemClock().now())
+        async with pool.acquire() as staging, staging.transaction():
+            await enqueue_message(staging, dataclasses.replace(message, topic=topic), now=SystemClock().now())
+        await wait_until(lambda: relay.published == 1, timeout_s=15)
+    finally:
+        relay.stop()
+        await running
+        await producer.stop()
+        await pool.close()
+    records = await read_topic(test_stack.kafka_bootstrap, topic)
+    assert any(str(message.event_id).encode() in value for _, value in records)

@@ -39,7 +39,7 @@ class Dispatcher(MatchingRounds):
         self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
         self._stop = asyncio.Event()
         self._listener = Listener(
-            settings.database_url,
+            settings.listen_url,
             feed.CHANGE_CHANNEL,
             self._on_notify,
             what="dispatcher",
