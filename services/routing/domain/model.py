@@ -15,6 +15,9 @@ from services.routing.domain.policy import CHANNELS, LIVE_CALL_CHANNEL, Policy, 
 
 SET_PRESENCES: tuple[str, ...] = ("offline", "available", "away")
 """What an agent sets; `busy` and `wrap_up` are derived from load."""
+SUPERVISOR_TIER = "supervisor"
+"""The tier whose agents are told what needs a supervisor: SLA escalations, emergencies nobody was paged for,
+callbacks nobody could take."""
 MAX_LEVEL = 5
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Idle-since of an agent that never had work: longer idle than anyone who had."""

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from services.routing.domain.lifecycle import UNANSWERED
+from services.routing.domain.model import SUPERVISOR_TIER
 from services.routing.domain.records import WorkRecord
 from services.routing.handlers.common import SYSTEM, Tx, history, publish_work, queued_event
 from services.routing.handlers.offers import fail_offer
@@ -36,8 +37,6 @@ from shared.events import (
     WorkCallbackScheduledV1,
     WorkClosedV1,
 )
-
-SUPERVISOR_TIER = "supervisor"
 
 
 async def _withdraw_live_offer(tx: Tx, work_id: uuid.UUID, reason: str) -> None:

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 from services.routing.domain.lifecycle import NotAllowed, NotFound
+from services.routing.domain.model import SUPERVISOR_TIER
 from services.routing.domain.paging import (
     EMERGENCY_TIER,
     PAGE_TEMPLATE,
@@ -28,7 +29,6 @@ from shared.outbox import enqueue
 from shared.tx import Actor
 
 log = logging.getLogger(__name__)
-SUPERVISOR_TIER = "supervisor"
 
 
 async def start_page(tx: Tx, work: WorkRecord) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from services.routing.domain.model import SUPERVISOR_TIER
 from services.routing.domain.paging import EMERGENCY_TIER
 from services.routing.domain.records import WorkRecord
 from services.routing.handlers.common import SYSTEM, Tx, history, priority_now
@@ -16,8 +17,6 @@ from services.routing.repository import agents as agent_repo
 from services.routing.repository import feed
 from services.routing.repository import work as work_repo
 from shared.events import SlaBreachedV1, SlaCalendarDataEndingV1, SlaEscalatedV1, SlaWarningV1
-
-SUPERVISOR_TIER = "supervisor"
 
 
 async def on_sla(tx: Tx, event: SlaWarningV1 | SlaBreachedV1 | SlaEscalatedV1) -> None:
