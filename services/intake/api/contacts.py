@@ -17,10 +17,10 @@ from services.intake.domain.search import query_terms
 from services.intake.handlers.classification import ContactNotFound, override_classification
 from services.intake.handlers.contacts import read_contact as read
 from services.intake.handlers.conversation import ContactMissing, NotYours, Writer
+from services.intake.handlers.reads import contacts_page
 from services.intake.repository import conversation as conversation_repo
-from services.intake.repository.search import Filters, list_contacts
+from services.intake.repository.search import Filters
 from services.intake.state import Intake
-from shared.audit import record
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.events import Category
@@ -102,20 +102,11 @@ def _before(after: str | None) -> tuple[datetime, uuid.UUID] | None:
 async def page_of(
     intake: Intake, who: Principal, filters: Filters, *, after: str | None, limit: int
 ) -> ContactPage:
-    async with intake.pool.acquire() as conn:
-        rows = await list_contacts(conn, filters, before=_before(after), limit=limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        important = [str(r["contact_id"]) for r in rows if r["pii_level"] == "important"]
-        if important:  # reads of important personal data are audited, lists included (RULES.md, security)
-            await record(
-                conn,
-                actor=f"{who.role}:{who.subject}",
-                action="contact.list",
-                target="contacts",
-                detail={"contact_ids": important},
-                at=intake.clock.now(),
-            )
+    before = _before(after)
+    async with transaction(intake) as tx:
+        rows = await contacts_page(tx, filters, before=before, limit=limit + 1, actor=Actor(who.role, who.subject))
+    more = len(rows) > limit
+    rows = rows[:limit]
     last = rows[-1] if more else None
     return ContactPage(
         contacts=[ContactSummary(**r) for r in rows],

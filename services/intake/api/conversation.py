@@ -28,12 +28,11 @@ from services.intake.handlers.conversation import (
     reply,
     take_receipt,
 )
-from services.intake.repository import conversation as repo
-from services.intake.repository.search import important_contacts
-from shared.audit import record
+from services.intake.handlers.reads import timeline_page
 from shared.auth import Principal, require_roles
 from shared.errors import Problem
 from shared.openapi import example
+from shared.tx import Actor
 
 router = APIRouter(tags=["conversation"])
 WRITERS = ("agent", "supervisor", "admin")
@@ -178,27 +177,15 @@ async def get_timeline(
         cursor = Cursor.decode(after) if after else None
     except ValueError as exc:
         raise Problem(422, "Validation failed", f"query.after: {exc}", kind="validation") from exc
-    async with intake.pool.acquire() as conn:
-        head = await repo.get_head(conn, contact_id)
-        if head is None:
-            raise Problem(404, "Not found", f"no contact {contact_id}")
-        if who.role == "agent" and not await repo.agent_may_read(conn, head, who.subject):
-            raise Problem(
-                403,
-                "Forbidden",
-                "agents read the contacts of their own work and their customers' earlier contacts",
-                kind="not-your-contact",
+    try:
+        async with transaction(intake) as tx:
+            rows = await timeline_page(
+                tx, contact_id, after=cursor, after_text=after, limit=limit + 1, actor=Actor(who.role, who.subject)
             )
-        rows = await repo.timeline(conn, contact_id, after=cursor, limit=limit + 1)
-        if await important_contacts(conn, [contact_id]):  # the customer's own words: audited like the contact
-            await record(
-                conn,
-                actor=f"{who.role}:{who.subject}",
-                action="contact.timeline.read",
-                target=f"contact:{contact_id}",
-                detail={"after": after},
-                at=intake.clock.now(),
-            )
+    except ContactMissing as exc:
+        raise Problem(404, "Not found", f"no contact {contact_id}") from exc
+    except NotYours as exc:
+        raise Problem(403, "Forbidden", str(exc), kind="not-your-contact") from exc
     more = len(rows) > limit
     rows = rows[:limit]
     return TimelinePage(

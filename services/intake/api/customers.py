@@ -29,6 +29,7 @@ from services.intake.domain.customer import (
 )
 from services.intake.domain.identity import namespaced, normalise_email, normalise_phone
 from services.intake.handlers import directory
+from services.intake.handlers.reads import customers_page
 from services.intake.repository import customers
 from services.intake.repository.search import Filters, owns_contact_of
 from services.intake.state import Intake
@@ -36,6 +37,7 @@ from shared.audit import record
 from shared.auth import Principal, authenticate, require_roles
 from shared.errors import Problem
 from shared.openapi import example
+from shared.tx import Actor
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -140,19 +142,10 @@ async def list_page(
     after: Annotated[uuid.UUID | None, Query(description="the last customer_id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    async with intake.pool.acquire() as conn:
-        page = await customers.list_customers(conn, grade=grade, after=after, limit=limit)
-    important = [str(c.customer_id) for c in page if c.pii_level == "important"]
-    if important:  # reads of important personal data are audited, lists included
-        async with intake.pool.acquire() as conn:
-            await record(
-                conn,
-                actor=f"{principal.role}:{principal.subject}",
-                action="customer.list",
-                target="customers",
-                detail={"customer_ids": important},
-                at=intake.clock.now(),
-            )
+    async with transaction(intake) as tx:
+        page = await customers_page(
+            tx, grade=grade, after=after, limit=limit, actor=Actor(principal.role, principal.subject)
+        )
     return {
         "customers": [_out(c) for c in page],
         "next_after": str(page[-1].customer_id) if len(page) == limit else None,
