@@ -18,6 +18,8 @@ from services.knowledge.domain.article import (
     InvalidTransition,
     KnowledgeError,
     NotAllowed,
+    NotAResult,
+    SearchNotFound,
     StaleVersion,
 )
 from services.knowledge.search import SearchEngine
@@ -70,8 +72,10 @@ async def transaction(state: Knowledge) -> AsyncIterator[Tx]:
 def problem_from(exc: KnowledgeError) -> Problem:
     if isinstance(exc, NotAllowed):
         return Problem(403, "Forbidden", str(exc))
-    if isinstance(exc, ArticleNotFound):
+    if isinstance(exc, ArticleNotFound | SearchNotFound):
         return Problem(404, "Not found", str(exc))
+    if isinstance(exc, NotAResult):
+        return Problem(422, "Validation failed", str(exc), kind="validation")
     if isinstance(exc, DuplicateExternalId):
         return Problem(409, "Conflict", str(exc))
     if isinstance(exc, InvalidTransition | StaleVersion):

@@ -29,7 +29,8 @@ from services.knowledge.domain.article import (
 )
 from services.knowledge.domain.ranking import IndexedArticle, SearchFilter
 from services.knowledge.domain.search import Results
-from services.knowledge.repository.searchlog import SearchRecord, gaps, record_feedback, search_results
+from services.knowledge.handlers.searches import give_feedback
+from services.knowledge.repository.searchlog import SearchRecord, gaps, search_results
 from services.knowledge.state import Knowledge
 from shared.auth import Principal
 from shared.errors import Problem
@@ -218,22 +219,8 @@ async def _feedback(
         # connection meanwhile, and never long: an unknown id must not tie up the caller).
         await asyncio.sleep(min(buffer.interval_s * 2, OTHER_WORKER_WAIT_S))
     async with transaction(state) as tx:
-        if results is None:
-            results = await search_results(tx.conn, search_id)
-        if results is None:
-            raise Problem(404, "Not found", f"no search {search_id}")
-        if article_id is not None and helpful is None and article_id not in results:
-            raise Problem(
-                422, "Validation failed", "article_id: not among this search's results", kind="validation"
-            )
-        await record_feedback(
-            tx.conn,
-            search_id=search_id,
-            article_id=article_id,
-            kind="click" if helpful is None else "vote",
-            helpful=helpful,
-            actor=actor_of(principal).label,
-            now=tx.now,
+        await give_feedback(
+            tx, search_id, article_id=article_id, helpful=helpful, actor=actor_of(principal), results=results
         )
 
 

@@ -64,6 +64,14 @@ class DuplicateExternalId(KnowledgeError):
     """Another article already carries this `external_id`."""
 
 
+class SearchNotFound(KnowledgeError):
+    """No logged search has this id (yet: another worker may still hold it in its buffer)."""
+
+
+class NotAResult(KnowledgeError):
+    """A click names an article the search did not return."""
+
+
 @dataclass(frozen=True)
 class Content:
     """Everything an edit may change; one version of an article."""

@@ -66,6 +66,15 @@ async def test_a_click_and_a_vote_right_after_a_lookup_find_it_while_it_waits_in
             "/v1/search/00000000-0000-4000-8000-000000000000/vote", json={"helpful": True}, headers=bearer("agent")
         )
         assert unknown.status_code == 404
+        assert unknown.json()["detail"] == "no search 00000000-0000-4000-8000-000000000000"
+        elsewhere = await client.post(
+            f"/v1/search/{found['search_id']}/click",
+            json={"article_id": str(uuid.uuid4())},
+            headers=bearer("agent"),
+        )
+        assert elsewhere.status_code == 422, elsewhere.text
+        assert elsewhere.json()["detail"] == "article_id: not among this search's results"
+        assert elsewhere.json()["type"].endswith("#validation")
 
 
 async def test_every_lookup_is_written_at_stop_and_the_gaps_report_sees_lookups_still_buffered(
