@@ -3,6 +3,7 @@ and the dependencies the routes share."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from services.intake.api import settings as settings_api
 from services.intake.api import webhooks as webhooks_api
 from services.intake.config import IntakeSettings
 from services.intake.domain.destinations import DestinationPolicy
+from services.intake.domain.sealing import Sealer, parse_key
 from services.intake.handlers.commit import GroupCommit
 from services.intake.handlers.common import Tx
 from services.intake.handlers.events import Dispatch, dispatch, dispatch_table
@@ -65,6 +67,7 @@ def _state(runtime: Runtime[IntakeSettings]) -> Intake:
         batch=settings.webhook_batch,
         idle_s=settings.webhook_idle_s,
         backoff=Backoff(settings.retry_initial_s, settings.retry_max_s),
+        sealer=Sealer([parse_key(k.get_secret_value()) for k in settings.webhook_secret_keys], os.urandom),
         destinations=DestinationPolicy(
             https_only=settings.webhook_https_required,
             public_only=settings.webhook_public_required,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, IPvAnyNetwork, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
+from services.intake.domain.sealing import parse_key
 from shared.config import ServiceSettings
 
 EVENT_ALLOWANCE_BYTES = 64 * 1024
@@ -79,6 +80,19 @@ class IntakeSettings(ServiceSettings):
     webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
     """Networks webhook deliveries may reach even so: receivers inside your own network (JSON list of CIDRs,
     e.g. `["10.20.0.0/16"]`)."""
+
+    webhook_secret_keys: list[SecretStr] = Field(default_factory=list)
+    """Keys that seal webhook signing secrets in the database (AES-256-GCM; each 32 random bytes in base64,
+    `openssl rand -base64 32`; JSON list). The first seals, every one opens: rotate by putting a new key first —
+    the service reseals what is stored when it starts — and drop the old one after. Empty: stored in the clear."""
+
+    def refusals(self) -> list[str]:
+        for n, key in enumerate(self.webhook_secret_keys):
+            try:
+                parse_key(key.get_secret_value())
+            except ValueError as exc:
+                return [f"SWITCHBOARD_WEBHOOK_SECRET_KEYS[{n}]: {exc}"]
+        return super().refusals()
 
     @property
     def webhook_https_required(self) -> bool:

@@ -16,9 +16,10 @@ import httpx
 from prometheus_client import Counter
 
 from services.intake.domain.destinations import DestinationPolicy
+from services.intake.domain.sealing import Sealer
 from services.intake.domain.webhooks import Due
 from services.intake.handlers.common import transaction
-from services.intake.handlers.webhooks import post, record_answer, take_due
+from services.intake.handlers.webhooks import post, record_answer, reseal, take_due
 from shared.clock import Clock
 from shared.faults import Backoff, pause, transient
 from shared.redact import describe
@@ -37,6 +38,7 @@ class WebhookSender:
         idle_s: float,
         backoff: Backoff,
         destinations: DestinationPolicy,
+        sealer: Sealer,
         attempts: Counter | None = None,
     ) -> None:
         self.pool = pool
@@ -46,6 +48,9 @@ class WebhookSender:
         self.idle_s = idle_s
         self.backoff = backoff
         self.destinations = destinations
+        self.sealer = sealer
+        self._resealed = False
+        """Seals signing secrets at rest (`webhook_secret_keys`); the sender reseals stale ones when it starts."""
         """Where deliveries may go: checked when an endpoint is registered and before every POST."""
         self.lease = timedelta(seconds=timeout_s * 2 + 30)
         """How long a taken delivery is this sender's: longer than its POST and its record can take."""
@@ -110,11 +115,23 @@ class WebhookSender:
         """POST one taken delivery (outside any transaction) and record the answer in a transaction of its own;
         the delivery's state after it."""
         started = self.clock.now()
-        answer = await post(client, due, started, self.destinations)
+        answer = await post(client, due, started, self.destinations, self.sealer)
         async with transaction(self.pool, self.clock.now()) as tx:
             return await record_answer(tx, due, answer, started_at=started, spread=self._random.random())
 
     async def _take(self, free: int) -> list[Due]:
+        if not self._resealed:
+            async with transaction(self.pool, self.clock.now()) as tx:
+                resealed, unopened = await reseal(tx, self.sealer)
+            self._resealed = True
+            if resealed:
+                log.info("webhook secrets: %d endpoints sealed again under the first key", resealed)
+            if unopened:
+                log.error(
+                    "webhook secrets: %d endpoints are sealed under a key no longer in webhook_secret_keys; their "
+                    "deliveries fail until the key is put back",
+                    unopened,
+                )
         if not free:
             return []
         async with transaction(self.pool, self.clock.now()) as tx:

@@ -138,7 +138,7 @@ async def create_endpoint(
         async with transaction(intake) as tx:
             endpoint, secret = await handlers.create_endpoint(
                 tx, name=body.name, url=str(body.url), channels=body.channels, kinds=body.kinds,
-                by=f"{who.role}:{who.subject}",
+                by=f"{who.role}:{who.subject}", sealer=intake.webhooks.sealer,
             )  # fmt: skip
     except handlers.NameTaken as exc:
         raise Problem(409, "Conflict", f"a webhook endpoint named {body.name!r} exists") from exc
@@ -160,8 +160,9 @@ async def rotate_secret(
     try:
         async with transaction(intake) as tx:
             endpoint, secret = await handlers.rotate_secret(
-                tx, endpoint_id=endpoint_id, by=f"{who.role}:{who.subject}", overlap=overlap
-            )
+                tx, endpoint_id=endpoint_id, by=f"{who.role}:{who.subject}", overlap=overlap,
+                sealer=intake.webhooks.sealer,
+            )  # fmt: skip
     except handlers.EndpointMissing as exc:
         raise _missing(endpoint_id) from exc
     return _with_secret(endpoint, secret)

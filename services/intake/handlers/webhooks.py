@@ -28,6 +28,7 @@ from services.intake.domain.destinations import (
     parse_address,
     pick_address,
 )
+from services.intake.domain.sealing import Sealer, SealError
 from services.intake.domain.webhooks import (
     SECRET_BYTES,
     SNIPPET_CHARS,
@@ -86,8 +87,9 @@ async def create_endpoint(
     channels: Sequence[str],
     kinds: Sequence[str],
     by: str,
+    sealer: Sealer,
 ) -> tuple[Endpoint, str]:
-    """The endpoint and its signing secret, which is shown this once."""
+    """The endpoint and its signing secret, which is shown this once (and stored sealed)."""
     secret = _new_secret()
     endpoint = await repo.insert_endpoint(
         tx.conn,
@@ -96,7 +98,7 @@ async def create_endpoint(
         url=url,
         channels=sorted(set(channels)),
         kinds=sorted(set(kinds)),
-        secret=secret,
+        secret=sealer.seal(secret),
         by=by,
         now=tx.now,
     )
@@ -108,11 +110,13 @@ async def create_endpoint(
     return endpoint, secret
 
 
-async def rotate_secret(tx: Tx, *, endpoint_id: uuid.UUID, by: str, overlap: timedelta) -> tuple[Endpoint, str]:
+async def rotate_secret(
+    tx: Tx, *, endpoint_id: uuid.UUID, by: str, overlap: timedelta, sealer: Sealer
+) -> tuple[Endpoint, str]:
     """A new secret, shown this once; the old one keeps signing beside it for `overlap`."""
     secret = _new_secret()
     endpoint = await repo.rotate_secret(
-        tx.conn, endpoint_id=endpoint_id, secret=secret, previous_until=tx.now + overlap, now=tx.now
+        tx.conn, endpoint_id=endpoint_id, secret=sealer.seal(secret), previous_until=tx.now + overlap, now=tx.now
     )
     if endpoint is None:
         raise EndpointMissing(endpoint_id)
@@ -158,19 +162,25 @@ async def check_destination(url: str, policy: DestinationPolicy) -> Address | No
     return pick_address(await resolve(host, port), policy, host=host)
 
 
-async def post(client: httpx.AsyncClient, due: Due, now: datetime, destinations: DestinationPolicy) -> Answer:
+async def post(
+    client: httpx.AsyncClient, due: Due, now: datetime, destinations: DestinationPolicy, sealer: Sealer
+) -> Answer:
     """POST one taken delivery, signed for `now`; the receiver's answer, or why there was none. Where the policy
     checks addresses, the POST goes to the address just checked (with the URL's host as Host and TLS server
     name), so a name that resolves elsewhere a moment later cannot redirect it."""
+    began = time.monotonic()
+    try:
+        keys = tuple(sealer.open(stored) for stored in due.secrets)
+    except SealError:
+        return Answer(None, "SecretUnavailable", None, 0)
     timestamp = int(now.timestamp())
     webhook_id = str(due.message_id)
     headers = {
         "content-type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(due.secrets, webhook_id, timestamp, due.body),
+        "webhook-signature": signature_header(keys, webhook_id, timestamp, due.body),
     }
-    began = time.monotonic()
     try:
         address = await check_destination(due.url, destinations)
     except DestinationRefused:
@@ -194,6 +204,24 @@ async def post(client: httpx.AsyncClient, due: Due, now: datetime, destinations:
             return Answer(response.status_code, None, snippet(text), int((time.monotonic() - began) * 1000))
     except httpx.HTTPError as exc:  # timeouts, refused and broken connections, bad URLs: each worth a retry
         return Answer(None, type(exc).__name__, None, int((time.monotonic() - began) * 1000))
+
+
+async def reseal(tx: Tx, sealer: Sealer) -> tuple[int, int]:
+    """Seal again under the first key every stored secret that is not (stored in the clear before a key was set,
+    or under an older key): (endpoints resealed, endpoints whose secret no configured key opens)."""
+    resealed = unopened = 0
+    for endpoint_id, secret, previous in await repo.stored_secrets(tx.conn):
+        if not (sealer.stale(secret) or sealer.stale(previous)):
+            continue
+        try:
+            fresh = sealer.seal(sealer.open(secret))
+            fresh_previous = None if previous is None else sealer.seal(sealer.open(previous))
+        except SealError:
+            unopened += 1
+            continue
+        await repo.replace_secrets(tx.conn, endpoint_id=endpoint_id, secret=fresh, previous_secret=fresh_previous)
+        resealed += 1
+    return resealed, unopened
 
 
 async def take_due(tx: Tx, *, limit: int, lease: timedelta) -> list[Due]:

@@ -72,6 +72,23 @@ async def rotate_secret(
     return _endpoint(row) if row else None
 
 
+STORED_SECRETS = (
+    "SELECT endpoint_id, secret, previous_secret FROM webhook_endpoint ORDER BY endpoint_id FOR UPDATE"
+)
+
+
+async def stored_secrets(conn: Conn) -> list[tuple[uuid.UUID, str, str | None]]:
+    """Every endpoint's stored signing secrets (as stored: sealed or not), locked until the transaction ends."""
+    return [(r["endpoint_id"], r["secret"], r["previous_secret"]) for r in await conn.fetch(STORED_SECRETS)]
+
+
+REPLACE_SECRETS = "UPDATE webhook_endpoint SET secret = $2, previous_secret = $3 WHERE endpoint_id = $1"
+
+
+async def replace_secrets(conn: Conn, *, endpoint_id: uuid.UUID, secret: str, previous_secret: str | None) -> None:
+    await conn.execute(REPLACE_SECRETS, endpoint_id, secret, previous_secret)
+
+
 SET_ENABLED = """
 UPDATE webhook_endpoint SET enabled = $2, disabled_reason = $3, updated_at = $4
 WHERE endpoint_id = $1
