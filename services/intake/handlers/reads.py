@@ -24,11 +24,7 @@ async def contacts_page(
     """Up to `limit` contacts, newest first, older than `before`."""
     rows = await list_contacts(tx.conn, filters, before=before, limit=limit)
     important = [str(r["contact_id"]) for r in rows if r["pii_level"] == "important"]
-    if important:
-        await record(
-            tx.conn, actor=actor.label, action="contact.list", target="contacts",
-            detail={"contact_ids": important}, at=tx.now,
-        )  # fmt: skip
+    await _listed(tx, actor, "contact.list", "contacts", {"contact_ids": important})
     return rows
 
 
@@ -56,9 +52,11 @@ async def customers_page(
 ) -> list[Customer]:
     page = await customers_repo.list_customers(tx.conn, grade=grade, after=after, limit=limit)
     important = [str(c.customer_id) for c in page if c.pii_level == "important"]
-    if important:
-        await record(
-            tx.conn, actor=actor.label, action="customer.list", target="customers",
-            detail={"customer_ids": important}, at=tx.now,
-        )  # fmt: skip
+    await _listed(tx, actor, "customer.list", "customers", {"customer_ids": important})
     return page
+
+
+async def _listed(tx: Tx, actor: Actor, action: str, target: str, ids: dict[str, list[str]]) -> None:
+    """A list that showed important personal data is audited with the ids it showed; one that did not, is not."""
+    if any(ids.values()):
+        await record(tx.conn, actor=actor.label, action=action, target=target, detail=ids, at=tx.now)
