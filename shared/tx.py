@@ -8,10 +8,18 @@ nothing more uses it as it is. Use cases never open a transaction of their own.
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
+
+import asyncpg
 
 from shared.db import Conn
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,3 +42,21 @@ class Actor:
     @property
     def label(self) -> str:
         return f"{self.role}:{self.subject}"
+
+
+CONTENTION = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+"""PostgreSQL aborted the transaction to break a deadlock or a serialization conflict: nothing of it was written,
+and the same work run again succeeds."""
+
+
+async def with_retries(attempt: Callable[[], Awaitable[T]], *, tries: int = 3) -> T:
+    """Run `attempt` — which opens a transaction of its own — again (after a few milliseconds, spread) when
+    PostgreSQL aborted it for contention; the last failure is raised (an HTTP caller then answers 503)."""
+    for n in range(1, tries + 1):
+        try:
+            return await attempt()
+        except CONTENTION:
+            if n == tries:
+                raise
+            await asyncio.sleep(random.uniform(0.005, 0.02) * n)  # noqa: S311 — spreading retries
+    raise AssertionError("unreachable")

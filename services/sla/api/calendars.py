@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla.api.common import MANAGERS, SlaState, actor_of, transaction
+from services.sla.api.common import MANAGERS, SlaState, actor_of, retried, transaction
 from services.sla.domain.calendar import (
     Calendar,
     DayNote,
@@ -251,8 +251,8 @@ async def put_calendar(
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> CalendarSaved:
     """Create or replace a calendar; running clocks on it are re-planned in the same transaction."""
-    async with transaction(state) as tx:
-        saved = await admin.save_calendar(tx, to_calendar(calendar_id, body), actor=actor_of(who))
+    actor = actor_of(who)  # the body becomes a calendar inside the transaction: its errors are answered as 422
+    saved = await retried(state, lambda tx: admin.save_calendar(tx, to_calendar(calendar_id, body), actor=actor))
     if saved.created:
         response.status_code = 201
     return saved_out(saved)
@@ -275,8 +275,10 @@ async def put_day(
     who: Annotated[Principal, Depends(require_roles("admin"))],
 ) -> CalendarSaved:
     """Mark one date a holiday or a make-up working day (replacing what it was)."""
-    async with transaction(state) as tx:
-        saved = await admin.mark_day(tx, calendar_id, day, kind=body.kind, name=body.name, actor=actor_of(who))
+    actor = actor_of(who)
+    saved = await retried(
+        state, lambda tx: admin.mark_day(tx, calendar_id, day, kind=body.kind, name=body.name, actor=actor)
+    )
     return saved_out(saved)
 
 
@@ -285,8 +287,8 @@ async def delete_day(
     calendar_id: str, day: dt.date, state: SlaState, who: Annotated[Principal, Depends(require_roles("admin"))]
 ) -> CalendarSaved:
     """Make a date an ordinary day of its weekday again."""
-    async with transaction(state) as tx:
-        saved = await admin.clear_day(tx, calendar_id, day, actor=actor_of(who))
+    actor = actor_of(who)
+    saved = await retried(state, lambda tx: admin.clear_day(tx, calendar_id, day, actor=actor))
     return saved_out(saved)
 
 

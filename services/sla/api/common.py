@@ -4,9 +4,9 @@ may read."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
@@ -29,7 +29,9 @@ from services.sla.state import Sla
 from shared.auth import Principal
 from shared.errors import Problem
 from shared.service import service_state
-from shared.tx import Actor
+from shared.tx import Actor, with_retries
+
+T = TypeVar("T")
 
 READERS = ("agent", "supervisor", "admin", "ops")
 MANAGERS = ("supervisor", "admin", "ops")
@@ -84,3 +86,14 @@ async def transaction(
         raise Problem(422, "Invalid calendar", str(exc), kind="invalid-calendar") from exc
     except PolicyError as exc:
         raise Problem(422, "Invalid policy", str(exc), kind="invalid-policy") from exc
+
+
+async def retried(state: Sla, use_case: Callable[[SlaTx], Awaitable[T]]) -> T:
+    """`use_case` in a transaction of its own, run again in a fresh one if PostgreSQL aborted it for contention
+    (a calendar change re-plans running clocks, which the timer scheduler and the consumer also lock)."""
+
+    async def once() -> T:
+        async with transaction(state) as tx:
+            return await use_case(tx)
+
+    return await with_retries(once)
