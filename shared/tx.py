@@ -9,6 +9,7 @@ nothing more uses it as it is. Use cases never open a transaction of their own.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import asyncpg
 from shared.db import Conn
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,22 @@ CONTENTION = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 and the same work run again succeeds."""
 
 
-async def with_retries(attempt: Callable[[], Awaitable[T]], *, tries: int = 3) -> T:
-    """Run `attempt` — which opens a transaction of its own — again (after a few milliseconds, spread) when
-    PostgreSQL aborted it for contention; the last failure is raised (an HTTP caller then answers 503)."""
+async def with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    tries: int = 3,
+    retry_on: tuple[type[BaseException], ...] = CONTENTION,
+    what: str = "a transaction",
+) -> T:
+    """Run `attempt` — which opens a transaction of its own — again (after a few milliseconds, spread) when it
+    failed with one of `retry_on` (by default: PostgreSQL aborted it for contention); the last failure is raised
+    (an HTTP caller then answers 503)."""
     for n in range(1, tries + 1):
         try:
             return await attempt()
-        except CONTENTION:
+        except retry_on as exc:
             if n == tries:
                 raise
+            log.info("%s: %s; running it again", what, type(exc).__name__)
             await asyncio.sleep(random.uniform(0.005, 0.02) * n)  # noqa: S311 — spreading retries
     raise AssertionError("unreachable")

@@ -8,7 +8,6 @@ in the inbox transaction, the group commit's flushers and the webhook sender thr
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -16,11 +15,10 @@ from typing import TypeVar
 
 import asyncpg
 
-from shared.tx import Actor, Tx
+from shared.tx import Actor, Tx, with_retries
 
 __all__ = ["ATTEMPTS", "RETRYABLE", "SOURCE", "Actor", "Busy", "LostRace", "Tx", "retried", "transaction"]
 
-log = logging.getLogger(__name__)
 
 SOURCE = "switchboard/intake"
 
@@ -49,12 +47,12 @@ async def transaction(pool: asyncpg.Pool, now: datetime) -> AsyncIterator[Tx]:
 async def retried(pool: asyncpg.Pool, now: datetime, use_case: Callable[[Tx], Awaitable[T]], *, what: str) -> T:
     """`use_case` in a transaction of its own, run again in a fresh one when it loses a race with a concurrent
     writer (a unique key taken, a deadlock, `LostRace`), so that it sees the winner; `Busy` after `ATTEMPTS`."""
-    for attempt in range(ATTEMPTS):
-        try:
-            async with transaction(pool, now) as tx:
-                return await use_case(tx)
-        except RETRYABLE as exc:
-            log.info("intake: %s on %s; running it again", type(exc).__name__, what)
-            if attempt == ATTEMPTS - 1:
-                raise Busy(str(exc)) from exc
-    raise AssertionError("unreachable")
+
+    async def once() -> T:
+        async with transaction(pool, now) as tx:
+            return await use_case(tx)
+
+    try:
+        return await with_retries(once, tries=ATTEMPTS, retry_on=RETRYABLE, what=f"intake {what}")
+    except RETRYABLE as exc:
+        raise Busy(str(exc)) from exc
